@@ -1,0 +1,1 @@
+"""Accounts: sellers and staff, passwords, API tokens, roles."""

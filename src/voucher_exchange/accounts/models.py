@@ -1,0 +1,53 @@
+"""Users and roles as plain values."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a staff member may do (sellers have no role)."""
+
+    REVIEWER = "reviewer"
+    """Works the review queue."""
+    OPERATOR = "operator"
+    """Runs the exchange: catalog, ledger, payouts, staff."""
+
+
+class IdentityStatus(StrEnum):
+    """Where the seller's identity check stands."""
+
+    NONE = "none"
+    """Not attempted."""
+    VERIFIED = "verified"
+    """The provider confirmed the person; the legal name is trusted."""
+    UNDERAGE = "underage"
+    """Confirmed but too young to sell."""
+    FAILED = "failed"
+    """The provider could not confirm the person."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up person."""
+
+    id: str
+    email: str
+    roles: frozenset[Role]
+    kyc_tier: int
+    legal_name: str | None
+    birth_date: date | None
+    identity_status: IdentityStatus
+
+    def has(self, role: Role) -> bool:
+        """True when the user holds `role` (operators may also review)."""
+        return role in self.roles or (role is Role.REVIEWER and Role.OPERATOR in self.roles)
+
+
+def normalise_name(name: str) -> str:
+    """Names compared for 'same person': case, spacing and compatibility forms folded."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return " ".join(folded.replace(",", " ").replace(".", " ").split())

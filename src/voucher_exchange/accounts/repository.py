@@ -1,0 +1,105 @@
+"""Account SQL: users and API tokens."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from voucher_exchange.accounts.models import IdentityStatus, Role, User
+from voucher_exchange.db.schema import api_tokens, users
+
+
+def _to_user(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        roles=frozenset(Role(r) for r in row.roles.split(",") if r),
+        kyc_tier=int(row.kyc_tier),
+        legal_name=row.legal_name,
+        birth_date=row.birth_date,
+        identity_status=IdentityStatus(row.identity_status),
+    )
+
+
+def insert_user(
+    conn: Connection, user_id: str, email: str, password_hash: str, roles: set[Role], now: datetime
+) -> None:
+    """Store a new user (the unique e-mail refuses a duplicate)."""
+    conn.execute(
+        insert(users).values(
+            id=user_id,
+            email=email,
+            password_hash=password_hash,
+            roles=",".join(sorted(r.value for r in roles)),
+            created_at=now,
+        )
+    )
+
+
+def by_email(conn: Connection, email: str) -> tuple[User, str] | None:
+    """(user, password hash) for an e-mail."""
+    row = conn.execute(select(users).where(users.c.email == email)).first()
+    return (_to_user(row), row.password_hash) if row else None
+
+
+def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
+    """A user by id; `lock` takes a row lock (PostgreSQL) to serialise per-seller work."""
+    query = select(users).where(users.c.id == user_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _to_user(row) if row else None
+
+
+def add_token(conn: Connection, token_hash: str, user_id: str, now: datetime) -> None:
+    """Remember a token by its hash."""
+    conn.execute(insert(api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=now))
+
+
+def by_token(conn: Connection, token_hash: str) -> User | None:
+    """The user a token belongs to."""
+    row = conn.execute(
+        select(users)
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == token_hash)
+    ).first()
+    return _to_user(row) if row else None
+
+
+def set_identity(
+    conn: Connection,
+    user_id: str,
+    status: IdentityStatus,
+    legal_name: str,
+    birth_date: date,
+    phone: str,
+    reason: str | None,
+) -> None:
+    """Record the outcome of an identity check."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            identity_status=status.value,
+            legal_name=legal_name,
+            birth_date=birth_date,
+            phone=phone,
+            identity_reason=reason,
+        )
+    )
+
+
+def raise_tier(conn: Connection, user_id: str, tier: int) -> None:
+    """Raise the KYC tier (never lowers it)."""
+    conn.execute(
+        update(users).where((users.c.id == user_id) & (users.c.kyc_tier < tier)).values(kyc_tier=tier)
+    )
+
+
+def set_roles(conn: Connection, user_id: str, roles: set[Role]) -> None:
+    """Replace a user's roles."""
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(roles=",".join(sorted(r.value for r in roles)))
+    )

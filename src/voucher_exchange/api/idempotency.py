@@ -1,0 +1,129 @@
+"""Idempotency-Key: the same key and body return the first response; another body is a 409.
+
+The stored response is written in the same transaction as the work, so a crash
+cannot leave work done without its key, or a key without its work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from voucher_exchange.context import Context
+from voucher_exchange.db.schema import idempotency_keys
+from voucher_exchange.db.uow import UnitOfWork
+from voucher_exchange.errors import Conflict, DomainError
+
+Result = tuple[int, dict[str, Any]]
+
+
+def _hash(method_path: str, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method_path}\n{canonical}".encode()).hexdigest()
+
+
+def _stored(uow: UnitOfWork, user_id: str, key: str, request_hash: str) -> Result | None:
+    row = uow.conn.execute(
+        select(idempotency_keys).where(
+            (idempotency_keys.c.user_id == user_id) & (idempotency_keys.c.key == key)
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise Conflict(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request. Use a new key.",
+            "Idempotency-Key",
+        )
+    return int(row.status_code), dict(row.response_body)
+
+
+def run(
+    ctx: Context,
+    user_id: str,
+    key: str | None,
+    method_path: str,
+    body: Any,
+    work: Callable[[UnitOfWork], Result],
+) -> Result:
+    """Do `work` in one transaction, at most once per (user, key)."""
+    if key is None:
+        with ctx.uow() as uow:
+            result = work(uow)
+            uow.commit()
+        return result
+    request_hash = _hash(method_path, body)
+    try:
+        with ctx.uow() as uow:
+            stored = _stored(uow, user_id, key, request_hash)
+            if stored is not None:
+                return stored
+            status, response = work(uow)
+            uow.conn.execute(
+                insert(idempotency_keys).values(
+                    user_id=user_id,
+                    key=key,
+                    method_path=method_path,
+                    request_hash=request_hash,
+                    status_code=status,
+                    response_body=response,
+                    created_at=ctx.clock.now(),
+                )
+            )
+            uow.commit()
+            return status, response
+    except (IntegrityError, DomainError):
+        # A concurrent request with the same key may have won: answer as it did.
+        with ctx.uow(readonly=True) as uow:
+            stored = _stored(uow, user_id, key, request_hash)
+        if stored is not None:
+            return stored
+        raise
+
+
+def run_outside(
+    ctx: Context,
+    user_id: str,
+    key: str | None,
+    method_path: str,
+    body: Any,
+    work: Callable[[None], Result],
+) -> Result:
+    """For work that calls the outside world and so cannot sit in one transaction.
+
+    A replay with the key returns the stored response; two racing first requests
+    may both run, so use this only where running twice is harmless.
+    """
+    if key is None:
+        return work(None)
+    request_hash = _hash(method_path, body)
+    with ctx.uow(readonly=True) as uow:
+        stored = _stored(uow, user_id, key, request_hash)
+    if stored is not None:
+        return stored
+    status, response = work(None)
+    try:
+        with ctx.uow() as uow:
+            uow.conn.execute(
+                insert(idempotency_keys).values(
+                    user_id=user_id,
+                    key=key,
+                    method_path=method_path,
+                    request_hash=request_hash,
+                    status_code=status,
+                    response_body=response,
+                    created_at=ctx.clock.now(),
+                )
+            )
+            uow.commit()
+    except IntegrityError:
+        with ctx.uow(readonly=True) as uow:
+            stored = _stored(uow, user_id, key, request_hash)
+        return stored or (status, response)
+    return status, response

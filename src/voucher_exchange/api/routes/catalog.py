@@ -1,0 +1,72 @@
+"""The catalog and quotes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from voucher_exchange.api import idempotency
+from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey
+from voucher_exchange.api.schemas import QuoteIn
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.catalog.models import Brand
+from voucher_exchange.money import Money
+from voucher_exchange.quotes import service as quotes
+from voucher_exchange.quotes.models import Quote
+
+router = APIRouter()
+
+
+def brand_json(b: Brand) -> dict[str, Any]:
+    """A brand as the API shows it."""
+    return {
+        "slug": b.slug,
+        "name": {"ko": b.name_ko, "en": b.name_en},
+        "currency": b.currency,
+        "status": b.status.value,
+        "face_values": b.face_values.as_json(),
+        "rate_version": b.rates.version,
+        "rates": [{"min_face": r.min_face, "rate_bps": r.rate_bps} for r in b.rates.bands],
+        "code": {
+            "length": b.code_format.length,
+            "alphabet": b.code_format.alphabet,
+            "pin_required": b.code_format.pin_length is not None,
+            "pin_length": b.code_format.pin_length,
+        },
+    }
+
+
+def quote_json(q: Quote) -> dict[str, Any]:
+    """A quote as the API shows it."""
+    return {
+        "id": q.id,
+        "brand": q.brand,
+        "face_value": q.face_value.as_json(),
+        "rate_bps": q.rate_bps,
+        "rate_version": q.rate_version,
+        "fee": q.fee.as_json(),
+        "payout": q.payout.as_json(),
+        "expires_at": q.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@router.get("/brands")
+def list_brands(ctx: Ctx) -> dict[str, Any]:
+    """The brands this exchange buys, with current rates and status."""
+    with ctx.uow(readonly=True) as uow:
+        brands = catalog.list_brands(uow.conn, ctx.settings.currency)
+    return {"brands": [brand_json(b) for b in brands]}
+
+
+@router.post("/quotes", status_code=201)
+def create_quote(body: QuoteIn, user: CurrentUser, ctx: Ctx, key: IdempotencyKey = None) -> JSONResponse:
+    """A binding quote, valid for 15 minutes, for one use."""
+    face = Money(body.face_value.amount, body.face_value.currency)
+
+    def work(uow: Any) -> idempotency.Result:
+        return 201, quote_json(quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face))
+
+    status, payload = idempotency.run(ctx, user.id, key, "POST /quotes", body.model_dump(mode="json"), work)
+    return JSONResponse(payload, status_code=status)

@@ -1,0 +1,60 @@
+"""Staff endpoints: the review queue and ledger balances."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from voucher_exchange.api import idempotency
+from voucher_exchange.api.deps import Ctx, IdempotencyKey, Lang, Operator, Reviewer
+from voucher_exchange.api.schemas import ReviewDecisionIn
+from voucher_exchange.ledger import service as ledger
+from voucher_exchange.review import service as review
+from voucher_exchange.trades.models import TradeStatus
+from voucher_exchange.trades.service import view
+
+router = APIRouter()
+
+
+@router.get("/review/trades")
+def review_queue(
+    user: Reviewer,
+    ctx: Ctx,
+    lang: Lang,
+    status: Annotated[TradeStatus, Query()] = TradeStatus.IN_REVIEW,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Held trades, oldest first."""
+    with ctx.uow(readonly=True) as uow:
+        items = review.queue_items(uow.conn, status, lang, limit)
+    return {"trades": [v.data for v in items]}
+
+
+@router.post("/review/trades/{trade_id}/decision")
+def decide(
+    trade_id: str,
+    body: ReviewDecisionIn,
+    user: Reviewer,
+    ctx: Ctx,
+    lang: Lang,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Approve or reject a held trade, with a note."""
+
+    def work(uow: Any) -> idempotency.Result:
+        row = review.decide(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note)
+        uow.after_commit(ctx.wake_workers)
+        return 200, view(uow.conn, row, lang).data
+
+    path = f"POST /review/trades/{trade_id[:64]}/decision"
+    status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("/ledger/balances")
+def balances(user: Operator, ctx: Ctx) -> dict[str, Any]:
+    """Every ledger account's balance (debits − credits), posted and pending."""
+    with ctx.uow(readonly=True) as uow:
+        return {"accounts": ledger.balances(uow.conn)}

@@ -1,0 +1,77 @@
+"""Selling: submit, follow, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from voucher_exchange.api import idempotency
+from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
+from voucher_exchange.api.schemas import TradeIn
+from voucher_exchange.trades import service as trades
+from voucher_exchange.trades.models import TradeStatus
+
+router = APIRouter()
+TradeId = Annotated[str, Query(max_length=36)]
+
+
+@router.post("/trades", status_code=202)
+def submit(
+    body: TradeIn, user: CurrentUser, ctx: Ctx, request: Request, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Sell one voucher under a quote; processing continues in the background."""
+    cmd = trades.SubmitTrade(
+        quote_id=body.quote_id,
+        code=body.voucher.code,
+        pin=body.voucher.pin,
+        method=body.acquisition.method,
+        acquired_on=body.acquisition.acquired_on,
+        payout_destination_id=body.payout_destination_id,
+        client_ip=request.client.host if request.client else None,
+    )
+
+    def work(uow: Any) -> idempotency.Result:
+        trade_id = trades.submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
+        uow.after_commit(ctx.wake_workers)
+        return 202, {"id": trade_id, "status": TradeStatus.RECEIVED.value}
+
+    # The body holds the voucher code: only its hash is kept with the key.
+    status, payload = idempotency.run(ctx, user.id, key, "POST /trades", body.model_dump(mode="json"), work)
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("/trades")
+def list_trades(
+    user: CurrentUser,
+    ctx: Ctx,
+    lang: Lang,
+    status: Annotated[TradeStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """My trades, newest first."""
+    with ctx.uow(readonly=True) as uow:
+        views = trades.list_own(uow.conn, user, lang, limit, status.value if status else None)
+    return {"trades": [v.data for v in views]}
+
+
+@router.get("/trades/{trade_id}")
+def get_trade(trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang) -> dict[str, Any]:
+    """One of my trades: status, amounts, decision, history; the code masked."""
+    with ctx.uow(readonly=True) as uow:
+        return trades.get_own(uow.conn, user, trade_id[:64], lang).data
+
+
+@router.post("/trades/{trade_id}/cancel")
+def cancel(
+    trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Cancel before verification."""
+
+    def work(uow: Any) -> idempotency.Result:
+        trades.cancel(uow.conn, ctx.clock, user, trade_id[:64])
+        return 200, trades.get_own(uow.conn, user, trade_id[:64], lang).data
+
+    status, payload = idempotency.run(ctx, user.id, key, f"POST /trades/{trade_id[:64]}/cancel", {}, work)
+    return JSONResponse(payload, status_code=status)

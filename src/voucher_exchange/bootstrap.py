@@ -1,0 +1,55 @@
+"""Builds a process's Context from Settings: engine, key, adapters. The composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.catalog.models import CodeFormat
+from voucher_exchange.clock import Clock, SystemClock
+from voucher_exchange.config import Settings
+from voucher_exchange.context import Context
+from voucher_exchange.db.engine import make_engine
+from voucher_exchange.identity.http import HttpIdentityProvider
+from voucher_exchange.issuers.http import HttpIssuer
+from voucher_exchange.payouts.http_rail import HttpPayoutRail
+from voucher_exchange.sandbox.app import create_sandbox_app
+from voucher_exchange.sandbox.issuer import SandboxBrand
+from voucher_exchange.security.vault import Vault, load_or_create_master_key
+
+
+def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
+    """Everything a use case needs, wired to the database and the adapters at `sandbox_url`."""
+    engine = make_engine(settings.database_url)
+    key = load_or_create_master_key(settings.key_path, create=settings.demo)
+    timeout = settings.http_timeout_seconds
+    issuer = HttpIssuer(sandbox_url, timeout)
+    rail = HttpPayoutRail(sandbox_url, timeout)
+    identity = HttpIdentityProvider(sandbox_url, timeout)
+    ctx = Context(
+        settings=settings,
+        engine=engine,
+        clock=clock or SystemClock(),
+        vault=Vault(key),
+        issuer=issuer,
+        rail=rail,
+        identity=identity,
+    )
+    ctx.on_close.extend([issuer.close, rail.close, identity.close])
+    return ctx
+
+
+def sandbox_brands() -> dict[str, SandboxBrand]:
+    """The simulated issuers know every brand of the default catalog, in both currencies."""
+    return {
+        b["slug"]: SandboxBrand(b["currency"], CodeFormat.from_json(b["code_format"]).generate)
+        for b in catalog.default_catalog()["brands"]
+    }
+
+
+def build_sandbox(var_dir: Path, hang_seconds: float = 10.0) -> FastAPI:
+    """The sandbox app with its state under `var_dir/sandbox`."""
+    brands = sandbox_brands()
+    return create_sandbox_app(var_dir / "sandbox", brands.get, hang_seconds)

@@ -1,0 +1,1 @@
+"""Catalog: brands, their code formats, face values and versioned buy rates."""

@@ -1,0 +1,125 @@
+"""Catalog SQL: brands and their rate versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from voucher_exchange.catalog.models import (
+    Brand,
+    BrandStatus,
+    CodeFormat,
+    FaceValues,
+    RateSchedule,
+)
+from voucher_exchange.db.schema import brand_rates, brands
+
+
+def _latest_rates() -> Any:
+    latest = (
+        select(brand_rates.c.brand_slug, func.max(brand_rates.c.version).label("version"))
+        .group_by(brand_rates.c.brand_slug)
+        .subquery()
+    )
+    return (
+        select(brands, brand_rates.c.version.label("rate_version"), brand_rates.c.bands)
+        .join(brand_rates, brand_rates.c.brand_slug == brands.c.slug)
+        .join(
+            latest,
+            (latest.c.brand_slug == brand_rates.c.brand_slug) & (latest.c.version == brand_rates.c.version),
+        )
+    )
+
+
+def _to_brand(row: Any) -> Brand:
+    return Brand(
+        slug=row.slug,
+        currency=row.currency,
+        name_ko=row.name_ko,
+        name_en=row.name_en,
+        issuer=row.issuer,
+        status=BrandStatus(row.status),
+        face_values=FaceValues.from_json(row.face_values),
+        code_format=CodeFormat.from_json(row.code_format),
+        rates=RateSchedule(row.rate_version, RateSchedule.bands_from_json(row.bands)),
+        scam_favoured=bool(row.scam_favoured),
+    )
+
+
+def get_brand(conn: Connection, slug: str) -> Brand | None:
+    """The brand with its current rate version, or None."""
+    row = conn.execute(_latest_rates().where(brands.c.slug == slug)).first()
+    return _to_brand(row) if row else None
+
+
+def list_brands(conn: Connection, currency: str | None = None) -> list[Brand]:
+    """All brands (of one currency when given), by slug."""
+    query = _latest_rates().order_by(brands.c.slug)
+    if currency:
+        query = query.where(brands.c.currency == currency)
+    return [_to_brand(r) for r in conn.execute(query)]
+
+
+def save_brand(conn: Connection, data: dict[str, Any], now: datetime) -> bool:
+    """Insert or update a brand's descriptive fields; True when it was new."""
+    values = {
+        "currency": data["currency"],
+        "name_ko": data["name_ko"],
+        "name_en": data["name_en"],
+        "issuer": data["issuer"],
+        "status": data["status"],
+        "face_values": data["face_values"],
+        "code_format": data["code_format"],
+        "scam_favoured": bool(data.get("scam_favoured", False)),
+        "updated_at": now,
+    }
+    changed = conn.execute(update(brands).where(brands.c.slug == data["slug"]).values(**values))
+    if changed.rowcount:
+        return False
+    conn.execute(insert(brands).values(slug=data["slug"], **values))
+    return True
+
+
+def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) -> bool:
+    """Change a brand's status; False when there is no such brand."""
+    result = conn.execute(
+        update(brands).where(brands.c.slug == slug).values(status=status.value, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def current_rate_bands(conn: Connection, slug: str) -> tuple[int, list[dict[str, int]]] | None:
+    """(version, bands) of the brand's newest rate schedule."""
+    row = conn.execute(
+        select(brand_rates.c.version, brand_rates.c.bands)
+        .where(brand_rates.c.brand_slug == slug)
+        .order_by(brand_rates.c.version.desc())
+        .limit(1)
+    ).first()
+    return (row.version, list(row.bands)) if row else None
+
+
+def add_rate_version(
+    conn: Connection,
+    slug: str,
+    version: int,
+    bands: list[dict[str, int]],
+    now: datetime,
+    actor: str,
+) -> None:
+    """Append an immutable rate version (the unique key refuses a racing duplicate)."""
+    conn.execute(
+        insert(brand_rates).values(
+            brand_slug=slug, version=version, bands=bands, created_at=now, created_by=actor
+        )
+    )
+
+
+def rate_history(conn: Connection, slug: str) -> list[dict[str, Any]]:
+    """Every rate version of a brand, oldest first."""
+    rows = conn.execute(
+        select(brand_rates).where(brand_rates.c.brand_slug == slug).order_by(brand_rates.c.version)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,145 @@
+"""Catalog use cases: import/export, rate changes, status changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from voucher_exchange.catalog import repository
+from voucher_exchange.catalog.models import (
+    Brand,
+    BrandStatus,
+    CodeFormat,
+    FaceValues,
+    RateSchedule,
+)
+from voucher_exchange.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import changed."""
+
+    added: int
+    updated: int
+    new_rate_versions: int
+
+
+def default_catalog() -> dict[str, Any]:
+    """The shipped default catalog (PRODUCT.md §9)."""
+    text = resources.files("voucher_exchange.catalog.data").joinpath("default_catalog.json")
+    data: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return data
+
+
+def read_catalog_file(path: Path) -> dict[str, Any]:
+    """A catalog JSON file, or InvalidInput saying what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInput("catalog_unreadable", f"Cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("brands"), list):
+        raise InvalidInput("catalog_invalid", 'A catalog file is {"brands": [...]}.')
+    return data
+
+
+def _validate_entry(entry: dict[str, Any]) -> None:
+    try:
+        BrandStatus(entry["status"])
+        CodeFormat.from_json(entry["code_format"])
+        FaceValues.from_json(entry["face_values"])
+        RateSchedule(1, RateSchedule.bands_from_json(entry["rates"]))
+        for key in ("slug", "currency", "name_ko", "name_en", "issuer"):
+            if not isinstance(entry[key], str) or not entry[key]:
+                raise ValueError(key)
+    except (KeyError, ValueError, TypeError) as exc:
+        slug = entry.get("slug", "?") if isinstance(entry, dict) else "?"
+        raise InvalidInput("catalog_invalid", f"Brand {slug}: bad or missing {exc}.") from exc
+
+
+def import_catalog(conn: Connection, data: dict[str, Any], now: datetime, actor: str) -> ImportSummary:
+    """Add or update brands; a changed rate becomes a new version (history is kept)."""
+    for entry in data["brands"]:
+        _validate_entry(entry)
+    added = updated = versions = 0
+    for entry in data["brands"]:
+        if repository.save_brand(conn, entry, now):
+            added += 1
+        else:
+            updated += 1
+        if _append_rate_if_changed(conn, entry["slug"], entry["rates"], now, actor):
+            versions += 1
+    return ImportSummary(added, updated, versions)
+
+
+def _append_rate_if_changed(
+    conn: Connection, slug: str, bands: list[dict[str, int]], now: datetime, actor: str
+) -> bool:
+    current = repository.current_rate_bands(conn, slug)
+    normalised = [{"min_face": int(b["min_face"]), "rate_bps": int(b["rate_bps"])} for b in bands]
+    if current and current[1] == normalised:
+        return False
+    repository.add_rate_version(conn, slug, (current[0] + 1) if current else 1, normalised, now, actor)
+    return True
+
+
+def set_rates(conn: Connection, slug: str, bands: list[dict[str, int]], now: datetime, actor: str) -> Brand:
+    """New rates for a brand; they apply to new quotes only."""
+    RateSchedule(1, RateSchedule.bands_from_json(bands))
+    if get_brand(conn, slug) is None:
+        raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
+    _append_rate_if_changed(conn, slug, bands, now, actor)
+    return get_brand(conn, slug)  # type: ignore[return-value]
+
+
+def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) -> None:
+    """Pause, suspend or reactivate a brand."""
+    if not repository.set_status(conn, slug, status, now):
+        raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
+
+
+def export_catalog(conn: Connection) -> dict[str, Any]:
+    """The catalog as an importable JSON document (current rates)."""
+    return {
+        "brands": [
+            {
+                "slug": b.slug,
+                "currency": b.currency,
+                "name_ko": b.name_ko,
+                "name_en": b.name_en,
+                "issuer": b.issuer,
+                "status": b.status.value,
+                "scam_favoured": b.scam_favoured,
+                "face_values": b.face_values.as_json(),
+                "code_format": b.code_format.as_json(),
+                "rates": [{"min_face": r.min_face, "rate_bps": r.rate_bps} for r in b.rates.bands],
+            }
+            for b in repository.list_brands(conn)
+        ]
+    }
+
+
+def get_brand(conn: Connection, slug: str) -> Brand | None:
+    """A brand with its current rates, or None."""
+    return repository.get_brand(conn, slug)
+
+
+def require_brand(conn: Connection, slug: str) -> Brand:
+    """A brand, or NotFound with a message that helps."""
+    brand = repository.get_brand(conn, slug)
+    if brand is None:
+        raise NotFound(
+            "brand_unknown", f"There is no brand {slug!r}. GET /api/v1/brands lists them.", "brand"
+        )
+    return brand
+
+
+def list_brands(conn: Connection, currency: str | None = None) -> list[Brand]:
+    """The catalog, optionally one currency only."""
+    return repository.list_brands(conn, currency)

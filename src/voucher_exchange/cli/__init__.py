@@ -1,0 +1,1 @@
+"""The `voucher-exchange` command line."""

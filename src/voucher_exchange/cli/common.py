@@ -1,0 +1,55 @@
+"""Shared CLI plumbing: settings from flags and environment, friendly errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voucher_exchange.bootstrap import build_context
+from voucher_exchange.config import Settings, load_settings
+from voucher_exchange.context import Context
+from voucher_exchange.errors import DomainError
+
+console = Console()
+err = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="VX_DATABASE_URL", help="sqlite:///path or postgresql://…"),
+]
+SandboxUrl = Annotated[
+    str | None,
+    typer.Option("--sandbox-url", envvar="VX_SANDBOX_URL", help="Base URL of a running sandbox, …/sandbox"),
+]
+DEFAULT_SANDBOX = "http://127.0.0.1:8000/sandbox"
+
+
+def settings(database_url: str | None = None, **overrides: object) -> Settings:
+    """Environment settings with CLI flags on top."""
+    try:
+        return load_settings().with_overrides(database_url=database_url, **overrides)
+    except DomainError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def context(database_url: str | None, sandbox_url: str | None = None) -> Iterator[Context]:
+    """A Context for one CLI command, closed afterwards; domain errors become clear messages."""
+    cfg = settings(database_url)
+    try:
+        ctx = build_context(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        yield ctx
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        ctx.close()

@@ -1,0 +1,23 @@
+"""The `voucher-exchange` command: every subcommand in one place."""
+
+from __future__ import annotations
+
+import typer
+
+from voucher_exchange.cli import admin, sandbox, serve
+
+app = typer.Typer(
+    help="voucher-exchange: turn unused vouchers into money, safely.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command()(serve.serve)
+app.command()(serve.worker)
+app.command()(serve.migrate)
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.catalog_app, name="catalog")
+app.add_typer(admin.ledger_app, name="ledger")
+app.add_typer(sandbox.sandbox_app, name="sandbox")
+
+if __name__ == "__main__":
+    app()

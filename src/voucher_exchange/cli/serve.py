@@ -1,0 +1,97 @@
+"""`serve`, `worker`, `migrate`: the processes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from voucher_exchange import logs
+from voucher_exchange.api.app import create_app
+from voucher_exchange.bootstrap import build_context, build_sandbox
+from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl, console, settings
+from voucher_exchange.db import migrate as migrations
+from voucher_exchange.db.engine import make_engine
+from voucher_exchange.demo import seed
+from voucher_exchange.worker.runner import Worker
+
+
+def serve(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Embedded default: SQLite, sandboxes, demo data.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
+    database_url: DatabaseUrl = None,
+    sandbox_url: SandboxUrl = None,
+    jurisdiction: Annotated[
+        str | None, typer.Option(envvar="VX_JURISDICTION", help="KR (KRW, default) or US (USD).")
+    ] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Run workers as separate processes.")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="In-process worker threads.")] = 2,
+) -> None:
+    """Run the HTTP API (and, with --demo, everything else in one process)."""
+    logs.configure()
+    cfg = settings(database_url, jurisdiction=jurisdiction.upper() if jurisdiction else None, demo=demo)
+    mounted = demo and not (sandbox_url or cfg.sandbox_url)
+    local = f"http://127.0.0.1:{port}/sandbox"
+    ctx = build_context(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
+    if demo:
+        migrations.upgrade(ctx.engine)
+        login = seed(ctx)
+    elif not migrations.is_current(ctx.engine):
+        console.print("[red]The database schema is not current.[/red] Run: voucher-exchange migrate")
+        raise typer.Exit(2)
+    app = create_app(ctx, build_sandbox(cfg.var_dir) if mounted else None, 0 if no_worker else workers)
+    console.print(f"[bold green]voucher-exchange[/bold green] on http://{host}:{port}  (API docs: /docs)")
+    console.print(f"  database: {cfg.database_url}   jurisdiction: {cfg.jurisdiction} ({cfg.currency})")
+    if demo:
+        console.print(f"  demo operator: {login.email} / {login.password}")
+    if mounted:
+        console.print(f"  sandboxes: {local}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    ctx.close()
+
+
+def worker(
+    database_url: DatabaseUrl = None,
+    sandbox_url: SandboxUrl = None,
+    concurrency: Annotated[int, typer.Option(help="Worker threads in this process.")] = 2,
+) -> None:
+    """Run background workers until SIGINT/SIGTERM; in-flight jobs finish first."""
+    logs.configure()
+    cfg = settings(database_url)
+    ctx = build_context(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
+    stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+        ctx.wake_workers()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    threads = []
+    for i in range(concurrency):
+        w = Worker(ctx)
+        t = threading.Thread(target=w.run_until, args=(stop,), name=f"worker-{i}")
+        t.start()
+        threads.append(t)
+    console.print(f"worker running ({concurrency} threads) on {cfg.database_url}; Ctrl-C to stop")
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.5)
+    ctx.close()
+
+
+def migrate(database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to date."""
+    cfg = settings(database_url)
+    engine = make_engine(cfg.database_url)
+    migrations.upgrade(engine)
+    console.print("[green]schema is current[/green]")
+    engine.dispose()

@@ -1,0 +1,64 @@
+"""Settings, read once from the environment (`VX_*`) and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from voucher_exchange.errors import InvalidInput
+
+JURISDICTIONS = {"KR": "KRW", "US": "USD"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to know about where it runs."""
+
+    database_url: str = "sqlite:///var/voucher-exchange.db"
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    jurisdiction: str = "KR"
+    # Base URL of the sandboxes (issuer, rail, identity); None = mounted in this process.
+    sandbox_url: str | None = None
+    http_timeout_seconds: float = 5.0
+    job_lease_seconds: float = 30.0
+    job_max_attempts: int = 12
+    worker_poll_seconds: float = 0.2
+    quote_ttl_seconds: int = 15 * 60
+    demo: bool = False
+
+    @property
+    def currency(self) -> str:
+        """The payout currency of this deployment."""
+        return JURISDICTIONS[self.jurisdiction]
+
+    @property
+    def key_path(self) -> Path:
+        """Where the data-encryption master key lives."""
+        return self.var_dir / "keys" / "master.key"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (None values are ignored)."""
+        kept = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **kept)  # type: ignore[arg-type]
+
+
+def load_settings() -> Settings:
+    """Settings from `VX_*` environment variables, defaults otherwise."""
+    env = os.environ
+    var_dir = Path(env.get("VX_VAR_DIR", "var"))
+    jurisdiction = env.get("VX_JURISDICTION", "KR").upper()
+    if jurisdiction not in JURISDICTIONS:
+        raise InvalidInput(
+            "jurisdiction_unsupported", f"Jurisdiction must be one of {sorted(JURISDICTIONS)}."
+        )
+    return Settings(
+        database_url=env.get("VX_DATABASE_URL", f"sqlite:///{var_dir}/voucher-exchange.db"),
+        var_dir=var_dir,
+        jurisdiction=jurisdiction,
+        sandbox_url=env.get("VX_SANDBOX_URL") or None,
+        http_timeout_seconds=float(env.get("VX_HTTP_TIMEOUT_SECONDS", "5")),
+        job_lease_seconds=float(env.get("VX_JOB_LEASE_SECONDS", "30")),
+        job_max_attempts=int(env.get("VX_JOB_MAX_ATTEMPTS", "12")),
+        worker_poll_seconds=float(env.get("VX_WORKER_POLL_SECONDS", "0.2")),
+    )

@@ -1,0 +1,1 @@
+"""Persistence: schema, engine, unit of work, migrations."""

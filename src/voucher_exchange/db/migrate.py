@@ -1,0 +1,45 @@
+"""Run Alembic migrations programmatically (no alembic.ini needed in a deployment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision."""
+    cfg = _config()
+    # Migrations use SQLite's default (deferred) transactions; our BEGIN IMMEDIATE hook is for app traffic.
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the newest revision."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current == head
+
+
+def autogenerate(engine: Engine, message: str) -> None:
+    """Developer tool: write a new revision from schema changes."""
+    cfg = _config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=True)

@@ -1,0 +1,307 @@
+"""Every table of the exchange, in one place: the map of what is stored.
+
+Constraints here are the last line of defence for the invariants of PRODUCT.md §4:
+unique voucher claims, one payout per trade, unique idempotency keys, positive
+transfer amounts between two different accounts, post/void at most once per pending.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from voucher_exchange.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+# SQLite needs plain INTEGER for rowid autoincrement; PostgreSQL gets BIGINT.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("roles", String(100), nullable=False, server_default=""),
+    Column("kyc_tier", Integer, nullable=False, server_default="0"),
+    Column("legal_name", String(200)),
+    Column("birth_date", Date),
+    Column("phone", String(40)),
+    Column("identity_status", String(20), nullable=False, server_default="none"),
+    Column("identity_reason", String(60)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+brands = Table(
+    "brands",
+    metadata,
+    Column("slug", String(60), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("name_ko", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("issuer", String(60), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("face_values", JSON, nullable=False),
+    Column("code_format", JSON, nullable=False),
+    Column("scam_favoured", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+brand_rates = Table(
+    "brand_rates",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("brand_slug", String(60), ForeignKey("brands.slug"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("bands", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(254), nullable=False),
+    UniqueConstraint("brand_slug", "version", name="uq_brand_rates_brand_version"),
+)
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("brand_slug", String(60), ForeignKey("brands.slug"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("face_value", BigInteger, nullable=False),
+    Column("rate_version", Integer, nullable=False),
+    Column("rate_bps", Integer, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("payout", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    # Single use: set once, by a conditional update, when a trade takes the quote.
+    Column("trade_id", ID, unique=True),
+    CheckConstraint("face_value > 0 AND payout > 0 AND fee >= 0", name="amounts"),
+    CheckConstraint("fee + payout = face_value", name="fee_plus_payout"),
+)
+
+payout_destinations = Table(
+    "payout_destinations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("bank_code", String(20), nullable=False),
+    Column("account_number_enc", LargeBinary, nullable=False),
+    Column("account_fingerprint", String(64), nullable=False, index=True),
+    Column("account_last4", String(4), nullable=False),
+    Column("holder_name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("quote_id", ID, ForeignKey("quotes.id"), nullable=False, unique=True),
+    Column("brand_slug", String(60), ForeignKey("brands.slug"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("face_value", BigInteger, nullable=False),
+    Column("rate_bps", Integer, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("payout", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("voucher_enc", LargeBinary, nullable=False),
+    Column("voucher_fingerprint", String(64), nullable=False, index=True),
+    Column("voucher_last4", String(4), nullable=False),
+    Column("acquisition_method", String(20), nullable=False),
+    Column("acquired_on", Date, nullable=False),
+    Column("payout_destination_id", ID, ForeignKey("payout_destinations.id"), nullable=False),
+    Column("client_ip", String(64)),
+    Column("issuer_answer", JSON),
+    Column("secured_at", UTCDateTime),
+    Column("redemption_ref", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_trades_user_created", "user_id", "created_at"),
+    Index("ix_trades_status", "status"),
+)
+
+trade_events = Table(
+    "trade_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_status", String(20)),
+    Column("to_status", String(20), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("note", Text),
+)
+
+# One row per voucher fingerprint, ever: the database decides who sold a code first.
+voucher_claims = Table(
+    "voucher_claims",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
+    Column("stage", String(20), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("ruleset_version", String(40), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("decided_by", String(254), nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+seller_flags = Table(
+    "seller_flags",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("trade_id", ID, ForeignKey("trades.id")),
+    Column("kind", String(40), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("code", String(120), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("debits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("credits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("debits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("credits_pending", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint("code", "currency", name="uq_ledger_accounts_code_currency"),
+    CheckConstraint(
+        "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0",
+        name="totals_non_negative",
+    ),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False, unique=True),
+    Column("debit_account_id", AutoId, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account_id", AutoId, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("phase", String(10), nullable=False),
+    # A post or void names the pending transfer it settles; at most one settles each.
+    Column("pending_id", AutoId, ForeignKey("ledger_transfers.id"), unique=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), index=True),
+    Column("payout_id", ID),
+    Column("memo", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+    CheckConstraint("phase IN ('single', 'pending', 'post', 'void')", name="phase"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # Exactly once: a trade can have one payout, never two.
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, unique=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("destination_id", ID, ForeignKey("payout_destinations.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("rail_reference", String(100)),
+    Column("pending_transfer_id", AutoId, ForeignKey("ledger_transfers.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("settled_at", UTCDateTime),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("ref", String(60), nullable=False),
+    # One live job per (kind, ref): enqueueing twice is harmless.
+    Column("dedupe_key", String(120), unique=True),
+    Column("status", String(10), nullable=False),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # Set when work is enqueued while the job runs: it runs once more instead of finishing.
+    Column("rerun", Boolean, nullable=False, server_default="0"),
+    Column("locked_by", String(80)),
+    Column("locked_until", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_jobs_claim", "status", "run_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", ID, primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("method_path", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_body", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("details", JSON, nullable=False),
+)

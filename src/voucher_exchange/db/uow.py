@@ -1,0 +1,64 @@
+"""The unit of work: one transaction per request or job, committed in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+
+class UnitOfWork:
+    """Opens a transaction; services write through `conn`; only the caller commits.
+
+    Callbacks registered with `after_commit` run once the commit succeeded (e.g. to
+    wake a worker) and never when it rolled back.
+    """
+
+    def __init__(self, engine: Engine, readonly: bool = False) -> None:
+        self._engine = engine
+        self._readonly = readonly
+        self._conn: Connection | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self._committed = False
+
+    @property
+    def conn(self) -> Connection:
+        """The open connection; valid only inside `with`."""
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._conn
+
+    def __enter__(self) -> UnitOfWork:
+        conn = self._engine.connect()
+        if self._readonly:
+            conn = conn.execution_options(vx_readonly=True)
+        self._conn = conn
+        conn.begin()
+        return self
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` after a successful commit."""
+        self._after_commit.append(callback)
+
+    def commit(self) -> None:
+        """Commit the transaction, then run after-commit callbacks."""
+        self.conn.commit()
+        self._committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,40 @@
+"""Demo data: the default catalog, a demo operator, a funded treasury. Safe to run twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts.models import Role
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.context import Context
+from voucher_exchange.payouts import service as payouts
+
+DEMO_OPERATOR_EMAIL = "operator@demo.voucher-exchange.test"
+DEMO_OPERATOR_PASSWORD = "demo-operator-pass"  # noqa: S105  # demo only, printed at start
+# Enough for thousands of demo trades: ₩1,000,000,000 or $10,000,000.
+DEMO_TREASURY = {"KRW": 1_000_000_000, "USD": 1_000_000_000}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """What `serve --demo` prints."""
+
+    email: str
+    password: str
+
+
+def seed(ctx: Context) -> DemoLogin:
+    """Load the catalog, create the demo operator, fund the treasury (idempotent)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        catalog.import_catalog(uow.conn, catalog.default_catalog(), now, "demo")
+        if accounts.by_email(uow.conn, DEMO_OPERATOR_EMAIL) is None:
+            account_service.create_staff(
+                uow.conn, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, Role.OPERATOR, now
+            )
+        currency = ctx.settings.currency
+        payouts.fund_treasury(uow.conn, f"demo-{currency}", currency, DEMO_TREASURY[currency], now)
+        uow.commit()
+    return DemoLogin(DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)

@@ -1,0 +1,58 @@
+"""Typed errors with stable codes; one API handler maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A refusal the caller can act on. `code` is stable; `message` is for people."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The request is malformed or out of range."""
+
+    status = 422
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or is not yours to see."""
+
+    status = 404
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state."""
+
+    status = 409
+
+
+class Forbidden(DomainError):
+    """You are signed in but not allowed to do this."""
+
+    status = 403
+
+
+class Unauthorized(DomainError):
+    """You are not signed in, or your token is wrong."""
+
+    status = 401
+
+
+class TooManyRequests(DomainError):
+    """Slow down and try again later."""
+
+    status = 429
+
+
+class ExternalUnavailable(Exception):
+    """An outside service (issuer, rail, identity) did not answer in time or failed.
+
+    The outcome of the call is unknown: ask the other side for status before retrying.
+    """

@@ -1,0 +1,154 @@
+"""Identity use cases: verify a person, add a payout destination in their own name.
+
+Both call the outside world, so each does: read, call (no transaction open), then
+record the outcome in one short transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
+from voucher_exchange.context import Context
+from voucher_exchange.db.schema import payout_destinations
+from voucher_exchange.errors import Forbidden, InvalidInput
+from voucher_exchange.risk.screening import ADULT_AGE, is_adult
+from voucher_exchange.security.vault import mask
+
+_ACCOUNT_NUMBER = re.compile(r"^\d{6,20}$")
+_BANK_CODE = re.compile(r"^[0-9A-Za-z]{2,11}$")
+
+
+@dataclass(frozen=True)
+class IdentityOutcome:
+    """The seller's tier after a check, and the refusal code if the check refused."""
+
+    kyc_tier: int
+    refused: str | None
+
+
+def verify_identity(
+    ctx: Context, user: User, legal_name: str, birth_date: date, phone: str
+) -> IdentityOutcome:
+    """Check a person with the provider; adults only."""
+    legal_name = " ".join(legal_name.split())
+    if not legal_name:
+        raise InvalidInput("legal_name_invalid", "Enter your full legal name.", "legal_name")
+    today = ctx.clock.now().date()
+    if birth_date >= today:
+        raise InvalidInput("birth_date_invalid", "The birth date must be in the past.", "birth_date")
+    result = ctx.identity.check(legal_name, birth_date, phone)
+    if not result.verified:
+        status, refused = IdentityStatus.FAILED, result.reason or "identity_failed"
+    elif not is_adult(birth_date, today, ctx.settings.jurisdiction):
+        status, refused = IdentityStatus.UNDERAGE, "underage"
+    else:
+        status, refused = IdentityStatus.VERIFIED, None
+    with ctx.uow() as uow:
+        accounts.set_identity(uow.conn, user.id, status, legal_name, birth_date, phone, refused)
+        if status is IdentityStatus.VERIFIED and _has_verified_destination(uow.conn, user.id):
+            accounts.raise_tier(uow.conn, user.id, 1)
+        fresh = accounts.by_id(uow.conn, user.id)
+        uow.commit()
+    assert fresh is not None
+    return IdentityOutcome(fresh.kyc_tier, refused)
+
+
+def identity_refusal(code: str, jurisdiction: str) -> Forbidden:
+    """The error for a refused identity check."""
+    if code == "underage":
+        return Forbidden("underage", f"You must be {ADULT_AGE[jurisdiction]} or older to sell vouchers here.")
+    if code == "phone_invalid":
+        return Forbidden("phone_invalid", "Enter a mobile number you own, e.g. 010-1234-5678.", "phone")
+    return Forbidden(
+        "identity_failed", "We could not confirm your identity. Check the details and try again."
+    )
+
+
+def _has_verified_destination(conn: Any, user_id: str) -> bool:
+    return (
+        conn.execute(
+            select(payout_destinations.c.id).where(
+                (payout_destinations.c.user_id == user_id) & (payout_destinations.c.status == "verified")
+            )
+        ).first()
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A payout destination as shown to its owner."""
+
+    id: str
+    status: str
+    masked: str
+    bank_code: str
+    holder_name: str
+
+
+def add_payout_destination(
+    ctx: Context, user: User, bank_code: str, account_number: str, holder_name: str
+) -> Destination:
+    """Register a bank account; verified only if the bank says it is held in the seller's verified name."""
+    account_number = account_number.replace("-", "").replace(" ", "")
+    if not _ACCOUNT_NUMBER.match(account_number):
+        raise InvalidInput(
+            "account_number_invalid", "An account number has 6 to 20 digits.", "account_number"
+        )
+    if not _BANK_CODE.match(bank_code):
+        raise InvalidInput("bank_code_invalid", "Use the bank's code, e.g. 004.", "bank_code")
+    holder_name = " ".join(holder_name.split())
+    if not holder_name:
+        raise InvalidInput("holder_name_invalid", "Enter the account holder's name.", "holder_name")
+    verified_name = user.legal_name if user.identity_status is IdentityStatus.VERIFIED else None
+    holder = ctx.rail.account_holder(bank_code, account_number)
+    same_person = (
+        verified_name is not None
+        and holder.exists
+        and holder.holder_name is not None
+        and normalise_name(holder_name) == normalise_name(verified_name)
+        and normalise_name(holder.holder_name) == normalise_name(verified_name)
+    )
+    status = "verified" if same_person else "rejected"
+    dest_id = str(uuid.uuid4())
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.conn.execute(
+            insert(payout_destinations).values(
+                id=dest_id,
+                user_id=user.id,
+                kind="bank_account",
+                bank_code=bank_code,
+                account_number_enc=ctx.vault.encrypt(account_number.encode(), dest_id.encode()),
+                account_fingerprint=ctx.vault.fingerprint("bank_account", f"{bank_code}:{account_number}"),
+                account_last4=account_number[-4:],
+                holder_name=holder_name,
+                status=status,
+                created_at=now,
+            )
+        )
+        if same_person:
+            accounts.raise_tier(uow.conn, user.id, 1)
+        uow.commit()
+    return Destination(dest_id, status, mask(account_number), bank_code, holder_name)
+
+
+def list_destinations(ctx: Context, user: User) -> list[Destination]:
+    """The seller's payout destinations, newest first."""
+    with ctx.uow(readonly=True) as uow:
+        rows = uow.conn.execute(
+            select(payout_destinations)
+            .where(payout_destinations.c.user_id == user.id)
+            .order_by(payout_destinations.c.created_at.desc())
+        )
+        return [
+            Destination(r.id, r.status, "••••" + r.account_last4, r.bank_code, r.holder_name) for r in rows
+        ]

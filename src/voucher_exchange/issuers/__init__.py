@@ -1,0 +1,1 @@
+"""Issuers: the companies behind each voucher, reached through one adapter interface."""

@@ -1,0 +1,75 @@
+"""The issuer interface over HTTP, as the sandbox (and an issuer speaking its API) serves it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState, VoucherStatus
+
+
+class HttpIssuer:
+    """An `Issuer` reached at `base_url` (the sandbox root); one connection pool per instance."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/issuer", timeout=timeout)
+
+    def lookup(self, brand: str, code: str, pin: str | None) -> VoucherStatus:
+        """Balance, state and provenance of a voucher; changes nothing."""
+        body = self._post("/vouchers/lookup", {"brand": brand, "code": code, "pin": pin})
+        issued_at = body.get("issued_at")
+        return VoucherStatus(
+            state=VoucherState(body["state"]),
+            balance=int(body["balance"]),
+            currency=str(body.get("currency") or ""),
+            issued_at=_aware(issued_at) if issued_at else None,
+            purchase_channel=body.get("purchase_channel"),
+            redeemed_by=body.get("redeemed_by"),
+        )
+
+    def redeem(self, brand: str, code: str, pin: str | None, amount: int, reference: str) -> Redemption:
+        """Move the voucher's value into the operator's account, idempotent on `reference`."""
+        body = self._post(
+            "/vouchers/redeem",
+            {"brand": brand, "code": code, "pin": pin, "amount": amount, "reference": reference},
+        )
+        return Redemption(reference=str(body["reference"]), amount=int(body["amount"]))
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._client.close()
+
+    def _post(self, path: str, payload: dict[str, object]) -> dict[str, Any]:
+        # Messages name the operation only: codes and PINs must never reach logs.
+        try:
+            response = self._client.post(path, json=payload)
+        except httpx.TimeoutException as exc:
+            raise ExternalUnavailable(f"issuer did not answer {path} in time") from exc
+        except httpx.TransportError as exc:
+            raise ExternalUnavailable(f"issuer unreachable for {path}") from exc
+        if response.status_code >= 500:
+            raise ExternalUnavailable(f"issuer failed {path} with HTTP {response.status_code}")
+        if response.status_code == 409 and path == "/vouchers/redeem":
+            raise VoucherRefused(VoucherState(response.json()["state"]))
+        if response.status_code != 200:
+            # Anything else means we sent something the issuer cannot accept: a bug, not a state.
+            raise RuntimeError(
+                f"issuer rejected {path} with HTTP {response.status_code}: {_error_code(response)}"
+            )
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def _aware(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "unreadable error"

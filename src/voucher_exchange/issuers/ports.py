@@ -1,0 +1,67 @@
+"""The issuer interface: what the exchange needs from any voucher issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class VoucherState(StrEnum):
+    """What the issuer says about a voucher."""
+
+    ACTIVE = "active"
+    """Valid and unspent."""
+    REDEEMED = "redeemed"
+    """Already spent (by us or by someone else)."""
+    EXPIRED = "expired"
+    """Past its validity."""
+    BLOCKED = "blocked"
+    """Frozen by the issuer (reported stolen, fraud)."""
+    NOT_FOUND = "not_found"
+    """The issuer does not know this code/PIN."""
+
+
+@dataclass(frozen=True)
+class VoucherStatus:
+    """The issuer's answer to a lookup."""
+
+    state: VoucherState
+    balance: int  # minor units, in the brand's currency
+    currency: str
+    issued_at: datetime | None
+    purchase_channel: str | None  # card|bank_transfer|carrier_billing|gift|promotion|unknown
+    redeemed_by: str | None  # the redemption reference, when redeemed
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """Proof that the voucher's value now sits in the operator's issuer account."""
+
+    reference: str
+    amount: int
+
+
+class VoucherRefused(Exception):
+    """The issuer refused to redeem: the voucher is not (or no longer) redeemable by us."""
+
+    def __init__(self, state: VoucherState) -> None:
+        super().__init__(state.value)
+        self.state = state
+
+
+class Issuer(Protocol):
+    """One issuer's API. Calls may raise `ExternalUnavailable` (outcome unknown)."""
+
+    def lookup(self, brand: str, code: str, pin: str | None) -> VoucherStatus:
+        """Balance, state and provenance of a voucher; changes nothing."""
+        ...
+
+    def redeem(self, brand: str, code: str, pin: str | None, amount: int, reference: str) -> Redemption:
+        """Move the voucher's value into the operator's account, idempotent on `reference`.
+
+        Redeeming again with the same reference returns the same Redemption; a voucher
+        redeemed by anyone else raises `VoucherRefused(REDEEMED)`.
+        """
+        ...

@@ -1,0 +1,145 @@
+"""Job SQL: enqueue in the caller's transaction, claim with a lease, finish or retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, case, func, select, update
+
+from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.schema import jobs
+from voucher_exchange.jobs.models import Job, JobStatus
+
+Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
+
+
+def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float = 0.0) -> None:
+    """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
+
+    If that job is running right now, it is told to run once more, so work enqueued
+    while it runs is never lost.
+    """
+    key = f"{kind}:{ref}"
+    inserted = insert_ignore(
+        conn,
+        jobs,
+        {
+            "kind": kind,
+            "ref": ref,
+            "dedupe_key": key,
+            "status": Q,
+            "run_at": now + timedelta(seconds=delay),
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["dedupe_key"],
+    )
+    if not inserted:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.dedupe_key == key)
+            .values(
+                rerun=case((jobs.c.status == R, True), else_=jobs.c.rerun),
+                # New work makes a job that is backing off due at once.
+                run_at=case((jobs.c.status == Q, now), else_=jobs.c.run_at),
+                updated_at=now,
+            )
+        )
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return ((jobs.c.status == Q) & (jobs.c.run_at <= now)) | (
+        (jobs.c.status == R) & (jobs.c.locked_until < now)
+    )
+
+
+def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
+    """Take the next due job (or one whose worker's lease ran out) for `lease_seconds`.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait on each other.
+    SQLite: the transaction holds the database's single write lock, so the
+    select-then-update is already atomic across processes.
+    """
+    pick = select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1)
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    job_id = conn.execute(pick).scalar()
+    if job_id is None:
+        return None
+    row = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            status=R,
+            locked_by=worker_id,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=jobs.c.attempts + 1,
+            rerun=False,
+            updated_at=now,
+        )
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts)
+    ).one()
+    return Job(id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts))
+
+
+def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
+    """Done — unless more work arrived meanwhile, then queue it again at once."""
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .values(
+            status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
+            dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),
+            attempts=case((jobs.c.rerun, 0), else_=jobs.c.attempts),
+            rerun=False,
+            run_at=now,
+            locked_by=None,
+            locked_until=None,
+            updated_at=now,
+        )
+    )
+
+
+def retry_later(conn: Connection, job: Job, worker_id: str, now: datetime, delay: float, error: str) -> None:
+    """Put the job back to run after `delay` seconds."""
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .values(
+            status=Q,
+            run_at=now + timedelta(seconds=delay),
+            locked_by=None,
+            locked_until=None,
+            last_error=error[:500],
+            updated_at=now,
+        )
+    )
+
+
+def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) -> None:
+    """Give up on the job: it stays visible as dead for an operator."""
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id))
+        .values(
+            status=JobStatus.DEAD.value,
+            dedupe_key=None,
+            locked_by=None,
+            locked_until=None,
+            last_error=error[:500],
+            updated_at=now,
+        )
+    )
+
+
+def live_refs(conn: Connection, kind: str) -> set[str]:
+    """Refs that have a queued or running job of `kind`."""
+    rows = conn.execute(select(jobs.c.ref).where((jobs.c.kind == kind) & jobs.c.status.in_([Q, R])))
+    return {r.ref for r in rows}
+
+
+def depth(conn: Connection) -> int:
+    """How many jobs wait or run."""
+    return int(
+        conn.execute(select(func.count()).select_from(jobs).where(jobs.c.status.in_([Q, R]))).scalar_one()
+    )

@@ -1,0 +1,1 @@
+"""Double-entry ledger: balanced, immutable, two-phase transfers."""

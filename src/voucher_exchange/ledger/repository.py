@@ -1,0 +1,194 @@
+"""Ledger SQL: accounts and transfers. Totals move in the same statement batch as the row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
+from voucher_exchange.ledger.models import AccountRef, Phase, TransferIntent
+
+
+def account_id(conn: Connection, ref: AccountRef) -> int:
+    """The account's id, creating the account on first use."""
+    insert_ignore(
+        conn,
+        ledger_accounts,
+        {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value},
+        ["code", "currency"],
+    )
+    found = conn.execute(
+        select(ledger_accounts.c.id).where(
+            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
+        )
+    ).scalar_one()
+    return int(found)
+
+
+def find_transfer(conn: Connection, key: str) -> Any:
+    """The transfer written under `key`, or None."""
+    return conn.execute(select(ledger_transfers).where(ledger_transfers.c.key == key)).first()
+
+
+def _bump(conn: Connection, changes: list[tuple[int, str, int]]) -> None:
+    # Rows are updated in ascending id order: concurrent writers lock in the same order.
+    for acct, column, delta in sorted(changes):
+        col = ledger_accounts.c[column]
+        conn.execute(
+            update(ledger_accounts).where(ledger_accounts.c.id == acct).values({column: col + delta})
+        )
+
+
+def write(
+    conn: Connection,
+    intent: TransferIntent,
+    now: datetime,
+    trade_id: str | None = None,
+    payout_id: str | None = None,
+) -> int:
+    """Write a single or pending transfer once; a repeated key returns the first id."""
+    existing = find_transfer(conn, intent.key)
+    if existing is not None:
+        return int(existing.id)
+    debit = account_id(conn, intent.debit)
+    credit = account_id(conn, intent.credit)
+    new_id = conn.execute(
+        insert(ledger_transfers)
+        .values(
+            key=intent.key,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=intent.amount,
+            currency=intent.debit.currency,
+            phase=intent.phase.value,
+            trade_id=trade_id,
+            payout_id=payout_id,
+            memo=intent.memo,
+            created_at=now,
+        )
+        .returning(ledger_transfers.c.id)
+    ).scalar_one()
+    suffix = "pending" if intent.phase is Phase.PENDING else "posted"
+    _bump(
+        conn,
+        [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)],
+    )
+    return int(new_id)
+
+
+def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo: str) -> int:
+    """Post or void a pending transfer, once; a second settle returns the first one's id."""
+    if phase not in (Phase.POST, Phase.VOID):
+        raise ValueError("settle takes POST or VOID")
+    pending = conn.execute(select(ledger_transfers).where(ledger_transfers.c.id == pending_id)).one()
+    key = f"{pending.key}:{phase.value}"
+    already = conn.execute(
+        select(ledger_transfers).where(ledger_transfers.c.pending_id == pending_id)
+    ).first()
+    if already is not None:
+        if already.phase != phase.value:
+            raise RuntimeError(f"transfer {pending_id} was already settled as {already.phase}")
+        return int(already.id)
+    new_id = conn.execute(
+        insert(ledger_transfers)
+        .values(
+            key=key,
+            debit_account_id=pending.debit_account_id,
+            credit_account_id=pending.credit_account_id,
+            amount=pending.amount,
+            currency=pending.currency,
+            phase=phase.value,
+            pending_id=pending_id,
+            trade_id=pending.trade_id,
+            payout_id=pending.payout_id,
+            memo=memo,
+            created_at=now,
+        )
+        .returning(ledger_transfers.c.id)
+    ).scalar_one()
+    amount = int(pending.amount)
+    changes = [
+        (int(pending.debit_account_id), "debits_pending", -amount),
+        (int(pending.credit_account_id), "credits_pending", -amount),
+    ]
+    if phase is Phase.POST:
+        changes += [
+            (int(pending.debit_account_id), "debits_posted", amount),
+            (int(pending.credit_account_id), "credits_posted", amount),
+        ]
+    _bump(conn, changes)
+    return int(new_id)
+
+
+def account_row(conn: Connection, ref: AccountRef) -> Any:
+    """The account's totals row, or None before first use."""
+    return conn.execute(
+        select(ledger_accounts).where(
+            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
+        )
+    ).first()
+
+
+def all_accounts(conn: Connection) -> list[Any]:
+    """Every account with its totals."""
+    return list(
+        conn.execute(select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code))
+    )
+
+
+def transfers_for_trade(conn: Connection, trade_id: str) -> list[Any]:
+    """A trade's transfers, oldest first."""
+    return list(
+        conn.execute(
+            select(ledger_transfers)
+            .where(ledger_transfers.c.trade_id == trade_id)
+            .order_by(ledger_transfers.c.id)
+        )
+    )
+
+
+def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:
+    """Per account, totals recomputed from the transfers themselves (for verification)."""
+    totals: dict[int, dict[str, int]] = {}
+
+    def add(acct: int, column: str, amount: int) -> None:
+        row = totals.setdefault(
+            acct,
+            {"debits_posted": 0, "credits_posted": 0, "debits_pending": 0, "credits_pending": 0},
+        )
+        row[column] += amount
+
+    settled = {
+        r.pending_id: r.phase
+        for r in conn.execute(
+            select(ledger_transfers.c.pending_id, ledger_transfers.c.phase).where(
+                ledger_transfers.c.pending_id.is_not(None)
+            )
+        )
+    }
+    rows = conn.execute(
+        select(
+            ledger_transfers.c.id,
+            ledger_transfers.c.debit_account_id,
+            ledger_transfers.c.credit_account_id,
+            ledger_transfers.c.amount,
+            ledger_transfers.c.phase,
+        ).where(ledger_transfers.c.phase.in_([Phase.SINGLE.value, Phase.PENDING.value]))
+    )
+    for r in rows:
+        state = "posted" if r.phase == Phase.SINGLE.value else None
+        if r.phase == Phase.PENDING.value:
+            outcome = settled.get(r.id)
+            state = "posted" if outcome == Phase.POST.value else ("pending" if outcome is None else None)
+        if state:
+            add(int(r.debit_account_id), f"debits_{state}", int(r.amount))
+            add(int(r.credit_account_id), f"credits_{state}", int(r.amount))
+    return totals
+
+
+def count_transfers(conn: Connection) -> int:
+    """How many transfers exist."""
+    return int(conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one())

@@ -1,0 +1,1 @@
+"""Payouts: money sent to a seller's verified bank account, exactly once."""

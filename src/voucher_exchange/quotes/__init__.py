@@ -1,0 +1,1 @@
+"""Quotes: binding, single-use offers for one brand and face value."""

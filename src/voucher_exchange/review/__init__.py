@@ -1,0 +1,1 @@
+"""Review: people deciding held trades."""

@@ -1,0 +1,1 @@
+"""Risk and compliance: reason codes, screening rules, decisions."""

@@ -1,0 +1,141 @@
+"""Stable reason codes with plain messages in Korean and English. Codes are never renamed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LAWFUL_HELP_KO = (
+    "급히 돈이 필요하시면 서민금융진흥원(☎1397)에서 합법적인 도움을 받을 수 있습니다. "
+    "불법 대출·소액결제 현금화 권유는 금융감독원(☎1332)에 신고할 수 있습니다."
+)
+LAWFUL_HELP_EN = (
+    "If you urgently need money, the Korea Inclusive Finance Agency (☎1397) offers lawful help. "
+    "Illegal lending or 'carrier-billing cash-out' offers can be reported to the "
+    "Financial Supervisory Service (☎1332)."
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a trade was refused or held."""
+
+    code: str
+    en: str
+    ko: str
+
+    def message(self, lang: str) -> str:
+        """The message in `lang` ("ko" or anything else for English)."""
+        return self.ko if lang == "ko" else self.en
+
+
+_REASONS = [
+    Reason(
+        "carrier_billing_prohibited",
+        "We never buy vouchers paid for with mobile carrier billing. Selling them for cash is "
+        "a disguised loan at an extreme rate and a crime in Korea (Information and "
+        "Communications Network Act, Art. 72(1)4). " + LAWFUL_HELP_EN,
+        "휴대폰 소액결제로 구매한 상품권은 매입하지 않습니다. 소액결제 현금화는 사실상 고금리 "
+        "대출이며 정보통신망법 제72조 제1항 제4호에 따라 처벌되는 범죄입니다. " + LAWFUL_HELP_KO,
+    ),
+    Reason(
+        "duplicate_voucher",
+        "This voucher code has already been submitted to us. Each voucher can be sold once.",
+        "이미 접수된 상품권 번호입니다. 상품권은 한 번만 판매할 수 있습니다.",
+    ),
+    Reason(
+        "voucher_invalid",
+        "The issuer does not recognise this code or PIN. Check it and submit again with a new quote.",
+        "발행사에서 확인되지 않는 번호 또는 PIN입니다. 확인 후 새 견적으로 다시 접수해 주세요.",
+    ),
+    Reason(
+        "voucher_already_redeemed",
+        "The issuer says this voucher has already been used.",
+        "발행사에 따르면 이미 사용된 상품권입니다.",
+    ),
+    Reason(
+        "voucher_expired",
+        "The issuer says this voucher has expired.",
+        "발행사에 따르면 유효기간이 지난 상품권입니다.",
+    ),
+    Reason(
+        "voucher_blocked",
+        "The issuer has blocked this voucher. If you bought it, contact the issuer.",
+        "발행사가 이 상품권을 정지했습니다. 직접 구매하셨다면 발행사에 문의해 주세요.",
+    ),
+    Reason(
+        "balance_mismatch",
+        "The voucher's balance differs from the face value you were quoted. Ask for a new "
+        "quote for the actual balance; we never change an offer silently.",
+        "상품권 잔액이 견적의 액면가와 다릅니다. 실제 잔액으로 새 견적을 받아 주세요. "
+        "제안 금액을 임의로 바꾸지 않습니다.",
+    ),
+    Reason(
+        "brand_suspended",
+        "We are not buying this brand at the moment because its issuer is not safe to deal with.",
+        "발행사의 사정으로 현재 이 상품권은 매입하지 않습니다.",
+    ),
+    Reason(
+        "brand_paused",
+        "We have paused buying this brand for now. Please try again later.",
+        "현재 이 상품권의 매입을 잠시 중단했습니다. 나중에 다시 시도해 주세요.",
+    ),
+    Reason(
+        "quote_expired",
+        "Your quote has expired. Ask for a new one; it is valid for 15 minutes.",
+        "견적이 만료되었습니다. 새 견적을 받아 주세요. 견적은 15분간 유효합니다.",
+    ),
+    Reason(
+        "kyc_required",
+        "Verify your identity and add a bank account in your own name before selling.",
+        "판매하시려면 본인 인증을 하고 본인 명의 계좌를 등록해 주세요.",
+    ),
+    Reason(
+        "limit_exceeded",
+        "This sale would take you over your daily or monthly limit. Verify your ID document "
+        "to raise it, or sell again when the limit resets.",
+        "일일 또는 월간 한도를 넘습니다. 신분증 인증으로 한도를 올리거나 한도가 갱신된 뒤 "
+        "다시 판매해 주세요.",
+    ),
+    Reason(
+        "velocity",
+        "Unusually many sales in a short time: a person will check this trade.",
+        "짧은 시간에 거래가 많아 담당자가 확인합니다.",
+    ),
+    Reason(
+        "sanctions_match",
+        "We cannot trade with this name because of sanctions screening.",
+        "제재 대상 확인 결과 거래할 수 없습니다.",
+    ),
+    Reason(
+        "payout_destination_mismatch",
+        "The bank account must be in your own verified name. Add an account in your name.",
+        "입금 계좌는 인증된 본인 명의여야 합니다. 본인 명의 계좌를 등록해 주세요.",
+    ),
+    Reason(
+        "underage",
+        "You must be an adult to sell vouchers here.",
+        "성인만 상품권을 판매할 수 있습니다.",
+    ),
+    Reason(
+        "issuer_unavailable",
+        "The issuer could not be reached for too long. Nothing was taken from your voucher.",
+        "발행사와 오랫동안 연결되지 않았습니다. 상품권은 사용되지 않았습니다.",
+    ),
+    Reason(
+        "reviewer_rejected",
+        "A reviewer declined this trade. Nothing was taken from your voucher.",
+        "담당자가 이 거래를 거절했습니다. 상품권은 사용되지 않았습니다.",
+    ),
+]
+
+REASONS: dict[str, Reason] = {r.code: r for r in _REASONS}
+
+
+def reason(code: str) -> Reason:
+    """The reason for a code; unknown codes are a programming error."""
+    return REASONS[code]
+
+
+def render(codes: list[str], lang: str) -> list[dict[str, str]]:
+    """`[{code, message}]` in the reader's language, for the API."""
+    return [{"code": c, "message": REASONS[c].message(lang)} for c in codes]

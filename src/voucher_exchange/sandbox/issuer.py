@@ -1,0 +1,188 @@
+"""The simulated voucher issuer: mints vouchers, answers lookups, redeems into the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from voucher_exchange.clock import Clock
+from voucher_exchange.sandbox.store import CallCount, SandboxError, SandboxStore, Voucher
+
+MAX_MINOR_UNITS = 10**12
+_MINT_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class SandboxBrand:
+    """How the simulated issuer of one brand mints its vouchers."""
+
+    currency: str  # "KRW" | "USD"
+    # Returns (code, pin or None): a valid voucher code in the brand's format.
+    generate: Callable[[random.Random], tuple[str, str | None]]
+
+
+BrandLookup = Callable[[str], SandboxBrand | None]
+
+
+class _Body(BaseModel):
+    # Unknown fields are refused so a typo in a test or demo script fails loudly.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MintBody(_Body):
+    """A request to mint one voucher with chosen properties and behaviours."""
+
+    brand: str = Field(min_length=1, max_length=64)
+    face_value: int = Field(gt=0, le=MAX_MINOR_UNITS)
+    balance: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS)
+    state: Literal["active", "redeemed", "expired", "blocked"] = "active"
+    issued_at: datetime | None = None
+    purchase_channel: Literal["card", "bank_transfer", "carrier_billing", "gift", "promotion", "unknown"] = (
+        "card"
+    )
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    failure: Literal["none", "flaky", "timeout"] = "none"
+
+    @model_validator(mode="after")
+    def _balance_within_face_value(self) -> MintBody:
+        if self.balance is not None and self.balance > self.face_value:
+            raise ValueError("balance cannot exceed face_value")
+        return self
+
+
+class LookupBody(_Body):
+    """A voucher to look up; `brand` is optional and, when given, must match."""
+
+    code: str = Field(min_length=1, max_length=64)
+    pin: str | None = Field(default=None, max_length=32)
+    brand: str | None = Field(default=None, max_length=64)
+
+
+class RedeemBody(LookupBody):
+    """A redemption of the voucher's whole current balance under the caller's reference."""
+
+    amount: int = Field(gt=0, le=MAX_MINOR_UNITS)
+    reference: str = Field(min_length=1, max_length=128)
+
+
+def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float, clock: Clock) -> APIRouter:
+    """The issuer's endpoints over `store`."""
+    router = APIRouter()
+    # Codes must be unguessable even in a demo, so they come from the OS's randomness.
+    rng = random.SystemRandom()
+
+    async def behave(voucher: Voucher, *, redeem: bool) -> CallCount:
+        count = await run_in_threadpool(store.count_call, voucher.code, redeem=redeem)
+        if voucher.latency_ms:
+            await asyncio.sleep(voucher.latency_ms / 1000)
+        if voucher.failure == "flaky" and count.calls % 2 == 1:
+            raise SandboxError(503, "issuer_unavailable", "The issuer is briefly unavailable.")
+        return count
+
+    async def find(body: LookupBody) -> Voucher | None:
+        voucher = await run_in_threadpool(store.find_voucher, body.code)
+        if voucher is None or not _matches(voucher, body.pin, body.brand):
+            return None
+        return voucher
+
+    @router.post("/vouchers", status_code=201)
+    async def mint(body: MintBody) -> dict[str, object]:
+        brand = brands(body.brand)
+        if brand is None:
+            raise SandboxError(404, "brand_unknown", "This issuer does not sell that brand.")
+        issued_at = body.issued_at or clock.now()
+        if issued_at.tzinfo is None:
+            issued_at = issued_at.replace(tzinfo=UTC)
+        balance = body.balance
+        if balance is None:
+            # A voucher someone else already spent has nothing left on it.
+            balance = 0 if body.state == "redeemed" else body.face_value
+        for _ in range(_MINT_ATTEMPTS):
+            code, pin = brand.generate(rng)
+            voucher = Voucher(
+                code=code,
+                pin=pin,
+                brand=body.brand,
+                currency=brand.currency,
+                face_value=body.face_value,
+                balance=balance,
+                state=body.state,
+                issued_at=issued_at.astimezone(UTC).isoformat(),
+                purchase_channel=body.purchase_channel,
+                redeemed_by=None,
+                latency_ms=body.latency_ms,
+                failure=body.failure,
+            )
+            if await run_in_threadpool(store.add_voucher, voucher):
+                return {
+                    "code": code,
+                    "pin": pin,
+                    "brand": body.brand,
+                    "face_value": body.face_value,
+                    "currency": brand.currency,
+                }
+        raise SandboxError(409, "code_space_exhausted", "Could not mint an unused code.")
+
+    @router.post("/vouchers/lookup")
+    async def lookup(body: LookupBody) -> dict[str, object]:
+        voucher = await find(body)
+        if voucher is None:
+            known = brands(body.brand) if body.brand else None
+            return {
+                "state": "not_found",
+                "balance": 0,
+                "currency": known.currency if known else "",
+                "issued_at": None,
+                "purchase_channel": None,
+                "redeemed_by": None,
+            }
+        await behave(voucher, redeem=False)
+        current = await run_in_threadpool(store.find_voucher, voucher.code)
+        assert current is not None  # vouchers are never deleted
+        return {
+            "state": current.state,
+            "balance": current.balance,
+            "currency": current.currency,
+            "issued_at": current.issued_at,
+            "purchase_channel": current.purchase_channel,
+            "redeemed_by": current.redeemed_by,
+        }
+
+    @router.post("/vouchers/redeem")
+    async def redeem(body: RedeemBody) -> dict[str, object]:
+        voucher = await find(body)
+        if voucher is None:
+            raise SandboxError(409, "voucher_not_found", "No such voucher.", "not_found")
+        count = await behave(voucher, redeem=True)
+        # The first redeem of a "timeout" voucher does its work, then answers too late: the
+        # caller cannot know whether the value moved.
+        hang = voucher.failure == "timeout" and count.redeem_calls == 1
+        try:
+            amount = await run_in_threadpool(store.redeem, voucher.code, body.amount, body.reference)
+        finally:
+            if hang:
+                await asyncio.sleep(hang_seconds)
+        return {"reference": body.reference, "amount": amount}
+
+    @router.get("/redemptions")
+    async def redemptions() -> dict[str, object]:
+        return {"redemptions": await run_in_threadpool(store.redemptions)}
+
+    return router
+
+
+def _matches(voucher: Voucher, pin: str | None, brand: str | None) -> bool:
+    if brand is not None and brand != voucher.brand:
+        return False
+    if voucher.pin is None:
+        return True
+    return pin is not None and hmac.compare_digest(pin.encode(), voucher.pin.encode())

@@ -1,0 +1,370 @@
+"""The sandbox's own memory: one SQLite file that outlives the process, like a real issuer's."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from voucher_exchange.clock import Clock
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vouchers (
+    code TEXT PRIMARY KEY,
+    pin TEXT,
+    brand TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    face_value INTEGER NOT NULL CHECK (face_value > 0),
+    balance INTEGER NOT NULL CHECK (balance >= 0),
+    state TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    purchase_channel TEXT NOT NULL,
+    redeemed_by TEXT,
+    latency_ms INTEGER NOT NULL DEFAULT 0,
+    failure TEXT NOT NULL DEFAULT 'none',
+    calls INTEGER NOT NULL DEFAULT 0,
+    redeem_calls INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS redemptions (
+    code TEXT PRIMARY KEY REFERENCES vouchers (code),
+    reference TEXT NOT NULL,
+    brand TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    redeemed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    bank_code TEXT NOT NULL,
+    account_number TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    behavior TEXT NOT NULL,
+    hung INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bank_code, account_number)
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    bank_code TEXT NOT NULL,
+    account_number TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rail_reference TEXT,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+class SandboxError(Exception):
+    """An error answer from a sandbox service; `state` is echoed at the top level when set."""
+
+    def __init__(self, status: int, code: str, message: str, state: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """A voucher as the simulated issuer records it."""
+
+    code: str
+    pin: str | None
+    brand: str
+    currency: str
+    face_value: int
+    balance: int
+    state: str
+    issued_at: str
+    purchase_channel: str
+    redeemed_by: str | None
+    latency_ms: int = 0
+    failure: str = "none"
+
+
+@dataclass(frozen=True)
+class CallCount:
+    """How many lookup/redeem calls a voucher has seen, including the current one."""
+
+    calls: int
+    redeem_calls: int
+
+
+@dataclass(frozen=True)
+class Account:
+    """A bank account the simulated rail knows."""
+
+    bank_code: str
+    account_number: str
+    holder_name: str
+    behavior: str
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """What a caller asks the simulated rail to send."""
+
+    idempotency_key: str
+    bank_code: str
+    account_number: str
+    holder_name: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Transfer(TransferRequest):
+    """A transfer as the simulated rail recorded it."""
+
+    status: str
+    rail_reference: str | None
+    created_at: str
+
+    def answers(self, request: TransferRequest) -> bool:
+        """Whether `request` asks for exactly this transfer (the key alone is not enough)."""
+        return (self.bank_code, self.account_number, self.holder_name, self.amount, self.currency) == (
+            request.bank_code,
+            request.account_number,
+            request.holder_name,
+            request.amount,
+            request.currency,
+        )
+
+
+class SandboxStore:
+    """All sandbox state; each call opens its own connection so threads never share one."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._clock = clock
+        with self._connect() as db:
+            # WAL lets readers proceed while a writer holds the lock; it sticks to the file.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        # In WAL mode NORMAL survives a killed process, which is all a sandbox must survive.
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so read-then-write cannot interleave
+        # with another thread or process doing the same.
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _now(self) -> str:
+        return self._clock.now().isoformat()
+
+    # --- issuer -------------------------------------------------------------------------
+
+    def add_voucher(self, voucher: Voucher) -> bool:
+        """Store a freshly minted voucher; False if the code already exists."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO vouchers (code, pin, brand, currency, face_value, balance, state,"
+                    " issued_at, purchase_channel, redeemed_by, latency_ms, failure)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        voucher.code,
+                        voucher.pin,
+                        voucher.brand,
+                        voucher.currency,
+                        voucher.face_value,
+                        voucher.balance,
+                        voucher.state,
+                        voucher.issued_at,
+                        voucher.purchase_channel,
+                        voucher.redeemed_by,
+                        voucher.latency_ms,
+                        voucher.failure,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def find_voucher(self, code: str) -> Voucher | None:
+        """The voucher with this code, if minted."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT code, pin, brand, currency, face_value, balance, state, issued_at,"
+                " purchase_channel, redeemed_by, latency_ms, failure"
+                " FROM vouchers WHERE code = ?",
+                (code,),
+            ).fetchone()
+        return None if row is None else Voucher(**dict(row))
+
+    def count_call(self, code: str, *, redeem: bool) -> CallCount:
+        """Count one more lookup/redeem call on this voucher and return the new totals."""
+        with self._tx() as db:
+            row = db.execute(
+                "UPDATE vouchers SET calls = calls + 1, redeem_calls = redeem_calls + ?"
+                " WHERE code = ? RETURNING calls, redeem_calls",
+                (1 if redeem else 0, code),
+            ).fetchone()
+        return CallCount(calls=row["calls"], redeem_calls=row["redeem_calls"])
+
+    def redeem(self, code: str, amount: int, reference: str) -> int:
+        """Move the whole balance to the operator; returns the amount. Idempotent on reference.
+
+        Raises `SandboxError` (409) when the voucher is not redeemable by this reference.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT v.state, v.balance, v.brand, v.redeemed_by, r.amount AS redeemed_amount"
+                " FROM vouchers v LEFT JOIN redemptions r ON r.code = v.code WHERE v.code = ?",
+                (code,),
+            ).fetchone()
+            if row is None:
+                raise SandboxError(409, "voucher_not_found", "No such voucher.", "not_found")
+            state = row["state"]
+            if state == "redeemed" and row["redeemed_by"] == reference:
+                return int(row["redeemed_amount"])
+            if state != "active":
+                raise SandboxError(409, f"voucher_{state}", f"The voucher is {state}.", state)
+            if amount != row["balance"]:
+                raise SandboxError(
+                    409,
+                    "balance_mismatch",
+                    "The amount does not equal the voucher's current balance.",
+                    "active",
+                )
+            db.execute(
+                "UPDATE vouchers SET state = 'redeemed', balance = 0, redeemed_by = ?"
+                " WHERE code = ? AND state = 'active' AND balance = ?",
+                (reference, code, amount),
+            )
+            db.execute(
+                "INSERT INTO redemptions (code, reference, brand, amount, redeemed_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (code, reference, row["brand"], amount, self._now()),
+            )
+        return amount
+
+    def redemptions(self) -> list[dict[str, object]]:
+        """Every redemption, oldest first, without the codes."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT reference, amount, brand FROM redemptions ORDER BY redeemed_at, reference"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    # --- rail ---------------------------------------------------------------------------
+
+    def upsert_account(self, account: Account) -> None:
+        """Create or replace an account; re-registering re-arms the one-off `timeout` hang."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO accounts (bank_code, account_number, holder_name, behavior, hung)"
+                " VALUES (?, ?, ?, ?, 0) ON CONFLICT (bank_code, account_number) DO UPDATE SET"
+                " holder_name = excluded.holder_name, behavior = excluded.behavior, hung = 0",
+                (account.bank_code, account.account_number, account.holder_name, account.behavior),
+            )
+
+    def find_account(self, bank_code: str, account_number: str) -> Account | None:
+        """The account, if registered."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT bank_code, account_number, holder_name, behavior FROM accounts"
+                " WHERE bank_code = ? AND account_number = ?",
+                (bank_code, account_number),
+            ).fetchone()
+        return None if row is None else Account(**dict(row))
+
+    def transfer(self, request: TransferRequest) -> tuple[Transfer, bool]:
+        """Execute or reject a transfer once per key; returns it and whether to hang first.
+
+        A repeated key returns the stored transfer; a repeated key with a different body
+        raises `SandboxError` (409).
+        """
+        with self._tx() as db:
+            stored = _transfer_row(db, request.idempotency_key)
+            if stored is not None:
+                if not stored.answers(request):
+                    raise SandboxError(
+                        409,
+                        "idempotency_conflict",
+                        "This idempotency key was used for a different transfer.",
+                    )
+                return stored, False
+            account = db.execute(
+                "SELECT behavior, hung FROM accounts WHERE bank_code = ? AND account_number = ?",
+                (request.bank_code, request.account_number),
+            ).fetchone()
+            executed = account is not None and account["behavior"] != "reject"
+            hang = account is not None and account["behavior"] == "timeout" and not account["hung"]
+            if hang:
+                db.execute(
+                    "UPDATE accounts SET hung = 1 WHERE bank_code = ? AND account_number = ?",
+                    (request.bank_code, request.account_number),
+                )
+            db.execute(
+                "INSERT INTO transfers (idempotency_key, bank_code, account_number, holder_name,"
+                " amount, currency, status, rail_reference, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.idempotency_key,
+                    request.bank_code,
+                    request.account_number,
+                    request.holder_name,
+                    request.amount,
+                    request.currency,
+                    "executed" if executed else "rejected",
+                    f"RAIL-{secrets.token_hex(8).upper()}" if executed else None,
+                    self._now(),
+                ),
+            )
+            recorded = _transfer_row(db, request.idempotency_key)
+        assert recorded is not None  # inserted above, same transaction
+        return recorded, hang
+
+    def find_transfer(self, idempotency_key: str) -> Transfer | None:
+        """The transfer with this key, if the rail ever received it."""
+        with self._connect() as db:
+            return _transfer_row(db, idempotency_key)
+
+    def executed_transfers(self, account_number: str | None) -> list[Transfer]:
+        """Executed transfers in arrival order, optionally to one account only."""
+        with self._connect() as db:
+            if account_number is None:
+                rows = db.execute(_EXECUTED, ()).fetchall()
+            else:
+                rows = db.execute(_EXECUTED_TO, (account_number,)).fetchall()
+        return [Transfer(**dict(row)) for row in rows]
+
+
+_SELECT_TRANSFERS = (
+    "SELECT idempotency_key, bank_code, account_number, holder_name, amount, currency, status,"
+    " rail_reference, created_at FROM transfers"
+)
+_EXECUTED = _SELECT_TRANSFERS + " WHERE status = 'executed' ORDER BY seq"
+_EXECUTED_TO = _SELECT_TRANSFERS + " WHERE status = 'executed' AND account_number = ? ORDER BY seq"
+
+
+def _transfer_row(db: sqlite3.Connection, idempotency_key: str) -> Transfer | None:
+    row = db.execute(
+        _SELECT_TRANSFERS + " WHERE idempotency_key = ?",
+        (idempotency_key,),
+    ).fetchone()
+    return None if row is None else Transfer(**dict(row))

@@ -1,0 +1,1 @@
+"""Secrets: encryption at rest, keyed fingerprints, passwords, API tokens."""

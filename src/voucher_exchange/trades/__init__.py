@@ -1,0 +1,1 @@
+"""Trades: one voucher sold under one quote, from received to paid."""

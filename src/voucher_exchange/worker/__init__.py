@@ -1,0 +1,1 @@
+"""The worker entrypoint: claims jobs and runs their handlers."""

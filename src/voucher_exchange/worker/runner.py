@@ -1,0 +1,111 @@
+"""Claims jobs and runs them; safe to kill at any moment (leases expire, handlers are idempotent)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+
+from voucher_exchange import logs
+from voucher_exchange.context import Context
+from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.jobs import queue
+from voucher_exchange.jobs.models import Job, backoff_seconds
+from voucher_exchange.payouts.models import TreasuryShort
+from voucher_exchange.trades import repository as trades
+from voucher_exchange.trades.models import TERMINAL, TRANSITIONS, TradeStatus
+from voucher_exchange.trades.pipeline import process_trade
+from voucher_exchange.trades.service import PROCESS_TRADE
+
+log = logs.get(__name__)
+Handler = Callable[[Context, str], None]
+TREASURY_WAIT_SECONDS = 15.0
+
+HANDLERS: dict[str, Handler] = {PROCESS_TRADE: process_trade}
+
+
+class Worker:
+    """One worker identity; run it in one or more threads."""
+
+    def __init__(self, ctx: Context, handlers: dict[str, Handler] | None = None) -> None:
+        self.ctx = ctx
+        self.id = f"w-{uuid.uuid4().hex[:12]}"
+        self.handlers = handlers or HANDLERS
+        self._rng = random.Random()  # jitter only; no security role  # noqa: S311
+
+    def run_once(self) -> bool:
+        """Claim and run one due job; False when there was none."""
+        with self.ctx.uow() as uow:
+            job = queue.claim(uow.conn, self.id, self.ctx.clock.now(), self.ctx.settings.job_lease_seconds)
+            uow.commit()
+        if job is None:
+            return False
+        try:
+            self.handlers[job.kind](self.ctx, job.ref)
+        except TreasuryShort:
+            self._later(job, TREASURY_WAIT_SECONDS, "waiting for treasury funding")
+        except ExternalUnavailable as exc:
+            self._failed_attempt(job, f"outside service unavailable: {exc}")
+        except Exception as exc:  # a handler bug must not kill the worker
+            log.exception("job_error", job_id=job.id, kind=job.kind, ref=job.ref)
+            self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
+        else:
+            with self.ctx.uow() as uow:
+                queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
+                uow.commit()
+        return True
+
+    def _later(self, job: Job, delay: float, error: str) -> None:
+        with self.ctx.uow() as uow:
+            queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay, error)
+            uow.commit()
+
+    def _failed_attempt(self, job: Job, error: str) -> None:
+        if job.attempts < self.ctx.settings.job_max_attempts:
+            delay = backoff_seconds(job.attempts, self._rng)
+            log.info("job_retry", job_id=job.id, ref=job.ref, attempt=job.attempts, delay=round(delay, 2))
+            self._later(job, delay, error)
+            return
+        log.warning("job_dead", job_id=job.id, ref=job.ref, attempts=job.attempts)
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            row = trades.get(uow.conn, job.ref) if job.kind == PROCESS_TRADE else None
+            if row is not None:
+                current = TradeStatus(row.status)
+                if current not in TERMINAL and TradeStatus.FAILED in TRANSITIONS[current]:
+                    trades.transition(
+                        uow.conn,
+                        row.id,
+                        current,
+                        TradeStatus.FAILED,
+                        now,
+                        "worker",
+                        f"gave up after {job.attempts} attempts; an operator must look",
+                    )
+            queue.bury(uow.conn, job, self.id, now, error)
+            uow.commit()
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; sleep on the job signal when idle."""
+        poll = self.ctx.settings.worker_poll_seconds
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # e.g. database briefly unavailable
+                log.exception("worker_loop_error")
+                busy = False
+            if not busy:
+                self.ctx.job_signal.wait(poll)
+                self.ctx.job_signal.clear()
+
+
+def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threading.Thread]:
+    """Run `count` worker threads in this process (the embedded default)."""
+    threads = []
+    for i in range(count):
+        worker = Worker(ctx)
+        thread = threading.Thread(target=worker.run_until, args=(stop,), name=f"worker-{i}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads

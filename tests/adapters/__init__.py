@@ -1,0 +1,1 @@
+"""Contract tests: every adapter implementation against its interface."""

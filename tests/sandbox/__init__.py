@@ -1,0 +1,1 @@
+"""Tests of the sandbox services' own HTTP API."""

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: real servers, real files, no mocks of our own layers."""
