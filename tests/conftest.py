@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,14 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
 def seller(exchange: Exchange) -> Seller:
     """A fresh verified seller with a verified bank account."""
     return make_seller(exchange)
+
+
+@pytest.fixture
+def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
+    """Move the exchange's clock forward by some seconds for one test."""
+
+    def shift(seconds: float) -> None:
+        exchange.clock.offset += timedelta(seconds=seconds)
+
+    yield shift
+    exchange.clock.offset = timedelta(0)

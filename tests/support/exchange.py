@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,17 @@ from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, seed
 
+
+class ShiftableClock:
+    """The real clock plus an offset a test can move (e.g. past a quote's expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 TERMINAL = {"paid", "rejected", "cancelled", "failed", "reversed", "in_review"}
 
 
@@ -33,6 +44,7 @@ class Exchange:
     ctx: Context
     var_dir: Path
     database_url: str
+    clock: ShiftableClock
 
     def client(self, token: str | None = None) -> Api:
         """An API client, signed in when given a token."""
@@ -50,7 +62,9 @@ class Exchange:
 
     def mint(self, brand: str = "cultureland", face_value: int = 50000, **extra: Any) -> dict[str, Any]:
         """A fresh voucher at the sandbox issuer."""
-        response = self.sandbox("POST", "/issuer/vouchers", {"brand": brand, "face_value": face_value, **extra})
+        response = self.sandbox(
+            "POST", "/issuer/vouchers", {"brand": brand, "face_value": face_value, **extra}
+        )
         assert response.status_code == 201, response.text
         minted: dict[str, Any] = response.json()
         return minted
@@ -84,7 +98,9 @@ class Api:
     def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         return self.http.post(path, json=body, **kw)
 
-    def wait_for(self, trade_id: str, statuses: set[str] | None = None, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_for(
+        self, trade_id: str, statuses: set[str] | None = None, timeout: float = 20.0
+    ) -> dict[str, Any]:
         """Poll a trade until it reaches one of `statuses` (default: any resting status)."""
         wanted = statuses or TERMINAL
         deadline = time.monotonic() + timeout
@@ -108,13 +124,20 @@ class Seller:
     legal_name: str
 
     def quote(self, brand: str = "cultureland", amount: int = 50000, currency: str = "KRW") -> dict[str, Any]:
-        response = self.api.post("/quotes", {"brand": brand, "face_value": {"amount": amount, "currency": currency}})
+        response = self.api.post(
+            "/quotes", {"brand": brand, "face_value": {"amount": amount, "currency": currency}}
+        )
         assert response.status_code == 201, response.text
         quote: dict[str, Any] = response.json()
         return quote
 
     def trade_body(
-        self, quote_id: str, code: str, pin: str | None = None, method: str = "gift", acquired_on: str = "2026-11-01"
+        self,
+        quote_id: str,
+        code: str,
+        pin: str | None = None,
+        method: str = "gift",
+        acquired_on: str = "2026-11-01",
     ) -> dict[str, Any]:
         voucher: dict[str, Any] = {"code": code}
         if pin:
@@ -126,10 +149,14 @@ class Seller:
             "payout_destination_id": self.destination_id,
         }
 
-    def sell(self, voucher: dict[str, Any], brand: str = "cultureland", amount: int = 50000, **kw: Any) -> str:
+    def sell(
+        self, voucher: dict[str, Any], brand: str = "cultureland", amount: int = 50000, **kw: Any
+    ) -> str:
         """Quote and submit; returns the trade id."""
         quote = self.quote(brand, amount)
-        response = self.api.post("/trades", self.trade_body(quote["id"], voucher["code"], voucher.get("pin"), **kw))
+        response = self.api.post(
+            "/trades", self.trade_body(quote["id"], voucher["code"], voucher.get("pin"), **kw)
+        )
         assert response.status_code == 202, response.text
         trade_id: str = response.json()["id"]
         return trade_id
@@ -152,10 +179,14 @@ def make_seller(exchange: Exchange, legal_name: str | None = None, birth_date: s
     """Sign up, verify identity, register a bank account in the seller's name."""
     api, email = new_account(exchange)
     name = legal_name or f"Kim Minji {uuid.uuid4().hex[:6]}"
-    response = api.post("/me/identity", {"legal_name": name, "birth_date": birth_date, "phone": "010-1234-5678"})
+    response = api.post(
+        "/me/identity", {"legal_name": name, "birth_date": birth_date, "phone": "010-1234-5678"}
+    )
     assert response.status_code == 200, response.text
     account = new_account_number()
-    exchange.sandbox("POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name})
+    exchange.sandbox(
+        "POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name}
+    )
     response = api.post(
         "/me/payout-destinations",
         {"kind": "bank_account", "bank_code": "004", "account_number": account, "holder_name": name},
@@ -183,14 +214,17 @@ def running_exchange(var_dir: Path, database_url: str, worker_threads: int = 2) 
     with ExitStack() as stack:
         sandbox_url = stack.enter_context(live_server(build_sandbox(var_dir, hang_seconds=2.0))) + ""
         settings = settings_for(var_dir, database_url)
-        ctx = build_context(settings, sandbox_url)
+        clock = ShiftableClock()
+        ctx = build_context(settings, sandbox_url, clock)
         stack.callback(ctx.close)
         migrate.upgrade(ctx.engine)
         seed(ctx)
-        base_url = stack.enter_context(live_server(create_app(ctx, None, worker_threads), graceful_seconds=3.0))
-        yield Exchange(base_url, sandbox_url, ctx, var_dir, database_url)
+        base_url = stack.enter_context(
+            live_server(create_app(ctx, None, worker_threads), graceful_seconds=3.0)
+        )
+        yield Exchange(base_url, sandbox_url, ctx, var_dir, database_url, clock)
 
 
 def today() -> str:
     """Today's date, ISO."""
-    return date.today().isoformat()  # noqa: DTZ011
+    return date.today().isoformat()

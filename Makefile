@@ -1,0 +1,41 @@
+# voucher-exchange — `make help` lists every target.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: $(STAMP) ## Start the exchange on SQLite with sandboxes and demo data (PORT=8000)
+	$(BIN)/voucher-exchange serve --demo --port $(PORT)
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
+	$(BIN)/pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: $(STAMP) ## Format the code
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean: ## Remove the venv, caches and local data (var/)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
