@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.live_server import live_server
 from voucher_exchange.errors import Conflict, ExternalUnavailable
 from voucher_exchange.identity.http import HttpIdentityProvider
 from voucher_exchange.identity.provider import IdentityProvider, IdentityResult
@@ -38,11 +39,6 @@ from voucher_exchange.payouts.rail import (
 )
 from voucher_exchange.sandbox.app import create_sandbox_app
 from voucher_exchange.sandbox.issuer import SandboxBrand
-
-try:
-    from tests.support.live_server import live_server
-except ImportError:  # pytest puts tests/ itself on sys.path when tests/ is not a package
-    from support.live_server import live_server
 
 BRAND = "test-brand"
 HANG_SECONDS = 2.0

@@ -10,13 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.live_server import live_server
 from voucher_exchange.sandbox.app import create_sandbox_app
 from voucher_exchange.sandbox.identity import check_identity
-
-try:
-    from tests.support.live_server import live_server
-except ImportError:  # pytest puts tests/ itself on sys.path when tests/ is not a package
-    from support.live_server import live_server
 
 PERSON = {"legal_name": "김민수", "birth_date": "1990-05-17", "phone": "010-1234-5678"}
 

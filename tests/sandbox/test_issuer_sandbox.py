@@ -13,13 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.live_server import live_server
 from voucher_exchange.sandbox.app import create_sandbox_app
 from voucher_exchange.sandbox.issuer import SandboxBrand
-
-try:
-    from tests.support.live_server import live_server
-except ImportError:  # pytest puts tests/ itself on sys.path when tests/ is not a package
-    from support.live_server import live_server
 
 
 def _sixteen_digits_and_pin(rng: random.Random) -> tuple[str, str | None]:

@@ -10,12 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.live_server import live_server
 from voucher_exchange.sandbox.app import create_sandbox_app
-
-try:
-    from tests.support.live_server import live_server
-except ImportError:  # pytest puts tests/ itself on sys.path when tests/ is not a package
-    from support.live_server import live_server
 
 ACCOUNT = {"bank_code": "004", "account_number": "110123456789", "holder_name": "김민수"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.support.live_server import live_server
+from tests.support.polling import poll_until
 from voucher_exchange.api.app import create_app
 from voucher_exchange.bootstrap import build_context, build_sandbox
 from voucher_exchange.config import Settings
@@ -103,14 +103,12 @@ class Api:
     ) -> dict[str, Any]:
         """Poll a trade until it reaches one of `statuses` (default: any resting status)."""
         wanted = statuses or TERMINAL
-        deadline = time.monotonic() + timeout
-        last: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            last = self.get(f"/trades/{trade_id}").json()
-            if last.get("status") in wanted:
-                return last
-            time.sleep(0.02)  # polling interval, bounded by the deadline
-        raise AssertionError(f"trade {trade_id} stuck at {last.get('status')}: {last}")
+
+        def probe() -> dict[str, Any] | None:
+            trade: dict[str, Any] = self.get(f"/trades/{trade_id}").json()
+            return trade if trade.get("status") in wanted else None
+
+        return poll_until(probe, timeout, what=f"trade {trade_id} to reach {sorted(wanted)}")
 
 
 @dataclass
