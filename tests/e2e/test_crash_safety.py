@@ -1,0 +1,141 @@
+"""SIGKILL a worker process mid-flight at the moments that matter; money must stay right.
+
+The API runs in this process without workers; workers are real child processes
+(`voucher-exchange worker`) against the same SQLite file and the same sandboxes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
+from tests.support.polling import poll_until
+from voucher_exchange.ledger import service as ledger
+
+pytestmark = pytest.mark.slow
+CRASH_POINTS = ["before_issuer_redeem", "after_issuer_redeem", "before_rail_transfer", "after_rail_transfer"]
+SECRETS: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
+    var_dir = tmp_path_factory.mktemp("crash-var")
+    with running_exchange(var_dir, f"sqlite:///{var_dir}/voucher-exchange.db", worker_threads=0) as running:
+        yield running
+
+
+def start_worker(exchange: Exchange, log: Path, crash_at: str | None = None) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "VX_DATABASE_URL": exchange.database_url,
+        "VX_SANDBOX_URL": exchange.sandbox_url,
+        "VX_VAR_DIR": str(exchange.var_dir),
+        "VX_JOB_LEASE_SECONDS": "2",
+        "VX_HTTP_TIMEOUT_SECONDS": "1",
+        "VX_WORKER_POLL_SECONDS": "0.05",
+    }
+    env.pop("VX_CRASH_AT", None)
+    if crash_at:
+        env["VX_CRASH_AT"] = crash_at
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "voucher_exchange.cli.main", "worker", "--concurrency", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _submit_batch(exchange: Exchange, count: int) -> list[tuple[Seller, str, dict[str, Any]]]:
+    batch = []
+    for _ in range(count):
+        seller = make_seller(exchange)
+        voucher = exchange.mint("cultureland", 50000)
+        SECRETS.extend([voucher["code"], seller.account_number])
+        batch.append((seller, seller.sell(voucher), voucher))
+    return batch
+
+
+def _assert_paid_exactly_once(exchange: Exchange, batch: list[tuple[Seller, str, dict[str, Any]]]) -> None:
+    for seller, trade_id, voucher in batch:
+        trade = seller.api.wait_for(trade_id, {"paid", "rejected", "failed"}, timeout=60)
+        assert trade["status"] == "paid", trade
+        transfers = exchange.rail_transfers(seller.account_number)
+        assert [(t["amount"], t["status"]) for t in transfers] == [(45500, "executed")]
+        found = exchange.lookup(voucher["code"])
+        assert (found["state"], found["redeemed_by"]) == ("redeemed", trade_id)
+    with exchange.ctx.uow(readonly=True) as uow:
+        report = ledger.verify(uow.conn)
+    assert report.violations == []
+
+
+def _cli_verify(exchange: Exchange) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VX_DATABASE_URL": exchange.database_url, "VX_VAR_DIR": str(exchange.var_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "voucher_exchange.cli.main", "ledger", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_worker_killed_at_a_crash_point_loses_and_duplicates_nothing(
+    isolated: Exchange, tmp_path: Path, point: str
+) -> None:
+    batch = _submit_batch(isolated, 4)
+    log = tmp_path / "worker.log"
+    doomed = start_worker(isolated, log, crash_at=point)
+    assert doomed.wait(timeout=60) == -signal.SIGKILL
+    survivor = start_worker(isolated, log)
+    try:
+        _assert_paid_exactly_once(isolated, batch)
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        assert survivor.wait(timeout=30) == 0
+    verify = _cli_verify(isolated)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "all invariants hold" in verify.stdout
+
+
+def test_a_worker_killed_at_a_random_moment_loses_nothing(isolated: Exchange, tmp_path: Path) -> None:
+    batch = _submit_batch(isolated, 8)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    first_seller, first_trade, _ = batch[0]
+    poll_until(
+        lambda: first_seller.api.get(f"/trades/{first_trade}").json()["status"] == "paid",
+        timeout=30,
+        what="the first trade to be paid",
+    )
+    worker.kill()
+    worker.wait(timeout=10)
+    restarted = start_worker(isolated, log)
+    try:
+        _assert_paid_exactly_once(isolated, batch)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=30)
+    worker_log = log.read_text(errors="replace")
+    assert not [s for s in SECRETS if s in worker_log]
+
+
+def test_no_secret_is_stored_in_plain_text(isolated: Exchange) -> None:
+    """Voucher codes and account numbers never appear in the database file or its WAL."""
+    assert SECRETS, "run with the crash tests above"
+    db_file = Path(isolated.database_url.removeprefix("sqlite:///"))
+    # The main file and its WAL: recent rows may live in either.
+    stored = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    assert len(stored) > 100_000
+    leaked = [s for s in SECRETS if s.encode() in stored]
+    assert leaked == []

@@ -1,0 +1,104 @@
+"""Ledger posting rules and the two-phase protocol, on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from voucher_exchange.db import migrate
+from voucher_exchange.db.engine import make_engine
+from voucher_exchange.db.uow import UnitOfWork
+from voucher_exchange.ledger import models as postings
+from voucher_exchange.ledger import repository as ledger
+from voucher_exchange.ledger import service
+from voucher_exchange.ledger.models import Phase
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    e = make_engine(f"sqlite:///{tmp_path}/ledger.db")
+    migrate.upgrade(e)
+    return e
+
+
+def _balances(engine: Engine) -> dict[str, tuple[int, int]]:
+    with UnitOfWork(engine, readonly=True) as uow:
+        return {b["account"]: (b["balance"], b["pending"]) for b in service.balances(uow.conn)}
+
+
+def test_credit_then_pay_balances_at_every_step(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        ledger.write(uow.conn, postings.fund_treasury("f1", "KRW", 1_000_000), NOW)
+        for intent in postings.credit_trade("t1", "u1", "cultureland", "KRW", 45500, 4500):
+            ledger.write(uow.conn, intent, NOW)
+        pending = ledger.write(uow.conn, postings.reserve_payout("p1", "u1", "KRW", 45500), NOW)
+        uow.commit()
+    assert _balances(engine) == {
+        "inventory:cultureland": (50000, 0),
+        "margin": (-4500, 0),
+        "operator_capital": (-1_000_000, 0),
+        "seller_payable:u1": (-45500, 45500),
+        "treasury": (1_000_000, -45500),
+    }
+    with UnitOfWork(engine) as uow:
+        ledger.settle(uow.conn, pending, Phase.POST, NOW, "rail executed")
+        uow.commit()
+    assert _balances(engine)["seller_payable:u1"] == (0, 0)
+    assert _balances(engine)["treasury"] == (954500, 0)
+    with UnitOfWork(engine, readonly=True) as uow:
+        assert service.verify(uow.conn).violations == []
+
+
+def test_writing_the_same_key_twice_moves_money_once(engine: Engine) -> None:
+    intent = postings.fund_treasury("same", "KRW", 700)
+    with UnitOfWork(engine) as uow:
+        first = ledger.write(uow.conn, intent, NOW)
+        second = ledger.write(uow.conn, intent, NOW)
+        uow.commit()
+    assert first == second
+    assert _balances(engine)["treasury"] == (700, 0)
+
+
+def test_a_pending_transfer_settles_once_and_only_one_way(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        ledger.write(uow.conn, postings.fund_treasury("f", "KRW", 1000), NOW)
+        for intent in postings.credit_trade("t", "u", "b", "KRW", 900, 100):
+            ledger.write(uow.conn, intent, NOW)
+        pending = ledger.write(uow.conn, postings.reserve_payout("p", "u", "KRW", 900), NOW)
+        voided = ledger.settle(uow.conn, pending, Phase.VOID, NOW, "rail rejected")
+        assert ledger.settle(uow.conn, pending, Phase.VOID, NOW, "again") == voided
+        with pytest.raises(RuntimeError):
+            ledger.settle(uow.conn, pending, Phase.POST, NOW, "too late")
+        uow.commit()
+    assert _balances(engine)["seller_payable:u"] == (-900, 0)
+    assert _balances(engine)["treasury"] == (1000, 0)
+
+
+def test_the_database_refuses_an_unbalanced_or_empty_transfer(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        acct = ledger.account_id(uow.conn, postings.treasury("KRW"))
+        with pytest.raises(IntegrityError):
+            uow.conn.exec_driver_sql(
+                "INSERT INTO ledger_transfers (key, debit_account_id, credit_account_id, amount, currency,"
+                " phase, memo, created_at) VALUES ('bad', ?, ?, 0, 'KRW', 'single', 'x', '2026-01-01')",
+                (acct, acct),
+            )
+
+
+def test_verify_notices_totals_that_do_not_match_transfers(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        ledger.write(uow.conn, postings.fund_treasury("f", "KRW", 1000), NOW)
+        uow.conn.exec_driver_sql("UPDATE ledger_accounts SET debits_posted = 999 WHERE code = 'treasury'")
+        uow.commit()
+    with UnitOfWork(engine, readonly=True) as uow:
+        report = service.verify(uow.conn)
+    assert report.violations == [
+        "account treasury (KRW) totals differ from its transfers",
+        "KRW accounts do not sum to zero (posted -1, pending 0)",
+    ]
