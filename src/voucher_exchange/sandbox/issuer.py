@@ -30,6 +30,10 @@ class SandboxBrand:
     generate: Callable[[random.Random], tuple[str, str | None]]
 
 
+# A wobbly outage: the 1st and 3rd calls to a "flaky" voucher fail, then it is steady.
+# (Failing every odd call forever would starve any client that does redeem-then-lookup.)
+FLAKY_FAILING_CALLS = frozenset({1, 3})
+
 BrandLookup = Callable[[str], SandboxBrand | None]
 
 
@@ -84,7 +88,7 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
         count = await run_in_threadpool(store.count_call, voucher.code, redeem=redeem)
         if voucher.latency_ms:
             await asyncio.sleep(voucher.latency_ms / 1000)
-        if voucher.failure == "flaky" and count.calls % 2 == 1:
+        if voucher.failure == "flaky" and count.calls in FLAKY_FAILING_CALLS:
             raise SandboxError(503, "issuer_unavailable", "The issuer is briefly unavailable.")
         return count
 
