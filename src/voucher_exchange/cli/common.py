@@ -37,15 +37,20 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
+def build(cfg: Settings, sandbox_url: str) -> Context:
+    """A Context, or a clear message and exit code 2 when the encryption key is missing."""
+    try:
+        return build_context(cfg, sandbox_url)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
 @contextmanager
 def context(database_url: str | None, sandbox_url: str | None = None) -> Iterator[Context]:
     """A Context for one CLI command, closed afterwards; domain errors become clear messages."""
     cfg = settings(database_url)
-    try:
-        ctx = build_context(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
-    except FileNotFoundError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    ctx = build(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
     try:
         yield ctx
     except DomainError as exc:

@@ -11,8 +11,8 @@ import uvicorn
 
 from voucher_exchange import logs
 from voucher_exchange.api.app import create_app
-from voucher_exchange.bootstrap import build_context, build_sandbox
-from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl, console, settings
+from voucher_exchange.bootstrap import build_sandbox
+from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl, build, console, settings
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.demo import seed
@@ -40,7 +40,7 @@ def serve(
     cfg = settings(database_url, jurisdiction=jurisdiction.upper() if jurisdiction else None, demo=demo)
     mounted = demo and not (sandbox_url or cfg.sandbox_url)
     local = f"http://127.0.0.1:{port}/sandbox"
-    ctx = build_context(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
+    ctx = build(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
     if demo:
         migrations.upgrade(ctx.engine)
         login = seed(ctx)
@@ -66,7 +66,7 @@ def worker(
     """Run background workers until SIGINT/SIGTERM; in-flight jobs finish first."""
     logs.configure()
     cfg = settings(database_url)
-    ctx = build_context(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
+    ctx = build(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
     stop = threading.Event()
 
     def _stop(*_: object) -> None:

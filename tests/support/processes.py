@@ -1,0 +1,66 @@
+"""Run `voucher-exchange` as a real child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.polling import poll_until
+
+CLI = [sys.executable, "-m", "voucher_exchange.cli.main"]
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one CLI command to completion."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env={**clean, "COLUMNS": "200", **(env or {})},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def serving(cwd: Path, *args: str) -> Iterator[tuple[str, Path]]:
+    """`voucher-exchange serve …` on a free port; yields (base URL, log file)."""
+    port = free_port()
+    log = cwd / f"serve-{port}.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), *args], cwd=cwd, env={**clean, "COLUMNS": "200"},
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll_until(lambda: proc.poll() is not None or _ready(url), timeout=60, what="the server to be ready")
+        assert proc.poll() is None, log.read_text()
+        yield url, log
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
