@@ -1,21 +1,51 @@
-"""Shared fixtures: one running exchange on a real SQLite file per test session."""
+"""Shared fixtures: the exchange over real HTTP, on a real SQLite file and a real PostgreSQL server.
+
+Every fixture parametrized by `backend` runs its tests on both databases. In CI
+(`CI=true`) the session fails if no PostgreSQL test ran, so a missing server cannot
+pass silently.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
+from tests.support import postgres
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
+]
+_ran_on_postgres = 0
 
 
 @pytest.fixture(scope="session")
-def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    """The exchange (API + in-process workers) and sandboxes, over real HTTP, on SQLite."""
-    var_dir: Path = tmp_path_factory.mktemp("var")
-    with running_exchange(var_dir, f"sqlite:///{var_dir}/voucher-exchange.db") as running:
+def postgres_server() -> Iterator[PostgreSQLExecutor]:
+    """One PostgreSQL server for the session (started only if a test needs it)."""
+    server = postgres.start_server()
+    yield server
+    postgres.stop_server(server)
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, directory: Path, name: str) -> str:
+    """A fresh, empty database of the given backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{directory}/{name}.db"
+    server: PostgreSQLExecutor = request.getfixturevalue("postgres_server")
+    return postgres.create_database(server, name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def exchange(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
+    """The exchange (API + in-process workers) and sandboxes, over real HTTP."""
+    var_dir: Path = tmp_path_factory.mktemp(f"var-{request.param}")
+    with running_exchange(var_dir, database_url(request, request.param, var_dir, "vx_e2e")) as running:
         yield running
 
 
@@ -34,3 +64,16 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
 
     yield shift
     exchange.clock.offset = timedelta(0)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _ran_on_postgres  # noqa: PLW0603  # a session-wide tally read once at the end
+    if report.when == "call" and report.passed and "postgres" in report.keywords:
+        _ran_on_postgres += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    selected = session.config.option.markexpr or session.config.option.keyword
+    if os.environ.get("CI") and not selected and session.testscollected and _ran_on_postgres == 0:
+        print("\nCI: no PostgreSQL test ran; the PostgreSQL run is mandatory")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BACKENDS, database_url
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 from tests.support.polling import poll_until
 from voucher_exchange.ledger import service as ledger
@@ -25,10 +26,11 @@ CRASH_POINTS = ["before_issuer_redeem", "after_issuer_redeem", "before_rail_tran
 SECRETS: list[str] = []
 
 
-@pytest.fixture(scope="module")
-def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    var_dir = tmp_path_factory.mktemp("crash-var")
-    with running_exchange(var_dir, f"sqlite:///{var_dir}/voucher-exchange.db", worker_threads=0) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def isolated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
+    var_dir = tmp_path_factory.mktemp(f"crash-var-{request.param}")
+    url = database_url(request, request.param, var_dir, "vx_crash")
+    with running_exchange(var_dir, url, worker_threads=0) as running:
         yield running
 
 
@@ -130,12 +132,30 @@ def test_a_worker_killed_at_a_random_moment_loses_nothing(isolated: Exchange, tm
     assert not [s for s in SECRETS if s in worker_log]
 
 
-def test_no_secret_is_stored_in_plain_text(isolated: Exchange) -> None:
-    """Voucher codes and account numbers never appear in the database file or its WAL."""
-    assert SECRETS, "run with the crash tests above"
-    db_file = Path(isolated.database_url.removeprefix("sqlite:///"))
-    # The main file and its WAL: recent rows may live in either.
-    stored = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+def test_no_secret_is_stored_in_plain_text(
+    isolated: Exchange, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Voucher codes, PINs and account numbers never appear in the database's files."""
+    seller = make_seller(isolated)
+    voucher = isolated.mint("booknlife", 10000)
+    SECRETS.extend([voucher["code"], voucher["pin"], seller.account_number])
+    worker = start_worker(isolated, tmp_path / "worker.log")
+    try:
+        assert seller.api.wait_for(seller.sell(voucher, "booknlife", 10000), timeout=30)["status"] == "paid"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    if isolated.database_url.startswith("sqlite"):
+        db_file = Path(isolated.database_url.removeprefix("sqlite:///"))
+        files = list(db_file.parent.glob(db_file.name + "*"))  # the main file and its WAL
+    else:
+        with isolated.ctx.engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+        files = [
+            p for p in Path(request.getfixturevalue("postgres_server").datadir).rglob("*") if p.is_file()
+        ]
+    stored = b"".join(p.read_bytes() for p in files)
     assert len(stored) > 100_000
+    assert (tmp_path / "worker.log").read_text(errors="replace").count(voucher["code"]) == 0
     leaked = [s for s in SECRETS if s.encode() in stored]
     assert leaked == []

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import BACKENDS, database_url
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
+from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.ledger import models as postings
 from voucher_exchange.ledger import repository as ledger
@@ -20,11 +23,12 @@ from voucher_exchange.ledger.models import Phase
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    e = make_engine(f"sqlite:///{tmp_path}/ledger.db")
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    e = make_engine(database_url(request, request.param, tmp_path, "vx_ledger"))
     migrate.upgrade(e)
-    return e
+    yield e
+    e.dispose()
 
 
 def _balances(engine: Engine) -> dict[str, tuple[int, int]]:
@@ -84,17 +88,20 @@ def test_the_database_refuses_an_unbalanced_or_empty_transfer(engine: Engine) ->
     with UnitOfWork(engine) as uow:
         acct = ledger.account_id(uow.conn, postings.treasury("KRW"))
         with pytest.raises(IntegrityError):
-            uow.conn.exec_driver_sql(
-                "INSERT INTO ledger_transfers (key, debit_account_id, credit_account_id, amount, currency,"
-                " phase, memo, created_at) VALUES ('bad', ?, ?, 0, 'KRW', 'single', 'x', '2026-01-01')",
-                (acct, acct),
-            )
+            uow.conn.execute(
+                insert(ledger_transfers).values(
+                    key="bad", debit_account_id=acct, credit_account_id=acct, amount=0, currency="KRW",
+                    phase="single", memo="x", created_at=NOW,
+                )
+            )  # fmt: skip
 
 
 def test_verify_notices_totals_that_do_not_match_transfers(engine: Engine) -> None:
     with UnitOfWork(engine) as uow:
         ledger.write(uow.conn, postings.fund_treasury("f", "KRW", 1000), NOW)
-        uow.conn.exec_driver_sql("UPDATE ledger_accounts SET debits_posted = 999 WHERE code = 'treasury'")
+        uow.conn.execute(
+            update(ledger_accounts).where(ledger_accounts.c.code == "treasury").values(debits_posted=999)
+        )
         uow.commit()
     with UnitOfWork(engine, readonly=True) as uow:
         report = service.verify(uow.conn)

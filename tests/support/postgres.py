@@ -1,0 +1,78 @@
+"""A real PostgreSQL server for the tests, started from the machine's own binaries.
+
+pytest-postgresql's executor drives `pg_ctl`. PostgreSQL refuses to run as root, and
+CI runs as root, so when we are root `pg_ctl` runs through a tiny wrapper as the
+`postgres` OS user, in a data directory that user owns.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import psycopg
+from pytest_postgresql.executors.proc import PostgreSQLExecutor
+
+OS_USER = "postgres"
+
+
+def find_pg_ctl() -> str:
+    """The real pg_ctl binary (not a symlink: it finds `postgres` next to itself)."""
+    found = shutil.which("pg_ctl") or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))), None
+    )
+    if not found:
+        raise RuntimeError("pg_ctl not found: apt-get install postgresql (the tests need a real server)")
+    return os.path.realpath(found)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server() -> PostgreSQLExecutor:
+    """Start a throwaway server on a free port; the caller stops it."""
+    base = Path(tempfile.mkdtemp(prefix="vx-pg-"))
+    pg_ctl = find_pg_ctl()
+    executable = pg_ctl
+    if os.geteuid() == 0:
+        shutil.chown(base, OS_USER, OS_USER)
+        wrapper = base / "pg_ctl-as-postgres"
+        wrapper.write_text(f'#!/bin/sh\nexec runuser -u {OS_USER} -- "{pg_ctl}" "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
+    executor = PostgreSQLExecutor(
+        executable=executable,
+        host="127.0.0.1",
+        port=_free_port(),
+        datadir=str(base / "data"),
+        unixsocketdir=str(base),
+        logfile=str(base / "server.log"),
+        startparams="-w",
+        dbname="postgres",
+        user="postgres",
+        postgres_options="-c fsync=off -c full_page_writes=off -c max_connections=300",
+    )
+    executor.start()
+    return executor
+
+
+def create_database(executor: PostgreSQLExecutor, name: str) -> str:
+    """A fresh database on the server; returns its SQLAlchemy URL."""
+    dsn = f"host=127.0.0.1 port={executor.port} user=postgres dbname=postgres"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:{executor.port}/{name}"
+
+
+def stop_server(executor: PostgreSQLExecutor) -> None:
+    """Stop the server and remove its files."""
+    executor.stop()
+    shutil.rmtree(Path(executor.datadir).parent, ignore_errors=True)
