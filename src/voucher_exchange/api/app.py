@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import structlog
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY as PROCESS_REGISTRY
 from sqlalchemy import text
 
 from voucher_exchange import __version__
@@ -15,6 +21,7 @@ from voucher_exchange.api import errors
 from voucher_exchange.api.routes import accounts, catalog, staff, trades
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
+from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
 from voucher_exchange.worker.runner import start_threads
 
 
@@ -39,6 +46,9 @@ def create_app(ctx: Context, sandbox: FastAPI | None = None, worker_threads: int
     )
     app.state.ctx = ctx
     errors.install(app)
+    _observe(app)
+    database_metrics = CollectorRegistry(auto_describe=True)
+    database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
         app.include_router(router, prefix="/api/v1")
 
@@ -60,6 +70,45 @@ def create_app(ctx: Context, sandbox: FastAPI | None = None, worker_threads: int
             )
         return JSONResponse({"status": "ready"})
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body = generate_latest(PROCESS_REGISTRY) + generate_latest(database_metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     if sandbox is not None:
         app.mount("/sandbox", sandbox)
     return app
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _observe(app: FastAPI) -> None:
+    """Every request gets an id (kept from X-Request-ID when sane) and a latency observation."""
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = request_id
+            return response
+        finally:
+            template = _route_template(request)
+            HTTP_LATENCY.labels(request.method, template, str(status)).observe(time.perf_counter() - start)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _route_template(request: Request) -> str:
+    """`/api/v1/trades/{trade_id}`: the matched route with its router prefix, never raw ids."""
+    route_path = getattr(request.scope.get("route"), "path", None)
+    if route_path is None:
+        return "unmatched"
+    actual = [part for part in request.url.path.split("/") if part]
+    suffix = [part for part in route_path.split("/") if part]
+    return "/" + "/".join(actual[: len(actual) - len(suffix)] + suffix)

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from voucher_exchange.context import Context
+from voucher_exchange.db.retry import is_transient
 from voucher_exchange.db.schema import idempotency_keys
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import Conflict, DomainError
@@ -44,6 +45,9 @@ def _stored(uow: UnitOfWork, user_id: str, key: str, request_hash: str) -> Resul
     return int(row.status_code), dict(row.response_body)
 
 
+TRANSIENT_ATTEMPTS = 3
+
+
 def run(
     ctx: Context,
     user_id: str,
@@ -52,7 +56,24 @@ def run(
     body: Any,
     work: Callable[[UnitOfWork], Result],
 ) -> Result:
-    """Do `work` in one transaction, at most once per (user, key)."""
+    """Do `work` in one transaction, at most once per (user, key); retry deadlocks and lock timeouts."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return _run_once(ctx, user_id, key, method_path, body, work)
+        except DBAPIError as exc:
+            if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run_once(
+    ctx: Context,
+    user_id: str,
+    key: str | None,
+    method_path: str,
+    body: Any,
+    work: Callable[[UnitOfWork], Result],
+) -> Result:
     if key is None:
         with ctx.uow() as uow:
             result = work(uow)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from prometheus_client import start_http_server
 
 from voucher_exchange import logs
 from voucher_exchange.api.app import create_app
@@ -16,7 +17,7 @@ from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.demo import seed
-from voucher_exchange.worker.runner import Worker
+from voucher_exchange.worker.runner import start_threads
 
 
 def serve(
@@ -62,10 +63,15 @@ def worker(
     database_url: DatabaseUrl = None,
     sandbox_url: SandboxUrl = None,
     concurrency: Annotated[int, typer.Option(help="Worker threads in this process.")] = 2,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics of this worker on this port.")
+    ] = None,
 ) -> None:
     """Run background workers until SIGINT/SIGTERM; in-flight jobs finish first."""
     logs.configure()
     cfg = settings(database_url)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
     ctx = build(cfg, sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX)
     stop = threading.Event()
 
@@ -75,12 +81,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    threads = []
-    for i in range(concurrency):
-        w = Worker(ctx)
-        t = threading.Thread(target=w.run_until, args=(stop,), name=f"worker-{i}")
-        t.start()
-        threads.append(t)
+    threads = start_threads(ctx, concurrency, stop)
     console.print(f"worker running ({concurrency} threads) on {cfg.database_url}; Ctrl-C to stop")
     while any(t.is_alive() for t in threads):
         for t in threads:

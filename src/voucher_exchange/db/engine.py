@@ -30,12 +30,14 @@ def make_engine(database_url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=16,
+            hide_parameters=True,
         )
         _tune_sqlite(engine)
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # hide_parameters: errors and logs never carry bound values (defence in depth for secrets).
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def _tune_sqlite(engine: Engine) -> None:

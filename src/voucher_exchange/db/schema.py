@@ -278,6 +278,8 @@ jobs = Table(
     Column("locked_by", String(80)),
     Column("locked_until", UTCDateTime),
     Column("last_error", String(500)),
+    # The HTTP request that caused the job, so one id follows the work into the worker's logs.
+    Column("request_id", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_jobs_claim", "status", "run_at"),

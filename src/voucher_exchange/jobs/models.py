@@ -28,6 +28,7 @@ class Job:
     kind: str
     ref: str
     attempts: int
+    request_id: str | None = None
 
 
 BACKOFF_BASE_SECONDS = 0.5

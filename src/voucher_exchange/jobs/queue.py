@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, case, func, select, update
+import structlog
+from sqlalchemy import Connection, case, func, select, text, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.jobs.models import Job, JobStatus
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
+CHANNEL = "vx_jobs"
+
+
+def _notify(conn: Connection) -> None:
+    # PostgreSQL delivers NOTIFY on commit (never for a rolled-back enqueue); SQLite workers poll.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float = 0.0) -> None:
@@ -29,11 +37,13 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float =
             "dedupe_key": key,
             "status": Q,
             "run_at": now + timedelta(seconds=delay),
+            "request_id": structlog.contextvars.get_contextvars().get("request_id"),
             "created_at": now,
             "updated_at": now,
         },
         ["dedupe_key"],
     )
+    _notify(conn)
     if not inserted:
         conn.execute(
             update(jobs)
@@ -77,9 +87,11 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
             rerun=False,
             updated_at=now,
         )
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
     ).one()
-    return Job(id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts))
+    return Job(
+        id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts), request_id=row.request_id
+    )
 
 
 def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:

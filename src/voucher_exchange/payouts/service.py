@@ -18,6 +18,7 @@ from voucher_exchange.faults import crash_point
 from voucher_exchange.ledger import models as postings
 from voucher_exchange.ledger import repository as ledger
 from voucher_exchange.ledger.models import Phase
+from voucher_exchange.metrics import RAIL_LATENCY, timed
 from voucher_exchange.payouts.models import PayoutStatus, TreasuryShort
 from voucher_exchange.payouts.rail import RailTransfer, RailTransferStatus
 from voucher_exchange.trades import repository as trades
@@ -73,16 +74,18 @@ def _transfer_or_learn(ctx: Context, payout: Any, destination: Any) -> RailTrans
     """Send; if the answer was lost, ask the rail before sending again with the same key."""
     account_number = ctx.vault.decrypt(destination.account_number_enc, destination.id.encode()).decode()
     try:
-        return ctx.rail.transfer(
-            payout.idempotency_key,
-            destination.bank_code,
-            account_number,
-            destination.holder_name,
-            int(payout.amount),
-            payout.currency,
-        )
+        with timed(RAIL_LATENCY, "transfer"):
+            return ctx.rail.transfer(
+                payout.idempotency_key,
+                destination.bank_code,
+                account_number,
+                destination.holder_name,
+                int(payout.amount),
+                payout.currency,
+            )
     except ExternalUnavailable:
-        known = ctx.rail.transfer_status(payout.idempotency_key)
+        with timed(RAIL_LATENCY, "transfer_status"):
+            known = ctx.rail.transfer_status(payout.idempotency_key)
         if known.status is RailTransferStatus.NOT_FOUND:
             raise
         return known

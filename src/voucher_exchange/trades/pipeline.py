@@ -22,6 +22,7 @@ from voucher_exchange.faults import crash_point
 from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState
 from voucher_exchange.ledger import models as postings
 from voucher_exchange.ledger import repository as ledger
+from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.risk import screening
 from voucher_exchange.risk.screening import Decision, Outcome
@@ -166,7 +167,8 @@ def _voucher(ctx: Context, row: Any) -> tuple[str, str | None]:
 def _verify(ctx: Context, row: Any) -> None:
     """Ask the issuer about the voucher; refuse on its state, balance or a carrier-billed channel."""
     code, pin = _voucher(ctx, row)
-    answer = ctx.issuer.lookup(row.brand_slug, code, pin)
+    with timed(ISSUER_LATENCY, "lookup"):
+        answer = ctx.issuer.lookup(row.brand_slug, code, pin)
     now = ctx.clock.now()
     declared = AcquisitionMethod(row.acquisition_method)
     decision = screening.screen_issuer_answer(answer, int(row.face_value), row.currency, declared)
@@ -205,9 +207,11 @@ def _verify(ctx: Context, row: Any) -> None:
 def _redeem_or_learn(ctx: Context, row: Any, code: str, pin: str | None) -> Redemption:
     """Redeem; if the answer was lost, ask the issuer what happened before trying again."""
     try:
-        return ctx.issuer.redeem(row.brand_slug, code, pin, int(row.face_value), row.id)
+        with timed(ISSUER_LATENCY, "redeem"):
+            return ctx.issuer.redeem(row.brand_slug, code, pin, int(row.face_value), row.id)
     except ExternalUnavailable:
-        status = ctx.issuer.lookup(row.brand_slug, code, pin)
+        with timed(ISSUER_LATENCY, "lookup"):
+            status = ctx.issuer.lookup(row.brand_slug, code, pin)
         if status.state is VoucherState.REDEEMED and status.redeemed_by == row.id:
             return Redemption(reference=row.id, amount=int(row.face_value))
         raise

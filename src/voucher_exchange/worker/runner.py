@@ -7,10 +7,15 @@ import threading
 import uuid
 from collections.abc import Callable
 
+import structlog
+from sqlalchemy.exc import DBAPIError
+
 from voucher_exchange import logs
 from voucher_exchange.context import Context
+from voucher_exchange.db.retry import is_transient
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
+from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.payouts.models import TreasuryShort
 from voucher_exchange.trades import repository as trades
@@ -21,6 +26,7 @@ from voucher_exchange.trades.service import PROCESS_TRADE
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
 TREASURY_WAIT_SECONDS = 15.0
+TRANSIENT_RETRY_SECONDS = 0.05
 
 HANDLERS: dict[str, Handler] = {PROCESS_TRADE: process_trade}
 
@@ -41,20 +47,35 @@ class Worker:
             uow.commit()
         if job is None:
             return False
+        structlog.contextvars.bind_contextvars(request_id=job.request_id, job_id=job.id, ref=job.ref)
+        try:
+            self._run(job)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id", "job_id", "ref")
+        return True
+
+    def _run(self, job: Job) -> None:
         try:
             self.handlers[job.kind](self.ctx, job.ref)
+        except DBAPIError as exc:
+            if is_transient(exc):
+                # A deadlock or lock timeout: every step is one transaction, so just run it again.
+                log.info("job_transient_db_error", error=type(exc.orig).__name__)
+                self._later(job, TRANSIENT_RETRY_SECONDS, "transient database error")
+            else:
+                log.exception("job_db_error", kind=job.kind)
+                self._failed_attempt(job, f"database error: {type(exc.orig).__name__}")
         except TreasuryShort:
             self._later(job, TREASURY_WAIT_SECONDS, "waiting for treasury funding")
         except ExternalUnavailable as exc:
             self._failed_attempt(job, f"outside service unavailable: {exc}")
         except Exception as exc:  # a handler bug must not kill the worker
-            log.exception("job_error", job_id=job.id, kind=job.kind, ref=job.ref)
+            log.exception("job_error", kind=job.kind)
             self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
         else:
             with self.ctx.uow() as uow:
                 queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
                 uow.commit()
-        return True
 
     def _later(self, job: Job, delay: float, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -101,8 +122,9 @@ class Worker:
 
 
 def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threading.Thread]:
-    """Run `count` worker threads in this process (the embedded default)."""
+    """Run `count` worker threads in this process, woken by NOTIFY on PostgreSQL."""
     threads = []
+    start_listener(ctx.settings.database_url, ctx.wake_workers, stop)
     for i in range(count):
         worker = Worker(ctx)
         thread = threading.Thread(target=worker.run_until, args=(stop,), name=f"worker-{i}", daemon=True)
