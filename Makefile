@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format clean
+.PHONY: help install run test test-fast bench lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,14 +28,17 @@ test: $(STAMP) ## Run the whole test suite
 test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
 	$(BIN)/pytest -q -m "not slow"
 
+bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
+	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)
+
 lint: $(STAMP) ## ruff and mypy --strict
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 format: $(STAMP) ## Format the code
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 clean: ## Remove the venv, caches and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

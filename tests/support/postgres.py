@@ -36,8 +36,11 @@ def _free_port() -> int:
         return port
 
 
-def start_server() -> PostgreSQLExecutor:
-    """Start a throwaway server on a free port; the caller stops it."""
+def start_server(durable: bool = False) -> PostgreSQLExecutor:
+    """Start a throwaway server on a free port; the caller stops it.
+
+    Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`.
+    """
     base = Path(tempfile.mkdtemp(prefix="vx-pg-"))
     pg_ctl = find_pg_ctl()
     executable = pg_ctl
@@ -57,7 +60,8 @@ def start_server() -> PostgreSQLExecutor:
         startparams="-w",
         dbname="postgres",
         user="postgres",
-        postgres_options="-c fsync=off -c full_page_writes=off -c max_connections=300",
+        postgres_options="-c max_connections=300"
+        + ("" if durable else " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"),
     )
     executor.start()
     return executor
