@@ -1,0 +1,49 @@
+"""Key rotation: after it, duplicates are still caught and stored accounts still pay out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BACKENDS, database_url
+from tests.support.assertions import reason_codes
+from tests.support.exchange import make_seller, running_exchange
+from tests.support.processes import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rotation_keeps_every_secret_usable(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    url = database_url(request, backend, tmp_path, "vx_keys")
+    with running_exchange(tmp_path, url) as exchange:
+        seller = make_seller(exchange)
+        voucher = exchange.mint()
+        assert seller.api.wait_for(seller.sell(voucher))["status"] == "paid"
+    old_key = (tmp_path / "keys" / "master.key").read_bytes()
+    new_key_file = tmp_path / "new.key"
+    new_key_file.write_bytes(bytes(range(32)))
+
+    env = {"VX_VAR_DIR": str(tmp_path)}
+    refused = run_cli(tmp_path, "keys", "rotate", "--new-key", str(tmp_path / "keys" / "master.key"),
+                      "--database-url", url, env=env)  # fmt: skip
+    assert refused.returncode == 2 and "32 new random bytes" in refused.stderr
+    rotated = run_cli(
+        tmp_path, "keys", "rotate", "--new-key", str(new_key_file), "--database-url", url, env=env
+    )
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert "rotated 1 trades, 1 claims, 1 payout destinations" in rotated.stdout
+    assert (tmp_path / "keys" / "master.key").read_bytes() == bytes(range(32))
+    assert (tmp_path / "keys" / "master.key.old").read_bytes() == old_key
+
+    with running_exchange(tmp_path, url) as exchange:
+        seller.api = exchange.client(seller.api.http.headers["Authorization"].removeprefix("Bearer "))
+        again = make_seller(exchange)
+        duplicate = again.api.wait_for(again.sell(voucher))
+        assert reason_codes(duplicate) == ["duplicate_voucher"]
+        fresh = seller.api.wait_for(seller.sell(exchange.mint()))
+        assert fresh["status"] == "paid"
+        assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45500, 45500]
