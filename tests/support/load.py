@@ -39,7 +39,8 @@ class Load:
     sellers: list[Seller] = field(default_factory=list)
 
 
-def _seller(api: str, sandbox: str, n: int) -> Seller:
+def new_seller(api: str, sandbox: str, n: int) -> Seller:
+    """Sign up, verify and add a bank account: a seller ready to sell (n makes the name unique)."""
     with httpx.Client(base_url=api + "/api/v1", timeout=30) as http:
         token = http.post(
             "/accounts",
@@ -111,7 +112,7 @@ def push(
     seller_count = max(2, -(-trades_total // TRADES_PER_SELLER))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         load.sellers = list(
-            pool.map(lambda n: _seller(api_urls[n % len(api_urls)], sandbox_url, n), range(seller_count))
+            pool.map(lambda n: new_seller(api_urls[n % len(api_urls)], sandbox_url, n), range(seller_count))
         )
         codes = list(pool.map(lambda _: _mint(sandbox_url), range(trades_total)))
         lock = threading.Lock()
@@ -184,15 +185,30 @@ class Figures:
     p99_to_payout_sent: float
 
 
-def figures(engine: Engine) -> Figures:
+def one_at_a_time(
+    api: str, sandbox: str, seller: Seller, count: int, wait: Callable[[str], None]
+) -> set[str]:
+    """Trades sent one after another, each waited for: latency without a queue."""
+    ids = set()
+    for _ in range(count):
+        trade_id = _sell(api, seller, _mint(sandbox))
+        wait(trade_id)
+        ids.add(trade_id)
+    return ids
+
+
+def figures(engine: Engine, only: set[str] | None = None) -> Figures:
     """Throughput from first submission to last settlement; submission → payout-sent percentiles."""
+    query = (
+        select(trades.c.created_at, payouts.c.sent_at, payouts.c.settled_at)
+        .join(payouts, payouts.c.trade_id == trades.c.id)
+        .where(trades.c.status == "paid")
+    )
+    if only is not None:
+        query = query.where(trades.c.id.in_(only))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(trades.c.created_at, payouts.c.sent_at, payouts.c.settled_at)
-            .join(payouts, payouts.c.trade_id == trades.c.id)
-            .where(trades.c.status == "paid")
-        ).all()
-        first = conn.execute(select(func.min(trades.c.created_at))).scalar_one()
+        rows = conn.execute(query).all()
+        first = min(r.created_at for r in rows)
     latencies = sorted((r.sent_at - r.created_at).total_seconds() for r in rows)
     span = (max(r.settled_at for r in rows) - first).total_seconds()
     cuts = quantiles(latencies, n=100, method="inclusive")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from voucher_exchange.accounts.models import IdentityStatus, Role, User
+from voucher_exchange.db.dialect import locked
 from voucher_exchange.db.schema import api_tokens, users
 
 
@@ -47,9 +48,7 @@ def by_email(conn: Connection, email: str) -> tuple[User, str] | None:
 def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
     """A user by id; `lock` takes a row lock (PostgreSQL) to serialise per-seller work."""
     query = select(users).where(users.c.id == user_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(locked(conn, query) if lock else query).first()
     return _to_user(row) if row else None
 
 

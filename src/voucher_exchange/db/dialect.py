@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -21,6 +21,18 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
     return conn.execute(stmt).first() is not None
 
 
-def for_update(conn: Connection) -> dict[str, Any]:
-    """Row-lock options for `select().with_for_update(**…)`; SQLite already serialises writers."""
-    return {} if conn.dialect.name == "sqlite" else {"nowait": False}
+def locked(conn: Connection, query: Select[Any], skip_locked: bool = False) -> Select[Any]:
+    """`query … FOR UPDATE [SKIP LOCKED]` on PostgreSQL.
+
+    SQLite needs no row locks: every write transaction starts with BEGIN IMMEDIATE and
+    holds the database's single write lock, so select-then-update is already atomic.
+    """
+    if conn.dialect.name != "postgresql":
+        return query
+    return query.with_for_update(skip_locked=skip_locked)
+
+
+def notify(conn: Connection, channel: str) -> None:
+    """Wake listeners once this transaction commits (PostgreSQL NOTIFY; SQLite workers poll)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})

@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Connection, case, func, select, text, update
+from sqlalchemy import Connection, case, func, select, update
 
-from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.dialect import insert_ignore, locked, notify
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.jobs.models import Job, JobStatus
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 CHANNEL = "vx_jobs"
-
-
-def _notify(conn: Connection) -> None:
-    # PostgreSQL delivers NOTIFY on commit (never for a rolled-back enqueue); SQLite workers poll.
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float = 0.0) -> None:
@@ -43,7 +37,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float =
         },
         ["dedupe_key"],
     )
-    _notify(conn)
+    notify(conn, CHANNEL)
     if not inserted:
         conn.execute(
             update(jobs)
@@ -66,14 +60,10 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
 def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
     """Take the next due job (or one whose worker's lease ran out) for `lease_seconds`.
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait on each other.
-    SQLite: the transaction holds the database's single write lock, so the
-    select-then-update is already atomic across processes.
+    SKIP LOCKED: workers never wait on each other's claims.
     """
     pick = select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1)
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    job_id = conn.execute(pick).scalar()
+    job_id = conn.execute(locked(conn, pick, skip_locked=True)).scalar()
     if job_id is None:
         return None
     row = conn.execute(
