@@ -54,6 +54,9 @@ users = Table(
     Column("phone", String(40)),
     Column("identity_status", String(20), nullable=False, server_default="none"),
     Column("identity_reason", String(60)),
+    # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
+    Column("sanctions_strength", String(10), nullable=False, server_default="none"),
+    Column("sanctions_match", JSON),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -124,6 +127,8 @@ payout_destinations = Table(
     Column("account_last4", String(4), nullable=False),
     Column("holder_name", String(200), nullable=False),
     Column("status", String(20), nullable=False),
+    Column("sanctions_strength", String(10), nullable=False, server_default="none"),
+    Column("sanctions_match", JSON),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -147,6 +152,11 @@ trades = Table(
     Column("acquired_on", Date, nullable=False),
     Column("payout_destination_id", ID, ForeignKey("payout_destinations.id"), nullable=False),
     Column("client_ip", String(64)),
+    # Risk features: the seller's device (X-Device-Id), the payout account's keyed
+    # fingerprint, and when the issuer says the voucher was issued.
+    Column("device_id", String(64)),
+    Column("account_fingerprint", String(64)),
+    Column("issued_at", UTCDateTime),
     Column("issuer_answer", JSON),
     Column("secured_at", UTCDateTime),
     Column("redemption_ref", String(100)),
@@ -154,6 +164,10 @@ trades = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_trades_user_created", "user_id", "created_at"),
     Index("ix_trades_status", "status"),
+    Index("ix_trades_device_created", "device_id", "created_at"),
+    Index("ix_trades_ip_created", "client_ip", "created_at"),
+    Index("ix_trades_account_created", "account_fingerprint", "created_at"),
+    Index("ix_trades_brand_created", "brand_slug", "created_at"),
 )
 
 trade_events = Table(
@@ -306,4 +320,52 @@ audit_log = Table(
     Column("action", String(60), nullable=False),
     Column("subject", String(100), nullable=False),
     Column("details", JSON, nullable=False),
+)
+
+# Rule sets are immutable versions; only their status changes (one live, any number shadow).
+risk_rulesets = Table(
+    "risk_rulesets",
+    metadata,
+    Column("version", String(60), primary_key=True),
+    Column("rules", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(254), nullable=False),
+    CheckConstraint("status IN ('live', 'shadow', 'retired')", name="status"),
+)
+
+# Ground truth for backtests: reviewer close reasons, reversals, known-bad injections.
+trade_labels = Table(
+    "trade_labels",
+    metadata,
+    Column("trade_id", ID, ForeignKey("trades.id"), primary_key=True),
+    Column("label", String(10), nullable=False),
+    Column("source", String(30), nullable=False),
+    Column("typology", String(40)),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("label IN ('bad', 'good')", name="label"),
+)
+
+sanctions_lists = Table(
+    "sanctions_lists",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("names", Integer, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
+
+# One row per listed name (primary names and aliases), normalised for matching.
+sanctions_names = Table(
+    "sanctions_names",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("list_id", AutoId, ForeignKey("sanctions_lists.id"), nullable=False, index=True),
+    Column("ent_num", Integer, nullable=False),
+    Column("name", String(400), nullable=False),
+    Column("normalised", String(400), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("sdn_type", String(40)),
+    Column("program", String(200)),
 )
