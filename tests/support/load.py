@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from statistics import quantiles
 from typing import Any
 
@@ -17,7 +18,9 @@ from sqlalchemy import Engine, func, select
 from voucher_exchange.db.schema import payouts, trades
 
 FACE = 10_000  # cultureland ₩10,000 → payout ₩9,000
-TRADES_PER_SELLER = 40  # ₩400,000: well inside a tier-1 seller's daily ₩1,000,000
+# Honest sellers: a few vouchers each, bought days ago, so the live rule set lets them through.
+TRADES_PER_SELLER = 5
+ISSUED_DAYS_AGO = 10
 
 
 @dataclass
@@ -131,7 +134,7 @@ def push(
         )
         load.duplicate_trade_ids.update(dupes)
         # Ten concurrent submissions with one idempotency key and one body: one trade.
-        seller = load.sellers[0]
+        seller = new_seller(api_urls[0], sandbox_url, seller_count)
         auth = {"Authorization": f"Bearer {seller.token}"}
         with httpx.Client(base_url=api_urls[0] + "/api/v1", headers=auth, timeout=60) as http:
             quote = http.post(

@@ -92,3 +92,4 @@ class ReviewDecisionIn(Body):
 
     outcome: Literal["approve", "reject"]
     note: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str | None, Field(max_length=40)] = None

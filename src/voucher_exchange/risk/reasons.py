@@ -122,6 +122,50 @@ _REASONS = [
         "발행사와 오랫동안 연결되지 않았습니다. 상품권은 사용되지 않았습니다.",
     ),
     Reason(
+        "payout_account_shared",
+        "This bank account is used by more than one seller: a person will check this trade.",
+        "여러 판매자가 같은 계좌를 사용하고 있어 담당자가 확인합니다.",
+    ),
+    Reason(
+        "payout_account_rotation",
+        "Several different bank accounts were used recently: a person will check this trade.",
+        "최근 여러 계좌가 사용되어 담당자가 확인합니다.",
+    ),
+    Reason(
+        "account_takeover",
+        "A new bank account followed by quick sales: a person will check that it is really you.",
+        "새 계좌 등록 직후 판매가 이어져 본인 여부를 담당자가 확인합니다.",
+    ),
+    Reason(
+        "fresh_voucher_pattern",
+        "Vouchers sold within hours of purchase, again and again: a person will check this trade. "
+        "If you need money urgently, the Korea Inclusive Finance Agency (☎1397) offers lawful help.",
+        "구매 직후 판매가 반복되어 담당자가 확인합니다. 급히 돈이 필요하시면 "
+        "서민금융진흥원(☎1397)에서 합법적인 도움을 받을 수 있습니다.",
+    ),
+    Reason(
+        "scam_favoured_new_account",
+        "High-value gift cards from a new account: a person will check this trade. If someone asked you "
+        "to buy gift cards to pay a debt, a fine or a stranger, it is a scam — call the police (☎112).",
+        "신규 계정의 고액 기프트카드 판매라 담당자가 확인합니다. 누군가 빚·벌금·송금 명목으로 "
+        "기프트카드 구매를 요구했다면 사기입니다. 경찰(☎112)에 신고하세요.",
+    ),
+    Reason(
+        "cumulative_daily",
+        "Today's sales are unusually large in total: a person will check this trade.",
+        "오늘 누적 판매 금액이 커서 담당자가 확인합니다.",
+    ),
+    Reason(
+        "prior_false_declaration",
+        "An earlier acquisition declaration did not match the issuer's records: a person will check.",
+        "이전 구매 경로 신고가 발행사 기록과 달라 담당자가 확인합니다.",
+    ),
+    Reason(
+        "risk_score",
+        "Several small warning signs together: a person will check this trade.",
+        "여러 위험 신호가 함께 나타나 담당자가 확인합니다.",
+    ),
+    Reason(
         "reviewer_rejected",
         "A reviewer declined this trade. Nothing was taken from your voucher.",
         "담당자가 이 거래를 거절했습니다. 상품권은 사용되지 않았습니다.",
@@ -136,6 +180,18 @@ def reason(code: str) -> Reason:
     return REASONS[code]
 
 
-def render(codes: list[str], lang: str) -> list[dict[str, str]]:
-    """`[{code, message}]` in the reader's language, for the API."""
-    return [{"code": c, "message": REASONS[c].message(lang)} for c in codes]
+def render(
+    codes: list[str], lang: str, overrides: dict[str, dict[str, str]] | None = None
+) -> list[dict[str, str]]:
+    """`[{code, message}]` in the reader's language; a rule set's own messages win."""
+    out = []
+    for code in codes:
+        custom = (overrides or {}).get(code)
+        if custom:
+            message = custom["ko"] if lang == "ko" else custom["en"]
+        elif code in REASONS:
+            message = REASONS[code].message(lang)
+        else:
+            message = REASONS["risk_score"].message(lang)
+        out.append({"code": code, "message": message})
+    return out

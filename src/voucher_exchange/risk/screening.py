@@ -161,3 +161,17 @@ def period_starts(now: datetime, jurisdiction: str) -> tuple[datetime, datetime]
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
     return day.astimezone(UTC), month.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RiskPack:
+    """A jurisdiction's lines for the risk engine, in minor units of its currency."""
+
+    high_value: int
+    cumulative_daily_review: int
+
+
+RISK_PACKS = {
+    "KR": RiskPack(high_value=100_000, cumulative_daily_review=10_000_000),
+    "US": RiskPack(high_value=10_000, cumulative_daily_review=1_000_000),
+}

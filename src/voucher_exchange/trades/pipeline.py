@@ -25,6 +25,7 @@ from voucher_exchange.ledger import repository as ledger
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.risk import screening
+from voucher_exchange.risk import service as risk
 from voucher_exchange.risk.screening import Decision, Outcome
 from voucher_exchange.trades import repository
 from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus, check_transition
@@ -165,7 +166,7 @@ def _voucher(ctx: Context, row: Any) -> tuple[str, str | None]:
 
 
 def _verify(ctx: Context, row: Any) -> None:
-    """Ask the issuer about the voucher; refuse on its state, balance or a carrier-billed channel."""
+    """Ask the issuer about the voucher; refuse on its state, balance or channel; then the risk engine."""
     code, pin = _voucher(ctx, row)
     with timed(ISSUER_LATENCY, "lookup"):
         answer = ctx.issuer.lookup(row.brand_slug, code, pin)
@@ -175,6 +176,7 @@ def _verify(ctx: Context, row: Any) -> None:
     with ctx.uow() as uow:
         conn = uow.conn
         brand = catalog.require_brand(conn, row.brand_slug)
+        repository.record_issue_date(conn, row.id, answer.issued_at)
         if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
             decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
         if decision.evidence.get("false_declaration"):
@@ -189,18 +191,14 @@ def _verify(ctx: Context, row: Any) -> None:
         if decision.outcome is Outcome.REJECT:
             _reject(conn, row, S.VERIFYING, decision, "issuer", now)
         else:
-            repository.add_decision(
-                conn,
-                row.id,
-                "issuer",
-                Outcome.APPROVE.value,
-                [],
-                screening.RULESET_VERSION,
-                decision.evidence,
-                WORKER,
-                now,
+            verdict = risk.decide(
+                conn, row, answer, decision.evidence, now, ctx.settings.jurisdiction, brand.scam_favoured
             )
-            _move(conn, row.id, S.VERIFYING, S.REDEEMING, now, issuer_answer=decision.evidence)
+            target = {Outcome.APPROVE: S.REDEEMING, Outcome.REVIEW: S.IN_REVIEW, Outcome.REJECT: S.REJECTED}
+            note = ", ".join(verdict.reasons) or None
+            _move(
+                conn, row.id, S.VERIFYING, target[verdict.outcome], now, note, issuer_answer=decision.evidence
+            )
         uow.commit()
 
 

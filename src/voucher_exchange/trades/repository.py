@@ -123,9 +123,12 @@ def add_decision(
 
 
 def latest_decision(conn: Connection, trade_id: str) -> Any:
-    """The newest decision on a trade, or None."""
+    """The newest enforced decision on a trade (shadow decisions are never shown), or None."""
     return conn.execute(
-        select(decisions).where(decisions.c.trade_id == trade_id).order_by(decisions.c.id.desc()).limit(1)
+        select(decisions)
+        .where((decisions.c.trade_id == trade_id) & (decisions.c.stage != "shadow"))
+        .order_by(decisions.c.id.desc())
+        .limit(1)
     ).first()
 
 
@@ -167,3 +170,9 @@ def flags_for(conn: Connection, user_id: str) -> list[Any]:
             select(seller_flags).where(seller_flags.c.user_id == user_id).order_by(seller_flags.c.id)
         )
     )
+
+
+def record_issue_date(conn: Connection, trade_id: str, issued_at: datetime | None) -> None:
+    """Keep the issuer's issue date on the trade (a risk feature for later trades)."""
+    if issued_at is not None:
+        conn.execute(update(trades).where(trades.c.id == trade_id).values(issued_at=issued_at))

@@ -42,6 +42,7 @@ class SubmitTrade:
     acquired_on: date
     payout_destination_id: str
     client_ip: str | None = None
+    device_id: str | None = None
 
 
 def voucher_fingerprint(vault: Vault, brand: str, normalised_code: str) -> str:
@@ -72,7 +73,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "acquisition.acquired_on",
         )
     destination = conn.execute(
-        select(payout_destinations.c.id).where(
+        select(payout_destinations.c.id, payout_destinations.c.account_fingerprint).where(
             (payout_destinations.c.id == cmd.payout_destination_id)
             & (payout_destinations.c.user_id == user.id)
         )
@@ -106,6 +107,8 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "acquired_on": cmd.acquired_on,
             "payout_destination_id": cmd.payout_destination_id,
             "client_ip": cmd.client_ip,
+            "device_id": cmd.device_id,
+            "account_fingerprint": destination.account_fingerprint,
             "created_at": now,
             "updated_at": now,
         },
@@ -174,7 +177,7 @@ def view(conn: Connection, row: Any, lang: str) -> TradeView:
             "payout_destination_id": row.payout_destination_id,
             "decision": {
                 "outcome": decision.outcome,
-                "reasons": render(list(decision.reasons), lang),
+                "reasons": render(list(decision.reasons), lang, (decision.evidence or {}).get("messages")),
             }
             if decision
             else None,

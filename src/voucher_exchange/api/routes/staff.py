@@ -24,12 +24,17 @@ def review_queue(
     ctx: Ctx,
     lang: Lang,
     status: Annotated[TradeStatus, Query()] = TradeStatus.IN_REVIEW,
+    reason: Annotated[str | None, Query(max_length=60)] = None,
+    min_amount: Annotated[int | None, Query(ge=0, le=10**12)] = None,
+    max_amount: Annotated[int | None, Query(ge=0, le=10**12)] = None,
+    older_than_minutes: Annotated[int | None, Query(ge=0, le=10**6)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """Held trades, oldest first."""
+    """Held trades, oldest first, with evidence; filter by reason, amount and age."""
+    wanted = review.QueueFilter(status, reason, min_amount, max_amount, older_than_minutes, limit)
     with ctx.uow(readonly=True) as uow:
-        items = review.queue_items(uow.conn, status, lang, limit)
-    return {"trades": [v.data for v in items]}
+        found = review.queue_items(uow.conn, wanted, lang, ctx.clock.now())
+    return {"trades": found.items, "total": found.total, "oldest_age_seconds": found.oldest_age_seconds}
 
 
 @router.post("/review/trades/{trade_id}/decision")
@@ -44,7 +49,7 @@ def decide(
     """Approve or reject a held trade, with a note."""
 
     def work(uow: Any) -> idempotency.Result:
-        row = review.decide(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note)
+        row = review.decide(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note, body.reason)
         uow.after_commit(ctx.wake_workers)
         return 200, view(uow.conn, row, lang).data
 

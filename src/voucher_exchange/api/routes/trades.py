@@ -30,6 +30,7 @@ def submit(
         acquired_on=body.acquisition.acquired_on,
         payout_destination_id=body.payout_destination_id,
         client_ip=request.client.host if request.client else None,
+        device_id=(request.headers.get("x-device-id") or "")[:64] or None,
     )
 
     def work(uow: Any) -> idempotency.Result:
