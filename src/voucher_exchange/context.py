@@ -14,6 +14,7 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.identity.provider import IdentityProvider
 from voucher_exchange.issuers.ports import Issuer
 from voucher_exchange.payouts.rail import PayoutRail
+from voucher_exchange.risk.sanctions_cache import SanctionsCache
 from voucher_exchange.security.vault import Vault
 
 
@@ -30,6 +31,7 @@ class Context:
     identity: IdentityProvider
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)
+    sanctions: SanctionsCache = field(default_factory=SanctionsCache)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, readonly: bool = False) -> UnitOfWork:

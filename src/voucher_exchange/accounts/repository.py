@@ -102,3 +102,10 @@ def set_roles(conn: Connection, user_id: str, roles: set[Role]) -> None:
     conn.execute(
         update(users).where(users.c.id == user_id).values(roles=",".join(sorted(r.value for r in roles)))
     )
+
+
+def set_sanctions(conn: Connection, user_id: str, strength: str, match: dict[str, object]) -> None:
+    """Record the sanctions screening of the user's legal name."""
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(sanctions_strength=strength, sanctions_match=match)
+    )

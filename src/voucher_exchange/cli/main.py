@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from voucher_exchange.cli import admin, database, keys, sandbox, serve
+from voucher_exchange.cli import admin, database, keys, sanctions, sandbox, serve
 
 app = typer.Typer(
     help="voucher-exchange: turn unused vouchers into money, safely.",
@@ -20,6 +20,7 @@ app.add_typer(admin.ledger_app, name="ledger")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
 app.add_typer(database.db_app, name="db")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(sanctions.sanctions_app, name="sanctions")
 
 if __name__ == "__main__":
     app()

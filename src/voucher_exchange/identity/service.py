@@ -19,6 +19,7 @@ from voucher_exchange.accounts.models import IdentityStatus, User, normalise_nam
 from voucher_exchange.context import Context
 from voucher_exchange.db.schema import payout_destinations
 from voucher_exchange.errors import Forbidden, InvalidInput
+from voucher_exchange.risk.sanctions import Strength
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
 
@@ -52,7 +53,11 @@ def verify_identity(
     else:
         status, refused = IdentityStatus.VERIFIED, None
     with ctx.uow() as uow:
+        match = ctx.sanctions.screen(uow.conn, legal_name)
+        if status is IdentityStatus.VERIFIED and match.strength is Strength.STRONG:
+            status, refused = IdentityStatus.FAILED, "sanctions_match"
         accounts.set_identity(uow.conn, user.id, status, legal_name, birth_date, phone, refused)
+        accounts.set_sanctions(uow.conn, user.id, match.strength.value, match.as_evidence())
         if status is IdentityStatus.VERIFIED and _has_verified_destination(uow.conn, user.id):
             accounts.raise_tier(uow.conn, user.id, 1)
         fresh = accounts.by_id(uow.conn, user.id)
@@ -65,6 +70,10 @@ def identity_refusal(code: str, jurisdiction: str) -> Forbidden:
     """The error for a refused identity check."""
     if code == "underage":
         return Forbidden("underage", f"You must be {ADULT_AGE[jurisdiction]} or older to sell vouchers here.")
+    if code == "sanctions_match":
+        return Forbidden(
+            "sanctions_match", "We cannot open selling for this name because of sanctions screening."
+        )
     if code == "phone_invalid":
         return Forbidden("phone_invalid", "Enter a mobile number you own, e.g. 010-1234-5678.", "phone")
     return Forbidden(
@@ -117,10 +126,12 @@ def add_payout_destination(
         and normalise_name(holder_name) == normalise_name(verified_name)
         and normalise_name(holder.holder_name) == normalise_name(verified_name)
     )
-    status = "verified" if same_person else "rejected"
     dest_id = str(uuid.uuid4())
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        match = ctx.sanctions.screen(uow.conn, holder_name)
+        same_person = same_person and match.strength is not Strength.STRONG
+        status = "verified" if same_person else "rejected"
         uow.conn.execute(
             insert(payout_destinations).values(
                 id=dest_id,
@@ -132,6 +143,8 @@ def add_payout_destination(
                 account_last4=account_number[-4:],
                 holder_name=holder_name,
                 status=status,
+                sanctions_strength=match.strength.value,
+                sanctions_match=match.as_evidence(),
                 created_at=now,
             )
         )

@@ -1,0 +1,100 @@
+"""`sanctions load` and `sanctions check`: the OFAC legacy CSV list used to screen names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
+from voucher_exchange.clock import SystemClock
+from voucher_exchange.db.engine import make_engine
+from voucher_exchange.db.uow import UnitOfWork
+from voucher_exchange.errors import DomainError
+from voucher_exchange.risk.sanctions import SanctionsScreen, Strength, load
+
+sanctions_app = typer.Typer(
+    help="The sanctions list (OFAC SDN legacy CSV) that legal and account-holder names are screened against.",
+    no_args_is_help=True,
+)
+
+CsvFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+STYLES = {Strength.NONE: "green", Strength.WEAK: "yellow", Strength.STRONG: "red"}
+
+
+def _read(path: Path) -> str:
+    # OFAC has published these files in both encodings; latin-1 decodes any byte, so it is the fallback.
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@contextmanager
+def _engine(database_url: str | None) -> Iterator[Engine]:
+    engine = make_engine(settings(database_url).database_url)
+    try:
+        yield engine
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}:[/red] {escape(exc.message)}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+
+
+@sanctions_app.command("load")
+def load_list(
+    sdn_csv: CsvFile,
+    alt_csv: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, readable=True, help="Aliases (ALT.CSV).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the sanctions list with SDN_CSV (and its aliases in ALT_CSV)."""
+    with (
+        _engine(database_url) as engine,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as bar,
+    ):
+        bar.add_task(f"loading {sdn_csv.name}", total=None)
+        sdn_text = _read(sdn_csv)
+        alt_text = _read(alt_csv) if alt_csv is not None else None
+        with UnitOfWork(engine) as uow:
+            summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, SystemClock().now())
+            uow.commit()
+    skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
+    console.print(
+        f"[green]loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}[/green]"
+        f"{skipped}",
+        soft_wrap=True,
+    )
+
+
+@sanctions_app.command("check")
+def check(
+    name: Annotated[str, typer.Argument(help="A person's or company's name, in any script.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Screen NAME against the current list and show the best match."""
+    with _engine(database_url) as engine, UnitOfWork(engine, readonly=True) as uow:
+        screen = SanctionsScreen.from_db(uow.conn)
+    if screen.list_id is None:
+        err.print("[yellow]no sanctions list loaded[/yellow]: run `voucher-exchange sanctions load SDN.CSV`")
+    match = screen.screen(name)
+    listed = (
+        f"{escape(match.listed_name)} (entry {match.ent_num}, {escape(match.program or 'no program')})"
+        if match.listed_name is not None
+        else "(no listed name above the weak threshold)"
+    )
+    console.print(
+        f"[{STYLES[match.strength]}]{match.strength.value}[/] score {match.score:.2f} {listed}",
+        soft_wrap=True,
+    )
