@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from voucher_exchange.cli import admin, database, keys, sanctions, sandbox, serve
+from voucher_exchange.cli import admin, database, keys, risk, sanctions, sandbox, serve
 
 app = typer.Typer(
     help="voucher-exchange: turn unused vouchers into money, safely.",
@@ -21,6 +21,8 @@ app.add_typer(sandbox.sandbox_app, name="sandbox")
 app.add_typer(database.db_app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
+app.add_typer(risk.risk_app, name="risk")
+app.command()(risk.simulate)
 
 if __name__ == "__main__":
     app()
