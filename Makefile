@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench lint format clean
+.PHONY: help install run test test-fast bench bench-risk lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
 
 bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
 	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)
+
+bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
+	$(BIN)/python -m bench.risk_decision
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench

@@ -20,6 +20,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 MONTH = timedelta(days=30)
 FRESH = timedelta(hours=24)
+FRESH_HISTORY = 200
 _LIVE = [s.value for s in COUNTS_TOWARDS_LIMITS]
 _COMPARABLE_CHANNELS = {"card", "bank_transfer", "promotion"}
 

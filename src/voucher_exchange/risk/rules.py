@@ -53,7 +53,7 @@ FEATURES: dict[str, str] = {
     "channel_mismatch": "declared card/bank_transfer/promotion contradicts the issuer's channel",
     "voucher_age_hours": "hours since the issuer issued the voucher (None when not reported)",
     "fresh_voucher": "issued less than 24 hours before this trade",
-    "seller_fresh_30d": "the seller's other trades in 30 days of vouchers issued < 24 h before sale",
+    "seller_fresh_30d": "of the seller's latest 200 other trades in 30 days, those issued < 24 h before sale",
     "seller_fresh_share_30d": "that count as a share of the seller's trades with a known issue date",
     "false_declarations": "acquisition declarations the issuer contradicted, ever",
     "sanctions": "strongest sanctions match of legal name or account holder: none | weak | strong",

@@ -116,7 +116,7 @@ class Simulator:
         self.rng = random.Random(seed)  # simulation only; no security role  # noqa: S311
         self.worker = Worker(ctx)
         self.submitted: list[tuple[str, str, bool]] = []  # (trade id, typology, bad)
-        self.sold_codes: list[tuple[str, str, int]] = []
+        self.sold_codes: list[tuple[dict[str, Any], str, int]] = []  # (voucher, brand, face)
         self._n = 0
 
     # --- the outside world and sellers ---------------------------------------------------------
@@ -189,7 +189,7 @@ class Simulator:
             declared = self.rng.choice(["gift", "card"])
             voucher = self._mint(brand, face, self.rng.uniform(72, 24 * 60), "card")
             self._sell(seller, voucher, brand, face, declared, "honest", False)
-            self.sold_codes.append((voucher["code"], brand, face))
+            self.sold_codes.append((voucher, brand, face))
             self.clock.advance(timedelta(days=self.rng.uniform(1, 6)))
 
     def velocity_burst(self) -> None:
@@ -201,8 +201,8 @@ class Simulator:
     def duplicate_code(self) -> None:
         if not self.sold_codes:
             return
-        code, brand, face = self.rng.choice(self.sold_codes)
-        self._sell(self._seller(), {"code": code}, brand, face, "gift", "duplicate_code", True)
+        voucher, brand, face = self.rng.choice(self.sold_codes)
+        self._sell(self._seller(), voucher, brand, face, "gift", "duplicate_code", True)
 
     def mule_ring(self) -> None:
         name, account, device = f"Mule Holder {self._uid()}", f"66{self._uid()}", f"mule-dev-{self._uid()}"
