@@ -28,7 +28,9 @@ def test_the_operator_reads_balanced_books(exchange: Exchange, seller: Seller) -
     assert sum(a["balance"] for a in accounts if a["currency"] == "KRW") == 0
     mine = [a for a in accounts if a["account"].startswith("seller_payable:")]
     assert mine and all(a["kind"] == "seller_payable" for a in mine)
-    assert exchange.operator().get("/review/trades").json() == {"trades": []}
+    queue = exchange.operator().get("/review/trades").json()
+    assert set(queue) == {"trades", "total", "oldest_age_seconds"}
+    assert queue["total"] == len(queue["trades"])
 
 
 def test_codes_and_account_numbers_never_come_back(exchange: Exchange, seller: Seller) -> None:

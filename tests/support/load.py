@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from statistics import quantiles
 from typing import Any
 
@@ -18,7 +19,7 @@ from voucher_exchange.db.schema import payouts, trades
 
 FACE = 10_000  # cultureland ₩10,000 → payout ₩9,000
 # Honest sellers: a few vouchers each, bought days ago, so the live rule set lets them through.
-TRADES_PER_SELLER = 5
+TRADES_PER_SELLER = 4  # plus at most one duplicate attempt: never 5 others within an hour
 ISSUED_DAYS_AGO = 10
 
 
@@ -71,9 +72,9 @@ def new_seller(api: str, sandbox: str, n: int) -> Seller:
 
 
 def _mint(sandbox: str) -> str:
-    minted = httpx.post(
-        sandbox + "/issuer/vouchers", json={"brand": "cultureland", "face_value": FACE}, timeout=30
-    )
+    issued = (datetime.now(UTC) - timedelta(days=ISSUED_DAYS_AGO)).isoformat()
+    body = {"brand": "cultureland", "face_value": FACE, "issued_at": issued}
+    minted = httpx.post(sandbox + "/issuer/vouchers", json=body, timeout=30)
     code: str = minted.json()["code"]
     return code
 
@@ -155,13 +156,17 @@ def push(
 
 
 def open_trades(engine: Engine) -> int:
-    """Trades not yet paid, rejected, cancelled or failed."""
+    """Trades still moving: not paid, rejected, cancelled, failed or waiting for a person."""
     with engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(trades)
-                .where(trades.c.status.not_in(["paid", "rejected", "cancelled", "failed", "reversed"]))
+                .where(
+                    trades.c.status.not_in(
+                        ["paid", "rejected", "cancelled", "failed", "reversed", "in_review"]
+                    )
+                )
             ).scalar_one()
         )
 

@@ -66,6 +66,23 @@ def run(
     raise AssertionError("unreachable")
 
 
+def _store(
+    uow: UnitOfWork, user_id: str, key: str, method_path: str, request_hash: str, result: Result, ctx: Context
+) -> None:
+    """Remember the response for this key (the primary key refuses a racing second one)."""
+    uow.conn.execute(
+        insert(idempotency_keys).values(
+            user_id=user_id,
+            key=key,
+            method_path=method_path,
+            request_hash=request_hash,
+            status_code=result[0],
+            response_body=result[1],
+            created_at=ctx.clock.now(),
+        )
+    )
+
+
 def _run_once(
     ctx: Context,
     user_id: str,
@@ -86,17 +103,7 @@ def _run_once(
             if stored is not None:
                 return stored
             status, response = work(uow)
-            uow.conn.execute(
-                insert(idempotency_keys).values(
-                    user_id=user_id,
-                    key=key,
-                    method_path=method_path,
-                    request_hash=request_hash,
-                    status_code=status,
-                    response_body=response,
-                    created_at=ctx.clock.now(),
-                )
-            )
+            _store(uow, user_id, key, method_path, request_hash, (status, response), ctx)
             uow.commit()
             return status, response
     except (IntegrityError, DomainError):
@@ -131,17 +138,7 @@ def run_outside(
     status, response = work(None)
     try:
         with ctx.uow() as uow:
-            uow.conn.execute(
-                insert(idempotency_keys).values(
-                    user_id=user_id,
-                    key=key,
-                    method_path=method_path,
-                    request_hash=request_hash,
-                    status_code=status,
-                    response_body=response,
-                    created_at=ctx.clock.now(),
-                )
-            )
+            _store(uow, user_id, key, method_path, request_hash, (status, response), ctx)
             uow.commit()
     except IntegrityError:
         with ctx.uow(readonly=True) as uow:

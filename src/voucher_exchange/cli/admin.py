@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from rich.table import Table
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
-from voucher_exchange.cli.common import DatabaseUrl, console, context
+from voucher_exchange.cli.common import DatabaseUrl, console, context, write_json
 from voucher_exchange.ledger import service as ledger
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payouts
@@ -72,12 +71,7 @@ def catalog_export(
 ) -> None:
     """Write the catalog as importable JSON."""
     with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        text = json.dumps(catalog.export_catalog(uow.conn), ensure_ascii=False, indent=2)
-    if file:
-        file.write_text(text + "\n", encoding="utf-8")
-        console.print(f"[green]wrote[/green] {file}")
-    else:
-        print(text)  # noqa: T201  # the command's output is the JSON itself
+        write_json(catalog.export_catalog(uow.conn), file)
 
 
 @ledger_app.command("verify")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -58,3 +60,13 @@ def context(database_url: str | None, sandbox_url: str | None = None) -> Iterato
         raise typer.Exit(1) from exc
     finally:
         ctx.close()
+
+
+def write_json(data: object, file: Path | None) -> None:
+    """Write an export to FILE, or to standard output (the command's output is the JSON itself)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if file:
+        file.write_text(text + "\n", encoding="utf-8")
+        console.print(f"[green]wrote[/green] {file}")
+    else:
+        print(text)  # noqa: T201

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from voucher_exchange.bootstrap import build_context, build_sandbox
-from voucher_exchange.cli.common import DatabaseUrl, console, context, settings
+from voucher_exchange.cli.common import DatabaseUrl, console, context, settings, write_json
+from voucher_exchange.clock import FrozenClock
 from voucher_exchange.db import migrate
 from voucher_exchange.demo import seed
 from voucher_exchange.risk import backtest as replay
 from voucher_exchange.risk import repository, rules
-from voucher_exchange.risk.simulate import INTENDED, SimClock, Simulator, sim_start
+from voucher_exchange.risk.simulate import INTENDED, Simulator, sim_start
 from voucher_exchange.threaded_server import live_server
 
 risk_app = typer.Typer(
@@ -88,12 +88,7 @@ def rules_export(
 ) -> None:
     """The live rule set as a file to edit and publish as a new version."""
     with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        text = json.dumps(repository.live(uow.conn).as_json(), ensure_ascii=False, indent=2)
-    if file:
-        file.write_text(text + "\n", encoding="utf-8")
-        console.print(f"[green]wrote[/green] {file}")
-    else:
-        print(text)  # noqa: T201  # the command's output is the JSON itself
+        write_json(repository.live(uow.conn).as_json(), file)
 
 
 @risk_app.command("compare")
@@ -157,7 +152,7 @@ def simulate(
     cfg = settings(None)
     cfg = cfg.with_overrides(database_url=database_url or f"sqlite:///{cfg.var_dir}/simulation.db", demo=True)
     with live_server(build_sandbox(cfg.var_dir / "simulation")) as sandbox_url:
-        ctx = build_context(cfg, sandbox_url, SimClock(sim_start()))
+        ctx = build_context(cfg, sandbox_url, FrozenClock(sim_start()))
         migrate.upgrade(ctx.engine)
         seed(ctx)
         simulator = Simulator(ctx, sandbox_url, seed_value)

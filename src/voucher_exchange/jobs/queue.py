@@ -15,7 +15,7 @@ Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 CHANNEL = "vx_jobs"
 
 
-def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float = 0.0) -> None:
+def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds: float = 0.0) -> None:
     """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
 
     If that job is running right now, it is told to run once more, so work enqueued
@@ -30,7 +30,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay: float =
             "ref": ref,
             "dedupe_key": key,
             "status": Q,
-            "run_at": now + timedelta(seconds=delay),
+            "run_at": now + timedelta(seconds=delay_seconds),
             "request_id": structlog.contextvars.get_contextvars().get("request_id"),
             "created_at": now,
             "updated_at": now,
@@ -102,14 +102,16 @@ def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
     )
 
 
-def retry_later(conn: Connection, job: Job, worker_id: str, now: datetime, delay: float, error: str) -> None:
-    """Put the job back to run after `delay` seconds."""
+def retry_later(
+    conn: Connection, job: Job, worker_id: str, now: datetime, delay_seconds: float, error: str
+) -> None:
+    """Put the job back to run after `delay_seconds`."""
     conn.execute(
         update(jobs)
         .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
         .values(
             status=Q,
-            run_at=now + timedelta(seconds=delay),
+            run_at=now + timedelta(seconds=delay_seconds),
             locked_by=None,
             locked_until=None,
             last_error=error[:500],

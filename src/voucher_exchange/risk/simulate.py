@@ -20,6 +20,7 @@ from sqlalchemy import select
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import User
+from voucher_exchange.clock import FrozenClock
 from voucher_exchange.context import Context
 from voucher_exchange.db.schema import decisions, trades
 from voucher_exchange.identity import service as identity
@@ -29,22 +30,6 @@ from voucher_exchange.risk import repository as risk
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import AcquisitionMethod
 from voucher_exchange.worker.runner import Worker
-
-
-class SimClock:
-    """A clock the simulator moves forward."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        """The simulated instant."""
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        """Let time pass."""
-        self._now += delta
-
 
 # Typology → the rule (or hard reason) meant to catch it.
 INTENDED = {
@@ -107,11 +92,11 @@ class _Seller:
 
 
 class Simulator:
-    """Drives scenarios; `ctx.clock` must be a SimClock."""
+    """Drives scenarios; `ctx.clock` must be a FrozenClock, which the simulator moves forward."""
 
     def __init__(self, ctx: Context, sandbox_url: str, seed: int) -> None:
         self.ctx = ctx
-        self.clock: SimClock = ctx.clock  # type: ignore[assignment]
+        self.clock: FrozenClock = ctx.clock  # type: ignore[assignment]
         self.sandbox = httpx.Client(base_url=sandbox_url, timeout=30)
         self.rng = random.Random(seed)  # simulation only; no security role  # noqa: S311
         self.worker = Worker(ctx)

@@ -77,9 +77,9 @@ class Worker:
                 queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
                 uow.commit()
 
-    def _later(self, job: Job, delay: float, error: str) -> None:
+    def _later(self, job: Job, delay_seconds: float, error: str) -> None:
         with self.ctx.uow() as uow:
-            queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay, error)
+            queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay_seconds, error)
             uow.commit()
 
     def _failed_attempt(self, job: Job, error: str) -> None:
