@@ -69,7 +69,11 @@ def main() -> None:
                 progress.update(settled, completed=args.trades + 21)
                 result = load.figures(engine)
                 idle = progress.add_task("one at a time", total=args.single)
-                seller = load.new_seller(running.api_urls[0], running.sandbox_url, 100_000)
+                # Honest sellers take turns (four sales each) so no rule holds them.
+                turns = range(-(-args.single // load.TRADES_PER_SELLER))
+                sellers = [
+                    load.new_seller(running.api_urls[0], running.sandbox_url, 100_000 + k) for k in turns
+                ]
 
                 def wait_paid(trade_id: str) -> None:
                     while load.open_trades(engine):
@@ -79,7 +83,7 @@ def main() -> None:
                 single = load.figures(
                     engine,
                     load.one_at_a_time(
-                        running.api_urls[0], running.sandbox_url, seller, args.single, wait_paid
+                        running.api_urls[0], running.sandbox_url, sellers, args.single, wait_paid
                     ),
                 )
                 engine.dispose()

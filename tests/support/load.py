@@ -193,12 +193,12 @@ class Figures:
 
 
 def one_at_a_time(
-    api: str, sandbox: str, seller: Seller, count: int, wait: Callable[[str], None]
+    api: str, sandbox: str, sellers: list[Seller], count: int, wait: Callable[[str], None]
 ) -> set[str]:
-    """Trades sent one after another, each waited for: latency without a queue."""
+    """Trades sent one after another, each waited for: latency without a queue (sellers take turns)."""
     ids = set()
-    for _ in range(count):
-        trade_id = _sell(api, seller, _mint(sandbox))
+    for n in range(count):
+        trade_id = _sell(api, sellers[n % len(sellers)], _mint(sandbox))
         wait(trade_id)
         ids.add(trade_id)
     return ids
