@@ -6,18 +6,19 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench bench-risk lint format clean
+.PHONY: help install run test test-fast test-browser bench bench-risk lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the pinned dependencies
+install: $(STAMP) ## Create .venv and install the pinned dependencies (Python and npm)
 
 run: $(STAMP) ## Start the exchange on SQLite with sandboxes and demo data (PORT=8000)
 	$(BIN)/voucher-exchange serve --demo --port $(PORT)
@@ -27,6 +28,16 @@ test: $(STAMP) ## Run the whole test suite
 
 test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
 	$(BIN)/pytest -q -m "not slow"
+
+test-browser: $(STAMP) ## Only the web app's tests in headless Chromium
+	$(BIN)/pytest -q -m browser
+
+screenshots: $(STAMP) ## Refresh docs/screenshots/ from the browser tests
+	VX_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m browser
+
+messages: $(STAMP) ## Extract translatable text and merge it into the Korean catalogue
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -o var/messages.pot src/voucher_exchange
+	$(BIN)/pybabel update -i var/messages.pot -d src/voucher_exchange/locale -l ko --no-fuzzy-matching
 
 bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
 	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)
@@ -44,4 +55,4 @@ format: $(STAMP) ## Format the code
 	$(BIN)/ruff check --fix src tests bench
 
 clean: ## Remove the venv, caches and local data (var/)
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.identity.http import HttpIdentityProvider
 from voucher_exchange.issuers.http import HttpIssuer
+from voucher_exchange.notifications.smtp import SmtpMailer
 from voucher_exchange.payouts.http_rail import HttpPayoutRail
 from voucher_exchange.sandbox.app import create_sandbox_app
 from voucher_exchange.sandbox.issuer import SandboxBrand
@@ -36,6 +37,9 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         issuer=issuer,
         rail=rail,
         identity=identity,
+        mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
+        if settings.smtp_host
+        else None,
     )
     ctx.on_close.extend([issuer.close, rail.close, identity.close])
     return ctx

@@ -26,6 +26,12 @@ class Settings:
     worker_poll_seconds: float = 0.2
     quote_ttl_seconds: int = 15 * 60
     demo: bool = False
+    # E-mail to sellers: off unless an SMTP host is set (`serve --demo` runs a local one).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
+    # Where sellers reach the site (links in e-mails).
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def currency(self) -> str:
@@ -61,4 +67,8 @@ def load_settings() -> Settings:
         job_lease_seconds=float(env.get("VX_JOB_LEASE_SECONDS", "30")),
         job_max_attempts=int(env.get("VX_JOB_MAX_ATTEMPTS", "12")),
         worker_poll_seconds=float(env.get("VX_WORKER_POLL_SECONDS", "0.2")),
+        smtp_host=env.get("VX_SMTP_HOST") or None,
+        smtp_port=int(env.get("VX_SMTP_PORT", "25")),
+        mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),
+        public_url=env.get("VX_PUBLIC_URL", Settings.public_url),
     )

@@ -13,6 +13,7 @@ from voucher_exchange.config import Settings
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.identity.provider import IdentityProvider
 from voucher_exchange.issuers.ports import Issuer
+from voucher_exchange.notifications.ports import Mailer
 from voucher_exchange.payouts.rail import PayoutRail
 from voucher_exchange.risk.sanctions_cache import SanctionsCache
 from voucher_exchange.security.vault import Vault
@@ -29,6 +30,7 @@ class Context:
     issuer: Issuer
     rail: PayoutRail
     identity: IdentityProvider
+    mailer: Mailer | None = None
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)
     sanctions: SanctionsCache = field(default_factory=SanctionsCache)

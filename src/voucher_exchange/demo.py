@@ -13,6 +13,8 @@ from voucher_exchange.payouts import service as payouts
 
 DEMO_OPERATOR_EMAIL = "operator@demo.voucher-exchange.test"
 DEMO_OPERATOR_PASSWORD = "demo-operator-pass"  # noqa: S105  # demo only, printed at start
+DEMO_REVIEWER_EMAIL = "reviewer@demo.voucher-exchange.test"
+DEMO_REVIEWER_PASSWORD = "demo-reviewer-pass"  # noqa: S105  # demo only, printed at start
 # Enough for thousands of demo trades: ₩1,000,000,000 or $10,000,000.
 DEMO_TREASURY = {"KRW": 1_000_000_000, "USD": 1_000_000_000}
 
@@ -23,6 +25,8 @@ class DemoLogin:
 
     email: str
     password: str
+    reviewer_email: str = DEMO_REVIEWER_EMAIL
+    reviewer_password: str = DEMO_REVIEWER_PASSWORD
 
 
 def seed(ctx: Context) -> DemoLogin:
@@ -33,6 +37,14 @@ def seed(ctx: Context) -> DemoLogin:
         if accounts.by_email(uow.conn, DEMO_OPERATOR_EMAIL) is None:
             account_service.create_staff(
                 uow.conn, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, Role.OPERATOR, now
+            )
+            # The demo operator may also reveal codes (each reveal is audited).
+            account_service.create_staff(
+                uow.conn, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, Role.REVEAL_CODES, now
+            )
+        if accounts.by_email(uow.conn, DEMO_REVIEWER_EMAIL) is None:
+            account_service.create_staff(
+                uow.conn, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD, Role.REVIEWER, now
             )
         currency = ctx.settings.currency
         payouts.fund_treasury(uow.conn, f"demo-{currency}", currency, DEMO_TREASURY[currency], now)

@@ -207,11 +207,13 @@ def settings_for(var_dir: Path, database_url: str) -> Settings:
 
 
 @contextmanager
-def running_exchange(var_dir: Path, database_url: str, worker_threads: int = 2) -> Iterator[Exchange]:
+def running_exchange(
+    var_dir: Path, database_url: str, worker_threads: int = 2, **overrides: Any
+) -> Iterator[Exchange]:
     """Sandboxes and the exchange, each on its own port, over real HTTP."""
     with ExitStack() as stack:
         sandbox_url = stack.enter_context(live_server(build_sandbox(var_dir, hang_seconds=2.0))) + ""
-        settings = settings_for(var_dir, database_url)
+        settings = settings_for(var_dir, database_url).with_overrides(**overrides)
         clock = ShiftableClock()
         ctx = build_context(settings, sandbox_url, clock)
         stack.callback(ctx.close)

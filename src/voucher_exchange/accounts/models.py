@@ -15,6 +15,8 @@ class Role(StrEnum):
     """Works the review queue."""
     OPERATOR = "operator"
     """Runs the exchange: catalog, ledger, payouts, staff."""
+    REVEAL_CODES = "reveal_codes"
+    """May reveal a voucher's code to staff; every reveal is written to the audit log."""
 
 
 class IdentityStatus(StrEnum):
@@ -41,10 +43,16 @@ class User:
     legal_name: str | None
     birth_date: date | None
     identity_status: IdentityStatus
+    language: str = "ko"
 
     def has(self, role: Role) -> bool:
         """True when the user holds `role` (operators may also review)."""
         return role in self.roles or (role is Role.REVIEWER and Role.OPERATOR in self.roles)
+
+    @property
+    def is_staff(self) -> bool:
+        """Reviewers and operators."""
+        return self.has(Role.REVIEWER)
 
 
 def normalise_name(name: str) -> str:

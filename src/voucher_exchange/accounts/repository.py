@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from voucher_exchange.accounts.models import IdentityStatus, Role, User
 from voucher_exchange.db.dialect import locked
-from voucher_exchange.db.schema import api_tokens, users
+from voucher_exchange.db.schema import api_tokens, login_failures, users
 
 
 def _to_user(row: Any) -> User:
@@ -21,11 +21,18 @@ def _to_user(row: Any) -> User:
         legal_name=row.legal_name,
         birth_date=row.birth_date,
         identity_status=IdentityStatus(row.identity_status),
+        language=row.language,
     )
 
 
 def insert_user(
-    conn: Connection, user_id: str, email: str, password_hash: str, roles: set[Role], now: datetime
+    conn: Connection,
+    user_id: str,
+    email: str,
+    password_hash: str,
+    roles: set[Role],
+    now: datetime,
+    language: str = "ko",
 ) -> None:
     """Store a new user (the unique e-mail refuses a duplicate)."""
     conn.execute(
@@ -34,6 +41,7 @@ def insert_user(
             email=email,
             password_hash=password_hash,
             roles=",".join(sorted(r.value for r in roles)),
+            language=language,
             created_at=now,
         )
     )
@@ -108,4 +116,42 @@ def set_sanctions(conn: Connection, user_id: str, strength: str, match: dict[str
     """Record the sanctions screening of the user's legal name."""
     conn.execute(
         update(users).where(users.c.id == user_id).values(sanctions_strength=strength, sanctions_match=match)
+    )
+
+
+def delete_token(conn: Connection, token_hash: str) -> None:
+    """Forget a token (log out)."""
+    conn.execute(delete(api_tokens).where(api_tokens.c.token_hash == token_hash))
+
+
+def set_language(conn: Connection, user_id: str, language: str) -> None:
+    """The language the user reads (e-mails follow it)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
+def staff(conn: Connection) -> list[User]:
+    """Users holding any role, by e-mail."""
+    rows = conn.execute(select(users).where(users.c.roles != "").order_by(users.c.email))
+    return [_to_user(r) for r in rows]
+
+
+def add_login_failure(conn: Connection, email: str, client_ip: str | None, now: datetime) -> None:
+    """Count one wrong password."""
+    conn.execute(insert(login_failures).values(email=email, client_ip=client_ip, at=now))
+
+
+def login_failures_since(conn: Connection, email: str, since: datetime) -> tuple[int, datetime | None]:
+    """(wrong passwords for the e-mail since `since`, the earliest of them)."""
+    row = conn.execute(
+        select(func.count(), func.min(login_failures.c.at)).where(
+            (login_failures.c.email == email) & (login_failures.c.at >= since)
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+def clear_login_failures(conn: Connection, email: str, before: datetime) -> None:
+    """A successful log-in forgets the e-mail's failures (and drops stale rows)."""
+    conn.execute(
+        delete(login_failures).where(or_(login_failures.c.email == email, login_failures.c.at < before))
     )

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
@@ -22,11 +23,17 @@ from voucher_exchange.api.routes import accounts, catalog, staff, trades
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
+from voucher_exchange.web import app as web
 from voucher_exchange.worker.runner import start_threads
 
 
-def create_app(ctx: Context, sandbox: FastAPI | None = None, worker_threads: int = 0) -> FastAPI:
-    """The exchange's HTTP app. `worker_threads` > 0 runs workers inside this process."""
+def create_app(
+    ctx: Context, sandbox: FastAPI | None = None, worker_threads: int = 0, pages: bool = True
+) -> FastAPI:
+    """The exchange's HTTP app: API, and the web app unless `pages` is False.
+
+    `worker_threads` > 0 runs workers inside this process.
+    """
     stop = threading.Event()
 
     @asynccontextmanager
@@ -45,8 +52,9 @@ def create_app(ctx: Context, sandbox: FastAPI | None = None, worker_threads: int
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    errors.install(app)
+    errors.install(app, web.error_page if pages else None)
     _observe(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
@@ -75,6 +83,8 @@ def create_app(ctx: Context, sandbox: FastAPI | None = None, worker_threads: int
         body = generate_latest(PROCESS_REGISTRY) + generate_latest(database_metrics)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    if pages:
+        web.mount(app)
     if sandbox is not None:
         app.mount("/sandbox", sandbox)
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voucher_exchange import logs
@@ -32,26 +33,34 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on an app."""
+# Renders an error as a web page: (request, status, code, message) → HTML, or None for API paths.
+PageErrors = Callable[[Request, int, str, str], Response | None]
+
+
+def install(app: FastAPI, pages: PageErrors | None = None) -> None:
+    """Register the handlers on an app; `pages` answers errors on web pages in HTML."""
+
+    def respond(request: Request, status: int, code: str, message: str, field: str | None = None) -> Response:
+        html = pages(request, status, code, message) if pages else None
+        return html or JSONResponse(error_body(code, message, field), status_code=status)
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return respond(request, exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
         kind = str(first.get("type", ""))
         code = "malformed_json" if kind == "json_invalid" else "invalid_request"
         # The message names the field and the rule, never the submitted value (it may be a secret).
         message = str(first.get("msg", "invalid request"))
-        return JSONResponse(error_body(code, message, _field(tuple(first.get("loc", ())))), status_code=422)
+        return respond(request, 422, code, message, _field(tuple(first.get("loc", ()))))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return respond(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(ExternalUnavailable)
     async def _unavailable(_: Request, exc: ExternalUnavailable) -> JSONResponse:

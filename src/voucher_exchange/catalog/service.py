@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import repository
 from voucher_exchange.catalog.models import (
     Brand,
@@ -90,18 +91,28 @@ def _append_rate_if_changed(
 
 
 def set_rates(conn: Connection, slug: str, bands: list[dict[str, int]], now: datetime, actor: str) -> Brand:
-    """New rates for a brand; they apply to new quotes only."""
-    RateSchedule(1, RateSchedule.bands_from_json(bands))
+    """New rates for a brand; they apply to new quotes only (quotes keep the version they used)."""
+    try:
+        RateSchedule(1, RateSchedule.bands_from_json(bands))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInput("rate_bands_invalid", f"Rate bands: {exc}", "rates") from exc
     if get_brand(conn, slug) is None:
         raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
-    _append_rate_if_changed(conn, slug, bands, now, actor)
+    if _append_rate_if_changed(conn, slug, bands, now, actor):
+        audit.record(conn, actor, "brand.rates", slug, {"bands": bands}, now)
     return get_brand(conn, slug)  # type: ignore[return-value]
 
 
-def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) -> None:
+def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime, actor: str = "cli") -> None:
     """Pause, suspend or reactivate a brand."""
     if not repository.set_status(conn, slug, status, now):
         raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
+    audit.record(conn, actor, "brand.status", slug, {"status": status.value}, now)
+
+
+def rate_history(conn: Connection, slug: str) -> list[dict[str, Any]]:
+    """Every rate version of a brand, newest first."""
+    return list(reversed(repository.rate_history(conn, slug)))
 
 
 def export_catalog(conn: Connection) -> dict[str, Any]:

@@ -123,6 +123,9 @@ def ledger_fund(
         cur = currency or ctx.settings.currency
         money = Money(amount, cur)
         with ctx.uow() as uow:
-            payouts.fund_treasury(uow.conn, reference, cur, amount, ctx.clock.now())
+            recorded = payouts.fund_treasury(uow.conn, reference, cur, amount, ctx.clock.now())
             uow.commit()
-    console.print(f"[green]treasury funded[/green] {money.format()} (ref {reference})")
+    if recorded:
+        console.print(f"[green]treasury funded[/green] {money.format()} (ref {reference})")
+    else:
+        console.print(f"[yellow]already recorded[/yellow]: a deposit with reference {reference} exists")

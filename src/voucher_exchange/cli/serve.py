@@ -14,9 +14,11 @@ from voucher_exchange import logs
 from voucher_exchange.api.app import create_app
 from voucher_exchange.bootstrap import build_sandbox
 from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl, build, console, settings
+from voucher_exchange.config import Settings
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.demo import seed
+from voucher_exchange.notifications.local import start_local_smtp
 from voucher_exchange.worker.runner import start_threads
 
 
@@ -39,6 +41,14 @@ def serve(
     """Run the HTTP API (and, with --demo, everything else in one process)."""
     logs.configure()
     cfg = settings(database_url, jurisdiction=jurisdiction.upper() if jurisdiction else None, demo=demo)
+    if cfg.public_url == Settings.public_url:
+        cfg = cfg.with_overrides(public_url=f"http://{host}:{port}")
+    mail = None
+    if demo and not cfg.smtp_host:
+        # The demo catches its own e-mail: a local SMTP server writing .eml files to var/mail/.
+        controller, _, smtp_port = start_local_smtp(folder=cfg.var_dir / "mail")
+        mail = controller
+        cfg = cfg.with_overrides(smtp_host="127.0.0.1", smtp_port=smtp_port)
     mounted = demo and not (sandbox_url or cfg.sandbox_url)
     local = f"http://127.0.0.1:{port}/sandbox"
     ctx = build(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
@@ -50,13 +60,18 @@ def serve(
         raise typer.Exit(2)
     app = create_app(ctx, build_sandbox(cfg.var_dir) if mounted else None, 0 if no_worker else workers)
     console.print(f"[bold green]voucher-exchange[/bold green] on http://{host}:{port}  (API docs: /docs)")
+    if mail is not None:
+        console.print(f"  e-mails to sellers: {cfg.var_dir / 'mail'}/ (local SMTP on port {cfg.smtp_port})")
     console.print(f"  database: {cfg.database_url}   jurisdiction: {cfg.jurisdiction} ({cfg.currency})")
     if demo:
         console.print(f"  demo operator: {login.email} / {login.password}")
+        console.print(f"  demo reviewer: {login.reviewer_email} / {login.reviewer_password}")
     if mounted:
         console.print(f"  sandboxes: {local}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
     ctx.close()
+    if mail is not None:
+        mail.stop()
 
 
 def worker(

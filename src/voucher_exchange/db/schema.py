@@ -57,7 +57,21 @@ users = Table(
     # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
+    # The language e-mails are written in (the last one the seller chose on the site).
+    Column("language", String(5), nullable=False, server_default="ko"),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Failed log-ins, counted per e-mail and per address to throttle password guessing.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False),
+    Column("client_ip", String(64)),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_email_at", "email", "at"),
+    Index("ix_login_failures_ip_at", "client_ip", "at"),
 )
 
 api_tokens = Table(
@@ -320,6 +334,7 @@ audit_log = Table(
     Column("action", String(60), nullable=False),
     Column("subject", String(100), nullable=False),
     Column("details", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
 )
 
 # Rule sets are immutable versions; only their status changes (one live, any number shadow).

@@ -192,3 +192,26 @@ def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:
 def count_transfers(conn: Connection) -> int:
     """How many transfers exist."""
     return int(conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one())
+
+
+def transfers_where(
+    conn: Connection, trade_id: str | None, payout_id: str | None, key_prefix: str | None
+) -> list[Any]:
+    """Transfers of a trade, a payout, or whose key starts with a prefix, with account codes; oldest first."""
+    debit = ledger_accounts.alias("debit")
+    credit = ledger_accounts.alias("credit")
+    t = ledger_transfers.c
+    query = (
+        select(ledger_transfers, debit.c.code.label("debit_code"), credit.c.code.label("credit_code"))
+        .join(debit, debit.c.id == t.debit_account_id)
+        .join(credit, credit.c.id == t.credit_account_id)
+        .order_by(t.id)
+        .limit(500)
+    )
+    if trade_id:
+        query = query.where(t.trade_id == trade_id)
+    if payout_id:
+        query = query.where(t.payout_id == payout_id)
+    if key_prefix:
+        query = query.where(t.key.startswith(key_prefix, autoescape=True))
+    return list(conn.execute(query))

@@ -164,3 +164,27 @@ def _check_nothing_lost(conn: Connection, report: VerifyReport) -> None:
         elif r.id not in live:
             report.violations.append(f"trade {r.id} is {status.value} with no job to move it on")
     report.checked["open_trades"] = len(open_trades)
+
+
+def transfers(
+    conn: Connection, trade_id: str | None = None, payout_id: str | None = None, key_prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """The transfers of one trade or payout (or by key prefix), each with its accounts and phase."""
+    if not (trade_id or payout_id or key_prefix):
+        return []
+    return [
+        {
+            "id": r.id,
+            "key": r.key,
+            "debit": r.debit_code,
+            "credit": r.credit_code,
+            "amount": {"amount": int(r.amount), "currency": r.currency},
+            "phase": r.phase,
+            "pending_id": r.pending_id,
+            "trade_id": r.trade_id,
+            "payout_id": r.payout_id,
+            "memo": r.memo,
+            "at": r.created_at,
+        }
+        for r in repository.transfers_where(conn, trade_id, payout_id, key_prefix)
+    ]

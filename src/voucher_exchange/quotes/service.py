@@ -37,3 +37,11 @@ def create_quote(
     )
     repository.save(conn, quote)
     return quote
+
+
+def preview(conn: Connection, settings: Settings, clock: Clock, brand_slug: str, face_value: Money) -> Quote:
+    """What a quote would say right now (the rate calculator); nothing is stored or promised."""
+    brand = catalog.require_brand(conn, brand_slug)
+    if brand.currency != settings.currency:
+        raise InvalidInput("currency_mismatch", f"This exchange pays out in {settings.currency}.", "brand")
+    return models.price("preview", "", brand, face_value, clock.now(), settings.quote_ttl_seconds)

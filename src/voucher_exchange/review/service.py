@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from voucher_exchange.accounts.models import User
+from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
 from voucher_exchange.db.schema import decisions
 from voucher_exchange.db.schema import trades as trades_table
@@ -62,7 +63,8 @@ class ReviewQueue:
     oldest_age_seconds: float | None
 
 
-def _evidence(conn: Connection, trade_id: str) -> dict[str, Any] | None:
+def evidence_for(conn: Connection, trade_id: str) -> dict[str, Any] | None:
+    """The risk decision's evidence: rule set, score, rules hit, features, the issuer's answer."""
     row = conn.execute(
         select(decisions.c.evidence, decisions.c.ruleset_version)
         .where((decisions.c.trade_id == trade_id) & (decisions.c.stage == "risk"))
@@ -99,7 +101,7 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
             r["code"] for r in (data["decision"] or {}).get("reasons", [])
         ]:
             continue
-        data["evidence"] = _evidence(conn, row.id)
+        data["evidence"] = evidence_for(conn, row.id)
         data["waiting_seconds"] = round((now - row.updated_at).total_seconds(), 1)
         items.append(data)
     oldest = items[0]["waiting_seconds"] if items else None
@@ -121,6 +123,10 @@ def decide(
     close_reason: str | None = None,
 ) -> Any:
     """Approve (the trade resumes where it was held) or reject (nothing moves); the close reason labels it."""
+    if outcome not in CLOSE_REASONS:
+        raise InvalidInput("outcome_invalid", "Decide approve or reject.", "outcome")
+    if not note.strip():
+        raise InvalidInput("note_required", "Write a note saying why.", "note")
     close_reason = close_reason or DEFAULT_CLOSE[outcome]
     if close_reason not in CLOSE_REASONS[outcome]:
         raise InvalidInput(
@@ -154,6 +160,9 @@ def decide(
         note,
     )
     risk.label(conn, trade_id, CLOSE_REASONS[outcome][close_reason], "review", close_reason, now)
+    audit.record(
+        conn, reviewer.email, f"review.{outcome}", trade_id, {"close_reason": close_reason, "note": note}, now
+    )
     if not trades.transition(conn, trade_id, TradeStatus.IN_REVIEW, target, now, reviewer.email, note):
         raise Conflict("trade_not_in_review", "Another reviewer decided this trade first.")
     if target is not TradeStatus.REJECTED:

@@ -94,3 +94,8 @@ class AcquisitionMethod(StrEnum):
     """Given by a promotion or reward programme."""
     OTHER = "other"
     """Anything else."""
+
+
+# The seller gets an e-mail when a trade reaches one of these (a job of this kind, ref "<id>:<status>").
+NOTIFY_TRADE = "trade.notify"
+NOTIFY_ON = frozenset({TradeStatus.PAID, TradeStatus.REJECTED, TradeStatus.IN_REVIEW, TradeStatus.REVERSED})

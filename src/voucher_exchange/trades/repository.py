@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from voucher_exchange.db.schema import decisions, seller_flags, trade_events, trades
-from voucher_exchange.trades.models import COUNTS_TOWARDS_LIMITS, TradeStatus
+from voucher_exchange.jobs import queue
+from voucher_exchange.trades.models import COUNTS_TOWARDS_LIMITS, NOTIFY_ON, NOTIFY_TRADE, TradeStatus
 
 
 def insert_trade(conn: Connection, values: dict[str, Any]) -> None:
@@ -60,6 +61,9 @@ def transition(
     if not result.rowcount:
         return False
     add_event(conn, trade_id, expected, target, now, actor, note)
+    if target in NOTIFY_ON:
+        # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
+        queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)
     return True
 
 
@@ -176,3 +180,13 @@ def record_issue_date(conn: Connection, trade_id: str, issued_at: datetime | Non
     """Keep the issuer's issue date on the trade (a risk feature for later trades)."""
     if issued_at is not None:
         conn.execute(update(trades).where(trades.c.id == trade_id).values(issued_at=issued_at))
+
+
+def paid_at(conn: Connection, trade_id: str) -> datetime | None:
+    """When the trade became paid."""
+    row = conn.execute(
+        select(trade_events.c.at).where(
+            (trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == "paid")
+        )
+    ).first()
+    return row.at if row else None

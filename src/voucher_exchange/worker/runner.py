@@ -17,6 +17,7 @@ from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
+from voucher_exchange.notifications.service import NOTIFY_TRADE, notify_trade
 from voucher_exchange.payouts.models import TreasuryShort
 from voucher_exchange.trades import repository as trades
 from voucher_exchange.trades.models import TERMINAL, TRANSITIONS, TradeStatus
@@ -28,7 +29,7 @@ Handler = Callable[[Context, str], None]
 TREASURY_WAIT_SECONDS = 15.0
 TRANSIENT_RETRY_SECONDS = 0.05
 
-HANDLERS: dict[str, Handler] = {PROCESS_TRADE: process_trade}
+HANDLERS: dict[str, Handler] = {PROCESS_TRADE: process_trade, NOTIFY_TRADE: notify_trade}
 
 
 class Worker:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.api import idempotency
-from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey
+from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import DestinationIn, IdentityIn, LogIn, SignUp
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
@@ -20,20 +20,19 @@ router = APIRouter()
 
 
 @router.post("/accounts", status_code=201)
-def sign_up(body: SignUp, ctx: Ctx) -> dict[str, Any]:
+def sign_up(body: SignUp, ctx: Ctx, lang: Lang) -> dict[str, Any]:
     """Create a seller account."""
     with ctx.uow() as uow:
-        session = accounts.sign_up(uow.conn, str(body.email), body.password, ctx.clock.now())
+        session = accounts.sign_up(uow.conn, str(body.email), body.password, ctx.clock.now(), language=lang)
         uow.commit()
     return {"id": session.user.id, "email": session.user.email, "token": session.token}
 
 
 @router.post("/sessions", status_code=201)
-def log_in(body: LogIn, ctx: Ctx) -> dict[str, Any]:
-    """Log in; returns a new bearer token."""
-    with ctx.uow() as uow:
-        session = accounts.log_in(uow.conn, body.email, body.password, ctx.clock.now())
-        uow.commit()
+def log_in(body: LogIn, ctx: Ctx, request: Request) -> dict[str, Any]:
+    """Log in; returns a new bearer token. Five wrong passwords in 15 minutes lock the e-mail briefly."""
+    client_ip = request.client.host if request.client else None
+    session = accounts.log_in(ctx, body.email, body.password, client_ip)
     return {"token": session.token}
 
 

@@ -1,0 +1,56 @@
+"""A local SMTP server for the demo and the tests (aiosmtpd): keeps what it receives."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Inbox:
+    """Messages received, in order; optionally also written to a folder as .eml files."""
+
+    folder: Path | None = None
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802  # aiosmtpd's hook name
+        """aiosmtpd calls this for each message."""
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append(parsed)
+            count = len(self.messages)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / f"{count:06d}.eml").write_bytes(envelope.content)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages sent to one address."""
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_local_smtp(port: int = 0, folder: Path | None = None) -> tuple[Controller, Inbox, int]:
+    """An SMTP server on 127.0.0.1:`port` (0 = a free one); stop it with controller.stop()."""
+    port = port or free_port()
+    inbox = Inbox(folder)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, inbox, port

@@ -1,0 +1,82 @@
+"""Tell a seller, in their language, that a trade was paid, refused, held or reversed.
+
+Jobs are enqueued in the same transaction as the status change (outbox), so a notice is
+never lost; a crash between sending and finishing the job may send it twice, which is
+the safe side for a notice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voucher_exchange import i18n
+from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.context import Context
+from voucher_exchange.i18n import N_
+from voucher_exchange.money import Money
+from voucher_exchange.trades import repository as trades
+from voucher_exchange.trades.models import NOTIFY_TRADE
+from voucher_exchange.trades.service import view
+
+__all__ = ["NOTIFY_TRADE", "compose", "notify_trade"]
+
+_SUBJECTS = {
+    "paid": N_("Paid: %(payout)s is on its way to your bank"),
+    "rejected": N_("We could not buy your %(brand)s voucher"),
+    "in_review": N_("Your %(brand)s voucher is being checked"),
+    "reversed": N_("A payment for your %(brand)s voucher was reversed"),
+}
+_BODIES = {
+    "paid": N_(
+        "We sent %(payout)s for your %(brand)s voucher (%(masked)s, face value %(face)s) "
+        "to your bank account."
+    ),
+    "rejected": N_(
+        "We did not buy your %(brand)s voucher (%(masked)s). Nothing was paid and no fee was charged."
+    ),
+    "in_review": N_(
+        "A person is checking your %(brand)s voucher (%(masked)s) before we buy it. "
+        "Nothing has been taken from the voucher yet; you don't need to do anything."
+    ),
+    "reversed": N_("The payment for your %(brand)s voucher (%(masked)s) was reversed."),
+}
+
+
+def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tuple[str, str]:
+    """(subject, body) for a trade's status, in `lang`; the code appears masked only."""
+    values = {
+        "brand": brand_name,
+        "masked": trade["voucher"]["masked"],
+        "payout": i18n.format_money(Money(**trade["payout"]), lang),
+        "face": i18n.format_money(Money(**trade["face_value"]), lang),
+    }
+    status = trade["status"]
+    subject = i18n.gettext(lang, _SUBJECTS[status]) % values
+    lines = [i18n.gettext(lang, _BODIES[status]) % values, ""]
+    for reason in (trade.get("decision") or {}).get("reasons", []):
+        lines.append("• " + reason["message"])
+    lines += ["", i18n.gettext(lang, "Follow your trade: %(link)s") % {"link": link}, "", "voucher-exchange"]
+    return subject, "\n".join(lines)
+
+
+def notify_trade(ctx: Context, ref: str) -> None:
+    """The job: e-mail the seller about the status named in `ref` ("<trade id>:<status>")."""
+    if ctx.mailer is None:
+        return
+    trade_id, _, status = ref.partition(":")
+    with ctx.uow(readonly=True) as uow:
+        row = trades.get(uow.conn, trade_id)
+        if row is None:
+            return
+        seller = accounts.by_id(uow.conn, row.user_id)
+        assert seller is not None
+        lang = seller.language
+        data = view(uow.conn, row, lang).data
+        brand = catalog.require_brand(uow.conn, row.brand_slug)
+    data["status"] = status
+    if status not in _SUBJECTS:
+        return
+    link = f"{ctx.settings.public_url.rstrip('/')}/trades/{trade_id}"
+    subject, body = compose(data, brand.name_ko if lang == "ko" else brand.name_en, lang, link)
+    ctx.mailer.send(seller.email, subject, body, lang)

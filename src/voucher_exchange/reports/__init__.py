@@ -1,0 +1,1 @@
+"""Operator reports: the dashboard's figures over recent days."""

@@ -1,0 +1,91 @@
+"""Words shown for stable codes. English here; `_()` in the templates translates them."""
+
+from __future__ import annotations
+
+from voucher_exchange.i18n import N_
+
+STATUS = {
+    "received": N_("Received"),
+    "screening": N_("Screening"),
+    "verifying": N_("Checking with the issuer"),
+    "redeeming": N_("Securing the value"),
+    "credited": N_("Credited"),
+    "paying_out": N_("Sending to your bank"),
+    "paid": N_("Paid"),
+    "in_review": N_("Being reviewed"),
+    "rejected": N_("Refused"),
+    "cancelled": N_("Cancelled"),
+    "failed": N_("Needs our team"),
+    "reversed": N_("Reversed"),
+}
+
+# The happy path, in order, for the timeline.
+STEPS = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]
+# Statuses where nothing happens until a person acts: the page stops polling.
+RESTING = {"paid", "rejected", "cancelled", "failed", "reversed", "in_review"}
+
+METHOD = {
+    "gift": N_("Received as a gift"),
+    "card": N_("Bought with a credit or debit card"),
+    "bank_transfer": N_("Bought by bank transfer"),
+    "promotion": N_("From a promotion or reward"),
+    "other": N_("Another way"),
+    "carrier_billing": N_("Paid with mobile phone billing (휴대폰 소액결제)"),
+}
+
+ROLES = {
+    "reviewer": N_("Reviewer"),
+    "operator": N_("Operator"),
+    "reveal_codes": N_("May reveal voucher codes"),
+}
+
+# Web wording for the error codes people meet in forms; anything else shows the service's message.
+ERRORS = {
+    "invalid_credentials": N_("The e-mail or password is wrong."),
+    "login_throttled": N_("Too many wrong passwords for this e-mail. Wait 15 minutes and try again."),
+    "email_taken": N_("An account with this e-mail exists. Log in instead."),
+    "password_invalid": N_("Use a password of 10 to 200 characters."),
+    "email_invalid": N_("Enter a valid e-mail address."),
+    "face_value_invalid": N_("This brand is not sold in that face value."),
+    "amount_invalid": N_("Enter an amount in numbers, like 50000."),
+    "brand_unknown": N_("Choose a brand from the list."),
+    "brand_paused": N_("We are not buying this brand at the moment."),
+    "brand_suspended": N_("We are not buying this brand at the moment."),
+    "quote_expired": N_("Your quote has expired. Ask for a new one; it is valid for 15 minutes."),
+    "quote_used": N_("This quote was already used. Ask for a new one."),
+    "quote_unknown": N_("There is no such quote. Ask for a new one."),
+    "voucher_code_format": N_(
+        "This code does not look like a voucher of this brand. Check it and try again."
+    ),
+    "voucher_pin_format": N_("The PIN is missing or does not look right. Check it and try again."),
+    "account_number_invalid": N_("Enter the account number in digits only (6 to 20)."),
+    "bank_code_invalid": N_("Choose your bank."),
+    "holder_name_invalid": N_("Enter the account holder's name."),
+    "phone_invalid": N_("Enter a mobile number like 010-1234-5678."),
+    "payout_destination_mismatch": N_("The account must be in your own verified name."),
+    "acquired_on_invalid": N_("The acquisition date must be a real date, not in the future."),
+    "payout_destination_unknown": N_("Add a bank account in your name first."),
+    "legal_name_invalid": N_("Enter your full legal name."),
+    "birth_date_invalid": N_("The birth date must be in the past."),
+    "underage": N_("You must be an adult to sell vouchers."),
+    "identity_failed": N_("We could not confirm who you are. Check the details and try again."),
+    "sanctions_match": N_("We cannot open a selling account for this name."),
+    "csrf_failed": N_("This form has expired or did not come from our site. Reload the page and try again."),
+    "trade_not_cancellable": N_("This trade can no longer be cancelled."),
+    "batch_empty": N_("Paste at least one code, one per line, or choose a CSV file."),
+    "batch_too_large": N_("Sell at most 50 vouchers at a time."),
+    "note_required": N_("Write a note saying why."),
+    "forbidden": N_("You do not have permission for this page."),
+    "funding_recorded": N_("A deposit with this reference is already recorded."),
+    "reference_invalid": N_("Give the bank's reference for this deposit."),
+    "payout_refused_by_bank": N_(
+        "The bank refused this transfer. Contact the seller for a new account; retrying would fail again."
+    ),
+    "retry_not_possible": N_(
+        "The trade failed before its voucher was verified; ask the seller to sell it again."
+    ),
+    "reveal_forbidden": N_("Revealing a voucher code needs the reveal_codes permission."),
+    "cannot_demote_self": N_("You cannot take away your own operator role."),
+    "rate_invalid": N_("Enter rates between 1% and 100%, at most two decimals."),
+    "rate_bands_invalid": N_("Each band needs a face value from which it applies; the first starts at 0."),
+}

@@ -1,0 +1,243 @@
+"""Operator pages: dashboard, brands and rates, ledger, payouts and treasury, audit log, staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from voucher_exchange import i18n
+from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts.models import Role
+from voucher_exchange.audit import service as audit
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.catalog.models import BrandStatus
+from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.ledger import service as ledger
+from voucher_exchange.payouts import service as payouts
+from voucher_exchange.reports import service as reports
+from voucher_exchange.risk.screening import JURISDICTION_TZ
+from voucher_exchange.web import forms, labels
+from voucher_exchange.web.charts import volume_chart
+from voucher_exchange.web.render import page, redirect
+from voucher_exchange.web.session import Page, Visitor, check_csrf
+
+router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)], include_in_schema=False)
+Field = Annotated[str, Form(max_length=300)]
+
+
+@router.get("")
+def dashboard(v: Page) -> Response:
+    """The last 30 days; reviewers without the operator role go to their queue."""
+    user = v.staff(Role.REVIEWER)
+    if not user.has(Role.OPERATOR):
+        return redirect(v, "/staff/review")
+    settings = v.ctx.settings
+    with v.ctx.uow(readonly=True) as uow:
+        board = reports.dashboard(
+            uow.conn, v.ctx.clock.now(), JURISDICTION_TZ[settings.jurisdiction], settings.currency
+        )
+        treasury = payouts.treasury_available(uow.conn, settings.currency)
+    return page(v, "staff/dashboard.html", board=board, chart=volume_chart(board), treasury=treasury)
+
+
+@router.get("/brands")
+def brands(v: Page) -> Response:
+    """Every brand with its status and current rates."""
+    v.staff(Role.OPERATOR)
+    with v.ctx.uow(readonly=True) as uow:
+        found = catalog.list_brands(uow.conn)
+    return page(v, "staff/brands.html", brands=found)
+
+
+def _brand_page(v: Visitor, slug: str, status: int = 200, **values: object) -> Response:
+    v.staff(Role.OPERATOR)
+    with v.ctx.uow(readonly=True) as uow:
+        brand = catalog.require_brand(uow.conn, slug[:60])
+        history = catalog.rate_history(uow.conn, brand.slug)
+    return page(
+        v,
+        "staff/brand.html",
+        status=status,
+        brand=brand,
+        history=history,
+        statuses=list(BrandStatus),
+        **values,
+    )
+
+
+@router.get("/brands/{slug}")
+def brand(v: Page, slug: str) -> Response:
+    """A brand's rate editor, rate history and status."""
+    return _brand_page(v, slug)
+
+
+@router.post("/brands/{slug}/rates")
+async def set_rates(v: Page, slug: str, request: Request) -> Response:
+    """A new rate version (bands from face value → rate %); it applies to new quotes only."""
+    operator = v.staff(Role.OPERATOR)
+    form = await request.form()
+    try:
+        bands = []
+        for i in range(10):
+            rate, start = form.get(f"rate_{i}", ""), form.get(f"min_face_{i}", "")
+            if not isinstance(rate, str) or not isinstance(start, str) or not rate.strip():
+                continue
+            min_face = (
+                forms.parse_amount(start, v.ctx.settings.currency).amount
+                if start.strip() not in ("", "0")
+                else 0
+            )
+            bands.append({"min_face": min_face, "rate_bps": forms.parse_percent_bps(rate)})
+        if not bands:
+            raise InvalidInput("rate_invalid", "Give at least one rate.", "rate")
+        with v.ctx.uow() as uow:
+            catalog.set_rates(
+                uow.conn,
+                slug[:60],
+                sorted(bands, key=lambda b: b["min_face"]),
+                v.ctx.clock.now(),
+                operator.email,
+            )
+            uow.commit()
+    except DomainError as exc:
+        return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
+    return redirect(v, f"/staff/brands/{slug[:60]}")
+
+
+@router.post("/brands/{slug}/status")
+def set_status(v: Page, slug: str, status: Annotated[str, Form(max_length=20)]) -> Response:
+    """Pause, suspend or reactivate a brand."""
+    operator = v.staff(Role.OPERATOR)
+    try:
+        if status not in set(BrandStatus):
+            raise InvalidInput("status_invalid", "Choose active, paused or suspended.", "status")
+        with v.ctx.uow() as uow:
+            catalog.set_status(uow.conn, slug[:60], BrandStatus(status), v.ctx.clock.now(), operator.email)
+            uow.commit()
+    except DomainError as exc:
+        return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
+    return redirect(v, f"/staff/brands/{slug[:60]}")
+
+
+@router.get("/ledger")
+def ledger_page(v: Page, trade: str = "", payout: str = "") -> Response:
+    """Accounts and balances; the transfers of a trade or payout."""
+    v.staff(Role.OPERATOR)
+    with v.ctx.uow(readonly=True) as uow:
+        balances = ledger.balances(uow.conn)
+        found = ledger.transfers(uow.conn, trade.strip()[:36] or None, payout.strip()[:36] or None)
+    return page(v, "staff/ledger.html", balances=balances, transfers=found, trade=trade, payout=payout)
+
+
+def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
+    v.staff(Role.OPERATOR)
+    currency = v.ctx.settings.currency
+    with v.ctx.uow(readonly=True) as uow:
+        pending = payouts.in_flight(uow.conn)
+        failed = payouts.failed_trades(uow.conn)
+        treasury = payouts.treasury_available(uow.conn, currency)
+        funding = ledger.transfers(uow.conn, key_prefix="funding:")
+    return page(
+        v,
+        "staff/payouts.html",
+        status=status,
+        pending=pending,
+        failed=failed,
+        treasury=treasury,
+        funding=list(reversed(funding)),
+        **values,
+    )
+
+
+@router.get("/payouts")
+def payouts_page(v: Page) -> Response:
+    """Payouts in flight, failed trades, the treasury and its funding."""
+    return _payouts_page(v)
+
+
+@router.post("/payouts/{trade_id}/retry")
+def retry(v: Page, trade_id: str) -> Response:
+    """Put a failed trade back to work where it stopped."""
+    operator = v.staff(Role.OPERATOR)
+    try:
+        with v.ctx.uow() as uow:
+            payouts.retry_failed(uow.conn, v.ctx.clock, operator.email, trade_id[:36])
+            uow.after_commit(v.ctx.wake_workers)
+            uow.commit()
+    except DomainError as exc:
+        return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    return redirect(v, "/staff/payouts")
+
+
+@router.post("/treasury/fund")
+def fund(v: Page, amount: Field, reference: Field) -> Response:
+    """Record money put into the payout account."""
+    operator = v.staff(Role.OPERATOR)
+    currency = v.ctx.settings.currency
+    try:
+        money = forms.parse_amount(amount, currency, "amount")
+        with v.ctx.uow() as uow:
+            recorded = payouts.fund_treasury(
+                uow.conn, reference, currency, money.amount, v.ctx.clock.now(), operator.email
+            )
+            uow.commit()
+    except DomainError as exc:
+        return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    if not recorded:
+        return _payouts_page(v, status=409, error=i18n.gettext(v.lang, labels.ERRORS["funding_recorded"]))
+    return redirect(v, "/staff/payouts")
+
+
+@router.get("/audit")
+def audit_page(v: Page, action: str = "") -> Response:
+    """The newest audit entries."""
+    v.staff(Role.OPERATOR)
+    with v.ctx.uow(readonly=True) as uow:
+        entries = audit.recent(uow.conn, 300, action[:60] or None)
+    return page(v, "staff/audit.html", entries=entries, action=action)
+
+
+def _team_page(v: Visitor, status: int = 200, **values: object) -> Response:
+    v.staff(Role.OPERATOR)
+    with v.ctx.uow(readonly=True) as uow:
+        team = accounts.list_staff(uow.conn)
+    return page(v, "staff/team.html", status=status, team=team, roles=list(Role), **values)
+
+
+@router.get("/team")
+def team(v: Page) -> Response:
+    """Staff accounts and their roles."""
+    return _team_page(v)
+
+
+@router.post("/team")
+def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(max_length=20)]) -> Response:
+    """Create a staff account (or give an existing account a role)."""
+    operator = v.staff(Role.OPERATOR)
+    try:
+        if role not in set(Role):
+            raise InvalidInput("role_invalid", "Choose a role.", "role")
+        with v.ctx.uow() as uow:
+            created = accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now())
+            audit.record(uow.conn, operator.email, "staff.add", created.id, {"role": role}, v.ctx.clock.now())
+            uow.commit()
+    except DomainError as exc:
+        return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    return redirect(v, "/staff/team")
+
+
+@router.post("/team/{user_id}/roles")
+async def set_roles(v: Page, user_id: str, request: Request) -> Response:
+    """Replace a staff member's roles."""
+    operator = v.staff(Role.OPERATOR)
+    form = await request.form()
+    chosen = {Role(r) for r in form.getlist("roles") if isinstance(r, str) and r in set(Role)}
+    try:
+        with v.ctx.uow() as uow:
+            accounts.set_roles(uow.conn, operator, user_id[:36], chosen, v.ctx.clock.now())
+            uow.commit()
+    except DomainError as exc:
+        return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    return redirect(v, "/staff/team")

@@ -1,0 +1,107 @@
+"""Templates per language, formatting filters, and the headers every page gets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from voucher_exchange import i18n
+from voucher_exchange.money import Money
+from voucher_exchange.risk.screening import JURISDICTION_TZ
+from voucher_exchange.web import labels
+from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
+
+# No script or style from elsewhere; nothing may frame our pages; forms post only to us.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _money(value: Any, lang: str) -> str:
+    if isinstance(value, dict):
+        value = Money(int(value["amount"]), str(value["currency"]))
+    return i18n.format_money(value, lang)
+
+
+def _moment(value: Any) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=2 * len(i18n.LANGUAGES))
+def environment(lang: str, tz: str) -> Environment:
+    """One Jinja environment per language (its catalogue installed) and time zone."""
+    env = Environment(
+        loader=PackageLoader("voucher_exchange.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = lambda v: _money(v, lang)
+    env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
+    env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
+    env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
+    env.filters["day"] = lambda v: i18n.format_day(_moment(v), lang, tz) if v else ""
+    env.globals.update(
+        lang=lang,
+        languages=i18n.LANGUAGES,
+        status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
+        method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
+        STEPS=labels.STEPS,
+        ROLES=labels.ROLES,
+        RESTING=labels.RESTING,
+    )
+    return env
+
+
+def _finish(v: Visitor, response: Response) -> Response:
+    if v.new_csrf_seed:
+        response.set_cookie(
+            CSRF_COOKIE,
+            v.csrf_seed,
+            max_age=SESSION_DAYS * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=v.secure,
+        )
+    for name, value in v.cookies.items():
+        response.set_cookie(
+            name, value, max_age=SESSION_DAYS * 86400, httponly=True, samesite="lax", secure=v.secure
+        )
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page(v: Visitor, template: str, status: int = 200, **values: Any) -> Response:
+    """Render a template for this visitor."""
+    env = environment(v.lang, JURISDICTION_TZ[v.ctx.settings.jurisdiction])
+    html = env.get_template(template).render(
+        v=v,
+        user=v.user,
+        csrf=v.csrf_token,
+        path=v.request.url.path,
+        currency=v.ctx.settings.currency,
+        **values,
+    )
+    return _finish(v, HTMLResponse(html, status_code=status))
+
+
+def redirect(v: Visitor, url: str) -> Response:
+    """See other (after a POST)."""
+    return _finish(v, RedirectResponse(url, status_code=303))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only our own paths: never `//evil.example` or an absolute URL."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target[:300]
+    return default

@@ -1,0 +1,100 @@
+"""Reviewer pages: the queue, one trade's evidence, approve or reject, reveal a code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import Response
+
+from voucher_exchange.accounts.models import Role
+from voucher_exchange.errors import DomainError
+from voucher_exchange.review import evidence
+from voucher_exchange.review import service as review
+from voucher_exchange.web import forms
+from voucher_exchange.web.render import page, redirect
+from voucher_exchange.web.session import Page, Visitor, check_csrf
+
+router = APIRouter(prefix="/staff/review", dependencies=[Depends(check_csrf)], include_in_schema=False)
+
+
+def _amount(text: str, v: Visitor) -> int | None:
+    return forms.parse_amount(text, v.ctx.settings.currency, "amount").amount if text.strip() else None
+
+
+@router.get("")
+def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "") -> Response:
+    """Held trades, oldest first."""
+    v.staff(Role.REVIEWER)
+    error = None
+    try:
+        wanted = review.QueueFilter(
+            reason=reason[:60] or None, min_amount=_amount(min_amount, v), max_amount=_amount(max_amount, v)
+        )
+    except DomainError as exc:
+        wanted, error = review.QueueFilter(), forms.message(exc, v.lang)
+    with v.ctx.uow(readonly=True) as uow:
+        found = review.queue_items(uow.conn, wanted, v.lang, v.ctx.clock.now())
+    return page(
+        v,
+        "staff/review_queue.html",
+        found=found,
+        reason=reason,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        error=error,
+    )
+
+
+def _trade_page(v: Visitor, trade_id: str, status: int = 200, **values: object) -> Response:
+    v.staff(Role.REVIEWER)
+    with v.ctx.uow(readonly=True) as uow:
+        file = evidence.trade_file(uow.conn, trade_id[:64], v.lang)
+    close = {o: sorted(r) for o, r in review.CLOSE_REASONS.items()}
+    return page(
+        v,
+        "staff/review_trade.html",
+        status=status,
+        t=file,
+        close=close,
+        **values,
+    )
+
+
+@router.get("/{trade_id}")
+def trade(v: Page, trade_id: str) -> Response:
+    """One trade's evidence and the decision form."""
+    return _trade_page(v, trade_id)
+
+
+@router.post("/{trade_id}/decision")
+def decide(
+    v: Page,
+    trade_id: str,
+    outcome: Annotated[str, Form(max_length=10)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Approve or reject with a note; the trade resumes or stops."""
+    reviewer = v.staff(Role.REVIEWER)
+    try:
+        with v.ctx.uow() as uow:
+            review.decide(uow.conn, v.ctx.clock, reviewer, trade_id[:64], outcome, note, reason or None)
+            uow.after_commit(v.ctx.wake_workers)
+            uow.commit()
+    except DomainError as exc:
+        return _trade_page(v, trade_id, status=exc.status, error=forms.message(exc, v.lang), note=note)
+    return redirect(v, "/staff/review")
+
+
+@router.post("/{trade_id}/reveal")
+def reveal(v: Page, trade_id: str) -> Response:
+    """Show the voucher's code to a permitted staff member (audited); never put it in a URL."""
+    staff = v.staff(Role.REVIEWER)
+    try:
+        with v.ctx.uow() as uow:
+            secret = evidence.reveal_code(uow.conn, v.ctx.vault, staff, trade_id[:64], v.ctx.clock.now())
+            uow.commit()
+    except DomainError as exc:
+        return page(v, "staff/_revealed.html", status=exc.status, error=forms.message(exc, v.lang))
+    return page(v, "staff/_revealed.html", secret=secret)

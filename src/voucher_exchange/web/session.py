@@ -1,0 +1,136 @@
+"""Who is asking, in which language, and whether a form really came from our page.
+
+Sessions are the same hashed tokens the API uses, carried in an HttpOnly, SameSite=Lax
+cookie (Secure when the site is served over https). Every POST must carry a CSRF token:
+an HMAC, under the server's key, of a random per-browser cookie — a page of ours can
+read it, a page on another site cannot.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from voucher_exchange import i18n
+from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.context import Context
+from voucher_exchange.errors import DomainError
+
+SESSION_COOKIE = "vx_session"
+CSRF_COOKIE = "vx_csrf"
+LANG_COOKIE = "vx_lang"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SESSION_DAYS = 14
+
+
+class LoginRequired(Exception):
+    """The page needs a signed-in user; the handler sends them to the log-in page."""
+
+
+class CsrfRejected(DomainError):
+    """A POST without our form's token."""
+
+    status = 403
+
+
+class NotStaff(DomainError):
+    """A staff page asked for by someone without the role."""
+
+    status = 403
+
+
+@dataclass
+class Visitor:
+    """One page request: the context, the signed-in user (if any), language and CSRF token."""
+
+    request: Request
+    ctx: Context
+    user: User | None
+    lang: str
+    session_token: str | None
+    csrf_seed: str
+    new_csrf_seed: bool = False
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def csrf_token(self) -> str:
+        """The token every form of this visitor carries."""
+        return self.ctx.vault.fingerprint("csrf", self.csrf_seed)
+
+    @property
+    def secure(self) -> bool:
+        """True when the site is served over https (cookies then get Secure)."""
+        return self.request.url.scheme == "https"
+
+    @property
+    def client_ip(self) -> str | None:
+        """The peer's address (the proxy's, behind one)."""
+        return self.request.client.host if self.request.client else None
+
+    def seller(self) -> User:
+        """The signed-in user, or LoginRequired."""
+        if self.user is None:
+            raise LoginRequired
+        return self.user
+
+    def staff(self, role: Role) -> User:
+        """The signed-in user holding `role`, or a refusal."""
+        user = self.seller()
+        if not user.has(role):
+            raise NotStaff("forbidden", f"This page needs the {role.value} role.")
+        return user
+
+
+def _context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def visitor(request: Request) -> Visitor:
+    """Build the Visitor from the request's cookies."""
+    ctx = _context(request)
+    token = request.cookies.get(SESSION_COOKIE) or None
+    user = None
+    if token:
+        with ctx.uow(readonly=True) as uow:
+            try:
+                user = accounts.authenticate(uow.conn, token[:200])
+            except DomainError:
+                token = None
+    lang = i18n.pick(
+        request.cookies.get(LANG_COOKIE),
+        user.language if user else None,
+        request.headers.get("accept-language"),
+    )
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    fresh = not (16 <= len(seed) <= 64)
+    if fresh:
+        seed = secrets.token_urlsafe(24)
+    return Visitor(request, ctx, user, lang, token, seed, fresh)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse any POST whose form field (or htmx header) does not carry the visitor's token."""
+    if request.method != "POST":
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent:
+        form = await request.form()
+        value = form.get(CSRF_FIELD, "")
+        sent = value if isinstance(value, str) else ""
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    expected = _context(request).vault.fingerprint("csrf", seed) if seed else ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRejected(
+            "csrf_failed",
+            "This form has expired or did not come from our site. Reload the page and try again.",
+        )
+
+
+Page = Annotated[Visitor, Depends(visitor)]

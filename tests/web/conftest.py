@@ -1,0 +1,112 @@
+"""The web app in a real headless Chromium (Debian's package, driven by Playwright).
+
+One exchange (SQLite file, sandboxes over HTTP, a local SMTP server catching e-mails)
+serves every test here; each test gets a fresh browser context (no shared cookies).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.support.exchange import Exchange, running_exchange
+from voucher_exchange.notifications.local import Inbox, start_local_smtp
+
+CHROMIUM = os.environ.get("VX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Known to work here: no sandbox as root, no GPU, and no background calls to the closed network.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SCREENSHOTS = Path(os.environ.get("VX_SCREENSHOTS", "var/screenshots"))
+
+
+@dataclass
+class Site:
+    """The running exchange and the inbox of its e-mails."""
+
+    exchange: Exchange
+    inbox: Inbox
+
+    @property
+    def url(self) -> str:
+        return self.exchange.base_url
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    controller, inbox, port = start_local_smtp()
+    var_dir = tmp_path_factory.mktemp("web")
+    try:
+        with running_exchange(
+            var_dir, f"sqlite:///{var_dir}/web.db", smtp_host="127.0.0.1", smtp_port=port
+        ) as exchange:
+            yield Site(exchange, inbox)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI fails on skips)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def _context(browser: Browser, site: Site, viewport: dict[str, int], locale: str) -> BrowserContext:
+    context = browser.new_context(base_url=site.url, viewport=viewport, locale=locale)  # type: ignore[arg-type]
+    context.set_default_timeout(15_000)
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A desktop-size page whose browser prefers English."""
+    context = _context(browser, site, DESKTOP, "en-US")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, site: Site) -> Iterator[Page]:
+    """A phone-size page whose browser prefers Korean."""
+    context = _context(browser, site, PHONE, "ko-KR")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, site: Site) -> Iterator[object]:
+    """Open more pages, each in its own context (another person), all closed afterwards."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(locale: str = "en-US", viewport: dict[str, int] | None = None) -> Page:
+        context = _context(browser, site, viewport or DESKTOP, locale)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a full-page screenshot (docs/screenshots/ with `make screenshots`)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

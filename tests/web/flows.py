@@ -1,0 +1,97 @@
+"""What a person does in the browser, step by step, for the tests to reuse."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from playwright.sync_api import Page
+
+from tests.support.exchange import new_account_number
+from tests.web.conftest import Site
+
+PASSWORD = "correct-horse-battery"
+SETTLED = 25_000  # ms: the worker pays a trade in well under a second; this is a deadline, not a sleep
+
+
+@dataclass(frozen=True)
+class WebSeller:
+    """A seller who signed up, verified and added a bank account through the site."""
+
+    email: str
+    legal_name: str
+    account_number: str
+
+
+def sign_up(page: Page, email: str | None = None) -> str:
+    """Create an account from the sign-up page; lands on the account page."""
+    email = email or f"web-{uuid.uuid4().hex[:10]}@example.com"
+    page.goto("/signup")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/signup'] button[type=submit]")
+    page.wait_for_url("**/account")
+    return email
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in from the log-in page."""
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+def become_seller(page: Page, site: Site, legal_name: str | None = None) -> WebSeller:
+    """Sign up, verify identity, add a bank account in one's own name (the bank knows it)."""
+    email = sign_up(page)
+    name = legal_name or f"Lee Seoyeon {uuid.uuid4().hex[:6]}"
+    page.fill("#legal_name", name)
+    page.fill("#birth_date", "1991-04-12")
+    page.fill("#phone", "010-2345-6789")
+    page.click("form[action='/account/identity'] button[type=submit]")
+    page.wait_for_selector("#bank_code")
+    account = new_account_number()
+    site.exchange.sandbox(
+        "POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name}
+    )
+    page.fill("#bank_code", "004")
+    page.fill("#account_number", account)
+    page.click("form[action='/account/payout-accounts'] button[type=submit]")
+    page.wait_for_selector("#kyc-tier:text('1')")
+    return WebSeller(email, name, account)
+
+
+def calculate(page: Page, brand: str, face: str) -> str:
+    """Type into the rate calculator; returns the payout it shows."""
+    page.goto("/")
+    page.select_option("#brand", brand)
+    page.fill("#face", face)
+    payout = page.wait_for_selector("#calc-payout")
+    assert payout is not None
+    return payout.inner_text()
+
+
+def take_quote(page: Page, brand: str, face: str) -> None:
+    """Calculator, then 'sell at this price': lands on the sell form."""
+    calculate(page, brand, face)
+    page.click("#take-quote")
+    page.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}$"))
+
+
+def submit_voucher(page: Page, code: str, method: str = "gift", pin: str | None = None) -> str:
+    """Fill the sell form and submit; returns the trade id from the trade page's address."""
+    page.fill("#code", code)
+    if pin:
+        page.fill("#pin", pin)
+    page.check(f"#method-{method}")
+    page.click("#sell-submit")
+    page.wait_for_url(re.compile(r".*/trades/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def wait_status(page: Page, status: str) -> None:
+    """Wait (polling is the page's own htmx timeline) until the trade shows `status`."""
+    page.wait_for_selector(f"#trade-status[data-status='{status}']", timeout=SETTLED)

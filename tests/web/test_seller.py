@@ -1,0 +1,133 @@
+"""A seller on the site: calculator, sign-up to paid, receipts, history, carrier-billing refusal, batch."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, Request
+
+from tests.support.polling import poll_until
+from tests.web.conftest import Site, screenshot
+from tests.web.flows import become_seller, calculate, submit_voucher, take_quote, wait_status
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_seller_sells_a_voucher_and_sees_it_paid_with_the_right_amount(page: Page, site: Site) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    seller = become_seller(page, site)
+    voucher = site.exchange.mint("cultureland", 50000)
+
+    payout_text = calculate(page, "cultureland", "50,000")
+    assert page.inner_text("#calc-fee") == "₩4,500 (9%)"
+    screenshot(page, "seller-desktop-calculator")
+    take_quote(page, "cultureland", "50000")
+    assert page.inner_text("#quote-payout") == payout_text == "₩45,500"
+    trade_id = submit_voucher(page, voucher["code"])
+    wait_status(page, "paid")
+    assert page.inner_text("#paid-message") == "₩45,500 was sent to your bank account."
+    screenshot(page, "seller-desktop-paid")
+
+    transfers = site.exchange.rail_transfers(seller.account_number)
+    assert [(t["amount"], t["currency"]) for t in transfers] == [(45500, "KRW")]
+    assert site.exchange.lookup(voucher["code"])["state"] == "redeemed"
+    # The code travelled only in a POST body: never in an address.
+    assert not [u for u in urls if voucher["code"] in u]
+
+    page.click("text=Receipt")
+    page.wait_for_url(f"**/trades/{trade_id}/receipt")
+    assert page.inner_text("#receipt-payout") == "₩45,500"
+    assert voucher["code"] not in page.content() and voucher["code"][-4:] in page.content()
+
+    mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the paid e-mail")
+    assert mail[0]["Subject"] == "Paid: ₩45,500 is on its way to your bank"
+    assert voucher["code"] not in mail[0].get_content()
+
+
+def test_history_filters_by_status_and_brand(page: Page, site: Site) -> None:
+    become_seller(page, site)
+    paid = site.exchange.mint("cultureland", 10000)
+    take_quote(page, "cultureland", "10000")
+    submit_voucher(page, paid["code"])
+    wait_status(page, "paid")
+    refused = site.exchange.mint("cultureland", 5000)
+    take_quote(page, "cultureland", "5000")
+    submit_voucher(page, refused["code"], method="carrier_billing")
+    wait_status(page, "rejected")
+
+    page.goto("/trades")
+    assert page.locator("tbody tr").count() == 2
+    page.select_option("#f-status", "paid")
+    page.click("form.filters button")
+    rows = page.locator("tbody tr")
+    assert rows.count() == 1 and "₩10,000" in rows.first.inner_text()
+    page.goto("/trades?brand=booknlife")
+    assert page.locator("tbody tr").count() == 0
+
+
+def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
+    page: Page, phone: Page, site: Site
+) -> None:
+    for browser_page, lang in ((page, "en"), (phone, "ko")):
+        seller = become_seller(browser_page, site)
+        voucher = site.exchange.mint("cultureland", 30000)
+        take_quote(browser_page, "cultureland", "30000")
+        # The explanation is on the form before anyone chooses.
+        notice = browser_page.inner_text("#carrier-billing-notice")
+        assert "1397" in notice and "1332" in notice
+        trade_id = submit_voucher(browser_page, voucher["code"], method="carrier_billing")
+        wait_status(browser_page, "rejected")
+        refusal = browser_page.inner_text("#timeline")
+        if lang == "en":
+            assert "We did not buy this voucher." in refusal
+            assert "We never buy vouchers paid for with mobile carrier billing." in refusal
+        else:
+            assert "이 상품권은 매입하지 않았습니다." in refusal
+            assert "휴대폰 소액결제로 구매한 상품권은 매입하지 않습니다." in refusal
+        assert "☎1397" in refusal and "☎1332" in refusal
+        assert browser_page.locator(".reasons li[data-code='carrier_billing_prohibited']").count() == 1
+        # Nothing moved: no transfer, the voucher untouched at the issuer.
+        assert site.exchange.rail_transfers(seller.account_number) == []
+        assert site.exchange.lookup(voucher["code"])["state"] == "active"
+        assert trade_id
+    screenshot(phone, "seller-phone-refused-ko")
+
+
+def test_selling_many_gives_each_line_its_own_result(page: Page, site: Site) -> None:
+    seller = become_seller(page, site)
+    good = [site.exchange.mint("cultureland", 5000) for _ in range(2)]
+    page.goto("/sell/batch")
+    page.select_option("#brand", "cultureland")
+    page.fill("#face", "5000")
+    page.fill("#codes", f"code,pin\n{good[0]['code']}\nnot-a-code\n{good[1]['code']}\n")
+    page.click("form[action='/sell/batch'] button[type=submit]")
+    lines = page.locator("tr.batch-line")
+    assert lines.count() == 3
+    texts = [lines.nth(i).inner_text() for i in range(3)]
+    assert "Accepted" in texts[0] and "Accepted" in texts[2]
+    assert "does not look like a voucher of this brand" in texts[1]
+
+    def both_paid() -> list[dict[str, object]] | None:
+        transfers = site.exchange.rail_transfers(seller.account_number)
+        return transfers if len(transfers) == 2 else None
+
+    transfers = poll_until(both_paid, 25, what="both batch trades paid")
+    assert sorted(t["amount"] for t in transfers) == [4500, 4500]
+
+
+def test_no_page_weighs_over_200_kb_on_first_load(page: Page, site: Site) -> None:
+    become_seller(page, site)
+    for path in ("/", "/account", "/sell/batch", "/trades", "/login"):
+        weights: list[int] = []
+
+        def weigh(request: Request, into: list[int] = weights) -> None:
+            sizes = request.sizes()
+            into.append(sizes["responseBodySize"] + sizes["responseHeadersSize"])
+
+        fresh = page.context.browser.new_context(base_url=site.url)  # type: ignore[union-attr]
+        fresh.add_cookies(page.context.cookies())
+        first = fresh.new_page()
+        first.on("requestfinished", weigh)
+        first.goto(path, wait_until="networkidle")
+        fresh.close()
+        assert 0 < sum(weights) < 200_000, (path, weights)
