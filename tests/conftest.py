@@ -2,7 +2,7 @@
 
 Every fixture parametrized by `backend` runs its tests on both databases. In CI
 (`CI=true`) the session fails if no PostgreSQL test ran, so a missing server cannot
-pass silently.
+pass silently; the same holds for the web app's tests in headless Chromium.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ BACKENDS = [
     pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
 ]
 _ran_on_postgres = 0
+_ran_in_browser = 0
 
 
 @pytest.fixture(scope="session")
@@ -67,13 +68,23 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    global _ran_on_postgres  # noqa: PLW0603  # a session-wide tally read once at the end
+    global _ran_on_postgres, _ran_in_browser  # noqa: PLW0603  # session-wide tallies read once at the end
     if report.when == "call" and report.passed and "postgres" in report.keywords:
         _ran_on_postgres += 1
+    if report.when == "call" and report.passed and "browser" in report.keywords:
+        _ran_in_browser += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # .ci/run reads this line: a CI run in which no browser test passed is a failure.
+    terminalreporter.write_line(f"browser tests passed: {_ran_in_browser}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     selected = session.config.option.markexpr or session.config.option.keyword
     if os.environ.get("CI") and not selected and session.testscollected and _ran_on_postgres == 0:
         print("\nCI: no PostgreSQL test ran; the PostgreSQL run is mandatory")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if os.environ.get("CI") and not selected and session.testscollected and _ran_in_browser == 0:
+        print("\nCI: no browser test ran; the Chromium run is mandatory")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -25,7 +25,7 @@ def test_serve_demo_runs_everything_and_prints_the_login(tmp_path: Path) -> None
             json={"email": "operator@demo.voucher-exchange.test", "password": "demo-operator-pass"},
         ).json()["token"]
         me = httpx.get(url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-        assert me["roles"] == ["operator"]
+        assert me["roles"] == ["operator", "reveal_codes"]
         minted = run_cli(tmp_path, "sandbox", "mint", "--brand", "booknlife", "--face-value", "10000",
                          "--sandbox-url", url + "/sandbox")  # fmt: skip
         assert minted.returncode == 0, minted.stderr

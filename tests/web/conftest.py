@@ -72,6 +72,8 @@ def browser() -> Iterator[Browser]:
 def _context(browser: Browser, site: Site, viewport: dict[str, int], locale: str) -> BrowserContext:
     context = browser.new_context(base_url=site.url, viewport=viewport, locale=locale)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)
+    # The language this person chose on an earlier visit (staff accounts default to Korean).
+    context.add_cookies([{"name": "vx_lang", "value": locale[:2], "url": site.url}])
     return context
 
 

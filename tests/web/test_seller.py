@@ -89,7 +89,14 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
         # Nothing moved: no transfer, the voucher untouched at the issuer.
         assert site.exchange.rail_transfers(seller.account_number) == []
         assert site.exchange.lookup(voucher["code"])["state"] == "active"
-        assert trade_id
+        # The e-mail is in the seller's language too.
+        mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the refusal e-mail")
+        subject = {
+            "en": "We could not buy your Cultureland Gift Voucher",
+            "ko": "컬쳐랜드 문화상품권을(를) 매입하지 못했습니다",
+        }
+        assert mail[0]["Subject"] == subject[lang]
+        assert ("☎1397" in mail[0].get_content()) and trade_id in mail[0].get_content()
     screenshot(phone, "seller-phone-refused-ko")
 
 

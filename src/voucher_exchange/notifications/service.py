@@ -23,23 +23,20 @@ __all__ = ["NOTIFY_TRADE", "compose", "notify_trade"]
 
 _SUBJECTS = {
     "paid": N_("Paid: %(payout)s is on its way to your bank"),
-    "rejected": N_("We could not buy your %(brand)s voucher"),
-    "in_review": N_("Your %(brand)s voucher is being checked"),
-    "reversed": N_("A payment for your %(brand)s voucher was reversed"),
+    "rejected": N_("We could not buy your %(brand)s"),
+    "in_review": N_("Your %(brand)s is being checked"),
+    "reversed": N_("A payment for your %(brand)s was reversed"),
 }
 _BODIES = {
     "paid": N_(
-        "We sent %(payout)s for your %(brand)s voucher (%(masked)s, face value %(face)s) "
-        "to your bank account."
+        "We sent %(payout)s for your %(brand)s (%(masked)s, face value %(face)s) to your bank account."
     ),
-    "rejected": N_(
-        "We did not buy your %(brand)s voucher (%(masked)s). Nothing was paid and no fee was charged."
-    ),
+    "rejected": N_("We did not buy your %(brand)s (%(masked)s). Nothing was paid and no fee was charged."),
     "in_review": N_(
-        "A person is checking your %(brand)s voucher (%(masked)s) before we buy it. "
+        "A person is checking your %(brand)s (%(masked)s) before we buy it. "
         "Nothing has been taken from the voucher yet; you don't need to do anything."
     ),
-    "reversed": N_("The payment for your %(brand)s voucher (%(masked)s) was reversed."),
+    "reversed": N_("The payment for your %(brand)s (%(masked)s) was reversed."),
 }
 
 

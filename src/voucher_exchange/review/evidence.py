@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, distinct, select
+from sqlalchemy import Connection, select
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import Role, User
@@ -32,14 +32,16 @@ def _linked(conn: Connection, row: Any) -> dict[str, list[str]]:
     t = trades_table.c
     device: set[str] = set()
     if row.device_id:
-        device = {r[0] for r in conn.execute(select(distinct(t.user_id)).where(t.device_id == row.device_id))}
+        device = {
+            r[0] for r in conn.execute(select(t.user_id).distinct().where(t.device_id == row.device_id))
+        }
     account: set[str] = set()
     if row.account_fingerprint:
         p = payout_destinations.c
         account = {
             r[0]
             for r in conn.execute(
-                select(distinct(p.user_id)).where(p.account_fingerprint == row.account_fingerprint)
+                select(p.user_id).distinct().where(p.account_fingerprint == row.account_fingerprint)
             )
         }
     return {
