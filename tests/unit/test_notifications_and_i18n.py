@@ -34,7 +34,8 @@ def test_a_paid_e_mail_in_english_and_korean() -> None:
     subject, body = compose(_trade("paid"), "Cultureland Gift Voucher", "en", "http://site/trades/t1")
     assert subject == "Paid: ₩45,500 is on its way to your bank"
     assert body.splitlines()[0] == (
-        "We sent ₩45,500 for your Cultureland Gift Voucher (••••4821, face value ₩50,000) to your bank account."
+        "We sent ₩45,500 for your Cultureland Gift Voucher (••••4821, face value ₩50,000) "
+        "to your bank account."
     )
     assert "Follow your trade: http://site/trades/t1" in body
     subject, body = compose(_trade("paid"), "컬쳐랜드 문화상품권", "ko", "http://site/trades/t1")

@@ -90,7 +90,7 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
         assert site.exchange.rail_transfers(seller.account_number) == []
         assert site.exchange.lookup(voucher["code"])["state"] == "active"
         # The e-mail is in the seller's language too.
-        mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the refusal e-mail")
+        mail = poll_until(lambda to=seller.email: site.inbox.to(to) or None, 15, what="the refusal e-mail")
         subject = {
             "en": "We could not buy your Cultureland Gift Voucher",
             "ko": "컬쳐랜드 문화상품권을(를) 매입하지 못했습니다",
