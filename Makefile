@@ -36,8 +36,8 @@ screenshots: $(STAMP) ## Refresh docs/screenshots/ from the browser tests
 	VX_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m browser
 
 messages: $(STAMP) ## Extract translatable text and merge it into the Korean catalogue
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -o var/messages.pot src/voucher_exchange
-	$(BIN)/pybabel update -i var/messages.pot -d src/voucher_exchange/locale -l ko --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 --no-location --sort-output -o var/messages.pot src/voucher_exchange
+	$(BIN)/pybabel update -i var/messages.pot -d src/voucher_exchange/locale -l ko --no-fuzzy-matching --ignore-obsolete
 
 bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
 	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)

@@ -61,3 +61,23 @@ def test_unknown_pages_and_bad_input_get_a_page_not_a_crash(site: Site) -> None:
             api.headers["content-type"] == "application/json"
             and api.json()["error"]["code"] == "unauthorized"
         )
+
+
+def test_the_reviewer_sees_accounts_sharing_the_device(site: Site) -> None:
+    first, second = make_seller(site.exchange), make_seller(site.exchange)
+    device = {"X-Device-Id": "shared-phone-7"}
+    quote = first.quote("cultureland", 5000)
+    voucher = site.exchange.mint("cultureland", 5000)
+    body = first.trade_body(quote["id"], voucher["code"])
+    assert first.api.post("/trades", body, headers=device).status_code == 202
+    held_quote = second.quote("google-play-kr", 150000)
+    held = site.exchange.mint("google-play-kr", 150000)
+    response = second.api.post("/trades", second.trade_body(held_quote["id"], held["code"]), headers=device)
+    trade = second.api.wait_for(response.json()["id"])
+    assert trade["status"] == "in_review"
+    with httpx.Client(base_url=site.url, cookies={"vx_lang": "en"}, timeout=20) as client:
+        _log_in(client, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+        page = client.get(f"/staff/review/{trade['id']}").text
+    shared = page.split('id="linked-device"')[1].split("</ul>")[0]
+    assert first.email in shared and second.email not in shared
+    assert held["code"] not in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ def free_port() -> int:
 def start_local_smtp(port: int = 0, folder: Path | None = None) -> tuple[Controller, Inbox, int]:
     """An SMTP server on 127.0.0.1:`port` (0 = a free one); stop it with controller.stop()."""
     port = port or free_port()
+    # aiosmtpd narrates every connection at INFO; the exchange's own logs say what matters.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     inbox = Inbox(folder)
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from voucher_exchange import i18n
+from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.web import labels
@@ -28,6 +29,27 @@ def _money(value: Any, lang: str) -> str:
     return i18n.format_money(value, lang)
 
 
+def _face_values(brand: Brand, lang: str) -> str:
+    """A brand's face values in the reader's words and money format."""
+    values = brand.face_values
+
+    def fmt(amount: int) -> str:
+        return i18n.format_money(Money(amount, brand.currency), lang)
+
+    if values.allowed:
+        return ", ".join(fmt(v) for v in values.allowed)
+    template = i18n.gettext(lang, "%(low)s to %(high)s, in steps of %(step)s")
+    return template % {"low": fmt(values.minimum), "high": fmt(values.maximum), "step": fmt(values.step)}
+
+
+def _rate_range(brand: Brand, lang: str) -> str:
+    """91% or 90–91%: what a brand pays, over its face-value bands."""
+    rates = sorted({b.rate_bps for b in brand.rates.bands})
+    if len(rates) == 1:
+        return i18n.format_bps(rates[0], lang)
+    return f"{i18n.format_bps(rates[0], lang)}–{i18n.format_bps(rates[-1], lang)}"
+
+
 def _moment(value: Any) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
 
@@ -44,6 +66,8 @@ def environment(lang: str, tz: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = lambda v: _money(v, lang)
+    env.filters["face_values"] = lambda b: _face_values(b, lang)
+    env.filters["rate_range"] = lambda b: _rate_range(b, lang)
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
     env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
