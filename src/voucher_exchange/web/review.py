@@ -11,6 +11,7 @@ from voucher_exchange.accounts.models import Role
 from voucher_exchange.errors import DomainError
 from voucher_exchange.review import evidence
 from voucher_exchange.review import service as review
+from voucher_exchange.risk.reasons import REASONS
 from voucher_exchange.web import forms
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
@@ -40,6 +41,7 @@ def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "")
         "staff/review_queue.html",
         found=found,
         reason=reason,
+        reason_codes=sorted(REASONS),
         min_amount=min_amount,
         max_amount=max_amount,
         error=error,
