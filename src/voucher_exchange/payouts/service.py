@@ -118,9 +118,9 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
         )
     now = clock.now()
     if target is TradeStatus.CREDITED:
-        # Secured but no payout row yet: back to paying out via a fresh start of the payout step.
+        # Secured but no payout row yet: create it, as the pipeline's payout step would.
         target = TradeStatus.PAYING_OUT
-        _ensure_payout(conn, row, now)
+        create_payout(conn, row, now)
     check_transition(TradeStatus.FAILED, target)
     if not trades.transition(
         conn, trade_id, TradeStatus.FAILED, target, now, actor, "retried by an operator"
@@ -131,7 +131,8 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
     return target
 
 
-def _ensure_payout(conn: Connection, row: Any, now: Any) -> None:
+def create_payout(conn: Connection, row: Any, now: Any) -> None:
+    """The trade's one payout (the unique trade_id makes a second one impossible)."""
     payout_id = str(uuid.uuid4())
     insert_ignore(
         conn,

@@ -8,7 +8,6 @@ ledger write on its key, so re-running moves nothing twice.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from voucher_exchange.accounts import repository as accounts
@@ -16,7 +15,7 @@ from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
 from voucher_exchange.db.dialect import insert_ignore
-from voucher_exchange.db.schema import payout_destinations, payouts, voucher_claims
+from voucher_exchange.db.schema import payout_destinations, voucher_claims
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
 from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState
@@ -263,22 +262,6 @@ def _start_payout(ctx: Context, row: Any) -> None:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
-        payout_id = str(uuid.uuid4())
-        insert_ignore(
-            conn,
-            payouts,
-            {
-                "id": payout_id,
-                "trade_id": row.id,
-                "user_id": row.user_id,
-                "destination_id": row.payout_destination_id,
-                "amount": int(row.payout),
-                "currency": row.currency,
-                "status": payout_service.PayoutStatus.CREATED.value,
-                "idempotency_key": f"vx-payout-{payout_id}",
-                "created_at": now,
-            },
-            ["trade_id"],
-        )
+        payout_service.create_payout(conn, row, now)
         _move(conn, row.id, S.CREDITED, S.PAYING_OUT, now)
         uow.commit()
