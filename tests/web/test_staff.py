@@ -8,8 +8,17 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from tests.support.polling import poll_until
 from tests.web.conftest import PHONE, Site, screenshot
-from tests.web.flows import become_seller, calculate, log_in, submit_voucher, take_quote, wait_status
+from tests.web.flows import (
+    WebSeller,
+    become_seller,
+    calculate,
+    log_in,
+    submit_voucher,
+    take_quote,
+    wait_status,
+)
 from voucher_exchange.db.schema import audit_log
 from voucher_exchange.demo import (
     DEMO_OPERATOR_EMAIL,
@@ -30,18 +39,18 @@ def _audit(site: Site, action: str) -> list[tuple[str, str]]:
         return [(r.actor, r.subject) for r in rows]
 
 
-def _held_trade(page: Page, site: Site) -> tuple[str, dict[str, str], str]:
+def _held_trade(page: Page, site: Site) -> tuple[str, dict[str, str], WebSeller]:
     """A new account sells a big scam-favoured gift card: the risk engine holds it."""
     seller = become_seller(page, site)
     voucher = site.exchange.mint("google-play-kr", 150000)
     take_quote(page, "google-play-kr", "150000")
     trade_id = submit_voucher(page, voucher["code"])
     wait_status(page, "in_review")
-    return trade_id, voucher, seller.account_number
+    return trade_id, voucher, seller
 
 
 def test_a_reviewer_approves_a_held_trade_and_it_is_paid(page: Page, new_page: OpenPage, site: Site) -> None:
-    trade_id, voucher, account = _held_trade(page, site)
+    trade_id, voucher, seller = _held_trade(page, site)
     assert "A person is checking this trade" in page.inner_text("#timeline")
     assert site.exchange.lookup(voucher["code"])["state"] == "active"
 
@@ -62,8 +71,16 @@ def test_a_reviewer_approves_a_held_trade_and_it_is_paid(page: Page, new_page: O
 
     wait_status(page, "paid")
     assert page.inner_text("#paid-message") == "₩130,500 was sent to your bank account."
-    assert [t["amount"] for t in site.exchange.rail_transfers(account)] == [130500]
+    assert [t["amount"] for t in site.exchange.rail_transfers(seller.account_number)] == [130500]
     assert _audit(site, "review.approve")[-1] == (DEMO_REVIEWER_EMAIL, trade_id)
+    # The seller was told twice, in English: held, then paid.
+    mails = poll_until(
+        lambda: m if len(m := site.inbox.to(seller.email)) == 2 else None, 15, what="two e-mails"
+    )
+    assert [m["Subject"] for m in mails] == [
+        "Your Google Play Gift Card (KR) is being checked",
+        "Paid: ₩130,500 is on its way to your bank",
+    ]
 
 
 def test_revealing_a_code_needs_the_permission_and_is_audited(
