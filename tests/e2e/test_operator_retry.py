@@ -22,20 +22,20 @@ def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
         yield exchange
 
 
+def _csrf(client: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
 def _retry(exchange: Exchange, trade_id: str) -> httpx.Response:
     with httpx.Client(base_url=exchange.base_url, cookies={"vx_lang": "en"}, timeout=20) as client:
-        form = client.get("/login").text
-        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
-        assert token is not None
-        client.post(
-            "/login",
-            data={
-                "email": DEMO_OPERATOR_EMAIL,
-                "password": DEMO_OPERATOR_PASSWORD,
-                "csrf_token": token.group(1),
-            },
+        login = {"email": DEMO_OPERATOR_EMAIL, "password": DEMO_OPERATOR_PASSWORD}
+        client.post("/login", data={**login, "csrf_token": _csrf(client, "/login")})
+        # Logging in starts a new CSRF seed: the form token comes from a page after it.
+        return client.post(
+            f"/staff/payouts/{trade_id}/retry", data={"csrf_token": _csrf(client, "/staff/payouts")}
         )
-        return client.post(f"/staff/payouts/{trade_id}/retry", data={"csrf_token": token.group(1)})
 
 
 def _failed_from(seller: Seller, trade_id: str) -> str:

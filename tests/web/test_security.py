@@ -70,6 +70,11 @@ def test_session_cookies_are_httponly_lax_and_secure_behind_https(site: Site) ->
             v for k, v in response.headers.multi_items() if k == "set-cookie" and "vx_session=" in v
         )
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+        # Logging in starts a new CSRF seed, so a token seen before the log-in is worthless after it.
+        before = response.request.content.decode().split("csrf_token=")[1]
+        assert any(c.startswith("vx_csrf=") for k, c in response.headers.multi_items() if k == "set-cookie")
+        stale = client.post("/account/identity", data={"legal_name": "X", "csrf_token": before})
+        assert stale.status_code == 403
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
     # Behind a TLS-terminating proxy (uvicorn trusts X-Forwarded-Proto from 127.0.0.1). The
     # client talks plain HTTP to the test server, so it would withhold Secure cookies: send them by hand.

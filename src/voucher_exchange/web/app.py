@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -22,8 +23,6 @@ _OWN = {"app.css": "text/css", "app.js": "text/javascript"}
 
 def node_modules() -> Path:
     """The project's node_modules: beside pyproject.toml, or where VX_NODE_MODULES points."""
-    import os  # noqa: PLC0415  # read once, at mount time
-
     configured = os.environ.get("VX_NODE_MODULES")
     if configured:
         return Path(configured)

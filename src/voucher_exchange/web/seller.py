@@ -91,7 +91,7 @@ def signup(v: Page, email: Text, password: Text) -> Response:
             uow.commit()
     except DomainError as exc:
         return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
-    v.cookies[SESSION_COOKIE] = session.token
+    v.start_session(session.token)
     return redirect(v, "/account")
 
 
@@ -115,7 +115,7 @@ def login(v: Page, email: Text, password: Text, next: OptionalText = "/") -> Res
             next=safe_next(next),
             error=forms.message(exc, v.lang),
         )
-    v.cookies[SESSION_COOKIE] = session.token
+    v.start_session(session.token)
     default = "/staff" if session.user.is_staff else "/"
     return redirect(v, safe_next(next, default) if next != "/" else default)
 

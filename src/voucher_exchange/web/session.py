@@ -73,6 +73,11 @@ class Visitor:
         """The peer's address (the proxy's, behind one)."""
         return self.request.client.host if self.request.client else None
 
+    def start_session(self, token: str) -> None:
+        """Remember a new session in the cookie; a fresh CSRF seed goes with it."""
+        self.cookies[SESSION_COOKIE] = token
+        self.csrf_seed, self.new_csrf_seed = secrets.token_urlsafe(24), True
+
     def seller(self) -> User:
         """The signed-in user, or LoginRequired."""
         if self.user is None:
