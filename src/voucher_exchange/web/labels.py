@@ -33,6 +33,12 @@ METHOD = {
     "carrier_billing": N_("Paid with mobile phone billing (휴대폰 소액결제)"),
 }
 
+BRAND_STATUS = {
+    "active": N_("Active: buying"),
+    "paused": N_("Paused"),
+    "suspended": N_("Suspended"),
+}
+
 ROLES = {
     "reviewer": N_("Reviewer"),
     "operator": N_("Operator"),

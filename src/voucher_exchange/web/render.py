@@ -79,6 +79,7 @@ def environment(lang: str, tz: str) -> Environment:
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
         STEPS=labels.STEPS,
         ROLES=labels.ROLES,
+        brand_status_label=lambda s: i18n.gettext(lang, labels.BRAND_STATUS.get(str(s), str(s))),
         RESTING=labels.RESTING,
     )
     return env
