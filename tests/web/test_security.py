@@ -170,3 +170,17 @@ def test_an_operator_cannot_retry_what_the_bank_refused_and_nothing_moves(site: 
         assert refused.status_code == 409 and "은행이 이 송금을 거절했습니다." in refused.text
     assert seller.api.get(f"/trades/{trade['id']}").json()["status"] == "failed"
     assert site.exchange.rail_transfers(seller.account_number) == []
+
+
+def test_a_web_session_ends_after_fourteen_days_but_an_api_token_does_not(site: Site) -> None:
+    seller = make_seller(site.exchange)
+    with _client(site) as client:
+        _log_in(client, seller.email, PASSWORD)
+        assert client.get("/account").status_code == 200
+        site.exchange.clock.offset += timedelta(days=14, minutes=1)
+        try:
+            expired = client.get("/account")
+            assert (expired.status_code, expired.headers["location"]) == (303, "/login?next=/account")
+            assert seller.api.get("/me").status_code == 200
+        finally:
+            site.exchange.clock.offset = timedelta(0)

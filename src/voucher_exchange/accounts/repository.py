@@ -60,17 +60,26 @@ def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
     return _to_user(row) if row else None
 
 
-def add_token(conn: Connection, token_hash: str, user_id: str, now: datetime) -> None:
-    """Remember a token by its hash."""
-    conn.execute(insert(api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=now))
+def add_token(
+    conn: Connection, token_hash: str, user_id: str, now: datetime, expires_at: datetime | None = None
+) -> None:
+    """Remember a token by its hash (until `expires_at`, or until revoked)."""
+    conn.execute(
+        insert(api_tokens).values(
+            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
 
 
-def by_token(conn: Connection, token_hash: str) -> User | None:
-    """The user a token belongs to."""
+def by_token(conn: Connection, token_hash: str, now: datetime) -> User | None:
+    """The user an unexpired token belongs to."""
     row = conn.execute(
         select(users)
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
-        .where(api_tokens.c.token_hash == token_hash)
+        .where(
+            (api_tokens.c.token_hash == token_hash)
+            & (api_tokens.c.expires_at.is_(None) | (api_tokens.c.expires_at > now))
+        )
     ).first()
     return _to_user(row) if row else None
 

@@ -56,6 +56,7 @@ def sign_up(
     now: datetime,
     roles: set[Role] | None = None,
     language: str = "ko",
+    lasts: timedelta | None = None,
 ) -> Session:
     """Create an account and its first token."""
     _check_password(password)
@@ -76,11 +77,20 @@ def sign_up(
             )
     except IntegrityError as exc:
         raise Conflict("email_taken", "An account with this e-mail exists. Log in instead.", "email") from exc
-    return _issue(conn, user_id, now)
+    return _issue(conn, user_id, now, now + lasts if lasts else None)
 
 
-def log_in(ctx: Context, email: str, password: str, client_ip: str | None = None) -> Session:
-    """A new token for the right e-mail and password; throttled after repeated wrong passwords."""
+def log_in(
+    ctx: Context,
+    email: str,
+    password: str,
+    client_ip: str | None = None,
+    lasts: timedelta | None = None,
+) -> Session:
+    """A new token for the right e-mail and password (expiring after `lasts`, if given).
+
+    Throttled after repeated wrong passwords.
+    """
     email = email.strip().lower()[:254]
     now = ctx.clock.now()
     with ctx.uow(readonly=True) as uow:
@@ -100,7 +110,7 @@ def log_in(ctx: Context, email: str, password: str, client_ip: str | None = None
             uow.commit()
             raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
         repository.clear_login_failures(uow.conn, email, now - LOGIN_WINDOW)
-        session = _issue(uow.conn, found[0].id, now)
+        session = _issue(uow.conn, found[0].id, now, now + lasts if lasts else None)
         uow.commit()
     return session
 
@@ -116,17 +126,17 @@ def set_language(conn: Connection, user: User, language: str) -> None:
         repository.set_language(conn, user.id, language)
 
 
-def _issue(conn: Connection, user_id: str, now: datetime) -> Session:
+def _issue(conn: Connection, user_id: str, now: datetime, expires_at: datetime | None = None) -> Session:
     token = new_token()
-    repository.add_token(conn, token_hash(token), user_id, now)
+    repository.add_token(conn, token_hash(token), user_id, now, expires_at)
     user = repository.by_id(conn, user_id)
     assert user is not None
     return Session(user, token)
 
 
-def authenticate(conn: Connection, token: str) -> User:
-    """The user behind a bearer token."""
-    user = repository.by_token(conn, token_hash(token)) if token else None
+def authenticate(conn: Connection, token: str, now: datetime) -> User:
+    """The user behind a bearer token that has not expired."""
+    user = repository.by_token(conn, token_hash(token), now) if token else None
     if user is None:
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
     return user

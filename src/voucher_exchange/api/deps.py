@@ -25,7 +25,8 @@ def current_user(
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
     with context(request).uow(readonly=True) as uow:
-        return accounts.authenticate(uow.conn, authorization.removeprefix("Bearer ").strip())
+        token = authorization.removeprefix("Bearer ").strip()
+        return accounts.authenticate(uow.conn, token, context(request).clock.now())
 
 
 def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:

@@ -80,6 +80,8 @@ api_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Web sessions end after a while; API tokens (NULL) last until revoked.
+    Column("expires_at", UTCDateTime),
 )
 
 brands = Table(

@@ -23,7 +23,14 @@ from voucher_exchange.trades import service as trades
 from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus
 from voucher_exchange.web import forms
 from voucher_exchange.web.render import page, redirect, safe_next
-from voucher_exchange.web.session import LANG_COOKIE, SESSION_COOKIE, Page, Visitor, check_csrf
+from voucher_exchange.web.session import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    SESSION_LASTS,
+    Page,
+    Visitor,
+    check_csrf,
+)
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 Text = Annotated[str, Form(max_length=300)]
@@ -87,7 +94,8 @@ def signup(v: Page, email: Text, password: Text) -> Response:
         if "@" not in email or len(email) > 254:
             raise InvalidInput("email_invalid", "Enter a valid e-mail address.", "email")
         with v.ctx.uow() as uow:
-            session = accounts.sign_up(uow.conn, email, password, v.ctx.clock.now(), language=v.lang)
+            now = v.ctx.clock.now()
+            session = accounts.sign_up(uow.conn, email, password, now, language=v.lang, lasts=SESSION_LASTS)
             uow.commit()
     except DomainError as exc:
         return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
@@ -105,7 +113,7 @@ def login_form(v: Page, next: str = "/") -> Response:
 def login(v: Page, email: Text, password: Text, next: OptionalText = "/") -> Response:
     """Sign in."""
     try:
-        session = accounts.log_in(v.ctx, email, password, v.client_ip)
+        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS)
     except DomainError as exc:
         return page(
             v,
@@ -136,7 +144,7 @@ def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
     user = v.seller()
     limits = screening.TIER_LIMITS[v.ctx.settings.jurisdiction][min(user.kyc_tier, 2)]
     with v.ctx.uow(readonly=True) as uow:
-        fresh = accounts.authenticate(uow.conn, v.session_token or "")
+        fresh = accounts.authenticate(uow.conn, v.session_token or "", v.ctx.clock.now())
     return page(
         v,
         "account.html",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,6 +28,7 @@ LANG_COOKIE = "vx_lang"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_DAYS = 14
+SESSION_LASTS = timedelta(days=SESSION_DAYS)
 
 
 class LoginRequired(Exception):
@@ -105,7 +107,7 @@ def visitor(request: Request) -> Visitor:
     if token:
         with ctx.uow(readonly=True) as uow:
             try:
-                user = accounts.authenticate(uow.conn, token[:200])
+                user = accounts.authenticate(uow.conn, token[:200], ctx.clock.now())
             except DomainError:
                 token = None
     lang = i18n.pick(

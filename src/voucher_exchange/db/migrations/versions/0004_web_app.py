@@ -1,4 +1,4 @@
-"""Web app: the seller's language (for e-mails), login failures (throttling)
+"""Web app: the seller's language (for e-mails), login failures (throttling), session expiry
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("language", sa.String(length=5), nullable=False, server_default="ko"))
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", UTCDateTime(), nullable=True))
     op.create_table(
         "login_failures",
         sa.Column(
@@ -39,5 +41,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("login_failures")
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("expires_at")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("language")
