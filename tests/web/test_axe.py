@@ -1,0 +1,53 @@
+"""Automated accessibility checks (axe-core, from npm) on the main pages, in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.web.conftest import DESKTOP, Site
+from tests.web.flows import become_seller, log_in, take_quote
+from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
+
+pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(params=["en", "ko"])
+def page(request: pytest.FixtureRequest, browser: Browser, site: Site) -> Iterator[Page]:
+    """A page whose CSP lets the test inject axe (the site's own CSP forbids foreign scripts)."""
+    context = browser.new_context(base_url=site.url, viewport=DESKTOP, bypass_csp=True)  # type: ignore[arg-type]
+    context.add_cookies([{"name": "vx_lang", "value": request.param, "url": site.url}])
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA findings for the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+             .violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"""
+    )
+    return found
+
+
+def test_seller_pages_pass_axe(page: Page, site: Site) -> None:
+    become_seller(page, site)
+    for path in ("/", "/account", "/sell/batch", "/trades", "/signup"):
+        page.goto(path)
+        assert violations(page) == [], path
+    take_quote(page, "cultureland", "10000")
+    assert violations(page) == [], "sell form"
+
+
+def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
+    log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+    for path in ("/staff", "/staff/review", "/staff/brands/cultureland", "/staff/payouts", "/staff/team"):
+        page.goto(path)
+        assert violations(page) == [], path
