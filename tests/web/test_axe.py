@@ -32,7 +32,8 @@ def violations(page: Page) -> list[dict[str, Any]]:
     page.add_script_tag(path=str(AXE))
     found: list[dict[str, Any]] = page.evaluate(
         """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
-             .violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"""
+             .violations.map(v => ({id: v.id, impact: v.impact,
+                                    nodes: v.nodes.map(n => n.target.join(' '))}))"""
     )
     return found
 
