@@ -10,21 +10,20 @@ from voucher_exchange.web.charts import HEIGHT, volume_chart
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 
 
-def _fact(day: int, brand: str, face: int, fee: int, status: str, seconds: float | None) -> TradeFact:
+def _fact(day: int, brand: str, face: int, fee: int, seconds: float) -> TradeFact:
     created = T0 + timedelta(days=day)
-    paid = created + timedelta(seconds=seconds) if seconds is not None else None
-    return TradeFact(created, created.date(), brand, face, fee, status, paid)
+    return TradeFact(created, created.date(), brand, face, fee, created + timedelta(seconds=seconds))
 
 
 def test_the_dashboard_sums_paid_volume_by_day_and_brand() -> None:
-    facts = [
-        _fact(0, "cultureland", 50000, 4500, "paid", 1.0),
-        _fact(0, "cultureland", 10000, 1000, "paid", 3.0),
-        _fact(0, "booknlife", 5000, 550, "paid", 2.0),
-        _fact(1, "cultureland", 30000, 3000, "rejected", None),
-        _fact(2, "booknlife", 10000, 1100, "paid", 10.0),
+    paid = [
+        _fact(0, "cultureland", 50000, 4500, 1.0),
+        _fact(0, "cultureland", 10000, 1000, 3.0),
+        _fact(0, "booknlife", 5000, 550, 2.0),
+        _fact(2, "booknlife", 10000, 1100, 10.0),
     ]
-    board = summarise(facts, ["approve"] * 6 + ["review"] * 3 + ["reject"], date(2026, 11, 22), 3)
+    decisions = {"approve": 6, "review": 3, "reject": 1}
+    board = summarise(paid, 5, decisions, date(2026, 11, 22), 3)
     assert board.days == [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)]
     assert board.volume == {
         date(2026, 11, 20): {"cultureland": 60000, "booknlife": 5000},

@@ -184,6 +184,7 @@ trades = Table(
     Index("ix_trades_ip_created", "client_ip", "created_at"),
     Index("ix_trades_account_created", "account_fingerprint", "created_at"),
     Index("ix_trades_brand_created", "brand_slug", "created_at"),
+    Index("ix_trades_created", "created_at"),
 )
 
 trade_events = Table(
@@ -220,6 +221,7 @@ decisions = Table(
     Column("decided_by", String(254), nullable=False),
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_decisions_created", "created_at"),
 )
 
 seller_flags = Table(

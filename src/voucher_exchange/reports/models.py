@@ -10,15 +10,14 @@ from datetime import date, datetime, timedelta
 
 @dataclass(frozen=True)
 class TradeFact:
-    """What the dashboard needs of one trade."""
+    """What the dashboard needs of one paid trade."""
 
     created_at: datetime
     local_day: date
     brand: str
     face_value: int
     fee: int
-    status: str
-    paid_at: datetime | None
+    paid_at: datetime
 
 
 @dataclass
@@ -60,32 +59,24 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def summarise(facts: list[TradeFact], outcomes: list[str], today: date, days: int) -> Dashboard:
-    """Fold trades and risk outcomes into the dashboard."""
+def summarise(
+    paid: list[TradeFact], submitted: int, decisions: dict[str, int], today: date, days: int
+) -> Dashboard:
+    """Fold the window's paid trades, its submission count and its decision counts into the dashboard."""
     span = [today - timedelta(days=days - 1 - i) for i in range(days)]
     volume: dict[date, dict[str, int]] = {d: defaultdict(int) for d in span}
-    waits = []
-    margin = paid = 0
-    for fact in facts:
-        if fact.status != "paid" or fact.paid_at is None:
-            continue
-        paid += 1
-        margin += fact.fee
+    for fact in paid:
         if fact.local_day in volume:
             volume[fact.local_day][fact.brand] += fact.face_value
-        waits.append((fact.paid_at - fact.created_at).total_seconds())
-    waits.sort()
-    decisions: dict[str, int] = defaultdict(int)
-    for outcome in outcomes:
-        decisions[outcome] += 1
+    waits = sorted((f.paid_at - f.created_at).total_seconds() for f in paid)
     return Dashboard(
         days=span,
-        brands=sorted({f.brand for f in facts if f.status == "paid"}),
+        brands=sorted({f.brand for f in paid}),
         volume={d: dict(v) for d, v in volume.items()},
         decisions=dict(decisions),
-        paid=paid,
-        submitted=len(facts),
+        paid=len(paid),
+        submitted=submitted,
         median_seconds=percentile(waits, 50),
         p95_seconds=percentile(waits, 95),
-        margin=margin,
+        margin=sum(f.fee for f in paid),
     )

@@ -36,9 +36,14 @@ def upgrade() -> None:
     op.create_index("ix_login_failures_email_at", "login_failures", ["email", "at"])
     op.create_index("ix_login_failures_ip_at", "login_failures", ["client_ip", "at"])
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    # The operator dashboard reads a window of recent trades and decisions.
+    op.create_index("ix_trades_created", "trades", ["created_at"])
+    op.create_index("ix_decisions_created", "decisions", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_decisions_created", table_name="decisions")
+    op.drop_index("ix_trades_created", table_name="trades")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("login_failures")
     with op.batch_alter_table("api_tokens") as batch:
