@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from voucher_exchange import i18n
@@ -21,6 +22,15 @@ def parse_amount(text: str, currency: str, field: str = "face_value") -> Money:
     if not major.is_finite() or minor != minor.to_integral_value() or not 0 < minor <= MAX_MINOR_UNITS:
         raise InvalidInput("amount_invalid", "Enter an amount in numbers.", field)
     return Money(int(minor), currency)
+
+
+def parse_date(text: str, field: str) -> date:
+    """'1990-05-17' → a date, or the field's own error code."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        code = "birth_date_invalid" if field == "birth_date" else "acquired_on_invalid"
+        raise InvalidInput(code, "Enter a date like 1990-05-17.", field) from exc
 
 
 def parse_percent_bps(text: str) -> int:

@@ -1,0 +1,245 @@
+"""Selling pages: take a quote, sell one voucher or many, follow trades, receipts, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.identity import service as identity
+from voucher_exchange.quotes import repository as quote_store
+from voucher_exchange.quotes import service as quotes
+from voucher_exchange.trades import batch
+from voucher_exchange.trades import repository as trade_store
+from voucher_exchange.trades import service as trades
+from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus
+from voucher_exchange.web import forms
+from voucher_exchange.web.render import page, redirect
+from voucher_exchange.web.seller import Text, brands_on_sale
+from voucher_exchange.web.session import Page, Visitor, check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+
+
+@router.post("/quotes")
+def take_quote(v: Page, brand: Text, face: Text) -> Response:
+    """A binding quote, then the form to sell under it."""
+    user = v.seller()
+    try:
+        amount = forms.parse_amount(face, v.ctx.settings.currency)
+        with v.ctx.uow() as uow:
+            quote = quotes.create_quote(uow.conn, v.ctx.settings, v.ctx.clock, user, brand, amount)
+            uow.commit()
+    except DomainError as exc:
+        brands = brands_on_sale(v)
+        calc = {"error": forms.message(exc, v.lang)}
+        return page(v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc)
+    return redirect(v, f"/sell/{quote.id}")
+
+
+def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> Response:
+    user = v.seller()
+    with v.ctx.uow(readonly=True) as uow:
+        quote = quote_store.get(uow.conn, quote_id[:36])
+        if quote is None or quote.user_id != user.id:
+            raise InvalidInput("quote_unknown", "There is no such quote. Ask for a new one.")
+        brand = catalog.require_brand(uow.conn, quote.brand)
+    verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
+    return page(
+        v,
+        "sell.html",
+        status=status,
+        quote=quote,
+        brand=brand,
+        destinations=verified,
+        expired=quote.is_expired(v.ctx.clock.now()) or quote.trade_id is not None,
+        methods=list(AcquisitionMethod),
+        today=v.ctx.clock.now().date().isoformat(),
+        **values,
+    )
+
+
+@router.get("/sell/batch")
+def batch_form(v: Page) -> Response:
+    """Sell many vouchers of one brand and face value."""
+    v.seller()
+    return page(
+        v, "batch.html", brands=brands_on_sale(v), methods=list(AcquisitionMethod), **_batch_defaults(v)
+    )
+
+
+def _batch_defaults(v: Visitor) -> dict[str, Any]:
+    user = v.seller()
+    verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
+    return {"destinations": verified, "today": v.ctx.clock.now().date().isoformat()}
+
+
+@router.post("/sell/batch")
+async def sell_batch(
+    v: Page,
+    brand: Text,
+    face: Text,
+    method: Text,
+    acquired_on: Annotated[str, Form(max_length=10)],
+    payout_destination_id: Text,
+    codes: Annotated[str, Form(max_length=20000)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Each line gets its own quote, trade and result."""
+    user = v.seller()
+    text = codes
+    if file is not None and file.filename:
+        text = (await file.read(200_000)).decode("utf-8-sig", errors="replace")
+    try:
+        lines = batch.parse_lines(text)
+        amount = forms.parse_amount(face, v.ctx.settings.currency)
+        chosen = AcquisitionMethod(method) if method in set(AcquisitionMethod) else AcquisitionMethod.OTHER
+        results = batch.sell_many(
+            v.ctx,
+            user,
+            brand,
+            amount,
+            lines,
+            chosen,
+            forms.parse_date(acquired_on, "acquired_on"),
+            payout_destination_id,
+            v.client_ip,
+        )
+    except DomainError as exc:
+        return page(
+            v,
+            "batch.html",
+            status=exc.status,
+            brands=brands_on_sale(v),
+            methods=list(AcquisitionMethod),
+            error=forms.message(exc, v.lang),
+            codes=codes,
+            **_batch_defaults(v),
+        )
+    rendered = [
+        {
+            "number": r.number,
+            "masked": r.masked,
+            "trade_id": r.trade_id,
+            "error": forms.message(r.error, v.lang) if r.error else None,
+        }
+        for r in results
+    ]
+    return page(v, "batch_results.html", results=rendered)
+
+
+@router.get("/sell/{quote_id}")
+def sell_form(v: Page, quote_id: str) -> Response:
+    """The quote and the form to sell one voucher under it."""
+    return _sell_page(v, quote_id)
+
+
+@router.post("/sell/{quote_id}")
+def sell(
+    v: Page,
+    quote_id: str,
+    code: Text,
+    method: Text,
+    acquired_on: Annotated[str, Form(max_length=10)],
+    payout_destination_id: Text,
+    pin: Text = "",
+) -> Response:
+    """Submit the voucher; the trade page follows it."""
+    user = v.seller()
+    try:
+        if method not in set(AcquisitionMethod):
+            raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
+        cmd = trades.SubmitTrade(
+            quote_id=quote_id[:36],
+            code=code,
+            pin=pin or None,
+            method=AcquisitionMethod(method),
+            acquired_on=forms.parse_date(acquired_on, "acquired_on"),
+            payout_destination_id=payout_destination_id,
+            client_ip=v.client_ip,
+            device_id=(v.request.headers.get("x-device-id") or "")[:64] or None,
+        )
+        with v.ctx.uow() as uow:
+            trade_id = trades.submit(uow.conn, v.ctx.clock, v.ctx.vault, user, cmd)
+            uow.after_commit(v.ctx.wake_workers)
+            uow.commit()
+    except DomainError as exc:
+        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), method=method)
+    return redirect(v, f"/trades/{trade_id}")
+
+
+@router.get("/trades")
+def history(v: Page, status: str = "", brand: str = "") -> Response:
+    """The seller's trades, newest first, filtered by status and brand."""
+    user = v.seller()
+    wanted = status if status in set(TradeStatus) else None
+    with v.ctx.uow(readonly=True) as uow:
+        found = [t.data for t in trades.list_own(uow.conn, user, v.lang, 200, wanted)]
+    if brand:
+        found = [t for t in found if t["brand"] == brand]
+    return page(
+        v,
+        "history.html",
+        trades=found,
+        chosen_status=wanted or "",
+        brand=brand,
+        brands=brands_on_sale(v),
+        statuses=list(TradeStatus),
+    )
+
+
+def _own_trade(v: Visitor, trade_id: str) -> dict[str, Any]:
+    user = v.seller()
+    with v.ctx.uow(readonly=True) as uow:
+        return trades.get_own(uow.conn, user, trade_id[:64], v.lang).data
+
+
+def _brand_names(v: Visitor) -> dict[str, str]:
+    return {b.slug: (b.name_ko if v.lang == "ko" else b.name_en) for b in brands_on_sale(v)}
+
+
+@router.get("/trades/{trade_id}")
+def trade_page(v: Page, trade_id: str) -> Response:
+    """One trade with its live timeline."""
+    return page(v, "trade.html", t=_own_trade(v, trade_id), brand_names=_brand_names(v))
+
+
+@router.get("/trades/{trade_id}/timeline")
+def timeline(v: Page, trade_id: str) -> Response:
+    """The timeline alone; htmx polls it until the trade rests."""
+    return page(v, "_timeline.html", t=_own_trade(v, trade_id))
+
+
+@router.get("/trades/{trade_id}/receipt")
+def receipt(v: Page, trade_id: str) -> Response:
+    """A printable receipt for a paid trade."""
+    t = _own_trade(v, trade_id)
+    if t["status"] != TradeStatus.PAID.value:
+        raise InvalidInput("receipt_not_ready", "A receipt is ready once the trade is paid.")
+    with v.ctx.uow(readonly=True) as uow:
+        paid_at = trade_store.paid_at(uow.conn, t["id"])
+    return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at)
+
+
+@router.post("/trades/{trade_id}/cancel")
+def cancel(v: Page, trade_id: str) -> Response:
+    """Withdraw a trade before verification."""
+    user = v.seller()
+    try:
+        with v.ctx.uow() as uow:
+            trades.cancel(uow.conn, v.ctx.clock, user, trade_id[:64])
+            uow.commit()
+    except DomainError as exc:
+        t = _own_trade(v, trade_id)
+        return page(
+            v,
+            "trade.html",
+            status=exc.status,
+            t=t,
+            brand_names=_brand_names(v),
+            error=forms.message(exc, v.lang),
+        )
+    return redirect(v, f"/trades/{trade_id[:64]}")
