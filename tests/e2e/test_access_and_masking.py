@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from tests.support.assertions import assert_voucher_untouched
 from tests.support.exchange import Exchange, Seller
 
 
 def test_a_quote_is_used_once(exchange: Exchange, seller: Seller) -> None:
     quote = seller.quote()
+    spare = exchange.mint()
     first = seller.api.post("/trades", seller.trade_body(quote["id"], exchange.mint()["code"]))
-    second = seller.api.post("/trades", seller.trade_body(quote["id"], exchange.mint()["code"]))
+    second = seller.api.post("/trades", seller.trade_body(quote["id"], spare["code"]))
     assert first.status_code == 202
     assert (second.status_code, second.json()["error"]["code"]) == (409, "quote_used")
     assert len(seller.api.get("/trades").json()["trades"]) == 1
+    assert_voucher_untouched(exchange, spare, 50000)
 
 
 def test_sellers_cannot_reach_staff_endpoints(seller: Seller) -> None:

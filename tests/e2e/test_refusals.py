@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tests.support.assertions import assert_nothing_moved, reason_codes
+from tests.support.assertions import (
+    assert_no_money_for,
+    assert_nothing_moved,
+    assert_voucher_untouched,
+    reason_codes,
+)
 from tests.support.exchange import Exchange, Seller, make_seller, new_account, new_account_number
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BrandStatus
-from voucher_exchange.db.schema import seller_flags
+from voucher_exchange.db.schema import quotes, seller_flags
 
 
 def test_carrier_billing_declared_is_refused_and_the_voucher_is_never_touched(
@@ -32,6 +37,7 @@ def test_carrier_billing_refusal_speaks_korean(exchange: Exchange, seller: Selle
     message = trade["decision"]["reasons"][0]["message"]
     assert message.startswith("휴대폰 소액결제로 구매한 상품권은 매입하지 않습니다.")
     assert "서민금융진흥원(☎1397)" in message and "금융감독원(☎1332)" in message
+    assert_nothing_moved(exchange, seller, trade_id, voucher)
 
 
 def test_carrier_billing_reported_by_the_issuer_is_refused_whatever_was_declared(
@@ -118,6 +124,11 @@ def test_a_suspended_brand_gets_no_quote(exchange: Exchange, seller: Seller) -> 
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "brand_suspended"
+    with exchange.ctx.uow(readonly=True) as uow:
+        stored = uow.conn.execute(
+            select(func.count()).select_from(quotes).where(quotes.c.brand_slug == "happymoney")
+        ).scalar_one()
+    assert stored == 0
 
 
 def _unverified_seller(exchange: Exchange, identity: dict[str, str] | None) -> Seller:
@@ -199,8 +210,8 @@ def test_the_daily_limit_refuses_the_sale_that_would_cross_it(exchange: Exchange
     trade = seller.api.wait_for(seller.sell(voucher, "shinsegae", 10000))
     assert reason_codes(trade) == ["limit_exceeded"]
     assert exchange.rail_transfers(seller.account_number) == paid_before
-    found = exchange.lookup(voucher["code"])
-    assert (found["state"], found["balance"]) == ("active", 10000)
+    assert_no_money_for(exchange, trade["id"])
+    assert_voucher_untouched(exchange, voucher, 10000)
 
 
 def test_an_expired_quote_is_refused_at_submission(
@@ -222,6 +233,9 @@ def test_cancel_before_verification_only(exchange: Exchange, seller: Seller) -> 
     response = seller.api.post(f"/trades/{trade['id']}/cancel")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "trade_not_cancellable"
+    # The refused cancel undid nothing: still paid, paid once.
+    assert seller.api.get(f"/trades/{trade['id']}").json()["status"] == "paid"
+    assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45500]
 
 
 def test_nobody_else_sees_my_trade(exchange: Exchange, seller: Seller) -> None:

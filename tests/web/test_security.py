@@ -9,9 +9,10 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
+from tests.support.assertions import assert_nothing_moved
 from tests.support.exchange import make_seller
 from tests.web.conftest import Site
-from voucher_exchange.db.schema import users
+from voucher_exchange.db.schema import ledger_transfers, users
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
 PASSWORD = "correct-horse-battery"
@@ -30,6 +31,16 @@ def _csrf(client: httpx.Client, path: str = "/login") -> str:
 def _user_count(site: Site) -> int:
     with site.exchange.ctx.uow(readonly=True) as uow:
         return int(uow.conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def _ledger_transfers(site: Site, trade_id: str) -> list[tuple[str, int]]:
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        rows = uow.conn.execute(
+            select(ledger_transfers.c.phase, ledger_transfers.c.amount)
+            .where(ledger_transfers.c.trade_id == trade_id)
+            .order_by(ledger_transfers.c.id)
+        )
+        return [(r.phase, int(r.amount)) for r in rows]
 
 
 def _log_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
@@ -159,6 +170,8 @@ def test_an_operator_cannot_retry_what_the_bank_refused_and_nothing_moves(site: 
     )
     voucher = site.exchange.mint("cultureland", 5000)
     trade = seller.api.wait_for(seller.sell(voucher, "cultureland", 5000), {"failed"})
+    transfers_before = _ledger_transfers(site, trade["id"])
+    assert [phase for phase, _ in transfers_before if phase != "single"] == ["pending", "void"]
     with _client(site) as client:
         _log_in(client, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
         page = client.get("/staff/payouts")
@@ -170,6 +183,7 @@ def test_an_operator_cannot_retry_what_the_bank_refused_and_nothing_moves(site: 
         assert refused.status_code == 409 and "은행이 이 송금을 거절했습니다." in refused.text
     assert seller.api.get(f"/trades/{trade['id']}").json()["status"] == "failed"
     assert site.exchange.rail_transfers(seller.account_number) == []
+    assert _ledger_transfers(site, trade["id"]) == transfers_before
 
 
 def test_a_web_session_ends_after_fourteen_days_but_an_api_token_does_not(site: Site) -> None:
@@ -184,3 +198,32 @@ def test_a_web_session_ends_after_fourteen_days_but_an_api_token_does_not(site: 
             assert seller.api.get("/me").status_code == 200
         finally:
             site.exchange.clock.offset = timedelta(0)
+
+
+def test_forged_money_forms_move_nothing(site: Site) -> None:
+    """Without our CSRF token a sale, a treasury deposit or a retry does nothing at all."""
+    seller = make_seller(site.exchange)
+    quote = seller.quote("cultureland", 10000)
+    voucher = site.exchange.mint("cultureland", 10000)
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        before = uow.conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one()
+    with _client(site) as client:
+        _log_in(client, seller.email, PASSWORD)
+        sale = {
+            "code": voucher["code"],
+            "method": "gift",
+            "acquired_on": "2026-11-01",
+            "payout_destination_id": seller.destination_id,
+        }
+        assert client.post(f"/sell/{quote['id']}", data=sale).status_code == 403
+    with _client(site) as client:
+        _log_in(client, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+        deposit = {"amount": "1000000", "reference": f"forged-{uuid.uuid4().hex[:6]}"}
+        assert client.post("/staff/treasury/fund", data=deposit).status_code == 403
+    assert seller.api.get("/trades").json()["trades"] == []
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        after = uow.conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one()
+    assert after == before
+    assert_nothing_moved(site.exchange, seller, None, voucher, face_value=10000)
+    # The quote is still unused: the real form can still sell under it.
+    assert seller.api.post("/trades", seller.trade_body(quote["id"], voucher["code"])).status_code == 202

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, Request
 
+from tests.support.assertions import assert_no_money_for, assert_nothing_moved
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
 from tests.web.flows import become_seller, calculate, submit_voucher, take_quote, wait_status
@@ -86,9 +87,8 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
             assert "휴대폰 소액결제로 구매한 상품권은 매입하지 않습니다." in refusal
         assert "☎1397" in refusal and "☎1332" in refusal
         assert browser_page.locator(".reasons li[data-code='carrier_billing_prohibited']").count() == 1
-        # Nothing moved: no transfer, the voucher untouched at the issuer.
-        assert site.exchange.rail_transfers(seller.account_number) == []
-        assert site.exchange.lookup(voucher["code"])["state"] == "active"
+        # Nothing moved: no ledger transfer, no payout, no bank transfer, the voucher untouched.
+        assert_nothing_moved(site.exchange, seller, trade_id, voucher, face_value=30000)
         # The e-mail is in the seller's language too.
         mail = poll_until(lambda to=seller.email: site.inbox.to(to) or None, 15, what="the refusal e-mail")
         subject = {
@@ -135,6 +135,7 @@ def test_selling_many_gives_each_line_its_own_result(page: Page, site: Site) -> 
     page.goto(str(links[1]))
     wait_status(page, "rejected")
     assert page.locator(".reasons li[data-code='duplicate_voucher']").count() == 1
+    assert_no_money_for(site.exchange, str(links[1]).rsplit("/", 1)[1])
     page.goto(str(links[0]))
     # Fresh vouchers sold again and again look like cash-out: the engine holds the fourth for a person.
     wait_status(page, "in_review")

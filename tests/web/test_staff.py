@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from tests.support.assertions import assert_nothing_moved
 from tests.support.polling import poll_until
 from tests.web.conftest import PHONE, Site, screenshot
 from tests.web.flows import (
@@ -19,7 +20,7 @@ from tests.web.flows import (
     take_quote,
     wait_status,
 )
-from voucher_exchange.db.schema import audit_log
+from voucher_exchange.db.schema import audit_log, ledger_transfers
 from voucher_exchange.demo import (
     DEMO_OPERATOR_EMAIL,
     DEMO_OPERATOR_PASSWORD,
@@ -52,7 +53,8 @@ def _held_trade(page: Page, site: Site) -> tuple[str, dict[str, str], WebSeller]
 def test_a_reviewer_approves_a_held_trade_and_it_is_paid(page: Page, new_page: OpenPage, site: Site) -> None:
     trade_id, voucher, seller = _held_trade(page, site)
     assert "A person is checking this trade" in page.inner_text("#timeline")
-    assert site.exchange.lookup(voucher["code"])["state"] == "active"
+    # Held, not refused: still nothing has moved until a person decides.
+    assert_nothing_moved(site.exchange, seller, trade_id, voucher, face_value=150000)
 
     reviewer = new_page()
     log_in(reviewer, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD)
@@ -150,6 +152,12 @@ def test_operator_pages_show_ledger_payouts_audit_and_staff(page: Page, site: Si
     page.fill("#reference", "bank-dep-7781")
     page.click("form[action='/staff/treasury/fund'] button")
     assert "already recorded" in page.inner_text("#form-error")
+    # The repeated reference recorded nothing: one deposit, of the first amount.
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        deposits = uow.conn.execute(
+            select(ledger_transfers.c.amount).where(ledger_transfers.c.key == "funding:bank-dep-7781")
+        ).scalars()
+        assert [int(a) for a in deposits] == [2_000_000]
     page.goto("/staff/ledger")
     assert "treasury" in page.inner_text("main")
     page.goto("/staff/team")
