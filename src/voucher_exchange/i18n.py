@@ -14,7 +14,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_percent
@@ -83,8 +83,3 @@ def format_bps(bps: int, lang: str) -> str:
 def format_when(at: datetime, lang: str, tz: str) -> str:
     """A moment in the jurisdiction's time zone, as the reader's locale writes it."""
     return format_datetime(at, "medium", tzinfo=ZoneInfo(tz), locale=locale(lang))
-
-
-def format_day(at: datetime, lang: str, tz: str) -> str:
-    """The local date of a moment."""
-    return format_date(at.astimezone(ZoneInfo(tz)), "medium", locale=locale(lang))

@@ -37,6 +37,12 @@ def _claim(engine: Engine, worker: str, at: datetime = NOW) -> Job | None:
     return job
 
 
+def _enqueue(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        queue.enqueue(uow.conn, "k", "r1", NOW)
+        uow.commit()
+
+
 def _status(engine: Engine) -> list[tuple[str, str, bool]]:
     with UnitOfWork(engine, readonly=True) as uow:
         rows = uow.conn.execute(select(jobs.c.ref, jobs.c.status, jobs.c.rerun).order_by(jobs.c.id)).all()
@@ -66,14 +72,10 @@ def test_enqueueing_twice_makes_one_job(engine: Engine) -> None:
 
 
 def test_work_enqueued_while_a_job_runs_makes_it_run_again(engine: Engine) -> None:
-    with UnitOfWork(engine) as uow:
-        queue.enqueue(uow.conn, "k", "r1", NOW)
-        uow.commit()
+    _enqueue(engine)
     job = _claim(engine, "w1")
     assert job is not None
-    with UnitOfWork(engine) as uow:
-        queue.enqueue(uow.conn, "k", "r1", NOW)
-        uow.commit()
+    _enqueue(engine)
     assert _status(engine) == [("r1", "running", True)]
     with UnitOfWork(engine) as uow:
         queue.finish(uow.conn, job, "w1", NOW)
@@ -88,9 +90,7 @@ def test_work_enqueued_while_a_job_runs_makes_it_run_again(engine: Engine) -> No
 
 
 def test_an_expired_lease_lets_another_worker_take_the_job(engine: Engine) -> None:
-    with UnitOfWork(engine) as uow:
-        queue.enqueue(uow.conn, "k", "r1", NOW)
-        uow.commit()
+    _enqueue(engine)
     first = _claim(engine, "w1")
     assert _claim(engine, "w2", NOW + timedelta(seconds=10)) is None
     second = _claim(engine, "w2", NOW + timedelta(seconds=31))
@@ -103,9 +103,7 @@ def test_an_expired_lease_lets_another_worker_take_the_job(engine: Engine) -> No
 
 
 def test_retry_later_waits_for_its_time(engine: Engine) -> None:
-    with UnitOfWork(engine) as uow:
-        queue.enqueue(uow.conn, "k", "r1", NOW)
-        uow.commit()
+    _enqueue(engine)
     job = _claim(engine, "w1")
     assert job is not None
     with UnitOfWork(engine) as uow:

@@ -45,6 +45,12 @@ def _stored(uow: UnitOfWork, user_id: str, key: str, request_hash: str) -> Resul
     return int(row.status_code), dict(row.response_body)
 
 
+def _stored_now(ctx: Context, user_id: str, key: str, request_hash: str) -> Result | None:
+    """The stored response for the key, read in a transaction of its own."""
+    with ctx.uow(readonly=True) as uow:
+        return _stored(uow, user_id, key, request_hash)
+
+
 TRANSIENT_ATTEMPTS = 3
 
 
@@ -108,8 +114,7 @@ def _run_once(
             return status, response
     except (IntegrityError, DomainError):
         # A concurrent request with the same key may have won: answer as it did.
-        with ctx.uow(readonly=True) as uow:
-            stored = _stored(uow, user_id, key, request_hash)
+        stored = _stored_now(ctx, user_id, key, request_hash)
         if stored is not None:
             return stored
         raise
@@ -131,8 +136,7 @@ def run_outside(
     if key is None:
         return work(None)
     request_hash = _hash(method_path, body)
-    with ctx.uow(readonly=True) as uow:
-        stored = _stored(uow, user_id, key, request_hash)
+    stored = _stored_now(ctx, user_id, key, request_hash)
     if stored is not None:
         return stored
     status, response = work(None)
@@ -141,7 +145,5 @@ def run_outside(
             _store(uow, user_id, key, method_path, request_hash, (status, response), ctx)
             uow.commit()
     except IntegrityError:
-        with ctx.uow(readonly=True) as uow:
-            stored = _stored(uow, user_id, key, request_hash)
-        return stored or (status, response)
+        return _stored_now(ctx, user_id, key, request_hash) or (status, response)
     return status, response

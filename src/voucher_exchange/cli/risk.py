@@ -63,21 +63,23 @@ def rules_publish(
     console.print(f"[green]published[/green] {ruleset.version} ({len(ruleset.rules)} rules) as {mode}")
 
 
+def _set_status(version: str, status: str, database_url: str | None) -> None:
+    with context(database_url) as ctx, ctx.uow() as uow:
+        repository.set_status(uow.conn, version, status)
+        uow.commit()
+
+
 @rules_app.command("promote")
 def rules_promote(version: str, database_url: DatabaseUrl = None) -> None:
     """Make a published version live (the previous live one is retired)."""
-    with context(database_url) as ctx, ctx.uow() as uow:
-        repository.set_status(uow.conn, version, "live")
-        uow.commit()
+    _set_status(version, "live", database_url)
     console.print(f"[green]{version} is live[/green]")
 
 
 @rules_app.command("retire")
 def rules_retire(version: str, database_url: DatabaseUrl = None) -> None:
     """Stop running a version (live or shadow)."""
-    with context(database_url) as ctx, ctx.uow() as uow:
-        repository.set_status(uow.conn, version, "retired")
-        uow.commit()
+    _set_status(version, "retired", database_url)
     console.print(f"{version} retired")
 
 

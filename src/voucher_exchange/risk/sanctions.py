@@ -34,6 +34,7 @@ from sqlalchemy import Connection, func, insert, select
 from voucher_exchange.db.schema import sanctions_lists, sanctions_names
 from voucher_exchange.errors import InvalidInput
 
+# Name similarity thresholds (0–1, token-sorted rapidfuzz ratio), not amounts.
 STRONG_AT: float = 0.92
 WEAK_AT: float = 0.80
 _MIN_PARTS_FOR_FUZZY_STRONG = 2

@@ -71,7 +71,6 @@ def environment(lang: str, tz: str) -> Environment:
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
     env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
-    env.filters["day"] = lambda v: i18n.format_day(_moment(v), lang, tz) if v else ""
     env.globals.update(
         lang=lang,
         languages=i18n.LANGUAGES,
