@@ -16,6 +16,7 @@ import pytest
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
 from tests.support import postgres
+from tests.support.core import Core, running_core
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 
 BACKENDS = [
@@ -47,6 +48,13 @@ def exchange(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """The exchange (API + in-process workers) and sandboxes, over real HTTP."""
     var_dir: Path = tmp_path_factory.mktemp(f"var-{request.param}")
     with running_exchange(var_dir, database_url(request, request.param, var_dir, "vx_e2e")) as running:
+        yield running
+
+
+@pytest.fixture(params=BACKENDS)
+def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Core]:
+    """The service layer on a fresh database of each backend, sandboxes over HTTP, no API, no worker."""
+    with running_core(tmp_path, database_url(request, request.param, tmp_path, "vx_core")) as running:
         yield running
 
 

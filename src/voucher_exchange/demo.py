@@ -9,7 +9,8 @@ from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
-from voucher_exchange.payouts import service as payouts
+from voucher_exchange.money import Money
+from voucher_exchange.payouts import service as payout_service
 
 DEMO_OPERATOR_EMAIL = "operator@demo.voucher-exchange.test"
 DEMO_OPERATOR_PASSWORD = "demo-operator-pass"  # noqa: S105  # demo only, printed at start
@@ -47,6 +48,8 @@ def seed(ctx: Context) -> DemoLogin:
                 uow.conn, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD, Role.REVIEWER, now
             )
         currency = ctx.settings.currency
-        payouts.fund_treasury(uow.conn, f"demo-{currency}", currency, DEMO_TREASURY[currency], now)
+        payout_service.fund_treasury(
+            uow.conn, f"demo-{currency}", Money(DEMO_TREASURY[currency], currency), now
+        )
         uow.commit()
     return DemoLogin(DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import BACKENDS, database_url
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 from tests.support.polling import poll_until
-from voucher_exchange.ledger import service as ledger
+from voucher_exchange.reconcile import service as reconcile_service
 
 pytestmark = pytest.mark.slow
 CRASH_POINTS = ["before_issuer_redeem", "after_issuer_redeem", "before_rail_transfer", "after_rail_transfer"]
@@ -75,7 +75,7 @@ def _assert_paid_exactly_once(exchange: Exchange, batch: list[tuple[Seller, str,
         found = exchange.lookup(voucher["code"])
         assert (found["state"], found["redeemed_by"]) == ("redeemed", trade_id)
     with exchange.ctx.uow(readonly=True) as uow:
-        report = ledger.verify(uow.conn)
+        report = reconcile_service.verify(uow.conn)
     assert report.violations == []
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from tests.support.exchange import Exchange, Seller
-from voucher_exchange.db.schema import ledger_transfers
-from voucher_exchange.ledger import service as ledger
+from voucher_exchange.reconcile import service as reconcile_service
 
 PAID_PATH = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]
 
@@ -40,13 +37,9 @@ def test_a_voucher_sold_is_paid_once_at_the_quoted_amount(exchange: Exchange, se
         "redeemed_by": trade["id"],
     }
     with exchange.ctx.uow(readonly=True) as uow:
-        rows = uow.conn.execute(
-            select(ledger_transfers.c.amount, ledger_transfers.c.phase, ledger_transfers.c.memo)
-            .where(ledger_transfers.c.trade_id == trade["id"])
-            .order_by(ledger_transfers.c.id)
-        ).all()
-        report = ledger.verify(uow.conn)
-    assert [tuple(r) for r in rows] == [
+        found = reconcile_service.trade_transfers(uow.conn, trade["id"])
+        report = reconcile_service.verify(uow.conn)
+    assert [(t.amount.amount, t.phase.value, t.memo) for t in found] == [
         (45500, "single", "voucher secured: seller credited"),
         (4500, "single", "exchange fee"),
         (45500, "pending", "payout sent to rail"),

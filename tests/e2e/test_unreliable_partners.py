@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.support.exchange import Exchange, Seller, make_seller, new_account_number
-from voucher_exchange.db.schema import ledger_transfers, payouts
-from voucher_exchange.ledger import service as ledger
+from voucher_exchange.db.schema import payouts
+from voucher_exchange.reconcile import service as reconcile_service
 
 
 def test_an_issuer_that_redeems_but_times_out_is_asked_before_retrying(
@@ -72,19 +72,11 @@ def test_a_rail_refusal_voids_the_reservation_and_waits_for_an_operator(exchange
     assert trade["events"][-1]["note"] == "the bank refused the transfer; an operator must contact the seller"
     assert exchange.rail_transfers(seller.account_number) == []
     with exchange.ctx.uow(readonly=True) as uow:
-        phases = (
-            uow.conn.execute(
-                select(ledger_transfers.c.phase)
-                .where(ledger_transfers.c.trade_id == trade["id"])
-                .order_by(ledger_transfers.c.id)
-            )
-            .scalars()
-            .all()
-        )
+        phases = [t.phase.value for t in reconcile_service.trade_transfers(uow.conn, trade["id"])]
         payout = uow.conn.execute(
             select(payouts.c.status).where(payouts.c.trade_id == trade["id"])
         ).scalar_one()
-        report = ledger.verify(uow.conn)
+        report = reconcile_service.verify(uow.conn)
     assert phases == ["single", "single", "pending", "void"]
     assert payout == "rejected"
     assert report.violations == []

@@ -7,7 +7,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 
 from tests.support.exchange import Exchange
-from voucher_exchange.db.schema import ledger_transfers, payouts
+from voucher_exchange.db.schema import payouts
+from voucher_exchange.reconcile import service as reconcile_service
 
 
 class Payee(Protocol):
@@ -19,9 +20,7 @@ class Payee(Protocol):
 def assert_no_money_for(exchange: Exchange, trade_id: str) -> None:
     """No ledger transfer and no payout belong to the trade."""
     with exchange.ctx.uow(readonly=True) as uow:
-        transfers = uow.conn.execute(
-            select(func.count()).select_from(ledger_transfers).where(ledger_transfers.c.trade_id == trade_id)
-        ).scalar_one()
+        transfers = len(reconcile_service.trade_transfers(uow.conn, trade_id))
         payout_rows = uow.conn.execute(
             select(func.count()).select_from(payouts).where(payouts.c.trade_id == trade_id)
         ).scalar_one()

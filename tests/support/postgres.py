@@ -11,7 +11,9 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
@@ -67,10 +69,22 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
     return executor
 
 
+def _connect_when_ready(dsn: str, timeout: float = 60.0) -> psycopg.Connection[Any]:
+    """Connect, waiting out "the database system is starting up" on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if "starting up" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)  # polling the server's readiness, with a deadline
+
+
 def create_database(executor: PostgreSQLExecutor, name: str) -> str:
     """A fresh database on the server; returns its SQLAlchemy URL."""
     dsn = f"host=127.0.0.1 port={executor.port} user=postgres dbname=postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with _connect_when_ready(dsn) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:{executor.port}/{name}"

@@ -20,8 +20,8 @@ from voucher_exchange.demo import seed
 from voucher_exchange.errors import Conflict
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quotes
-from voucher_exchange.trades import repository, service
-from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus
+from voucher_exchange.risk.models import AcquisitionMethod
+from voucher_exchange.trades import lifecycle, repository, service
 
 CODE = "4111111111111111"
 
@@ -82,8 +82,8 @@ def test_a_trade_past_screening_cannot_be_cancelled(ctx: Context) -> None:
     user, trade_id = _seller_and_trade(ctx)
     with ctx.uow() as uow:
         now = ctx.clock.now()
-        repository.transition(uow.conn, trade_id, TradeStatus.RECEIVED, TradeStatus.SCREENING, now, "t")
-        repository.transition(uow.conn, trade_id, TradeStatus.SCREENING, TradeStatus.VERIFYING, now, "t")
+        lifecycle.start_screening(uow.conn, trade_id, now)
+        lifecycle.start_verifying(uow.conn, trade_id, now)
         uow.commit()
     with ctx.uow() as uow, pytest.raises(Conflict) as refused:
         service.cancel(uow.conn, ctx.clock, user, trade_id)

@@ -11,8 +11,8 @@ import pytest
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
 from voucher_exchange.risk import screening
+from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.screening import Limits, Outcome, SubmissionFacts, is_adult, screen_submission
-from voucher_exchange.trades.models import AcquisitionMethod
 
 CLEAN = SubmissionFacts(
     declared_method=AcquisitionMethod.GIFT,

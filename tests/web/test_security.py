@@ -14,6 +14,7 @@ from tests.support.exchange import make_seller
 from tests.web.conftest import Site
 from voucher_exchange.db.schema import ledger_transfers, users
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
+from voucher_exchange.reconcile import service as reconcile_service
 
 PASSWORD = "correct-horse-battery"
 
@@ -35,12 +36,8 @@ def _user_count(site: Site) -> int:
 
 def _ledger_transfers(site: Site, trade_id: str) -> list[tuple[str, int]]:
     with site.exchange.ctx.uow(readonly=True) as uow:
-        rows = uow.conn.execute(
-            select(ledger_transfers.c.phase, ledger_transfers.c.amount)
-            .where(ledger_transfers.c.trade_id == trade_id)
-            .order_by(ledger_transfers.c.id)
-        )
-        return [(r.phase, int(r.amount)) for r in rows]
+        found = reconcile_service.trade_transfers(uow.conn, trade_id)
+        return [(t.phase.value, t.amount.amount) for t in found]
 
 
 def _log_in(client: httpx.Client, email: str, password: str) -> httpx.Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from voucher_exchange.money import MAX_MINOR_UNITS
-from voucher_exchange.trades.models import AcquisitionMethod
+from voucher_exchange.risk.models import AcquisitionMethod
 
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 

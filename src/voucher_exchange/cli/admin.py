@@ -12,9 +12,10 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.cli.common import DatabaseUrl, console, context, write_json
-from voucher_exchange.ledger import service as ledger
+from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
-from voucher_exchange.payouts import service as payouts
+from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.reconcile import service as reconcile_service
 
 users_app = typer.Typer(help="Staff and seller accounts.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Brands and rates.", no_args_is_help=True)
@@ -78,7 +79,7 @@ def catalog_export(
 def ledger_verify(database_url: DatabaseUrl = None) -> None:
     """Check invariants 1-4 (secure before pay, exactly once, balanced, nothing lost); exit 1 if broken."""
     with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        report = ledger.verify(uow.conn)
+        report = reconcile_service.verify(uow.conn)
     table = Table("checked", "count")
     for name, count in report.checked.items():
         table.add_row(name, str(count))
@@ -97,7 +98,7 @@ def ledger_verify(database_url: DatabaseUrl = None) -> None:
 def ledger_balances(database_url: DatabaseUrl = None) -> None:
     """Every account's balance (debits − credits)."""
     with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        rows = ledger.balances(uow.conn)
+        rows = ledger_service.balances(uow.conn)
     table = Table("account", "kind", "balance", "pending")
     for r in rows:
         table.add_row(
@@ -123,7 +124,7 @@ def ledger_fund(
         cur = currency or ctx.settings.currency
         money = Money(amount, cur)
         with ctx.uow() as uow:
-            recorded = payouts.fund_treasury(uow.conn, reference, cur, amount, ctx.clock.now())
+            recorded = payout_service.fund_treasury(uow.conn, reference, money, ctx.clock.now())
             uow.commit()
     if recorded:
         console.print(f"[green]treasury funded[/green] {money.format()} (ref {reference})")

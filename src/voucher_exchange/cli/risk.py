@@ -16,7 +16,7 @@ from voucher_exchange.db import migrate
 from voucher_exchange.demo import seed
 from voucher_exchange.risk import backtest as replay
 from voucher_exchange.risk import repository, rules
-from voucher_exchange.risk.simulate import INTENDED, Simulator, sim_start
+from voucher_exchange.simulation import INTENDED, Simulator, sim_start
 from voucher_exchange.threaded_server import live_server
 
 risk_app = typer.Typer(

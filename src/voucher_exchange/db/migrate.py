@@ -24,9 +24,24 @@ def upgrade(engine: Engine) -> None:
     cfg = _config()
     # Migrations use SQLite's default (deferred) transactions; our BEGIN IMMEDIATE hook is for app traffic.
     with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to change it; with foreign keys enforced, dropping the old copy
+            # of a referenced table fails. The pragma only works outside a transaction, so it is set
+            # on the driver connection before anything begins, and checked after.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} dangling foreign keys")
+            conn.commit()
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def is_current(engine: Engine) -> bool:

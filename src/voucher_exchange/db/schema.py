@@ -265,8 +265,8 @@ ledger_transfers = Table(
     Column("phase", String(10), nullable=False),
     # A post or void names the pending transfer it settles; at most one settles each.
     Column("pending_id", AutoId, ForeignKey("ledger_transfers.id"), unique=True),
-    Column("trade_id", ID, ForeignKey("trades.id"), index=True),
-    Column("payout_id", ID),
+    # What the money moved for ("trade:<id>", "payout:<id>", "funding:<ref>"): the ledger knows no trades.
+    Column("reference", String(120), nullable=False, index=True),
     Column("memo", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),

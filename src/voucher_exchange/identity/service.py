@@ -10,15 +10,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from sqlalchemy import insert, select
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.context import Context
-from voucher_exchange.db.schema import payout_destinations
 from voucher_exchange.errors import Forbidden, InvalidInput
+from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.payouts.models import DestinationStatus
 from voucher_exchange.risk.sanctions import Strength
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
@@ -58,7 +56,7 @@ def verify_identity(
             status, refused = IdentityStatus.FAILED, "sanctions_match"
         accounts.set_identity(uow.conn, user.id, status, legal_name, birth_date, phone, refused)
         accounts.set_sanctions(uow.conn, user.id, match.strength.value, match.as_evidence())
-        if status is IdentityStatus.VERIFIED and _has_verified_destination(uow.conn, user.id):
+        if status is IdentityStatus.VERIFIED and payout_repo.has_verified_destination(uow.conn, user.id):
             accounts.raise_tier(uow.conn, user.id, 1)
         fresh = accounts.by_id(uow.conn, user.id)
         uow.commit()
@@ -78,17 +76,6 @@ def identity_refusal(code: str, jurisdiction: str) -> Forbidden:
         return Forbidden("phone_invalid", "Enter a mobile number you own, e.g. 010-1234-5678.", "phone")
     return Forbidden(
         "identity_failed", "We could not confirm your identity. Check the details and try again."
-    )
-
-
-def _has_verified_destination(conn: Any, user_id: str) -> bool:
-    return (
-        conn.execute(
-            select(payout_destinations.c.id).where(
-                (payout_destinations.c.user_id == user_id) & (payout_destinations.c.status == "verified")
-            )
-        ).first()
-        is not None
     )
 
 
@@ -131,37 +118,31 @@ def add_payout_destination(
     with ctx.uow() as uow:
         match = ctx.sanctions.screen(uow.conn, holder_name)
         same_person = same_person and match.strength is not Strength.STRONG
-        status = "verified" if same_person else "rejected"
-        uow.conn.execute(
-            insert(payout_destinations).values(
-                id=dest_id,
-                user_id=user.id,
-                kind="bank_account",
-                bank_code=bank_code,
-                account_number_enc=ctx.vault.encrypt(account_number.encode(), dest_id.encode()),
-                account_fingerprint=ctx.vault.fingerprint("bank_account", f"{bank_code}:{account_number}"),
-                account_last4=account_number[-4:],
-                holder_name=holder_name,
-                status=status,
-                sanctions_strength=match.strength.value,
-                sanctions_match=match.as_evidence(),
-                created_at=now,
-            )
+        status = DestinationStatus.VERIFIED if same_person else DestinationStatus.REJECTED
+        payout_repo.insert_destination(
+            uow.conn,
+            dest_id,
+            user.id,
+            bank_code,
+            ctx.vault.encrypt(account_number.encode(), dest_id.encode()),
+            ctx.vault.fingerprint("bank_account", f"{bank_code}:{account_number}"),
+            account_number[-4:],
+            holder_name,
+            status,
+            match.strength.value,
+            match.as_evidence(),
+            now,
         )
         if same_person:
             accounts.raise_tier(uow.conn, user.id, 1)
         uow.commit()
-    return Destination(dest_id, status, mask(account_number), bank_code, holder_name)
+    return Destination(dest_id, status.value, mask(account_number), bank_code, holder_name)
 
 
 def list_destinations(ctx: Context, user: User) -> list[Destination]:
     """The seller's payout destinations, newest first."""
     with ctx.uow(readonly=True) as uow:
-        rows = uow.conn.execute(
-            select(payout_destinations)
-            .where(payout_destinations.c.user_id == user.id)
-            .order_by(payout_destinations.c.created_at.desc())
-        )
         return [
-            Destination(r.id, r.status, "••••" + r.account_last4, r.bank_code, r.holder_name) for r in rows
+            Destination(d.id, d.status.value, d.masked, d.bank_code, d.holder_name)
+            for d in payout_repo.destinations_of(uow.conn, user.id)
         ]

@@ -1,14 +1,22 @@
-"""Ledger posting rules as pure functions: which accounts move, by how much, in what phase.
+"""The generic double-entry ledger: accounts, transfers, two-phase pending/post/void.
 
 Every transfer moves a positive amount from one debited account to one credited
 account in the same currency, so each transfer balances by construction and all
 accounts together always sum to zero per currency. Balance = debits − credits.
+
+The ledger knows no trades and no payouts: a transfer carries an opaque `reference`
+("trade:<id>", "payout:<id>", "funding:<bank ref>") chosen by whoever posts it. The
+posting rules that name trades and payouts live with them (`trades/postings.py`,
+`payouts/postings.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from voucher_exchange.money import Money
 
 
 class AccountKind(StrEnum):
@@ -52,9 +60,10 @@ class AccountRef:
 
 @dataclass(frozen=True)
 class TransferIntent:
-    """One balanced movement to write; `key` makes writing it idempotent."""
+    """One balanced movement to write; `key` makes writing it idempotent, `reference` says what for."""
 
     key: str
+    reference: str
     debit: AccountRef
     credit: AccountRef
     amount: int
@@ -87,49 +96,50 @@ def margin(currency: str) -> AccountRef:
     return AccountRef("margin", currency, AccountKind.MARGIN)
 
 
-def credit_trade(
-    trade_id: str, user_id: str, brand: str, currency: str, payout: int, fee: int
-) -> list[TransferIntent]:
-    """Once a voucher is secured: its face value enters inventory, owed as payout plus fee (margin)."""
-    stock = inventory(brand, currency)
-    intents = [
-        TransferIntent(
-            f"trade:{trade_id}:credit",
-            stock,
-            seller_payable(user_id, currency),
-            payout,
-            Phase.SINGLE,
-            "voucher secured: seller credited",
-        )
-    ]
-    if fee > 0:
-        intents.append(
-            TransferIntent(
-                f"trade:{trade_id}:fee", stock, margin(currency), fee, Phase.SINGLE, "exchange fee"
-            )
-        )
-    return intents
+@dataclass(frozen=True)
+class Account:
+    """One account with its running totals (posted and pending, debits and credits)."""
+
+    id: int
+    code: str
+    currency: str
+    kind: AccountKind
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+    @property
+    def balance(self) -> Money:
+        """Posted debits − credits."""
+        return Money(self.debits_posted - self.credits_posted, self.currency)
+
+    @property
+    def pending(self) -> Money:
+        """Pending debits − credits."""
+        return Money(self.debits_pending - self.credits_pending, self.currency)
+
+    def totals(self) -> dict[str, int]:
+        """The four running totals by column name."""
+        return {
+            "debits_posted": self.debits_posted,
+            "credits_posted": self.credits_posted,
+            "debits_pending": self.debits_pending,
+            "credits_pending": self.credits_pending,
+        }
 
 
-def reserve_payout(payout_id: str, user_id: str, currency: str, amount: int) -> TransferIntent:
-    """Before asking the rail: move the payable towards the treasury, pending."""
-    return TransferIntent(
-        f"payout:{payout_id}:pending",
-        seller_payable(user_id, currency),
-        treasury(currency),
-        amount,
-        Phase.PENDING,
-        "payout sent to rail",
-    )
+@dataclass(frozen=True)
+class Transfer:
+    """One stored transfer, with its accounts' codes."""
 
-
-def fund_treasury(reference: str, currency: str, amount: int) -> TransferIntent:
-    """The operator puts money into the payout treasury."""
-    return TransferIntent(
-        f"funding:{reference}",
-        treasury(currency),
-        capital(currency),
-        amount,
-        Phase.SINGLE,
-        "treasury funded",
-    )
+    id: int
+    key: str
+    reference: str
+    debit: str
+    credit: str
+    amount: Money
+    phase: Phase
+    pending_id: int | None
+    memo: str
+    created_at: datetime

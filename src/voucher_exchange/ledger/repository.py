@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,20 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
-from voucher_exchange.ledger.models import AccountRef, Phase, TransferIntent
+from voucher_exchange.ledger.models import Account, AccountKind, AccountRef, Phase, Transfer, TransferIntent
+from voucher_exchange.money import Money
+
+_TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=int(row.id),
+        code=row.code,
+        currency=row.currency,
+        kind=AccountKind(row.kind),
+        **{column: int(getattr(row, column)) for column in _TOTALS},
+    )
 
 
 def account_id(conn: Connection, ref: AccountRef) -> int:
@@ -28,9 +42,10 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     return int(found)
 
 
-def find_transfer(conn: Connection, key: str) -> Any:
-    """The transfer written under `key`, or None."""
-    return conn.execute(select(ledger_transfers).where(ledger_transfers.c.key == key)).first()
+def transfer_id(conn: Connection, key: str) -> int | None:
+    """The id of the transfer written under `key`, or None."""
+    found = conn.execute(select(ledger_transfers.c.id).where(ledger_transfers.c.key == key)).scalar()
+    return None if found is None else int(found)
 
 
 def _bump(conn: Connection, changes: list[tuple[int, str, int]]) -> None:
@@ -42,30 +57,23 @@ def _bump(conn: Connection, changes: list[tuple[int, str, int]]) -> None:
         )
 
 
-def write(
-    conn: Connection,
-    intent: TransferIntent,
-    now: datetime,
-    trade_id: str | None = None,
-    payout_id: str | None = None,
-) -> int:
+def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
     """Write a single or pending transfer once; a repeated key returns the first id."""
-    existing = find_transfer(conn, intent.key)
+    existing = transfer_id(conn, intent.key)
     if existing is not None:
-        return int(existing.id)
+        return existing
     debit = account_id(conn, intent.debit)
     credit = account_id(conn, intent.credit)
     new_id = conn.execute(
         insert(ledger_transfers)
         .values(
             key=intent.key,
+            reference=intent.reference,
             debit_account_id=debit,
             credit_account_id=credit,
             amount=intent.amount,
             currency=intent.debit.currency,
             phase=intent.phase.value,
-            trade_id=trade_id,
-            payout_id=payout_id,
             memo=intent.memo,
             created_at=now,
         )
@@ -84,9 +92,10 @@ def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo:
     if phase not in (Phase.POST, Phase.VOID):
         raise ValueError("settle takes POST or VOID")
     pending = conn.execute(select(ledger_transfers).where(ledger_transfers.c.id == pending_id)).one()
-    key = f"{pending.key}:{phase.value}"
     already = conn.execute(
-        select(ledger_transfers).where(ledger_transfers.c.pending_id == pending_id)
+        select(ledger_transfers.c.id, ledger_transfers.c.phase).where(
+            ledger_transfers.c.pending_id == pending_id
+        )
     ).first()
     if already is not None:
         if already.phase != phase.value:
@@ -95,15 +104,14 @@ def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo:
     new_id = conn.execute(
         insert(ledger_transfers)
         .values(
-            key=key,
+            key=f"{pending.key}:{phase.value}",
+            reference=pending.reference,
             debit_account_id=pending.debit_account_id,
             credit_account_id=pending.credit_account_id,
             amount=pending.amount,
             currency=pending.currency,
             phase=phase.value,
             pending_id=pending_id,
-            trade_id=pending.trade_id,
-            payout_id=pending.payout_id,
             memo=memo,
             created_at=now,
         )
@@ -123,31 +131,20 @@ def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo:
     return int(new_id)
 
 
-def account_row(conn: Connection, ref: AccountRef) -> Any:
-    """The account's totals row, or None before first use."""
-    return conn.execute(
+def account(conn: Connection, ref: AccountRef) -> Account | None:
+    """The account with its totals, or None before first use."""
+    row = conn.execute(
         select(ledger_accounts).where(
             (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
         )
     ).first()
+    return None if row is None else _account(row)
 
 
-def all_accounts(conn: Connection) -> list[Any]:
+def all_accounts(conn: Connection) -> list[Account]:
     """Every account with its totals."""
-    return list(
-        conn.execute(select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code))
-    )
-
-
-def transfers_for_trade(conn: Connection, trade_id: str) -> list[Any]:
-    """A trade's transfers, oldest first."""
-    return list(
-        conn.execute(
-            select(ledger_transfers)
-            .where(ledger_transfers.c.trade_id == trade_id)
-            .order_by(ledger_transfers.c.id)
-        )
-    )
+    rows = conn.execute(select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code))
+    return [_account(r) for r in rows]
 
 
 def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:
@@ -155,10 +152,7 @@ def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:
     totals: dict[int, dict[str, int]] = {}
 
     def add(acct: int, column: str, amount: int) -> None:
-        row = totals.setdefault(
-            acct,
-            {"debits_posted": 0, "credits_posted": 0, "debits_pending": 0, "credits_pending": 0},
-        )
+        row = totals.setdefault(acct, dict.fromkeys(_TOTALS, 0))
         row[column] += amount
 
     settled = {
@@ -194,10 +188,35 @@ def count_transfers(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one())
 
 
-def transfers_where(
-    conn: Connection, trade_id: str | None, payout_id: str | None, key_prefix: str | None
-) -> list[Any]:
-    """Transfers of a trade, a payout, or whose key starts with a prefix, with account codes; oldest first."""
+def count_malformed(conn: Connection) -> int:
+    """Transfers that are not a positive amount between two different accounts (constraints forbid them)."""
+    t = ledger_transfers.c
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(ledger_transfers)
+            .where((t.amount <= 0) | (t.debit_account_id == t.credit_account_id))
+        ).scalar_one()
+    )
+
+
+def posted_references(conn: Connection, prefix: str) -> set[str]:
+    """References (starting with `prefix`) that have a posted settlement of a pending transfer."""
+    t = ledger_transfers.c
+    rows = conn.execute(
+        select(t.reference).where(
+            (t.phase == Phase.POST.value) & t.reference.startswith(prefix, autoescape=True)
+        )
+    )
+    return {r.reference for r in rows}
+
+
+def transfers(
+    conn: Connection, references: Sequence[str] = (), key_prefix: str | None = None, limit: int = 500
+) -> list[Transfer]:
+    """Transfers made for any of `references`, or whose key starts with a prefix; oldest first."""
+    if not references and not key_prefix:
+        return []
     debit = ledger_accounts.alias("debit")
     credit = ledger_accounts.alias("credit")
     t = ledger_transfers.c
@@ -206,12 +225,24 @@ def transfers_where(
         .join(debit, debit.c.id == t.debit_account_id)
         .join(credit, credit.c.id == t.credit_account_id)
         .order_by(t.id)
-        .limit(500)
+        .limit(limit)
     )
-    if trade_id:
-        query = query.where(t.trade_id == trade_id)
-    if payout_id:
-        query = query.where(t.payout_id == payout_id)
+    if references:
+        query = query.where(t.reference.in_(list(references)))
     if key_prefix:
         query = query.where(t.key.startswith(key_prefix, autoescape=True))
-    return list(conn.execute(query))
+    return [
+        Transfer(
+            id=int(r.id),
+            key=r.key,
+            reference=r.reference,
+            debit=r.debit_code,
+            credit=r.credit_code,
+            amount=Money(int(r.amount), r.currency),
+            phase=Phase(r.phase),
+            pending_id=None if r.pending_id is None else int(r.pending_id),
+            memo=r.memo,
+            created_at=r.created_at,
+        )
+        for r in conn.execute(query)
+    ]

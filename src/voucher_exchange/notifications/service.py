@@ -15,7 +15,7 @@ from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
 from voucher_exchange.i18n import N_
 from voucher_exchange.money import Money
-from voucher_exchange.trades import repository as trades
+from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import NOTIFY_TRADE
 from voucher_exchange.trades.service import view
 
@@ -63,7 +63,7 @@ def notify_trade(ctx: Context, ref: str) -> None:
         return
     trade_id, _, status = ref.partition(":")
     with ctx.uow(readonly=True) as uow:
-        row = trades.get(uow.conn, trade_id)
+        row = trade_repo.get(uow.conn, trade_id)
         if row is None:
             return
         seller = accounts.by_id(uow.conn, row.user_id)

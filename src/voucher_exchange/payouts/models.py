@@ -1,8 +1,12 @@
-"""Payout statuses."""
+"""Payouts: statuses, the payout and destination records, what sending one came to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from voucher_exchange.money import Money
 
 
 class PayoutStatus(StrEnum):
@@ -15,8 +19,80 @@ class PayoutStatus(StrEnum):
     EXECUTED = "executed"
     """The rail executed it; the pending transfer is posted."""
     REJECTED = "rejected"
-    """The rail refused it; the pending transfer is voided and the trade needs an operator."""
+    """The rail refused it; the pending transfer is voided."""
+
+
+class DestinationStatus(StrEnum):
+    """Whether money may be sent to a destination."""
+
+    VERIFIED = "verified"
+    """The bank confirmed the account is held in the seller's verified legal name."""
+    REJECTED = "rejected"
+    """Not the seller's own account (or the holder is on the sanctions list)."""
 
 
 class TreasuryShort(Exception):
     """The treasury cannot cover the payout yet; it waits for funding."""
+
+
+@dataclass(frozen=True)
+class NewPayout:
+    """A payout to create: what it pays for (`trade_id`), to whom, where, how much."""
+
+    trade_id: str
+    user_id: str
+    destination_id: str
+    amount: Money
+
+
+@dataclass(frozen=True)
+class Payout:
+    """One payout, as stored."""
+
+    id: str
+    trade_id: str
+    user_id: str
+    destination_id: str
+    amount: Money
+    status: PayoutStatus
+    idempotency_key: str
+    rail_reference: str | None
+    pending_transfer_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    settled_at: datetime | None
+
+    @property
+    def ledger_reference(self) -> str:
+        """What the ledger's transfers for this payout are made for."""
+        return f"payout:{self.id}"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A seller's bank account (the number itself stays encrypted)."""
+
+    id: str
+    user_id: str
+    bank_code: str
+    account_number_enc: bytes
+    account_fingerprint: str
+    account_last4: str
+    holder_name: str
+    status: DestinationStatus
+    sanctions_strength: str
+    created_at: datetime
+
+    @property
+    def masked(self) -> str:
+        """The account number as anyone may see it."""
+        return "••••" + self.account_last4
+
+
+@dataclass(frozen=True)
+class PayoutOutcome:
+    """What the rail did with a payout: executed, or refused by the bank."""
+
+    payout: Payout
+    executed: bool
+    rail_reference: str | None

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.db.schema import payout_destinations, users
@@ -15,7 +15,8 @@ from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Forbidden, NotFound
 from voucher_exchange.review.service import evidence_for
 from voucher_exchange.security.vault import Vault
-from voucher_exchange.trades import repository as trades
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import Trade
 from voucher_exchange.trades.service import view
 
 HISTORY = 20
@@ -27,7 +28,7 @@ def _emails(conn: Connection, user_ids: set[str]) -> list[str]:
     return sorted(r.email for r in conn.execute(select(users.c.email).where(users.c.id.in_(user_ids))))
 
 
-def _linked(conn: Connection, row: Any) -> dict[str, list[str]]:
+def _linked(conn: Connection, row: Trade) -> dict[str, list[str]]:
     """Other accounts that used the same device or the same bank account."""
     t = trades_table.c
     device: set[str] = set()
@@ -52,10 +53,10 @@ def _linked(conn: Connection, row: Any) -> dict[str, list[str]]:
 
 def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
     """Everything a reviewer needs to decide one trade (the code stays masked)."""
-    row = trades.get(conn, trade_id)
+    row = trade_repo.get(conn, trade_id)
     if row is None:
         raise NotFound("trade_unknown", "There is no such trade.")
-    seller = accounts.by_id(conn, row.user_id)
+    seller = account_repo.by_id(conn, row.user_id)
     assert seller is not None
     data = view(conn, row, lang).data
     data["evidence"] = evidence_for(conn, trade_id)
@@ -64,23 +65,23 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
         "email": seller.email,
         "kyc_tier": seller.kyc_tier,
         "legal_name": seller.legal_name,
-        "flags": [{"kind": f.kind, "at": f.created_at} for f in trades.flags_for(conn, row.user_id)],
+        "flags": [{"kind": kind, "at": at} for kind, at in trade_repo.flags_for(conn, row.user_id)],
         "history": [
             {
                 "id": r.id,
-                "status": r.status,
+                "status": r.status.value,
                 "brand": r.brand_slug,
-                "face_value": {"amount": r.face_value, "currency": r.currency},
+                "face_value": r.face_value.as_json(),
                 "created_at": r.created_at,
             }
-            for r in trades.list_for_user(conn, row.user_id, HISTORY, None)
+            for r in trade_repo.list_for_user(conn, row.user_id, HISTORY)
             if r.id != row.id
         ],
     }
     data["linked"] = _linked(conn, row)
     data["decisions"] = [
-        {"stage": d.stage, "outcome": d.outcome, "by": d.decided_by, "note": d.note, "at": d.created_at}
-        for d in trades.all_decisions(conn, trade_id)
+        {"stage": d.stage.value, "outcome": d.outcome, "by": d.decided_by, "note": d.note, "at": d.created_at}
+        for d in trade_repo.all_decisions(conn, trade_id)
     ]
     return data
 
@@ -89,7 +90,7 @@ def reveal_code(conn: Connection, vault: Vault, actor: User, trade_id: str, now:
     """The voucher's code and PIN for a staff member allowed to see them; the reveal is audited."""
     if not actor.has(Role.REVEAL_CODES):
         raise Forbidden("reveal_forbidden", "Revealing a voucher code needs the reveal_codes permission.")
-    row = trades.get(conn, trade_id)
+    row = trade_repo.get(conn, trade_id)
     if row is None:
         raise NotFound("trade_unknown", "There is no such trade.")
     audit.record(conn, actor.email, "voucher.reveal", trade_id, {"last4": row.voucher_last4}, now)

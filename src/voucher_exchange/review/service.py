@@ -6,19 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
-from voucher_exchange.db.schema import decisions
-from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
-from voucher_exchange.jobs import queue
-from voucher_exchange.risk import repository as risk
-from voucher_exchange.trades import repository as trades
-from voucher_exchange.trades.models import TradeStatus, check_transition
-from voucher_exchange.trades.service import PROCESS_TRADE, view
+from voucher_exchange.risk import repository as risk_repo
+from voucher_exchange.trades import lifecycle
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import DecisionStage, Trade, TradeMovedOn, TradeStatus
+from voucher_exchange.trades.service import view
 
 REVIEW_RULESET = "human"
 # Where an approved trade resumes, by the status it was held from.
@@ -65,17 +63,12 @@ class ReviewQueue:
 
 def evidence_for(conn: Connection, trade_id: str) -> dict[str, Any] | None:
     """The risk decision's evidence: rule set, score, rules hit, features, the issuer's answer."""
-    row = conn.execute(
-        select(decisions.c.evidence, decisions.c.ruleset_version)
-        .where((decisions.c.trade_id == trade_id) & (decisions.c.stage == "risk"))
-        .order_by(decisions.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    decision = trade_repo.latest_decision(conn, trade_id, DecisionStage.RISK)
+    if decision is None:
         return None
-    evidence = dict(row.evidence)
+    evidence = decision.evidence
     return {
-        "ruleset": row.ruleset_version,
+        "ruleset": decision.ruleset_version,
         "score": evidence.get("score"),
         "rules_hit": [r for r in evidence.get("rules", []) if r["hit"]],
         "features": evidence.get("features", {}),
@@ -85,17 +78,10 @@ def evidence_for(conn: Connection, trade_id: str) -> dict[str, Any] | None:
 
 def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime) -> ReviewQueue:
     """Held trades, oldest first, with the evidence a reviewer needs."""
-    t = trades_table.c
-    query = select(trades_table).where(t.status == wanted.status.value)
-    if wanted.min_amount is not None:
-        query = query.where(t.face_value >= wanted.min_amount)
-    if wanted.max_amount is not None:
-        query = query.where(t.face_value <= wanted.max_amount)
-    if wanted.older_than_minutes is not None:
-        query = query.where(t.updated_at <= now - timedelta(minutes=wanted.older_than_minutes))
-    rows = list(conn.execute(query.order_by(t.updated_at, t.id)))
+    older = None if wanted.older_than_minutes is None else now - timedelta(minutes=wanted.older_than_minutes)
+    held = trade_repo.held(conn, wanted.status, wanted.min_amount, wanted.max_amount, older)
     items = []
-    for row in rows:
+    for row in held:
         data = view(conn, row, lang).data
         if wanted.reason and wanted.reason not in [
             r["code"] for r in (data["decision"] or {}).get("reasons", [])
@@ -108,11 +94,6 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
     return ReviewQueue(items[: wanted.limit], len(items), oldest)
 
 
-def _held_from(conn: Connection, trade_id: str) -> TradeStatus:
-    held = [e for e in trades.events(conn, trade_id) if e.to_status == TradeStatus.IN_REVIEW.value]
-    return TradeStatus(held[-1].from_status)
-
-
 def decide(
     conn: Connection,
     clock: Clock,
@@ -121,7 +102,7 @@ def decide(
     outcome: str,
     note: str,
     close_reason: str | None = None,
-) -> Any:
+) -> Trade:
     """Approve (the trade resumes where it was held) or reject (nothing moves); the close reason labels it."""
     if outcome not in CLOSE_REASONS:
         raise InvalidInput("outcome_invalid", "Decide approve or reject.", "outcome")
@@ -134,23 +115,17 @@ def decide(
             f"To {outcome}, close with one of: {', '.join(sorted(CLOSE_REASONS[outcome]))}.",
             "reason",
         )
-    row = trades.get(conn, trade_id)
-    if row is None:
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None:
         raise NotFound("trade_unknown", "There is no such trade.")
-    if row.status != TradeStatus.IN_REVIEW.value:
-        raise Conflict("trade_not_in_review", f"The trade is {row.status}, not in review.")
+    if trade.status is not TradeStatus.IN_REVIEW:
+        raise Conflict("trade_not_in_review", f"The trade is {trade.status.value}, not in review.")
     now = clock.now()
-    if outcome == "approve":
-        target = RESUME_AFTER[_held_from(conn, trade_id)]
-        reasons: list[str] = []
-    else:
-        target = TradeStatus.REJECTED
-        reasons = ["reviewer_rejected"]
-    check_transition(TradeStatus.IN_REVIEW, target)
-    trades.add_decision(
+    reasons = [] if outcome == "approve" else ["reviewer_rejected"]
+    trade_repo.add_decision(
         conn,
         trade_id,
-        "review",
+        DecisionStage.REVIEW,
         outcome,
         reasons,
         REVIEW_RULESET,
@@ -159,12 +134,19 @@ def decide(
         now,
         note,
     )
-    risk.label(conn, trade_id, CLOSE_REASONS[outcome][close_reason], "review", close_reason, now)
+    risk_repo.label(conn, trade_id, CLOSE_REASONS[outcome][close_reason], "review", close_reason, now)
     audit.record(
         conn, reviewer.email, f"review.{outcome}", trade_id, {"close_reason": close_reason, "note": note}, now
     )
-    if not trades.transition(conn, trade_id, TradeStatus.IN_REVIEW, target, now, reviewer.email, note):
-        raise Conflict("trade_not_in_review", "Another reviewer decided this trade first.")
-    if target is not TradeStatus.REJECTED:
-        queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    return trades.get(conn, trade_id)
+    try:
+        if outcome == "approve":
+            held_from = trade_repo.came_from(conn, trade_id, TradeStatus.IN_REVIEW)
+            assert held_from is not None
+            lifecycle.resume_after_review(conn, trade_id, RESUME_AFTER[held_from], now, reviewer.email, note)
+        else:
+            lifecycle.reject_after_review(conn, trade_id, now, reviewer.email, note)
+    except TradeMovedOn:
+        raise Conflict("trade_not_in_review", "Another reviewer decided this trade first.") from None
+    decided = trade_repo.get(conn, trade_id)
+    assert decided is not None
+    return decided

@@ -13,15 +13,14 @@ from sqlalchemy import Connection, distinct, func, select
 
 from voucher_exchange.db.schema import payout_destinations, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
+from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
-from voucher_exchange.trades.models import COUNTS_TOWARDS_LIMITS, TradeStatus
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 MONTH = timedelta(days=30)
 FRESH = timedelta(hours=24)
 FRESH_HISTORY = 200
-_LIVE = [s.value for s in COUNTS_TOWARDS_LIMITS]
 _COMPARABLE_CHANNELS = {"card", "bank_transfer", "promotion"}
 
 
@@ -34,12 +33,17 @@ def _count(conn: Connection, query: Any) -> int:
 
 
 def compute(
-    conn: Connection, trade: Any, answer: VoucherStatus, now: datetime, jurisdiction: str, scam_favoured: bool
+    conn: Connection,
+    trade: RiskSubject,
+    answer: VoucherStatus,
+    now: datetime,
+    jurisdiction: str,
+    scam_favoured: bool,
 ) -> dict[str, Any]:
     """All features for one trade, given the issuer's answer."""
     pack = RISK_PACKS[jurisdiction]
     t = trades.c
-    others = (t.id != trade.id) & t.status.in_(_LIVE)
+    others = (t.id != trade.id) & t.status.in_(sorted(trade.counted_statuses))
 
     def seller_since(delta: timedelta) -> int:
         return _count(
@@ -58,12 +62,12 @@ def compute(
     prior_paid = _count(
         conn,
         select(func.count()).where(
-            (t.user_id == trade.user_id) & (t.status == TradeStatus.PAID.value) & (t.id != trade.id)
+            (t.user_id == trade.user_id) & (t.status == trade.paid_status) & (t.id != trade.id)
         ),
     )
     features: dict[str, Any] = {
-        "face_value": int(trade.face_value),
-        "high_value": int(trade.face_value) >= pack.high_value,
+        "face_value": trade.face_value,
+        "high_value": trade.face_value >= pack.high_value,
         "scam_favoured": scam_favoured,
         "seller_trades_1h": seller_since(HOUR),
         "seller_trades_24h": seller_since(DAY),
@@ -81,7 +85,7 @@ def compute(
                 (t.user_id == trade.user_id) & (t.created_at >= start) & others
             )
         ).scalar_one()
-        return int(total) + int(trade.face_value)
+        return int(total) + trade.face_value
 
     features["amount_today"] = amount_since(day_start)
     features["amount_month"] = amount_since(month_start)
@@ -99,7 +103,7 @@ def compute(
     return features
 
 
-def _shared(conn: Connection, trade: Any, now: datetime) -> dict[str, Any]:
+def _shared(conn: Connection, trade: RiskSubject, now: datetime) -> dict[str, Any]:
     """Device, IP and bank-account links between sellers."""
     t = trades.c
     out: dict[str, Any] = {"device_trades_24h": 0, "device_sellers_24h": 1, "ip_sellers_24h": 1}
@@ -125,7 +129,7 @@ def _shared(conn: Connection, trade: Any, now: datetime) -> dict[str, Any]:
     return out
 
 
-def _provenance(conn: Connection, trade: Any, answer: VoucherStatus, now: datetime) -> dict[str, Any]:
+def _provenance(conn: Connection, trade: RiskSubject, answer: VoucherStatus, now: datetime) -> dict[str, Any]:
     """What the issuer says about where the voucher came from, against what the seller says."""
     t = trades.c
     declared = trade.acquisition_method

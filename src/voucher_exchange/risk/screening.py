@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
-from voucher_exchange.trades.models import AcquisitionMethod
+from voucher_exchange.risk.models import AcquisitionMethod
 
 RULESET_VERSION = "screening-1"
 

@@ -1,7 +1,12 @@
-"""Risk decisions: features, the live rule set (enforced) and shadow rule sets (recorded only)."""
+"""Risk decisions: features, the live rule set (enforced) and shadow rule sets (recorded only).
+
+The engine evaluates and returns; it writes nothing. The trade pipeline records the
+decisions it returns with the trade's status change, in one transaction.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,24 +14,32 @@ from sqlalchemy import Connection
 
 from voucher_exchange.issuers.ports import VoucherStatus
 from voucher_exchange.risk import features, repository, rules
+from voucher_exchange.risk.models import RecordedDecision, RiskSubject
 from voucher_exchange.risk.rules import Evaluation
-from voucher_exchange.trades import repository as trades
 
 STAGE = "risk"
 SHADOW_STAGE = "shadow"
 DECIDER = "risk-engine"
 
 
+@dataclass(frozen=True)
+class RiskVerdict:
+    """The live rule set's evaluation, and every decision (live and shadow) to store with it."""
+
+    evaluation: Evaluation
+    decisions: list[RecordedDecision]
+
+
 def decide(
     conn: Connection,
-    trade: Any,
+    trade: RiskSubject,
     answer: VoucherStatus,
     issuer_evidence: dict[str, Any],
     now: datetime,
     jurisdiction: str,
     scam_favoured: bool,
-) -> Evaluation:
-    """Evaluate the live rule set (and record every shadow one) for a trade the issuer accepted."""
+) -> RiskVerdict:
+    """Evaluate the live rule set (and every shadow one) for a trade the issuer accepted."""
     facts = features.compute(conn, trade, answer, now, jurisdiction, scam_favoured)
     live = repository.live(conn)
     verdict = rules.evaluate(live, facts)
@@ -36,20 +49,16 @@ def decide(
         "issuer": issuer_evidence,
         "messages": live.messages(),
     }
-    trades.add_decision(
-        conn, trade.id, STAGE, verdict.outcome.value, verdict.reasons, live.version, evidence, DECIDER, now
-    )
+    recorded = [RecordedDecision(STAGE, verdict.outcome.value, verdict.reasons, live.version, evidence)]
     for candidate in repository.shadows(conn):
         shadow = rules.evaluate(candidate, facts)
-        trades.add_decision(
-            conn,
-            trade.id,
-            SHADOW_STAGE,
-            shadow.outcome.value,
-            shadow.reasons,
-            candidate.version,
-            {"features": facts, **shadow.as_evidence()},
-            DECIDER,
-            now,
+        recorded.append(
+            RecordedDecision(
+                SHADOW_STAGE,
+                shadow.outcome.value,
+                shadow.reasons,
+                candidate.version,
+                {"features": facts, **shadow.as_evidence()},
+            )
         )
-    return verdict
+    return RiskVerdict(verdict, recorded)

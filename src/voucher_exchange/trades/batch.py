@@ -12,8 +12,8 @@ from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quotes
-from voucher_exchange.trades import service as trades
-from voucher_exchange.trades.models import AcquisitionMethod
+from voucher_exchange.risk.models import AcquisitionMethod
+from voucher_exchange.trades import service as trade_service
 
 MAX_LINES = 50
 _HEADER_WORDS = {"code", "pin", "코드", "핀"}
@@ -72,12 +72,12 @@ def sell_many(
         try:
             with ctx.uow() as uow:
                 quote = quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, brand, face_value)
-                trade_id = trades.submit(
+                trade_id = trade_service.submit(
                     uow.conn,
                     ctx.clock,
                     ctx.vault,
                     user,
-                    trades.SubmitTrade(
+                    trade_service.SubmitTrade(
                         quote.id,
                         line.code,
                         line.pin,

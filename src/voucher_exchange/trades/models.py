@@ -1,10 +1,18 @@
-"""The trade state machine: statuses, the one transition table, and its guard."""
+"""Trades: the record, the state machine (statuses, the one transition table, its guard)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, NewType
 
 from voucher_exchange.errors import Conflict
+from voucher_exchange.money import Money
+
+TradeId = NewType("TradeId", str)
+PROCESS_TRADE = "trade.process"
+"""The job kind that moves a trade through the pipeline (ref: the trade id)."""
 
 
 class TradeStatus(StrEnum):
@@ -54,8 +62,6 @@ TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
 }
 
 TERMINAL = frozenset({S.PAID, S.REJECTED, S.CANCELLED, S.REVERSED})
-# Statuses the worker moves forward on its own.
-WORKER_OWNED = frozenset({S.RECEIVED, S.SCREENING, S.VERIFYING, S.REDEEMING, S.CREDITED, S.PAYING_OUT})
 CANCELLABLE = frozenset({S.RECEIVED, S.SCREENING})
 # Statuses in which a trade still counts against the seller's limits.
 COUNTS_TOWARDS_LIMITS = frozenset(set(S) - {S.REJECTED, S.CANCELLED})
@@ -79,23 +85,99 @@ def check_transition(current: TradeStatus, target: TradeStatus) -> None:
         raise IllegalTransition(current, target)
 
 
-class AcquisitionMethod(StrEnum):
-    """How the seller says they got the voucher."""
-
-    GIFT = "gift"
-    """Received as a present."""
-    CARD = "card"
-    """Bought with a debit or credit card."""
-    BANK_TRANSFER = "bank_transfer"
-    """Bought by bank transfer."""
-    CARRIER_BILLING = "carrier_billing"
-    """Paid on a mobile phone bill (휴대폰 소액결제): never bought."""
-    PROMOTION = "promotion"
-    """Given by a promotion or reward programme."""
-    OTHER = "other"
-    """Anything else."""
-
-
 # The seller gets an e-mail when a trade reaches one of these (a job of this kind, ref "<id>:<status>").
 NOTIFY_TRADE = "trade.notify"
+
 NOTIFY_ON = frozenset({TradeStatus.PAID, TradeStatus.REJECTED, TradeStatus.IN_REVIEW, TradeStatus.REVERSED})
+
+
+class TradeMovedOn(Conflict):
+    """Another process changed the trade first; the step that raised it has nothing left to do."""
+
+    def __init__(self, trade_id: str, expected: TradeStatus) -> None:
+        super().__init__("trade_state_conflict", f"The trade is no longer {expected.value}.")
+        self.trade_id = trade_id
+        self.expected = expected
+
+
+class DecisionStage(StrEnum):
+    """Which step of the pipeline (or who) made a decision."""
+
+    SCREENING = "screening"
+    """Checks that need no outside call (limits, declaration, duplicates)."""
+    ISSUER = "issuer"
+    """The issuer's answer about the voucher (state, balance, channel)."""
+    RISK = "risk"
+    """The live risk rule set."""
+    SHADOW = "shadow"
+    """A candidate rule set, recorded but never enforced or shown."""
+    REDEEM = "redeem"
+    """The issuer refused the redemption."""
+    REVIEW = "review"
+    """A reviewer's decision."""
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One voucher sold under one quote (the code itself stays encrypted)."""
+
+    id: TradeId
+    user_id: str
+    quote_id: str
+    brand_slug: str
+    face_value: Money
+    rate_bps: int
+    fee: Money
+    payout: Money
+    status: TradeStatus
+    voucher_enc: bytes
+    voucher_fingerprint: str
+    voucher_last4: str
+    acquisition_method: str
+    acquired_on: date
+    payout_destination_id: str
+    client_ip: str | None
+    device_id: str | None
+    account_fingerprint: str | None
+    issued_at: datetime | None
+    issuer_answer: dict[str, Any] | None
+    secured_at: datetime | None
+    redemption_ref: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def currency(self) -> str:
+        """The trade's currency (the brand's)."""
+        return self.face_value.currency
+
+    @property
+    def ledger_reference(self) -> str:
+        """What the ledger's transfers for this trade are made for."""
+        return f"trade:{self.id}"
+
+
+@dataclass(frozen=True)
+class TradeEvent:
+    """One step in a trade's history."""
+
+    at: datetime
+    from_status: TradeStatus | None
+    to_status: TradeStatus
+    actor: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision as stored with its trade."""
+
+    id: int
+    stage: DecisionStage
+    outcome: str
+    reasons: list[str]
+    ruleset_version: str
+    evidence: dict[str, Any]
+    decided_by: str
+    note: str | None
+    created_at: datetime

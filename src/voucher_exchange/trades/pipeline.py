@@ -1,267 +1,289 @@
-"""The worker's trade pipeline: screen, verify, secure, credit, then hand to payouts.
+"""The worker's trade pipeline: screen, verify, secure, credit, then pay out.
 
-Each step is one short transaction guarded by `UPDATE … WHERE status = expected`;
-outbound calls happen between transactions, never inside one. Every step can run
-again after a crash: the issuer redeem is idempotent on the trade id and the
-ledger write on its key, so re-running moves nothing twice.
+Each step is one short transaction whose status change goes through `lifecycle`
+(a conditional `UPDATE … WHERE status = expected`); outbound calls happen between
+transactions, never inside one. Every step can run again after a crash: the issuer
+redeem is idempotent on the trade id, the ledger write on its key and the rail
+transfer on the payout's key, so re-running moves nothing twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
 
-from voucher_exchange.accounts import repository as accounts
-from voucher_exchange.catalog import service as catalog
+from sqlalchemy import Connection
+
+from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
-from voucher_exchange.db.dialect import insert_ignore
-from voucher_exchange.db.schema import payout_destinations, voucher_claims
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
 from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState
-from voucher_exchange.ledger import models as postings
-from voucher_exchange.ledger import repository as ledger
+from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.payouts.models import NewPayout
 from voucher_exchange.risk import screening
-from voucher_exchange.risk import service as risk
+from voucher_exchange.risk import service as risk_service
+from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
-from voucher_exchange.trades import repository
-from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus, check_transition
+from voucher_exchange.trades import lifecycle, postings
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import (
+    COUNTS_TOWARDS_LIMITS,
+    DecisionStage,
+    Trade,
+    TradeMovedOn,
+    TradeStatus,
+)
 
 S = TradeStatus
-WORKER = "worker"
-
-
-class TradeMovedOn(Exception):
-    """Another process changed the trade first; this step has nothing left to do."""
-
-
-def _move(
-    conn: Any,
-    trade_id: str,
-    current: TradeStatus,
-    target: TradeStatus,
-    now: Any,
-    note: str | None = None,
-    **values: Any,
-) -> None:
-    check_transition(current, target)
-    if not repository.transition(conn, trade_id, current, target, now, WORKER, note, **values):
-        raise TradeMovedOn(trade_id)
+WORKER = lifecycle.WORKER
+Step = Callable[[Context, Trade], None]
 
 
 def process_trade(ctx: Context, trade_id: str) -> None:
     """Advance a trade as far as it can go now; stops when it waits for a person or is terminal."""
-    steps = {
+    steps: dict[TradeStatus, Step] = {
         S.RECEIVED: _screen,
         S.SCREENING: _screen,
         S.VERIFYING: _verify,
         S.REDEEMING: _secure,
         S.CREDITED: _start_payout,
-        S.PAYING_OUT: payout_service.send,
+        S.PAYING_OUT: _pay,
     }
     for _ in range(len(steps) + 1):
         with ctx.uow(readonly=True) as uow:
-            row = repository.get(uow.conn, trade_id)
-        if row is None:
+            trade = trade_repo.get(uow.conn, trade_id)
+        if trade is None:
             return
-        step = steps.get(S(row.status))
+        step = steps.get(trade.status)
         if step is None:
             return
         try:
-            step(ctx, row)
+            step(ctx, trade)
         except TradeMovedOn:
             continue
 
 
-def _reject(conn: Any, row: Any, current: TradeStatus, decision: Decision, stage: str, now: Any) -> None:
-    repository.add_decision(
+def _record(conn: Connection, trade: Trade, stage: DecisionStage, decision: Decision, now: datetime) -> None:
+    trade_repo.add_decision(
         conn,
-        row.id,
+        trade.id,
         stage,
-        Outcome.REJECT.value,
+        decision.outcome.value,
         decision.reasons,
         screening.RULESET_VERSION,
         decision.evidence,
         WORKER,
         now,
     )
-    _move(conn, row.id, current, S.REJECTED, now, ", ".join(decision.reasons))
 
 
-def _screen(ctx: Context, row: Any) -> None:
+def _reject(
+    conn: Connection,
+    trade: Trade,
+    current: TradeStatus,
+    decision: Decision,
+    stage: DecisionStage,
+    now: datetime,
+) -> None:
+    _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
+    lifecycle.reject(conn, trade.id, current, now, ", ".join(decision.reasons))
+
+
+def _screen(ctx: Context, trade: Trade) -> None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
-        current = S(row.status)
+        current = trade.status
         if current is S.RECEIVED:
-            _move(conn, row.id, S.RECEIVED, S.SCREENING, now)
+            lifecycle.start_screening(conn, trade.id, now)
             current = S.SCREENING
-        seller = accounts.by_id(conn, row.user_id, lock=True)
+        seller = account_repo.by_id(conn, trade.user_id, lock=True)
         assert seller is not None
-        brand = catalog.require_brand(conn, row.brand_slug)
-        dest_status = (
-            conn.execute(
-                payout_destinations.select().where(payout_destinations.c.id == row.payout_destination_id)
-            )
-            .one()
-            .status
-        )
+        brand = catalog_service.require_brand(conn, trade.brand_slug)
+        destination = payout_service.destination(conn, trade.payout_destination_id)
+        assert destination is not None
         day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
         facts = screening.SubmissionFacts(
-            declared_method=AcquisitionMethod(row.acquisition_method),
+            declared_method=AcquisitionMethod(trade.acquisition_method),
             brand_status=brand.status,
             kyc_tier=seller.kyc_tier,
             identity_status=seller.identity_status.value,
-            destination_status=dest_status,
-            face_value=int(row.face_value),
-            used_today=repository.used_since(conn, seller.id, day_start, row.id),
-            used_this_month=repository.used_since(conn, seller.id, month_start, row.id),
+            destination_status=destination.status.value,
+            face_value=trade.face_value.amount,
+            used_today=trade_repo.used_since(conn, seller.id, day_start, trade.id),
+            used_this_month=trade_repo.used_since(conn, seller.id, month_start, trade.id),
             limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
         )
         decision = screening.screen_submission(facts)
         declared_carrier = "carrier_billing_prohibited" in decision.reasons
         if decision.outcome is Outcome.APPROVE or declared_carrier:
             # A carrier-billed code is claimed too, so it cannot come back declared as a gift.
-            claimed = insert_ignore(
-                conn,
-                voucher_claims,
-                {"fingerprint": row.voucher_fingerprint, "trade_id": row.id, "created_at": now},
-                ["fingerprint"],
-            )
-            owner = (
-                conn.execute(
-                    voucher_claims.select().where(voucher_claims.c.fingerprint == row.voucher_fingerprint)
-                )
-                .one()
-                .trade_id
-            )
-            if not claimed and owner != row.id and not declared_carrier:
+            owner = trade_repo.claim_voucher(conn, trade.voucher_fingerprint, trade.id, now)
+            if owner != trade.id and not declared_carrier:
                 evidence = {**decision.evidence, "first_trade": owner}
                 decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
         if decision.outcome is Outcome.REJECT:
-            _reject(conn, row, current, decision, "screening", now)
+            _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
         else:
-            repository.add_decision(
-                conn,
-                row.id,
-                "screening",
-                Outcome.APPROVE.value,
-                [],
-                screening.RULESET_VERSION,
-                decision.evidence,
-                WORKER,
-                now,
+            _record(
+                conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now
             )
-            _move(conn, row.id, current, S.VERIFYING, now)
+            lifecycle.start_verifying(conn, trade.id, now)
         uow.commit()
 
 
-def _voucher(ctx: Context, row: Any) -> tuple[str, str | None]:
-    secret = ctx.vault.decrypt_json(row.voucher_enc, row.id)
+def _voucher(ctx: Context, trade: Trade) -> tuple[str, str | None]:
+    secret = ctx.vault.decrypt_json(trade.voucher_enc, trade.id)
     return str(secret["code"]), secret.get("pin")
 
 
-def _verify(ctx: Context, row: Any) -> None:
+def risk_subject(trade: Trade) -> RiskSubject:
+    """The trade as the risk engine sees it."""
+    return RiskSubject(
+        id=trade.id,
+        user_id=trade.user_id,
+        brand_slug=trade.brand_slug,
+        face_value=trade.face_value.amount,
+        acquisition_method=trade.acquisition_method,
+        payout_destination_id=trade.payout_destination_id,
+        device_id=trade.device_id,
+        client_ip=trade.client_ip,
+        account_fingerprint=trade.account_fingerprint,
+        counted_statuses=frozenset(s.value for s in COUNTS_TOWARDS_LIMITS),
+        paid_status=S.PAID.value,
+    )
+
+
+def _verify(ctx: Context, trade: Trade) -> None:
     """Ask the issuer about the voucher; refuse on its state, balance or channel; then the risk engine."""
-    code, pin = _voucher(ctx, row)
+    code, pin = _voucher(ctx, trade)
     with timed(ISSUER_LATENCY, "lookup"):
-        answer = ctx.issuer.lookup(row.brand_slug, code, pin)
+        answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
     now = ctx.clock.now()
-    declared = AcquisitionMethod(row.acquisition_method)
-    decision = screening.screen_issuer_answer(answer, int(row.face_value), row.currency, declared)
+    declared = AcquisitionMethod(trade.acquisition_method)
+    decision = screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
     with ctx.uow() as uow:
         conn = uow.conn
-        brand = catalog.require_brand(conn, row.brand_slug)
-        repository.record_issue_date(conn, row.id, answer.issued_at)
+        brand = catalog_service.require_brand(conn, trade.brand_slug)
+        trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
         if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
             decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
         if decision.evidence.get("false_declaration"):
-            repository.flag_seller(
+            trade_repo.flag_seller(
                 conn,
-                row.user_id,
-                row.id,
+                trade.user_id,
+                trade.id,
                 "false_acquisition_declaration",
                 {"declared": declared.value, "issuer_channel": answer.purchase_channel},
                 now,
             )
         if decision.outcome is Outcome.REJECT:
-            _reject(conn, row, S.VERIFYING, decision, "issuer", now)
+            _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
         else:
-            verdict = risk.decide(
-                conn, row, answer, decision.evidence, now, ctx.settings.jurisdiction, brand.scam_favoured
+            verdict = risk_service.decide(
+                conn,
+                risk_subject(trade),
+                answer,
+                decision.evidence,
+                now,
+                ctx.settings.jurisdiction,
+                brand.scam_favoured,
             )
-            target = {Outcome.APPROVE: S.REDEEMING, Outcome.REVIEW: S.IN_REVIEW, Outcome.REJECT: S.REJECTED}
-            note = ", ".join(verdict.reasons) or None
-            _move(
-                conn, row.id, S.VERIFYING, target[verdict.outcome], now, note, issuer_answer=decision.evidence
-            )
+            for recorded in verdict.decisions:
+                trade_repo.add_decision(
+                    conn,
+                    trade.id,
+                    DecisionStage(recorded.stage),
+                    recorded.outcome,
+                    recorded.reasons,
+                    recorded.ruleset_version,
+                    recorded.evidence,
+                    risk_service.DECIDER,
+                    now,
+                )
+            outcome = verdict.evaluation.outcome
+            note = ", ".join(verdict.evaluation.reasons) or None
+            if outcome is Outcome.APPROVE:
+                lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+            elif outcome is Outcome.REVIEW:
+                lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+            else:
+                lifecycle.reject(conn, trade.id, S.VERIFYING, now, note, issuer_answer=decision.evidence)
         uow.commit()
 
 
-def _redeem_or_learn(ctx: Context, row: Any, code: str, pin: str | None) -> Redemption:
+def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> Redemption:
     """Redeem; if the answer was lost, ask the issuer what happened before trying again."""
+    face = trade.face_value.amount
     try:
         with timed(ISSUER_LATENCY, "redeem"):
-            return ctx.issuer.redeem(row.brand_slug, code, pin, int(row.face_value), row.id)
+            return ctx.issuer.redeem(trade.brand_slug, code, pin, face, trade.id)
     except ExternalUnavailable:
         with timed(ISSUER_LATENCY, "lookup"):
-            status = ctx.issuer.lookup(row.brand_slug, code, pin)
-        if status.state is VoucherState.REDEEMED and status.redeemed_by == row.id:
-            return Redemption(reference=row.id, amount=int(row.face_value))
+            status = ctx.issuer.lookup(trade.brand_slug, code, pin)
+        if status.state is VoucherState.REDEEMED and status.redeemed_by == trade.id:
+            return Redemption(reference=trade.id, amount=face)
         raise
 
 
-def _secure(ctx: Context, row: Any) -> None:
-    """Secure the value at the issuer, then credit the seller and create the payout, atomically."""
-    code, pin = _voucher(ctx, row)
+def _secure(ctx: Context, trade: Trade) -> None:
+    """Secure the value at the issuer, then credit the seller in the ledger, atomically."""
+    code, pin = _voucher(ctx, trade)
     crash_point("before_issuer_redeem")
     try:
-        redemption = _redeem_or_learn(ctx, row, code, pin)
+        redemption = _redeem_or_learn(ctx, trade, code, pin)
     except VoucherRefused as refused:
         reason = (
             "balance_mismatch"
             if refused.state is VoucherState.ACTIVE
             else screening.reason_for_state(refused.state)
         )
+        refusal = Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value})
         with ctx.uow() as uow:
-            _reject(
-                uow.conn,
-                row,
-                S.REDEEMING,
-                Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value}),
-                "redeem",
-                ctx.clock.now(),
-            )
+            _reject(uow.conn, trade, S.REDEEMING, refusal, DecisionStage.REDEEM, ctx.clock.now())
             uow.commit()
         return
     crash_point("after_issuer_redeem")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
-        _move(
-            conn,
-            row.id,
-            S.REDEEMING,
-            S.CREDITED,
-            now,
-            secured_at=now,
-            redemption_ref=redemption.reference,
-        )
-        for intent in postings.credit_trade(
-            row.id, row.user_id, row.brand_slug, row.currency, int(row.payout), int(row.fee)
-        ):
-            ledger.write(conn, intent, now, trade_id=row.id)
+        lifecycle.mark_secured(conn, trade.id, now, redemption.reference)
+        for intent in postings.credit_trade(trade):
+            ledger_repo.write(conn, intent, now)
         uow.commit()
 
 
-def _start_payout(ctx: Context, row: Any) -> None:
+def new_payout(trade: Trade) -> NewPayout:
+    """The payout a credited trade is owed."""
+    return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, trade.payout)
+
+
+def _start_payout(ctx: Context, trade: Trade) -> None:
     """Create the trade's one payout (the unique trade_id makes a second impossible)."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        conn = uow.conn
-        payout_service.create_payout(conn, row, now)
-        _move(conn, row.id, S.CREDITED, S.PAYING_OUT, now)
+        payout_service.create(uow.conn, new_payout(trade), now)
+        lifecycle.start_payout(uow.conn, trade.id, now)
+        uow.commit()
+
+
+def _pay(ctx: Context, trade: Trade) -> None:
+    """Send the trade's payout, then record the rail's answer and the trade's status together."""
+    with ctx.uow(readonly=True) as uow:
+        payout = payout_service.for_trade(uow.conn, trade.id)
+    assert payout is not None, f"trade {trade.id} is paying out without a payout"
+    outcome = payout_service.send(ctx, payout.id)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        payout_service.record(uow.conn, outcome, now)
+        if outcome.executed:
+            lifecycle.mark_paid(uow.conn, trade.id, now)
+        else:
+            lifecycle.payout_refused(uow.conn, trade.id, now)
         uow.commit()

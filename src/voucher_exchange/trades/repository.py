@@ -1,4 +1,7 @@
-"""Trade SQL: rows, conditional status changes with their events, decisions, usage sums."""
+"""Trade SQL: trades, their events, decisions, voucher claims and seller flags, as typed records.
+
+Only `trades/lifecycle.py` calls `set_status`: every status change goes through it.
+"""
 
 from __future__ import annotations
 
@@ -7,64 +10,122 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from voucher_exchange.db.schema import decisions, seller_flags, trade_events, trades
-from voucher_exchange.jobs import queue
-from voucher_exchange.trades.models import COUNTS_TOWARDS_LIMITS, NOTIFY_ON, NOTIFY_TRADE, TradeStatus
+from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.schema import decisions, seller_flags, trade_events, trades, voucher_claims
+from voucher_exchange.money import Money
+from voucher_exchange.trades.models import (
+    COUNTS_TOWARDS_LIMITS,
+    DecisionStage,
+    StoredDecision,
+    Trade,
+    TradeEvent,
+    TradeId,
+    TradeStatus,
+)
 
 
-def insert_trade(conn: Connection, values: dict[str, Any]) -> None:
-    """Store a new trade row."""
-    conn.execute(insert(trades).values(**values))
+def _trade(row: Any) -> Trade:
+    currency = row.currency
+    return Trade(
+        id=TradeId(row.id),
+        user_id=row.user_id,
+        quote_id=row.quote_id,
+        brand_slug=row.brand_slug,
+        face_value=Money(int(row.face_value), currency),
+        rate_bps=int(row.rate_bps),
+        fee=Money(int(row.fee), currency),
+        payout=Money(int(row.payout), currency),
+        status=TradeStatus(row.status),
+        voucher_enc=bytes(row.voucher_enc),
+        voucher_fingerprint=row.voucher_fingerprint,
+        voucher_last4=row.voucher_last4,
+        acquisition_method=row.acquisition_method,
+        acquired_on=row.acquired_on,
+        payout_destination_id=row.payout_destination_id,
+        client_ip=row.client_ip,
+        device_id=row.device_id,
+        account_fingerprint=row.account_fingerprint,
+        issued_at=row.issued_at,
+        issuer_answer=row.issuer_answer,
+        secured_at=row.secured_at,
+        redemption_ref=row.redemption_ref,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
-def get(conn: Connection, trade_id: str) -> Any:
-    """A trade row, or None."""
-    return conn.execute(select(trades).where(trades.c.id == trade_id)).first()
-
-
-def list_for_user(conn: Connection, user_id: str, limit: int, status: str | None) -> list[Any]:
-    """A seller's trades, newest first."""
-    query = select(trades).where(trades.c.user_id == user_id)
-    if status:
-        query = query.where(trades.c.status == status)
-    return list(conn.execute(query.order_by(trades.c.created_at.desc(), trades.c.id).limit(limit)))
-
-
-def list_by_status(conn: Connection, status: TradeStatus, limit: int) -> list[Any]:
-    """Trades in one status, oldest first (the review queue)."""
-    return list(
-        conn.execute(
-            select(trades)
-            .where(trades.c.status == status.value)
-            .order_by(trades.c.updated_at, trades.c.id)
-            .limit(limit)
+def insert_trade(conn: Connection, trade: Trade) -> None:
+    """Store a new trade."""
+    conn.execute(
+        insert(trades).values(
+            id=trade.id,
+            user_id=trade.user_id,
+            quote_id=trade.quote_id,
+            brand_slug=trade.brand_slug,
+            currency=trade.currency,
+            face_value=trade.face_value.amount,
+            rate_bps=trade.rate_bps,
+            fee=trade.fee.amount,
+            payout=trade.payout.amount,
+            status=trade.status.value,
+            voucher_enc=trade.voucher_enc,
+            voucher_fingerprint=trade.voucher_fingerprint,
+            voucher_last4=trade.voucher_last4,
+            acquisition_method=trade.acquisition_method,
+            acquired_on=trade.acquired_on,
+            payout_destination_id=trade.payout_destination_id,
+            client_ip=trade.client_ip,
+            device_id=trade.device_id,
+            account_fingerprint=trade.account_fingerprint,
+            created_at=trade.created_at,
+            updated_at=trade.updated_at,
         )
     )
 
 
-def transition(
+def get(conn: Connection, trade_id: str) -> Trade | None:
+    """A trade, or None."""
+    row = conn.execute(select(trades).where(trades.c.id == trade_id)).first()
+    return None if row is None else _trade(row)
+
+
+def list_for_user(
+    conn: Connection, user_id: str, limit: int, status: TradeStatus | None = None
+) -> list[Trade]:
+    """A seller's trades, newest first."""
+    query = select(trades).where(trades.c.user_id == user_id)
+    if status is not None:
+        query = query.where(trades.c.status == status.value)
+    rows = conn.execute(query.order_by(trades.c.created_at.desc(), trades.c.id).limit(limit))
+    return [_trade(r) for r in rows]
+
+
+def list_by_status(conn: Connection, status: TradeStatus, limit: int) -> list[Trade]:
+    """Trades in one status, longest unchanged first (the review queue, failed trades)."""
+    rows = conn.execute(
+        select(trades)
+        .where(trades.c.status == status.value)
+        .order_by(trades.c.updated_at, trades.c.id)
+        .limit(limit)
+    )
+    return [_trade(r) for r in rows]
+
+
+def set_status(
     conn: Connection,
     trade_id: str,
     expected: TradeStatus,
     target: TradeStatus,
     now: datetime,
-    actor: str,
-    note: str | None = None,
     **values: Any,
 ) -> bool:
-    """`UPDATE … WHERE status = expected`, plus its event; False if someone moved it first."""
+    """`UPDATE … WHERE status = expected`; False if someone moved it first. Lifecycle only."""
     result = conn.execute(
         update(trades)
         .where((trades.c.id == trade_id) & (trades.c.status == expected.value))
         .values(status=target.value, updated_at=now, **values)
     )
-    if not result.rowcount:
-        return False
-    add_event(conn, trade_id, expected, target, now, actor, note)
-    if target in NOTIFY_ON:
-        # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
-        queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)
-    return True
+    return bool(result.rowcount)
 
 
 def add_event(
@@ -89,19 +150,38 @@ def add_event(
     )
 
 
-def events(conn: Connection, trade_id: str) -> list[Any]:
+def events(conn: Connection, trade_id: str) -> list[TradeEvent]:
     """The trade's history, oldest first."""
-    return list(
-        conn.execute(
-            select(trade_events).where(trade_events.c.trade_id == trade_id).order_by(trade_events.c.id)
-        )
+    rows = conn.execute(
+        select(trade_events).where(trade_events.c.trade_id == trade_id).order_by(trade_events.c.id)
     )
+    return [
+        TradeEvent(
+            r.at,
+            TradeStatus(r.from_status) if r.from_status else None,
+            TradeStatus(r.to_status),
+            r.actor,
+            r.note,
+        )
+        for r in rows
+    ]
+
+
+def came_from(conn: Connection, trade_id: str, status: TradeStatus) -> TradeStatus | None:
+    """The status the trade was in when it last entered `status` (e.g. where it was held from)."""
+    row = conn.execute(
+        select(trade_events.c.from_status)
+        .where((trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == status.value))
+        .order_by(trade_events.c.id.desc())
+        .limit(1)
+    ).first()
+    return TradeStatus(row.from_status) if row is not None and row.from_status else None
 
 
 def add_decision(
     conn: Connection,
     trade_id: str,
-    stage: str,
+    stage: DecisionStage,
     outcome: str,
     reasons: list[str],
     ruleset_version: str,
@@ -114,7 +194,7 @@ def add_decision(
     conn.execute(
         insert(decisions).values(
             trade_id=trade_id,
-            stage=stage,
+            stage=stage.value,
             outcome=outcome,
             reasons=reasons,
             ruleset_version=ruleset_version,
@@ -126,21 +206,35 @@ def add_decision(
     )
 
 
-def latest_decision(conn: Connection, trade_id: str) -> Any:
-    """The newest enforced decision on a trade (shadow decisions are never shown), or None."""
-    return conn.execute(
-        select(decisions)
-        .where((decisions.c.trade_id == trade_id) & (decisions.c.stage != "shadow"))
-        .order_by(decisions.c.id.desc())
-        .limit(1)
-    ).first()
-
-
-def all_decisions(conn: Connection, trade_id: str) -> list[Any]:
-    """Every decision on a trade, oldest first."""
-    return list(
-        conn.execute(select(decisions).where(decisions.c.trade_id == trade_id).order_by(decisions.c.id))
+def _decision(row: Any) -> StoredDecision:
+    return StoredDecision(
+        id=int(row.id),
+        stage=DecisionStage(row.stage),
+        outcome=row.outcome,
+        reasons=list(row.reasons),
+        ruleset_version=row.ruleset_version,
+        evidence=dict(row.evidence or {}),
+        decided_by=row.decided_by,
+        note=row.note,
+        created_at=row.created_at,
     )
+
+
+def latest_decision(
+    conn: Connection, trade_id: str, stage: DecisionStage | None = None
+) -> StoredDecision | None:
+    """The newest enforced decision on a trade (of one stage, if given); shadow decisions never count."""
+    where = (decisions.c.trade_id == trade_id) & (decisions.c.stage != DecisionStage.SHADOW.value)
+    if stage is not None:
+        where = where & (decisions.c.stage == stage.value)
+    row = conn.execute(select(decisions).where(where).order_by(decisions.c.id.desc()).limit(1)).first()
+    return None if row is None else _decision(row)
+
+
+def all_decisions(conn: Connection, trade_id: str) -> list[StoredDecision]:
+    """Every decision on a trade, oldest first."""
+    rows = conn.execute(select(decisions).where(decisions.c.trade_id == trade_id).order_by(decisions.c.id))
+    return [_decision(r) for r in rows]
 
 
 def used_since(conn: Connection, user_id: str, since: datetime, exclude: str) -> int:
@@ -156,6 +250,25 @@ def used_since(conn: Connection, user_id: str, since: datetime, exclude: str) ->
     return int(total)
 
 
+def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: datetime) -> str:
+    """Claim a voucher code for a trade, once ever; returns the trade that holds the claim."""
+    insert_ignore(
+        conn,
+        voucher_claims,
+        {"fingerprint": fingerprint, "trade_id": trade_id, "created_at": now},
+        ["fingerprint"],
+    )
+    owner: str = conn.execute(
+        select(voucher_claims.c.trade_id).where(voucher_claims.c.fingerprint == fingerprint)
+    ).scalar_one()
+    return owner
+
+
+def release_claim(conn: Connection, trade_id: str) -> None:
+    """Let the voucher a trade claimed be sold again."""
+    conn.execute(voucher_claims.delete().where(voucher_claims.c.trade_id == trade_id))
+
+
 def flag_seller(
     conn: Connection, user_id: str, trade_id: str, kind: str, details: dict[str, Any], now: datetime
 ) -> None:
@@ -167,13 +280,14 @@ def flag_seller(
     )
 
 
-def flags_for(conn: Connection, user_id: str) -> list[Any]:
-    """Everything recorded against a seller."""
-    return list(
-        conn.execute(
-            select(seller_flags).where(seller_flags.c.user_id == user_id).order_by(seller_flags.c.id)
-        )
+def flags_for(conn: Connection, user_id: str) -> list[tuple[str, datetime]]:
+    """Everything recorded against a seller: (kind, when), oldest first."""
+    rows = conn.execute(
+        select(seller_flags.c.kind, seller_flags.c.created_at)
+        .where(seller_flags.c.user_id == user_id)
+        .order_by(seller_flags.c.id)
     )
+    return [(r.kind, r.created_at) for r in rows]
 
 
 def record_issue_date(conn: Connection, trade_id: str, issued_at: datetime | None) -> None:
@@ -186,7 +300,26 @@ def paid_at(conn: Connection, trade_id: str) -> datetime | None:
     """When the trade became paid."""
     row = conn.execute(
         select(trade_events.c.at).where(
-            (trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == "paid")
+            (trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == TradeStatus.PAID.value)
         )
     ).first()
     return row.at if row else None
+
+
+def held(
+    conn: Connection,
+    status: TradeStatus,
+    min_face: int | None,
+    max_face: int | None,
+    updated_before: datetime | None,
+) -> list[Trade]:
+    """Trades in one status within a face-value range, longest waiting first (the review queue)."""
+    t = trades.c
+    query = select(trades).where(t.status == status.value)
+    if min_face is not None:
+        query = query.where(t.face_value >= min_face)
+    if max_face is not None:
+        query = query.where(t.face_value <= max_face)
+    if updated_before is not None:
+        query = query.where(t.updated_at <= updated_before)
+    return [_trade(r) for r in conn.execute(query.order_by(t.updated_at, t.id))]

@@ -1,4 +1,4 @@
-"""Trade use cases for sellers: submit, cancel, read."""
+"""Trade use cases: submit, cancel, read (sellers); retry a failed trade (operators)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import User
-from voucher_exchange.catalog import service as catalog
+from voucher_exchange.audit import service as audit
+from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
-from voucher_exchange.db.schema import payout_destinations, voucher_claims
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
-from voucher_exchange.jobs import queue
-from voucher_exchange.money import Money
-from voucher_exchange.quotes import repository as quotes
+from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.quotes import repository as quote_repo
+from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.reasons import render
 from voucher_exchange.security.vault import Vault
-from voucher_exchange.trades import repository
-from voucher_exchange.trades.models import (
-    CANCELLABLE,
-    AcquisitionMethod,
-    TradeStatus,
-    check_transition,
-)
+from voucher_exchange.trades import lifecycle
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import CANCELLABLE, Trade, TradeId, TradeMovedOn, TradeStatus
+from voucher_exchange.trades.pipeline import new_payout
 
-PROCESS_TRADE = "trade.process"
 EARLIEST_ACQUISITION = date(2000, 1, 1)
 
 
@@ -53,7 +50,7 @@ def voucher_fingerprint(vault: Vault, brand: str, normalised_code: str) -> str:
 def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: SubmitTrade) -> str:
     """Accept a trade for processing; the worker screens, verifies, secures and pays it."""
     now = clock.now()
-    quote = quotes.get(conn, cmd.quote_id)
+    quote = quote_repo.get(conn, cmd.quote_id)
     if quote is None or quote.user_id != user.id:
         raise NotFound("quote_unknown", "There is no such quote. Ask for a new one.", "quote_id")
     if quote.trade_id is not None:
@@ -64,7 +61,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "Your quote has expired. Ask for a new one; it is valid for 15 minutes.",
             "quote_id",
         )
-    brand = catalog.require_brand(conn, quote.brand)
+    brand = catalog_service.require_brand(conn, quote.brand)
     code, pin = brand.code_format.validate(cmd.code, cmd.pin)
     if not EARLIEST_ACQUISITION <= cmd.acquired_on <= now.date():
         raise InvalidInput(
@@ -72,77 +69,65 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "The acquisition date must be a real date, not in the future.",
             "acquisition.acquired_on",
         )
-    destination = conn.execute(
-        select(payout_destinations.c.id, payout_destinations.c.account_fingerprint).where(
-            (payout_destinations.c.id == cmd.payout_destination_id)
-            & (payout_destinations.c.user_id == user.id)
-        )
-    ).first()
-    if destination is None:
+    destination = payout_service.destination(conn, cmd.payout_destination_id)
+    if destination is None or destination.user_id != user.id:
         raise NotFound(
             "payout_destination_unknown",
             "Add a bank account first and use its id.",
             "payout_destination_id",
         )
-    trade_id = str(uuid.uuid4())
-    if not quotes.take(conn, quote.id, trade_id):
+    trade_id = TradeId(str(uuid.uuid4()))
+    if not quote_repo.take(conn, quote.id, trade_id):
         raise Conflict("quote_used", "This quote was already used. Ask for a new one.", "quote_id")
-    repository.insert_trade(
+    trade_repo.insert_trade(
         conn,
-        {
-            "id": trade_id,
-            "user_id": user.id,
-            "quote_id": quote.id,
-            "brand_slug": brand.slug,
-            "currency": quote.face_value.currency,
-            "face_value": quote.face_value.amount,
-            "rate_bps": quote.rate_bps,
-            "fee": quote.fee.amount,
-            "payout": quote.payout.amount,
-            "status": TradeStatus.RECEIVED.value,
-            "voucher_enc": vault.encrypt_json({"code": code, "pin": pin}, trade_id),
-            "voucher_fingerprint": voucher_fingerprint(vault, brand.slug, code),
-            "voucher_last4": code[-4:],
-            "acquisition_method": cmd.method.value,
-            "acquired_on": cmd.acquired_on,
-            "payout_destination_id": cmd.payout_destination_id,
-            "client_ip": cmd.client_ip,
-            "device_id": cmd.device_id,
-            "account_fingerprint": destination.account_fingerprint,
-            "created_at": now,
-            "updated_at": now,
-        },
+        Trade(
+            id=trade_id,
+            user_id=user.id,
+            quote_id=quote.id,
+            brand_slug=brand.slug,
+            face_value=quote.face_value,
+            rate_bps=quote.rate_bps,
+            fee=quote.fee,
+            payout=quote.payout,
+            status=TradeStatus.RECEIVED,
+            voucher_enc=vault.encrypt_json({"code": code, "pin": pin}, trade_id),
+            voucher_fingerprint=voucher_fingerprint(vault, brand.slug, code),
+            voucher_last4=code[-4:],
+            acquisition_method=cmd.method.value,
+            acquired_on=cmd.acquired_on,
+            payout_destination_id=cmd.payout_destination_id,
+            client_ip=cmd.client_ip,
+            device_id=cmd.device_id,
+            account_fingerprint=destination.account_fingerprint,
+            issued_at=None,
+            issuer_answer=None,
+            secured_at=None,
+            redemption_ref=None,
+            created_at=now,
+            updated_at=now,
+        ),
     )
-    repository.add_event(conn, trade_id, None, TradeStatus.RECEIVED, now, user.email, None)
-    queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+    lifecycle.receive(conn, trade_id, now, user.email)
     return trade_id
 
 
 def cancel(conn: Connection, clock: Clock, user: User, trade_id: str) -> None:
     """Withdraw a trade before verification; the voucher's claim is released."""
-    row = repository.get(conn, trade_id)
-    if row is None or row.user_id != user.id:
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None or trade.user_id != user.id:
         raise NotFound("trade_unknown", "There is no such trade.")
-    current = TradeStatus(row.status)
-    if current not in CANCELLABLE:
+    if trade.status not in CANCELLABLE:
         raise Conflict(
             "trade_not_cancellable",
-            f"The trade is {current.value}; it can be cancelled only before verification.",
+            f"The trade is {trade.status.value}; it can be cancelled only before verification.",
         )
-    check_transition(current, TradeStatus.CANCELLED)
-    if not repository.transition(
-        conn,
-        trade_id,
-        current,
-        TradeStatus.CANCELLED,
-        clock.now(),
-        user.email,
-        "cancelled by seller",
-    ):
+    try:
+        lifecycle.cancel(conn, trade.id, trade.status, clock.now(), user.email)
+    except TradeMovedOn:
         raise Conflict(
             "trade_not_cancellable", "The trade moved on meanwhile; it can no longer be cancelled."
-        )
-    conn.execute(voucher_claims.delete().where(voucher_claims.c.trade_id == trade_id))
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -152,41 +137,37 @@ class TradeView:
     data: dict[str, Any]
 
 
-def _money(amount: int, currency: str) -> dict[str, Any]:
-    return Money(int(amount), currency).as_json()
-
-
-def view(conn: Connection, row: Any, lang: str) -> TradeView:
-    """Render one trade row with its decision and events."""
-    decision = repository.latest_decision(conn, row.id)
+def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
+    """One trade with its decision and events, as its seller sees it."""
+    decision = trade_repo.latest_decision(conn, trade.id)
     return TradeView(
         {
-            "id": row.id,
-            "status": row.status,
-            "brand": row.brand_slug,
-            "quote_id": row.quote_id,
-            "face_value": _money(row.face_value, row.currency),
-            "rate_bps": row.rate_bps,
-            "fee": _money(row.fee, row.currency),
-            "payout": _money(row.payout, row.currency),
-            "voucher": {"masked": "••••" + row.voucher_last4},
+            "id": trade.id,
+            "status": trade.status.value,
+            "brand": trade.brand_slug,
+            "quote_id": trade.quote_id,
+            "face_value": trade.face_value.as_json(),
+            "rate_bps": trade.rate_bps,
+            "fee": trade.fee.as_json(),
+            "payout": trade.payout.as_json(),
+            "voucher": {"masked": "••••" + trade.voucher_last4},
             "acquisition": {
-                "method": row.acquisition_method,
-                "acquired_on": row.acquired_on.isoformat(),
+                "method": trade.acquisition_method,
+                "acquired_on": trade.acquired_on.isoformat(),
             },
-            "payout_destination_id": row.payout_destination_id,
+            "payout_destination_id": trade.payout_destination_id,
             "decision": {
                 "outcome": decision.outcome,
-                "reasons": render(list(decision.reasons), lang, (decision.evidence or {}).get("messages")),
+                "reasons": render(list(decision.reasons), lang, decision.evidence.get("messages")),
             }
             if decision
             else None,
             "events": [
-                {"at": _iso(e.at), "status": e.to_status, "note": e.note}
-                for e in repository.events(conn, row.id)
+                {"at": _iso(e.at), "status": e.to_status.value, "note": e.note}
+                for e in trade_repo.events(conn, trade.id)
             ],
-            "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at),
+            "created_at": _iso(trade.created_at),
+            "updated_at": _iso(trade.updated_at),
         }
     )
 
@@ -197,12 +178,82 @@ def _iso(at: datetime) -> str:
 
 def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView:
     """One of the seller's own trades."""
-    row = repository.get(conn, trade_id)
-    if row is None or row.user_id != user.id:
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None or trade.user_id != user.id:
         raise NotFound("trade_unknown", "There is no such trade.")
-    return view(conn, row, lang)
+    return view(conn, trade, lang)
 
 
-def list_own(conn: Connection, user: User, lang: str, limit: int, status: str | None) -> list[TradeView]:
+def list_own(
+    conn: Connection, user: User, lang: str, limit: int, status: TradeStatus | None
+) -> list[TradeView]:
     """The seller's trades, newest first."""
-    return [view(conn, r, lang) for r in repository.list_for_user(conn, user.id, limit, status)]
+    return [view(conn, t, lang) for t in trade_repo.list_for_user(conn, user.id, limit, status)]
+
+
+def used_since(conn: Connection, user_id: str, since: datetime) -> int:
+    """Face value the seller has sold (or is selling) since `since`, in minor units (for limits)."""
+    return trade_repo.used_since(conn, user_id, since, "")
+
+
+def paid_at(conn: Connection, trade_id: str) -> datetime | None:
+    """When the trade became paid (for its receipt)."""
+    return trade_repo.paid_at(conn, trade_id)
+
+
+@dataclass(frozen=True)
+class FailedTrade:
+    """A trade an operator must look at, with its payout's status when it has one."""
+
+    trade: Trade
+    payout_status: PayoutStatus | None
+
+
+def failed_trades(conn: Connection, limit: int = 500) -> list[FailedTrade]:
+    """Failed trades, longest waiting first."""
+    failed = trade_repo.list_by_status(conn, TradeStatus.FAILED, limit)
+    statuses = payout_service.statuses_for_trades(conn, [t.id for t in failed])
+    return [FailedTrade(t, statuses.get(t.id)) for t in failed]
+
+
+def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> TradeStatus:
+    """Put a failed trade back to work where it stopped; never past a step it has not done.
+
+    Failed before its value was secured → it redeems again only if it had reached redemption
+    (screening and verification are done); failed after → its one payout is sent (or asked
+    about) again with the same rail key. A payout the bank refused is not retried blindly.
+    """
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    if trade.status is not TradeStatus.FAILED:
+        raise Conflict(
+            "trade_not_failed", f"The trade is {trade.status.value}; only failed trades are retried."
+        )
+    payout = payout_service.for_trade(conn, trade.id)
+    if payout is not None and payout.status is PayoutStatus.REJECTED:
+        raise Conflict(
+            "payout_refused_by_bank",
+            "The bank refused this transfer. Contact the seller for a new account; "
+            "retrying would fail again.",
+        )
+    origin = trade_repo.came_from(conn, trade.id, TradeStatus.FAILED)
+    now = clock.now()
+    if trade.secured_at is not None:
+        if payout is None:
+            # Secured but no payout yet: create it, as the pipeline's payout step would.
+            payout_service.create(conn, new_payout(trade), now)
+        target = TradeStatus.PAYING_OUT
+    elif origin is TradeStatus.REDEEMING:
+        target = TradeStatus.REDEEMING
+    else:
+        raise Conflict(
+            "retry_not_possible",
+            "The trade failed before its voucher was verified; ask the seller to sell it again.",
+        )
+    try:
+        lifecycle.retry(conn, trade.id, target, now, actor)
+    except TradeMovedOn:
+        raise Conflict("trade_not_failed", "The trade moved on meanwhile.") from None
+    audit.record(conn, actor, "trade.retry", trade.id, {"resumes_at": target.value}, now)
+    return target

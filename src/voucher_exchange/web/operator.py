@@ -14,10 +14,12 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
-from voucher_exchange.ledger import service as ledger
-from voucher_exchange.payouts import service as payouts
+from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
+from voucher_exchange.trades import service as trade_service
 from voucher_exchange.web import forms, labels
 from voucher_exchange.web.charts import volume_chart
 from voucher_exchange.web.render import page, redirect
@@ -38,7 +40,7 @@ def dashboard(v: Page) -> Response:
         board = reports.dashboard(
             uow.conn, v.ctx.clock.now(), JURISDICTION_TZ[settings.jurisdiction], settings.currency
         )
-        treasury = payouts.treasury_available(uow.conn, settings.currency)
+        treasury = payout_service.treasury_available(uow.conn, settings.currency)
     return page(v, "staff/dashboard.html", board=board, chart=volume_chart(board), treasury=treasury)
 
 
@@ -126,8 +128,8 @@ def ledger_page(v: Page, trade: str = "", payout: str = "") -> Response:
     """Accounts and balances; the transfers of a trade or payout."""
     v.staff(Role.OPERATOR)
     with v.ctx.uow(readonly=True) as uow:
-        balances = ledger.balances(uow.conn)
-        found = ledger.transfers(uow.conn, trade.strip()[:36] or None, payout.strip()[:36] or None)
+        balances = ledger_service.balances(uow.conn)
+        found = reconcile_service.transfers_of(uow.conn, trade.strip()[:36], payout.strip()[:36])
     return page(v, "staff/ledger.html", balances=balances, transfers=found, trade=trade, payout=payout)
 
 
@@ -135,10 +137,10 @@ def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
     v.staff(Role.OPERATOR)
     currency = v.ctx.settings.currency
     with v.ctx.uow(readonly=True) as uow:
-        pending = payouts.in_flight(uow.conn)
-        failed = payouts.failed_trades(uow.conn)
-        treasury = payouts.treasury_available(uow.conn, currency)
-        funding = ledger.transfers(uow.conn, key_prefix="funding:")
+        pending = payout_service.in_flight(uow.conn)
+        failed = trade_service.failed_trades(uow.conn)
+        treasury = payout_service.treasury_available(uow.conn, currency)
+        funding = ledger_service.transfers(uow.conn, key_prefix="funding:")
     return page(
         v,
         "staff/payouts.html",
@@ -163,7 +165,7 @@ def retry(v: Page, trade_id: str) -> Response:
     operator = v.staff(Role.OPERATOR)
     try:
         with v.ctx.uow() as uow:
-            payouts.retry_failed(uow.conn, v.ctx.clock, operator.email, trade_id[:36])
+            trade_service.retry_failed(uow.conn, v.ctx.clock, operator.email, trade_id[:36])
             uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
@@ -179,8 +181,8 @@ def fund(v: Page, amount: Field, reference: Field) -> Response:
     try:
         money = forms.parse_amount(amount, currency, "amount")
         with v.ctx.uow() as uow:
-            recorded = payouts.fund_treasury(
-                uow.conn, reference, currency, money.amount, v.ctx.clock.now(), operator.email
+            recorded = payout_service.fund_treasury(
+                uow.conn, reference, money, v.ctx.clock.now(), operator.email
             )
             uow.commit()
     except DomainError as exc:

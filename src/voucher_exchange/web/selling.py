@@ -12,10 +12,10 @@ from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
 from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
+from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import batch
-from voucher_exchange.trades import repository as trade_store
-from voucher_exchange.trades import service as trades
-from voucher_exchange.trades.models import AcquisitionMethod, TradeStatus
+from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.seller import Text, brands_on_sale
@@ -152,7 +152,7 @@ def sell(
     try:
         if method not in set(AcquisitionMethod):
             raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
-        cmd = trades.SubmitTrade(
+        cmd = trade_service.SubmitTrade(
             quote_id=quote_id[:36],
             code=code,
             pin=pin or None,
@@ -163,7 +163,7 @@ def sell(
             device_id=(v.request.headers.get("x-device-id") or "")[:64] or None,
         )
         with v.ctx.uow() as uow:
-            trade_id = trades.submit(uow.conn, v.ctx.clock, v.ctx.vault, user, cmd)
+            trade_id = trade_service.submit(uow.conn, v.ctx.clock, v.ctx.vault, user, cmd)
             uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
@@ -175,9 +175,9 @@ def sell(
 def history(v: Page, status: str = "", brand: str = "") -> Response:
     """The seller's trades, newest first, filtered by status and brand."""
     user = v.seller()
-    wanted = status if status in set(TradeStatus) else None
+    wanted = TradeStatus(status) if status in set(TradeStatus) else None
     with v.ctx.uow(readonly=True) as uow:
-        found = [t.data for t in trades.list_own(uow.conn, user, v.lang, 200, wanted)]
+        found = [t.data for t in trade_service.list_own(uow.conn, user, v.lang, 200, wanted)]
     if brand:
         found = [t for t in found if t["brand"] == brand]
     return page(
@@ -194,7 +194,7 @@ def history(v: Page, status: str = "", brand: str = "") -> Response:
 def _own_trade(v: Visitor, trade_id: str) -> dict[str, Any]:
     user = v.seller()
     with v.ctx.uow(readonly=True) as uow:
-        return trades.get_own(uow.conn, user, trade_id[:64], v.lang).data
+        return trade_service.get_own(uow.conn, user, trade_id[:64], v.lang).data
 
 
 def _brand_names(v: Visitor) -> dict[str, str]:
@@ -220,7 +220,7 @@ def receipt(v: Page, trade_id: str) -> Response:
     if t["status"] != TradeStatus.PAID.value:
         raise InvalidInput("receipt_not_ready", "A receipt is ready once the trade is paid.")
     with v.ctx.uow(readonly=True) as uow:
-        paid_at = trade_store.paid_at(uow.conn, t["id"])
+        paid_at = trade_service.paid_at(uow.conn, t["id"])
     return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at)
 
 
@@ -230,7 +230,7 @@ def cancel(v: Page, trade_id: str) -> Response:
     user = v.seller()
     try:
         with v.ctx.uow() as uow:
-            trades.cancel(uow.conn, v.ctx.clock, user, trade_id[:64])
+            trade_service.cancel(uow.conn, v.ctx.clock, user, trade_id[:64])
             uow.commit()
     except DomainError as exc:
         t = _own_trade(v, trade_id)

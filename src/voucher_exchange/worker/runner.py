@@ -6,8 +6,11 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
@@ -19,23 +22,36 @@ from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.notifications.service import NOTIFY_TRADE, notify_trade
 from voucher_exchange.payouts.models import TreasuryShort
-from voucher_exchange.trades import repository as trades
-from voucher_exchange.trades.models import TERMINAL, TRANSITIONS, TradeStatus
-from voucher_exchange.trades.pipeline import process_trade
-from voucher_exchange.trades.service import PROCESS_TRADE
+from voucher_exchange.trades import lifecycle as trade_lifecycle
+from voucher_exchange.trades import pipeline as trade_pipeline
+from voucher_exchange.trades.models import PROCESS_TRADE
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
+# Runs in the transaction that buries the job: (connection, ref, now, attempts).
+GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
 TRANSIENT_RETRY_SECONDS = 0.05
 
-HANDLERS: dict[str, Handler] = {PROCESS_TRADE: process_trade, NOTIFY_TRADE: notify_trade}
+
+@dataclass(frozen=True)
+class JobKind:
+    """How to run one kind of job, and what to do when its attempts run out (ref, attempts)."""
+
+    run: Handler
+    gave_up: GiveUp | None = None
+
+
+HANDLERS: dict[str, JobKind] = {
+    PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
+    NOTIFY_TRADE: JobKind(notify_trade),
+}
 
 
 class Worker:
     """One worker identity; run it in one or more threads."""
 
-    def __init__(self, ctx: Context, handlers: dict[str, Handler] | None = None) -> None:
+    def __init__(self, ctx: Context, handlers: dict[str, JobKind] | None = None) -> None:
         self.ctx = ctx
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.handlers = handlers or HANDLERS
@@ -57,7 +73,7 @@ class Worker:
 
     def _run(self, job: Job) -> None:
         try:
-            self.handlers[job.kind](self.ctx, job.ref)
+            self.handlers[job.kind].run(self.ctx, job.ref)
         except DBAPIError as exc:
             if is_transient(exc):
                 # A deadlock or lock timeout: every step is one transaction, so just run it again.
@@ -90,21 +106,11 @@ class Worker:
             self._later(job, delay, error)
             return
         log.warning("job_dead", job_id=job.id, ref=job.ref, attempts=job.attempts)
+        gave_up = self.handlers[job.kind].gave_up
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            row = trades.get(uow.conn, job.ref) if job.kind == PROCESS_TRADE else None
-            if row is not None:
-                current = TradeStatus(row.status)
-                if current not in TERMINAL and TradeStatus.FAILED in TRANSITIONS[current]:
-                    trades.transition(
-                        uow.conn,
-                        row.id,
-                        current,
-                        TradeStatus.FAILED,
-                        now,
-                        "worker",
-                        f"gave up after {job.attempts} attempts; an operator must look",
-                    )
+            if gave_up is not None:
+                gave_up(uow.conn, job.ref, now, job.attempts)
             queue.bury(uow.conn, job, self.id, now, error)
             uow.commit()
 

@@ -14,7 +14,7 @@ from voucher_exchange.api.schemas import DestinationIn, IdentityIn, LogIn, SignU
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.risk import screening
-from voucher_exchange.trades import repository as trades
+from voucher_exchange.trades import service as trade_service
 
 router = APIRouter()
 
@@ -42,8 +42,8 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     limits = screening.TIER_LIMITS[ctx.settings.jurisdiction][min(user.kyc_tier, 2)]
     day, month = screening.period_starts(ctx.clock.now(), ctx.settings.jurisdiction)
     with ctx.uow(readonly=True) as uow:
-        used_day = trades.used_since(uow.conn, user.id, day, "")
-        used_month = trades.used_since(uow.conn, user.id, month, "")
+        used_day = trade_service.used_since(uow.conn, user.id, day)
+        used_month = trade_service.used_since(uow.conn, user.id, month)
     cur = ctx.settings.currency
     return {
         "id": user.id,

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import Ctx, IdempotencyKey, Lang, Operator, Reviewer
 from voucher_exchange.api.schemas import ReviewDecisionIn
-from voucher_exchange.ledger import service as ledger
-from voucher_exchange.review import service as review
+from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.review import service as review_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.trades.service import view
 
@@ -31,9 +31,9 @@ def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Held trades, oldest first, with evidence; filter by reason, amount and age."""
-    wanted = review.QueueFilter(status, reason, min_amount, max_amount, older_than_minutes, limit)
+    wanted = review_service.QueueFilter(status, reason, min_amount, max_amount, older_than_minutes, limit)
     with ctx.uow(readonly=True) as uow:
-        found = review.queue_items(uow.conn, wanted, lang, ctx.clock.now())
+        found = review_service.queue_items(uow.conn, wanted, lang, ctx.clock.now())
     return {"trades": found.items, "total": found.total, "oldest_age_seconds": found.oldest_age_seconds}
 
 
@@ -49,9 +49,11 @@ def decide(
     """Approve or reject a held trade, with a note."""
 
     def work(uow: Any) -> idempotency.Result:
-        row = review.decide(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note, body.reason)
+        decided = review_service.decide(
+            uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note, body.reason
+        )
         uow.after_commit(ctx.wake_workers)
-        return 200, view(uow.conn, row, lang).data
+        return 200, view(uow.conn, decided, lang).data
 
     path = f"POST /review/trades/{trade_id[:64]}/decision"
     status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
@@ -62,4 +64,4 @@ def decide(
 def balances(user: Operator, ctx: Ctx) -> dict[str, Any]:
     """Every ledger account's balance (debits − credits), posted and pending."""
     with ctx.uow(readonly=True) as uow:
-        return {"accounts": ledger.balances(uow.conn)}
+        return {"accounts": ledger_service.balances(uow.conn)}

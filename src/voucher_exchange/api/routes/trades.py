@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import TradeIn
-from voucher_exchange.trades import service as trades
+from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
 router = APIRouter()
@@ -22,7 +22,7 @@ def submit(
     body: TradeIn, user: CurrentUser, ctx: Ctx, request: Request, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Sell one voucher under a quote; processing continues in the background."""
-    cmd = trades.SubmitTrade(
+    cmd = trade_service.SubmitTrade(
         quote_id=body.quote_id,
         code=body.voucher.code,
         pin=body.voucher.pin,
@@ -34,7 +34,7 @@ def submit(
     )
 
     def work(uow: Any) -> idempotency.Result:
-        trade_id = trades.submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
+        trade_id = trade_service.submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
         uow.after_commit(ctx.wake_workers)
         return 202, {"id": trade_id, "status": TradeStatus.RECEIVED.value}
 
@@ -53,7 +53,7 @@ def list_trades(
 ) -> dict[str, Any]:
     """My trades, newest first."""
     with ctx.uow(readonly=True) as uow:
-        views = trades.list_own(uow.conn, user, lang, limit, status.value if status else None)
+        views = trade_service.list_own(uow.conn, user, lang, limit, status)
     return {"trades": [v.data for v in views]}
 
 
@@ -61,7 +61,7 @@ def list_trades(
 def get_trade(trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang) -> dict[str, Any]:
     """One of my trades: status, amounts, decision, history; the code masked."""
     with ctx.uow(readonly=True) as uow:
-        return trades.get_own(uow.conn, user, trade_id[:64], lang).data
+        return trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
 
 
 @router.post("/trades/{trade_id}/cancel")
@@ -71,8 +71,8 @@ def cancel(
     """Cancel before verification."""
 
     def work(uow: Any) -> idempotency.Result:
-        trades.cancel(uow.conn, ctx.clock, user, trade_id[:64])
-        return 200, trades.get_own(uow.conn, user, trade_id[:64], lang).data
+        trade_service.cancel(uow.conn, ctx.clock, user, trade_id[:64])
+        return 200, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
 
     status, payload = idempotency.run(ctx, user.id, key, f"POST /trades/{trade_id[:64]}/cancel", {}, work)
     return JSONResponse(payload, status_code=status)

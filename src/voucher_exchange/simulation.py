@@ -27,8 +27,8 @@ from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import repository as risk
+from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.trades.models import AcquisitionMethod
 from voucher_exchange.worker.runner import Worker
 
 # Typology → the rule (or hard reason) meant to catch it.

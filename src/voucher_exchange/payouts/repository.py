@@ -1,0 +1,183 @@
+"""Payout SQL: the `payouts` and `payout_destinations` tables, as typed records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.schema import payout_destinations, payouts
+from voucher_exchange.money import Money
+from voucher_exchange.payouts.models import Destination, DestinationStatus, NewPayout, Payout, PayoutStatus
+
+
+def _payout(row: Any) -> Payout:
+    return Payout(
+        id=row.id,
+        trade_id=row.trade_id,
+        user_id=row.user_id,
+        destination_id=row.destination_id,
+        amount=Money(int(row.amount), row.currency),
+        status=PayoutStatus(row.status),
+        idempotency_key=row.idempotency_key,
+        rail_reference=row.rail_reference,
+        pending_transfer_id=None if row.pending_transfer_id is None else int(row.pending_transfer_id),
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        settled_at=row.settled_at,
+    )
+
+
+def _destination(row: Any) -> Destination:
+    return Destination(
+        id=row.id,
+        user_id=row.user_id,
+        bank_code=row.bank_code,
+        account_number_enc=bytes(row.account_number_enc),
+        account_fingerprint=row.account_fingerprint,
+        account_last4=row.account_last4,
+        holder_name=row.holder_name,
+        status=DestinationStatus(row.status),
+        sanctions_strength=row.sanctions_strength,
+        created_at=row.created_at,
+    )
+
+
+def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetime) -> bool:
+    """Store a payout; False if the trade already has one (the unique trade_id)."""
+    return insert_ignore(
+        conn,
+        payouts,
+        {
+            "id": payout_id,
+            "trade_id": new.trade_id,
+            "user_id": new.user_id,
+            "destination_id": new.destination_id,
+            "amount": new.amount.amount,
+            "currency": new.amount.currency,
+            "status": PayoutStatus.CREATED.value,
+            "idempotency_key": f"vx-payout-{payout_id}",
+            "created_at": now,
+        },
+        ["trade_id"],
+    )
+
+
+def get(conn: Connection, payout_id: str) -> Payout | None:
+    """One payout, or None."""
+    row = conn.execute(select(payouts).where(payouts.c.id == payout_id)).first()
+    return None if row is None else _payout(row)
+
+
+def for_trade(conn: Connection, trade_id: str) -> Payout | None:
+    """The payout made for a trade, or None."""
+    row = conn.execute(select(payouts).where(payouts.c.trade_id == trade_id)).first()
+    return None if row is None else _payout(row)
+
+
+def statuses_for_trades(conn: Connection, trade_ids: Sequence[str]) -> dict[str, PayoutStatus]:
+    """trade id → its payout's status, for the trades that have one."""
+    if not trade_ids:
+        return {}
+    rows = conn.execute(
+        select(payouts.c.trade_id, payouts.c.status).where(payouts.c.trade_id.in_(list(trade_ids)))
+    )
+    return {r.trade_id: PayoutStatus(r.status) for r in rows}
+
+
+def mark_sending(conn: Connection, payout_id: str, pending_transfer_id: int, now: datetime) -> bool:
+    """`created → sending` with its pending ledger transfer; False if it was not `created`."""
+    result = conn.execute(
+        update(payouts)
+        .where((payouts.c.id == payout_id) & (payouts.c.status == PayoutStatus.CREATED.value))
+        .values(status=PayoutStatus.SENDING.value, pending_transfer_id=pending_transfer_id, sent_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def mark_settled(
+    conn: Connection, payout_id: str, status: PayoutStatus, rail_reference: str | None, now: datetime
+) -> bool:
+    """`sending → executed | rejected`; False if it was not `sending`."""
+    result = conn.execute(
+        update(payouts)
+        .where((payouts.c.id == payout_id) & (payouts.c.status == PayoutStatus.SENDING.value))
+        .values(status=status.value, rail_reference=rail_reference, settled_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def in_flight(conn: Connection, limit: int = 500) -> list[Payout]:
+    """Payouts created or sent but not yet answered by the rail, oldest first."""
+    rows = conn.execute(
+        select(payouts)
+        .where(payouts.c.status.in_([PayoutStatus.CREATED.value, PayoutStatus.SENDING.value]))
+        .order_by(payouts.c.created_at)
+        .limit(limit)
+    )
+    return [_payout(r) for r in rows]
+
+
+def insert_destination(
+    conn: Connection,
+    destination_id: str,
+    user_id: str,
+    bank_code: str,
+    account_number_enc: bytes,
+    account_fingerprint: str,
+    account_last4: str,
+    holder_name: str,
+    status: DestinationStatus,
+    sanctions_strength: str,
+    sanctions_match: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store a seller's bank account (the number encrypted, its fingerprint keyed)."""
+    conn.execute(
+        insert(payout_destinations).values(
+            id=destination_id,
+            user_id=user_id,
+            kind="bank_account",
+            bank_code=bank_code,
+            account_number_enc=account_number_enc,
+            account_fingerprint=account_fingerprint,
+            account_last4=account_last4,
+            holder_name=holder_name,
+            status=status.value,
+            sanctions_strength=sanctions_strength,
+            sanctions_match=sanctions_match,
+            created_at=now,
+        )
+    )
+
+
+def destination(conn: Connection, destination_id: str) -> Destination | None:
+    """One destination, or None."""
+    row = conn.execute(select(payout_destinations).where(payout_destinations.c.id == destination_id)).first()
+    return None if row is None else _destination(row)
+
+
+def destinations_of(conn: Connection, user_id: str) -> list[Destination]:
+    """A seller's destinations, newest first."""
+    rows = conn.execute(
+        select(payout_destinations)
+        .where(payout_destinations.c.user_id == user_id)
+        .order_by(payout_destinations.c.created_at.desc())
+    )
+    return [_destination(r) for r in rows]
+
+
+def has_verified_destination(conn: Connection, user_id: str) -> bool:
+    """True when the seller has at least one verified bank account."""
+    row = conn.execute(
+        select(payout_destinations.c.id)
+        .where(
+            (payout_destinations.c.user_id == user_id)
+            & (payout_destinations.c.status == DestinationStatus.VERIFIED.value)
+        )
+        .limit(1)
+    ).first()
+    return row is not None

@@ -1,0 +1,1 @@
+"""Checks and views that span trades, payouts, jobs and the ledger."""

@@ -1,0 +1,100 @@
+"""`ledger verify`: PRODUCT.md §4's invariants 1–4 checked on the stored data, across capabilities.
+
+The ledger checks its own books (balanced, totals); this module adds what only the
+whole picture shows: payouts only after the voucher was secured, one executed and
+posted payout per paid trade, and no open trade without a job to move it on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.ledger.models import Transfer
+from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.reconcile import views
+from voucher_exchange.trades.models import TradeStatus
+
+PAID_OR_AFTER = frozenset({TradeStatus.PAID, TradeStatus.REVERSED})
+
+
+@dataclass
+class VerifyReport:
+    """What `ledger verify` found."""
+
+    checked: dict[str, int] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no invariant is broken."""
+        return not self.violations
+
+
+def verify(conn: Connection) -> VerifyReport:
+    """Check the invariants on the stored data; read-only."""
+    books = ledger_service.check_books(conn)
+    report = VerifyReport(checked=dict(books.checked), violations=list(books.violations))
+    _check_secure_before_pay(conn, report)
+    _check_exactly_once(conn, report)
+    _check_nothing_lost(conn, report)
+    return report
+
+
+def _check_secure_before_pay(conn: Connection, report: VerifyReport) -> None:
+    rows = views.payouts_with_security(conn)
+    for r in rows:
+        if r.secured_at is None or r.secured_at > r.created_at:
+            report.violations.append(
+                f"payout {r.payout_id} started before trade {r.trade_id}'s voucher was secured"
+            )
+    report.checked["payouts"] = len(rows)
+
+
+def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
+    posted = views.posted_payout_ids(conn)
+    paid = views.trades_with_payouts(conn, PAID_OR_AFTER)
+    for r in paid:
+        if r.payout_id is None or r.payout_status is not PayoutStatus.EXECUTED:
+            report.violations.append(f"trade {r.trade_id} is paid without an executed payout")
+        elif r.paid != r.quoted:
+            report.violations.append(f"trade {r.trade_id} paid {r.paid}, quoted {r.quoted}")
+        elif r.payout_id not in posted:
+            report.violations.append(f"trade {r.trade_id}'s payout is not posted in the ledger")
+    for payout_id, status in views.executed_payouts_of_unpaid_trades(conn, PAID_OR_AFTER):
+        report.violations.append(f"payout {payout_id} executed but its trade is {status.value}")
+    report.checked["paid_trades"] = len(paid)
+
+
+def _check_nothing_lost(conn: Connection, report: VerifyReport) -> None:
+    moving = views.trades_with_live_jobs(conn)
+    open_trades = views.open_trades(conn)
+    for trade_id, status in open_trades:
+        if status is TradeStatus.IN_REVIEW:
+            continue
+        if status is TradeStatus.FAILED:
+            report.attention.append(f"trade {trade_id} failed and needs an operator")
+        elif trade_id not in moving:
+            report.violations.append(f"trade {trade_id} is {status.value} with no job to move it on")
+    report.checked["open_trades"] = len(open_trades)
+
+
+def trade_transfers(conn: Connection, trade_id: str) -> list[Transfer]:
+    """Every ledger transfer made for a trade or for its payouts, oldest first."""
+    return ledger_service.transfers(conn, views.references_of_trade(conn, trade_id))
+
+
+def payout_transfers(conn: Connection, payout_id: str) -> list[Transfer]:
+    """Every ledger transfer made for one payout, oldest first."""
+    return ledger_service.transfers(conn, [f"payout:{payout_id}"])
+
+
+def transfers_of(conn: Connection, trade_id: str = "", payout_id: str = "") -> list[Transfer]:
+    """The transfers of a trade (with its payouts'), or of one payout; nothing when neither is named."""
+    if trade_id:
+        found = trade_transfers(conn, trade_id)
+        return [t for t in found if t.reference == f"payout:{payout_id}"] if payout_id else found
+    return payout_transfers(conn, payout_id) if payout_id else []

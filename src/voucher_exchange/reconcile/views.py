@@ -1,0 +1,119 @@
+"""Read-only queries across trades, payouts, jobs and the ledger, for verification and staff screens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from voucher_exchange.db.schema import jobs, payouts, trades
+from voucher_exchange.jobs.models import JobStatus
+from voucher_exchange.ledger import repository as ledger_repo
+from voucher_exchange.money import Money
+from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.trades.models import PROCESS_TRADE, TERMINAL, TradeStatus
+
+
+@dataclass(frozen=True)
+class PayoutSecurity:
+    """When a payout was created and when its trade's voucher was secured."""
+
+    payout_id: str
+    trade_id: str
+    created_at: datetime
+    secured_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PaidTrade:
+    """A paid trade and its payout, if any."""
+
+    trade_id: str
+    quoted: Money
+    payout_id: str | None
+    payout_status: PayoutStatus | None
+    paid: Money | None
+
+
+def payouts_with_security(conn: Connection) -> list[PayoutSecurity]:
+    """Every payout with its trade's `secured_at`."""
+    rows = conn.execute(
+        select(payouts.c.id, payouts.c.trade_id, payouts.c.created_at, trades.c.secured_at).join(
+            trades, trades.c.id == payouts.c.trade_id
+        )
+    )
+    return [PayoutSecurity(r.id, r.trade_id, r.created_at, r.secured_at) for r in rows]
+
+
+def posted_payout_ids(conn: Connection) -> set[str]:
+    """Payouts whose pending ledger transfer was posted."""
+    return {ref.removeprefix("payout:") for ref in ledger_repo.posted_references(conn, "payout:")}
+
+
+def trades_with_payouts(conn: Connection, statuses: frozenset[TradeStatus]) -> list[PaidTrade]:
+    """Trades in some statuses with their payout (outer join)."""
+    rows = conn.execute(
+        select(
+            trades.c.id,
+            trades.c.payout,
+            trades.c.currency,
+            payouts.c.id.label("payout_id"),
+            payouts.c.amount,
+            payouts.c.currency.label("payout_currency"),
+            payouts.c.status,
+        )
+        .select_from(trades)
+        .outerjoin(payouts, payouts.c.trade_id == trades.c.id)
+        .where(trades.c.status.in_([s.value for s in statuses]))
+    )
+    return [
+        PaidTrade(
+            r.id,
+            Money(int(r.payout), r.currency),
+            r.payout_id,
+            PayoutStatus(r.status) if r.status else None,
+            Money(int(r.amount), r.payout_currency) if r.payout_id else None,
+        )
+        for r in rows
+    ]
+
+
+def executed_payouts_of_unpaid_trades(
+    conn: Connection, paid: frozenset[TradeStatus]
+) -> list[tuple[str, TradeStatus]]:
+    """(payout id, trade status) for executed payouts whose trade is not paid."""
+    rows = conn.execute(
+        select(payouts.c.id, trades.c.status)
+        .join(trades, trades.c.id == payouts.c.trade_id)
+        .where(
+            (payouts.c.status == PayoutStatus.EXECUTED.value)
+            & trades.c.status.not_in([s.value for s in paid])
+        )
+    )
+    return [(r.id, TradeStatus(r.status)) for r in rows]
+
+
+def trades_with_live_jobs(conn: Connection) -> set[str]:
+    """Trades with a queued or running pipeline job."""
+    rows = conn.execute(
+        select(jobs.c.ref).where(
+            (jobs.c.kind == PROCESS_TRADE)
+            & jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+        )
+    )
+    return {r.ref for r in rows}
+
+
+def open_trades(conn: Connection) -> list[tuple[str, TradeStatus]]:
+    """(id, status) of every trade not in a terminal status."""
+    rows = conn.execute(
+        select(trades.c.id, trades.c.status).where(trades.c.status.not_in([s.value for s in TERMINAL]))
+    )
+    return [(r.id, TradeStatus(r.status)) for r in rows]
+
+
+def references_of_trade(conn: Connection, trade_id: str) -> list[str]:
+    """The ledger references a trade's money moved under: the trade's own and its payouts'."""
+    payout_ids = conn.execute(select(payouts.c.id).where(payouts.c.trade_id == trade_id)).scalars()
+    return [f"trade:{trade_id}", *(f"payout:{p}" for p in payout_ids)]

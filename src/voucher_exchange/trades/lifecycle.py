@@ -1,0 +1,170 @@
+"""Every change of a trade's status, one named function per transition.
+
+Each function checks the transition table, makes the conditional update
+(`UPDATE … WHERE status = expected`), writes the event and enqueues what follows, all
+in the caller's transaction. When another process moved the trade first it raises
+`TradeMovedOn` and the caller's transaction rolls back. Nothing else writes
+`trades.status` (a test reads the source to prove it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from voucher_exchange.jobs import queue
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import (
+    CANCELLABLE,
+    NOTIFY_ON,
+    NOTIFY_TRADE,
+    PROCESS_TRADE,
+    TERMINAL,
+    TRANSITIONS,
+    TradeMovedOn,
+    TradeStatus,
+    check_transition,
+)
+
+S = TradeStatus
+WORKER = "worker"
+
+
+def _move(
+    conn: Connection,
+    trade_id: str,
+    current: TradeStatus,
+    target: TradeStatus,
+    now: datetime,
+    actor: str = WORKER,
+    note: str | None = None,
+    *,
+    resume: bool = False,
+    **values: Any,
+) -> None:
+    check_transition(current, target)
+    if not trade_repo.set_status(conn, trade_id, current, target, now, **values):
+        raise TradeMovedOn(trade_id, current)
+    trade_repo.add_event(conn, trade_id, current, target, now, actor, note)
+    if target in NOTIFY_ON:
+        # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
+        queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)
+    if resume:
+        queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+
+
+def receive(conn: Connection, trade_id: str, now: datetime, actor: str) -> None:
+    """A new trade was stored as `received`: write its first event and hand it to the worker."""
+    trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None)
+    queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+
+
+def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`received → screening`."""
+    _move(conn, trade_id, S.RECEIVED, S.SCREENING, now)
+
+
+def start_verifying(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`screening → verifying`: screening passed; the issuer is asked next."""
+    _move(conn, trade_id, S.SCREENING, S.VERIFYING, now)
+
+
+def approve_for_redemption(
+    conn: Connection, trade_id: str, now: datetime, issuer_answer: dict[str, Any]
+) -> None:
+    """`verifying → redeeming`: the issuer and the risk engine accepted the voucher."""
+    _move(conn, trade_id, S.VERIFYING, S.REDEEMING, now, issuer_answer=issuer_answer)
+
+
+def hold_for_review(
+    conn: Connection, trade_id: str, now: datetime, note: str | None, issuer_answer: dict[str, Any]
+) -> None:
+    """`verifying → in_review`: a person decides (nothing has moved yet)."""
+    _move(conn, trade_id, S.VERIFYING, S.IN_REVIEW, now, WORKER, note, issuer_answer=issuer_answer)
+
+
+def reject(
+    conn: Connection,
+    trade_id: str,
+    current: TradeStatus,
+    now: datetime,
+    note: str | None,
+    actor: str = WORKER,
+    **values: Any,
+) -> None:
+    """`… → rejected`: refused with reasons; no money moved."""
+    _move(conn, trade_id, current, S.REJECTED, now, actor, note, **values)
+
+
+def mark_secured(conn: Connection, trade_id: str, now: datetime, redemption_ref: str) -> None:
+    """`redeeming → credited`: the value is secured at the issuer."""
+    _move(conn, trade_id, S.REDEEMING, S.CREDITED, now, secured_at=now, redemption_ref=redemption_ref)
+
+
+def start_payout(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`credited → paying_out`: the trade's payout exists and is to be sent."""
+    _move(conn, trade_id, S.CREDITED, S.PAYING_OUT, now)
+
+
+def mark_paid(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`paying_out → paid`: the rail executed the transfer."""
+    _move(conn, trade_id, S.PAYING_OUT, S.PAID, now)
+
+
+def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`paying_out → failed`: the bank refused the transfer."""
+    _move(
+        conn,
+        trade_id,
+        S.PAYING_OUT,
+        S.FAILED,
+        now,
+        WORKER,
+        "the bank refused the transfer; an operator must contact the seller",
+    )
+
+
+def cancel(conn: Connection, trade_id: str, current: TradeStatus, now: datetime, actor: str) -> None:
+    """`received | screening → cancelled`: the seller withdrew it; the voucher's claim is released."""
+    if current not in CANCELLABLE:
+        raise TradeMovedOn(trade_id, current)
+    _move(conn, trade_id, current, S.CANCELLED, now, actor, "cancelled by seller")
+    trade_repo.release_claim(conn, trade_id)
+
+
+def resume_after_review(
+    conn: Connection, trade_id: str, target: TradeStatus, now: datetime, reviewer: str, note: str
+) -> None:
+    """`in_review → verifying | redeeming`: approved; the worker goes on where it was held."""
+    _move(conn, trade_id, S.IN_REVIEW, target, now, reviewer, note, resume=True)
+
+
+def reject_after_review(conn: Connection, trade_id: str, now: datetime, reviewer: str, note: str) -> None:
+    """`in_review → rejected`: a reviewer refused it; nothing moved."""
+    _move(conn, trade_id, S.IN_REVIEW, S.REJECTED, now, reviewer, note)
+
+
+def retry(conn: Connection, trade_id: str, target: TradeStatus, now: datetime, actor: str) -> None:
+    """`failed → redeeming | paying_out`: an operator put it back to work."""
+    _move(conn, trade_id, S.FAILED, target, now, actor, "retried by an operator", resume=True)
+
+
+def give_up(conn: Connection, trade_id: str, now: datetime, attempts: int) -> None:
+    """The worker stopped retrying a trade's job: it becomes `failed` for an operator (if it still can)."""
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None or trade.status in TERMINAL or S.FAILED not in TRANSITIONS[trade.status]:
+        return
+    try:
+        _move(
+            conn,
+            trade_id,
+            trade.status,
+            S.FAILED,
+            now,
+            WORKER,
+            f"gave up after {attempts} attempts; an operator must look",
+        )
+    except TradeMovedOn:
+        return

@@ -1,0 +1,37 @@
+"""Posting rules for a trade, as pure functions over ledger accounts."""
+
+from __future__ import annotations
+
+from voucher_exchange.ledger.models import Phase, TransferIntent, inventory, margin, seller_payable
+from voucher_exchange.trades.models import Trade
+
+
+def credit_trade(trade: Trade) -> list[TransferIntent]:
+    """Once a voucher is secured: its face value enters inventory, owed as payout plus fee (margin)."""
+    currency = trade.currency
+    stock = inventory(trade.brand_slug, currency)
+    reference = trade.ledger_reference
+    intents = [
+        TransferIntent(
+            f"trade:{trade.id}:credit",
+            reference,
+            stock,
+            seller_payable(trade.user_id, currency),
+            trade.payout.amount,
+            Phase.SINGLE,
+            "voucher secured: seller credited",
+        )
+    ]
+    if trade.fee.is_positive():
+        intents.append(
+            TransferIntent(
+                f"trade:{trade.id}:fee",
+                reference,
+                stock,
+                margin(currency),
+                trade.fee.amount,
+                Phase.SINGLE,
+                "exchange fee",
+            )
+        )
+    return intents
