@@ -32,6 +32,10 @@ class Settings:
     mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
     # Where sellers reach the site (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
+    # A seller answers for a voucher the issuer takes back this many days after payout (on the receipt).
+    liability_window_days: int = 90
+    # How often the worker reads the issuers' chargeback feeds.
+    chargeback_poll_seconds: float = 20.0
 
     @property
     def currency(self) -> str:
@@ -71,4 +75,8 @@ def load_settings() -> Settings:
         smtp_port=int(env.get("VX_SMTP_PORT", "25")),
         mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),
         public_url=env.get("VX_PUBLIC_URL", Settings.public_url),
+        liability_window_days=int(env.get("VX_LIABILITY_WINDOW_DAYS", str(Settings.liability_window_days))),
+        chargeback_poll_seconds=float(
+            env.get("VX_CHARGEBACK_POLL_SECONDS", str(Settings.chargeback_poll_seconds))
+        ),
     )

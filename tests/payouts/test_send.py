@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.support.core import Core
@@ -91,3 +93,25 @@ def test_the_treasury_check_refuses_one_unit_short(core: Core) -> None:
         payout_service.send(core.ctx, payout.id)
     assert core.rail_transfers(account) == []
     assert _payable(core, user_id) == (-45500, 0)
+
+
+def test_concurrent_senders_never_promise_more_than_the_treasury_holds(core: Core) -> None:
+    payouts = [_credited_payout(core)[0] for _ in range(6)]
+    core.fund(2 * 45500 + 100, "two-and-a-bit")
+
+    def attempt(payout: Payout) -> str:
+        try:
+            return "sent" if payout_service.send(core.ctx, payout.id).executed else "refused"
+        except TreasuryShort:
+            return "short"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = sorted(pool.map(attempt, payouts))
+
+    assert results == ["sent", "sent", "short", "short", "short", "short"]
+    with core.ctx.uow(readonly=True) as uow:
+        assert payout_service.treasury_available(uow.conn, "KRW") == 100
+        statuses = sorted(
+            p.status.value for p in (payout_service.for_trade(uow.conn, x.trade_id) for x in payouts) if p
+        )
+    assert statuses == ["created", "created", "created", "created", "sending", "sending"]

@@ -89,14 +89,19 @@ class Core:
         assert found is not None
         return found
 
-    def submit(self, user: User, destination_id: str, face_value: int = 50000, **minted: Any) -> str:
+    def submit(
+        self,
+        user: User,
+        destination_id: str,
+        face_value: int = 50000,
+        brand: str = "cultureland",
+        **minted: Any,
+    ) -> str:
         """Mint a voucher at the sandbox issuer, quote it and submit it; returns the trade id."""
-        voucher = self.sandbox(
-            "/issuer/vouchers", {"brand": "cultureland", "face_value": face_value, **minted}
-        )
+        voucher = self.sandbox("/issuer/vouchers", {"brand": brand, "face_value": face_value, **minted})
         with self.ctx.uow() as uow:
             quote = quote_service.create_quote(
-                uow.conn, self.ctx.settings, self.ctx.clock, user, "cultureland", Money(face_value, "KRW")
+                uow.conn, self.ctx.settings, self.ctx.clock, user, brand, Money(face_value, "KRW")
             )
             cmd = trade_service.SubmitTrade(
                 quote.id, voucher["code"], voucher.get("pin"), AcquisitionMethod.GIFT, date(2026, 11, 1),

@@ -203,6 +203,7 @@ def settings_for(var_dir: Path, database_url: str) -> Settings:
         job_lease_seconds=3.0,
         job_max_attempts=6,
         worker_poll_seconds=0.05,
+        chargeback_poll_seconds=0.5,
     )
 
 

@@ -22,8 +22,9 @@ ALLOWED = {
     (S.VERIFYING, S.REDEEMING), (S.VERIFYING, S.IN_REVIEW), (S.VERIFYING, S.REJECTED),
     (S.VERIFYING, S.FAILED),
     (S.IN_REVIEW, S.VERIFYING), (S.IN_REVIEW, S.REDEEMING), (S.IN_REVIEW, S.REJECTED),
+    (S.IN_REVIEW, S.CANCELLED),
     (S.REDEEMING, S.CREDITED), (S.REDEEMING, S.REJECTED), (S.REDEEMING, S.FAILED),
-    (S.CREDITED, S.PAYING_OUT), (S.CREDITED, S.FAILED),
+    (S.CREDITED, S.PAYING_OUT), (S.CREDITED, S.PAID), (S.CREDITED, S.FAILED),
     (S.PAYING_OUT, S.PAID), (S.PAYING_OUT, S.FAILED),
     (S.PAID, S.REVERSED),
     (S.FAILED, S.REDEEMING), (S.FAILED, S.PAYING_OUT), (S.FAILED, S.REJECTED),
@@ -60,4 +61,5 @@ def test_no_path_reaches_paid_without_securing_the_voucher() -> None:
     # Every way into `credited` comes from `redeeming`: value is secured before any payout.
     assert {a for a, b in ALLOWED if b is S.CREDITED} == {S.REDEEMING}
     assert {a for a, b in ALLOWED if b is S.PAYING_OUT} == {S.CREDITED, S.FAILED}
-    assert {a for a, b in ALLOWED if b is S.PAID} == {S.PAYING_OUT}
+    # Paid straight from credited only when netting against a reversal's debt absorbed the payout.
+    assert {a for a, b in ALLOWED if b is S.PAID} == {S.PAYING_OUT, S.CREDITED}

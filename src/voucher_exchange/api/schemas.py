@@ -93,3 +93,22 @@ class ReviewDecisionIn(Body):
     outcome: Literal["approve", "reject"]
     note: Annotated[str, Field(min_length=1, max_length=2000)]
     reason: Annotated[str | None, Field(max_length=40)] = None
+
+
+class PayoutRedirectIn(Body):
+    """POST /trades/{id}/payout: send a refused payout to another of the seller's verified accounts."""
+
+    payout_destination_id: str = Field(min_length=1, max_length=36)
+
+
+class AppealIn(Body):
+    """POST /trades/{id}/appeal: why the seller contests a reversal."""
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class AppealAnswerIn(Body):
+    """POST /review/appeals/{trade_id}/decision."""
+
+    outcome: Literal["upheld", "written_off"]
+    note: str = Field(min_length=1, max_length=2000)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from voucher_exchange.db.types import UTCDateTime
@@ -214,7 +215,7 @@ decisions = Table(
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
     Column("stage", String(20), nullable=False),
-    Column("outcome", String(10), nullable=False),
+    Column("outcome", String(20), nullable=False),
     Column("reasons", JSON, nullable=False),
     Column("ruleset_version", String(40), nullable=False),
     Column("evidence", JSON, nullable=False),
@@ -278,8 +279,9 @@ payouts = Table(
     "payouts",
     metadata,
     Column("id", ID, primary_key=True),
-    # Exactly once: a trade can have one payout, never two.
-    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, unique=True),
+    # What the payout pays for; a refused payout may be followed by another attempt to another account.
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False, server_default="1"),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False),
     Column("destination_id", ID, ForeignKey("payout_destinations.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -292,6 +294,37 @@ payouts = Table(
     Column("sent_at", UTCDateTime),
     Column("settled_at", UTCDateTime),
     CheckConstraint("amount > 0", name="amount_positive"),
+    UniqueConstraint("trade_id", "attempt", name="uq_payouts_trade_attempt"),
+    # Exactly once: at most one payout per trade that is not refused (created, sending or executed).
+    Index(
+        "uq_payouts_one_live_per_trade",
+        "trade_id",
+        unique=True,
+        sqlite_where=text("status <> 'rejected'"),
+        postgresql_where=text("status <> 'rejected'"),
+    ),
+)
+
+voucher_chargebacks = Table(
+    "voucher_chargebacks",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    # The issuer's own sequence number: the feed is read after the last one seen; a report is kept once.
+    Column("issuer_seq", BigInteger, nullable=False, unique=True),
+    Column("reference", String(100), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("receivable", BigInteger, nullable=False, server_default="0"),
+    Column("processed_at", UTCDateTime),
+    Column("appeal_note", Text),
+    Column("appealed_at", UTCDateTime),
+    Column("appeal_outcome", String(20)),
+    Column("appeal_decided_by", String(254)),
+    Column("appeal_decided_at", UTCDateTime),
 )
 
 jobs = Table(

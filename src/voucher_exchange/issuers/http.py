@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 
 from voucher_exchange.errors import ExternalUnavailable
-from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState, VoucherStatus
+from voucher_exchange.issuers.ports import (
+    Chargeback,
+    Redemption,
+    VoucherRefused,
+    VoucherState,
+    VoucherStatus,
+)
 
 
 class HttpIssuer:
@@ -37,6 +43,26 @@ class HttpIssuer:
             {"brand": brand, "code": code, "pin": pin, "amount": amount, "reference": reference},
         )
         return Redemption(reference=str(body["reference"]), amount=int(body["amount"]))
+
+    def chargebacks(self, after: int) -> list[Chargeback]:
+        """Values the issuer took back after redemption, reported after its own id `after`."""
+        try:
+            response = self._client.get("/chargebacks", params={"after": after})
+        except httpx.HTTPError as exc:
+            raise ExternalUnavailable("issuer unreachable for /chargebacks") from exc
+        if response.status_code != 200:
+            raise ExternalUnavailable(f"issuer failed /chargebacks with HTTP {response.status_code}")
+        return [
+            Chargeback(
+                id=int(c["id"]),
+                reference=str(c["reference"]),
+                amount=int(c["amount"]),
+                currency=str(c["currency"]),
+                reason=str(c["reason"]),
+                reported_at=_aware(str(c["reported_at"])),
+            )
+            for c in response.json()["chargebacks"]
+        ]
 
     def close(self) -> None:
         """Release the connection pool."""

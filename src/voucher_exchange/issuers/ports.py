@@ -51,6 +51,18 @@ class VoucherRefused(Exception):
         self.state = state
 
 
+@dataclass(frozen=True)
+class Chargeback:
+    """The issuer took a redeemed voucher's value back: stolen, fraud, or a card chargeback."""
+
+    id: int  # the issuer's own sequence: the feed is read after the last id seen
+    reference: str  # our redemption reference (the trade id)
+    amount: int
+    currency: str
+    reason: str  # stolen | fraud | chargeback
+    reported_at: datetime
+
+
 class Issuer(Protocol):
     """One issuer's API. Calls may raise `ExternalUnavailable` (outcome unknown)."""
 
@@ -64,4 +76,8 @@ class Issuer(Protocol):
         Redeeming again with the same reference returns the same Redemption; a voucher
         redeemed by anyone else raises `VoucherRefused(REDEEMED)`.
         """
+        ...
+
+    def chargebacks(self, after: int) -> list[Chargeback]:
+        """Values the issuer took back after redemption, reported after the issuer's own id `after`."""
         ...

@@ -103,21 +103,40 @@ def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
 
 
 def retry_later(
-    conn: Connection, job: Job, worker_id: str, now: datetime, delay_seconds: float, error: str
+    conn: Connection,
+    job: Job,
+    worker_id: str,
+    now: datetime,
+    delay_seconds: float,
+    error: str,
+    reset: bool = False,
 ) -> None:
-    """Put the job back to run after `delay_seconds`."""
+    """Put the job back to run after `delay_seconds` (`reset`: a recurring job that succeeded)."""
+    values: dict[str, object] = {
+        "status": Q,
+        "run_at": now + timedelta(seconds=delay_seconds),
+        "locked_by": None,
+        "locked_until": None,
+        "last_error": error[:500] or None,
+        "updated_at": now,
+    }
+    if reset:
+        values.update(attempts=0, rerun=False)
     conn.execute(
         update(jobs)
         .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
-        .values(
-            status=Q,
-            run_at=now + timedelta(seconds=delay_seconds),
-            locked_by=None,
-            locked_until=None,
-            last_error=error[:500],
-            updated_at=now,
-        )
+        .values(values)
     )
+
+
+def run_waiting_now(conn: Connection, reason: str, now: datetime) -> int:
+    """Jobs put back to wait for `reason` run now (e.g. the treasury was funded); how many."""
+    result = conn.execute(
+        update(jobs)
+        .where((jobs.c.status == Q) & (jobs.c.last_error == reason) & (jobs.c.run_at > now))
+        .values(run_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) -> None:

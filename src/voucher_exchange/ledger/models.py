@@ -33,7 +33,11 @@ class AccountKind(StrEnum):
     MARGIN = "margin"
     """Fees earned (revenue)."""
     REVERSALS = "reversals"
-    """Clawbacks after payout (contra)."""
+    """Clawbacks after payout (contra): what the issuer took back, less what the seller owes."""
+    SELLER_RECEIVABLE = "seller_receivable"
+    """What one seller owes the exchange after a reversal (asset)."""
+    LOSSES = "losses"
+    """Value the exchange lost and will not recover (expense)."""
 
 
 class Phase(StrEnum):
@@ -69,6 +73,19 @@ class TransferIntent:
     amount: int
     phase: Phase
     memo: str
+    covered: bool = False
+    """The credited account must hold the amount (posted debits − posted credits − pending
+    credits ≥ amount), checked in the same statement that reserves it: it never promises
+    money it does not have, however many writers race."""
+
+
+class InsufficientFunds(Exception):
+    """A covered transfer's credited account does not hold the amount; nothing was written."""
+
+    def __init__(self, account: AccountRef, amount: int) -> None:
+        super().__init__(f"{account.code} ({account.currency}) cannot cover {amount}")
+        self.account = account
+        self.amount = amount
 
 
 def treasury(currency: str) -> AccountRef:
@@ -94,6 +111,21 @@ def seller_payable(user_id: str, currency: str) -> AccountRef:
 def margin(currency: str) -> AccountRef:
     """Fees earned."""
     return AccountRef("margin", currency, AccountKind.MARGIN)
+
+
+def reversals(currency: str) -> AccountRef:
+    """Clawbacks after payout."""
+    return AccountRef("reversals", currency, AccountKind.REVERSALS)
+
+
+def seller_receivable(user_id: str, currency: str) -> AccountRef:
+    """What one seller owes after a reversal."""
+    return AccountRef(f"seller_receivable:{user_id}", currency, AccountKind.SELLER_RECEIVABLE)
+
+
+def losses(currency: str) -> AccountRef:
+    """The exchange's own losses."""
+    return AccountRef("losses", currency, AccountKind.LOSSES)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
-from voucher_exchange.ledger.models import Account, AccountKind, AccountRef, Phase, Transfer, TransferIntent
+from voucher_exchange.ledger.models import (
+    Account,
+    AccountKind,
+    AccountRef,
+    InsufficientFunds,
+    Phase,
+    Transfer,
+    TransferIntent,
+)
 from voucher_exchange.money import Money
 
 _TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
@@ -48,13 +56,23 @@ def transfer_id(conn: Connection, key: str) -> int | None:
     return None if found is None else int(found)
 
 
-def _bump(conn: Connection, changes: list[tuple[int, str, int]]) -> None:
-    # Rows are updated in ascending id order: concurrent writers lock in the same order.
+def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | None = None) -> bool:
+    """Move the totals; False (nothing to commit) if the `covered` account cannot hold its credit.
+
+    Rows are updated in ascending id order: concurrent writers lock in the same order. The
+    cover check is the WHERE clause of the very UPDATE that reserves the amount, so it is
+    atomic: check-then-act cannot race.
+    """
+    a = ledger_accounts.c
     for acct, column, delta in sorted(changes):
-        col = ledger_accounts.c[column]
-        conn.execute(
-            update(ledger_accounts).where(ledger_accounts.c.id == acct).values({column: col + delta})
-        )
+        col = a[column]
+        where = a.id == acct
+        if acct == covered and column.startswith("credits"):
+            where = where & (a.debits_posted - a.credits_posted - a.credits_pending >= delta)
+        result = conn.execute(update(ledger_accounts).where(where).values({column: col + delta}))
+        if not result.rowcount:
+            return False
+    return True
 
 
 def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
@@ -80,10 +98,10 @@ def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
         .returning(ledger_transfers.c.id)
     ).scalar_one()
     suffix = "pending" if intent.phase is Phase.PENDING else "posted"
-    _bump(
-        conn,
-        [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)],
-    )
+    changes = [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)]
+    if not _bump(conn, changes, covered=credit if intent.covered else None):
+        # The transfer row was written above: the caller's transaction must roll back.
+        raise InsufficientFunds(intent.credit, intent.amount)
     return int(new_id)
 
 
@@ -198,6 +216,17 @@ def count_malformed(conn: Connection) -> int:
             .where((t.amount <= 0) | (t.debit_account_id == t.credit_account_id))
         ).scalar_one()
     )
+
+
+def amounts_by_reference(conn: Connection, key_suffix: str) -> dict[str, int]:
+    """reference → total amount of the transfers whose key ends with `key_suffix` (e.g. ":netting")."""
+    t = ledger_transfers.c
+    rows = conn.execute(
+        select(t.reference, func.sum(t.amount))
+        .where(t.key.endswith(key_suffix, autoescape=True))
+        .group_by(t.reference)
+    )
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def posted_references(conn: Connection, prefix: str) -> set[str]:

@@ -26,6 +26,7 @@ _SUBJECTS = {
     "rejected": N_("We could not buy your %(brand)s"),
     "in_review": N_("Your %(brand)s is being checked"),
     "reversed": N_("A payment for your %(brand)s was reversed"),
+    "failed": N_("Your bank refused %(payout)s: choose another account"),
 }
 _BODIES = {
     "paid": N_(
@@ -37,6 +38,10 @@ _BODIES = {
         "Nothing has been taken from the voucher yet; you don't need to do anything."
     ),
     "reversed": N_("The payment for your %(brand)s (%(masked)s) was reversed."),
+    "failed": N_(
+        "We bought your %(brand)s (%(masked)s), but your bank refused the transfer of %(payout)s. "
+        "The money is kept for you: open the trade and choose another account in your own name."
+    ),
 }
 
 

@@ -31,18 +31,23 @@ class DestinationStatus(StrEnum):
     """Not the seller's own account (or the holder is on the sanctions list)."""
 
 
+WAITING_FOR_FUNDS = "waiting for treasury funding"
+"""Why a job waits while the treasury cannot cover its payout; funding wakes exactly these."""
+
+
 class TreasuryShort(Exception):
     """The treasury cannot cover the payout yet; it waits for funding."""
 
 
 @dataclass(frozen=True)
 class NewPayout:
-    """A payout to create: what it pays for (`trade_id`), to whom, where, how much."""
+    """A payout to create: what it pays for (`trade_id`), to whom, where, how much; which attempt."""
 
     trade_id: str
     user_id: str
     destination_id: str
     amount: Money
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Payout:
 
     id: str
     trade_id: str
+    attempt: int
     user_id: str
     destination_id: str
     amount: Money

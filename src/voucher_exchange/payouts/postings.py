@@ -16,6 +16,7 @@ def reserve_payout(payout_id: str, user_id: str, amount: Money) -> TransferInten
         amount.amount,
         Phase.PENDING,
         "payout sent to rail",
+        covered=True,
     )
 
 

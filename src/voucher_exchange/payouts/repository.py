@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_destinations, payouts
@@ -18,6 +18,7 @@ def _payout(row: Any) -> Payout:
     return Payout(
         id=row.id,
         trade_id=row.trade_id,
+        attempt=int(row.attempt),
         user_id=row.user_id,
         destination_id=row.destination_id,
         amount=Money(int(row.amount), row.currency),
@@ -47,13 +48,14 @@ def _destination(row: Any) -> Destination:
 
 
 def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetime) -> bool:
-    """Store a payout; False if the trade already has one (the unique trade_id)."""
+    """Store a payout; False if that attempt for the trade exists (unique trade_id + attempt)."""
     return insert_ignore(
         conn,
         payouts,
         {
             "id": payout_id,
             "trade_id": new.trade_id,
+            "attempt": new.attempt,
             "user_id": new.user_id,
             "destination_id": new.destination_id,
             "amount": new.amount.amount,
@@ -62,7 +64,7 @@ def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetim
             "idempotency_key": f"vx-payout-{payout_id}",
             "created_at": now,
         },
-        ["trade_id"],
+        ["trade_id", "attempt"],
     )
 
 
@@ -73,17 +75,27 @@ def get(conn: Connection, payout_id: str) -> Payout | None:
 
 
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:
-    """The payout made for a trade, or None."""
-    row = conn.execute(select(payouts).where(payouts.c.trade_id == trade_id)).first()
+    """The trade's latest payout attempt, or None."""
+    row = conn.execute(
+        select(payouts).where(payouts.c.trade_id == trade_id).order_by(payouts.c.attempt.desc()).limit(1)
+    ).first()
     return None if row is None else _payout(row)
 
 
+def all_for_trade(conn: Connection, trade_id: str) -> list[Payout]:
+    """Every payout attempt of a trade, first first."""
+    rows = conn.execute(select(payouts).where(payouts.c.trade_id == trade_id).order_by(payouts.c.attempt))
+    return [_payout(r) for r in rows]
+
+
 def statuses_for_trades(conn: Connection, trade_ids: Sequence[str]) -> dict[str, PayoutStatus]:
-    """trade id → its payout's status, for the trades that have one."""
+    """trade id → its latest payout's status, for the trades that have one."""
     if not trade_ids:
         return {}
     rows = conn.execute(
-        select(payouts.c.trade_id, payouts.c.status).where(payouts.c.trade_id.in_(list(trade_ids)))
+        select(payouts.c.trade_id, payouts.c.status)
+        .where(payouts.c.trade_id.in_(list(trade_ids)))
+        .order_by(payouts.c.attempt)
     )
     return {r.trade_id: PayoutStatus(r.status) for r in rows}
 
@@ -181,3 +193,13 @@ def has_verified_destination(conn: Connection, user_id: str) -> bool:
         .limit(1)
     ).first()
     return row is not None
+
+
+def not_yet_reserved(conn: Connection, currency: str) -> tuple[int, int]:
+    """(count, total minor units) of payouts created but not yet reserved against the treasury."""
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.sum(payouts.c.amount), 0)).where(
+            (payouts.c.status == PayoutStatus.CREATED.value) & (payouts.c.currency == currency)
+        )
+    ).one()
+    return int(row[0]), int(row[1])

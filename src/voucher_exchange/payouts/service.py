@@ -9,6 +9,7 @@ trade lifecycle records what a payout came to.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -17,13 +18,15 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable, InvalidInput
 from voucher_exchange.faults import crash_point
+from voucher_exchange.jobs import queue
 from voucher_exchange.ledger import repository as ledger_repo
-from voucher_exchange.ledger.models import Phase, treasury
+from voucher_exchange.ledger.models import InsufficientFunds, Phase, treasury
 from voucher_exchange.metrics import RAIL_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import postings
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import (
+    WAITING_FOR_FUNDS,
     Destination,
     NewPayout,
     Payout,
@@ -55,6 +58,8 @@ def fund_treasury(conn: Connection, reference: str, amount: Money, now: datetime
     if ledger_repo.transfer_id(conn, intent.key) is not None:
         return False
     ledger_repo.write(conn, intent, now)
+    # Payouts queued behind an empty treasury go now, not at their next scheduled try.
+    queue.run_waiting_now(conn, WAITING_FOR_FUNDS, now)
     audit.record(
         conn, actor, "treasury.fund", reference, {"amount": amount.amount, "currency": amount.currency}, now
     )
@@ -62,10 +67,10 @@ def fund_treasury(conn: Connection, reference: str, amount: Money, now: datetime
 
 
 def create(conn: Connection, new: NewPayout, now: datetime) -> Payout:
-    """The one payout for `new.trade_id` (a second call returns the first)."""
+    """The payout for `new.trade_id`, attempt `new.attempt` (a second call returns the first)."""
     payout_repo.insert_payout(conn, str(uuid.uuid4()), new, now)
     created = payout_repo.for_trade(conn, new.trade_id)
-    assert created is not None
+    assert created is not None and created.attempt == new.attempt
     return created
 
 
@@ -82,11 +87,12 @@ def _reserve(ctx: Context, payout_id: str) -> tuple[Payout, Destination]:
         payout = payout_repo.get(conn, payout_id)
         assert payout is not None
         if payout.status is PayoutStatus.CREATED:
-            if treasury_available(conn, payout.amount.currency) < payout.amount.amount:
-                raise TreasuryShort(payout.amount.currency)
-            pending_id = ledger_repo.write(
-                conn, postings.reserve_payout(payout.id, payout.user_id, payout.amount), now
-            )
+            try:
+                pending_id = ledger_repo.write(
+                    conn, postings.reserve_payout(payout.id, payout.user_id, payout.amount), now
+                )
+            except InsufficientFunds:
+                raise TreasuryShort(payout.amount.currency) from None
             payout_repo.mark_sending(conn, payout.id, pending_id, now)
             payout = payout_repo.get(conn, payout_id)
             assert payout is not None
@@ -158,3 +164,28 @@ def destination(conn: Connection, destination_id: str) -> Destination | None:
 def statuses_for_trades(conn: Connection, trade_ids: list[str]) -> dict[str, PayoutStatus]:
     """trade id → its payout's status, for the trades that have one."""
     return payout_repo.statuses_for_trades(conn, trade_ids)
+
+
+@dataclass(frozen=True)
+class TreasuryState:
+    """What the treasury holds and what waits on it: payouts queue visibly when it runs low."""
+
+    available: Money
+    waiting_count: int
+    waiting_total: Money
+
+    @property
+    def short(self) -> bool:
+        """True when the payouts waiting to be reserved exceed what the treasury holds."""
+        return self.waiting_total.amount > self.available.amount
+
+
+def treasury_state(conn: Connection, currency: str) -> TreasuryState:
+    """The treasury's free money and the payouts not yet reserved against it."""
+    count, total = payout_repo.not_yet_reserved(conn, currency)
+    return TreasuryState(Money(treasury_available(conn, currency), currency), count, Money(total, currency))
+
+
+def payouts_of(conn: Connection, trade_id: str) -> list[Payout]:
+    """Every payout attempt made for a trade, first first."""
+    return payout_repo.all_for_trade(conn, trade_id)

@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ledger.models import Transfer
-from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.reconcile import views
 from voucher_exchange.trades.models import TradeStatus
 
@@ -57,13 +56,21 @@ def _check_secure_before_pay(conn: Connection, report: VerifyReport) -> None:
 def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
     posted = views.posted_payout_ids(conn)
     paid = views.trades_with_payouts(conn, PAID_OR_AFTER)
+    netted = views.netted_by_trade(conn)
     for r in paid:
-        if r.payout_id is None or r.payout_status is not PayoutStatus.EXECUTED:
-            report.violations.append(f"trade {r.trade_id} is paid without an executed payout")
-        elif r.paid != r.quoted:
-            report.violations.append(f"trade {r.trade_id} paid {r.paid}, quoted {r.quoted}")
+        # What a seller owed after a reversal may settle part or all of a later payout (netting).
+        offset = netted.get(r.trade_id, 0)
+        if r.payout_id is None or r.paid is None:
+            if offset != r.quoted.amount:
+                report.violations.append(f"trade {r.trade_id} is paid without an executed payout")
+        elif r.paid.amount + offset != r.quoted.amount:
+            report.violations.append(
+                f"trade {r.trade_id} paid {r.paid.amount} (+{offset} netted), quoted {r.quoted.amount}"
+            )
         elif r.payout_id not in posted:
             report.violations.append(f"trade {r.trade_id}'s payout is not posted in the ledger")
+    for trade_id in views.trades_paid_twice(conn):
+        report.violations.append(f"trade {trade_id} has more than one executed payout")
     for payout_id, status in views.executed_payouts_of_unpaid_trades(conn, PAID_OR_AFTER):
         report.violations.append(f"payout {payout_id} executed but its trade is {status.value}")
     report.checked["paid_trades"] = len(paid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from voucher_exchange.db.schema import jobs, payouts, trades
 from voucher_exchange.jobs.models import JobStatus
@@ -52,7 +52,7 @@ def posted_payout_ids(conn: Connection) -> set[str]:
 
 
 def trades_with_payouts(conn: Connection, statuses: frozenset[TradeStatus]) -> list[PaidTrade]:
-    """Trades in some statuses with their payout (outer join)."""
+    """Trades in some statuses with their executed payout, if any (one row per executed payout)."""
     rows = conn.execute(
         select(
             trades.c.id,
@@ -64,7 +64,10 @@ def trades_with_payouts(conn: Connection, statuses: frozenset[TradeStatus]) -> l
             payouts.c.status,
         )
         .select_from(trades)
-        .outerjoin(payouts, payouts.c.trade_id == trades.c.id)
+        .outerjoin(
+            payouts,
+            (payouts.c.trade_id == trades.c.id) & (payouts.c.status == PayoutStatus.EXECUTED.value),
+        )
         .where(trades.c.status.in_([s.value for s in statuses]))
     )
     return [
@@ -117,3 +120,20 @@ def references_of_trade(conn: Connection, trade_id: str) -> list[str]:
     """The ledger references a trade's money moved under: the trade's own and its payouts'."""
     payout_ids = conn.execute(select(payouts.c.id).where(payouts.c.trade_id == trade_id)).scalars()
     return [f"trade:{trade_id}", *(f"payout:{p}" for p in payout_ids)]
+
+
+def trades_paid_twice(conn: Connection) -> list[str]:
+    """Trades with more than one executed payout (the database forbids it; verify checks anyway)."""
+    rows = conn.execute(
+        select(payouts.c.trade_id)
+        .where(payouts.c.status == PayoutStatus.EXECUTED.value)
+        .group_by(payouts.c.trade_id)
+        .having(func.count() > 1)
+    )
+    return [r.trade_id for r in rows]
+
+
+def netted_by_trade(conn: Connection) -> dict[str, int]:
+    """trade id → what its payable settled of the seller's debt after a reversal (netting)."""
+    found = ledger_repo.amounts_by_reference(conn, ":netting")
+    return {ref.removeprefix("trade:"): amount for ref, amount in found.items()}

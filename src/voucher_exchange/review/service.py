@@ -150,3 +150,11 @@ def decide(
     decided = trade_repo.get(conn, trade_id)
     assert decided is not None
     return decided
+
+
+def trade(conn: Connection, trade_id: str) -> Trade:
+    """One trade, for a reviewer."""
+    found = trade_repo.get(conn, trade_id)
+    if found is None:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    return found

@@ -170,6 +170,22 @@ _REASONS = [
         "A reviewer declined this trade. Nothing was taken from your voucher.",
         "담당자가 이 거래를 거절했습니다. 상품권은 사용되지 않았습니다.",
     ),
+    # Not refusals of the voucher: what happened to the money afterwards, and what the seller can do.
+    Reason(
+        "payout_refused",
+        "Your bank refused the transfer (for example a closed account or a name that does not "
+        "match). Your money is safe with us: choose or add another account in your own name and "
+        "we send it again.",
+        "은행이 입금을 거절했습니다(해지된 계좌, 예금주 불일치 등). 판매 대금은 안전하게 보관 중입니다. "
+        "본인 명의의 다른 계좌를 선택하거나 추가하시면 다시 보내 드립니다.",
+    ),
+    Reason(
+        "voucher_reversed",
+        "The issuer reported this voucher as stolen, fraudulent or charged back after we paid you. "
+        "The amount is now owed back and held against your next payouts; you can appeal once.",
+        "대금을 지급한 뒤 발행사가 이 상품권을 도난·사기·결제 취소로 신고했습니다. 지급액은 반환 대상이며 "
+        "다음 지급에서 차감됩니다. 한 번 이의를 제기하실 수 있습니다.",
+    ),
 ]
 
 REASONS: dict[str, Reason] = {r.code: r for r in _REASONS}

@@ -8,9 +8,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -76,6 +76,13 @@ class RedeemBody(LookupBody):
 
     amount: int = Field(gt=0, le=MAX_MINOR_UNITS)
     reference: str = Field(min_length=1, max_length=128)
+
+
+class ChargebackBody(_Body):
+    """POST /chargebacks."""
+
+    code: str = Field(min_length=1, max_length=64)
+    reason: Literal["stolen", "fraud", "chargeback"]
 
 
 def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float, clock: Clock) -> APIRouter:
@@ -180,6 +187,16 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
     @router.get("/redemptions")
     async def redemptions() -> dict[str, object]:
         return {"redemptions": await run_in_threadpool(store.redemptions)}
+
+    @router.post("/chargebacks", status_code=202)
+    async def report_chargeback(body: ChargebackBody) -> dict[str, object]:
+        """The issuer reports a redeemed voucher as stolen, fraudulent or charged back."""
+        return await run_in_threadpool(store.report_chargeback, body.code, body.reason)
+
+    @router.get("/chargebacks")
+    async def chargebacks(after: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
+        """What the issuer has charged back since `after` (its own sequence): the exchange polls this."""
+        return {"chargebacks": await run_in_threadpool(store.chargebacks_after, after)}
 
     return router
 

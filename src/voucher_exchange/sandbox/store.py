@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS redemptions (
     amount INTEGER NOT NULL CHECK (amount > 0),
     redeemed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chargebacks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT NOT NULL UNIQUE REFERENCES vouchers (code),
+    reference TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    reported_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS accounts (
     bank_code TEXT NOT NULL,
     account_number TEXT NOT NULL,
@@ -270,6 +279,43 @@ class SandboxStore:
             ).fetchall()
         return [dict(row) for row in rows]
 
+    def report_chargeback(self, code: str, reason: str) -> dict[str, object]:
+        """The issuer takes a redeemed voucher's value back (stolen, fraud, charged back); once per code.
+
+        Raises `SandboxError` (409) unless the voucher was redeemed.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT v.state, v.currency, r.reference, r.amount FROM vouchers v"
+                " LEFT JOIN redemptions r ON r.code = v.code WHERE v.code = ?",
+                (code,),
+            ).fetchone()
+            if row is None or row["state"] != "redeemed" or row["reference"] is None:
+                raise SandboxError(
+                    409, "voucher_not_redeemed", "Only a redeemed voucher can be charged back."
+                )
+            db.execute(
+                "INSERT INTO chargebacks (code, reference, amount, currency, reason, reported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                (code, row["reference"], row["amount"], row["currency"], reason, self._now()),
+            )
+            found = db.execute(
+                "SELECT seq, reference, amount, currency, reason, reported_at"
+                " FROM chargebacks WHERE code = ?",
+                (code,),
+            ).fetchone()
+        return _chargeback(found)
+
+    def chargebacks_after(self, seq: int, limit: int = 500) -> list[dict[str, object]]:
+        """Chargebacks reported after `seq`, oldest first, without the codes (the adapter's feed)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT seq, reference, amount, currency, reason, reported_at FROM chargebacks"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [_chargeback(r) for r in rows]
+
     # --- rail ---------------------------------------------------------------------------
 
     def upsert_account(self, account: Account) -> None:
@@ -368,3 +414,14 @@ def _transfer_row(db: sqlite3.Connection, idempotency_key: str) -> Transfer | No
         (idempotency_key,),
     ).fetchone()
     return None if row is None else Transfer(**dict(row))
+
+
+def _chargeback(row: sqlite3.Row) -> dict[str, object]:
+    return {
+        "id": int(row["seq"]),
+        "reference": row["reference"],
+        "amount": int(row["amount"]),
+        "currency": row["currency"],
+        "reason": row["reason"],
+        "reported_at": row["reported_at"],
+    }

@@ -21,8 +21,10 @@ from voucher_exchange.trades.models import (
     NOTIFY_ON,
     NOTIFY_TRADE,
     PROCESS_TRADE,
+    RELEASES_CLAIM,
     TERMINAL,
     TRANSITIONS,
+    DecisionStage,
     TradeMovedOn,
     TradeStatus,
     check_transition,
@@ -90,12 +92,18 @@ def reject(
     trade_id: str,
     current: TradeStatus,
     now: datetime,
-    note: str | None,
+    reasons: list[str],
     actor: str = WORKER,
     **values: Any,
 ) -> None:
-    """`… → rejected`: refused with reasons; no money moved."""
-    _move(conn, trade_id, current, S.REJECTED, now, actor, note, **values)
+    """`… → rejected`: refused with reasons; no money moved.
+
+    A refusal that says nothing bad about the voucher releases its claim (RELEASES_CLAIM):
+    the seller can sell it again under a new quote.
+    """
+    _move(conn, trade_id, current, S.REJECTED, now, actor, ", ".join(reasons) or None, **values)
+    if reasons and set(reasons) <= RELEASES_CLAIM:
+        trade_repo.release_claim(conn, trade_id)
 
 
 def mark_secured(conn: Connection, trade_id: str, now: datetime, redemption_ref: str) -> None:
@@ -113,8 +121,12 @@ def mark_paid(conn: Connection, trade_id: str, now: datetime) -> None:
     _move(conn, trade_id, S.PAYING_OUT, S.PAID, now)
 
 
+PAYOUT_REFUSED = "payout_refused"
+
+
 def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
-    """`paying_out → failed`: the bank refused the transfer."""
+    """`paying_out → failed` (reason `payout_refused`): the bank refused; the money is owed to the seller
+    again, and the seller is told to choose another account."""
     _move(
         conn,
         trade_id,
@@ -122,15 +134,35 @@ def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
         S.FAILED,
         now,
         WORKER,
-        "the bank refused the transfer; an operator must contact the seller",
+        "the bank refused the transfer; the seller can choose another account",
+    )
+    trade_repo.add_decision(
+        conn, trade_id, DecisionStage.PAYOUT, "refused", [PAYOUT_REFUSED], "bank", {}, WORKER, now
+    )
+    queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{S.FAILED.value}", now)
+
+
+def redirect_payout(conn: Connection, trade_id: str, now: datetime, actor: str, destination_id: str) -> None:
+    """`failed → paying_out`: after a refused payout, send the money to another of the seller's accounts."""
+    _move(
+        conn,
+        trade_id,
+        S.FAILED,
+        S.PAYING_OUT,
+        now,
+        actor,
+        "sent again to another account",
+        resume=True,
+        payout_destination_id=destination_id,
     )
 
 
 def cancel(conn: Connection, trade_id: str, current: TradeStatus, now: datetime, actor: str) -> None:
-    """`received | screening → cancelled`: the seller withdrew it; the voucher's claim is released."""
+    """`received | screening | in_review → cancelled`: the seller withdrew it; the claim is released."""
     if current not in CANCELLABLE:
         raise TradeMovedOn(trade_id, current)
-    _move(conn, trade_id, current, S.CANCELLED, now, actor, "cancelled by seller")
+    note = "withdrawn by the seller during review" if current is S.IN_REVIEW else "cancelled by seller"
+    _move(conn, trade_id, current, S.CANCELLED, now, actor, note)
     trade_repo.release_claim(conn, trade_id)
 
 
@@ -142,7 +174,7 @@ def resume_after_review(
 
 
 def reject_after_review(conn: Connection, trade_id: str, now: datetime, reviewer: str, note: str) -> None:
-    """`in_review → rejected`: a reviewer refused it; nothing moved."""
+    """`in_review → rejected`: a reviewer refused it; nothing moved (the claim is kept)."""
     _move(conn, trade_id, S.IN_REVIEW, S.REJECTED, now, reviewer, note)
 
 
@@ -168,3 +200,56 @@ def give_up(conn: Connection, trade_id: str, now: datetime, attempts: int) -> No
         )
     except TradeMovedOn:
         return
+
+
+def settle_by_netting(conn: Connection, trade_id: str, now: datetime) -> None:
+    """`credited → paid`: the whole payout settled what the seller owed after a reversal; nothing to send."""
+    _move(conn, trade_id, S.CREDITED, S.PAID, now, WORKER, "settled against the amount owed after a reversal")
+
+
+VOUCHER_REVERSED = "voucher_reversed"
+
+
+def reverse(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, Any]) -> None:
+    """`paid → reversed`: the issuer took the value back; the evidence is kept with the trade."""
+    _move(conn, trade_id, S.PAID, S.REVERSED, now, "issuer", f"reversed by the issuer: {evidence['reason']}")
+    trade_repo.add_decision(
+        conn,
+        trade_id,
+        DecisionStage.REVERSAL,
+        "reversed",
+        [VOUCHER_REVERSED],
+        "issuer",
+        evidence,
+        "issuer",
+        now,
+    )
+
+
+def record_appeal(conn: Connection, trade_id: str, now: datetime, seller: str, note: str) -> None:
+    """The seller appeals a reversal (once); a reviewer will answer. The status stays `reversed`."""
+    trade_repo.add_decision(
+        conn,
+        trade_id,
+        DecisionStage.REVERSAL,
+        "appealed",
+        [VOUCHER_REVERSED],
+        "seller",
+        {},
+        seller,
+        now,
+        note,
+    )
+    trade_repo.add_event(conn, trade_id, S.REVERSED, S.REVERSED, now, seller, "appealed by the seller")
+
+
+def answer_appeal(
+    conn: Connection, trade_id: str, now: datetime, reviewer: str, outcome: str, note: str
+) -> None:
+    """A reviewer's answer to the appeal: `upheld` (still owed) or `written_off` (the seller owes nothing)."""
+    trade_repo.add_decision(
+        conn, trade_id, DecisionStage.REVERSAL, outcome, [VOUCHER_REVERSED], "human", {}, reviewer, now, note
+    )
+    trade_repo.add_event(
+        conn, trade_id, S.REVERSED, S.REVERSED, now, reviewer, f"appeal {outcome.replace('_', ' ')}"
+    )

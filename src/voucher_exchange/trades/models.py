@@ -37,7 +37,7 @@ class TradeStatus(StrEnum):
     REJECTED = "rejected"
     """Refused, with reasons; no money moved."""
     CANCELLED = "cancelled"
-    """Withdrawn by the seller before verification."""
+    """Withdrawn by the seller before verification or during review."""
     FAILED = "failed"
     """Stopped by an error that needs an operator."""
     REVERSED = "reversed"
@@ -50,9 +50,10 @@ TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
     S.RECEIVED: frozenset({S.SCREENING, S.CANCELLED, S.FAILED}),
     S.SCREENING: frozenset({S.VERIFYING, S.IN_REVIEW, S.REJECTED, S.CANCELLED, S.FAILED}),
     S.VERIFYING: frozenset({S.REDEEMING, S.IN_REVIEW, S.REJECTED, S.FAILED}),
-    S.IN_REVIEW: frozenset({S.VERIFYING, S.REDEEMING, S.REJECTED}),
+    S.IN_REVIEW: frozenset({S.VERIFYING, S.REDEEMING, S.REJECTED, S.CANCELLED}),
     S.REDEEMING: frozenset({S.CREDITED, S.REJECTED, S.FAILED}),
-    S.CREDITED: frozenset({S.PAYING_OUT, S.FAILED}),
+    # Straight to paid when what the seller owed after a reversal absorbs the whole payout (netting).
+    S.CREDITED: frozenset({S.PAYING_OUT, S.PAID, S.FAILED}),
     S.PAYING_OUT: frozenset({S.PAID, S.FAILED}),
     S.PAID: frozenset({S.REVERSED}),
     S.FAILED: frozenset({S.REDEEMING, S.PAYING_OUT, S.REJECTED}),
@@ -62,7 +63,14 @@ TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
 }
 
 TERMINAL = frozenset({S.PAID, S.REJECTED, S.CANCELLED, S.REVERSED})
-CANCELLABLE = frozenset({S.RECEIVED, S.SCREENING})
+# Before verification, or while a person reviews it: nothing has moved yet.
+CANCELLABLE = frozenset({S.RECEIVED, S.SCREENING, S.IN_REVIEW})
+# Refusals that say nothing bad about the voucher: its claim is released so it can be sold again
+# (at the real balance, to a brand that reopened, under another quote). Every other refusal —
+# duplicate, carrier billing, sanctions, issuer-blocked, the risk engine, a reviewer — keeps it.
+RELEASES_CLAIM = frozenset(
+    {"balance_mismatch", "quote_expired", "brand_paused", "brand_suspended", "limit_exceeded", "kyc_required"}
+)
 # Statuses in which a trade still counts against the seller's limits.
 COUNTS_TOWARDS_LIMITS = frozenset(set(S) - {S.REJECTED, S.CANCELLED})
 
@@ -113,6 +121,10 @@ class DecisionStage(StrEnum):
     """A candidate rule set, recorded but never enforced or shown."""
     REDEEM = "redeem"
     """The issuer refused the redemption."""
+    PAYOUT = "payout"
+    """What the bank did with the payout (a refusal the seller can recover from)."""
+    REVERSAL = "reversal"
+    """The issuer took the value back after payout."""
     REVIEW = "review"
     """A reviewer's decision."""
 

@@ -22,7 +22,9 @@ from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
 from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState
 from voucher_exchange.ledger import repository as ledger_repo
+from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
+from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import NewPayout
 from voucher_exchange.risk import screening
@@ -91,7 +93,7 @@ def _reject(
     now: datetime,
 ) -> None:
     _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
-    lifecycle.reject(conn, trade.id, current, now, ", ".join(decision.reasons))
+    lifecycle.reject(conn, trade.id, current, now, decision.reasons)
 
 
 def _screen(ctx: Context, trade: Trade) -> None:
@@ -214,7 +216,14 @@ def _verify(ctx: Context, trade: Trade) -> None:
             elif outcome is Outcome.REVIEW:
                 lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
             else:
-                lifecycle.reject(conn, trade.id, S.VERIFYING, now, note, issuer_answer=decision.evidence)
+                lifecycle.reject(
+                    conn,
+                    trade.id,
+                    S.VERIFYING,
+                    now,
+                    verdict.evaluation.reasons,
+                    issuer_answer=decision.evidence,
+                )
         uow.commit()
 
 
@@ -259,18 +268,41 @@ def _secure(ctx: Context, trade: Trade) -> None:
         uow.commit()
 
 
-def new_payout(trade: Trade) -> NewPayout:
-    """The payout a credited trade is owed."""
-    return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, trade.payout)
+def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
+    """The payout a credited trade is owed (less any netting), to its destination."""
+    return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, amount or trade.payout, attempt)
 
 
 def _start_payout(ctx: Context, trade: Trade) -> None:
-    """Create the trade's one payout (the unique trade_id makes a second impossible)."""
+    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic)."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        payout_service.create(uow.conn, new_payout(trade), now)
-        lifecycle.start_payout(uow.conn, trade.id, now)
+        conn = uow.conn
+        owed = _owed_by(conn, trade)
+        offset = min(owed, trade.payout.amount)
+        if offset:
+            try:
+                ledger_repo.write(
+                    conn,
+                    postings.net_against_receivable(trade.id, trade.user_id, Money(offset, trade.currency)),
+                    now,
+                )
+            except InsufficientFunds:
+                # Another trade of this seller settled the debt first: read it again.
+                raise TradeMovedOn(trade.id, S.CREDITED) from None
+        rest = trade.payout.amount - offset
+        if rest:
+            payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
+            lifecycle.start_payout(conn, trade.id, now)
+        else:
+            lifecycle.settle_by_netting(conn, trade.id, now)
         uow.commit()
+
+
+def _owed_by(conn: Connection, trade: Trade) -> int:
+    """What the seller still owes after reversals (the receivable's debit balance)."""
+    account = ledger_repo.account(conn, seller_receivable(trade.user_id, trade.currency))
+    return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
 
 
 def _pay(ctx: Context, trade: Trade) -> None:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from voucher_exchange.ledger.models import Phase, TransferIntent, inventory, margin, seller_payable
+from voucher_exchange.ledger.models import (
+    Phase,
+    TransferIntent,
+    inventory,
+    margin,
+    seller_payable,
+    seller_receivable,
+)
+from voucher_exchange.money import Money
 from voucher_exchange.trades.models import Trade
 
 
@@ -35,3 +43,17 @@ def credit_trade(trade: Trade) -> list[TransferIntent]:
             )
         )
     return intents
+
+
+def net_against_receivable(trade_id: str, user_id: str, amount: Money) -> TransferIntent:
+    """Part of a new trade's payable settles what the seller owes (covered: never more than is owed)."""
+    return TransferIntent(
+        f"trade:{trade_id}:netting",
+        f"trade:{trade_id}",
+        seller_payable(user_id, amount.currency),
+        seller_receivable(user_id, amount.currency),
+        amount.amount,
+        Phase.SINGLE,
+        "settled against the amount owed after a reversal",
+        covered=True,
+    )

@@ -221,12 +221,14 @@ def _decision(row: Any) -> StoredDecision:
 
 
 def latest_decision(
-    conn: Connection, trade_id: str, stage: DecisionStage | None = None
+    conn: Connection, trade_id: str, stage: DecisionStage | None = None, skip: DecisionStage | None = None
 ) -> StoredDecision | None:
-    """The newest enforced decision on a trade (of one stage, if given); shadow decisions never count."""
+    """The newest enforced decision on a trade (of one stage, or not of another); never a shadow one."""
     where = (decisions.c.trade_id == trade_id) & (decisions.c.stage != DecisionStage.SHADOW.value)
     if stage is not None:
         where = where & (decisions.c.stage == stage.value)
+    if skip is not None:
+        where = where & (decisions.c.stage != skip.value)
     row = conn.execute(select(decisions).where(where).order_by(decisions.c.id.desc()).limit(1)).first()
     return None if row is None else _decision(row)
 
@@ -323,3 +325,29 @@ def held(
     if updated_before is not None:
         query = query.where(t.updated_at <= updated_before)
     return [_trade(r) for r in conn.execute(query.order_by(t.updated_at, t.id))]
+
+
+def recent_review_seconds(conn: Connection, limit: int = 50) -> list[float]:
+    """How long the latest `limit` reviews took, from being held to a decision (or a withdrawal)."""
+    e = trade_events.c
+    left = conn.execute(
+        select(e.trade_id, e.at)
+        .where(e.from_status == TradeStatus.IN_REVIEW.value)
+        .order_by(e.id.desc())
+        .limit(limit)
+    ).all()
+    if not left:
+        return []
+    entered: dict[str, list[datetime]] = {}
+    for row in conn.execute(
+        select(e.trade_id, e.at).where(
+            (e.to_status == TradeStatus.IN_REVIEW.value) & e.trade_id.in_([r.trade_id for r in left])
+        )
+    ):
+        entered.setdefault(row.trade_id, []).append(row.at)
+    waits = []
+    for row in left:
+        before = [at for at in entered.get(row.trade_id, []) if at <= row.at]
+        if before:
+            waits.append((row.at - max(before)).total_seconds())
+    return waits

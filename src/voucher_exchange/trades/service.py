@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,18 +15,28 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
+from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.payouts.models import DestinationStatus, NewPayout, PayoutStatus
 from voucher_exchange.quotes import repository as quote_repo
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.reasons import render
 from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.models import CANCELLABLE, Trade, TradeId, TradeMovedOn, TradeStatus
+from voucher_exchange.trades.models import (
+    CANCELLABLE,
+    DecisionStage,
+    StoredDecision,
+    Trade,
+    TradeId,
+    TradeMovedOn,
+    TradeStatus,
+)
 from voucher_exchange.trades.pipeline import new_payout
 
 EARLIEST_ACQUISITION = date(2000, 1, 1)
+DEFAULT_REVIEW_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,8 @@ def cancel(conn: Connection, clock: Clock, user: User, trade_id: str) -> None:
     if trade.status not in CANCELLABLE:
         raise Conflict(
             "trade_not_cancellable",
-            f"The trade is {trade.status.value}; it can be cancelled only before verification.",
+            f"The trade is {trade.status.value}; it can be cancelled only before verification "
+            "or while it is being reviewed.",
         )
     try:
         lifecycle.cancel(conn, trade.id, trade.status, clock.now(), user.email)
@@ -140,6 +152,13 @@ class TradeView:
 def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
     """One trade with its decision and events, as its seller sees it."""
     decision = trade_repo.latest_decision(conn, trade.id)
+    if (
+        decision is not None
+        and decision.stage is DecisionStage.PAYOUT
+        and trade.status is not TradeStatus.FAILED
+    ):
+        # A refused payout that was sent again successfully is history, not the trade's verdict.
+        decision = trade_repo.latest_decision(conn, trade.id, skip=DecisionStage.PAYOUT)
     return TradeView(
         {
             "id": trade.id,
@@ -168,8 +187,69 @@ def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
             ],
             "created_at": _iso(trade.created_at),
             "updated_at": _iso(trade.updated_at),
+            "can_cancel": trade.status in CANCELLABLE,
+            "can_redirect_payout": _payout_refused(conn, trade),
+            "expected_review_minutes": (
+                expected_review_minutes(conn) if trade.status is TradeStatus.IN_REVIEW else None
+            ),
+            "new_quote_offer": _new_quote_offer(trade, decision),
+            "reversal": _reversal(conn, trade),
         }
     )
+
+
+def _reversal(conn: Connection, trade: Trade) -> dict[str, Any] | None:
+    """The issuer's evidence for a reversal, what the seller owes for it, and where their appeal stands."""
+    if trade.status is not TradeStatus.REVERSED:
+        return None
+    steps = [d for d in trade_repo.all_decisions(conn, trade.id) if d.stage is DecisionStage.REVERSAL]
+    first = next((d for d in steps if d.outcome == "reversed"), None)
+    if first is None:
+        return None
+    answers = [d.outcome for d in steps if d.outcome in ("upheld", "written_off")]
+    appealed = any(d.outcome == "appealed" for d in steps)
+    evidence = first.evidence
+    return {
+        "reason": evidence.get("reason"),
+        "reported_at": evidence.get("reported_at"),
+        "liability_ends": evidence.get("liability_ends"),
+        "seller_liable": bool(evidence.get("seller_liable")),
+        "owed": evidence.get("owed"),
+        "appeal": answers[-1] if answers else ("appealed" if appealed else None),
+        "can_appeal": bool(evidence.get("seller_liable")) and not appealed,
+    }
+
+
+def _payout_refused(conn: Connection, trade: Trade) -> bool:
+    if trade.status is not TradeStatus.FAILED:
+        return False
+    payout = payout_service.for_trade(conn, trade.id)
+    return payout is not None and payout.status is PayoutStatus.REJECTED
+
+
+def _new_quote_offer(trade: Trade, decision: StoredDecision | None) -> dict[str, Any] | None:
+    """After a balance mismatch: the voucher's real balance, for a one-tap new quote."""
+    if (
+        trade.status is not TradeStatus.REJECTED
+        or decision is None
+        or decision.reasons != ["balance_mismatch"]
+    ):
+        return None
+    balance = decision.evidence.get("issuer_balance")
+    if not isinstance(balance, int) or balance <= 0:
+        return None
+    return {"brand": trade.brand_slug, "face_value": Money(balance, trade.currency).as_json()}
+
+
+def expected_review_minutes(conn: Connection) -> int:
+    """What a seller whose trade is held can expect: the median of the latest reviews, in whole minutes.
+
+    With no history yet, the promise the operator makes by default: within an hour.
+    """
+    waits = sorted(trade_repo.recent_review_seconds(conn))
+    if not waits:
+        return DEFAULT_REVIEW_MINUTES
+    return max(1, round(statistics.median(waits) / 60))
 
 
 def _iso(at: datetime) -> str:
@@ -203,17 +283,66 @@ def paid_at(conn: Connection, trade_id: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class FailedTrade:
-    """A trade an operator must look at, with its payout's status when it has one."""
+    """A trade an operator must look at, with its payout's status when it has one, and how long it waits."""
 
     trade: Trade
     payout_status: PayoutStatus | None
+    waiting_minutes: int
+
+    @property
+    def seller_can_recover(self) -> bool:
+        """The bank refused the payout: the seller can choose another account themselves."""
+        return self.payout_status is PayoutStatus.REJECTED
 
 
-def failed_trades(conn: Connection, limit: int = 500) -> list[FailedTrade]:
+def failed_trades(conn: Connection, now: datetime, limit: int = 500) -> list[FailedTrade]:
     """Failed trades, longest waiting first."""
     failed = trade_repo.list_by_status(conn, TradeStatus.FAILED, limit)
     statuses = payout_service.statuses_for_trades(conn, [t.id for t in failed])
-    return [FailedTrade(t, statuses.get(t.id)) for t in failed]
+    return [
+        FailedTrade(t, statuses.get(t.id), int((now - t.updated_at).total_seconds() // 60)) for t in failed
+    ]
+
+
+def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, destination_id: str) -> None:
+    """After the bank refused a payout: send the money to another of the seller's verified accounts."""
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None or trade.user_id != user.id:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    refused = payout_service.for_trade(conn, trade.id)
+    if (
+        trade.status is not TradeStatus.FAILED
+        or refused is None
+        or refused.status is not PayoutStatus.REJECTED
+    ):
+        raise Conflict(
+            "payout_not_refused",
+            "Only a payout the bank refused can be sent to another account; this trade's was not.",
+        )
+    destination = payout_service.destination(conn, destination_id)
+    if destination is None or destination.user_id != user.id:
+        raise NotFound(
+            "payout_destination_unknown", "Add a bank account first and use its id.", "payout_destination_id"
+        )
+    if destination.status is not DestinationStatus.VERIFIED:
+        raise Conflict(
+            "payout_destination_unverified",
+            "That account is not verified in your own name. Choose or add one that is.",
+            "payout_destination_id",
+        )
+    if destination.id == refused.destination_id:
+        raise Conflict(
+            "payout_destination_refused",
+            "Your bank refused this account. Choose or add another account in your own name.",
+            "payout_destination_id",
+        )
+    now = clock.now()
+    retry = NewPayout(trade.id, user.id, destination.id, refused.amount, attempt=refused.attempt + 1)
+    payout_service.create(conn, retry, now)
+    try:
+        lifecycle.redirect_payout(conn, trade.id, now, user.email, destination.id)
+    except TradeMovedOn:
+        raise Conflict("payout_not_refused", "The trade moved on meanwhile.") from None
 
 
 def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> TradeStatus:

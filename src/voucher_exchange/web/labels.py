@@ -33,6 +33,12 @@ METHOD = {
     "carrier_billing": N_("Paid with mobile phone billing (휴대폰 소액결제)"),
 }
 
+REVERSAL_REASON = {
+    "stolen": N_("reported stolen"),
+    "fraud": N_("bought with fraud"),
+    "chargeback": N_("the buyer's card payment was charged back"),
+}
+
 BRAND_STATUS = {
     "active": N_("Active: buying"),
     "paused": N_("Paused"),

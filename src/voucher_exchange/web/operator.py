@@ -138,13 +138,15 @@ def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
     currency = v.ctx.settings.currency
     with v.ctx.uow(readonly=True) as uow:
         pending = payout_service.in_flight(uow.conn)
-        failed = trade_service.failed_trades(uow.conn)
+        failed = trade_service.failed_trades(uow.conn, v.ctx.clock.now())
         treasury = payout_service.treasury_available(uow.conn, currency)
+        state = payout_service.treasury_state(uow.conn, currency)
         funding = ledger_service.transfers(uow.conn, key_prefix="funding:")
     return page(
         v,
         "staff/payouts.html",
         status=status,
+        treasury_state=state,
         pending=pending,
         failed=failed,
         treasury=treasury,
@@ -184,6 +186,7 @@ def fund(v: Page, amount: Field, reference: Field) -> Response:
             recorded = payout_service.fund_treasury(
                 uow.conn, reference, money, v.ctx.clock.now(), operator.email
             )
+            uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
         return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))

@@ -80,6 +80,7 @@ def environment(lang: str, tz: str) -> Environment:
         ROLES=labels.ROLES,
         brand_status_label=lambda s: i18n.gettext(lang, labels.BRAND_STATUS.get(str(s), str(s))),
         RESTING=labels.RESTING,
+        reversal_reason=lambda r: i18n.gettext(lang, labels.REVERSAL_REASON.get(str(r), str(r))),
     )
     return env
 

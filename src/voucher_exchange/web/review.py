@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.errors import DomainError
+from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import evidence
 from voucher_exchange.review import service as review
 from voucher_exchange.risk.reasons import REASONS
@@ -36,10 +37,12 @@ def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "")
         wanted, error = review.QueueFilter(), forms.message(exc, v.lang)
     with v.ctx.uow(readonly=True) as uow:
         found = review.queue_items(uow.conn, wanted, v.lang, v.ctx.clock.now())
+        appeals = reversal_service.open_appeals(uow.conn)
     return page(
         v,
         "staff/review_queue.html",
         found=found,
+        appeals=appeals,
         reason=reason,
         reason_codes=sorted(REASONS),
         min_amount=min_amount,
@@ -100,3 +103,18 @@ def reveal(v: Page, trade_id: str) -> Response:
     except DomainError as exc:
         return page(v, "staff/_revealed.html", status=exc.status, error=forms.message(exc, v.lang))
     return page(v, "staff/_revealed.html", secret=secret)
+
+
+@router.post("/appeals/{trade_id}")
+def answer_appeal(
+    v: Page,
+    trade_id: str,
+    outcome: Annotated[str, Form(max_length=20)],
+    note: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    """Uphold a reversal or write off what the seller owes for it."""
+    reviewer = v.staff(Role.REVIEWER)
+    with v.ctx.uow() as uow:
+        reversal_service.answer_appeal(uow.conn, v.ctx.clock, reviewer, trade_id[:64], outcome, note)
+        uow.commit()
+    return redirect(v, "/staff/review")

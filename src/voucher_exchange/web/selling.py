@@ -7,11 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
+from voucher_exchange import i18n
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
+from voucher_exchange.money import Money
 from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
+from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import batch
 from voucher_exchange.trades import service as trade_service
@@ -201,16 +204,55 @@ def _brand_names(v: Visitor) -> dict[str, str]:
     return {b.slug: (b.name_ko if v.lang == "ko" else b.name_en) for b in brands_on_sale(v)}
 
 
+def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
+    """A trade and what the seller can do next: other accounts after a refused payout, a new quote."""
+    t = _own_trade(v, trade_id)
+    others = []
+    if t["can_redirect_payout"]:
+        user = v.seller()
+        others = [
+            d
+            for d in identity.list_destinations(v.ctx, user)
+            if d.status == "verified" and d.id != t["payout_destination_id"]
+        ]
+    offer = t["new_quote_offer"]
+    offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
+    return {"t": t, "other_destinations": others, "offer_face": offer_face}
+
+
 @router.get("/trades/{trade_id}")
 def trade_page(v: Page, trade_id: str) -> Response:
-    """One trade with its live timeline."""
-    return page(v, "trade.html", t=_own_trade(v, trade_id), brand_names=_brand_names(v))
+    """One trade with its live timeline and what the seller can do next."""
+    return page(v, "trade.html", brand_names=_brand_names(v), **_trade_context(v, trade_id))
 
 
 @router.get("/trades/{trade_id}/timeline")
 def timeline(v: Page, trade_id: str) -> Response:
     """The timeline alone; htmx polls it until the trade rests."""
-    return page(v, "_timeline.html", t=_own_trade(v, trade_id))
+    return page(v, "_timeline.html", **_trade_context(v, trade_id))
+
+
+@router.post("/trades/{trade_id}/payout")
+def redirect_payout(v: Page, trade_id: str, payout_destination_id: Text) -> Response:
+    """After the bank refused the payout: send it to another of the seller's own accounts."""
+    user = v.seller()
+    try:
+        with v.ctx.uow() as uow:
+            trade_service.redirect_payout(
+                uow.conn, v.ctx.clock, user, trade_id[:64], payout_destination_id[:36]
+            )
+            uow.after_commit(v.ctx.wake_workers)
+            uow.commit()
+    except DomainError as exc:
+        return page(
+            v,
+            "trade.html",
+            status=exc.status,
+            brand_names=_brand_names(v),
+            error=forms.message(exc, v.lang),
+            **_trade_context(v, trade_id),
+        )
+    return redirect(v, f"/trades/{trade_id[:64]}")
 
 
 @router.get("/trades/{trade_id}/receipt")
@@ -226,20 +268,39 @@ def receipt(v: Page, trade_id: str) -> Response:
 
 @router.post("/trades/{trade_id}/cancel")
 def cancel(v: Page, trade_id: str) -> Response:
-    """Withdraw a trade before verification."""
+    """Withdraw a trade before verification or while it is reviewed."""
     user = v.seller()
     try:
         with v.ctx.uow() as uow:
             trade_service.cancel(uow.conn, v.ctx.clock, user, trade_id[:64])
             uow.commit()
     except DomainError as exc:
-        t = _own_trade(v, trade_id)
         return page(
             v,
             "trade.html",
             status=exc.status,
-            t=t,
             brand_names=_brand_names(v),
             error=forms.message(exc, v.lang),
+            **_trade_context(v, trade_id),
+        )
+    return redirect(v, f"/trades/{trade_id[:64]}")
+
+
+@router.post("/trades/{trade_id}/appeal")
+def appeal(v: Page, trade_id: str, note: Annotated[str, Form(max_length=2000)]) -> Response:
+    """Contest a reversal, once."""
+    user = v.seller()
+    try:
+        with v.ctx.uow() as uow:
+            reversal_service.appeal(uow.conn, v.ctx.clock, user, trade_id[:64], note)
+            uow.commit()
+    except DomainError as exc:
+        return page(
+            v,
+            "trade.html",
+            status=exc.status,
+            brand_names=_brand_names(v),
+            error=forms.message(exc, v.lang),
+            **_trade_context(v, trade_id),
         )
     return redirect(v, f"/trades/{trade_id[:64]}")

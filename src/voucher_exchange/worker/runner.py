@@ -21,7 +21,9 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.notifications.service import NOTIFY_TRADE, notify_trade
-from voucher_exchange.payouts.models import TreasuryShort
+from voucher_exchange.payouts.models import WAITING_FOR_FUNDS, TreasuryShort
+from voucher_exchange.reversals import service as reversal_service
+from voucher_exchange.reversals.models import POLL_CHARGEBACKS
 from voucher_exchange.trades import lifecycle as trade_lifecycle
 from voucher_exchange.trades import pipeline as trade_pipeline
 from voucher_exchange.trades.models import PROCESS_TRADE
@@ -36,16 +38,23 @@ TRANSIENT_RETRY_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class JobKind:
-    """How to run one kind of job, and what to do when its attempts run out (ref, attempts)."""
+    """How to run one kind of job, what to do when its attempts run out, and whether it recurs.
+
+    A recurring kind (`every` = a settings attribute holding seconds) is put back to run again
+    after each success, in the transaction that finishes it: one live job, never lost.
+    """
 
     run: Handler
     gave_up: GiveUp | None = None
+    every: str | None = None
 
 
 HANDLERS: dict[str, JobKind] = {
     PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
     NOTIFY_TRADE: JobKind(notify_trade),
+    POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
 }
+RECURRING_REF = "default"
 
 
 class Worker:
@@ -83,15 +92,20 @@ class Worker:
                 log.exception("job_db_error", kind=job.kind)
                 self._failed_attempt(job, f"database error: {type(exc.orig).__name__}")
         except TreasuryShort:
-            self._later(job, TREASURY_WAIT_SECONDS, "waiting for treasury funding")
+            self._later(job, TREASURY_WAIT_SECONDS, WAITING_FOR_FUNDS)
         except ExternalUnavailable as exc:
             self._failed_attempt(job, f"outside service unavailable: {exc}")
         except Exception as exc:  # a handler bug must not kill the worker
             log.exception("job_error", kind=job.kind)
             self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
         else:
+            every = self.handlers[job.kind].every
             with self.ctx.uow() as uow:
-                queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
+                if every is None:
+                    queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
+                else:
+                    delay = float(getattr(self.ctx.settings, every))
+                    queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay, "", reset=True)
                 uow.commit()
 
     def _later(self, job: Job, delay_seconds: float, error: str) -> None:
@@ -131,6 +145,7 @@ class Worker:
 def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threading.Thread]:
     """Run `count` worker threads in this process, woken by NOTIFY on PostgreSQL."""
     threads = []
+    schedule_recurring(ctx)
     start_listener(ctx.settings.database_url, ctx.wake_workers, stop)
     for i in range(count):
         worker = Worker(ctx)
@@ -138,3 +153,12 @@ def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threa
         thread.start()
         threads.append(thread)
     return threads
+
+
+def schedule_recurring(ctx: Context) -> None:
+    """Make sure every recurring job exists (one live job per kind; starting many workers is safe)."""
+    with ctx.uow() as uow:
+        for kind, spec in HANDLERS.items():
+            if spec.every is not None:
+                queue.enqueue(uow.conn, kind, RECURRING_REF, ctx.clock.now())
+        uow.commit()

@@ -13,6 +13,7 @@ from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import DestinationIn, IdentityIn, LogIn, SignUp
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
+from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk import screening
 from voucher_exchange.trades import service as trade_service
 
@@ -44,6 +45,7 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     with ctx.uow(readonly=True) as uow:
         used_day = trade_service.used_since(uow.conn, user.id, day)
         used_month = trade_service.used_since(uow.conn, user.id, month)
+        owed = reversal_service.owed_by(uow.conn, user.id, ctx.settings.currency)
     cur = ctx.settings.currency
     return {
         "id": user.id,
@@ -55,6 +57,8 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
             "daily_remaining": Money(max(limits.daily - used_day, 0), cur).as_json(),
             "monthly_remaining": Money(max(limits.monthly - used_month, 0), cur).as_json(),
         },
+        # Money owed after a reversal; the next payouts settle it first.
+        "receivable": owed.as_json(),
     }
 
 

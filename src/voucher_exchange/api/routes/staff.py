@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import Ctx, IdempotencyKey, Lang, Operator, Reviewer
-from voucher_exchange.api.schemas import ReviewDecisionIn
+from voucher_exchange.api.schemas import AppealAnswerIn, ReviewDecisionIn
 from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import service as review_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.trades.service import view
@@ -65,3 +66,39 @@ def balances(user: Operator, ctx: Ctx) -> dict[str, Any]:
     """Every ledger account's balance (debits − credits), posted and pending."""
     with ctx.uow(readonly=True) as uow:
         return {"accounts": ledger_service.balances(uow.conn)}
+
+
+@router.get("/review/appeals")
+def appeals(user: Reviewer, ctx: Ctx) -> dict[str, Any]:
+    """Sellers' appeals against reversals, oldest first, with the issuer's report."""
+    with ctx.uow(readonly=True) as uow:
+        found = reversal_service.open_appeals(uow.conn)
+    return {
+        "appeals": [
+            {
+                "trade_id": a.reference,
+                "reason": a.reason,
+                "reported_at": a.reported_at.isoformat(),
+                "owed": a.receivable.as_json(),
+                "note": a.appeal_note,
+                "appealed_at": a.appealed_at.isoformat() if a.appealed_at else None,
+            }
+            for a in found
+        ]
+    }
+
+
+@router.post("/review/appeals/{trade_id}/decision")
+def answer_appeal(
+    trade_id: str, body: AppealAnswerIn, user: Reviewer, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Uphold a reversal, or write off what the seller owes for it."""
+
+    def work(uow: Any) -> idempotency.Result:
+        reversal_service.answer_appeal(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note)
+        trade = review_service.trade(uow.conn, trade_id[:64])
+        return 200, view(uow.conn, trade, lang).data
+
+    path = f"POST /review/appeals/{trade_id[:64]}/decision"
+    status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
+    return JSONResponse(payload, status_code=status)

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
-from voucher_exchange.api.schemas import TradeIn
+from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
+from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
@@ -68,11 +69,42 @@ def get_trade(trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang) -> dict[st
 def cancel(
     trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Cancel before verification."""
+    """Cancel before verification, or withdraw while a person reviews it (the voucher can be sold again)."""
 
     def work(uow: Any) -> idempotency.Result:
         trade_service.cancel(uow.conn, ctx.clock, user, trade_id[:64])
         return 200, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
 
     status, payload = idempotency.run(ctx, user.id, key, f"POST /trades/{trade_id[:64]}/cancel", {}, work)
+    return JSONResponse(payload, status_code=status)
+
+
+@router.post("/trades/{trade_id}/payout", status_code=202)
+def redirect_payout(
+    trade_id: str, body: PayoutRedirectIn, user: CurrentUser, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
+) -> JSONResponse:
+    """After the bank refused the payout: send it to another of my verified accounts (once per refusal)."""
+
+    def work(uow: Any) -> idempotency.Result:
+        trade_service.redirect_payout(uow.conn, ctx.clock, user, trade_id[:64], body.payout_destination_id)
+        uow.after_commit(ctx.wake_workers)
+        return 202, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+
+    path = f"POST /trades/{trade_id[:64]}/payout"
+    status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
+    return JSONResponse(payload, status_code=status)
+
+
+@router.post("/trades/{trade_id}/appeal")
+def appeal_reversal(
+    trade_id: str, body: AppealIn, user: CurrentUser, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Contest a reversal I am asked to pay back; once. A reviewer answers."""
+
+    def work(uow: Any) -> idempotency.Result:
+        reversal_service.appeal(uow.conn, ctx.clock, user, trade_id[:64], body.note)
+        return 200, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+
+    path = f"POST /trades/{trade_id[:64]}/appeal"
+    status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
     return JSONResponse(payload, status_code=status)

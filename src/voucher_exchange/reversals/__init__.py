@@ -1,0 +1,1 @@
+"""Reversals: the issuer takes a voucher's value back after we paid; a bounded, evidenced clawback."""

@@ -1,0 +1,105 @@
+"""Reversal guards, called directly: once per trade, not before the payout settled, bounded by the window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.support.core import Core
+from voucher_exchange.issuers.ports import Chargeback as Reported
+from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.payouts.models import TreasuryShort
+from voucher_exchange.reconcile import service as reconcile_service
+from voucher_exchange.reversals import repository as chargeback_repo
+from voucher_exchange.reversals import service as reversal_service
+from voucher_exchange.reversals.models import ChargebackOutcome
+from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import TradeStatus
+
+
+def _balances(core: Core) -> dict[str, tuple[int, int]]:
+    with core.ctx.uow(readonly=True) as uow:
+        return {b["account"]: (b["balance"], b["pending"]) for b in ledger_service.balances(uow.conn)}
+
+
+def _report(seq: int, trade_id: str, reported_at_offset: timedelta, core: Core) -> Reported:
+    return Reported(seq, trade_id, 50000, "KRW", "stolen", core.ctx.clock.now() + reported_at_offset)
+
+
+def _apply(core: Core, *reports: Reported) -> list[tuple[str, ChargebackOutcome]]:
+    now = core.ctx.clock.now()
+    with core.ctx.uow() as uow:
+        for report in reports:
+            chargeback_repo.add(uow.conn, report, now)
+        done = reversal_service.apply_pending(uow.conn, now, core.ctx.settings.liability_window_days)
+        uow.commit()
+    return done
+
+
+def _status(core: Core, trade_id: str) -> TradeStatus:
+    with core.ctx.uow(readonly=True) as uow:
+        trade = trade_repo.get(uow.conn, trade_id)
+    assert trade is not None
+    return trade.status
+
+
+def test_a_second_report_for_a_reversed_trade_moves_nothing(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    pipeline.process_trade(core.ctx, trade_id)
+
+    assert _apply(core, _report(1, trade_id, timedelta(0), core)) == [(trade_id, ChargebackOutcome.REVERSED)]
+    after_first = _balances(core)
+    assert after_first[f"seller_receivable:{user.id}"] == (45500, 0)
+    assert after_first["reversals"] == (4500, 0)
+    assert after_first["inventory:cultureland"] == (0, 0)
+
+    assert _apply(core, _report(2, trade_id, timedelta(0), core)) == [(trade_id, ChargebackOutcome.DUPLICATE)]
+    assert _apply(core, _report(1, trade_id, timedelta(0), core)) == []  # the same report, kept once
+    assert _balances(core) == after_first
+    with core.ctx.uow(readonly=True) as uow:
+        assert reconcile_service.verify(uow.conn).violations == []
+
+
+def test_a_trade_whose_payout_has_not_settled_is_reversed_only_once_it_has(core: Core) -> None:
+    core.fund(1000, "too-little")
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    assert _status(core, trade_id) is TradeStatus.PAYING_OUT
+
+    assert _apply(core, _report(1, trade_id, timedelta(0), core)) == []
+    assert _status(core, trade_id) is TradeStatus.PAYING_OUT
+    assert f"seller_receivable:{user.id}" not in _balances(core)
+
+    core.fund(1_000_000, "topped-up")
+    pipeline.process_trade(core.ctx, trade_id)
+    assert _apply(core) == [(trade_id, ChargebackOutcome.REVERSED)]
+    assert _status(core, trade_id) is TradeStatus.REVERSED
+
+
+def test_after_the_liability_window_the_loss_is_the_exchanges(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    pipeline.process_trade(core.ctx, trade_id)
+    late = timedelta(days=core.ctx.settings.liability_window_days, minutes=1)
+
+    assert _apply(core, _report(1, trade_id, late, core)) == [(trade_id, ChargebackOutcome.LOSS)]
+    balances = _balances(core)
+    assert balances["losses"] == (50000, 0)
+    assert f"seller_receivable:{user.id}" not in balances
+    assert balances["inventory:cultureland"] == (0, 0)
+    assert _status(core, trade_id) is TradeStatus.REVERSED
+
+
+def test_a_report_for_an_unknown_redemption_is_kept_for_an_operator(core: Core) -> None:
+    before = _balances(core)
+    assert _apply(core, _report(1, "not-a-trade", timedelta(0), core)) == [
+        ("not-a-trade", ChargebackOutcome.UNKNOWN_TRADE)
+    ]
+    assert _balances(core) == before

@@ -1,0 +1,41 @@
+"""The wait a held seller is told: the median of recent reviews, from the trades' own history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.support.core import Core
+from tests.support.exchange import ShiftableClock
+from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts.models import Role
+from voucher_exchange.review import service as review_service
+from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.models import TradeStatus
+
+
+def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
+    core.fund(10_000_000, "seed")
+    clock = core.ctx.clock
+    assert isinstance(clock, ShiftableClock)
+    with core.ctx.uow() as uow:
+        assert trade_service.expected_review_minutes(uow.conn) == trade_service.DEFAULT_REVIEW_MINUTES
+        reviewer = account_service.create_staff(
+            uow.conn, "rev@example.com", "correct-horse-battery", Role.REVIEWER, clock.now()
+        )
+        uow.commit()
+    waits = [10, 30, 50]
+    for minutes in waits:
+        user, destination, _ = core.seller()
+        trade_id = core.submit(user, destination, face_value=150000, brand="google-play-kr")
+        pipeline.process_trade(core.ctx, trade_id)
+        with core.ctx.uow(readonly=True) as uow:
+            assert (
+                trade_service.get_own(uow.conn, user, trade_id, "en").data["status"] == TradeStatus.IN_REVIEW
+            )
+        clock.offset += timedelta(minutes=minutes)
+        with core.ctx.uow() as uow:
+            review_service.decide(uow.conn, clock, reviewer, trade_id, "reject", "checked")
+            uow.commit()
+    with core.ctx.uow() as uow:
+        assert trade_service.expected_review_minutes(uow.conn) == 30
