@@ -69,7 +69,9 @@ def test_a_rail_refusal_voids_the_reservation_and_waits_for_an_operator(exchange
     seller = _seller_with_bank_behaviour(exchange, "reject")
     trade = seller.api.wait_for(seller.sell(exchange.mint("cultureland", 50000)), timeout=30)
     assert trade["status"] == "failed"
-    assert trade["events"][-1]["note"] == "the bank refused the transfer; the seller can choose another account"
+    assert (
+        trade["events"][-1]["note"] == "the bank refused the transfer; the seller can choose another account"
+    )
     assert exchange.rail_transfers(seller.account_number) == []
     with exchange.ctx.uow(readonly=True) as uow:
         phases = [t.phase.value for t in reconcile_service.trade_transfers(uow.conn, trade["id"])]
