@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-browser bench bench-risk graph lint format messages screenshots clean
+.PHONY: help install run test test-fast test-browser bench bench-risk chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (
 
 bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
 	$(BIN)/python -m bench.risk_decision
+
+chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs, then every invariant (SECONDS=120)
+	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)
 
 graph: $(STAMP) ## Print which package imports which (the architecture test checks the layering)
 	$(BIN)/python -m tests.support.imports

@@ -27,6 +27,7 @@ class Cluster:
     api_urls: list[str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a process of this deployment."""
@@ -37,6 +38,7 @@ class Cluster:
             "VX_SANDBOX_URL": self.sandbox_url,
             "VX_VAR_DIR": str(self.base / "var"),
             "VX_JOB_LEASE_SECONDS": "5",
+            **self.extra_env,
             **extra,
         }
 
@@ -74,10 +76,18 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], path: str) -> None:
 
 
 @contextmanager
-def cluster(base: Path, database_url: str, api_count: int = 2, worker_count: int = 3) -> Iterator[Cluster]:
+def cluster(
+    base: Path,
+    database_url: str,
+    api_count: int = 2,
+    worker_count: int = 3,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
     """Start everything; stop everything (SIGTERM, then SIGKILL) on exit."""
     sandbox_port = free_port()
-    deployment = Cluster(base, database_url, f"http://127.0.0.1:{sandbox_port}/sandbox", [])
+    deployment = Cluster(
+        base, database_url, f"http://127.0.0.1:{sandbox_port}/sandbox", [], extra_env=dict(extra_env or {})
+    )
     try:
         migrated = deployment.run("migrate")
         assert migrated.returncode == 0, migrated.stderr

@@ -1,0 +1,86 @@
+"""The unhappy paths in the browser: a refused payout sent elsewhere, a withdrawal, a reversal (ko and en)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.support.exchange import new_account_number
+from tests.support.polling import poll_until
+from tests.web.conftest import Site, screenshot
+from tests.web.flows import become_seller, submit_voucher, take_quote, wait_status
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: Page, site: Site) -> None:
+    seller = become_seller(page, site)
+    site.exchange.sandbox(
+        "POST", "/rail/accounts",
+        {"bank_code": "004", "account_number": seller.account_number, "holder_name": seller.legal_name,
+         "behavior": "reject"},
+    )  # fmt: skip
+    voucher = site.exchange.mint("cultureland", 50000)
+    take_quote(page, "cultureland", "50000")
+    trade_id = submit_voucher(page, voucher["code"])
+    wait_status(page, "failed")
+    assert page.inner_text("#payout-refused strong") == "Your bank refused the transfer of ₩45,500."
+    assert page.locator("#send-again").count() == 0  # no other account yet: the page says to add one
+    mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the refusal e-mail")
+    assert mail[-1]["Subject"] == "Your bank refused ₩45,500: choose another account"
+
+    other = new_account_number()
+    site.exchange.sandbox(
+        "POST",
+        "/rail/accounts",
+        {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name},
+    )
+    page.click("text=Add another bank account")
+    page.wait_for_url("**/account")
+    page.fill("#bank_code", "088")
+    page.fill("#account_number", other)
+    page.click("form[action='/account/payout-accounts'] button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"/trades/{trade_id}")
+    screenshot(page, "seller-payout-refused")
+    page.click("#send-again")
+    wait_status(page, "paid")
+    assert [(t["amount"], t["status"]) for t in site.exchange.rail_transfers(other)] == [(45500, "executed")]
+    assert site.exchange.rail_transfers(seller.account_number) == []
+
+
+def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page, site: Site) -> None:
+    become_seller(phone, site)
+    voucher = site.exchange.mint("google-play-kr", 150000)
+    take_quote(phone, "google-play-kr", "150000")
+    submit_voucher(phone, voucher["code"])
+    wait_status(phone, "in_review")
+    assert "분이 걸립니다" in phone.inner_text("#expected-wait")
+    phone.click("#cancel-trade")
+    wait_status(phone, "cancelled")
+    assert site.exchange.lookup(voucher["code"])["state"] == "active"
+
+
+def test_a_reversed_trade_shows_the_issuers_evidence_and_takes_an_appeal_in_korean(
+    phone: Page, site: Site
+) -> None:
+    become_seller(phone, site)
+    voucher = site.exchange.mint("cultureland", 50000)
+    take_quote(phone, "cultureland", "50000")
+    trade_id = submit_voucher(phone, voucher["code"])
+    wait_status(phone, "paid")
+    site.exchange.sandbox("POST", "/issuer/chargebacks", {"code": voucher["code"], "reason": "stolen"})
+    phone.goto(f"/trades/{trade_id}")
+    poll_until(
+        lambda: (phone.reload(), phone.locator("#reversal").count())[1] or None,
+        20,
+        interval=0.5,
+        what="the reversal",
+    )
+    assert phone.inner_text("#owed") == "₩45,500"
+    assert "도난 신고됨" in phone.inner_text("#reversal")
+    screenshot(phone, "seller-phone-reversed-ko")
+    phone.fill("#appeal-note", "직접 카드로 구매했습니다.")
+    phone.click("#appeal-form button[type=submit]")
+    phone.wait_for_selector("#appeal-status")
+    assert phone.inner_text("#appeal-status") == "담당자가 이의 제기를 검토하고 있습니다."
