@@ -11,6 +11,9 @@ from voucher_exchange.errors import InvalidInput
 JURISDICTIONS = {"KR": "KRW", "US": "USD"}
 
 
+DUAL_APPROVAL_DEFAULTS = {"KRW": 1_000_000, "USD": 100_000}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process needs to know about where it runs."""
@@ -36,6 +39,16 @@ class Settings:
     liability_window_days: int = 90
     # How often the worker reads the issuers' chargeback feeds.
     chargeback_poll_seconds: float = 20.0
+    # Approving a held trade above this face value (minor units) takes two different reviewers;
+    # None = the jurisdiction's default (₩1,000,000 / $1,000).
+    dual_approval_above: int | None = None
+
+    @property
+    def dual_approval_threshold(self) -> int:
+        """Face value (minor units) above which approval needs a second reviewer."""
+        if self.dual_approval_above is not None:
+            return self.dual_approval_above
+        return DUAL_APPROVAL_DEFAULTS[self.currency]
 
     @property
     def currency(self) -> str:
@@ -79,4 +92,5 @@ def load_settings() -> Settings:
         chargeback_poll_seconds=float(
             env.get("VX_CHARGEBACK_POLL_SECONDS", str(Settings.chargeback_poll_seconds))
         ),
+        dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
     )

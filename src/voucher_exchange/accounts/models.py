@@ -17,6 +17,8 @@ class Role(StrEnum):
     """Runs the exchange: catalog, ledger, payouts, staff."""
     REVEAL_CODES = "reveal_codes"
     """May reveal a voucher's code to staff; every reveal is written to the audit log."""
+    MAY_SELL = "may_sell"
+    """A staff member an operator allowed to sell; someone else still decides their trades."""
 
 
 class IdentityStatus(StrEnum):

@@ -203,3 +203,11 @@ def not_yet_reserved(conn: Connection, currency: str) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+def account_fingerprints_of(conn: Connection, user_id: str) -> set[str]:
+    """The keyed fingerprints of every bank account a user registered."""
+    rows = conn.execute(
+        select(payout_destinations.c.account_fingerprint).where(payout_destinations.c.user_id == user_id)
+    )
+    return {r[0] for r in rows}

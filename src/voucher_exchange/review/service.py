@@ -8,14 +8,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from voucher_exchange.accounts.models import User
+from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.accounts.models import User, normalise_name
 from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
-from voucher_exchange.errors import Conflict, InvalidInput, NotFound
+from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
+from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.risk import repository as risk_repo
 from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.models import DecisionStage, Trade, TradeMovedOn, TradeStatus
+from voucher_exchange.trades.models import DecisionStage, StoredDecision, Trade, TradeMovedOn, TradeStatus
 from voucher_exchange.trades.service import view
 
 REVIEW_RULESET = "human"
@@ -102,8 +104,13 @@ def decide(
     outcome: str,
     note: str,
     close_reason: str | None = None,
+    dual_approval_above: int = 10**15,
 ) -> Trade:
-    """Approve (the trade resumes where it was held) or reject (nothing moves); the close reason labels it."""
+    """Approve (the trade resumes where it was held) or reject (nothing moves); the close reason labels it.
+
+    Nobody decides a trade linked to them. Above `dual_approval_above` (face value, minor units)
+    an approval takes two different reviewers: the first one's is recorded and the trade waits.
+    """
     if outcome not in CLOSE_REASONS:
         raise InvalidInput("outcome_invalid", "Decide approve or reject.", "outcome")
     if not note.strip():
@@ -120,7 +127,27 @@ def decide(
         raise NotFound("trade_unknown", "There is no such trade.")
     if trade.status is not TradeStatus.IN_REVIEW:
         raise Conflict("trade_not_in_review", f"The trade is {trade.status.value}, not in review.")
+    link = conflict_of_interest(conn, reviewer, trade)
+    if link is not None:
+        raise Forbidden(
+            "reviewer_conflict",
+            f"You cannot decide this trade: it is linked to you ({link}). Another reviewer must.",
+        )
     now = clock.now()
+    if outcome == "approve" and trade.face_value.amount > dual_approval_above:
+        first = _first_approval(conn, trade_id)
+        if first is None:
+            trade_repo.add_decision(
+                conn, trade_id, DecisionStage.REVIEW, FIRST_APPROVAL, [], REVIEW_RULESET,
+                {"close_reason": close_reason}, reviewer.email, now, note,
+            )  # fmt: skip
+            audit.record(conn, reviewer.email, "review.first_approval", trade_id, {"note": note}, now)
+            return trade
+        if first.decided_by == reviewer.email:
+            raise Conflict(
+                "second_reviewer_required",
+                "You approved this trade already; above this amount a second reviewer must approve it.",
+            )
     reasons = [] if outcome == "approve" else ["reviewer_rejected"]
     trade_repo.add_decision(
         conn,
@@ -158,3 +185,36 @@ def trade(conn: Connection, trade_id: str) -> Trade:
     if found is None:
         raise NotFound("trade_unknown", "There is no such trade.")
     return found
+
+
+FIRST_APPROVAL = "first_approval"
+
+
+def _first_approval(conn: Connection, trade_id: str) -> StoredDecision | None:
+    found = [
+        d
+        for d in trade_repo.all_decisions(conn, trade_id)
+        if d.stage is DecisionStage.REVIEW and d.outcome == FIRST_APPROVAL
+    ]
+    return found[-1] if found else None
+
+
+def conflict_of_interest(conn: Connection, reviewer: User, trade: Trade) -> str | None:
+    """How a reviewer is linked to a trade, if at all: their own, their bank account, device or identity."""
+    if reviewer.id == trade.user_id:
+        return "your own trade"
+    if trade.account_fingerprint and trade.account_fingerprint in payout_repo.account_fingerprints_of(
+        conn, reviewer.id
+    ):
+        return "a bank account you registered"
+    if trade.device_id and trade.device_id in trade_repo.devices_of(conn, reviewer.id):
+        return "a device you sold from"
+    seller = account_repo.by_id(conn, trade.user_id)
+    same_person = (
+        seller is not None
+        and seller.legal_name is not None
+        and reviewer.legal_name is not None
+        and normalise_name(seller.legal_name) == normalise_name(reviewer.legal_name)
+        and seller.birth_date == reviewer.birth_date
+    )
+    return "your identity" if same_person else None

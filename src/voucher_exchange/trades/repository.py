@@ -351,3 +351,13 @@ def recent_review_seconds(conn: Connection, limit: int = 50) -> list[float]:
         if before:
             waits.append((row.at - max(before)).total_seconds())
     return waits
+
+
+def devices_of(conn: Connection, user_id: str) -> set[str]:
+    """Every device id a user sold from."""
+    rows = conn.execute(
+        select(trades.c.device_id)
+        .distinct()
+        .where((trades.c.user_id == user_id) & trades.c.device_id.is_not(None))
+    )
+    return {r[0] for r in rows}

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from voucher_exchange.accounts.models import User
+from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
-from voucher_exchange.errors import Conflict, InvalidInput, NotFound
+from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import DestinationStatus, NewPayout, PayoutStatus
@@ -60,6 +60,11 @@ def voucher_fingerprint(vault: Vault, brand: str, normalised_code: str) -> str:
 
 def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: SubmitTrade) -> str:
     """Accept a trade for processing; the worker screens, verifies, secures and pays it."""
+    if user.is_staff and Role.MAY_SELL not in user.roles:
+        raise Forbidden(
+            "staff_cannot_sell",
+            "Staff accounts cannot sell unless an operator allows it; use a personal account.",
+        )
     now = clock.now()
     quote = quote_repo.get(conn, cmd.quote_id)
     if quote is None or quote.user_id != user.id:
@@ -152,6 +157,9 @@ class TradeView:
 def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
     """One trade with its decision and events, as its seller sees it."""
     decision = trade_repo.latest_decision(conn, trade.id)
+    if decision is not None and decision.outcome == "first_approval":
+        # One reviewer approved; a second must too. The seller still sees why it is held.
+        decision = trade_repo.latest_decision(conn, trade.id, skip=DecisionStage.REVIEW)
     if (
         decision is not None
         and decision.stage is DecisionStage.PAYOUT

@@ -49,6 +49,7 @@ ROLES = {
     "reviewer": N_("Reviewer"),
     "operator": N_("Operator"),
     "reveal_codes": N_("May reveal voucher codes"),
+    "may_sell": N_("May sell from this account"),
 }
 
 # Web wording for the error codes people meet in forms; anything else shows the service's message.
@@ -111,4 +112,19 @@ ERRORS = {
     "currency_mismatch": N_("This brand is sold in another currency."),
     "rate_invalid": N_("Enter rates between 1% and 100%, at most two decimals."),
     "rate_bands_invalid": N_("Each band needs a face value from which it applies; the first starts at 0."),
+    "payout_not_refused": N_("Only a payout the bank refused can be sent to another account."),
+    "payout_destination_refused": N_(
+        "Your bank refused this account. Choose or add another in your own name."
+    ),
+    "payout_destination_unverified": N_(
+        "That account is not verified in your own name. Choose or add one that is."
+    ),
+    "appeal_already_made": N_("You have already appealed this reversal; a reviewer will answer."),
+    "appeal_not_possible": N_("Only a reversal you are asked to pay back can be appealed."),
+    "appeal_already_answered": N_("This appeal was answered already."),
+    "reviewer_conflict": N_("This trade is linked to you; another reviewer must decide it."),
+    "second_reviewer_required": N_("You approved this trade already; a second reviewer must approve it too."),
+    "staff_cannot_sell": N_(
+        "Staff accounts cannot sell unless an operator allows it; use a personal account."
+    ),
 }

@@ -84,7 +84,16 @@ def decide(
     reviewer = v.staff(Role.REVIEWER)
     try:
         with v.ctx.uow() as uow:
-            review.decide(uow.conn, v.ctx.clock, reviewer, trade_id[:64], outcome, note, reason or None)
+            review.decide(
+                uow.conn,
+                v.ctx.clock,
+                reviewer,
+                trade_id[:64],
+                outcome,
+                note,
+                reason or None,
+                v.ctx.settings.dual_approval_threshold,
+            )
             uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:

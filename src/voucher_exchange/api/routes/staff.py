@@ -51,7 +51,14 @@ def decide(
 
     def work(uow: Any) -> idempotency.Result:
         decided = review_service.decide(
-            uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note, body.reason
+            uow.conn,
+            ctx.clock,
+            user,
+            trade_id[:64],
+            body.outcome,
+            body.note,
+            body.reason,
+            ctx.settings.dual_approval_threshold,
         )
         uow.after_commit(ctx.wake_workers)
         return 200, view(uow.conn, decided, lang).data
