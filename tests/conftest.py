@@ -72,7 +72,7 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
         exchange.clock.offset += timedelta(seconds=seconds)
 
     yield shift
-    exchange.clock.offset = timedelta(0)
+    exchange.reset_clock()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from tests.support.live_server import live_server
 from tests.support.polling import poll_until
@@ -19,6 +20,7 @@ from voucher_exchange.bootstrap import build_context, build_sandbox
 from voucher_exchange.config import Settings
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
+from voucher_exchange.db.schema import jobs
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, seed
 
 
@@ -45,6 +47,19 @@ class Exchange:
     var_dir: Path
     database_url: str
     clock: ShiftableClock
+
+    def reset_clock(self) -> None:
+        """Back to real time after a test moved the clock ahead; jobs it scheduled meanwhile are due now.
+
+        Otherwise a retry or the recurring chargeback poll would wait out the shift.
+        """
+        self.clock.offset = timedelta(0)
+        now = self.clock.now()
+        with self.ctx.uow() as uow:
+            uow.conn.execute(
+                update(jobs).where((jobs.c.status == "queued") & (jobs.c.run_at > now)).values(run_at=now)
+            )
+            uow.commit()
 
     def client(self, token: str | None = None) -> Api:
         """An API client, signed in when given a token."""

@@ -131,7 +131,7 @@ def test_five_wrong_passwords_lock_the_e_mail_for_a_while(site: Site) -> None:
         with _client(site) as client:
             assert _log_in(client, seller.email, PASSWORD).status_code == 303
     finally:
-        site.exchange.clock.offset = timedelta(0)
+        site.exchange.reset_clock()
 
 
 def test_a_seller_cannot_see_another_sellers_trade_or_staff_pages(site: Site) -> None:
@@ -194,7 +194,7 @@ def test_a_web_session_ends_after_fourteen_days_but_an_api_token_does_not(site: 
             assert (expired.status_code, expired.headers["location"]) == (303, "/login?next=/account")
             assert seller.api.get("/me").status_code == 200
         finally:
-            site.exchange.clock.offset = timedelta(0)
+            site.exchange.reset_clock()
 
 
 def test_forged_money_forms_move_nothing(site: Site) -> None:
