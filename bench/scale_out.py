@@ -1,110 +1,405 @@
-"""`make bench`: end-to-end throughput and latency on PostgreSQL, next to the raw commit rate.
+"""`make bench`: CPU per trade per process, throughput and latency, on durable PostgreSQL and SQLite.
 
-Starts a durable PostgreSQL (fsync on), measures its raw single-row commit rate, then
-runs 2 API and 3 worker processes and pushes trades through them. The figure that
-matters is the ratio: end-to-end trades/s ÷ raw commits/s, measured in the same run.
+For each database: the raw durable commit rate (one row per commit, one connection);
+the ledger's transfers/s through its own `write` on one connection; then the exchange
+as separate processes (PostgreSQL: 2 API + 3 worker processes; SQLite: one `serve`
+with its worker threads; a sandbox process either way) and a load generator in its own
+process. The headline is CPU milliseconds per paid trade for each kind of process,
+read from /proc before and after the trades (see `bench/measure.py`). Beside it:
+trades/s, submission → payout-sent latency under load and one at a time, quote latency
+from an open-loop generator at fixed rates, and each process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from tests.support import load
-from tests.support.cluster import cluster
 from tests.support.postgres import create_database, start_server, stop_server
 
+from bench import measure, phases
+from bench.deployment import Deployment, deploy
+from bench.generator import TRADES_PER_SELLER
 from voucher_exchange.db.engine import make_engine
 
 console = Console()
+ROLES = ["api", "worker", "database", "sandbox", "generator"]
+DOCS = Path("docs/benchmarks.md")
+BEGIN, END = "<!-- make bench: latest run (rewritten by each run) -->", "<!-- end of latest run -->"
 
 
-def raw_commit_rate(url: str, commits: int, progress: Progress) -> float:
-    """Single-row INSERT + COMMIT, one connection, one row at a time: the database's floor."""
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-    task = progress.add_task("raw commits", total=commits)
-    with psycopg.connect(conninfo) as conn:
-        conn.execute("CREATE TABLE bench_commits (id bigserial PRIMARY KEY, v integer NOT NULL)")
-        conn.commit()
-        start = time.perf_counter()
-        for i in range(commits):
-            conn.execute("INSERT INTO bench_commits (v) VALUES (%s)", (i,))
-            conn.commit()
-            progress.advance(task)
-        return commits / (time.perf_counter() - start)
+@dataclass
+class Result:
+    """Every figure of one database's run."""
+
+    backend: str
+    shape: str
+    durability: str = ""
+    raw_commits: float = 0.0
+    ledger_tps: float = 0.0
+    trades: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    figures: load.Figures | None = None
+    wall_tps: float = 0.0
+    submit: tuple[float, float] = (math.nan, math.nan)
+    single: load.Figures | None = None
+    quotes: dict[int, dict[str, float]] = field(default_factory=dict)
+    rss_mb: dict[str, float] = field(default_factory=dict)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trades", type=int, default=2000)
-    parser.add_argument("--apis", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--single", type=int, default=100, help="trades sent one at a time for latency")
-    args = parser.parse_args()
-    server = start_server(durable=True)
+class Generator:
+    """One run of `python -m bench.generator` (its own process), driven line by line."""
+
+    def __init__(self, spec: dict[str, Any], base: Path) -> None:
+        spec_file = base / f"generator-{spec['mode']}-{time.monotonic_ns()}.json"
+        spec_file.write_text(json.dumps(spec))
+        self.proc = subprocess.Popen(  # noqa: S603  # our own generator module
+            [sys.executable, "-m", "bench.generator", str(spec_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.stdout = self.proc.stdout
+        if json.loads(self.stdout.readline() or '{"event": "died"}')["event"] != "ready":
+            raise RuntimeError("the generator did not start")
+
+    def run(self, progress: Callable[[int], None]) -> dict[str, Any]:
+        """Let it go; report its progress; return its result."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        for line in self.stdout:
+            event = json.loads(line)
+            if event["event"] == "progress":
+                progress(event["done"])
+            elif event["event"] == "result":
+                self.proc.wait(timeout=60)
+                result: dict[str, Any] = event
+                return result
+        raise RuntimeError(f"the generator exited with {self.proc.wait()} and no result")
+
+
+def _cpu(roots: dict[str, list[int]]) -> dict[str, float]:
+    return {role: sum(measure.tree_cpu_seconds(pid) for pid in pids) for role, pids in roots.items()}
+
+
+def _roots(running: Deployment, postmaster: int | None) -> dict[str, list[int]]:
+    roots = running.pids()
+    if postmaster is not None:
+        roots["database"] = [postmaster]
+    return roots
+
+
+def _postmaster(datadir: str) -> int:
+    return int((Path(datadir) / "postmaster.pid").read_text().split()[0])
+
+
+@contextmanager
+def _bars() -> Iterator[Progress]:
+    columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        yield progress
+
+
+def _task(progress: Progress, label: str, total: int) -> tuple[Callable[[], None], Callable[[int], None]]:
+    task = progress.add_task(label, total=total)
+    return (lambda: progress.advance(task)), (lambda n: progress.update(task, completed=n))
+
+
+def run_backend(
+    args: argparse.Namespace,
+    backend: str,
+    base: Path,
+    database_url: Callable[[str], str],
+    postmaster: int | None,
+) -> Result:
+    """Every phase on one database."""
+    shape = (
+        f"{args.apis} API + {args.workers} worker processes (2 threads each)"
+        if backend == "PostgreSQL"
+        else "1 `serve` process with 2 worker threads"
+    )
+    result = Result(backend, shape)
+    with _bars() as progress:
+        tick, _ = _task(progress, f"{backend}: raw commits", args.raw_commits)
+        result.raw_commits = phases.raw_commits(database_url("vx_bench_raw"), args.raw_commits, tick)
+        tick, _ = _task(progress, f"{backend}: ledger transfers", args.transfers)
+        result.ledger_tps = phases.ledger_transfers(database_url("vx_bench_ledger"), args.transfers, tick)
+        url = database_url("vx_bench")
+        progress.console.print(f"{backend}: starting {shape} and a sandbox")
+        with deploy(
+            base / backend.lower(), url, args.apis, args.workers if backend == "PostgreSQL" else 0
+        ) as running:
+            _exchange_phases(args, progress, running, url, postmaster, result)
+    return result
+
+
+def _exchange_phases(
+    args: argparse.Namespace,
+    progress: Progress,
+    running: Deployment,
+    url: str,
+    postmaster: int | None,
+    result: Result,
+) -> None:
+    base = running.base
+    singles = args.single
+    sellers_needed = -(-args.trades // TRADES_PER_SELLER) + -(-singles // TRADES_PER_SELLER) + 1
+    common = {"apis": running.api_urls, "sandbox": running.sandbox_url}
+    _, update = _task(progress, "sellers and vouchers (not measured)", sellers_needed + args.trades + singles)
+    made = Generator(
+        {"mode": "setup", **common, "sellers": sellers_needed, "vouchers": args.trades + singles}, base
+    ).run(update)
+    trade_sellers = made["sellers"][: -(-args.trades // TRADES_PER_SELLER)]
+    single_sellers = made["sellers"][len(trade_sellers) : -1]
+    quote_seller = made["sellers"][-1]
+    codes, single_codes = made["codes"][: args.trades], made["codes"][args.trades :]
+    engine = make_engine(url)
+    generator_rss: list[float] = []
     try:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
-            commits = raw_commit_rate(create_database(server, "vx_bench_raw"), 2000, progress)
-            url = create_database(server, "vx_bench")
-            with cluster(Path(tempfile.mkdtemp(prefix="vx-bench-")), url, args.apis, args.workers) as running:
-                submitted = progress.add_task("trades submitted", total=args.trades)
-                settled = progress.add_task("trades finished", total=args.trades + 21)
-                engine = make_engine(url)
-                load.push(
-                    running.api_urls,
-                    running.sandbox_url,
-                    args.trades,
-                    on_submitted=lambda n: progress.update(submitted, completed=n),
-                )
-                while (open_now := load.open_trades(engine)) > 0:
-                    progress.update(settled, completed=args.trades + 21 - open_now)
-                    time.sleep(0.5)  # a progress display, not a test
-                progress.update(settled, completed=args.trades + 21)
-                result = load.figures(engine)
-                idle = progress.add_task("one at a time", total=args.single)
-                # Honest sellers take turns (four sales each) so no rule holds them.
-                turns = range(-(-args.single // load.TRADES_PER_SELLER))
-                sellers = [
-                    load.new_seller(running.api_urls[0], running.sandbox_url, 100_000 + k) for k in turns
-                ]
+        spec = {"mode": "trades", **common, "sellers": trade_sellers, "codes": codes, "threads": args.threads}
+        generator = Generator(spec, base)
+        roots = _roots(running, postmaster)
+        _, submitted = _task(progress, "trades submitted", args.trades)
+        _, settled = _task(progress, "trades settled", args.trades)
+        before, started = _cpu(roots), time.perf_counter()
+        # The generator runs while this thread watches the database settle.
+        outcome: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: outcome.update(generator.run(submitted)))
+        thread.start()
+        phases.wait_settled(engine, args.trades, settled, timeout=args.trades * 2 + 120)
+        thread.join()
+        elapsed = time.perf_counter() - started
+        after = _cpu(roots)
+        ids: list[str] = outcome["trade_ids"]
+        result.trades = len(ids)
+        result.statuses = phases.status_counts(engine, ids)
+        paid = result.statuses.get("paid", 0)
+        result.cpu_ms = {role: (after[role] - before[role]) * 1000 / paid for role in before}
+        result.cpu_ms["generator"] = outcome["cpu_seconds"] * 1000 / paid
+        result.counts = {role: len(pids) for role, pids in roots.items()}
+        result.counts["generator"] = 1
+        result.figures = load.figures(engine, set(ids))
+        result.wall_tps = paid / elapsed
+        result.submit = measure.p50_p99(outcome["submit_seconds"])
+        generator_rss.append(outcome["peak_rss_mb"])
 
-                def wait_paid(trade_id: str) -> None:
-                    while load.open_trades(engine):
-                        time.sleep(0.005)  # a benchmark's wait, not a test
-                    progress.advance(idle)
+        tick, _ = _task(progress, "one at a time", singles)
+        single_ids = phases.one_at_a_time(engine, running.api_urls[0], single_sellers, single_codes, tick)
+        result.single = load.figures(engine, set(single_ids))
 
-                single = load.figures(
-                    engine,
-                    load.one_at_a_time(
-                        running.api_urls[0], running.sandbox_url, sellers, args.single, wait_paid
-                    ),
-                )
-                engine.dispose()
+        for rate in args.rates:
+            requests = int(rate * args.quote_seconds)
+            _, update = _task(progress, f"quotes at {rate}/s (open loop)", requests)
+            spec = {"mode": "quotes", "apis": running.api_urls, "token": quote_seller["token"], "rate": rate}
+            spec |= {"seconds": args.quote_seconds, "threads": args.quote_threads}
+            quoted = Generator(spec, base).run(update)
+            p50, p99 = measure.p50_p99(quoted["latencies"])
+            result.quotes[rate] = {
+                "p50": p50,
+                "p99": p99,
+                "errors": quoted["errors"],
+                "achieved": len(quoted["latencies"]) / quoted["seconds"],
+            }
+            generator_rss.append(quoted["peak_rss_mb"])
+
+        result.rss_mb = {
+            role: max(measure.tree_peak_rss_mb(pid) for pid in pids)
+            for role, pids in _roots(running, postmaster).items()
+        }
+        result.rss_mb["generator"] = max(generator_rss)
     finally:
-        stop_server(server)
-    table = Table(title=f"PostgreSQL, {args.apis} API + {args.workers} worker processes, 2 cores")
+        engine.dispose()
+
+
+def _ms(seconds: float) -> str:
+    return "—" if math.isnan(seconds) else f"{seconds * 1000:,.1f} ms"
+
+
+def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
+    """The table's rows: a label, then one cell per database."""
+    out: list[tuple[str, list[str]]] = []
+
+    def row(label: str, cell: Callable[[Result], str]) -> None:
+        out.append((label, [cell(r) for r in results]))
+
+    def cpu(r: Result, roles: list[str]) -> float:
+        return sum(r.cpu_ms.get(role, 0.0) for role in roles)
+
+    row("shape", lambda r: r.shape)
+    row("durability", lambda r: r.durability)
+    row("**CPU ms per trade: exchange (API + worker + DB)**", lambda r: f"**{cpu(r, ROLES[:3]):.1f}**")
+    for role, label in [
+        ("api", "API processes"),
+        ("worker", "worker processes"),
+        ("database", "PostgreSQL (postmaster + backends)"),
+        ("sandbox", "sandbox process"),
+        ("generator", "load generator process"),
+    ]:
+        row(
+            f"  CPU ms per trade: {label}",
+            lambda r, role=role: (
+                f"{r.cpu_ms[role]:.1f} (×{r.counts.get(role, 0)})"
+                if role in r.cpu_ms
+                else "in the API process"
+            ),
+        )
+    row("  CPU ms per trade: all processes", lambda r: f"{cpu(r, ROLES):.1f}")
+    row("trades paid / submitted", lambda r: f"{r.statuses.get('paid', 0):,} / {r.trades:,}")
+    row("distinct client IPs seen", lambda r: f"{r.statuses.get('distinct client IPs', 0):,}")
+    row(
+        "trades/s (first submission → last settlement)",
+        lambda r: f"{r.figures.trades_per_second:.1f}" if r.figures else "—",
+    )
+    row("trades/s (measured window, wall clock)", lambda r: f"{r.wall_tps:.1f}")
+    row("raw durable commits/s (one connection)", lambda r: f"{r.raw_commits:,.0f}")
+    row(
+        "ratio trades/s ÷ raw commits/s",
+        lambda r: f"{r.figures.trades_per_second / r.raw_commits:.4f}" if r.figures else "—",
+    )
+    row(
+        "under load: submitted → payout sent p50 / p99",
+        lambda r: (
+            f"{_ms(r.figures.p50_to_payout_sent)} / {_ms(r.figures.p99_to_payout_sent)}" if r.figures else "—"
+        ),
+    )
+    row("under load: quote + submit HTTP p50 / p99", lambda r: f"{_ms(r.submit[0])} / {_ms(r.submit[1])}")
+    row(
+        "one at a time: submitted → payout sent p50 / p99",
+        lambda r: (
+            f"{_ms(r.single.p50_to_payout_sent)} / {_ms(r.single.p99_to_payout_sent)}" if r.single else "—"
+        ),
+    )
+    rates = sorted({rate for r in results for rate in r.quotes})
+    for rate in rates:
+        row(
+            f"quotes at {rate}/s open loop: p50 / p99 (achieved/s, errors)",
+            lambda r, rate=rate: (
+                f"{_ms(q['p50'])} / {_ms(q['p99'])} ({q['achieved']:.0f}/s, {q['errors']:.0f})"
+                if (q := r.quotes.get(rate))
+                else "—"
+            ),
+        )
+    row("ledger transfers/s (`ledger.write`, one connection)", lambda r: f"{r.ledger_tps:,.0f}")
+    row("ratio ledger transfers/s ÷ raw commits/s", lambda r: f"{r.ledger_tps / r.raw_commits:.3f}")
+    for role in ROLES:
+        row(
+            f"peak RSS: {role}"
+            + (" (largest backend, shared buffers included)" if role == "database" else ""),
+            lambda r, role=role: f"{r.rss_mb[role]:,.0f} MB" if role in r.rss_mb else "—",
+        )
+    return out
+
+
+def render(results: list[Result], machine: measure.Machine, args: argparse.Namespace) -> tuple[Table, str]:
+    """The Rich table for the terminal and the same table in Markdown."""
+    title = f"{args.trades:,} trades; {machine.cores} cores, {machine.memory_gb:.0f} GB; {machine.date}"
+    table = Table(title=title)
     table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_row("raw single-row commits/s", f"{commits:,.0f}")
-    table.add_row("trades paid", f"{result.paid:,}")
-    table.add_row("end-to-end trades/s", f"{result.trades_per_second:,.1f}")
-    table.add_row("ratio trades/s ÷ commits/s", f"{result.trades_per_second / commits:.4f}")
-    table.add_row("saturated: submitted → payout sent, p50", f"{result.p50_to_payout_sent * 1000:,.0f} ms")
-    table.add_row("saturated: submitted → payout sent, p99", f"{result.p99_to_payout_sent * 1000:,.0f} ms")
-    table.add_row(
-        "one at a time: submitted → payout sent, p50", f"{single.p50_to_payout_sent * 1000:,.0f} ms"
+    for r in results:
+        table.add_column(r.backend, justify="right")
+    body = rows(results)
+    for label, cells in body:
+        table.add_row(label.replace("**", ""), *[c.replace("**", "").replace("`", "") for c in cells])
+    lines = [
+        f"Measured {machine.date} on {machine.cores} cores ({machine.cpu_model}), "
+        f"{machine.memory_gb:.1f} GB, Linux {machine.kernel}. Command: `{' '.join(['make bench', *args.argv])}`.",
+        "",
+        "| figure | " + " | ".join(r.backend for r in results) + " |",
+        "|---|" + "---:|" * len(results),
+        *[f"| {label.strip()} | " + " | ".join(cells) + " |" for label, cells in body],
+    ]
+    return table, "\n".join(lines)
+
+
+def write_docs(markdown: str, path: Path = DOCS) -> None:
+    """Replace the latest-run section of docs/benchmarks.md (the rest is written by people)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{markdown}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## Latest run\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Flags, with defaults that finish in under ten minutes on two cores."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    table.add_row(
-        "one at a time: submitted → payout sent, p99", f"{single.p99_to_payout_sent * 1000:,.0f} ms"
+    parser.add_argument("--trades", type=int, default=1000, help="trades through the exchange (default 1000)")
+    parser.add_argument("--single", type=int, default=40, help="trades sent one at a time (default 40)")
+    parser.add_argument("--apis", type=int, default=2, help="API processes on PostgreSQL (default 2)")
+    parser.add_argument("--workers", type=int, default=3, help="worker processes on PostgreSQL (default 3)")
+    parser.add_argument("--threads", type=int, default=12, help="generator threads for trades (default 12)")
+    parser.add_argument("--raw-commits", type=int, default=2000)
+    parser.add_argument("--transfers", type=int, default=1000, help="ledger transfers (default 1000)")
+    parser.add_argument(
+        "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 200, 500], help="quotes/s"
     )
+    parser.add_argument("--quote-seconds", type=float, default=4.0, help="seconds at each quote rate")
+    parser.add_argument("--quote-threads", type=int, default=64)
+    parser.add_argument("--backends", default="postgresql,sqlite", help="postgresql, sqlite or both")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    machine = measure.machine()
+    base = Path(tempfile.mkdtemp(prefix="vx-bench-"))
+    results = []
+    backends = args.backends.split(",")
+    if "postgresql" in backends:
+        server = start_server(durable=True)
+        try:
+            admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
+            settings = measure.assert_durable(admin)
+            result = run_backend(
+                args,
+                "PostgreSQL",
+                base,
+                lambda name: create_database(server, name),
+                _postmaster(server.datadir),
+            )
+            result.durability = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+            results.append(result)
+        finally:
+            stop_server(server)
+    if "sqlite" in backends:
+        sqlite_dir = base / "sqlite-files"
+        sqlite_dir.mkdir()
+        result = run_backend(args, "SQLite", base, lambda name: f"sqlite:///{sqlite_dir}/{name}.db", None)
+        result.durability = "WAL, synchronous=NORMAL (the project's pragmas)"
+        results.append(result)
+    table, markdown = render(results, machine, args)
     console.print(table)
+    console.print(f"logs and data: {base}")
+    if not args.no_docs:
+        write_docs(markdown)
+        console.print(f"written to {DOCS}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import psycopg
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
 OS_USER = "postgres"
+DURABLE = " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+FAST = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
 
 
 def find_pg_ctl() -> str:
@@ -40,6 +42,8 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
     """Start a throwaway server on a free port; the caller stops it.
 
     Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`.
+    pytest-postgresql's executor always passes `-F` (fsync off) to the server; the
+    explicit settings below come later on its command line, so they win.
     """
     base = Path(tempfile.mkdtemp(prefix="vx-pg-"))
     pg_ctl = find_pg_ctl()
@@ -60,8 +64,7 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
         startparams="-w",
         dbname="postgres",
         user="postgres",
-        postgres_options="-c max_connections=300"
-        + ("" if durable else " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"),
+        postgres_options="-c max_connections=300" + (DURABLE if durable else FAST),
     )
     executor.start()
     return executor
