@@ -270,7 +270,7 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
         lambda r: f"{r.figures.trades_per_second:.1f}" if r.figures else "—",
     )
     row("trades/s (measured window, wall clock)", lambda r: f"{r.wall_tps:.1f}")
-    row("raw durable commits/s (one connection)", lambda r: f"{r.raw_commits:,.0f}")
+    row("raw single-row commits/s (one connection)", lambda r: f"{r.raw_commits:,.0f}")
     row(
         "ratio trades/s ÷ raw commits/s",
         lambda r: f"{r.figures.trades_per_second / r.raw_commits:.4f}" if r.figures else "—",
@@ -321,7 +321,7 @@ def render(results: list[Result], machine: measure.Machine, args: argparse.Names
         table.add_row(label.replace("**", ""), *[c.replace("**", "").replace("`", "") for c in cells])
     lines = [
         f"Measured {machine.date} on {machine.cores} cores ({machine.cpu_model}), "
-        f"{machine.memory_gb:.1f} GB, Linux {machine.kernel}. Command: `{' '.join(['make bench', *args.argv])}`.",
+        f"{machine.memory_gb:.1f} GB, Linux {machine.kernel}. Command: `python -m bench.scale_out {' '.join(args.argv)}` (what `make bench` runs).",
         "",
         "| figure | " + " | ".join(r.backend for r in results) + " |",
         "|---|" + "---:|" * len(results),
