@@ -83,6 +83,15 @@ def tree_peak_rss_mb(root: int) -> float:
     return max(peaks, default=0.0)
 
 
+def reset_peak_rss(root: int) -> None:
+    """Start VmHWM afresh for `root` and its descendants (Linux: write 5 to clear_refs)."""
+    for pid in [root, *descendants(root)]:
+        try:
+            (PROC / str(pid) / "clear_refs").write_text("5")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+
+
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 

@@ -92,7 +92,7 @@ def _reader(engine: Engine) -> Connection:
 
 
 def wait_settled(engine: Engine, total: int, progress: Callable[[int], None], timeout: float) -> int:
-    """Poll (every 0.25 s) until no trade is still moving; returns how many have settled."""
+    """Poll (every 0.5 s) until no trade is still moving; returns how many have settled."""
     deadline = time.monotonic() + timeout
     query = select(func.count()).select_from(trades).where(trades.c.status.in_(SETTLED))
     with _reader(engine) as conn:
@@ -104,7 +104,7 @@ def wait_settled(engine: Engine, total: int, progress: Callable[[int], None], ti
                 return settled
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {settled} of {total} trades settled in {timeout:.0f} s")
-            _pause.wait(0.25)
+            _pause.wait(0.5)
 
 
 def one_at_a_time(
