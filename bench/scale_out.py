@@ -38,6 +38,7 @@ from bench.generator import TRADES_PER_SELLER
 from voucher_exchange.db.engine import make_engine
 
 console = Console()
+_pause = threading.Event()  # never set: a bounded wait
 LABELS = {
     "api": "API processes",
     "worker": "worker processes",
@@ -69,6 +70,8 @@ class Result:
     quotes: dict[int, dict[str, float]] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     setup_rss_mb: dict[str, float] = field(default_factory=dict)
+    idle_ms_per_s: dict[str, float] = field(default_factory=dict)
+    window_seconds: float = 0.0
 
 
 class Generator:
@@ -197,16 +200,22 @@ def _exchange_phases(
         for pids in roots.values():
             for pid in pids:
                 measure.reset_peak_rss(pid)
+        # What the processes burn doing nothing (polls, timers): on a crowded machine the
+        # trades take longer, and this part of their CPU grows with the wall clock, not the work.
+        idle_start, idle_clock = _cpu(roots), time.perf_counter()
+        _pause.wait(args.idle_seconds)  # measuring idleness: nothing to poll for
+        idle_end, idle_span = _cpu(roots), time.perf_counter() - idle_clock
+        result.idle_ms_per_s = {r: (idle_end[r] - idle_start[r]) * 1000 / idle_span for r in roots}
         _, submitted = _task(progress, "trades submitted", args.trades)
         _, settled = _task(progress, "trades settled", args.trades)
-        before = _cpu_each(roots)
+        before, window_start = _cpu_each(roots), time.perf_counter()
         # The generator runs while this thread watches the database settle.
         outcome: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: outcome.update(generator.run(submitted)))
         thread.start()
         phases.wait_settled(engine, args.trades, settled, timeout=args.trades * 2 + 120)
         thread.join()
-        after = _cpu_each(roots)
+        after, result.window_seconds = _cpu_each(roots), time.perf_counter() - window_start
         ids: list[str] = outcome["trade_ids"]
         result.trades = len(ids)
         result.statuses = phases.status_counts(engine, ids)
@@ -258,6 +267,11 @@ def _ms(seconds: float) -> str:
     return "—" if math.isnan(seconds) else f"{seconds * 1000:,.1f} ms"
 
 
+def _idle_share(r: Result) -> float:
+    paid = r.statuses.get("paid", 0) or 1
+    return sum(r.idle_ms_per_s.get(role, 0.0) for role in ROLES[:3]) * r.window_seconds / paid
+
+
 def _split(total: float, each: list[float]) -> str:
     if len(each) < 2:
         return f"{total:.1f}"
@@ -287,6 +301,14 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
             ),
         )
     row("  CPU ms per trade: all processes", lambda r: f"{cpu(r, ROLES):.1f}")
+    row(
+        "idle CPU, ms per second (API + worker + DB), before the trades",
+        lambda r: f"{sum(r.idle_ms_per_s.get(role, 0.0) for role in ROLES[:3]):.1f}",
+    )
+    row(
+        "exchange CPU ms per trade less that idle rate over the window",
+        lambda r: f"{cpu(r, ROLES[:3]) - _idle_share(r):.1f} (window {r.window_seconds:.0f} s)",
+    )
     row("trades paid / submitted", lambda r: f"{r.statuses.get('paid', 0):,} / {r.trades:,}")
     row("distinct client IPs seen", lambda r: f"{r.statuses.get('distinct client IPs', 0):,}")
     row(
@@ -388,6 +410,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quote-seconds", type=float, default=4.0, help="seconds at each quote rate")
     parser.add_argument("--quote-threads", type=int, default=64)
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sampled before the trades")
     parser.add_argument("--backends", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args(argv)
