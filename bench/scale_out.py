@@ -398,7 +398,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trades", type=int, default=1000, help="trades through the exchange (default 1000)")
+    parser.add_argument("--trades", type=int, default=800, help="trades through the exchange (default 800)")
     parser.add_argument("--single", type=int, default=40, help="trades sent one at a time (default 40)")
     parser.add_argument("--apis", type=int, default=2, help="API processes on PostgreSQL (default 2)")
     parser.add_argument("--workers", type=int, default=3, help="worker processes on PostgreSQL (default 3)")
