@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from tests.support import load
+from tests.support.polling import poll_until
 from tests.support.postgres import create_database, start_server, stop_server
 
 from bench import measure, phases
@@ -234,25 +236,7 @@ def _exchange_phases(
         single_ids = phases.one_at_a_time(engine, running.api_urls[0], single_sellers, single_codes, tick)
         result.single = load.figures(engine, set(single_ids))
 
-        for rate in args.rates:
-            requests = int(rate * args.quote_seconds)
-            _, update = _task(progress, f"quotes at {rate}/s (open loop)", requests)
-            spec = {"mode": "quotes", "apis": running.api_urls, "token": quote_seller["token"], "rate": rate}
-            spec |= {"seconds": args.quote_seconds, "threads": args.quote_threads}
-            generator = Generator(spec, base)
-            api_before = _cpu({"api": roots["api"]})["api"]
-            quoted = generator.run(update)
-            api_cpu = _cpu({"api": roots["api"]})["api"] - api_before
-            p50, p99 = measure.p50_p99(quoted["latencies"])
-            result.quotes[rate] = {
-                "p50": p50,
-                "p99": p99,
-                "errors": quoted["errors"],
-                "achieved": len(quoted["latencies"]) / quoted["seconds"],
-                "api_ms": api_cpu * 1000 / requests,
-                "generator_core": quoted["cpu_seconds"] / quoted["seconds"],
-            }
-            generator_rss.append(quoted["peak_rss_mb"])
+        generator_rss += _quotes(args, progress, running, roots["api"], quote_seller["token"], result)
 
         result.rss_mb = {
             role: max(measure.tree_peak_rss_mb(pid) for pid in pids)
@@ -265,6 +249,38 @@ def _exchange_phases(
 
 def _ms(seconds: float) -> str:
     return "—" if math.isnan(seconds) else f"{seconds * 1000:,.1f} ms"
+
+
+def _quotes(
+    args: argparse.Namespace,
+    progress: Progress,
+    running: Deployment,
+    api_pids: list[int],
+    token: str,
+    result: Result,
+) -> list[float]:
+    """Open-loop quotes at each rate; returns the generators' peak RSS."""
+    peaks = []
+    for rate in args.rates:
+        requests = int(rate * args.quote_seconds)
+        _, update = _task(progress, f"quotes at {rate}/s (open loop)", requests)
+        spec = {"mode": "quotes", "apis": running.api_urls, "token": token, "rate": rate}
+        spec |= {"seconds": args.quote_seconds, "threads": args.quote_threads}
+        generator = Generator(spec, running.base)
+        api_before = _cpu({"api": api_pids})["api"]
+        quoted = generator.run(update)
+        api_cpu = _cpu({"api": api_pids})["api"] - api_before
+        p50, p99 = measure.p50_p99(quoted["latencies"])
+        result.quotes[rate] = {
+            "p50": p50,
+            "p99": p99,
+            "errors": quoted["errors"],
+            "achieved": len(quoted["latencies"]) / quoted["seconds"],
+            "api_ms": api_cpu * 1000 / requests,
+            "generator_core": quoted["cpu_seconds"] / quoted["seconds"],
+        }
+        peaks.append(quoted["peak_rss_mb"])
+    return peaks
 
 
 def _idle_share(r: Result) -> float:
@@ -393,6 +409,18 @@ def write_docs(markdown: str, path: Path = DOCS) -> None:
     path.write_text(text)
 
 
+def _wait_accepting(conninfo: str) -> None:
+    # A loaded machine can answer on the port while the server is still "starting up".
+    def accepting() -> bool:
+        try:
+            psycopg.connect(conninfo).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    poll_until(accepting, timeout=120, interval=0.2, what="PostgreSQL to accept connections")
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """Flags, with defaults that finish in under ten minutes on two cores."""
     parser = argparse.ArgumentParser(
@@ -428,6 +456,7 @@ def main(argv: list[str] | None = None) -> None:
         server = start_server(durable=True)
         try:
             admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
+            _wait_accepting(admin)
             settings = measure.assert_durable(admin)
             result = run_backend(
                 args,
