@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bench.generator import seller_ip
-from bench.scale_out import BEGIN, END, write_docs
+from bench.report import BEGIN, END, write_docs
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
 from bench import measure

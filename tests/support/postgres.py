@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
+from tests.support.polling import poll_until
+
 OS_USER = "postgres"
 DURABLE = " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
 FAST = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
@@ -67,7 +69,20 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
         postgres_options="-c max_connections=300" + (DURABLE if durable else FAST),
     )
     executor.start()
+    _wait_accepting(executor.port)
     return executor
+
+
+def _wait_accepting(port: int) -> None:
+    # The port can answer while the server is still "starting up" (seen on a loaded machine).
+    def accepting() -> bool:
+        try:
+            psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres").close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    poll_until(accepting, timeout=120, interval=0.1, what="PostgreSQL to accept connections")
 
 
 def create_database(executor: PostgreSQLExecutor, name: str) -> str:
