@@ -39,8 +39,8 @@ messages: $(STAMP) ## Extract translatable text and merge it into the Korean cat
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 --no-location --sort-output -o var/messages.pot src/voucher_exchange
 	$(BIN)/pybabel update -i var/messages.pot -d src/voucher_exchange/locale -l ko --no-fuzzy-matching --ignore-obsolete
 
-bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
-	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)
+bench: $(STAMP) ## CPU per trade per process, speed and latency, durable PostgreSQL + SQLite (TRADES=800 BENCH_ARGS=--help)
+	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),800) $(BENCH_ARGS)
 
 bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
 	$(BIN)/python -m bench.risk_decision

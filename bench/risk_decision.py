@@ -28,6 +28,8 @@ from voucher_exchange.db.schema import trades
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
 from voucher_exchange.risk import features, rules
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.pipeline import risk_subject
 
 console = Console()
 BRANDS = ["cultureland", "booknlife", "google-play-kr", "shinsegae", "lotte"]
@@ -112,7 +114,10 @@ def main() -> None:
         load(path, args.sellers, args.trades, progress)
         ruleset = rules.default_ruleset()
         with UnitOfWork(engine, readonly=True) as uow:
-            sample = uow.conn.execute(select(trades).order_by(trades.c.id).limit(args.decisions * 3)).all()
+            ids = uow.conn.execute(
+                select(trades.c.id).order_by(trades.c.id).limit(args.decisions * 3)
+            ).scalars()
+            sample = [t for t in (trade_repo.get(uow.conn, i) for i in ids) if t is not None]
         rng = random.Random(2)
         picks = rng.sample(sample, args.decisions)
         now = datetime.now(UTC)
@@ -123,7 +128,7 @@ def main() -> None:
             start = time.perf_counter()
             with UnitOfWork(engine, readonly=True) as uow:
                 facts = features.compute(
-                    uow.conn, trade, answer, now, "KR", trade.brand_slug == "google-play-kr"
+                    uow.conn, risk_subject(trade), answer, now, "KR", trade.brand_slug == "google-play-kr"
                 )
             rules.evaluate(ruleset, facts)
             timings.append((time.perf_counter() - start) * 1000)

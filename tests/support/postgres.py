@@ -18,7 +18,11 @@ from typing import Any
 import psycopg
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
+from tests.support.polling import poll_until
+
 OS_USER = "postgres"
+DURABLE = " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+FAST = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
 
 
 def find_pg_ctl() -> str:
@@ -42,6 +46,8 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
     """Start a throwaway server on a free port; the caller stops it.
 
     Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`.
+    pytest-postgresql's executor always passes `-F` (fsync off) to the server; the
+    explicit settings below come later on its command line, so they win.
     """
     base = Path(tempfile.mkdtemp(prefix="vx-pg-"))
     pg_ctl = find_pg_ctl()
@@ -62,10 +68,10 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
         startparams="-w",
         dbname="postgres",
         user="postgres",
-        postgres_options="-c max_connections=300"
-        + ("" if durable else " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"),
+        postgres_options="-c max_connections=300" + (DURABLE if durable else FAST),
     )
     executor.start()
+    _wait_accepting(executor.port)
     return executor
 
 
@@ -79,6 +85,18 @@ def _connect_when_ready(dsn: str, timeout: float = 60.0) -> psycopg.Connection[A
             if "starting up" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)  # polling the server's readiness, with a deadline
+
+
+def _wait_accepting(port: int) -> None:
+    # The port can answer while the server is still "starting up" (seen on a loaded machine).
+    def accepting() -> bool:
+        try:
+            psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres").close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    poll_until(accepting, timeout=120, interval=0.1, what="PostgreSQL to accept connections")
 
 
 def create_database(executor: PostgreSQLExecutor, name: str) -> str:
