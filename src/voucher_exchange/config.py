@@ -32,6 +32,8 @@ class Settings:
     mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
     # Where sellers reach the site (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
+    # How far apart a statement line's time and ours may be and still match (reconciliation).
+    reconcile_tolerance_seconds: int = 15 * 60
 
     @property
     def currency(self) -> str:
@@ -71,4 +73,5 @@ def load_settings() -> Settings:
         smtp_port=int(env.get("VX_SMTP_PORT", "25")),
         mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),
         public_url=env.get("VX_PUBLIC_URL", Settings.public_url),
+        reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),
     )
