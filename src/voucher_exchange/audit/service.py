@@ -59,3 +59,19 @@ def head_at_end_of(conn: Connection, day: date) -> chain.Entry | None:
     """The chain head at the end of a UTC day: the last entry written that day or before."""
     end = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(days=1)
     return audit_repo.last_before(conn, end)
+
+
+def published_heads(conn: Connection, today: date, days: int = 7) -> list[tuple[date, chain.Entry | None]]:
+    """The chain head at the end of each of the last `days` UTC days before `today`, newest first.
+
+    These are what the operator publishes (dashboard, daily report): anyone holding an
+    old head can later prove the log up to it was not rewritten.
+    """
+    return [
+        (day, head_at_end_of(conn, day)) for day in (today - timedelta(days=n) for n in range(1, days + 1))
+    ]
+
+
+def current_head(conn: Connection) -> tuple[int | None, str]:
+    """The head right now (last entry id, hash); the genesis hash while the log is empty."""
+    return audit_repo.recorded_head(conn) or (None, chain.GENESIS)
