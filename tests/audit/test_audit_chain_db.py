@@ -84,7 +84,7 @@ def test_an_edited_entry_is_named(core: Core, tmp_path: Path) -> None:
 
     assert _verify(core) == [(edited, Break.EDITED)]
     assert code == 1
-    assert f"entry {edited} edited: entry {edited} was changed after it was written" in out
+    assert f"edited: entry {edited} was changed after it was written" in out
     assert "audit verify: 1 break(s) in the chain" in out
 
 
@@ -97,7 +97,7 @@ def test_a_deleted_entry_is_named(core: Core, tmp_path: Path) -> None:
 
     assert _verify(core) == [(ids[3], Break.DELETED)]
     assert code == 1
-    assert f"entry {gone} (between entry {ids[1]} and entry {ids[3]}) deleted" in out
+    assert f"deleted: entry {gone} (between entry {ids[1]} and entry {ids[3]}) deleted" in out
 
 
 def test_a_reordered_pair_is_named(core: Core) -> None:
@@ -198,3 +198,19 @@ def test_the_migration_chains_existing_entries(
     assert (int(recorded.last_id), recorded.hash) == (verdict.last_id, verdict.head)
     content = canonical("op@example.com", "brand.status", "cultureland", {"status": "paused"}, first.at)
     assert (first.prev_hash, first.hash) == (GENESIS, link(GENESIS, content))
+
+
+def test_staff_actions_at_the_console_are_chained_too(core: Core, tmp_path: Path) -> None:
+    env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
+    url = core.ctx.settings.database_url
+
+    made = run_cli(
+        tmp_path, "users", "create", "--email", "new-reviewer@example.com", "--password", "long-enough-pass",
+        "--role", "reviewer", "--database-url", url, env=env,
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stderr
+    with core.ctx.uow(readonly=True) as uow:
+        rows = uow.conn.execute(select(audit_log.c.actor, audit_log.c.action, audit_log.c.details)).all()
+    assert [(r.actor, r.action, r.details) for r in rows][-1] == ("cli", "staff.add", {"role": "reviewer"})
+    assert _verify(core) == []

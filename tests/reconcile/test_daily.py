@@ -16,6 +16,7 @@ import httpx
 
 from tests.support.core import Core
 from tests.support.processes import run_cli
+from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile.statements import Source
@@ -86,6 +87,21 @@ def test_a_day_of_trades_reconciles_fully_matched(core: Core, tmp_path: Path) ->
     assert issuer.unmatched == rail.unmatched == []
     assert rail.tolerance_seconds == 900 and rail.run_by == "cli" and rail.statement_date == _day(core)
     assert len(day["keys"]) == 4
+    # Reconciling moved no money: the books are what the day's trades made them.
+    with core.ctx.uow(readonly=True) as uow:
+        balances = {b["account"]: (b["balance"], b["pending"]) for b in ledger_service.balances(uow.conn)}
+    refused_seller = next(
+        a for a, (balance, _) in balances.items() if a.startswith("seller_payable") and balance
+    )
+    assert balances == {
+        "inventory:cultureland": (95_000, 0),
+        "margin": (-9_000, 0),
+        "operator_capital": (-1_000_000, 0),
+        "treasury": (1_000_000 - 45_500 - 27_000 - 4_500, 0),
+        **{a: (0, 0) for a in balances if a.startswith("seller_payable") and a != refused_seller},
+        refused_seller: (-9_000, 0),
+    }
+    assert sum(1 for a in balances if a.startswith("seller_payable")) == 4
 
 
 def _rows(text: str) -> list[list[str]]:

@@ -105,7 +105,7 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
             verdict = audit.verify(uow.conn, lambda done: bar.update(task, completed=done))
             bar.update(task, completed=verdict.checked)
     for finding in verdict.findings:
-        console.print(f"[red]entry {finding.entry_id} {finding.kind.value}:[/red] {finding.detail}")
+        console.print(f"[red]{finding.kind.value}:[/red] {finding.detail}")
     if not verdict.intact:
         console.print(f"[red bold]audit verify: {len(verdict.findings)} break(s) in the chain[/red bold]")
         raise typer.Exit(1)

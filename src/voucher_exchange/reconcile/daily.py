@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from voucher_exchange.audit import service as audit
-from voucher_exchange.ledger import service as ledger_service
-from voucher_exchange.ledger.models import Phase
+from voucher_exchange.ledger import repository as ledger_repo
+from voucher_exchange.ledger.models import Phase, Transfer
 from voucher_exchange.money import Money
 from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.reconcile import repository as reconcile_repo
@@ -37,7 +37,8 @@ from voucher_exchange.reconcile.matching import (
 from voucher_exchange.reconcile.models import NewRun, StoredRun
 from voucher_exchange.reconcile.statements import Source, parse
 
-_CHUNK = 400
+_CHUNK = 200
+_MAX_PER_REFERENCE = 50
 INVENTORY_PREFIX = "inventory:"
 
 
@@ -51,10 +52,17 @@ class Statement:
     text: str
 
 
-def _transfers(conn: Connection, references: list[str]) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = defaultdict(list)
+def _transfers(conn: Connection, references: list[str]) -> dict[str, list[Transfer]]:
+    found: dict[str, list[Transfer]] = defaultdict(list)
     for i in range(0, len(references), _CHUNK):
-        for transfer in ledger_service.transfers(conn, references[i : i + _CHUNK]):
+        chunk = references[i : i + _CHUNK]
+        # A reference has a handful of transfers (credit and fee; pending and post/void):
+        # the limit is far above that, and reaching it would mean a silently short answer.
+        limit = len(chunk) * _MAX_PER_REFERENCE
+        transfers = ledger_repo.transfers(conn, chunk, limit=limit)
+        if len(transfers) >= limit:
+            raise RuntimeError(f"more than {_MAX_PER_REFERENCE} ledger transfers per reference")
+        for transfer in transfers:
             found[transfer.reference].append(transfer)
     return found
 
