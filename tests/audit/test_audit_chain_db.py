@@ -73,6 +73,16 @@ def test_an_intact_log_verifies_and_prints_its_head(core: Core, tmp_path: Path) 
     assert f"head {head} (entry {ids[-1]})" in out
     assert (int(recorded.last_id), recorded.hash) == (ids[-1], head)
     assert first_prev == GENESIS
+    env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
+    heads = run_cli(
+        tmp_path, "audit", "heads", "--days", "2", "--database-url", core.ctx.settings.database_url, env=env
+    )
+    assert heads.returncode == 0, heads.stderr
+    lines = [line.strip().strip("│") for line in heads.stdout.splitlines() if "│" in line]
+    rows = [[cell.strip() for cell in line.split("│")] for line in lines]
+    yesterday = (core.ctx.clock.now().date() - timedelta(days=1)).isoformat()
+    before = (core.ctx.clock.now().date() - timedelta(days=2)).isoformat()
+    assert rows == [["now", str(ids[-1]), head], [yesterday, "—", "—"], [before, "—", "—"]]
 
 
 def test_an_edited_entry_is_named(core: Core, tmp_path: Path) -> None:

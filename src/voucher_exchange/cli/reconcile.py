@@ -111,3 +111,21 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
         raise typer.Exit(1)
     console.print(f"[green bold]audit verify: {verdict.checked} entries intact[/green bold]")
     console.print(f"head {verdict.head} (entry {verdict.last_id})")
+
+
+@audit_app.command("heads")
+def audit_heads(
+    days: Annotated[int, typer.Option(help="How many days back, newest first.", min=1, max=366)] = 7,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The chain head at the end of each past UTC day (what the dashboard publishes), to copy elsewhere."""
+    with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
+        heads = audit.published_heads(uow.conn, ctx.clock.now().date(), days)
+        last_id, head = audit.current_head(uow.conn)
+    table = Table("end of day (UTC)", "entry", "hash")
+    table.add_row("now", "—" if last_id is None else str(last_id), head)
+    for day, entry in heads:
+        table.add_row(
+            day.isoformat(), "—" if entry is None else str(entry.id), "—" if entry is None else entry.hash
+        )
+    console.print(table)
