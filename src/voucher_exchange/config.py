@@ -42,6 +42,8 @@ class Settings:
     # Approving a held trade above this face value (minor units) takes two different reviewers;
     # None = the jurisdiction's default (₩1,000,000 / $1,000).
     dual_approval_above: int | None = None
+    # How far apart a statement line's time and ours may be and still match (reconciliation).
+    reconcile_tolerance_seconds: int = 15 * 60
 
     @property
     def dual_approval_threshold(self) -> int:
@@ -93,4 +95,5 @@ def load_settings() -> Settings:
             env.get("VX_CHARGEBACK_POLL_SECONDS", str(Settings.chargeback_poll_seconds))
         ),
         dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
+        reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),
     )

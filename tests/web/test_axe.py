@@ -49,6 +49,13 @@ def test_seller_pages_pass_axe(page: Page, site: Site) -> None:
 
 def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
     log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
-    for path in ("/staff", "/staff/review", "/staff/brands/cultureland", "/staff/payouts", "/staff/team"):
+    for path in (
+        "/staff",
+        "/staff/review",
+        "/staff/brands/cultureland",
+        "/staff/payouts",
+        "/staff/team",
+        "/staff/reconciliation",
+    ):
         page.goto(path)
         assert violations(page) == [], path

@@ -1,27 +1,77 @@
-"""Audit use cases: record a staff action, read the log."""
+"""Audit use cases: append an entry to the hash chain, read the log, verify the chain."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
-from voucher_exchange.db.schema import audit_log
+from voucher_exchange.audit import chain
+from voucher_exchange.audit import repository as audit_repo
+
+MAX_SUBJECT = 100
 
 
 def record(
     conn: Connection, actor: str, action: str, subject: str, details: dict[str, Any], now: datetime
 ) -> None:
-    """Append one entry in the caller's transaction (never a secret in `details`)."""
-    conn.execute(
-        insert(audit_log).values(at=now, actor=actor, action=action, subject=subject[:100], details=details)
+    """Append one entry in the caller's transaction (never a secret in `details`).
+
+    Takes the chain head's lock until the caller's transaction ends, so call it late in
+    the transaction: appenders queue behind each other, never fork the chain.
+    """
+    subject = subject[:MAX_SUBJECT]
+    _, prev_hash = audit_repo.lock_head(conn)
+    entry_hash = chain.link(prev_hash, chain.canonical(actor, action, subject, details, now))
+    audit_repo.append(
+        conn,
+        {"at": now, "actor": actor, "action": action, "subject": subject, "details": details},
+        prev_hash,
+        entry_hash,
     )
 
 
 def recent(conn: Connection, limit: int = 200, action: str | None = None) -> list[Any]:
     """The newest entries first, optionally of one action."""
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if action:
-        query = query.where(audit_log.c.action == action)
-    return list(conn.execute(query))
+    return audit_repo.recent(conn, limit, action)
+
+
+def verify(conn: Connection, progress: Callable[[int], None] | None = None) -> chain.Verdict:
+    """Walk the whole chain (read-only); `progress` is told how many entries were read so far."""
+
+    def counted() -> Any:
+        for n, entry in enumerate(audit_repo.entries(conn), start=1):
+            if progress is not None and n % 500 == 0:
+                progress(n)
+            yield entry
+
+    return chain.verify(counted(), audit_repo.recorded_head(conn))
+
+
+def count(conn: Connection) -> int:
+    """How many entries the log holds."""
+    return audit_repo.count(conn)
+
+
+def head_at_end_of(conn: Connection, day: date) -> chain.Entry | None:
+    """The chain head at the end of a UTC day: the last entry written that day or before."""
+    end = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(days=1)
+    return audit_repo.last_before(conn, end)
+
+
+def published_heads(conn: Connection, today: date, days: int = 7) -> list[tuple[date, chain.Entry | None]]:
+    """The chain head at the end of each of the last `days` UTC days before `today`, newest first.
+
+    These are what the operator publishes (dashboard, daily report): anyone holding an
+    old head can later prove the log up to it was not rewritten.
+    """
+    return [
+        (day, head_at_end_of(conn, day)) for day in (today - timedelta(days=n) for n in range(1, days + 1))
+    ]
+
+
+def current_head(conn: Connection) -> tuple[int | None, str]:
+    """The head right now (last entry id, hash); the genesis hash while the log is empty."""
+    return audit_repo.recorded_head(conn) or (None, chain.GENESIS)

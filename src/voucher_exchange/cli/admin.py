@@ -10,6 +10,7 @@ from rich.table import Table
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.cli.common import DatabaseUrl, console, context, write_json
 from voucher_exchange.ledger import service as ledger_service
@@ -32,6 +33,7 @@ def users_create(
     """Create a staff account (or add a role to an existing one)."""
     with context(database_url) as ctx, ctx.uow() as uow:
         user = accounts.create_staff(uow.conn, email, password, role, ctx.clock.now())
+        audit.record(uow.conn, "cli", "staff.add", user.id, {"role": role.value}, ctx.clock.now())
         uow.commit()
     console.print(f"[green]{user.email}[/green] now has roles: {', '.join(sorted(user.roles))}")
 
@@ -58,6 +60,18 @@ def catalog_import(
         data = catalog.read_catalog_file(file)
         with ctx.uow() as uow:
             summary = catalog.import_catalog(uow.conn, data, ctx.clock.now(), "cli")
+            audit.record(
+                uow.conn,
+                "cli",
+                "catalog.import",
+                file.name,
+                {
+                    "added": summary.added,
+                    "updated": summary.updated,
+                    "rate_versions": summary.new_rate_versions,
+                },
+                ctx.clock.now(),
+            )
             uow.commit()
     console.print(
         f"[green]imported[/green] {summary.added} new, {summary.updated} updated, "

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
+from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.security.rotation import rotate
@@ -41,6 +43,12 @@ def keys_rotate(
                 Vault(fresh),
                 lambda done, total: bar.update(task, completed=done, total=total),
             )
+            counts = {
+                "trades": summary.trades,
+                "claims": summary.claims,
+                "destinations": summary.destinations,
+            }
+            audit.record(uow.conn, "cli", "keys.rotate", "master key", counts, SystemClock().now())
             uow.commit()
     engine.dispose()
     old_copy = cfg.key_path.with_suffix(".key.old")

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from voucher_exchange.audit import service as audit
 from voucher_exchange.bootstrap import build_context, build_sandbox
 from voucher_exchange.cli.common import DatabaseUrl, console, context, settings, write_json
 from voucher_exchange.clock import FrozenClock
@@ -58,6 +59,14 @@ def rules_publish(
     ruleset = rules.load_file(file)
     with context(database_url) as ctx, ctx.uow() as uow:
         repository.publish(uow.conn, ruleset, "shadow" if shadow else "live", ctx.clock.now(), "cli")
+        audit.record(
+            uow.conn,
+            "cli",
+            "risk.publish",
+            ruleset.version,
+            {"status": "shadow" if shadow else "live"},
+            ctx.clock.now(),
+        )
         uow.commit()
     mode = "shadow" if shadow else "live"
     console.print(f"[green]published[/green] {ruleset.version} ({len(ruleset.rules)} rules) as {mode}")
@@ -66,6 +75,7 @@ def rules_publish(
 def _set_status(version: str, status: str, database_url: str | None) -> None:
     with context(database_url) as ctx, ctx.uow() as uow:
         repository.set_status(uow.conn, version, status)
+        audit.record(uow.conn, "cli", "risk.status", version, {"status": status}, ctx.clock.now())
         uow.commit()
 
 

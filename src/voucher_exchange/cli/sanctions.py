@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
@@ -68,7 +69,16 @@ def load_list(
         sdn_text = _read(sdn_csv)
         alt_text = _read(alt_csv) if alt_csv is not None else None
         with UnitOfWork(engine) as uow:
-            summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, SystemClock().now())
+            now = SystemClock().now()
+            summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, now)
+            audit.record(
+                uow.conn,
+                "cli",
+                "sanctions.load",
+                sdn_csv.name,
+                {"entries": summary.entries, "names": summary.names},
+                now,
+            )
             uow.commit()
     skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
     console.print(

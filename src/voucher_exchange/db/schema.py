@@ -371,7 +371,41 @@ audit_log = Table(
     Column("action", String(60), nullable=False),
     Column("subject", String(100), nullable=False),
     Column("details", JSON, nullable=False),
+    # The hash chain (audit/chain.py): each entry names the hash of the one before it.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_audit_log_at", "at"),
+)
+
+# One row: the newest audit entry and its hash. Appenders lock it, so the chain never forks.
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", AutoId),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+# Every `reconcile issuer|rail` run: the counts, and the lines that did not match.
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("source", String(10), nullable=False),
+    Column("statement_date", Date, nullable=False),
+    Column("file_name", String(200), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("tolerance_seconds", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("missing_ours", Integer, nullable=False),
+    Column("missing_theirs", Integer, nullable=False),
+    Column("mismatched", Integer, nullable=False),
+    Column("unmatched", JSON, nullable=False),
+    Column("run_by", String(254), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("source IN ('issuer', 'rail')", name="source"),
+    Index("ix_reconciliation_runs_created", "created_at"),
 )
 
 # Rule sets are immutable versions; only their status changes (one live, any number shadow).

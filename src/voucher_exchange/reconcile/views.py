@@ -137,3 +137,54 @@ def netted_by_trade(conn: Connection) -> dict[str, int]:
     """trade id → what its payable settled of the seller's debt after a reversal (netting)."""
     found = ledger_repo.amounts_by_reference(conn, ":netting")
     return {ref.removeprefix("trade:"): amount for ref, amount in found.items()}
+
+
+@dataclass(frozen=True)
+class SecuredTrade:
+    """A trade whose voucher was redeemed at the issuer, with when and under which reference."""
+
+    trade_id: str
+    redemption_ref: str
+    currency: str
+    secured_at: datetime
+
+
+def trades_secured_between(conn: Connection, start: datetime, end: datetime) -> list[SecuredTrade]:
+    """Trades secured in [start, end), oldest first."""
+    rows = conn.execute(
+        select(trades.c.id, trades.c.redemption_ref, trades.c.currency, trades.c.secured_at)
+        .where((trades.c.secured_at >= start) & (trades.c.secured_at < end))
+        .order_by(trades.c.secured_at, trades.c.id)
+    )
+    return [SecuredTrade(r.id, r.redemption_ref or r.id, r.currency, r.secured_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class SettledPayout:
+    """A payout the rail executed or refused, with our settlement time."""
+
+    payout_id: str
+    idempotency_key: str
+    status: PayoutStatus
+    amount: Money
+    settled_at: datetime
+
+
+def payouts_settled_between(conn: Connection, start: datetime, end: datetime) -> list[SettledPayout]:
+    """Payouts settled (executed or refused by the rail) in [start, end), oldest first."""
+    rows = conn.execute(
+        select(payouts.c.id, payouts.c.idempotency_key, payouts.c.status, payouts.c.amount)
+        .add_columns(payouts.c.currency, payouts.c.settled_at)
+        .where(
+            (payouts.c.settled_at >= start)
+            & (payouts.c.settled_at < end)
+            & payouts.c.status.in_([PayoutStatus.EXECUTED.value, PayoutStatus.REJECTED.value])
+        )
+        .order_by(payouts.c.settled_at, payouts.c.id)
+    )
+    return [
+        SettledPayout(
+            r.id, r.idempotency_key, PayoutStatus(r.status), Money(int(r.amount), r.currency), r.settled_at
+        )
+        for r in rows
+    ]

@@ -7,14 +7,15 @@ import hmac
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from voucher_exchange.clock import Clock
+from voucher_exchange.sandbox import statements
 from voucher_exchange.sandbox.store import CallCount, SandboxError, SandboxStore, Voucher
 
 MAX_MINOR_UNITS = 10**12
@@ -197,6 +198,16 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
     async def chargebacks(after: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
         """What the issuer has charged back since `after` (its own sequence): the exchange polls this."""
         return {"chargebacks": await run_in_threadpool(store.chargebacks_after, after)}
+
+    @router.get("/statements")
+    async def statement(day: Annotated[date, Query(alias="date")]) -> Response:
+        body = await run_in_threadpool(statements.issuer_statement, store, day)
+        filename = f"issuer-statement-{day.isoformat()}.csv"
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     return router
 

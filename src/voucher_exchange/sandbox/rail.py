@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from voucher_exchange.sandbox import statements
 from voucher_exchange.sandbox.store import (
     Account,
     SandboxError,
@@ -149,5 +151,15 @@ def rail_router(store: SandboxStore, hang_seconds: float) -> APIRouter:
                 for t in transfers
             ]
         }
+
+    @router.get("/statements")
+    async def statement(day: Annotated[date, Query(alias="date")]) -> Response:
+        body = await run_in_threadpool(statements.rail_statement, store, day)
+        filename = f"rail-statement-{day.isoformat()}.csv"
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     return router

@@ -399,6 +399,14 @@ class SandboxStore:
                 rows = db.execute(_EXECUTED_TO, (account_number,)).fetchall()
         return [Transfer(**dict(row)) for row in rows]
 
+    # --- statements ---------------------------------------------------------------------
+
+    def statement_rows(self, kind: str) -> list[dict[str, object]]:
+        """Every redemption (`issuer`) or every transfer the rail decided (`rail`), as stored."""
+        with self._connect() as db:
+            rows = db.execute(_ISSUER_STATEMENT if kind == "issuer" else _RAIL_STATEMENT).fetchall()
+        return [dict(row) for row in rows]
+
 
 _SELECT_TRANSFERS = (
     "SELECT idempotency_key, bank_code, account_number, holder_name, amount, currency, status,"
@@ -406,6 +414,11 @@ _SELECT_TRANSFERS = (
 )
 _EXECUTED = _SELECT_TRANSFERS + " WHERE status = 'executed' ORDER BY seq"
 _EXECUTED_TO = _SELECT_TRANSFERS + " WHERE status = 'executed' AND account_number = ? ORDER BY seq"
+_RAIL_STATEMENT = _SELECT_TRANSFERS.replace("SELECT ", "SELECT seq, ", 1)
+_ISSUER_STATEMENT = (
+    "SELECT v.rowid AS voucher_id, r.code, r.reference, r.brand, r.amount, v.currency, r.redeemed_at"
+    " FROM redemptions r JOIN vouchers v ON v.code = r.code"
+)
 
 
 def _transfer_row(db: sqlite3.Connection, idempotency_key: str) -> Transfer | None:

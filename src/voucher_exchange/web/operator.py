@@ -41,7 +41,10 @@ def dashboard(v: Page) -> Response:
             uow.conn, v.ctx.clock.now(), JURISDICTION_TZ[settings.jurisdiction], settings.currency
         )
         treasury = payout_service.treasury_available(uow.conn, settings.currency)
-    return page(v, "staff/dashboard.html", board=board, chart=volume_chart(board), treasury=treasury)
+        heads = audit.published_heads(uow.conn, v.ctx.clock.now().date()), audit.current_head(uow.conn)
+    return page(
+        v, "staff/dashboard.html", board=board, chart=volume_chart(board), treasury=treasury, heads=heads
+    )
 
 
 @router.get("/brands")

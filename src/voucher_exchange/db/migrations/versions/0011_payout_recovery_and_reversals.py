@@ -1,7 +1,7 @@
 """Payout recovery and reversals: payouts numbered per trade (one live at a time), issuer chargebacks
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from voucher_exchange.db.types import UTCDateTime
 
 revision: str = "0011"
-down_revision: str | None = "0005"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,131 @@
+"""`reconcile issuer|rail FILE --date D` and `audit verify`: checking our books against the world."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from voucher_exchange.audit import service as audit
+from voucher_exchange.cli.common import DatabaseUrl, console, context, err
+from voucher_exchange.reconcile import daily
+from voucher_exchange.reconcile.matching import Bucket, Movement, Result
+from voucher_exchange.reconcile.statements import Source
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+BUCKET_NAMES = {
+    Bucket.MATCHED: "matched",
+    Bucket.MISSING_OURS: "missing on our side",
+    Bucket.MISSING_THEIRS: "missing on theirs",
+    Bucket.MISMATCHED: "mismatched",
+}
+_STYLE = {Bucket.MATCHED: "green", Bucket.MISMATCHED: "yellow"}
+
+
+def _side(movement: Movement | None) -> tuple[str, str, str]:
+    if movement is None:
+        return "—", "—", "—"
+    at = movement.at.strftime("%H:%M:%S")
+    return movement.where, movement.amount.format(), at
+
+
+def _table(results: list[Result], show_matched: bool) -> Table:
+    table = Table("result", "reference", "problems", "theirs", "amount", "time", "ours", "amount", "time")
+    for r in results:
+        if r.bucket is Bucket.MATCHED and not show_matched:
+            continue
+        style = _STYLE.get(r.bucket, "red")
+        table.add_row(
+            f"[{style}]{BUCKET_NAMES[r.bucket]}[/{style}]",
+            r.reference,
+            ", ".join(p.value for p in r.problems),
+            *_side(r.theirs),
+            *_side(r.ours),
+        )
+    return table
+
+
+def reconcile(
+    source: Annotated[Source, typer.Argument(help="issuer (settlement file) or rail (bank statement).")],
+    file: Annotated[Path, typer.Argument(help="The statement CSV.", exists=True, dir_okay=False)],
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The statement's UTC day.")],
+    tolerance_minutes: Annotated[
+        float | None, typer.Option(help="Times may differ this much (default: the setting, 15).", min=0)
+    ] = None,
+    show_matched: Annotated[bool, typer.Option(help="List matched lines too.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Match a day's statement one-to-one to our books; exit 1 when anything is unmatched."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        err.print(f"[red]{file} is not a UTF-8 CSV file[/red]")
+        raise typer.Exit(2) from exc
+    statement_day: date = day.date()
+    with context(database_url) as ctx:
+        seconds = ctx.settings.reconcile_tolerance_seconds
+        tolerance = (
+            timedelta(minutes=tolerance_minutes)
+            if tolerance_minutes is not None
+            else timedelta(seconds=seconds)
+        )
+        statement = daily.Statement(source, statement_day, file.name, text)
+        with ctx.uow() as uow:
+            run, results = daily.run(uow.conn, statement, tolerance, "cli", ctx.clock.now())
+            uow.commit()
+    console.print(_table(results, show_matched))
+    summary = Table("", "count", title=f"{source.value} statement {statement_day.isoformat()} (run {run.id})")
+    for bucket, count in (
+        (Bucket.MATCHED, run.matched),
+        (Bucket.MISSING_OURS, run.missing_ours),
+        (Bucket.MISSING_THEIRS, run.missing_theirs),
+        (Bucket.MISMATCHED, run.mismatched),
+    ):
+        summary.add_row(BUCKET_NAMES[bucket], str(count))
+    console.print(summary)
+    if not run.ok:
+        unmatched = run.missing_ours + run.missing_theirs + run.mismatched
+        console.print(f"[red bold]reconcile {source.value}: {unmatched} line(s) unmatched[/red bold]")
+        raise typer.Exit(1)
+    console.print(f"[green bold]reconcile {source.value}: all {run.matched} line(s) matched[/green bold]")
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """Walk the audit log's hash chain; name every edited, deleted or reordered entry, exit 1."""
+    with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
+        total = audit.count(uow.conn)
+        with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("audit", total=total)
+            verdict = audit.verify(uow.conn, lambda done: bar.update(task, completed=done))
+            bar.update(task, completed=verdict.checked)
+    for finding in verdict.findings:
+        console.print(f"[red]{finding.kind.value}:[/red] {finding.detail}")
+    if not verdict.intact:
+        console.print(f"[red bold]audit verify: {len(verdict.findings)} break(s) in the chain[/red bold]")
+        raise typer.Exit(1)
+    console.print(f"[green bold]audit verify: {verdict.checked} entries intact[/green bold]")
+    console.print(f"head {verdict.head} (entry {verdict.last_id})")
+
+
+@audit_app.command("heads")
+def audit_heads(
+    days: Annotated[int, typer.Option(help="How many days back, newest first.", min=1, max=366)] = 7,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The chain head at the end of each past UTC day (what the dashboard publishes), to copy elsewhere."""
+    with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
+        heads = audit.published_heads(uow.conn, ctx.clock.now().date(), days)
+        last_id, head = audit.current_head(uow.conn)
+    table = Table("end of day (UTC)", "entry", "hash")
+    table.add_row("now", "—" if last_id is None else str(last_id), head)
+    for day, entry in heads:
+        table.add_row(
+            day.isoformat(), "—" if entry is None else str(entry.id), "—" if entry is None else entry.hash
+        )
+    console.print(table)
