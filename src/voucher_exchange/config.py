@@ -32,6 +32,11 @@ class Settings:
     mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
     # Where sellers reach the site (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
+    # How long after payout an issuer's chargeback can still be clawed back from the seller
+    # (printed on every receipt as its liability end).
+    liability_window_days: int = 90
+    # The legal name of whoever runs this exchange, printed on receipts when set.
+    operator_name: str | None = None
 
     @property
     def currency(self) -> str:
@@ -42,6 +47,11 @@ class Settings:
     def key_path(self) -> Path:
         """Where the data-encryption master key lives."""
         return self.var_dir / "keys" / "master.key"
+
+    @property
+    def receipt_key_dir(self) -> Path:
+        """Where the receipt-signing private keys live (one file per key, mode 0600)."""
+        return self.var_dir / "keys" / "receipts"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -71,4 +81,6 @@ def load_settings() -> Settings:
         smtp_port=int(env.get("VX_SMTP_PORT", "25")),
         mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),
         public_url=env.get("VX_PUBLIC_URL", Settings.public_url),
+        liability_window_days=int(env.get("VX_LIABILITY_WINDOW_DAYS", "90")),
+        operator_name=env.get("VX_OPERATOR_NAME") or None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from voucher_exchange.cli import admin, database, keys, risk, sanctions, sandbox, serve
+from voucher_exchange.cli import admin, database, keys, receipts, risk, sanctions, sandbox, serve
 
 app = typer.Typer(
     help="voucher-exchange: turn unused vouchers into money, safely.",
@@ -22,6 +22,7 @@ app.add_typer(database.db_app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
 app.add_typer(risk.risk_app, name="risk")
+app.add_typer(receipts.receipt_app, name="receipt")
 app.command()(risk.simulate)
 
 if __name__ == "__main__":
