@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import stat
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -237,3 +238,28 @@ def test_the_cli_verifies_a_real_file_offline_and_through_the_keys_url(
     unknown = run_cli(tmp_path, "receipt", "verify", str(stranger_file), "--keys", str(keys_file))
     assert unknown.returncode == 1
     assert unknown.stdout.startswith("invalid (receipt_key_unknown): Unknown key 'ffffffffffffffff'")
+
+
+def _csrf(client: httpx.Client) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/receipts/verify").text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_verify_page_checks_on_the_server_in_english(exchange: Exchange, seller: Seller) -> None:
+    trade_id, _ = _paid_trade(exchange, seller)
+    document = _receipt(seller, trade_id)
+    forged = json.loads(json.dumps(document))
+    forged["receipt"]["fee"]["amount"] = 0
+    with httpx.Client(base_url=exchange.base_url, headers={"Accept-Language": "en"}, timeout=20) as anyone:
+        token = _csrf(anyone)
+        valid = anyone.post("/receipts/verify", data={"csrf_token": token, "receipt": json.dumps(document)})
+        assert valid.status_code == 200
+        assert "Valid: this receipt was signed by this exchange and has not been changed." in valid.text
+        assert f'<dd id="verify-trade">{trade_id}</dd>' in valid.text
+        invalid = anyone.post("/receipts/verify", data={"csrf_token": token, "receipt": json.dumps(forged)})
+        assert invalid.status_code == 422
+        assert "Invalid: the signature does not match." in invalid.text
+        assert 'id="verify-trade"' not in invalid.text
+        no_token = anyone.post("/receipts/verify", data={"receipt": json.dumps(document)})
+        assert no_token.status_code == 403 and "Valid:" not in no_token.text

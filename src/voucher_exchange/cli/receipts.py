@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
@@ -59,12 +60,10 @@ def receipt_verify(
         raise typer.Exit(2) from exc
     verdict = verify(document, public_keys)
     if not verdict.valid:
-        console.print(f"[red bold]invalid[/red bold] ({verdict.code}): {verdict.message}")
+        console.print(f"[red bold]invalid[/red bold] ({verdict.code}): {escape(verdict.message)}")
         raise typer.Exit(1)
-    receipt = document["receipt"]
-    console.print(
-        f"[green bold]valid[/green bold]: trade {receipt.get('trade_id')}, signed by key {verdict.key_id}"
-    )
+    trade_id = escape(str(document["receipt"].get("trade_id")))
+    console.print(f"[green bold]valid[/green bold]: trade {trade_id}, signed by key {verdict.key_id}")
 
 
 @keys_app.command("rotate")
