@@ -6,6 +6,8 @@ import base64
 import json
 import re
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -263,3 +265,22 @@ def test_the_verify_page_checks_on_the_server_in_english(exchange: Exchange, sel
         assert 'id="verify-trade"' not in invalid.text
         no_token = anyone.post("/receipts/verify", data={"receipt": json.dumps(document)})
         assert no_token.status_code == 403 and "Valid:" not in no_token.text
+
+
+def test_concurrent_first_requests_get_one_and_the_same_receipt(exchange: Exchange, seller: Seller) -> None:
+    trade_id, _ = _paid_trade(exchange, seller)
+    token = seller.api.http.headers["Authorization"]
+    url = f"{exchange.base_url}/api/v1/trades/{trade_id}/receipt"
+    start = threading.Barrier(6)
+
+    def fetch(_: int) -> tuple[int, str]:
+        with httpx.Client(headers={"Authorization": token}, timeout=30) as client:
+            start.wait(timeout=10)
+            response = client.get(url)
+            return response.status_code, response.text
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(fetch, range(6)))
+    assert [status for status, _ in answers] == [200] * 6
+    assert len({json.dumps(json.loads(text), sort_keys=True) for _, text in answers}) == 1
+    assert _stored_receipts(exchange, [trade_id]) == 1
