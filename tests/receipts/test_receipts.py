@@ -263,6 +263,8 @@ def test_the_verify_page_checks_on_the_server_in_english(exchange: Exchange, sel
         assert invalid.status_code == 422
         assert "Invalid: the signature does not match." in invalid.text
         assert 'id="verify-trade"' not in invalid.text
+        nested = anyone.post("/receipts/verify", data={"csrf_token": token, "receipt": "[" * 19_000})
+        assert nested.status_code == 422 and "This is not a receipt." in nested.text
         no_token = anyone.post("/receipts/verify", data={"receipt": json.dumps(document)})
         assert no_token.status_code == 403 and "Valid:" not in no_token.text
 

@@ -35,7 +35,7 @@ def _read_json(source: str, what: str) -> Any:
     except (OSError, httpx.HTTPError) as exc:
         err.print(f"[red]Cannot read the {what} from {source}:[/red] {type(exc).__name__}")
         raise typer.Exit(2) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         err.print(f"[red]The {what} at {source} is not JSON.[/red]")
         raise typer.Exit(2) from exc
 

@@ -30,6 +30,7 @@ from voucher_exchange.receipts.models import (
     verify,
 )
 from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import Trade, TradeStatus
 
 
@@ -59,7 +60,7 @@ def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -
     stored = receipt_repo.get(conn, trade.id)
     if stored is not None:
         return stored
-    paid_at = trade_repo.paid_at(conn, trade.id)
+    paid_at = trade_service.paid_at(conn, trade.id)
     if trade.status is not TradeStatus.PAID or paid_at is None or trade.secured_at is None:
         raise ReceiptNotReady()
     facts = ReceiptFacts(

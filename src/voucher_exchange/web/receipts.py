@@ -63,7 +63,7 @@ def verify(v: Page, receipt: Pasted) -> Response:
     document: Any
     try:
         document = json.loads(receipt)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         document = None
     with v.ctx.uow(readonly=True) as uow:
         verdict: Verdict = receipt_service.check(uow.conn, document)
