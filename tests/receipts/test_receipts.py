@@ -171,6 +171,13 @@ def test_a_receipt_signed_before_a_rotation_still_verifies_after_it(
     assert private.hex() not in printed
     assert base64.urlsafe_b64encode(private).decode().rstrip("=") not in printed
 
+    listed = run_cli(tmp_path, "receipt", "keys", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in listed.stdout.splitlines()]
+    rows = {row[0]: row[2:] for row in cells if row and row[0] in {old_key, new_key}}
+    assert rows[old_key][0].startswith("retired ") and rows[old_key][1] == "no"
+    assert rows[new_key] == ["signing", "yes"]
+
     keys = _keys(exchange)
     ids = [k["key_id"] for k in keys]
     assert old_key in ids and new_key in ids and ids.index(old_key) < ids.index(new_key)
