@@ -35,8 +35,11 @@ class Settings:
     mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
     # Where sellers reach the site (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
-    # A seller answers for a voucher the issuer takes back this many days after payout (on the receipt).
+    # How long after payout an issuer's chargeback can still be clawed back from the seller
+    # (printed on every receipt as its liability end).
     liability_window_days: int = 90
+    # The legal name of whoever runs this exchange, printed on receipts when set.
+    operator_name: str | None = None
     # How often the worker reads the issuers' chargeback feeds.
     chargeback_poll_seconds: float = 20.0
     # Approving a held trade above this face value (minor units) takes two different reviewers;
@@ -61,6 +64,11 @@ class Settings:
     def key_path(self) -> Path:
         """Where the data-encryption master key lives."""
         return self.var_dir / "keys" / "master.key"
+
+    @property
+    def receipt_key_dir(self) -> Path:
+        """Where the receipt-signing private keys live (one file per key, mode 0600)."""
+        return self.var_dir / "keys" / "receipts"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -96,4 +104,5 @@ def load_settings() -> Settings:
         ),
         dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
         reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),
+        operator_name=env.get("VX_OPERATOR_NAME") or None,
     )

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
-from voucher_exchange.api.routes import accounts, catalog, staff, trades
+from voucher_exchange.api.routes import accounts, catalog, receipts, staff, trades
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
@@ -59,6 +59,8 @@ def create_app(
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(receipts.router, prefix="/api/v1")
+    app.include_router(receipts.well_known)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from voucher_exchange.cli import admin, database, keys, reconcile, reversals, risk, sanctions, sandbox, serve
+from voucher_exchange.cli import (
+    admin,
+    database,
+    keys,
+    receipts,
+    reconcile,
+    reversals,
+    risk,
+    sanctions,
+    sandbox,
+    serve,
+)
 
 app = typer.Typer(
     help="voucher-exchange: turn unused vouchers into money, safely.",
@@ -23,6 +34,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(reversals.reversals_app, name="reversals")
+app.add_typer(receipts.receipt_app, name="receipt")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)
 app.add_typer(reconcile.audit_app, name="audit")

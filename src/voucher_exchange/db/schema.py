@@ -455,3 +455,26 @@ sanctions_names = Table(
     Column("sdn_type", String(40)),
     Column("program", String(200)),
 )
+
+# Every public key a receipt was ever signed with (published at /.well-known/voucher-exchange/keys).
+# The private keys are files under var/keys/receipts/, never in the database.
+receipt_keys = Table(
+    "receipt_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("public_key", String(60), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when a newer key took over: it signs nothing more but stays published.
+    Column("retired_at", UTCDateTime),
+)
+
+# A paid trade's signed receipt, issued once and then served unchanged: `body` holds the exact signed bytes.
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("trade_id", ID, ForeignKey("trades.id"), primary_key=True),
+    Column("key_id", String(40), ForeignKey("receipt_keys.key_id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("signature", String(100), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+)

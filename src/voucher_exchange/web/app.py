@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
-from voucher_exchange.web import labels, operator, reconciliation, review, seller, selling
+from voucher_exchange.web import labels, operator, receipts, reconciliation, review, seller, selling
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import LoginRequired, visitor
 
@@ -53,7 +53,14 @@ def error_page(request: Request, status: int, code: str, text: str) -> Response 
 def mount(app: FastAPI) -> None:
     """Add the pages and their assets to `app`."""
     vendor_dir = node_modules()
-    for router in (seller.router, selling.router, review.router, operator.router, reconciliation.router):
+    for router in (
+        seller.router,
+        selling.router,
+        receipts.router,
+        review.router,
+        operator.router,
+        reconciliation.router,
+    ):
         app.include_router(router)
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

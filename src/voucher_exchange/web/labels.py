@@ -100,6 +100,9 @@ ERRORS = {
     "reveal_forbidden": N_("Revealing a voucher code needs the reveal_codes permission."),
     "cannot_demote_self": N_("You cannot take away your own operator role."),
     "receipt_not_ready": N_("A receipt is ready once the trade is paid."),
+    "receipt_key_missing": N_(
+        "This server cannot sign receipts yet: its receipt key is missing. Please try again later."
+    ),
     "method_invalid": N_("Choose how you got the voucher."),
     "status_invalid": N_("Choose active, paused or suspended."),
     "role_invalid": N_("Choose a role."),

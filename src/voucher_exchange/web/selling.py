@@ -20,6 +20,7 @@ from voucher_exchange.trades import batch
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
+from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.seller import Text, brands_on_sale
 from voucher_exchange.web.session import Page, Visitor, check_csrf
@@ -257,13 +258,11 @@ def redirect_payout(v: Page, trade_id: str, payout_destination_id: Text) -> Resp
 
 @router.get("/trades/{trade_id}/receipt")
 def receipt(v: Page, trade_id: str) -> Response:
-    """A printable receipt for a paid trade."""
+    """A printable receipt for a paid trade, with its signature and the signed JSON to download."""
     t = _own_trade(v, trade_id)
-    if t["status"] != TradeStatus.PAID.value:
-        raise InvalidInput("receipt_not_ready", "A receipt is ready once the trade is paid.")
-    with v.ctx.uow(readonly=True) as uow:
-        paid_at = trade_service.paid_at(uow.conn, t["id"])
-    return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at)
+    signed = receipt_pages.signed_receipt(v, t["id"])
+    paid_at = signed.receipt["paid_at"]
+    return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at, signed=signed)
 
 
 @router.post("/trades/{trade_id}/cancel")

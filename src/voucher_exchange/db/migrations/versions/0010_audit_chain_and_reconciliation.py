@@ -1,7 +1,7 @@
 """Tamper-evident audit log (hash chain, backfilled) and stored reconciliation runs
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ from voucher_exchange.audit.chain import GENESIS, canonical, link
 from voucher_exchange.db.types import UTCDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0005"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

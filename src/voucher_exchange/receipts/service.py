@@ -1,0 +1,144 @@
+"""Receipt use cases: issue a paid trade's signed receipt, publish the keys, rotate, verify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection
+
+from voucher_exchange.accounts.models import User
+from voucher_exchange.config import Settings
+from voucher_exchange.errors import DomainError, NotFound
+from voucher_exchange.receipts import keyfiles
+from voucher_exchange.receipts import repository as receipt_repo
+from voucher_exchange.receipts.models import (
+    ReceiptFacts,
+    ReceiptKey,
+    ReceiptNotReady,
+    SignedReceipt,
+    Verdict,
+    b64url,
+    build_receipt,
+    canonical,
+    from_b64url,
+    keys_document,
+    sign,
+    verify,
+)
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.models import Trade, TradeStatus
+
+
+class SigningKeyMissing(DomainError):
+    """The database names a signing key whose private file this host does not hold."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "receipt_key_missing",
+            "This server cannot sign receipts yet: its receipt key is missing. Please try again later.",
+        )
+
+
+def own_receipt(
+    conn: Connection, settings: Settings, now: datetime, user: User, trade_id: str
+) -> SignedReceipt:
+    """The seller's signed receipt for one of their paid trades, issued on first request, then unchanged."""
+    trade = trade_repo.get(conn, trade_id)
+    if trade is None or trade.user_id != user.id:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    return _issued(conn, settings, now, trade)
+
+
+def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -> SignedReceipt:
+    stored = receipt_repo.get(conn, trade.id)
+    if stored is not None:
+        return stored
+    paid_at = trade_service.paid_at(conn, trade.id)
+    if trade.status is not TradeStatus.PAID or paid_at is None or trade.secured_at is None:
+        raise ReceiptNotReady()
+    facts = ReceiptFacts(
+        trade_id=trade.id,
+        brand=trade.brand_slug,
+        face_value=trade.face_value,
+        rate_bps=trade.rate_bps,
+        fee=trade.fee,
+        payout=trade.payout,
+        submitted_at=trade.created_at,
+        secured_at=trade.secured_at,
+        paid_at=paid_at,
+        voucher_fingerprint=trade.voucher_fingerprint,
+        issuer_answer=trade.issuer_answer or {},
+        liability_window_days=settings.liability_window_days,
+        operator_name=settings.operator_name,
+    )
+    receipt = build_receipt(facts, now)
+    key_id, private_key = _signer(conn, settings.receipt_key_dir, now)
+    receipt_repo.add(conn, trade.id, canonical(receipt), sign(receipt, private_key), key_id, now)
+    # Two first requests at once: both signed, the first stored wins, both answer with it.
+    issued = receipt_repo.get(conn, trade.id)
+    assert issued is not None  # stored just above or by the concurrent winner
+    return issued
+
+
+def _signer(conn: Connection, key_dir: Path, now: datetime) -> tuple[str, Ed25519PrivateKey]:
+    """The newest signing key this host holds; the very first key is made on first use."""
+    candidates = receipt_repo.signing_keys(conn)
+    if not candidates and not receipt_repo.all_keys(conn):
+        _new_key(conn, key_dir, now)
+        candidates = receipt_repo.signing_keys(conn)
+    for key in candidates:
+        private_key = keyfiles.load(key_dir, key.key_id)
+        if private_key is not None:
+            return key.key_id, private_key
+    raise SigningKeyMissing
+
+
+def _new_key(conn: Connection, key_dir: Path, now: datetime) -> str:
+    key_id, public_key = keyfiles.create(key_dir)
+    receipt_repo.add_key(conn, key_id, b64url(public_key), now)
+    return key_id
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A new signing key, and the keys it retired (still published, no longer signing)."""
+
+    key_id: str
+    retired: list[str]
+
+
+def rotate(conn: Connection, key_dir: Path, now: datetime) -> Rotation:
+    """Make a new signing key and retire the others; receipts they signed stay valid.
+
+    The caller deletes the retired private key files after commit (`forget_retired`).
+    """
+    key_id = _new_key(conn, key_dir, now)
+    return Rotation(key_id, receipt_repo.retire_all_but(conn, key_id, now))
+
+
+def forget_retired(key_dir: Path, rotation: Rotation) -> int:
+    """Delete the private files of keys retired by a committed rotation; how many were here."""
+    return sum(keyfiles.remove(key_dir, key_id) for key_id in rotation.retired)
+
+
+def published_keys(conn: Connection) -> list[ReceiptKey]:
+    """Every key receipts were ever signed with, oldest first."""
+    return receipt_repo.all_keys(conn)
+
+
+def published(conn: Connection) -> dict[str, list[dict[str, str]]]:
+    """The well-known keys document."""
+    return keys_document(receipt_repo.all_keys(conn))
+
+
+def check(conn: Connection, document: Any) -> Verdict:
+    """Check a receipt document against this exchange's published keys."""
+    keys = {k.key_id: from_b64url(k.public_key) for k in receipt_repo.all_keys(conn)}
+    return verify(document, keys)

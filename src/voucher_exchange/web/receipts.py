@@ -1,0 +1,80 @@
+"""Signed receipts on the site: the signed JSON to download, and a page where anyone verifies one."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import JSONResponse, Response
+
+from voucher_exchange.i18n import N_
+from voucher_exchange.receipts import service as receipt_service
+from voucher_exchange.receipts.models import KEYS_PATH, SignedReceipt, Verdict
+from voucher_exchange.web.render import page
+from voucher_exchange.web.session import Page, Visitor, check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+Pasted = Annotated[str, Form(max_length=20_000)]
+
+# What the verify page says for each outcome (the CLI prints the English `Verdict.message`).
+VERDICTS = {
+    "valid": N_("Valid: this receipt was signed by this exchange and has not been changed."),
+    "receipt_malformed": N_(
+        "This is not a receipt. Paste the whole JSON file you downloaded from your receipt."
+    ),
+    "receipt_key_unknown": N_("Invalid: it names a signing key this exchange never used."),
+    "receipt_signature_malformed": N_("Invalid: the signature is damaged."),
+    "receipt_signature_invalid": N_(
+        "Invalid: the signature does not match. A field was changed after signing, "
+        "or the signature was altered."
+    ),
+}
+
+
+def signed_receipt(v: Visitor, trade_id: str) -> SignedReceipt:
+    """The signed-in seller's receipt for a paid trade (issued on first view)."""
+    user = v.seller()
+    with v.ctx.uow() as uow:
+        signed = receipt_service.own_receipt(uow.conn, v.ctx.settings, v.ctx.clock.now(), user, trade_id[:64])
+        uow.commit()
+    return signed
+
+
+@router.get("/trades/{trade_id}/receipt.json")
+def download(v: Page, trade_id: str) -> Response:
+    """The signed receipt as a file: what `voucher-exchange receipt verify` and the verify page read."""
+    signed = signed_receipt(v, trade_id)
+    disposition = f'attachment; filename="receipt-{signed.trade_id}.json"'
+    return JSONResponse(
+        signed.document(), headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )
+
+
+@router.get("/receipts/verify")
+def verify_form(v: Page) -> Response:
+    """Paste a receipt, learn whether it is genuine."""
+    return page(v, "receipt_verify.html", pasted="", verdict=None, keys_url=KEYS_PATH)
+
+
+@router.post("/receipts/verify")
+def verify(v: Page, receipt: Pasted) -> Response:
+    """Check a pasted receipt against this exchange's published keys."""
+    document: Any
+    try:
+        document = json.loads(receipt)
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+        document = None
+    with v.ctx.uow(readonly=True) as uow:
+        verdict: Verdict = receipt_service.check(uow.conn, document)
+    details = document["receipt"] if verdict.valid else None
+    return page(
+        v,
+        "receipt_verify.html",
+        status=200 if verdict.valid else 422,
+        pasted=receipt,
+        verdict=verdict,
+        message=VERDICTS[verdict.code],
+        details=details,
+        keys_url=KEYS_PATH,
+    )
