@@ -7,9 +7,9 @@ some into accounts their bank refuses (they then redirect the payout), reviewers
 held trades, the issuer charges back some paid vouchers, and a random worker is SIGKILLed
 and replaced every few seconds. Then the load stops, every trade is given time to come to
 rest, and the invariants are checked: `ledger verify` (secure before pay, exactly once,
-balanced, nothing lost), every trade at rest, and for every seller the money equation
-(earned = sent to the bank + settled against reversals + still owed). Exit code 1 on any
-violation.
+balanced, nothing lost), every trade at rest, for every seller the money equation
+(earned = sent to the bank + settled against reversals + still owed), and today's issuer
+and bank statements reconciled one-to-one against the books. Exit code 1 on any violation.
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ from voucher_exchange.db.schema import trades
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile import service as reconcile_service
+from voucher_exchange.reconcile.matching import Bucket
+from voucher_exchange.reconcile.statements import Source
 
 console = Console()
 RESTING = {"paid", "rejected", "cancelled", "failed", "reversed", "in_review"}
@@ -274,6 +277,30 @@ def _per_seller(url: str) -> tuple[dict[str, int], dict[str, int]]:
     return dict(earned), dict(reversed_owed)
 
 
+def _reconcile(run: Run, url: str, violations: list[str]) -> dict[str, tuple[int, int]]:
+    """Today's issuer and bank statements from the sandbox, matched one-to-one to the books."""
+    day = datetime.now(UTC).date()
+    engine = make_engine(url)
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        for source in (Source.ISSUER, Source.RAIL):
+            text = httpx.get(
+                f"{run.c.sandbox_url}/{source.value}/statements", params={"date": day.isoformat()}, timeout=60
+            ).text
+            with UnitOfWork(engine, readonly=True) as uow:
+                result = daily.reconcile(
+                    uow.conn, daily.Statement(source, day, f"{source.value}.csv", text), timedelta(minutes=15)
+                )
+            found[source.value] = (result.count(Bucket.MATCHED), len(result.unmatched))
+            violations.extend(
+                f"{source.value} statement: {r.bucket.value} {r.reference} {[p.value for p in r.problems]}"
+                for r in result.unmatched
+            )
+    finally:
+        engine.dispose()
+    return found
+
+
 def _statuses(url: str) -> Counter[str]:
     engine = make_engine(url)
     try:
@@ -363,6 +390,7 @@ def report(run: Run, url: str) -> int:
     finally:
         engine.dispose()
     violations = list(verify.violations)
+    matched = _reconcile(run, url, violations)
     unrested = {s: n for s, n in statuses.items() if s not in RESTING}
     if unrested:
         violations.append(f"trades not at rest: {unrested}")
@@ -394,6 +422,8 @@ def report(run: Run, url: str) -> int:
     table.add_row("reviews decided", str(run.tally.reviews))
     for error, count in sorted(run.tally.errors.items()):
         table.add_row(f"client saw {error}", str(count))
+    for source, (count, unmatched) in matched.items():
+        table.add_row(f"{source} statement lines matched / unmatched", f"{count} / {unmatched}")
     table.add_row("violations", str(len(violations)))
     console.print(table)
     for line in violations:
