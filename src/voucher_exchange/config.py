@@ -32,6 +32,16 @@ class Settings:
     mail_from: str = "voucher-exchange <no-reply@voucher-exchange.test>"
     # Where sellers reach the site (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
+    # Idempotency records (a keyed hash of the body and the first response) are kept this long.
+    idempotency_ttl_seconds: int = 24 * 3600
+    # API tokens expire after this many days without use (each use pushes the expiry on).
+    api_token_days: int = 30
+    # Scales every abuse limit (security/throttle.py); only load tests and benches raise it.
+    rate_limit_multiplier: int = 1
+    # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with a 503.
+    password_hash_slots: int = 4
+    # Largest request body the app reads, in bytes.
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def currency(self) -> str:
@@ -71,4 +81,11 @@ def load_settings() -> Settings:
         smtp_port=int(env.get("VX_SMTP_PORT", "25")),
         mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),
         public_url=env.get("VX_PUBLIC_URL", Settings.public_url),
+        idempotency_ttl_seconds=int(
+            env.get("VX_IDEMPOTENCY_TTL_SECONDS", str(Settings.idempotency_ttl_seconds))
+        ),
+        api_token_days=int(env.get("VX_API_TOKEN_DAYS", str(Settings.api_token_days))),
+        rate_limit_multiplier=int(env.get("VX_RATE_LIMIT_MULTIPLIER", "1")),
+        password_hash_slots=int(env.get("VX_PASSWORD_HASH_SLOTS", str(Settings.password_hash_slots))),
+        max_body_bytes=int(env.get("VX_MAX_BODY_BYTES", str(Settings.max_body_bytes))),
     )

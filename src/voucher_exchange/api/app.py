@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
+from voucher_exchange.api.guards import RequestGuards
 from voucher_exchange.api.routes import accounts, catalog, staff, trades
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
@@ -55,6 +56,8 @@ def create_app(
     errors.install(app, web.error_page if pages else None)
     _observe(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Added last, so it runs first: nothing reads an oversized or hostile request.
+    app.add_middleware(RequestGuards, max_body_bytes=ctx.settings.max_body_bytes)
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):

@@ -156,8 +156,15 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
     return Money(int(amount), currency).as_json()
 
 
-def view(conn: Connection, row: Any, lang: str) -> TradeView:
-    """Render one trade row with its decision and events."""
+# Event notes a seller may read: their own and the pipeline's. Staff notes are internal.
+SELLER_VISIBLE_ACTORS = frozenset({"worker"})
+
+
+def view(conn: Connection, row: Any, lang: str, seller: User | None = None) -> TradeView:
+    """Render one trade row with its decision and events.
+
+    With `seller`, the view is the seller's own: notes written by staff are left out.
+    """
     decision = repository.latest_decision(conn, row.id)
     return TradeView(
         {
@@ -182,13 +189,19 @@ def view(conn: Connection, row: Any, lang: str) -> TradeView:
             if decision
             else None,
             "events": [
-                {"at": _iso(e.at), "status": e.to_status, "note": e.note}
+                {"at": _iso(e.at), "status": e.to_status, "note": _note_for(e, seller)}
                 for e in repository.events(conn, row.id)
             ],
             "created_at": _iso(row.created_at),
             "updated_at": _iso(row.updated_at),
         }
     )
+
+
+def _note_for(event: Any, seller: User | None) -> str | None:
+    if seller is None or event.actor in SELLER_VISIBLE_ACTORS or event.actor == seller.email:
+        return str(event.note) if event.note is not None else None
+    return None
 
 
 def _iso(at: datetime) -> str:
@@ -200,9 +213,9 @@ def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView
     row = repository.get(conn, trade_id)
     if row is None or row.user_id != user.id:
         raise NotFound("trade_unknown", "There is no such trade.")
-    return view(conn, row, lang)
+    return view(conn, row, lang, seller=user)
 
 
 def list_own(conn: Connection, user: User, lang: str, limit: int, status: str | None) -> list[TradeView]:
     """The seller's trades, newest first."""
-    return [view(conn, r, lang) for r in repository.list_for_user(conn, user.id, limit, status)]
+    return [view(conn, r, lang, seller=user) for r in repository.list_for_user(conn, user.id, limit, status)]
