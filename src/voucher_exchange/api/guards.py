@@ -13,7 +13,6 @@ import json
 import re
 from urllib.parse import unquote
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voucher_exchange.api.errors import error_body
@@ -52,21 +51,39 @@ class RequestGuards:
                 )
                 return
         received = 0
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit the app is told the client left, and the 413 is sent from here:
+            # an exception would be rewrapped (as a 400) by the layers in between.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, f"The request body may be at most {limit} bytes.")
+                    refused = True
+                    if not started:
+                        await _refuse(
+                            send, 413, "payload_too_large", f"The request body may be at most {limit} bytes."
+                        )
+                    return {"type": "http.disconnect"}
             return message
 
-        async def with_headers(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
+                started = True
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in _HEADERS if n not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, limited_receive, with_headers)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise

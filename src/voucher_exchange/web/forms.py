@@ -28,8 +28,8 @@ CodesText = Annotated[str, Form(max_length=20000), AfterValidator(multi_line)]
 
 # Plain digits with an optional fraction: nothing Decimal could overflow on or signal about
 # ('1e999999999', 'sNaN', 'Infinity' never reach it).
-_AMOUNT = re.compile(r"\d{1,16}(\.\d{1,4})?")
-_PERCENT = re.compile(r"\d{1,3}(\.\d{1,4})?")
+_AMOUNT = re.compile(r"[0-9]{1,16}(\.[0-9]{1,4})?")
+_PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,4})?")
 
 
 def check_text(text: str, field: str) -> None:
