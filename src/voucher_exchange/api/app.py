@@ -20,6 +20,7 @@ from sqlalchemy import text
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
+from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.routes import accounts, catalog, staff, trades
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
@@ -61,7 +62,7 @@ def create_app(
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

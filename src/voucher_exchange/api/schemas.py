@@ -103,3 +103,23 @@ class ReviewDecisionIn(Body):
     outcome: Literal["approve", "reject"]
     note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
     reason: Annotated[Line | None, Field(max_length=40)] = None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message for people, the field at fault (if one)."""
+
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: `{"error": {"code", "message", "field"}}`."""
+
+    error: ErrorDetail
+
+
+# Documented on every API route, in place of FastAPI's own 422 shape (which we never send).
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "4XX": {"model": ErrorOut, "description": "Refused; `code` is stable, `message` is for people."}
+}
