@@ -20,8 +20,8 @@ from sqlalchemy import text
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
-from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.routes import accounts, catalog, staff, trades
+from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
