@@ -215,3 +215,23 @@ def test_sign_up_responses_carrying_a_token_are_not_cached(limited: Exchange, wi
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_flood_of_log_ins_is_turned_away_at_the_door_and_other_requests_still_answer(
+    limited: Exchange, window: None
+) -> None:
+    api = httpx.Client(base_url=limited.base_url + "/api/v1", timeout=60)
+    barrier = threading.Barrier(30)
+
+    def guess(n: int) -> httpx.Response:
+        barrier.wait()
+        return api.post("/sessions", json={"email": f"flood-{n}@example.com", "password": "wrong-password"})
+
+    with ThreadPoolExecutor(31) as pool:
+        answers = pool.map(guess, range(30))
+        brands = pool.submit(api.get, "/brands")
+        answers = list(answers)
+    busy = [r for r in answers if r.status_code == 429 and r.json()["error"]["code"] == "server_busy"]
+    assert busy and all(r.headers["Retry-After"] == "1" for r in busy)
+    assert {r.status_code for r in answers} <= {401, 429}
+    assert brands.result().status_code == 200

@@ -58,7 +58,11 @@ def create_app(
     _observe(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Added last, so it runs first: nothing reads an oversized or hostile request.
-    app.add_middleware(RequestGuards, max_body_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuards,
+        max_body_bytes=ctx.settings.max_body_bytes,
+        max_password_requests=2 * ctx.settings.password_hash_slots,
+    )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
