@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from tests.support.exchange import Exchange
 
 # Per operation and mode; `make fuzz` raises it (VX_FUZZ_EXAMPLES) for a longer run.
-EXAMPLES = int(os.environ.get("VX_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("VX_FUZZ_EXAMPLES", "25"))
 
 
 def test_no_input_makes_a_server_error_or_an_answer_off_the_schema(exchange: Exchange) -> None:
