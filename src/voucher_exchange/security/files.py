@@ -6,6 +6,7 @@ new files with umask 077; a key file anyone else can read is refused, not used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,9 +40,12 @@ def secure_var_dir(var_dir: Path) -> None:
     os.umask(0o077)
     private_dir(var_dir)
     for root, dirs, files in os.walk(var_dir):
-        for name in dirs:
-            (Path(root) / name).chmod(0o700)
+        # Other processes (a worker, the sandboxes) may remove files meanwhile.
+        with contextlib.suppress(FileNotFoundError):
+            for name in dirs:
+                (Path(root) / name).chmod(0o700)
         for name in files:
             path = Path(root) / name
             if not path.is_symlink() and not name.endswith((".key", ".key.old")):
-                path.chmod(0o600)
+                with contextlib.suppress(FileNotFoundError):
+                    path.chmod(0o600)
