@@ -50,6 +50,6 @@ def test_a_key_file_others_can_read_is_refused_with_the_fix(
     assert _mode(settings.key_path) == 0o644  # noticed, not silently hidden
 
     monkeypatch.setenv("VX_VAR_DIR", str(var_dir))
-    result = CliRunner().invoke(app, ["catalog", "list"])
+    result = CliRunner().invoke(app, ["catalog", "list"], env={"COLUMNS": "400"})
     assert result.exit_code == 2
     assert "chmod 600" in result.output and "readable by other users" in result.output
