@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-browser bench bench-risk chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ test-browser: $(STAMP) ## Only the web app's tests in headless Chromium
 screenshots: $(STAMP) ## Refresh docs/screenshots/ from the browser tests
 	VX_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m browser
 
+fuzz: $(STAMP) ## Schema-driven fuzzing of the API on both databases, longer than in `make test` (EXAMPLES=100)
+	VX_FUZZ_EXAMPLES=$(or $(EXAMPLES),100) $(BIN)/pytest -q -s tests/e2e/test_schema_fuzz.py
+
+audit: $(STAMP) ## Known vulnerabilities in the installed, pinned dependencies (pip-audit, PyPI advisories)
+	$(BIN)/pip-audit --local --skip-editable --progress-spinner off
+
 messages: $(STAMP) ## Extract translatable text and merge it into the Korean catalogue
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 --no-location --sort-output -o var/messages.pot src/voucher_exchange
 	$(BIN)/pybabel update -i var/messages.pot -d src/voucher_exchange/locale -l ko --no-fuzzy-matching --ignore-obsolete
@@ -50,6 +56,9 @@ chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs, then every invarian
 
 graph: $(STAMP) ## Print which package imports which (the architecture test checks the layering)
 	$(BIN)/python -m tests.support.imports
+
+bench-login: $(STAMP) ## Memory and p99 of other requests while 100 concurrent bad log-ins run
+	$(BIN)/python -m bench.login_flood
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench

@@ -18,11 +18,15 @@ from voucher_exchange.notifications.smtp import SmtpMailer
 from voucher_exchange.payouts.http_rail import HttpPayoutRail
 from voucher_exchange.sandbox.app import create_sandbox_app
 from voucher_exchange.sandbox.issuer import SandboxBrand
+from voucher_exchange.security import passwords
+from voucher_exchange.security.files import secure_var_dir
 from voucher_exchange.security.vault import Vault, load_or_create_master_key
 
 
 def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
     """Everything a use case needs, wired to the database and the adapters at `sandbox_url`."""
+    secure_var_dir(settings.var_dir)
+    passwords.configure(settings.password_hash_slots)
     engine = make_engine(settings.database_url)
     key = load_or_create_master_key(settings.key_path, create=settings.demo)
     timeout = settings.http_timeout_seconds

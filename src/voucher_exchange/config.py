@@ -55,6 +55,17 @@ class Settings:
             return self.dual_approval_above
         return DUAL_APPROVAL_DEFAULTS[self.currency]
 
+    # Idempotency records (a keyed hash of the body and the first response) are kept this long.
+    idempotency_ttl_seconds: int = 24 * 3600
+    # API tokens expire after this many days without use (each use pushes the expiry on).
+    api_token_days: int = 30
+    # Scales every abuse limit (security/throttle.py); only load tests and benches raise it.
+    rate_limit_multiplier: int = 1
+    # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with a 503.
+    password_hash_slots: int = 4
+    # Largest request body the app reads, in bytes.
+    max_body_bytes: int = 1024 * 1024
+
     @property
     def currency(self) -> str:
         """The payout currency of this deployment."""
@@ -105,4 +116,11 @@ def load_settings() -> Settings:
         dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
         reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),
         operator_name=env.get("VX_OPERATOR_NAME") or None,
+        idempotency_ttl_seconds=int(
+            env.get("VX_IDEMPOTENCY_TTL_SECONDS", str(Settings.idempotency_ttl_seconds))
+        ),
+        api_token_days=int(env.get("VX_API_TOKEN_DAYS", str(Settings.api_token_days))),
+        rate_limit_multiplier=int(env.get("VX_RATE_LIMIT_MULTIPLIER", "1")),
+        password_hash_slots=int(env.get("VX_PASSWORD_HASH_SLOTS", str(Settings.password_hash_slots))),
+        max_body_bytes=int(env.get("VX_MAX_BODY_BYTES", str(Settings.max_body_bytes))),
     )

@@ -7,6 +7,8 @@ class DomainError(Exception):
     """A refusal the caller can act on. `code` is stable; `message` is for people."""
 
     status = 400
+    # Seconds after which a retry may succeed (sent as Retry-After), when known.
+    retry_after: int | None = None
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -46,9 +48,13 @@ class Unauthorized(DomainError):
 
 
 class TooManyRequests(DomainError):
-    """Slow down and try again later."""
+    """Slow down and try again later (after `retry_after` seconds)."""
 
     status = 429
+
+    def __init__(self, code: str, message: str, field: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(code, message, field)
+        self.retry_after = retry_after
 
 
 class ExternalUnavailable(Exception):

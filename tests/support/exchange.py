@@ -219,6 +219,9 @@ def settings_for(var_dir: Path, database_url: str) -> Settings:
         job_max_attempts=6,
         worker_poll_seconds=0.05,
         chargeback_poll_seconds=0.5,
+        # The suite signs up hundreds of sellers from 127.0.0.1; tests/e2e/test_abuse_limits.py
+        # runs with the real limits (rate_limit_multiplier=1).
+        rate_limit_multiplier=1000,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,10 +46,15 @@ class Load:
 def new_seller(api: str, sandbox: str, n: int) -> Seller:
     """Sign up, verify and add a bank account: a seller ready to sell (n makes the name unique)."""
     with httpx.Client(base_url=api + "/api/v1", timeout=30) as http:
-        token = http.post(
-            "/accounts",
-            json={"email": f"load-{uuid.uuid4().hex[:10]}@example.com", "password": "load-test-pass"},
-        ).json()["token"]
+        email = f"load-{uuid.uuid4().hex[:10]}@example.com"
+        signed_up = http.post("/accounts", json={"email": email, "password": "load-test-pass"})
+        # Sign-ups beyond the password-hashing capacity are turned away (429 server_busy): back off
+        # as Retry-After says, for at most a minute.
+        deadline = time.monotonic() + 60
+        while signed_up.status_code == 429 and time.monotonic() < deadline:
+            time.sleep(float(signed_up.headers.get("Retry-After", "1")))
+            signed_up = http.post("/accounts", json={"email": email, "password": "load-test-pass"})
+        token = signed_up.json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
         name = f"Load Seller {n}"
         http.post(

@@ -50,7 +50,8 @@ def serving(cwd: Path, *args: str) -> Iterator[tuple[str, Path]]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), *args], cwd=cwd, env={**clean, "COLUMNS": "200"},
+            [*CLI, "serve", "--port", str(port), *args], cwd=cwd,
+            env={**clean, "COLUMNS": "200", "VX_RATE_LIMIT_MULTIPLIER": "1000"},
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from voucher_exchange.accounts.models import IdentityStatus, Role, User
 from voucher_exchange.db.dialect import locked
-from voucher_exchange.db.schema import api_tokens, login_failures, users
+from voucher_exchange.db.schema import api_tokens, users
 
 
 def _to_user(row: Any) -> User:
@@ -61,27 +61,42 @@ def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
 
 
 def add_token(
-    conn: Connection, token_hash: str, user_id: str, now: datetime, expires_at: datetime | None = None
+    conn: Connection, token_hash: str, user_id: str, now: datetime, expires_at: datetime, kind: str
 ) -> None:
-    """Remember a token by its hash (until `expires_at`, or until revoked)."""
+    """Remember a token by its hash until `expires_at` (or until revoked)."""
     conn.execute(
         insert(api_tokens).values(
-            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at, kind=kind
         )
     )
 
 
-def by_token(conn: Connection, token_hash: str, now: datetime) -> User | None:
-    """The user an unexpired token belongs to."""
+def by_token(conn: Connection, token_hash: str, now: datetime) -> tuple[User, str, datetime] | None:
+    """(user, token kind, expiry) for an unexpired token."""
     row = conn.execute(
-        select(users)
+        select(users, api_tokens.c.kind, api_tokens.c.expires_at)
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
         .where(
             (api_tokens.c.token_hash == token_hash)
-            & (api_tokens.c.expires_at.is_(None) | (api_tokens.c.expires_at > now))
+            & api_tokens.c.expires_at.is_not(None)
+            & (api_tokens.c.expires_at > now)
         )
     ).first()
-    return _to_user(row) if row else None
+    return (_to_user(row), row.kind, row.expires_at) if row else None
+
+
+def extend_token(conn: Connection, token_hash: str, expires_at: datetime) -> None:
+    """Push a token's expiry on (never back)."""
+    conn.execute(
+        update(api_tokens)
+        .where((api_tokens.c.token_hash == token_hash) & (api_tokens.c.expires_at < expires_at))
+        .values(expires_at=expires_at)
+    )
+
+
+def delete_tokens_of(conn: Connection, user_id: str) -> int:
+    """Forget every token of a user (sign out everywhere); how many there were."""
+    return int(conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount or 0)
 
 
 def set_identity(
@@ -142,25 +157,3 @@ def staff(conn: Connection) -> list[User]:
     """Users holding any role, by e-mail."""
     rows = conn.execute(select(users).where(users.c.roles != "").order_by(users.c.email))
     return [_to_user(r) for r in rows]
-
-
-def add_login_failure(conn: Connection, email: str, client_ip: str | None, now: datetime) -> None:
-    """Count one wrong password."""
-    conn.execute(insert(login_failures).values(email=email, client_ip=client_ip, at=now))
-
-
-def login_failures_since(conn: Connection, email: str, since: datetime) -> tuple[int, datetime | None]:
-    """(wrong passwords for the e-mail since `since`, the earliest of them)."""
-    row = conn.execute(
-        select(func.count(), func.min(login_failures.c.at)).where(
-            (login_failures.c.email == email) & (login_failures.c.at >= since)
-        )
-    ).one()
-    return int(row[0]), row[1]
-
-
-def clear_login_failures(conn: Connection, email: str, before: datetime) -> None:
-    """A successful log-in forgets the e-mail's failures (and drops stale rows)."""
-    conn.execute(
-        delete(login_failures).where(or_(login_failures.c.email == email, login_failures.c.at < before))
-    )

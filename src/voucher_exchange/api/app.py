@@ -19,7 +19,9 @@ from sqlalchemy import text
 
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
+from voucher_exchange.api.guards import RequestGuards
 from voucher_exchange.api.routes import accounts, catalog, receipts, staff, trades
+from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
@@ -55,11 +57,17 @@ def create_app(
     errors.install(app, web.error_page if pages else None)
     _observe(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Added last, so it runs first: nothing reads an oversized or hostile request.
+    app.add_middleware(
+        RequestGuards,
+        max_body_bytes=ctx.settings.max_body_bytes,
+        max_password_requests=2 * ctx.settings.password_hash_slots,
+    )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (accounts.router, catalog.router, trades.router, staff.router):
-        app.include_router(router, prefix="/api/v1")
-    app.include_router(receipts.router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.well_known)
 
     @app.get("/healthz", include_in_schema=False)

@@ -18,15 +18,21 @@ def context(request: Request) -> Context:
     return ctx
 
 
-def current_user(
-    request: Request, authorization: Annotated[str | None, Header(max_length=400)] = None
-) -> User:
-    """The user behind `Authorization: Bearer <token>`."""
+def bearer_token(authorization: Annotated[str | None, Header(max_length=400)] = None) -> str:
+    """The token of `Authorization: Bearer <token>`."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    with context(request).uow(readonly=True) as uow:
-        token = authorization.removeprefix("Bearer ").strip()
-        return accounts.authenticate(uow.conn, token, context(request).clock.now())
+    return authorization.removeprefix("Bearer ").strip()
+
+
+def current_user(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
+    """The user behind `Authorization: Bearer <token>` (an API token's expiry moves on with use)."""
+    return accounts.authenticate_api(context(request), token)
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer's address (the proxy's, unless the server is told to trust forwarded headers)."""
+    return request.client.host if request.client else None
 
 
 def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
@@ -50,4 +56,6 @@ CurrentUser = Annotated[User, Depends(current_user)]
 Lang = Annotated[str, Depends(lang)]
 Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
 Operator = Annotated[User, Depends(require(Role.OPERATOR))]
+BearerToken = Annotated[str, Depends(bearer_token)]
+ClientIp = Annotated[str | None, Depends(client_ip)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

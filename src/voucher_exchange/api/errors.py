@@ -46,7 +46,10 @@ def install(app: FastAPI, pages: PageErrors | None = None) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return respond(request, exc.status, exc.code, exc.message, exc.field)
+        response = respond(request, exc.status, exc.code, exc.message, exc.field)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

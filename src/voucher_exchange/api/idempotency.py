@@ -2,16 +2,21 @@
 
 The stored response is written in the same transaction as the work, so a crash
 cannot leave work done without its key, or a key without its work.
+
+Bodies carry secrets (voucher codes, PINs, account numbers), so the stored request
+hash is the vault's keyed HMAC, never a plain digest a stolen database could be
+brute-forced against. Records expire (`Settings.idempotency_ttl_seconds`, 24 h): a
+key older than that is forgotten and may be used again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from voucher_exchange.context import Context
@@ -23,15 +28,21 @@ from voucher_exchange.errors import Conflict, DomainError
 Result = tuple[int, dict[str, Any]]
 
 
-def _hash(method_path: str, body: Any) -> str:
+def _hash(ctx: Context, method_path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method_path}\n{canonical}".encode()).hexdigest()
+    return ctx.vault.fingerprint("idempotency", f"{method_path}\n{canonical}")
 
 
-def _stored(uow: UnitOfWork, user_id: str, key: str, request_hash: str) -> Result | None:
+def _cutoff(ctx: Context) -> datetime:
+    return ctx.clock.now() - timedelta(seconds=ctx.settings.idempotency_ttl_seconds)
+
+
+def _stored(uow: UnitOfWork, ctx: Context, user_id: str, key: str, request_hash: str) -> Result | None:
     row = uow.conn.execute(
         select(idempotency_keys).where(
-            (idempotency_keys.c.user_id == user_id) & (idempotency_keys.c.key == key)
+            (idempotency_keys.c.user_id == user_id)
+            & (idempotency_keys.c.key == key)
+            & (idempotency_keys.c.created_at >= _cutoff(ctx))
         )
     ).first()
     if row is None:
@@ -48,7 +59,7 @@ def _stored(uow: UnitOfWork, user_id: str, key: str, request_hash: str) -> Resul
 def _stored_now(ctx: Context, user_id: str, key: str, request_hash: str) -> Result | None:
     """The stored response for the key, read in a transaction of its own."""
     with ctx.uow(readonly=True) as uow:
-        return _stored(uow, user_id, key, request_hash)
+        return _stored(uow, ctx, user_id, key, request_hash)
 
 
 TRANSIENT_ATTEMPTS = 3
@@ -75,7 +86,16 @@ def run(
 def _store(
     uow: UnitOfWork, user_id: str, key: str, method_path: str, request_hash: str, result: Result, ctx: Context
 ) -> None:
-    """Remember the response for this key (the primary key refuses a racing second one)."""
+    """Remember the response for this key (the primary key refuses a racing second one).
+
+    The user's expired records go first, so an old key can be used again and nothing
+    outlives its time.
+    """
+    uow.conn.execute(
+        delete(idempotency_keys).where(
+            (idempotency_keys.c.user_id == user_id) & (idempotency_keys.c.created_at < _cutoff(ctx))
+        )
+    )
     uow.conn.execute(
         insert(idempotency_keys).values(
             user_id=user_id,
@@ -102,10 +122,10 @@ def _run_once(
             result = work(uow)
             uow.commit()
         return result
-    request_hash = _hash(method_path, body)
+    request_hash = _hash(ctx, method_path, body)
     try:
         with ctx.uow() as uow:
-            stored = _stored(uow, user_id, key, request_hash)
+            stored = _stored(uow, ctx, user_id, key, request_hash)
             if stored is not None:
                 return stored
             status, response = work(uow)
@@ -135,7 +155,7 @@ def run_outside(
     """
     if key is None:
         return work(None)
-    request_hash = _hash(method_path, body)
+    request_hash = _hash(ctx, method_path, body)
     stored = _stored_now(ctx, user_id, key, request_hash)
     if stored is not None:
         return stored

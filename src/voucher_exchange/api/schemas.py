@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from voucher_exchange.money import MAX_MINOR_UNITS
 from voucher_exchange.risk.models import AcquisitionMethod
+from voucher_exchange.security.input_policy import (
+    EMAIL_MAX,
+    NOTE_MAX,
+    PASSWORD_MAX,
+    PHONE_MAX,
+    Line,
+    Lines,
+    Name,
+)
 
-Short = Annotated[str, Field(min_length=1, max_length=200)]
+# Every text field is a `Line` (no control characters) with the length of its column and vendors.
+Id = Annotated[Line, Field(min_length=1, max_length=36)]
 
 
 class Body(BaseModel):
@@ -29,46 +39,46 @@ class MoneyIn(Body):
 class SignUp(Body):
     """POST /accounts."""
 
-    email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(min_length=10, max_length=200)]
+    email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+    password: Annotated[Line, Field(min_length=10, max_length=PASSWORD_MAX)]
 
 
 class LogIn(Body):
     """POST /sessions."""
 
-    email: Annotated[str, Field(min_length=3, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+    password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
 
 
 class IdentityIn(Body):
     """POST /me/identity."""
 
-    legal_name: Short
+    legal_name: Name
     birth_date: date
-    phone: Annotated[str, Field(min_length=4, max_length=40)]
+    phone: Annotated[Line, Field(min_length=4, max_length=PHONE_MAX)]
 
 
 class DestinationIn(Body):
     """POST /me/payout-destinations."""
 
     kind: Literal["bank_account"]
-    bank_code: Annotated[str, Field(min_length=2, max_length=11)]
-    account_number: Annotated[str, Field(min_length=6, max_length=30)]
-    holder_name: Short
+    bank_code: Annotated[Line, Field(min_length=2, max_length=11)]
+    account_number: Annotated[Line, Field(min_length=6, max_length=30)]
+    holder_name: Name
 
 
 class QuoteIn(Body):
     """POST /quotes."""
 
-    brand: Annotated[str, Field(min_length=1, max_length=60)]
+    brand: Annotated[Line, Field(min_length=1, max_length=60)]
     face_value: MoneyIn
 
 
 class VoucherIn(Body):
     """The secret part of a trade; never echoed back."""
 
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    pin: Annotated[str | None, Field(max_length=32)] = None
+    code: Annotated[Line, Field(min_length=1, max_length=64)]
+    pin: Annotated[Line | None, Field(max_length=32)] = None
 
 
 class AcquisitionIn(Body):
@@ -81,34 +91,54 @@ class AcquisitionIn(Body):
 class TradeIn(Body):
     """POST /trades."""
 
-    quote_id: Annotated[str, Field(min_length=1, max_length=36)]
+    quote_id: Id
     voucher: VoucherIn
     acquisition: AcquisitionIn
-    payout_destination_id: Annotated[str, Field(min_length=1, max_length=36)]
+    payout_destination_id: Id
 
 
 class ReviewDecisionIn(Body):
     """POST /review/trades/{id}/decision."""
 
     outcome: Literal["approve", "reject"]
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
-    reason: Annotated[str | None, Field(max_length=40)] = None
+    note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
+    reason: Annotated[Line | None, Field(max_length=40)] = None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message for people, the field at fault (if one)."""
+
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: `{"error": {"code", "message", "field"}}`."""
+
+    error: ErrorDetail
+
+
+# Documented on every API route, in place of FastAPI's own 422 shape (which we never send).
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "4XX": {"model": ErrorOut, "description": "Refused; `code` is stable, `message` is for people."}
+}
 
 
 class PayoutRedirectIn(Body):
     """POST /trades/{id}/payout: send a refused payout to another of the seller's verified accounts."""
 
-    payout_destination_id: str = Field(min_length=1, max_length=36)
+    payout_destination_id: Annotated[Line, Field(min_length=1, max_length=36)]
 
 
 class AppealIn(Body):
     """POST /trades/{id}/appeal: why the seller contests a reversal."""
 
-    note: str = Field(min_length=1, max_length=2000)
+    note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
 
 
 class AppealAnswerIn(Body):
     """POST /review/appeals/{trade_id}/decision."""
 
     outcome: Literal["upheld", "written_off"]
-    note: str = Field(min_length=1, max_length=2000)
+    note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]

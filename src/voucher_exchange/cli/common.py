@@ -15,6 +15,7 @@ from voucher_exchange.bootstrap import build_context
 from voucher_exchange.config import Settings, load_settings
 from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError
+from voucher_exchange.security.files import KeyFileExposed
 
 console = Console()
 err = Console(stderr=True)
@@ -43,7 +44,7 @@ def build(cfg: Settings, sandbox_url: str) -> Context:
     """A Context, or a clear message and exit code 2 when the encryption key is missing."""
     try:
         return build_context(cfg, sandbox_url)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, KeyFileExposed) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 

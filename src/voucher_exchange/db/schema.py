@@ -63,16 +63,15 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Failed log-ins, counted per e-mail and per address to throttle password guessing.
-login_failures = Table(
-    "login_failures",
+# Abuse limits: one fixed-window counter per (limit, subject, window). The subject is a
+# keyed fingerprint (of an e-mail, an address, an account), never the value itself.
+rate_counters = Table(
+    "rate_counters",
     metadata,
-    Column("id", AutoId, primary_key=True, autoincrement=True),
-    Column("email", String(254), nullable=False),
-    Column("client_ip", String(64)),
-    Column("at", UTCDateTime, nullable=False),
-    Index("ix_login_failures_email_at", "email", "at"),
-    Index("ix_login_failures_ip_at", "client_ip", "at"),
+    Column("name", String(40), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
 )
 
 api_tokens = Table(
@@ -81,8 +80,10 @@ api_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
-    # Web sessions end after a while; API tokens (NULL) last until revoked.
+    # Every token expires; API tokens' expiry moves on when they are used.
     Column("expires_at", UTCDateTime),
+    # api | web: which lifetime applies (web sessions do not slide).
+    Column("kind", String(8), nullable=False, server_default="api"),
 )
 
 brands = Table(
@@ -360,6 +361,7 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response_body", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 audit_log = Table(

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from voucher_exchange.security.files import check_private, private_dir
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 FORMAT_VERSION = b"\x01"
@@ -63,8 +65,9 @@ class Vault:
 
 
 def load_or_create_master_key(path: Path, create: bool) -> bytes:
-    """Read the master key; create it (0600) when allowed and missing."""
+    """Read the master key (refused if others can read it); create it (0600) when allowed and missing."""
     if path.exists():
+        check_private(path)
         key = path.read_bytes()
         if len(key) != KEY_BYTES:
             raise ValueError(f"{path} is not a 32-byte key")
@@ -73,7 +76,7 @@ def load_or_create_master_key(path: Path, create: bool) -> bytes:
         raise FileNotFoundError(
             f"No encryption key at {path}. Start once with --demo, or put the key there (see docs/deploy.md)."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = os.urandom(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -29,6 +29,7 @@ from voucher_exchange.trades.models import (
     DecisionStage,
     StoredDecision,
     Trade,
+    TradeEvent,
     TradeId,
     TradeMovedOn,
     TradeStatus,
@@ -154,8 +155,15 @@ class TradeView:
     data: dict[str, Any]
 
 
-def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
-    """One trade with its decision and events, as its seller sees it."""
+# Event notes a seller may read: their own, the pipeline's and the issuer's. Staff notes are internal.
+SELLER_VISIBLE_ACTORS = frozenset({"worker", "issuer"})
+
+
+def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) -> TradeView:
+    """One trade with its decision and events.
+
+    With `seller`, the view is the seller's own: notes written by staff are left out.
+    """
     decision = trade_repo.latest_decision(conn, trade.id)
     if decision is not None and decision.outcome == "first_approval":
         # One reviewer approved; a second must too. The seller still sees why it is held.
@@ -190,7 +198,7 @@ def view(conn: Connection, trade: Trade, lang: str) -> TradeView:
             if decision
             else None,
             "events": [
-                {"at": _iso(e.at), "status": e.to_status.value, "note": e.note}
+                {"at": _iso(e.at), "status": e.to_status.value, "note": _note_for(e, seller)}
                 for e in trade_repo.events(conn, trade.id)
             ],
             "created_at": _iso(trade.created_at),
@@ -260,6 +268,12 @@ def expected_review_minutes(conn: Connection) -> int:
     return max(1, round(statistics.median(waits) / 60))
 
 
+def _note_for(event: TradeEvent, seller: User | None) -> str | None:
+    if seller is None or event.actor in SELLER_VISIBLE_ACTORS or event.actor == seller.email:
+        return event.note
+    return None
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -269,14 +283,14 @@ def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView
     trade = trade_repo.get(conn, trade_id)
     if trade is None or trade.user_id != user.id:
         raise NotFound("trade_unknown", "There is no such trade.")
-    return view(conn, trade, lang)
+    return view(conn, trade, lang, seller=user)
 
 
 def list_own(
     conn: Connection, user: User, lang: str, limit: int, status: TradeStatus | None
 ) -> list[TradeView]:
     """The seller's trades, newest first."""
-    return [view(conn, t, lang) for t in trade_repo.list_for_user(conn, user.id, limit, status)]
+    return [view(conn, t, lang, seller=user) for t in trade_repo.list_for_user(conn, user.id, limit, status)]
 
 
 def used_since(conn: Connection, user_id: str, since: datetime) -> int:

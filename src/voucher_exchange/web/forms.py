@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Form
+from pydantic import AfterValidator
 
 from voucher_exchange import i18n
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, Money
+from voucher_exchange.security.input_policy import NAME_MAX, PHONE_MAX, multi_line, single_line
 from voucher_exchange.web import labels
+
+# Form fields under the one input policy (security/input_policy.py): no control characters,
+# and the length of the column or vendor the value goes to.
+Text = Annotated[str, Form(max_length=300), AfterValidator(single_line)]
+NameText = Annotated[str, Form(max_length=NAME_MAX), AfterValidator(single_line)]
+PhoneText = Annotated[str, Form(max_length=PHONE_MAX), AfterValidator(single_line)]
+BankCodeText = Annotated[str, Form(max_length=11), AfterValidator(single_line)]
+AccountNumberText = Annotated[str, Form(max_length=30), AfterValidator(single_line)]
+NoteText = Annotated[str, Form(max_length=2000), AfterValidator(multi_line)]
+CodesText = Annotated[str, Form(max_length=20000), AfterValidator(multi_line)]
+
+# Plain digits with an optional fraction: nothing Decimal could overflow on or signal about
+# ('1e999999999', 'sNaN', 'Infinity' never reach it).
+_AMOUNT = re.compile(r"[0-9]{1,16}(\.[0-9]{1,4})?")
+_PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,4})?")
+
+
+def check_text(text: str, field: str) -> None:
+    """Text from an uploaded file under the same policy as a form field."""
+    try:
+        multi_line(text)
+    except ValueError as exc:
+        raise InvalidInput("text_invalid", "The text holds characters it may not.", field) from exc
 
 
 def parse_amount(text: str, currency: str, field: str = "face_value") -> Money:
     """'50,000' → ₩50,000; '25.50' → $25.50. Refuses fractions a currency does not have."""
     cleaned = text.strip().replace(",", "").replace(" ", "").lstrip("₩$")
-    try:
-        major = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise InvalidInput("amount_invalid", "Enter an amount in numbers.", field) from exc
+    if not _AMOUNT.fullmatch(cleaned):
+        raise InvalidInput("amount_invalid", "Enter an amount in numbers.", field)
+    major = Decimal(cleaned)
     minor = major.scaleb(CURRENCY_EXPONENTS[currency])
     if not major.is_finite() or minor != minor.to_integral_value() or not 0 < minor <= MAX_MINOR_UNITS:
         raise InvalidInput("amount_invalid", "Enter an amount in numbers.", field)
@@ -35,10 +63,10 @@ def parse_date(text: str, field: str) -> date:
 
 def parse_percent_bps(text: str) -> int:
     """'91.5' (percent) → 9150 basis points."""
-    try:
-        bps = Decimal(text.strip().rstrip("%")) * 100
-    except InvalidOperation as exc:
-        raise InvalidInput("rate_invalid", "Enter a rate in percent.", "rate") from exc
+    cleaned = text.strip().rstrip("%").strip()
+    if not _PERCENT.fullmatch(cleaned):
+        raise InvalidInput("rate_invalid", "Enter a rate in percent.", "rate")
+    bps = Decimal(cleaned) * 100
     if not bps.is_finite() or bps != bps.to_integral_value() or not 100 <= bps <= 10000:
         raise InvalidInput("rate_invalid", "Enter rates between 1% and 100%.", "rate")
     return int(bps)

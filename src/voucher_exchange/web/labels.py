@@ -55,7 +55,10 @@ ROLES = {
 # Web wording for the error codes people meet in forms; anything else shows the service's message.
 ERRORS = {
     "invalid_credentials": N_("The e-mail or password is wrong."),
-    "login_throttled": N_("Too many wrong passwords for this e-mail. Wait 15 minutes and try again."),
+    "rate_limited": N_("Too many attempts. Wait a few minutes and try again."),
+    "server_busy": N_("We are handling many sign-ins right now. Try again in a second."),
+    "password_common": N_("This password is one of the most used and is guessed first. Choose another."),
+    "password_like_email": N_("The password must not contain your e-mail address."),
     "email_taken": N_("An account with this e-mail exists. Log in instead."),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),

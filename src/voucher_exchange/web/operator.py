@@ -26,7 +26,7 @@ from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)], include_in_schema=False)
-Field = Annotated[str, Form(max_length=300)]
+Field = forms.Text
 
 
 @router.get("")

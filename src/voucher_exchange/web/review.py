@@ -77,7 +77,7 @@ def decide(
     v: Page,
     trade_id: str,
     outcome: Annotated[str, Form(max_length=10)],
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: forms.NoteText = "",
     reason: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Approve or reject with a note; the trade resumes or stops."""

@@ -16,6 +16,7 @@ from voucher_exchange.identity import service as identity
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
 from voucher_exchange.web import forms
+from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText, PhoneText, Text
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
     LANG_COOKIE,
@@ -27,7 +28,6 @@ from voucher_exchange.web.session import (
 )
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
-Text = Annotated[str, Form(max_length=300)]
 
 
 def brands_on_sale(v: Visitor) -> list[Brand]:
@@ -85,12 +85,7 @@ def signup_form(v: Page) -> Response:
 def signup(v: Page, email: Text, password: Text) -> Response:
     """Create a seller account and sign in."""
     try:
-        if "@" not in email or len(email) > 254:
-            raise InvalidInput("email_invalid", "Enter a valid e-mail address.", "email")
-        with v.ctx.uow() as uow:
-            now = v.ctx.clock.now()
-            session = accounts.sign_up(uow.conn, email, password, now, language=v.lang, lasts=SESSION_LASTS)
-            uow.commit()
+        session = accounts.register(v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS)
     except DomainError as exc:
         return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
     v.start_session(session.token)
@@ -134,6 +129,18 @@ def logout(v: Page) -> Response:
     return response
 
 
+@router.post("/account/sign-out-everywhere")
+def sign_out_everywhere(v: Page) -> Response:
+    """End every session and API token of the signed-in user, this one included."""
+    user = v.seller()
+    with v.ctx.uow() as uow:
+        accounts.log_out_everywhere(uow.conn, user, v.ctx.clock.now())
+        uow.commit()
+    response = redirect(v, "/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
 def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
     user = v.seller()
     limits = screening.TIER_LIMITS[v.ctx.settings.jurisdiction][min(user.kyc_tier, 2)]
@@ -158,7 +165,7 @@ def account(v: Page) -> Response:
 
 @router.post("/account/identity")
 def verify_identity(
-    v: Page, legal_name: Text, birth_date: Annotated[str, Form(max_length=10)], phone: Text
+    v: Page, legal_name: NameText, birth_date: Annotated[str, Form(max_length=10)], phone: PhoneText
 ) -> Response:
     """Verify the seller's identity (adults only)."""
     user = v.seller()
@@ -173,7 +180,9 @@ def verify_identity(
 
 
 @router.post("/account/payout-accounts")
-def add_payout_account(v: Page, bank_code: Text, account_number: Text, holder_name: Text) -> Response:
+def add_payout_account(
+    v: Page, bank_code: BankCodeText, account_number: AccountNumberText, holder_name: NameText
+) -> Response:
     """Register a bank account in the seller's own name."""
     user = v.seller()
     try:

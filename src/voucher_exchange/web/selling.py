@@ -16,13 +16,15 @@ from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk.models import AcquisitionMethod
+from voucher_exchange.security import throttle
 from voucher_exchange.trades import batch
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
+from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.render import page, redirect
-from voucher_exchange.web.seller import Text, brands_on_sale
+from voucher_exchange.web.seller import brands_on_sale
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -33,6 +35,7 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     """A binding quote, then the form to sell under it."""
     user = v.seller()
     try:
+        throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
         amount = forms.parse_amount(face, v.ctx.settings.currency)
         with v.ctx.uow() as uow:
             quote = quotes.create_quote(uow.conn, v.ctx.settings, v.ctx.clock, user, brand, amount)
@@ -89,7 +92,7 @@ async def sell_batch(
     method: Text,
     acquired_on: Annotated[str, Form(max_length=10)],
     payout_destination_id: Text,
-    codes: Annotated[str, Form(max_length=20000)] = "",
+    codes: CodesText = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Each line gets its own quote, trade and result."""
@@ -98,6 +101,7 @@ async def sell_batch(
     if file is not None and file.filename:
         text = (await file.read(200_000)).decode("utf-8-sig", errors="replace")
     try:
+        forms.check_text(text, "codes")
         lines = batch.parse_lines(text)
         amount = forms.parse_amount(face, v.ctx.settings.currency)
         chosen = AcquisitionMethod(method) if method in set(AcquisitionMethod) else AcquisitionMethod.OTHER
@@ -154,6 +158,7 @@ def sell(
     """Submit the voucher; the trade page follows it."""
     user = v.seller()
     try:
+        throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
         if method not in set(AcquisitionMethod):
             raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
         cmd = trade_service.SubmitTrade(

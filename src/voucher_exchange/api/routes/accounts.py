@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.api import idempotency
-from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
+from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import DestinationIn, IdentityIn, LogIn, SignUp
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
@@ -20,21 +20,44 @@ from voucher_exchange.trades import service as trade_service
 router = APIRouter()
 
 
+# Responses that carry a token must not be kept by any cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 @router.post("/accounts", status_code=201)
-def sign_up(body: SignUp, ctx: Ctx, lang: Lang) -> dict[str, Any]:
-    """Create a seller account."""
-    with ctx.uow() as uow:
-        session = accounts.sign_up(uow.conn, str(body.email), body.password, ctx.clock.now(), language=lang)
-        uow.commit()
-    return {"id": session.user.id, "email": session.user.email, "token": session.token}
+def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
+    """Create a seller account; limited per address and per e-mail (429 with Retry-After)."""
+    session = accounts.register(ctx, body.email, body.password, ip, language=lang)
+    payload = {"id": session.user.id, "email": session.user.email, "token": session.token}
+    return JSONResponse(payload, status_code=201, headers=NO_STORE)
 
 
 @router.post("/sessions", status_code=201)
-def log_in(body: LogIn, ctx: Ctx, request: Request) -> dict[str, Any]:
-    """Log in; returns a new bearer token. Five wrong passwords in 15 minutes lock the e-mail briefly."""
-    client_ip = request.client.host if request.client else None
-    session = accounts.log_in(ctx, body.email, body.password, client_ip)
-    return {"token": session.token}
+def log_in(body: LogIn, ctx: Ctx, ip: ClientIp) -> JSONResponse:
+    """Log in; returns a new bearer token (expires after 30 days without use).
+
+    Limited per address and per e-mail and address (429 with Retry-After).
+    """
+    session = accounts.log_in(ctx, body.email, body.password, ip)
+    return JSONResponse({"token": session.token}, status_code=201, headers=NO_STORE)
+
+
+@router.delete("/sessions/current", status_code=204)
+def log_out(token: BearerToken, user: CurrentUser, ctx: Ctx) -> Response:
+    """Log out: this token stops working."""
+    with ctx.uow() as uow:
+        accounts.log_out(uow.conn, token)
+        uow.commit()
+    return Response(status_code=204)
+
+
+@router.delete("/sessions", status_code=204)
+def log_out_everywhere(user: CurrentUser, ctx: Ctx) -> Response:
+    """Sign out everywhere: every API token and web session of mine stops working."""
+    with ctx.uow() as uow:
+        accounts.log_out_everywhere(uow.conn, user, ctx.clock.now())
+        uow.commit()
+    return Response(status_code=204)
 
 
 @router.get("/me")

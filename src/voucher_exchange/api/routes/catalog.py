@@ -8,13 +8,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from voucher_exchange.api import idempotency
-from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey
+from voucher_exchange.api.deps import ClientIp, Ctx, CurrentUser, IdempotencyKey
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.quotes.models import Quote
+from voucher_exchange.security import throttle
 
 router = APIRouter()
 
@@ -61,8 +62,11 @@ def list_brands(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/quotes", status_code=201)
-def create_quote(body: QuoteIn, user: CurrentUser, ctx: Ctx, key: IdempotencyKey = None) -> JSONResponse:
-    """A binding quote, valid for 15 minutes, for one use."""
+def create_quote(
+    body: QuoteIn, user: CurrentUser, ctx: Ctx, ip: ClientIp, key: IdempotencyKey = None
+) -> JSONResponse:
+    """A binding quote, valid for 15 minutes, for one use (limited per account and address: 429)."""
+    throttle.hit(ctx, *throttle.quote(user.id, ip))
     face = Money(body.face_value.amount, body.face_value.currency)
 
     def work(uow: Any) -> idempotency.Result:

@@ -11,6 +11,7 @@ from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
 from voucher_exchange.reversals import service as reversal_service
+from voucher_exchange.security import throttle
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
@@ -22,7 +23,8 @@ TradeId = Annotated[str, Query(max_length=36)]
 def submit(
     body: TradeIn, user: CurrentUser, ctx: Ctx, request: Request, key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Sell one voucher under a quote; processing continues in the background."""
+    """Sell one voucher under a quote; processing continues in the background (limited: 429)."""
+    throttle.hit(ctx, *throttle.trade(user.id, request.client.host if request.client else None))
     cmd = trade_service.SubmitTrade(
         quote_id=body.quote_id,
         code=body.voucher.code,

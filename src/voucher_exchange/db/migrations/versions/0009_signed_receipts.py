@@ -1,7 +1,7 @@
 """Signed receipts: the receipt-signing public keys and each paid trade's issued receipt
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from voucher_exchange.db.types import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,111 @@
+"""Abuse limits: attempts counted in the database, atomically, before the work they guard.
+
+Each limit is a fixed-window counter per subject (an e-mail, an address, an account, or
+a pair of them). One `INSERT … ON CONFLICT DO UPDATE … RETURNING count` both counts and
+reads, so forty racing guesses see forty different counts and only the first few pass.
+The attempt is committed before the guarded work runs: a request that then fails (a
+wrong password) has still been counted.
+
+Log-in is limited per address and per e-mail-and-address pair, never per e-mail alone:
+a per-e-mail lockout is one a stranger can trigger for anyone, forever.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from voucher_exchange.context import Context
+from voucher_exchange.errors import TooManyRequests
+from voucher_exchange.security import throttle_repository as repository
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` attempts per subject in each `window`."""
+
+    name: str
+    count: int
+    window: timedelta
+    message: str
+
+
+_WAIT = "Too many attempts. Wait {minutes} minutes and try again."
+LOGIN_PER_ACCOUNT_AND_IP = Limit(
+    "login:account+ip",
+    5,
+    timedelta(minutes=15),
+    "Too many log-in attempts for this e-mail. Wait {minutes} minutes and try again.",
+)
+LOGIN_PER_IP = Limit("login:ip", 50, timedelta(minutes=15), _WAIT)
+SIGN_UP_PER_IP = Limit("signup:ip", 20, timedelta(hours=1), _WAIT)
+SIGN_UP_PER_EMAIL = Limit("signup:email", 5, timedelta(hours=1), _WAIT)
+QUOTE_PER_ACCOUNT = Limit("quote:account", 120, timedelta(minutes=1), _WAIT)
+QUOTE_PER_IP = Limit("quote:ip", 600, timedelta(minutes=1), _WAIT)
+TRADE_PER_ACCOUNT = Limit("trade:account", 30, timedelta(minutes=1), _WAIT)
+TRADE_PER_IP = Limit("trade:ip", 120, timedelta(minutes=1), _WAIT)
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _window_start(limit: Limit, now: datetime) -> datetime:
+    span = limit.window.total_seconds()
+    return EPOCH + timedelta(seconds=math.floor((now - EPOCH).total_seconds() / span) * span)
+
+
+def _subject(ctx: Context, limit: Limit, *parts: str | None) -> str:
+    # Keyed, so the table holds no e-mail or address and every subject has one length.
+    return ctx.vault.fingerprint("throttle/" + limit.name, "\x00".join(p or "-" for p in parts))
+
+
+Check = tuple[Limit, tuple[str | None, ...]]
+
+
+def hit(ctx: Context, *checks: Check) -> None:
+    """Count one attempt against each limit (committed at once); TooManyRequests if any is over."""
+    now = ctx.clock.now()
+    refused: list[tuple[Limit, datetime]] = []
+    with ctx.uow() as uow:
+        for limit, parts in checks:
+            start = _window_start(limit, now)
+            count = repository.increment(uow.conn, limit.name, _subject(ctx, limit, *parts), start)
+            if count > limit.count * ctx.settings.rate_limit_multiplier:
+                refused.append((limit, start + limit.window))
+        uow.commit()
+    if refused:
+        limit, reset = max(refused, key=lambda r: r[1])
+        seconds = max(1, math.ceil((reset - now).total_seconds()))
+        raise TooManyRequests(
+            "rate_limited",
+            limit.message.format(minutes=max(1, math.ceil(seconds / 60))),
+            retry_after=seconds,
+        )
+
+
+def refund(ctx: Context, limit: Limit, *parts: str | None) -> None:
+    """Take back one counted attempt (a log-in that succeeded is not a guess)."""
+    with ctx.uow() as uow:
+        start = _window_start(limit, ctx.clock.now())
+        repository.decrement(uow.conn, limit.name, _subject(ctx, limit, *parts), start)
+        uow.commit()
+
+
+def login(email: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on one log-in attempt."""
+    return (LOGIN_PER_IP, (client_ip,)), (LOGIN_PER_ACCOUNT_AND_IP, (email, client_ip))
+
+
+def sign_up(email: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on one sign-up attempt."""
+    return (SIGN_UP_PER_IP, (client_ip,)), (SIGN_UP_PER_EMAIL, (email,))
+
+
+def quote(user_id: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on asking for a quote."""
+    return (QUOTE_PER_ACCOUNT, (user_id,)), (QUOTE_PER_IP, (client_ip,))
+
+
+def trade(user_id: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on submitting a trade."""
+    return (TRADE_PER_ACCOUNT, (user_id,)), (TRADE_PER_IP, (client_ip,))
