@@ -15,6 +15,7 @@ from voucher_exchange.cli.common import DatabaseUrl, console, context, err
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile.matching import Bucket, Movement, Result
 from voucher_exchange.reconcile.statements import Source
+from voucher_exchange.trades import service as trade_service
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -104,13 +105,18 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
             task = bar.add_task("audit", total=total)
             verdict = audit.verify(uow.conn, lambda done: bar.update(task, completed=done))
             bar.update(task, completed=verdict.checked)
+        histories = trade_service.verify_histories(uow.conn)
     for finding in verdict.findings:
         console.print(f"[red]{finding.kind.value}:[/red] {finding.detail}")
-    if not verdict.intact:
-        console.print(f"[red bold]audit verify: {len(verdict.findings)} break(s) in the chain[/red bold]")
+    for line in histories.findings:
+        console.print(f"[red]{line}[/red]")
+    breaks = len(verdict.findings) + len(histories.findings)
+    if breaks:
+        console.print(f"[red bold]audit verify: {breaks} break(s) in the chains[/red bold]")
         raise typer.Exit(1)
     console.print(f"[green bold]audit verify: {verdict.checked} entries intact[/green bold]")
     console.print(f"head {verdict.head} (entry {verdict.last_id})")
+    console.print(f"trade histories: {histories.events} events of {histories.trades} trades intact")
 
 
 @audit_app.command("heads")

@@ -199,6 +199,10 @@ trade_events = Table(
     Column("to_status", String(20), nullable=False),
     Column("actor", String(254), nullable=False),
     Column("note", Text),
+    # Each trade's history is its own hash chain (audit/chain.py): an edited, deleted or
+    # reordered event is found by `audit verify` without a global lock on every step.
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
 )
 
 # One row per voucher fingerprint, ever: the database decides who sold a code first.

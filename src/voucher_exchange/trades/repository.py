@@ -5,11 +5,13 @@ Only `trades/lifecycle.py` calls `set_status`: every status change goes through 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import decisions, seller_flags, trade_events, trades, voucher_claims
 from voucher_exchange.money import Money
@@ -137,17 +139,63 @@ def add_event(
     actor: str,
     note: str | None,
 ) -> None:
-    """Append to the trade's history."""
+    """Append to the trade's history, linked into the trade's hash chain.
+
+    Every step that appends also changes the trade (or a row tied to it) conditionally in
+    the same transaction, so one trade's events are written one at a time: no fork.
+    """
+    prev = conn.execute(
+        select(trade_events.c.hash)
+        .where(trade_events.c.trade_id == trade_id)
+        .order_by(trade_events.c.id.desc())
+        .limit(1)
+    ).scalar()
+    prev_hash = prev or chain.GENESIS
+    from_value = from_status.value if from_status else None
+    content = chain.canonical(actor, _action(from_value, to_status.value), trade_id, {"note": note}, now)
     conn.execute(
         insert(trade_events).values(
             trade_id=trade_id,
             at=now,
-            from_status=from_status.value if from_status else None,
+            from_status=from_value,
             to_status=to_status.value,
             actor=actor,
             note=note,
+            prev_hash=prev_hash,
+            hash=chain.link(prev_hash, content),
         )
     )
+
+
+def _action(from_status: str | None, to_status: str) -> str:
+    return f"{from_status or ''}->{to_status}"
+
+
+def chained_histories(conn: Connection) -> Iterator[tuple[str, str, list[chain.Entry]]]:
+    """Every trade's events as hash-chain entries, with the trade's current status; trade by trade."""
+    e = trade_events.c
+    statuses = {r.id: r.status for r in conn.execute(select(trades.c.id, trades.c.status))}
+    current: str | None = None
+    batch: list[chain.Entry] = []
+    for r in conn.execute(select(trade_events).order_by(e.trade_id, e.id)):
+        if r.trade_id != current:
+            if current is not None:
+                yield current, statuses.get(current, ""), batch
+            current, batch = r.trade_id, []
+        batch.append(
+            chain.Entry(
+                id=int(r.id),
+                at=r.at,
+                actor=r.actor,
+                action=_action(r.from_status, r.to_status),
+                subject=r.trade_id,
+                details={"note": r.note},
+                prev_hash=r.prev_hash or "",
+                hash=r.hash or "",
+            )
+        )
+    if current is not None:
+        yield current, statuses.get(current, ""), batch
 
 
 def events(conn: Connection, trade_id: str) -> list[TradeEvent]:

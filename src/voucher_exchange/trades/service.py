@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.audit import chain
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
@@ -408,3 +409,33 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
         raise Conflict("trade_not_failed", "The trade moved on meanwhile.") from None
     audit.record(conn, actor, "trade.retry", trade.id, {"resumes_at": target.value}, now)
     return target
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """What walking every trade's hash-chained history found."""
+
+    trades: int
+    events: int
+    findings: list[str]
+
+
+def verify_histories(conn: Connection) -> HistoryCheck:
+    """Every trade's events, chain by chain: an edited, deleted or reordered event is named.
+
+    The trade's own status is the chain's head: a history whose last event does not lead to
+    it lost its newest events.
+    """
+    findings: list[str] = []
+    trades = events = 0
+    for trade_id, status, entries in trade_repo.chained_histories(conn):
+        trades += 1
+        events += len(entries)
+        verdict = chain.verify(entries)
+        findings += [
+            f"trade {trade_id}: {f.kind.value}: {f.detail.replace('entry', 'event')}"
+            for f in verdict.findings
+        ]
+        if entries and entries[-1].action.split("->")[1] != status:
+            findings.append(f"trade {trade_id}: truncated: its history ends before its status ({status})")
+    return HistoryCheck(trades, events, findings)
