@@ -18,21 +18,31 @@ match is STRONG whatever its length.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, func, insert, select
 
 from voucher_exchange.db.schema import sanctions_lists, sanctions_names
 from voucher_exchange.errors import InvalidInput
+from voucher_exchange.risk.sanctions_identifiers import (
+    Agreement,
+    Identifiers,
+    PersonFacts,
+    compare_dob,
+    compare_nationality,
+    parse_remarks,
+)
 
 # Name similarity thresholds (0–1, token-sorted rapidfuzz ratio), not amounts.
 STRONG_AT: float = 0.92
@@ -60,23 +70,44 @@ class Strength(StrEnum):
 
 @dataclass(frozen=True)
 class SanctionsMatch:
-    """The best match for one screened name; `score` is 0.0 when nothing reached WEAK_AT."""
+    """The best match for one screened name; `score` is 0.0 when nothing reached WEAK_AT.
+
+    The fields after `program` explain the outcome and do not take part in equality: which
+    version of the entry matched, why (`reason`), the listed and the customer's identifiers side
+    by side, near misses the identifiers ruled out, and entries a reviewer had cleared.
+    """
 
     strength: Strength
     score: float
     listed_name: str | None
     ent_num: int | None
     program: str | None
+    entry_version: str | None = field(default=None, compare=False)
+    reason: str | None = field(default=None, compare=False)
+    listed: dict[str, Any] | None = field(default=None, compare=False)
+    customer: dict[str, Any] | None = field(default=None, compare=False)
+    near_misses: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    cleared: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
     def as_evidence(self) -> dict[str, object]:
         """A JSON-safe dict for decision evidence."""
-        return {
+        evidence: dict[str, object] = {
             "strength": self.strength.value,
             "score": round(self.score, 4),
             "listed_name": self.listed_name,
             "ent_num": self.ent_num,
             "program": self.program,
         }
+        if self.reason is not None:
+            evidence |= {
+                "entry_version": self.entry_version,
+                "reason": self.reason,
+                "listed": self.listed,
+                "customer": self.customer,
+                "near_misses": list(self.near_misses),
+                "cleared": list(self.cleared),
+            }
+        return evidence
 
 
 NO_MATCH = SanctionsMatch(Strength.NONE, 0.0, None, None, None)
@@ -192,7 +223,97 @@ _CONVENTIONAL = {
     "choi": "choe", "jung": "jeong", "chung": "jeong", "jong": "jeong", "cho": "jo", "kang": "gang",
     "shin": "sin", "yoon": "yun", "kwon": "gwon", "koh": "go", "ko": "go", "lim": "im", "rim": "im",
     "un": "eun", "chol": "cheol", "sung": "seong", "song": "song", "hyon": "hyeon", "hyun": "hyeon",
+    "young": "yeong", "kyoung": "gyeong", "hee": "hui", "soo": "su", "woo": "u", "joo": "ju",
+    "koo": "gu", "moon": "mun", "yoo": "yu", "sook": "suk", "ahn": "an", "oh": "o", "roh": "no",
+    "noh": "no", "suh": "seo", "shim": "sim", "seung": "seung", "chul": "cheol", "yeol": "yeol",
+    "chae": "chae", "choo": "chu", "shik": "sik", "sup": "seop", "sop": "seop", "bong": "bong",
 }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- matching keys
+
+# One Korean syllable reduced to a sound key that every common spelling shares: Revised and
+# McCune-Reischauer romanisation and passport spellings (Ri/Rhee/Lee/Yi, Pak/Park/Bak, Choe/Choi,
+# Chol/Cheol/Chul, Yong/Young/Yeong, Kwang/Gwang, Jong/Jung). Plain/tense/aspirated initials fall
+# together (g/k, d/t, b/p, j/ch), the vowels ŏ/ŭ/u/o fall together (lists write them all as "o"
+# or "u"), and an initial r/l/n before i/y is silent, as in South Korean usage (리 → 이).
+_INITIAL = re.compile(r"^(ch|sh|kk|tt|pp|ss|jj|[gkndtrlmbpsjh])?(.*)$")
+_INITIAL_SOUND = {"g": "k", "kk": "k", "d": "t", "tt": "t", "b": "p", "pp": "p", "j": "c", "jj": "c",
+                  "ch": "c", "sh": "s", "ss": "s", "r": "l"}  # fmt: skip
+_VOWEL_SOUNDS = (("eui", "i"), ("ui", "i"), ("eo", "o"), ("eu", "o"), ("ou", "o"), ("oo", "o"),
+                 ("ee", "i"), ("ae", "e"), ("oi", "oe"), ("u", "o"))  # fmt: skip
+_FINAL_SOUND = {"g": "k", "r": "l", "b": "p", "d": "t"}
+
+
+@lru_cache(maxsize=4096)
+def korean_sound(syllable: str) -> str:
+    """The sound key of one romanised Korean syllable ("cheol", "chul", "chol" → "col")."""
+    found = _INITIAL.match(syllable)
+    assert found is not None  # the pattern matches any string
+    initial, rest = found.group(1) or "", found.group(2)
+    initial = _INITIAL_SOUND.get(initial, initial)
+    if initial in ("l", "n") and rest[:1] in ("i", "y"):
+        initial = ""
+    for written, sound in _VOWEL_SOUNDS:
+        rest = rest.replace(written, sound)
+    if rest.endswith("ng"):
+        return initial + rest
+    if rest and rest[-1] in _FINAL_SOUND:
+        rest = rest[:-1] + _FINAL_SOUND[rest[-1]]
+    return initial + rest
+
+
+_MR_ASPIRATES = re.compile(r"([ktp])h(?=[aeiouwy])")
+
+
+@lru_cache(maxsize=65_536)
+def match_key(name: str) -> tuple[str, bool]:
+    """The key the screen compares (sorted tokens) and whether the name reads as Korean.
+
+    Korean-shaped names are keyed by the sound of each syllable (`korean_sound`), so every
+    spelling of one Korean name shares a key; other names are keyed like `normalise`.
+    """
+    keys = korean_keys(name)
+    if keys:
+        return keys[0], True
+    return " ".join(sorted(_plain_tokens(name))), False
+
+
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+# A joined given name may split into syllables more than one way ("Suman": su-man or sum-an).
+_MAX_SPLITS = 4
+
+
+@lru_cache(maxsize=65_536)
+def korean_keys(name: str) -> tuple[str, ...]:
+    """Every sound key of a Korean-shaped name, one per way its joined words split (first: the likeliest)."""
+    tokens = _plain_tokens(name)
+    # McCune-Reischauer writes aspirates with an h ("Thaek", "Phyong"); the sound key ignores aspiration.
+    korean = [_MR_ASPIRATES.sub(r"\1", _CONVENTIONAL.get(token, token)) for token in tokens]
+    splits = [_all_splits(token) for token in korean]
+    if not tokens or not all(splits):
+        return ()
+    if _HANGUL.search(name):
+        # Written in Hangul, each syllable is already its own token: only its plain reading counts.
+        splits = [parts[:1] for parts in splits]
+    keys: dict[str, None] = {}
+    for choice in itertools.islice(itertools.product(*splits), _MAX_SPLITS):
+        sounds = [korean_sound(_CONVENTIONAL.get(syl, syl)) for parts in choice for syl in parts]
+        keys[" ".join(sorted(sounds))] = None
+    return tuple(keys)
+
+
+@lru_cache(maxsize=65_536)
+def _all_splits(token: str) -> tuple[tuple[str, ...], ...]:
+    """Ways to read `token` as romanised Korean syllables, longest first syllable first (a few at most)."""
+    if not token:
+        return ((),)
+    found: list[tuple[str, ...]] = []
+    for match_end in sorted({m.end() for m in _prefixes(token)}, reverse=True):
+        found.extend((token[:match_end], *rest) for rest in _all_splits(token[match_end:]))
+        if len(found) >= _MAX_SPLITS:
+            break
+    return tuple(found[:_MAX_SPLITS])
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -307,8 +428,20 @@ def load(conn: Connection, sdn_text: str, alt_text: str | None, source: str, now
             raise SanctionsFileInvalid(
                 "ALT file", alias.line, f"alias of entry {alias.ent_num}, which is not in the SDN file"
             )
+    identifiers = {ent_num: parse_remarks(row.remarks, row.sdn_type) for ent_num, row in kept.items()}
+    by_entry: dict[int, list[AltRow]] = {}
+    for alias in aliases:
+        by_entry.setdefault(alias.ent_num, []).append(alias)
+    versions = {ent_num: entry_version(row, by_entry.get(ent_num, [])) for ent_num, row in kept.items()}
     names = [(row, row.name, "primary") for row in kept.values()]
     names += [(kept[a.ent_num], a.alt_name, "alias") for a in aliases if a.ent_num in kept]
+    # Aliases written only in Remarks ("a.k.a. 'KIM, JIN SOK'"), as the 2024 files carry them.
+    names += [
+        (row, alias, "alias")
+        for row in kept.values()
+        for alias in identifiers[row.ent_num].aliases
+        if alias.casefold() not in {a.alt_name.casefold() for a in by_entry.get(row.ent_num, [])}
+    ]
     list_id = conn.execute(
         insert(sanctions_lists)
         .values(source=source[:200], entries=len(kept), names=len(names), loaded_at=now)
@@ -326,11 +459,20 @@ def load(conn: Connection, sdn_text: str, alt_text: str | None, source: str, now
                     "kind": kind,
                     "sdn_type": row.sdn_type,
                     "program": row.program[:200] if row.program else None,
+                    "identifiers": identifiers[row.ent_num].as_json(),
+                    "entry_version": versions[row.ent_num],
                 }
                 for row, name, kind in names
             ],
         )
     return LoadSummary(list_id, len(kept), len(names), len(sdn) - len(kept))
+
+
+def entry_version(row: SdnRow, aliases: Sequence[AltRow]) -> str:
+    """A short digest of everything the list says about one entry: it changes when the entry does."""
+    parts = [row.name, row.sdn_type, row.program, row.title, row.remarks]
+    parts += sorted(f"{a.alt_type}|{a.alt_name}|{a.alt_remarks}" for a in aliases)
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:16]
 
 
 def current_list_id(conn: Connection) -> int | None:
@@ -344,12 +486,34 @@ def current_list_id(conn: Connection) -> int | None:
 
 @dataclass(frozen=True)
 class ListedName:
-    """One listed name (primary or alias) with its comparison key."""
+    """One listed name (primary or alias) with its comparison key and its entry's identifiers."""
 
     name: str
     normalised: str
     ent_num: int
     program: str | None
+    identifiers: Identifiers | None = None
+    entry_version: str = ""
+
+    @property
+    def individual(self) -> bool:
+        """Whether the entry is a person (entries loaded without identifiers count as persons)."""
+        return self.identifiers is None or self.identifiers.individual
+
+
+# How many ruled-out candidates a screening keeps as near misses in its evidence.
+NEAR_MISSES_KEPT = 3
+# Similarity given to a partial name (one name's words all inside the other's, e.g. without a patronymic).
+PARTIAL_SCORE = 0.95
+_MIN_PARTIAL_WORDS = 2
+_MIN_PARTIAL_SYLLABLES = 3
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    index: int
+    score: float
+    agrees: bool
 
 
 class SanctionsScreen:
@@ -358,18 +522,33 @@ class SanctionsScreen:
     def __init__(self, list_id: int | None, names: Sequence[ListedName]) -> None:
         self.list_id: Final = list_id
         self._names = tuple(names)
-        keys: list[str] = []
-        owners: list[int] = []
-        exact: dict[str, int] = {}
+        # Two key spaces: "k" holds Korean sound keys, "p" plain word keys (every name has one;
+        # it keeps a Korean name findable when a typo breaks its syllable split).
+        keys: dict[str, list[str]] = {"k": [], "p": []}
+        owners: dict[str, list[int]] = {"k": [], "p": []}
+        exact: dict[tuple[str, str], list[int]] = {}
+        postings: dict[str, list[int]] = {}
+        # Partial names are looked up per key (a name with two readings has two word sets).
+        self._key_sizes: list[int] = []
+        self._key_owners: list[int] = []
+        korean_names: set[int] = set()
         for index, listed in enumerate(self._names):
-            # Syllable-split keys are also kept whole, so a typo that breaks the split still matches.
-            for key in dict.fromkeys((listed.normalised, _plain_key(listed.name))):
-                keys.append(key)
-                owners.append(index)
-                exact.setdefault(key, index)
-        self._keys = tuple(keys)
-        self._owners = tuple(owners)
+            for kind, key in _keys_of(listed.name):
+                keys[kind].append(key)
+                owners[kind].append(index)
+                exact.setdefault((kind, key), []).append(index)
+                if kind == "k":
+                    korean_names.add(index)
+                words = _counted_words(kind, key)
+                for word in words:
+                    postings.setdefault(word, []).append(len(self._key_owners))
+                self._key_owners.append(index)
+                self._key_sizes.append(len(words))
+        self._korean_names = frozenset(korean_names)
+        self._keys = {kind: tuple(found) for kind, found in keys.items()}
+        self._owners = {kind: tuple(found) for kind, found in owners.items()}
         self._exact = exact
+        self._postings = postings
 
     @classmethod
     def from_db(cls, conn: Connection) -> SanctionsScreen:
@@ -377,44 +556,226 @@ class SanctionsScreen:
         list_id = current_list_id(conn)
         if list_id is None:
             return cls(None, [])
+        n = sanctions_names.c
         rows = conn.execute(
-            select(
-                sanctions_names.c.name,
-                sanctions_names.c.normalised,
-                sanctions_names.c.ent_num,
-                sanctions_names.c.program,
-            )
-            .where(sanctions_names.c.list_id == list_id)
-            .order_by(sanctions_names.c.id)
+            select(n.name, n.normalised, n.ent_num, n.program, n.sdn_type, n.identifiers, n.entry_version)
+            .where(n.list_id == list_id)
+            .order_by(n.id)
         )
-        return cls(list_id, [ListedName(r.name, r.normalised, r.ent_num, r.program) for r in rows])
+        return cls(
+            list_id,
+            [
+                ListedName(
+                    r.name,
+                    r.normalised,
+                    r.ent_num,
+                    r.program,
+                    Identifiers.from_json(r.identifiers, (r.sdn_type or "").casefold() == "individual"),
+                    r.entry_version or "",
+                )
+                for r in rows
+            ],
+        )
 
     def __len__(self) -> int:
         return len(self._names)
 
-    def screen(self, name: str) -> SanctionsMatch:
-        """The best match for `name` over every listed name and alias."""
-        queries = list(dict.fromkeys(key for key in (normalise(name), _plain_key(name)) if key))
-        for query in queries:
-            if query in self._exact:
-                return self._match(Strength.STRONG, 1.0, self._exact[query])
-        best: tuple[float, int] | None = None
-        for query in queries:
-            # Keys are already token-sorted, so plain `ratio` is the token-sort ratio without re-sorting.
-            found = process.extractOne(
-                query, self._keys, scorer=fuzz.ratio, processor=None, score_cutoff=WEAK_AT * 100
-            )
-            if found is not None and (best is None or found[1] / 100 > best[0]):
-                best = (found[1] / 100, self._owners[found[2]])
-        if best is None:
-            return NO_MATCH
-        score, owner = best
-        strong = score >= STRONG_AT and _may_be_strong(name, self._names[owner].name)
-        return self._match(Strength.STRONG if strong else Strength.WEAK, score, owner)
+    def screen(
+        self,
+        name: str,
+        person: PersonFacts | None = None,
+        cleared: frozenset[tuple[int, str]] = frozenset(),
+    ) -> SanctionsMatch:
+        """The strongest match for `name` over every listed name and alias.
 
-    def _match(self, strength: Strength, score: float, owner: int) -> SanctionsMatch:
-        listed = self._names[owner]
-        return SanctionsMatch(strength, score, listed.name, listed.ent_num, listed.program)
+        Without `person` the name alone decides (any entry, person or not). With it, only
+        listed individuals are compared and their identifiers weigh in (see `judge`);
+        entries in `cleared` ((ent_num, entry_version) a reviewer cleared) are skipped.
+        """
+        candidates = self._candidates(name)
+        if person is None:
+            if not candidates:
+                return NO_MATCH
+            best = max(candidates, key=lambda c: (c.agrees, c.score, -c.index))
+            listed = self._names[best.index]
+            strength = Strength.STRONG if best.agrees else Strength.WEAK
+            return SanctionsMatch(strength, best.score, listed.name, listed.ent_num, listed.program)
+        return self._judge_all(candidates, person, cleared)
+
+    def _candidates(self, name: str) -> list[_Candidate]:
+        queries = _keys_of(name)
+        korean = any(kind == "k" for kind, _ in queries)
+        found: dict[int, _Candidate] = {}
+
+        def offer(candidate: _Candidate) -> None:
+            held = found.get(candidate.index)
+            if held is None or (candidate.agrees, candidate.score) > (held.agrees, held.score):
+                found[candidate.index] = candidate
+
+        for kind, key in queries:
+            for index in self._exact.get((kind, key), []):
+                offer(_Candidate(index, 1.0, True))
+        for kind, key in queries:
+            # Keys are already token-sorted, so plain `ratio` is the token-sort ratio without re-sorting.
+            for _, score, position in process.extract(
+                key,
+                self._keys[kind],
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=WEAK_AT * 100,
+                limit=None,
+            ):
+                index = self._owners[kind][position]
+                # A Korean name is a handful of short syllables: one letter off is another name.
+                agrees = (
+                    score / 100 >= STRONG_AT
+                    and not korean
+                    and index not in self._korean_names
+                    and _may_be_strong(name, self._names[index].name)
+                )
+                offer(_Candidate(index, score / 100, agrees))
+        for kind, key in queries:
+            for index in self._partial(kind, key):
+                offer(_Candidate(index, PARTIAL_SCORE, True))
+        return list(found.values())
+
+    def _partial(self, kind: str, key: str) -> set[int]:
+        """Listed names whose words contain all of the query's, or lie all within it."""
+        words = _counted_words(kind, key)
+        least = _MIN_PARTIAL_SYLLABLES if kind == "k" else _MIN_PARTIAL_WORDS
+        if len(words) < least:
+            return set()
+        hits: dict[int, int] = {}
+        for word in words:
+            for key_id in self._postings.get(word, ()):
+                hits[key_id] = hits.get(key_id, 0) + 1
+        return {
+            self._key_owners[key_id]
+            for key_id, count in hits.items()
+            if count == len(words) or (count == self._key_sizes[key_id] and count >= least)
+        }
+
+    def _judge_all(
+        self, candidates: list[_Candidate], person: PersonFacts, cleared: frozenset[tuple[int, str]]
+    ) -> SanctionsMatch:
+        best_per_entry: dict[int, _Candidate] = {}
+        for candidate in candidates:
+            listed = self._names[candidate.index]
+            if not listed.individual:
+                continue
+            held = best_per_entry.get(listed.ent_num)
+            if held is None or (candidate.agrees, candidate.score) > (held.agrees, held.score):
+                best_per_entry[listed.ent_num] = candidate
+        judged: list[tuple[Strength, str, _Candidate]] = []
+        cleared_now: list[dict[str, Any]] = []
+        for candidate in best_per_entry.values():
+            listed = self._names[candidate.index]
+            if (listed.ent_num, listed.entry_version) in cleared:
+                cleared_now.append({"ent_num": listed.ent_num, "entry_version": listed.entry_version})
+                continue
+            identifiers = listed.identifiers or Identifiers(individual=True)
+            strength, reason = judge(candidate.agrees, identifiers, person)
+            judged.append((strength, reason, candidate))
+        order = {Strength.NONE: 0, Strength.WEAK: 1, Strength.STRONG: 2}
+        judged.sort(key=lambda j: (order[j[0]], j[2].agrees, j[2].score, -j[2].index), reverse=True)
+        misses = tuple(
+            self._summary(candidate, reason)
+            for strength, reason, candidate in judged
+            if strength is Strength.NONE
+        )[:NEAR_MISSES_KEPT]
+        customer = person.for_evidence()
+        if not judged or judged[0][0] is Strength.NONE:
+            return SanctionsMatch(
+                Strength.NONE,
+                0.0,
+                None,
+                None,
+                None,
+                None,
+                "no_match",
+                None,
+                customer,
+                misses,
+                tuple(cleared_now),
+            )
+        strength, reason, candidate = judged[0]
+        listed = self._names[candidate.index]
+        identifiers = listed.identifiers or Identifiers(individual=True)
+        return SanctionsMatch(
+            strength,
+            candidate.score,
+            listed.name,
+            listed.ent_num,
+            listed.program,
+            listed.entry_version,
+            reason,
+            identifiers.for_evidence(),
+            customer,
+            misses,
+            tuple(cleared_now),
+        )
+
+    def _summary(self, candidate: _Candidate, reason: str) -> dict[str, Any]:
+        listed = self._names[candidate.index]
+        identifiers = listed.identifiers or Identifiers(individual=True)
+        return {
+            "listed_name": listed.name,
+            "ent_num": listed.ent_num,
+            "entry_version": listed.entry_version,
+            "score": round(candidate.score, 4),
+            "reason": reason,
+            "listed": identifiers.for_evidence(),
+        }
+
+
+def _keys_of(name: str) -> list[tuple[str, str]]:
+    """A name's keys: ("k", Korean sound key) when it reads as Korean, and always ("p", plain key)."""
+    keys = [("k", key) for key in korean_keys(name) if key]
+    plain = _plain_key(name)
+    return [*keys, ("p", plain)] if plain else keys
+
+
+def _counted_words(kind: str, key: str) -> set[str]:
+    """The key's words as a set that keeps repeats apart ("issa issa" → {"p:issa", "p:issa#2"})."""
+    seen: dict[str, int] = {}
+    words = set()
+    for word in key.split():
+        seen[word] = seen.get(word, 0) + 1
+        words.add(f"{kind}:{word}" if seen[word] == 1 else f"{kind}:{word}#{seen[word]}")
+    return words
+
+
+def judge(name_agrees: bool, listed: Identifiers, person: PersonFacts) -> tuple[Strength, str]:
+    """How strong one name match is once the identifiers are weighed, and why.
+
+    `name_agrees`: the same name up to spelling, order, a typo or a dropped middle name;
+    otherwise the name is only similar. Then the date of birth and the nationality:
+
+    | name    | DOB                      | nationality | outcome                     |
+    |---------|--------------------------|-------------|-----------------------------|
+    | agrees  | match                    | not against | STRONG (`name_and_dob`)     |
+    | agrees  | match                    | contradicts | WEAK (`nationality_differs`)|
+    | agrees  | near                     | not against | WEAK (`dob_near`)           |
+    | agrees  | none listed / not given  | not against | WEAK (`name_only`)          |
+    | agrees  | near or none             | contradicts | NONE (`nationality_differs`)|
+    | any     | contradicts              | any         | NONE (`dob_differs`)        |
+    | similar | match                    | not against | WEAK (`similar_name_and_dob`)|
+    | similar | anything else            | any         | NONE (`similar_name_only`)  |
+    """
+    dob = compare_dob(listed.dobs, person.birth_date)
+    nationality = compare_nationality(listed.nationalities, person.nationality)
+    against = nationality is Agreement.CONTRADICTS
+    if dob is Agreement.CONTRADICTS:
+        return Strength.NONE, "dob_differs"
+    if not name_agrees:
+        if dob is Agreement.MATCH and not against:
+            return Strength.WEAK, "similar_name_and_dob"
+        return Strength.NONE, "similar_name_only"
+    if dob is Agreement.MATCH:
+        return (Strength.WEAK, "nationality_differs") if against else (Strength.STRONG, "name_and_dob")
+    if against:
+        return Strength.NONE, "nationality_differs"
+    return Strength.WEAK, ("dob_near" if dob is Agreement.NEAR else "name_only")
 
 
 def _may_be_strong(query: str, listed: str) -> bool:
