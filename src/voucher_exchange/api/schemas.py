@@ -46,6 +46,7 @@ class IdentityIn(Body):
     legal_name: Short
     birth_date: date
     phone: Annotated[str, Field(min_length=4, max_length=40)]
+    nationality: Annotated[str | None, Field(min_length=2, max_length=2)] = None
 
 
 class DestinationIn(Body):

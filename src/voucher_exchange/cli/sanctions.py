@@ -18,6 +18,7 @@ from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
 from voucher_exchange.risk.sanctions import SanctionsScreen, Strength, load
+from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
 
 sanctions_app = typer.Typer(
     help="The sanctions list (OFAC SDN legacy CSV) that legal and account-holder names are screened against.",
@@ -26,6 +27,8 @@ sanctions_app = typer.Typer(
 
 CsvFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 STYLES = {Strength.NONE: "green", Strength.WEAK: "yellow", Strength.STRONG: "red"}
+# Changed customers listed one per line after a re-screen; the rest are counted.
+SHOWN_CHANGES = 20
 
 
 def _read(path: Path) -> str:
@@ -57,25 +60,44 @@ def load_list(
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Replace the sanctions list with SDN_CSV (and its aliases in ALT_CSV)."""
-    with (
-        _engine(database_url) as engine,
-        Progress(
+    """Replace the sanctions list with SDN_CSV (and aliases in ALT_CSV); re-screen verified customers."""
+    with _engine(database_url) as engine:
+        with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
-        ) as bar,
-    ):
-        bar.add_task(f"loading {sdn_csv.name}", total=None)
-        sdn_text = _read(sdn_csv)
-        alt_text = _read(alt_csv) if alt_csv is not None else None
-        with UnitOfWork(engine) as uow:
-            summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, SystemClock().now())
-            uow.commit()
-    skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
+        ) as bar:
+            bar.add_task(f"loading {sdn_csv.name}", total=None)
+            sdn_text = _read(sdn_csv)
+            alt_text = _read(alt_csv) if alt_csv is not None else None
+            with UnitOfWork(engine) as uow:
+                summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, SystemClock().now())
+                uow.commit()
+        skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
+        loaded = f"loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}"
+        console.print(f"[green]{loaded}[/green]{skipped}", soft_wrap=True)
+        _rescreen(engine)
+
+
+def _rescreen(engine: Engine) -> None:
+    """Every verified customer screened against the list just loaded, with a progress bar."""
+    with UnitOfWork(engine) as uow:
+        screen = SanctionsScreen.from_db(uow.conn)
+        total = verified_customers(uow.conn)
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("re-screening customers", total=total)
+            result = rescreen(uow.conn, screen, SystemClock().now(), lambda n: bar.advance(task, n))
+        uow.commit()
     console.print(
-        f"[green]loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}[/green]"
-        f"{skipped}",
+        f"re-screened {result.customers} customers: {len(result.changes)} changed "
+        f"({result.count('strong')} strong, {result.count('weak')} weak, {result.count('none')} cleared), "
+        f"{result.frozen} payouts frozen",
         soft_wrap=True,
     )
+    for change in result.changes[:SHOWN_CHANGES]:
+        listed = f" ({escape(change.listed_name)}, entry {change.ent_num})" if change.listed_name else ""
+        after = f"[{STYLES[Strength(change.after)]}]{change.after}[/]"
+        console.print(f"  {escape(change.email)}: {change.before} → {after}{listed}", soft_wrap=True)
+    if len(result.changes) > SHOWN_CHANGES:
+        console.print(f"  … and {len(result.changes) - SHOWN_CHANGES} more", soft_wrap=True)
 
 
 @sanctions_app.command("check")

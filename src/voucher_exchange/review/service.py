@@ -16,6 +16,7 @@ from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
 from voucher_exchange.jobs import queue
 from voucher_exchange.risk import repository as risk
+from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_after_review
 from voucher_exchange.trades import repository as trades
 from voucher_exchange.trades.models import TradeStatus, check_transition
 from voucher_exchange.trades.service import PROCESS_TRADE, view
@@ -30,7 +31,7 @@ RESUME_AFTER = {
 
 # Close reasons a reviewer picks; each becomes the trade's label for backtests.
 CLOSE_REASONS = {
-    "approve": {"legitimate": "good", "insufficient_evidence": "good"},
+    "approve": {"legitimate": "good", "insufficient_evidence": "good", NOT_LISTED_PERSON: "good"},
     "reject": {
         "suspected_fraud": "bad",
         "stolen_or_scam": "bad",
@@ -163,6 +164,8 @@ def decide(
     audit.record(
         conn, reviewer.email, f"review.{outcome}", trade_id, {"close_reason": close_reason, "note": note}, now
     )
+    if close_reason == NOT_LISTED_PERSON:  # sanctions: remember "not the listed person" for this entry
+        clear_after_review(conn, row.user_id, row.payout_destination_id, trade_id, reviewer.email, note, now)
     if not trades.transition(conn, trade_id, TradeStatus.IN_REVIEW, target, now, reviewer.email, note):
         raise Conflict("trade_not_in_review", "Another reviewer decided this trade first.")
     if target is not TradeStatus.REJECTED:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from voucher_exchange.db.schema import payout_destinations, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
 from voucher_exchange.trades.models import COUNTS_TOWARDS_LIMITS, TradeStatus
 
@@ -48,12 +49,16 @@ def compute(
         )
 
     seller = conn.execute(
-        select(users.c.created_at, users.c.sanctions_strength).where(users.c.id == trade.user_id)
+        select(users.c.created_at, users.c.sanctions_strength, users.c.sanctions_match).where(
+            users.c.id == trade.user_id
+        )
     ).one()
     destination = conn.execute(
-        select(payout_destinations.c.created_at, payout_destinations.c.sanctions_strength).where(
-            payout_destinations.c.id == trade.payout_destination_id
-        )
+        select(
+            payout_destinations.c.created_at,
+            payout_destinations.c.sanctions_strength,
+            payout_destinations.c.sanctions_match,
+        ).where(payout_destinations.c.id == trade.payout_destination_id)
     ).one()
     prior_paid = _count(
         conn,
@@ -96,6 +101,12 @@ def compute(
     features.update(_provenance(conn, trade, answer, now))
     strengths = {seller.sanctions_strength, destination.sanctions_strength}
     features["sanctions"] = "strong" if "strong" in strengths else ("weak" if "weak" in strengths else "none")
+    features["payouts_frozen"] = sanctions_customers.payouts_frozen(conn, trade.user_id)
+    # Not a rule input: the screening behind `sanctions` (listed vs customer identifiers, near misses).
+    features["sanctions_detail"] = {
+        "legal_name": seller.sanctions_match,
+        "account_holder": destination.sanctions_match,
+    }
     return features
 
 
@@ -110,11 +121,15 @@ def _shared(conn: Connection, trade: Any, now: datetime) -> dict[str, Any]:
     if trade.client_ip:
         recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY)
         out["ip_sellers_24h"] = _count(conn, select(func.count(distinct(t.user_id))).where(recent_ip))
-    out["account_sellers_30d"] = _count(
-        conn,
-        select(func.count(distinct(t.user_id))).where(
-            (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
-        ),
+    # A bank account is shared once a second customer registers it, whether or not it was paid yet.
+    traded = select(t.user_id).where(
+        (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
+    )
+    registered = select(payout_destinations.c.user_id).where(
+        payout_destinations.c.account_fingerprint == trade.account_fingerprint
+    )
+    out["account_sellers_30d"] = len(
+        {r[0] for r in conn.execute(traded)} | {r[0] for r in conn.execute(registered)}
     )
     out["seller_accounts_30d"] = _count(
         conn,

@@ -229,6 +229,16 @@ def _country_key(name: str) -> str:
     return " ".join(name.casefold().replace("&", "and").split())
 
 
+def is_country_code(code: str) -> bool:
+    """Whether `code` is an ISO 3166 alpha-2 country code (upper case)."""
+    return code in _codes()
+
+
+@cache
+def _codes() -> frozenset[str]:
+    return frozenset(_territories().values())
+
+
 def country_code(name: str) -> str:
     """The ISO 3166 alpha-2 code of a country as OFAC writes it; the name itself when unknown."""
     cleaned = name.strip().rstrip(".")

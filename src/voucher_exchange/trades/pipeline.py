@@ -23,7 +23,7 @@ from voucher_exchange.ledger import models as postings
 from voucher_exchange.ledger import repository as ledger
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.risk import screening
+from voucher_exchange.risk import sanctions_customers, screening
 from voucher_exchange.risk import service as risk
 from voucher_exchange.risk.screening import Decision, Outcome
 from voucher_exchange.trades import repository
@@ -262,6 +262,8 @@ def _start_payout(ctx: Context, row: Any) -> None:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
+        if sanctions_customers.payouts_frozen(conn, row.user_id):
+            return  # sanctions freeze: stays credited until a reviewer releases it (which re-enqueues)
         payout_service.create_payout(conn, row, now)
         _move(conn, row.id, S.CREDITED, S.PAYING_OUT, now)
         uow.commit()
