@@ -42,8 +42,9 @@ messages: $(STAMP) ## Extract translatable text and merge it into the Korean cat
 bench: $(STAMP) ## Throughput and latency on PostgreSQL vs its raw commit rate (TRADES=2000)
 	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),2000)
 
-bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
+bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades; sanctions screening on the 2024 list
 	$(BIN)/python -m bench.risk_decision
+	$(BIN)/python -m bench.sanctions_screening
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench

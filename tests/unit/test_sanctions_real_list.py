@@ -144,4 +144,4 @@ def test_every_listed_individual_giving_the_listed_birth_date_is_stopped(screen:
             stopped[variant] += 1
     assert missed == []
     assert stopped["hangul"] == len(HANGUL)
-    assert sum(stopped.values()) >= 15_000
+    assert sum(stopped.values()) == 17_899  # the figure docs/risk.md reports

@@ -12,13 +12,19 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
+from voucher_exchange.jobs import queue
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import SanctionsScreen, Strength, load
 from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import TradeStatus
+from voucher_exchange.trades.service import PROCESS_TRADE
 
 sanctions_app = typer.Typer(
     help="The sanctions list (OFAC SDN legacy CSV) that legal and account-holder names are screened against.",
@@ -120,3 +126,45 @@ def check(
         f"[{STYLES[match.strength]}]{match.strength.value}[/] score {match.score:.2f} {listed}",
         soft_wrap=True,
     )
+
+
+@sanctions_app.command("freezes")
+def freezes(database_url: DatabaseUrl = None) -> None:
+    """Customers whose payouts a re-screen froze (strong new matches), for a reviewer to look at."""
+    with _engine(database_url) as engine, UnitOfWork(engine, readonly=True) as uow:
+        found = sanctions_customers.open_freezes(uow.conn)
+    if not found:
+        console.print("no payouts are frozen")
+    for freeze in found:
+        listed = escape(freeze.listed_name or "?")
+        console.print(
+            f"{escape(freeze.email)} · {escape(freeze.legal_name or '—')} · {listed} (entry {freeze.ent_num})"
+            f" · since {freeze.created_at:%Y-%m-%d %H:%M} UTC",
+            soft_wrap=True,
+        )
+
+
+@sanctions_app.command("release")
+def release(
+    email: Annotated[str, typer.Argument(help="The customer whose payouts to release.")],
+    reviewer: Annotated[str, typer.Option(help="Who decided (recorded in the audit log).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Release a customer's frozen payouts after review; their credited trades resume paying out."""
+    now = SystemClock().now()
+    with _engine(database_url) as engine, UnitOfWork(engine) as uow:
+        found = accounts.by_email(uow.conn, email)
+        if found is None:
+            err.print(f"[red]no such customer:[/red] {escape(email)}")
+            raise typer.Exit(1)
+        user = found[0]
+        if not sanctions_customers.release_freeze(uow.conn, user.id, reviewer, now):
+            err.print(f"[yellow]{escape(email)} has no frozen payouts[/yellow]")
+            raise typer.Exit(1)
+        waiting = [
+            t.id for t in trade_repo.list_for_user(uow.conn, user.id, 1000, TradeStatus.CREDITED.value)
+        ]
+        for trade_id in waiting:
+            queue.enqueue(uow.conn, PROCESS_TRADE, trade_id, now)
+        uow.commit()
+    console.print(f"released {escape(email)}: {len(waiting)} credited trades resume paying out")

@@ -201,6 +201,32 @@ def freeze_payouts(
     return True
 
 
+@dataclass(frozen=True)
+class Freeze:
+    """An open payout freeze, for the reviewer's list."""
+
+    email: str
+    legal_name: str | None
+    ent_num: int | None
+    listed_name: str | None
+    created_at: datetime
+
+
+def open_freezes(conn: Connection) -> list[Freeze]:
+    """Customers whose payouts a re-screen froze, oldest first."""
+    f = sanctions_freezes.c
+    rows = conn.execute(
+        select(users.c.email, users.c.legal_name, f.ent_num, f.match, f.created_at)
+        .join(users, users.c.id == f.user_id)
+        .where(f.released_at.is_(None))
+        .order_by(f.id)
+    )
+    return [
+        Freeze(r.email, r.legal_name, r.ent_num, (r.match or {}).get("listed_name"), r.created_at)
+        for r in rows
+    ]
+
+
 def release_freeze(conn: Connection, user_id: str, reviewer: str, now: datetime) -> bool:
     """A reviewer releases the customer's payouts; False when nothing was frozen."""
     f = sanctions_freezes.c

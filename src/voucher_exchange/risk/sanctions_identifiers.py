@@ -46,7 +46,9 @@ class DobSpan:
 
     def text(self) -> str:
         """How the span reads in evidence: one day, one year, or a range."""
-        prefix = "circa " if self.circa else ""
+        if self.circa:
+            return f"circa {(self.start.year + self.end.year) // 2}"
+        prefix = ""
         if self.exact_day:
             return prefix + self.start.isoformat()
         if (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31):
@@ -214,12 +216,16 @@ _OFAC_COUNTRIES = {
 }  # fmt: skip
 
 
+# CLDR regions that are not countries (Kosovo's XK stays: OFAC lists nationals of Kosovo).
+_NOT_COUNTRIES = frozenset({"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB"})
+
+
 @cache
 def _territories() -> dict[str, str]:
     names = {
         _country_key(name): code
         for code, name in Locale("en").territories.items()
-        if len(code) == 2 and code.isalpha()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     }
     names.update(_OFAC_COUNTRIES)
     return names
