@@ -26,8 +26,9 @@ from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import payout_destinations, users
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.risk.sanctions import SanctionsScreen, load, parse_sdn
+from voucher_exchange.risk.sanctions import SanctionsScreen
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions_list import load, parse_sdn
 from voucher_exchange.risk.sanctions_rescreen import rescreen
 
 console = Console()

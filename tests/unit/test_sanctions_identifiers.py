@@ -6,15 +6,7 @@ from datetime import date
 
 import pytest
 
-from voucher_exchange.risk.sanctions import (
-    ListedName,
-    SanctionsScreen,
-    Strength,
-    judge,
-    korean_sound,
-    match_key,
-    normalise,
-)
+from voucher_exchange.risk.sanctions import ListedName, SanctionsScreen, Strength, judge
 from voucher_exchange.risk.sanctions_identifiers import (
     Agreement,
     DobSpan,
@@ -26,6 +18,7 @@ from voucher_exchange.risk.sanctions_identifiers import (
     parse_dob,
     parse_remarks,
 )
+from voucher_exchange.risk.sanctions_names import korean_sound, match_key, normalise
 
 
 @pytest.mark.parametrize(

@@ -20,15 +20,10 @@ from sqlalchemy import Engine
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.migrate import upgrade
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.risk.sanctions import (
-    SanctionsScreen,
-    Strength,
-    korean_keys,
-    load,
-    parse_sdn,
-    romanise_hangul,
-)
+from voucher_exchange.risk.sanctions import SanctionsScreen, Strength
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts, parse_remarks
+from voucher_exchange.risk.sanctions_list import load, parse_sdn
+from voucher_exchange.risk.sanctions_names import korean_keys, romanise_hangul
 
 # CI lays the shared data out next to the repository, as on the development machines.
 SDN_2024 = Path(__file__).parents[2].parent / "shared" / "data" / "ofac" / "sdn-2024-05-03.csv.gz"

@@ -20,7 +20,8 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
 from voucher_exchange.jobs import queue
 from voucher_exchange.risk import sanctions_customers
-from voucher_exchange.risk.sanctions import SanctionsScreen, Strength, load
+from voucher_exchange.risk.sanctions import SanctionsScreen, Strength
+from voucher_exchange.risk.sanctions_list import load
 from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus

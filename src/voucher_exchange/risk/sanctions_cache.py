@@ -6,8 +6,9 @@ import threading
 
 from sqlalchemy import Connection
 
-from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, current_list_id
+from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions_list import current_list_id
 
 
 class SanctionsCache:
