@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, distinct, func, select, union
 
 from voucher_exchange.db.schema import payout_destinations, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
@@ -121,16 +121,17 @@ def _shared(conn: Connection, trade: Any, now: datetime) -> dict[str, Any]:
     if trade.client_ip:
         recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY)
         out["ip_sellers_24h"] = _count(conn, select(func.count(distinct(t.user_id))).where(recent_ip))
-    # A bank account is shared once a second customer registers it, whether or not it was paid yet.
+    # A bank account is shared once a second customer registers it (verified in their name),
+    # whether or not anything was paid to it yet.
+    p = payout_destinations.c
     traded = select(t.user_id).where(
         (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
     )
-    registered = select(payout_destinations.c.user_id).where(
-        payout_destinations.c.account_fingerprint == trade.account_fingerprint
+    registered = select(p.user_id).where(
+        (p.account_fingerprint == trade.account_fingerprint) & (p.status == "verified")
     )
-    out["account_sellers_30d"] = len(
-        {r[0] for r in conn.execute(traded)} | {r[0] for r in conn.execute(registered)}
-    )
+    sellers = union(traded, registered).subquery()
+    out["account_sellers_30d"] = _count(conn, select(func.count()).select_from(sellers))
     out["seller_accounts_30d"] = _count(
         conn,
         select(func.count(distinct(t.account_fingerprint))).where(
