@@ -189,6 +189,10 @@ def test_a_reviewer_clears_a_possible_match_and_a_changed_entry_reopens_it(
         assert f"{seller.email}: none → weak (KIM, Cheol-su, entry 1004)" in output
         reopened = seller.api.wait_for(seller.sell(old_voucher(listed)))
         assert (reopened["status"], reason_codes(reopened)) == ("in_review", ["sanctions_match"])
+        queued = reviewer.get("/review/trades", params={"reason": "sanctions_match"}).json()["trades"]
+        file = next(t for t in queued if t["id"] == reopened["id"])["sanctions"]
+        assert file["legal_name"]["entry_version"] != file["clearances"][0]["entry_version"]
+        assert [(c["ent_num"], c["cleared_by"]) for c in file["clearances"]] == [(1004, DEMO_OPERATOR_EMAIL)]
     finally:
         load_list(listed, tmp_path, SDN)
 

@@ -16,7 +16,7 @@ from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
 from voucher_exchange.jobs import queue
 from voucher_exchange.risk import repository as risk
-from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_after_review
+from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_after_review, reviewer_view
 from voucher_exchange.trades import repository as trades
 from voucher_exchange.trades.models import TradeStatus, check_transition
 from voucher_exchange.trades.service import PROCESS_TRADE, view
@@ -103,6 +103,7 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
         ]:
             continue
         data["evidence"] = evidence_for(conn, row.id)
+        data["sanctions"] = reviewer_view(conn, row.user_id, row.payout_destination_id)
         data["waiting_seconds"] = round((now - row.updated_at).total_seconds(), 1)
         items.append(data)
     oldest = items[0]["waiting_seconds"] if items else None

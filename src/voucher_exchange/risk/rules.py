@@ -42,7 +42,8 @@ FEATURES: dict[str, str] = {
     "device_sellers_24h": "distinct sellers on this device in 24 hours, this one included",
     "ip_sellers_24h": "distinct sellers from this IP address in 24 hours, this one included",
     "account_sellers_30d": (
-        "distinct sellers who traded to this bank account in 30 days or registered it, this one included"
+        "distinct sellers who traded to this bank account in 30 days or registered it verified,"
+        " this one included"
     ),
     "seller_accounts_30d": "distinct bank accounts this seller used in 30 days, this one included",
     "destination_age_hours": "hours since this payout account was added",
