@@ -48,8 +48,9 @@ messages: $(STAMP) ## Extract translatable text and merge it into the Korean cat
 bench: $(STAMP) ## CPU per trade per process, speed and latency, durable PostgreSQL + SQLite (TRADES=800 BENCH_ARGS=--help)
 	$(BIN)/python -m bench.scale_out --trades $(or $(TRADES),800) $(BENCH_ARGS)
 
-bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
+bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades; sanctions screening on the 2024 list
 	$(BIN)/python -m bench.risk_decision
+	$(BIN)/python -m bench.sanctions_screening
 
 chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs, then every invariant (SECONDS=120)
 	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)

@@ -188,13 +188,17 @@ def new_account_number() -> str:
     return str(uuid.uuid4().int)[:12]
 
 
-def make_seller(exchange: Exchange, legal_name: str | None = None, birth_date: str = "1990-05-17") -> Seller:
+def make_seller(
+    exchange: Exchange,
+    legal_name: str | None = None,
+    birth_date: str = "1990-05-17",
+    nationality: str | None = None,
+) -> Seller:
     """Sign up, verify identity, register a bank account in the seller's name."""
     api, email = new_account(exchange)
     name = legal_name or f"Kim Minji {uuid.uuid4().hex[:6]}"
-    response = api.post(
-        "/me/identity", {"legal_name": name, "birth_date": birth_date, "phone": "010-1234-5678"}
-    )
+    person = {"legal_name": name, "birth_date": birth_date, "phone": "010-1234-5678"}
+    response = api.post("/me/identity", person | ({"nationality": nationality} if nationality else {}))
     assert response.status_code == 200, response.text
     account = new_account_number()
     exchange.sandbox(

@@ -19,18 +19,19 @@ from voucher_exchange.risk.sanctions import (
     STRONG_AT,
     WEAK_AT,
     ListedName,
-    LoadSummary,
-    SanctionsFileInvalid,
     SanctionsMatch,
     SanctionsScreen,
     Strength,
+)
+from voucher_exchange.risk.sanctions_list import (
+    LoadSummary,
+    SanctionsFileInvalid,
     current_list_id,
     load,
-    normalise,
     parse_alt,
     parse_sdn,
-    romanise_hangul,
 )
+from voucher_exchange.risk.sanctions_names import normalise, romanise_hangul
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sanctions"
 SDN = (FIXTURES / "sdn.csv").read_text(encoding="utf-8")

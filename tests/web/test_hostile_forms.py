@@ -16,7 +16,7 @@ FORMS = {
     "/language": ["lang", "next"],
     "/signup": ["email", "password"],
     "/login": ["email", "password", "next"],
-    "/account/identity": ["legal_name", "birth_date", "phone"],
+    "/account/identity": ["legal_name", "birth_date", "phone", "nationality"],
     "/account/payout-accounts": ["bank_code", "account_number", "holder_name"],
     "/quotes": ["brand", "face"],
     "/sell/{id}": ["code", "pin", "method", "acquired_on", "payout_destination_id"],

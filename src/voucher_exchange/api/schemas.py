@@ -56,6 +56,7 @@ class IdentityIn(Body):
     legal_name: Name
     birth_date: date
     phone: Annotated[Line, Field(min_length=4, max_length=PHONE_MAX)]
+    nationality: Annotated[Line | None, Field(min_length=2, max_length=2)] = None
 
 
 class DestinationIn(Body):

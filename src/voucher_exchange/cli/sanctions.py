@@ -12,13 +12,20 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
-from voucher_exchange.risk.sanctions import SanctionsScreen, Strength, load
+from voucher_exchange.jobs import queue
+from voucher_exchange.risk import sanctions_customers
+from voucher_exchange.risk.sanctions import SanctionsScreen, Strength
+from voucher_exchange.risk.sanctions_list import load
+from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import PROCESS_TRADE, TradeStatus
 
 sanctions_app = typer.Typer(
     help="The sanctions list (OFAC SDN legacy CSV) that legal and account-holder names are screened against.",
@@ -27,6 +34,8 @@ sanctions_app = typer.Typer(
 
 CsvFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 STYLES = {Strength.NONE: "green", Strength.WEAK: "yellow", Strength.STRONG: "red"}
+# Changed customers listed one per line after a re-screen; the rest are counted.
+SHOWN_CHANGES = 20
 
 
 def _read(path: Path) -> str:
@@ -58,34 +67,53 @@ def load_list(
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Replace the sanctions list with SDN_CSV (and its aliases in ALT_CSV)."""
-    with (
-        _engine(database_url) as engine,
-        Progress(
+    """Replace the sanctions list with SDN_CSV (and aliases in ALT_CSV); re-screen verified customers."""
+    with _engine(database_url) as engine:
+        with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
-        ) as bar,
-    ):
-        bar.add_task(f"loading {sdn_csv.name}", total=None)
-        sdn_text = _read(sdn_csv)
-        alt_text = _read(alt_csv) if alt_csv is not None else None
-        with UnitOfWork(engine) as uow:
-            now = SystemClock().now()
-            summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, now)
-            audit.record(
-                uow.conn,
-                "cli",
-                "sanctions.load",
-                sdn_csv.name,
-                {"entries": summary.entries, "names": summary.names},
-                now,
-            )
-            uow.commit()
-    skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
+        ) as bar:
+            bar.add_task(f"loading {sdn_csv.name}", total=None)
+            sdn_text = _read(sdn_csv)
+            alt_text = _read(alt_csv) if alt_csv is not None else None
+            with UnitOfWork(engine) as uow:
+                now = SystemClock().now()
+                summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, now)
+                audit.record(
+                    uow.conn,
+                    "cli",
+                    "sanctions.load",
+                    sdn_csv.name,
+                    {"entries": summary.entries, "names": summary.names},
+                    now,
+                )
+                uow.commit()
+        skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
+        loaded = f"loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}"
+        console.print(f"[green]{loaded}[/green]{skipped}", soft_wrap=True)
+        _rescreen(engine)
+
+
+def _rescreen(engine: Engine) -> None:
+    """Every verified customer screened against the list just loaded, with a progress bar."""
+    with UnitOfWork(engine) as uow:
+        screen = SanctionsScreen.from_db(uow.conn)
+        total = verified_customers(uow.conn)
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("re-screening customers", total=total)
+            result = rescreen(uow.conn, screen, SystemClock().now(), lambda n: bar.advance(task, n))
+        uow.commit()
     console.print(
-        f"[green]loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}[/green]"
-        f"{skipped}",
+        f"re-screened {result.customers} customers: {len(result.changes)} changed "
+        f"({result.count('strong')} strong, {result.count('weak')} weak, {result.count('none')} cleared), "
+        f"{result.frozen} payouts frozen",
         soft_wrap=True,
     )
+    for change in result.changes[:SHOWN_CHANGES]:
+        listed = f" ({escape(change.listed_name)}, entry {change.ent_num})" if change.listed_name else ""
+        after = f"[{STYLES[Strength(change.after)]}]{change.after}[/]"
+        console.print(f"  {escape(change.email)}: {change.before} → {after}{listed}", soft_wrap=True)
+    if len(result.changes) > SHOWN_CHANGES:
+        console.print(f"  … and {len(result.changes) - SHOWN_CHANGES} more", soft_wrap=True)
 
 
 @sanctions_app.command("check")
@@ -108,3 +136,43 @@ def check(
         f"[{STYLES[match.strength]}]{match.strength.value}[/] score {match.score:.2f} {listed}",
         soft_wrap=True,
     )
+
+
+@sanctions_app.command("freezes")
+def freezes(database_url: DatabaseUrl = None) -> None:
+    """Customers whose payouts a re-screen froze (strong new matches), for a reviewer to look at."""
+    with _engine(database_url) as engine, UnitOfWork(engine, readonly=True) as uow:
+        found = sanctions_customers.open_freezes(uow.conn)
+    if not found:
+        console.print("no payouts are frozen")
+    for freeze in found:
+        listed = escape(freeze.listed_name or "?")
+        console.print(
+            f"{escape(freeze.email)} · {escape(freeze.legal_name or '—')} · {listed} (entry {freeze.ent_num})"
+            f" · since {freeze.created_at:%Y-%m-%d %H:%M} UTC",
+            soft_wrap=True,
+        )
+
+
+@sanctions_app.command("release")
+def release(
+    email: Annotated[str, typer.Argument(help="The customer whose payouts to release.")],
+    reviewer: Annotated[str, typer.Option(help="Who decided (recorded in the audit log).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Release a customer's frozen payouts after review; their credited trades resume paying out."""
+    now = SystemClock().now()
+    with _engine(database_url) as engine, UnitOfWork(engine) as uow:
+        found = accounts.by_email(uow.conn, email)
+        if found is None:
+            err.print(f"[red]no such customer:[/red] {escape(email)}")
+            raise typer.Exit(1)
+        user = found[0]
+        if not sanctions_customers.release_freeze(uow.conn, user.id, reviewer, now):
+            err.print(f"[yellow]{escape(email)} has no frozen payouts[/yellow]")
+            raise typer.Exit(1)
+        waiting = [t.id for t in trade_repo.list_for_user(uow.conn, user.id, 1000, TradeStatus.CREDITED)]
+        for trade_id in waiting:
+            queue.enqueue(uow.conn, PROCESS_TRADE, trade_id, now)
+        uow.commit()
+    console.print(f"released {escape(email)}: {len(waiting)} credited trades resume paying out")

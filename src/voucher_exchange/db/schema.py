@@ -55,6 +55,8 @@ users = Table(
     Column("phone", String(40)),
     Column("identity_status", String(20), nullable=False, server_default="none"),
     Column("identity_reason", String(60)),
+    # ISO 3166 alpha-2, from the identity check (the deployment's country for a domestic check).
+    Column("nationality", String(2)),
     # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
@@ -460,6 +462,41 @@ sanctions_names = Table(
     Column("kind", String(10), nullable=False),
     Column("sdn_type", String(40)),
     Column("program", String(200)),
+    # The entry's identifiers from Remarks (DOBs, nationalities, places of birth, gender), kept
+    # with each of its names, and a digest of the entry that changes when the list changes it.
+    Column("identifiers", JSON),
+    Column("entry_version", String(16)),
+)
+
+# A reviewer's "not the listed person": this customer is not this version of this listed entry.
+sanctions_clearances = Table(
+    "sanctions_clearances",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("ent_num", Integer, nullable=False),
+    Column("entry_version", String(16), nullable=False),
+    Column("listed_name", String(400), nullable=False),
+    Column("trade_id", ID, ForeignKey("trades.id")),
+    Column("cleared_by", String(254), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "ent_num", "entry_version", name="uq_sanctions_clearances_user_entry"),
+)
+
+# Payouts of a customer held because a re-screen found a strong match; released by a reviewer.
+sanctions_freezes = Table(
+    "sanctions_freezes",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("list_id", AutoId, ForeignKey("sanctions_lists.id"), nullable=False),
+    Column("ent_num", Integer),
+    Column("match", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("released_at", UTCDateTime),
+    Column("released_by", String(254)),
+    Index("ix_sanctions_freezes_user_released", "user_id", "released_at"),
 )
 
 # Every public key a receipt was ever signed with (published at /.well-known/voucher-exchange/keys).

@@ -17,7 +17,9 @@ from voucher_exchange.context import Context
 from voucher_exchange.errors import Forbidden, InvalidInput
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import DestinationStatus
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import Strength
+from voucher_exchange.risk.sanctions_identifiers import PersonFacts, is_country_code
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
 
@@ -34,12 +36,17 @@ class IdentityOutcome:
 
 
 def verify_identity(
-    ctx: Context, user: User, legal_name: str, birth_date: date, phone: str
+    ctx: Context, user: User, legal_name: str, birth_date: date, phone: str, nationality: str | None = None
 ) -> IdentityOutcome:
-    """Check a person with the provider; adults only."""
+    """Check a person with the provider; adults only.
+
+    `nationality` (ISO 3166 alpha-2) is what the person states; a domestic check records the
+    deployment's own country when none is given. Sanctions screening weighs it with the birth date.
+    """
     legal_name = " ".join(legal_name.split())
     if not legal_name:
         raise InvalidInput("legal_name_invalid", "Enter your full legal name.", "legal_name")
+    nationality = _nationality(nationality, ctx.settings.jurisdiction)
     today = ctx.clock.now().date()
     if birth_date >= today:
         raise InvalidInput("birth_date_invalid", "The birth date must be in the past.", "birth_date")
@@ -51,10 +58,13 @@ def verify_identity(
     else:
         status, refused = IdentityStatus.VERIFIED, None
     with ctx.uow() as uow:
-        match = ctx.sanctions.screen(uow.conn, legal_name)
+        person = PersonFacts(birth_date, nationality)
+        cleared = sanctions_customers.cleared_for(uow.conn, user.id)
+        match = ctx.sanctions.screen(uow.conn, legal_name, person, cleared)
         if status is IdentityStatus.VERIFIED and match.strength is Strength.STRONG:
             status, refused = IdentityStatus.FAILED, "sanctions_match"
         accounts.set_identity(uow.conn, user.id, status, legal_name, birth_date, phone, refused)
+        sanctions_customers.set_nationality(uow.conn, user.id, nationality)
         accounts.set_sanctions(uow.conn, user.id, match.strength.value, match.as_evidence())
         if status is IdentityStatus.VERIFIED and payout_repo.has_verified_destination(uow.conn, user.id):
             accounts.raise_tier(uow.conn, user.id, 1)
@@ -62,6 +72,16 @@ def verify_identity(
         uow.commit()
     assert fresh is not None
     return IdentityOutcome(fresh.kyc_tier, refused)
+
+
+def _nationality(given: str | None, jurisdiction: str) -> str:
+    if given is None or not given.strip():
+        return jurisdiction
+    code = given.strip().upper()
+    if not is_country_code(code):
+        message = "Give your nationality as a two-letter country code, e.g. KR."
+        raise InvalidInput("nationality_invalid", message, "nationality")
+    return code
 
 
 def identity_refusal(code: str, jurisdiction: str) -> Forbidden:
@@ -116,7 +136,10 @@ def add_payout_destination(
     dest_id = str(uuid.uuid4())
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        match = ctx.sanctions.screen(uow.conn, holder_name)
+        # The holder must be the seller, so the seller's identifiers weigh in.
+        person = sanctions_customers.facts_of(uow.conn, user.id)
+        cleared = sanctions_customers.cleared_for(uow.conn, user.id)
+        match = ctx.sanctions.screen(uow.conn, holder_name, person, cleared)
         same_person = same_person and match.strength is not Strength.STRONG
         status = DestinationStatus.VERIFIED if same_person else DestinationStatus.REJECTED
         payout_repo.insert_destination(

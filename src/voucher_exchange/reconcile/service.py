@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ledger.models import Transfer
 from voucher_exchange.reconcile import views
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.trades.models import TradeStatus
 
 PAID_OR_AFTER = frozenset({TradeStatus.PAID, TradeStatus.REVERSED})
@@ -79,11 +80,13 @@ def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
 def _check_nothing_lost(conn: Connection, report: VerifyReport) -> None:
     moving = views.trades_with_live_jobs(conn)
     open_trades = views.open_trades(conn)
-    for trade_id, status in open_trades:
+    for trade_id, status, user_id in open_trades:
         if status is TradeStatus.IN_REVIEW:
             continue
         if status is TradeStatus.FAILED:
             report.attention.append(f"trade {trade_id} failed and needs an operator")
+        elif status is TradeStatus.CREDITED and sanctions_customers.payouts_frozen(conn, user_id):
+            report.attention.append(f"trade {trade_id} waits: its seller's payouts are frozen (sanctions)")
         elif trade_id not in moving:
             report.violations.append(f"trade {trade_id} is {status.value} with no job to move it on")
     report.checked["open_trades"] = len(open_trades)

@@ -108,12 +108,14 @@ def trades_with_live_jobs(conn: Connection) -> set[str]:
     return {r.ref for r in rows}
 
 
-def open_trades(conn: Connection) -> list[tuple[str, TradeStatus]]:
-    """(id, status) of every trade not in a terminal status."""
+def open_trades(conn: Connection) -> list[tuple[str, TradeStatus, str]]:
+    """(id, status, seller id) of every trade not in a terminal status."""
     rows = conn.execute(
-        select(trades.c.id, trades.c.status).where(trades.c.status.not_in([s.value for s in TERMINAL]))
+        select(trades.c.id, trades.c.status, trades.c.user_id).where(
+            trades.c.status.not_in([s.value for s in TERMINAL])
+        )
     )
-    return [(r.id, TradeStatus(r.status)) for r in rows]
+    return [(r.id, TradeStatus(r.status), r.user_id) for r in rows]
 
 
 def references_of_trade(conn: Connection, trade_id: str) -> list[str]:

@@ -14,6 +14,7 @@ from voucher_exchange.db.schema import payout_destinations, users
 from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Forbidden, NotFound
 from voucher_exchange.review.service import evidence_for
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import Trade
@@ -79,6 +80,7 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
         ],
     }
     data["linked"] = _linked(conn, row)
+    data["sanctions"] = sanctions_customers.reviewer_view(conn, row.user_id, row.payout_destination_id)
     data["decisions"] = [
         {"stage": d.stage.value, "outcome": d.outcome, "by": d.decided_by, "note": d.note, "at": d.created_at}
         for d in trade_repo.all_decisions(conn, trade_id)

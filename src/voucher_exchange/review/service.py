@@ -15,6 +15,7 @@ from voucher_exchange.clock import Clock
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.risk import repository as risk_repo
+from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_after_review, reviewer_view
 from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import DecisionStage, StoredDecision, Trade, TradeMovedOn, TradeStatus
@@ -30,7 +31,7 @@ RESUME_AFTER = {
 
 # Close reasons a reviewer picks; each becomes the trade's label for backtests.
 CLOSE_REASONS = {
-    "approve": {"legitimate": "good", "insufficient_evidence": "good"},
+    "approve": {"legitimate": "good", "insufficient_evidence": "good", NOT_LISTED_PERSON: "good"},
     "reject": {
         "suspected_fraud": "bad",
         "stolen_or_scam": "bad",
@@ -90,6 +91,7 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
         ]:
             continue
         data["evidence"] = evidence_for(conn, row.id)
+        data["sanctions"] = reviewer_view(conn, row.user_id, row.payout_destination_id)
         data["waiting_seconds"] = round((now - row.updated_at).total_seconds(), 1)
         items.append(data)
     oldest = items[0]["waiting_seconds"] if items else None
@@ -165,6 +167,10 @@ def decide(
     audit.record(
         conn, reviewer.email, f"review.{outcome}", trade_id, {"close_reason": close_reason, "note": note}, now
     )
+    if close_reason == NOT_LISTED_PERSON:  # sanctions: remember "not the listed person" for this entry
+        clear_after_review(
+            conn, trade.user_id, trade.payout_destination_id, trade_id, reviewer.email, note, now
+        )
     try:
         if outcome == "approve":
             held_from = trade_repo.came_from(conn, trade_id, TradeStatus.IN_REVIEW)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, distinct, func, select, union
 
 from voucher_exchange.db.schema import payout_destinations, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
 
@@ -52,12 +53,16 @@ def compute(
         )
 
     seller = conn.execute(
-        select(users.c.created_at, users.c.sanctions_strength).where(users.c.id == trade.user_id)
+        select(users.c.created_at, users.c.sanctions_strength, users.c.sanctions_match).where(
+            users.c.id == trade.user_id
+        )
     ).one()
     destination = conn.execute(
-        select(payout_destinations.c.created_at, payout_destinations.c.sanctions_strength).where(
-            payout_destinations.c.id == trade.payout_destination_id
-        )
+        select(
+            payout_destinations.c.created_at,
+            payout_destinations.c.sanctions_strength,
+            payout_destinations.c.sanctions_match,
+        ).where(payout_destinations.c.id == trade.payout_destination_id)
     ).one()
     prior_paid = _count(
         conn,
@@ -100,6 +105,12 @@ def compute(
     features.update(_provenance(conn, trade, answer, now))
     strengths = {seller.sanctions_strength, destination.sanctions_strength}
     features["sanctions"] = "strong" if "strong" in strengths else ("weak" if "weak" in strengths else "none")
+    features["payouts_frozen"] = sanctions_customers.payouts_frozen(conn, trade.user_id)
+    # Not a rule input: the screening behind `sanctions` (listed vs customer identifiers, near misses).
+    features["sanctions_detail"] = {
+        "legal_name": seller.sanctions_match,
+        "account_holder": destination.sanctions_match,
+    }
     return features
 
 
@@ -114,12 +125,17 @@ def _shared(conn: Connection, trade: RiskSubject, now: datetime) -> dict[str, An
     if trade.client_ip:
         recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY)
         out["ip_sellers_24h"] = _count(conn, select(func.count(distinct(t.user_id))).where(recent_ip))
-    out["account_sellers_30d"] = _count(
-        conn,
-        select(func.count(distinct(t.user_id))).where(
-            (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
-        ),
+    # A bank account is shared once a second customer registers it (verified in their name),
+    # whether or not anything was paid to it yet.
+    p = payout_destinations.c
+    traded = select(t.user_id).where(
+        (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
     )
+    registered = select(p.user_id).where(
+        (p.account_fingerprint == trade.account_fingerprint) & (p.status == "verified")
+    )
+    sellers = union(traded, registered).subquery()
+    out["account_sellers_30d"] = _count(conn, select(func.count()).select_from(sellers))
     out["seller_accounts_30d"] = _count(
         conn,
         select(func.count(distinct(t.account_fingerprint))).where(

@@ -41,7 +41,10 @@ FEATURES: dict[str, str] = {
     "device_trades_24h": "trades from this device (X-Device-Id) in 24 hours, any seller",
     "device_sellers_24h": "distinct sellers on this device in 24 hours, this one included",
     "ip_sellers_24h": "distinct sellers from this IP address in 24 hours, this one included",
-    "account_sellers_30d": "distinct sellers paid to this bank account in 30 days, this one included",
+    "account_sellers_30d": (
+        "distinct sellers who traded to this bank account in 30 days or registered it verified,"
+        " this one included"
+    ),
     "seller_accounts_30d": "distinct bank accounts this seller used in 30 days, this one included",
     "destination_age_hours": "hours since this payout account was added",
     "brand_trades_1h": "trades of this brand in the last hour, all sellers",
@@ -57,6 +60,7 @@ FEATURES: dict[str, str] = {
     "seller_fresh_share_30d": "that count as a share of the seller's trades with a known issue date",
     "false_declarations": "acquisition declarations the issuer contradicted, ever",
     "sanctions": "strongest sanctions match of legal name or account holder: none | weak | strong",
+    "payouts_frozen": "a sanctions re-screen froze the seller's payouts until a reviewer releases them",
 }
 
 OPS = {"==", "!=", ">", ">=", "<", "<=", "in", "not_in"}
@@ -249,7 +253,7 @@ def hard_rules(features: Features) -> tuple[Outcome, list[str]]:
         return Outcome.REJECT, ["sanctions_match"]
     if features.get("underage"):
         return Outcome.REJECT, ["underage"]
-    if features.get("sanctions") == "weak":
+    if features.get("sanctions") == "weak" or features.get("payouts_frozen"):
         return Outcome.REVIEW, ["sanctions_match"]
     return Outcome.APPROVE, []
 

@@ -6,7 +6,9 @@ import threading
 
 from sqlalchemy import Connection
 
-from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, current_list_id
+from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen
+from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions_list import current_list_id
 
 
 class SanctionsCache:
@@ -16,11 +18,20 @@ class SanctionsCache:
         self._lock = threading.Lock()
         self._screen: SanctionsScreen | None = None
 
-    def screen(self, conn: Connection, name: str) -> SanctionsMatch:
-        """Screen `name` against the newest loaded list (a cheap id check per call)."""
+    def current(self, conn: Connection) -> SanctionsScreen:
+        """The matcher over the newest loaded list (a cheap id check per call)."""
         newest = current_list_id(conn)
         with self._lock:
             if self._screen is None or self._screen.list_id != newest:
                 self._screen = SanctionsScreen.from_db(conn)
-            current = self._screen
-        return current.screen(name)
+            return self._screen
+
+    def screen(
+        self,
+        conn: Connection,
+        name: str,
+        person: PersonFacts | None = None,
+        cleared: frozenset[tuple[int, str]] = frozenset(),
+    ) -> SanctionsMatch:
+        """Screen `name` (and the person's identifiers) against the newest loaded list."""
+        return self.current(conn).screen(name, person, cleared)

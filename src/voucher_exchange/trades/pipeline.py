@@ -27,7 +27,7 @@ from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import NewPayout
-from voucher_exchange.risk import screening
+from voucher_exchange.risk import sanctions_customers, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
@@ -278,6 +278,8 @@ def _start_payout(ctx: Context, trade: Trade) -> None:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
+        if sanctions_customers.payouts_frozen(conn, trade.user_id):
+            return  # sanctions freeze: stays credited until a reviewer releases it (which re-enqueues)
         owed = _owed_by(conn, trade)
         offset = min(owed, trade.payout.amount)
         if offset:

@@ -83,6 +83,7 @@ ERRORS = {
     "payout_destination_unknown": N_("Add a bank account in your name first."),
     "legal_name_invalid": N_("Enter your full legal name."),
     "birth_date_invalid": N_("The birth date must be in the past."),
+    "nationality_invalid": N_("Give your nationality as a two-letter country code, e.g. KR."),
     "underage": N_("You must be an adult to sell vouchers."),
     "identity_failed": N_("We could not confirm who you are. Check the details and try again."),
     "sanctions_match": N_("We cannot open a selling account for this name."),

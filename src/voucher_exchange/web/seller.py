@@ -165,13 +165,17 @@ def account(v: Page) -> Response:
 
 @router.post("/account/identity")
 def verify_identity(
-    v: Page, legal_name: NameText, birth_date: Annotated[str, Form(max_length=10)], phone: PhoneText
+    v: Page,
+    legal_name: NameText,
+    birth_date: Annotated[str, Form(max_length=10)],
+    phone: PhoneText,
+    nationality: Annotated[str, Form(max_length=2)] = "",
 ) -> Response:
     """Verify the seller's identity (adults only)."""
     user = v.seller()
     try:
         born = forms.parse_date(birth_date, "birth_date")
-        outcome = identity.verify_identity(v.ctx, user, legal_name, born, phone)
+        outcome = identity.verify_identity(v.ctx, user, legal_name, born, phone, nationality or None)
         if outcome.refused:
             raise identity.identity_refusal(outcome.refused, v.ctx.settings.jurisdiction)
     except DomainError as exc:

@@ -88,7 +88,9 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
 @router.post("/me/identity")
 def verify_identity(body: IdentityIn, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     """Verify my identity (adults only)."""
-    outcome = identity.verify_identity(ctx, user, body.legal_name, body.birth_date, body.phone)
+    outcome = identity.verify_identity(
+        ctx, user, body.legal_name, body.birth_date, body.phone, body.nationality
+    )
     if outcome.refused:
         raise identity.identity_refusal(outcome.refused, ctx.settings.jurisdiction)
     return {"kyc_tier": outcome.kyc_tier}

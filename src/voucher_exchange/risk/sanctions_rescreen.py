@@ -1,0 +1,151 @@
+"""Re-screening stored customers after a list load: new matches, cleared entries that changed, freezes.
+
+Every verified customer's legal name and verified payout-account holder names are screened
+again against the new list, with their identifiers and clearances. A customer whose result
+changed is updated; a new strong hit freezes the customer's payouts (`payouts_frozen`) until a
+reviewer releases them. A clearance of an entry the new list changed no longer applies (it was
+for the old version), so such a customer comes back as a match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from voucher_exchange.db.schema import payout_destinations, sanctions_clearances, users
+from voucher_exchange.risk import sanctions_customers
+from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, Strength
+from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+
+
+@dataclass(frozen=True)
+class Change:
+    """One customer whose screening result changed."""
+
+    user_id: str
+    email: str
+    before: str
+    after: str
+    listed_name: str | None
+    ent_num: int | None
+
+
+@dataclass(frozen=True)
+class RescreenSummary:
+    """What a re-screen did."""
+
+    customers: int
+    changes: list[Change] = field(default_factory=list)
+    frozen: int = 0
+
+    def count(self, after: str) -> int:
+        """Changed customers whose new strength is `after`."""
+        return sum(1 for change in self.changes if change.after == after)
+
+
+def verified_customers(conn: Connection) -> int:
+    """How many customers a re-screen will look at."""
+    rows = conn.execute(select(users.c.id).where(users.c.identity_status == "verified"))
+    return len(rows.all())
+
+
+def rescreen(
+    conn: Connection, screen: SanctionsScreen, now: datetime, advance: Callable[[int], None] = lambda _: None
+) -> RescreenSummary:
+    """Screen every verified customer again (in the caller's transaction); `advance(n)` reports progress."""
+    u = users.c
+    customers = conn.execute(
+        select(
+            u.id, u.email, u.legal_name, u.birth_date, u.nationality, u.sanctions_strength, u.sanctions_match
+        )
+        .where(u.identity_status == "verified")
+        .order_by(u.id)
+    ).all()
+    cleared = _clearances(conn)
+    holders = _holders(conn)
+    memo: dict[tuple[str, PersonFacts, frozenset[tuple[int, str]]], SanctionsMatch] = {}
+
+    def screened(name: str, person: PersonFacts, user_cleared: frozenset[tuple[int, str]]) -> SanctionsMatch:
+        key = (name, person, user_cleared)
+        if key not in memo:
+            memo[key] = screen.screen(name, person, user_cleared)
+        return memo[key]
+
+    changes: list[Change] = []
+    frozen = 0
+    for done, row in enumerate(customers, 1):
+        person = PersonFacts(row.birth_date, row.nationality)
+        user_cleared = cleared.get(row.id, frozenset())
+        match = screened(row.legal_name or "", person, user_cleared)
+        if _differs(row.sanctions_strength, row.sanctions_match, match):
+            conn.execute(
+                update(users)
+                .where(u.id == row.id)
+                .values(sanctions_strength=match.strength.value, sanctions_match=match.as_evidence())
+            )
+            if row.sanctions_strength != match.strength.value:
+                changes.append(
+                    Change(
+                        row.id,
+                        row.email,
+                        row.sanctions_strength,
+                        match.strength.value,
+                        match.listed_name,
+                        match.ent_num,
+                    )
+                )
+        strongest = match
+        for dest_id, holder, strength, stored in holders.get(row.id, []):
+            held = screened(holder, person, user_cleared)
+            if _differs(strength, stored, held):
+                conn.execute(
+                    update(payout_destinations)
+                    .where(payout_destinations.c.id == dest_id)
+                    .values(sanctions_strength=held.strength.value, sanctions_match=held.as_evidence())
+                )
+            if held.strength is Strength.STRONG:
+                strongest = held
+        if strongest.strength is Strength.STRONG and screen.list_id is not None:
+            frozen += sanctions_customers.freeze_payouts(
+                conn, row.id, screen.list_id, strongest.ent_num, strongest.as_evidence(), now
+            )
+        if done % 100 == 0 or done == len(customers):
+            advance(100 if done % 100 == 0 else done % 100)
+    return RescreenSummary(len(customers), changes, frozen)
+
+
+def _differs(strength: str, stored: dict[str, Any] | None, match: SanctionsMatch) -> bool:
+    """A new strength, or the same strength for another entry or entry version."""
+    stored = stored or {}
+    return (
+        strength != match.strength.value
+        or stored.get("ent_num") != match.ent_num
+        or stored.get("entry_version") != match.entry_version
+    )
+
+
+def _clearances(conn: Connection) -> dict[str, frozenset[tuple[int, str]]]:
+    c = sanctions_clearances.c
+    found: dict[str, set[tuple[int, str]]] = {}
+    for row in conn.execute(select(c.user_id, c.ent_num, c.entry_version)):
+        found.setdefault(row.user_id, set()).add((row.ent_num, row.entry_version))
+    return {user_id: frozenset(pairs) for user_id, pairs in found.items()}
+
+
+def _holders(conn: Connection) -> dict[str, list[tuple[str, str, str, dict[str, Any] | None]]]:
+    p = payout_destinations.c
+    found: dict[str, list[tuple[str, str, str, dict[str, Any] | None]]] = {}
+    rows = conn.execute(
+        select(p.id, p.user_id, p.holder_name, p.sanctions_strength, p.sanctions_match).where(
+            p.status == "verified"
+        )
+    )
+    for row in rows:
+        found.setdefault(row.user_id, []).append(
+            (row.id, row.holder_name, row.sanctions_strength, row.sanctions_match)
+        )
+    return found
