@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
 from voucher_exchange import i18n
 from voucher_exchange.catalog import service as catalog
@@ -242,12 +244,25 @@ def timeline(v: Page, trade_id: str) -> Response:
 def redirect_payout(v: Page, trade_id: str, payout_destination_id: Text) -> Response:
     """After the bank refused the payout: send it to another of the seller's own accounts."""
     user = v.seller()
+    return _trade_action(
+        v,
+        trade_id,
+        lambda conn: trade_service.redirect_payout(
+            conn, v.ctx.clock, user, trade_id[:64], payout_destination_id[:36]
+        ),
+        wake=True,
+    )
+
+
+def _trade_action(
+    v: Visitor, trade_id: str, act: Callable[[Connection], None], wake: bool = False
+) -> Response:
+    """Do one thing to a seller's trade in one transaction; back to its page, or the page with the error."""
     try:
         with v.ctx.uow() as uow:
-            trade_service.redirect_payout(
-                uow.conn, v.ctx.clock, user, trade_id[:64], payout_destination_id[:36]
-            )
-            uow.after_commit(v.ctx.wake_workers)
+            act(uow.conn)
+            if wake:
+                uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
         return page(
@@ -274,37 +289,15 @@ def receipt(v: Page, trade_id: str) -> Response:
 def cancel(v: Page, trade_id: str) -> Response:
     """Withdraw a trade before verification or while it is reviewed."""
     user = v.seller()
-    try:
-        with v.ctx.uow() as uow:
-            trade_service.cancel(uow.conn, v.ctx.clock, user, trade_id[:64])
-            uow.commit()
-    except DomainError as exc:
-        return page(
-            v,
-            "trade.html",
-            status=exc.status,
-            brand_names=_brand_names(v),
-            error=forms.message(exc, v.lang),
-            **_trade_context(v, trade_id),
-        )
-    return redirect(v, f"/trades/{trade_id[:64]}")
+    return _trade_action(
+        v, trade_id, lambda conn: trade_service.cancel(conn, v.ctx.clock, user, trade_id[:64])
+    )
 
 
 @router.post("/trades/{trade_id}/appeal")
 def appeal(v: Page, trade_id: str, note: Annotated[str, Form(max_length=2000)]) -> Response:
     """Contest a reversal, once."""
     user = v.seller()
-    try:
-        with v.ctx.uow() as uow:
-            reversal_service.appeal(uow.conn, v.ctx.clock, user, trade_id[:64], note)
-            uow.commit()
-    except DomainError as exc:
-        return page(
-            v,
-            "trade.html",
-            status=exc.status,
-            brand_names=_brand_names(v),
-            error=forms.message(exc, v.lang),
-            **_trade_context(v, trade_id),
-        )
-    return redirect(v, f"/trades/{trade_id[:64]}")
+    return _trade_action(
+        v, trade_id, lambda conn: reversal_service.appeal(conn, v.ctx.clock, user, trade_id[:64], note)
+    )
