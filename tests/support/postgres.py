@@ -11,9 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
@@ -75,18 +73,6 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
     return executor
 
 
-def _connect_when_ready(dsn: str, timeout: float = 60.0) -> psycopg.Connection[Any]:
-    """Connect, waiting out "the database system is starting up" on a loaded machine."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return psycopg.connect(dsn, autocommit=True)
-        except psycopg.OperationalError as exc:
-            if "starting up" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)  # polling the server's readiness, with a deadline
-
-
 def _wait_accepting(port: int) -> None:
     # The port can answer while the server is still "starting up" (seen on a loaded machine).
     def accepting() -> bool:
@@ -102,7 +88,8 @@ def _wait_accepting(port: int) -> None:
 def create_database(executor: PostgreSQLExecutor, name: str) -> str:
     """A fresh database on the server; returns its SQLAlchemy URL."""
     dsn = f"host=127.0.0.1 port={executor.port} user=postgres dbname=postgres"
-    with _connect_when_ready(dsn) as conn:
+    # start_server waited until the server accepts connections.
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:{executor.port}/{name}"
