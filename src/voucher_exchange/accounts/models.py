@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -32,6 +32,24 @@ class IdentityStatus(StrEnum):
     """Confirmed but too young to sell."""
     FAILED = "failed"
     """The provider could not confirm the person."""
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """One check of a person with the identity provider: identity is an event, not a field."""
+
+    id: str
+    user_id: str
+    checked_at: datetime
+    status: IdentityStatus
+    reason: str | None
+    legal_name: str
+    birth_date: date
+    nationality: str | None
+    name_changed: bool
+    """The verified name differs from the one verified before: tier dropped, accounts re-checked."""
+    tier_before: int
+    tier_after: int
 
 
 @dataclass(frozen=True)

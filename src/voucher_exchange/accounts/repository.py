@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from voucher_exchange.accounts.models import IdentityStatus, Role, User
+from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, Role, User
 from voucher_exchange.db.dialect import locked
-from voucher_exchange.db.schema import api_tokens, users
+from voucher_exchange.db.schema import api_tokens, identity_checks, users
 
 
 def _to_user(row: Any) -> User:
@@ -122,6 +122,58 @@ def set_identity(
     )
 
 
+def set_tier(conn: Connection, user_id: str, tier: int) -> None:
+    """Set the KYC tier (after an identity change: it may go down)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(kyc_tier=tier))
+
+
+def add_identity_check(conn: Connection, check: IdentityCheck) -> None:
+    """Keep one identity check of a person (the history; `users` holds the latest outcome)."""
+    conn.execute(
+        insert(identity_checks).values(
+            id=check.id,
+            user_id=check.user_id,
+            checked_at=check.checked_at,
+            status=check.status.value,
+            reason=check.reason,
+            legal_name=check.legal_name,
+            birth_date=check.birth_date,
+            nationality=check.nationality,
+            name_changed=check.name_changed,
+            tier_before=check.tier_before,
+            tier_after=check.tier_after,
+        )
+    )
+
+
+def identity_checks_of(conn: Connection, user_id: str) -> list[IdentityCheck]:
+    """A person's identity checks, oldest first."""
+    c = identity_checks.c
+    rows = conn.execute(select(identity_checks).where(c.user_id == user_id).order_by(c.checked_at, c.id))
+    return [
+        IdentityCheck(
+            r.id,
+            r.user_id,
+            r.checked_at,
+            IdentityStatus(r.status),
+            r.reason,
+            r.legal_name,
+            r.birth_date,
+            r.nationality,
+            bool(r.name_changed),
+            r.tier_before,
+            r.tier_after,
+        )
+        for r in rows
+    ]
+
+
+def screened_list(conn: Connection, user_id: str) -> int | None:
+    """The sanctions list the user's last screening ran against (None: never screened)."""
+    value: int | None = conn.execute(select(users.c.screened_list_id).where(users.c.id == user_id)).scalar()
+    return value
+
+
 def raise_tier(conn: Connection, user_id: str, tier: int) -> None:
     """Raise the KYC tier (never lowers it)."""
     conn.execute(
@@ -136,10 +188,14 @@ def set_roles(conn: Connection, user_id: str, roles: set[Role]) -> None:
     )
 
 
-def set_sanctions(conn: Connection, user_id: str, strength: str, match: dict[str, object]) -> None:
-    """Record the sanctions screening of the user's legal name."""
+def set_sanctions(
+    conn: Connection, user_id: str, strength: str, match: dict[str, object], list_id: int | None
+) -> None:
+    """Record the sanctions screening of the user's legal name, and the list it ran against."""
     conn.execute(
-        update(users).where(users.c.id == user_id).values(sanctions_strength=strength, sanctions_match=match)
+        update(users)
+        .where(users.c.id == user_id)
+        .values(sanctions_strength=strength, sanctions_match=match, screened_list_id=list_id)
     )
 
 

@@ -60,9 +60,30 @@ users = Table(
     # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
+    # The sanctions list that screening ran against (a newer list means: screen again before paying).
+    Column("screened_list_id", AutoId),
     # The language e-mails are written in (the last one the seller chose on the site).
     Column("language", String(5), nullable=False, server_default="ko"),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Identity is an event: every check of a person, in order; `users` holds the latest outcome.
+identity_checks = Table(
+    "identity_checks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(60)),
+    Column("legal_name", String(200), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("nationality", String(2)),
+    # The verified legal name differs from the one verified before (tier dropped, accounts re-checked).
+    Column("name_changed", Boolean, nullable=False, server_default="0"),
+    Column("tier_before", Integer, nullable=False),
+    Column("tier_after", Integer, nullable=False),
+    Index("ix_identity_checks_user", "user_id", "checked_at"),
 )
 
 # Abuse limits: one fixed-window counter per (limit, subject, window). The subject is a

@@ -182,6 +182,15 @@ def destinations_of(conn: Connection, user_id: str) -> list[Destination]:
     return [_destination(r) for r in rows]
 
 
+def set_destination_status(conn: Connection, destination_id: str, status: DestinationStatus) -> None:
+    """Change whether money may go to a destination (after the owner's legal name changed)."""
+    conn.execute(
+        update(payout_destinations)
+        .where(payout_destinations.c.id == destination_id)
+        .values(status=status.value)
+    )
+
+
 def has_verified_destination(conn: Connection, user_id: str) -> bool:
     """True when the seller has at least one verified bank account."""
     row = conn.execute(
