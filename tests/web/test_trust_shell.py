@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Request
 from sqlalchemy import delete, func, select
 
-from tests.web.conftest import Site
+from tests.web.conftest import PHONE, Site
 from tests.web.flows import PASSWORD, become_seller, submit_voucher, take_quote, wait_status
 from tests.web.test_security import _csrf, _log_in, _user_count
 from voucher_exchange import i18n
@@ -283,3 +283,22 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
     phone.fill("#receipt", json.dumps(document, ensure_ascii=False))
     phone.click("#verify-submit")
     assert phone.get_attribute("#verify-result", "data-valid") == "true"
+
+
+@pytest.mark.browser
+def test_the_trust_pages_weigh_under_200_kb_on_a_phone(phone: Page, site: Site) -> None:
+    for path in ("/how-it-works", "/fees", "/faq", "/terms", "/privacy", "/signup"):
+        weights: list[int] = []
+
+        def weigh(request: Request, into: list[int] = weights) -> None:
+            sizes = request.sizes()
+            into.append(sizes["responseBodySize"] + sizes["responseHeadersSize"])
+
+        fresh = phone.context.browser.new_context(base_url=site.url, viewport=PHONE)  # type: ignore[union-attr,arg-type]
+        first = fresh.new_page()
+        first.on("requestfinished", weigh)
+        first.goto(path, wait_until="networkidle")
+        # Phone first: nothing sticks out sideways.
+        assert first.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        fresh.close()
+        assert 0 < sum(weights) < 200_000, (path, weights)
