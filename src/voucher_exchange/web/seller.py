@@ -95,11 +95,12 @@ def signup(
     consent_marketing: Consent = "",
 ) -> Response:
     """Create a seller account (with the consents ticked) and sign in."""
-    ticked = {
-        kind
-        for kind, value in zip(ConsentKind, (consent_terms, consent_privacy, consent_marketing), strict=True)
-        if value
+    boxes = {
+        ConsentKind.TERMS: consent_terms,
+        ConsentKind.PRIVACY: consent_privacy,
+        ConsentKind.MARKETING: consent_marketing,
     }
+    ticked = {kind for kind, value in boxes.items() if value}
     try:
         with v.ctx.uow(readonly=True) as uow:
             acceptance = trust.accept_current(uow.conn, ticked, "web")

@@ -128,7 +128,17 @@ def save_business(
 ) -> Response:
     """Save the business profile (audited, before → after)."""
     operator = v.staff(Role.OPERATOR)
-    sent = {name: value for name, value in locals().items() if name in PROFILE_FIELDS}
+    sent = {
+        "business_name": business_name,
+        "representative": representative,
+        "registration_number": registration_number,
+        "mail_order_number": mail_order_number,
+        "address": address,
+        "support_phone": support_phone,
+        "support_email": support_email,
+        "support_hours": support_hours,
+        "kakao_channel_url": kakao_channel_url,
+    }
     try:
         new = checked_profile(sent)
         with v.ctx.uow() as uow:
