@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, Request
 from sqlalchemy import delete, func, select
 
-from tests.web.conftest import PHONE, Site
+from tests.web.conftest import PHONE, Site, screenshot
 from tests.web.flows import PASSWORD, become_seller, submit_voucher, take_quote, wait_status
 from tests.web.test_security import _csrf, _log_in, _user_count
 from voucher_exchange import i18n
@@ -166,6 +166,7 @@ def test_sign_up_needs_both_required_consents_and_stores_the_versions_accepted(
     assert phone.is_checked("#consent_privacy") and phone.is_checked("#consent_marketing")
     phone.uncheck("#consent_marketing")
     assert not phone.is_checked("#consent_all")
+    screenshot(phone, "seller-phone-signup-consents-ko")
     phone.click("form[action='/signup'] button[type=submit]")
     phone.wait_for_url("**/account")
     assert _consents(site, email) == [("privacy", 0, "web"), ("terms", 1, "web")]
@@ -274,6 +275,8 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
         assert "(주)믿음상품권" in issuer and "123-45-67890" in issuer and "02-555-0199" in issuer
         assert "(주)믿음상품권" in phone.inner_text("#business-profile")
         assert phone.get_attribute("#support-phone", "href") == "tel:025550199"
+        if lang == "ko":
+            screenshot(phone, "seller-phone-receipt-issuer-ko")
     # A later profile change does not touch the signed receipt, which still verifies.
     with _operator(site) as operator:
         _save_profile(operator, {**PROFILE, "business_name": "(주)새이름"})
