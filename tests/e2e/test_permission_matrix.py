@@ -33,7 +33,7 @@ from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
 from voucher_exchange.api.routes import trades as api_trades
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
-from voucher_exchange.web import operator, reconciliation, review, seller, selling
+from voucher_exchange.web import operator, reconciliation, review, seller, selling, shell
 from voucher_exchange.web import receipts as web_receipts
 
 PERSONAS = ("anonymous", "seller", "other_seller", "unverified", "reviewer", "operator", "reveal_only")
@@ -312,6 +312,35 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
     ("POST", "/staff/team/" + GHOST + "/roles", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
+    # The trust shell: information pages for everyone, the business profile and consent texts for operators.
+    ("GET", "/how-it-works", None, OPEN),
+    ("GET", "/fees", None, OPEN),
+    ("GET", "/faq", None, OPEN),
+    ("GET", "/terms", None, OPEN),
+    ("GET", "/privacy", None, OPEN),
+    ("GET", "/staff/business", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    (
+        "POST",
+        "/staff/business",
+        {
+            "business_name": "x",
+            "representative": "x",
+            "registration_number": "x",
+            "mail_order_number": "x",
+            "address": "x",
+            "support_phone": "x",
+            "support_email": "not-an-email",
+            "support_hours": "x",
+        },
+        row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ),
+    ("GET", "/staff/terms", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    (
+        "POST",
+        "/staff/terms",
+        {"kind": "nobody", "title": "x", "body": "x"},
+        row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ),
 ]
 
 # Log-out cells end the visitor's session: they run on sessions of their own.
@@ -347,7 +376,7 @@ def test_the_table_covers_every_route() -> None:
         for m, p, _, _ in WEB
     }
     served = set()
-    for module in (seller, selling, review, operator, web_receipts, reconciliation):
+    for module in (seller, selling, review, operator, web_receipts, reconciliation, shell):
         for route in module.router.routes:
             path = re.sub(
                 r"\{[a-z_]+\}", lambda m: "{slug}" if m.group(0) == "{slug}" else "{id}", route.path

@@ -30,6 +30,8 @@ def sign_up(page: Page, email: str | None = None) -> str:
     page.goto("/signup")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
+    page.check("#consent_terms")
+    page.check("#consent_privacy")
     page.click("form[action='/signup'] button[type=submit]")
     page.wait_for_url("**/account")
     return email

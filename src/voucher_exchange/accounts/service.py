@@ -22,6 +22,8 @@ from voucher_exchange.security.passwords import (
     token_hash,
     verify_password,
 )
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import Acceptance
 
 LANGUAGES = ("ko", "en")
 KIND_API = "api"
@@ -100,10 +102,12 @@ def register(
     client_ip: str | None,
     language: str = "ko",
     lasts: timedelta | None = None,
+    consents: Acceptance | None = None,
 ) -> Session:
     """A seller signs up (web or API): throttled per address and e-mail, policy-checked.
 
     `lasts` makes the token a web session of that length; without it, an API token.
+    `consents` (the versions the seller accepted) are stored with the account, in its transaction.
     """
     email = parse_email(email)
     throttle.hit(ctx, *throttle.sign_up(email, client_ip))
@@ -118,6 +122,8 @@ def register(
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
         session = _create(uow.conn, email, password_hash, now, set(), language, expires_at, kind)
+        if consents is not None:
+            trust.record_consents(uow.conn, session.user.id, email, consents, now)
         uow.commit()
     return session
 

@@ -542,3 +542,47 @@ receipts = Table(
     Column("signature", String(100), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
 )
+
+# Who runs this exchange (trust/): one row, edited by the operator; every change is audited
+# with before → after. No row = the demo profile, marked as such on every page.
+business_profile = Table(
+    "business_profile",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("business_name", String(100), nullable=False),
+    Column("representative", String(100), nullable=False),
+    Column("registration_number", String(100), nullable=False),
+    Column("mail_order_number", String(100), nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("support_phone", String(100), nullable=False),
+    Column("support_email", String(254), nullable=False),
+    Column("support_hours", String(100), nullable=False),
+    Column("kakao_channel_url", String(200), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(254), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+# The consent texts (이용약관, 개인정보 수집·이용, marketing): a change is a new version, never an edit.
+consent_documents = Table(
+    "consent_documents",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("published_by", String(254), nullable=False),
+)
+
+# What each user agreed to, which version, when and through which channel (web | api).
+# Version 0 is the built-in demo text of a deployment whose operator has published none.
+user_consents = Table(
+    "user_consents",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    Column("channel", String(10), nullable=False),
+)

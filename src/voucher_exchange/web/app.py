@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
-from voucher_exchange.web import labels, operator, receipts, reconciliation, review, seller, selling
+from voucher_exchange.web import labels, operator, receipts, reconciliation, review, seller, selling, shell
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import LoginRequired, visitor
 
@@ -60,6 +60,7 @@ def mount(app: FastAPI) -> None:
         review.router,
         operator.router,
         reconciliation.router,
+        shell.router,
     ):
         app.include_router(router)
 

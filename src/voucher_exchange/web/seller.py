@@ -15,7 +15,9 @@ from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
-from voucher_exchange.web import forms
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import ConsentKind
+from voucher_exchange.web import forms, shell
 from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText, PhoneText, Text
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
@@ -28,6 +30,8 @@ from voucher_exchange.web.session import (
 )
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+# A ticked consent box sends "yes"; an unticked one sends nothing.
+Consent = Annotated[str, Form(max_length=5)]
 
 
 def brands_on_sale(v: Visitor) -> list[Brand]:
@@ -78,16 +82,42 @@ def language(v: Page, lang: Annotated[str, Form(max_length=5)], next: Text = "/"
 @router.get("/signup")
 def signup_form(v: Page) -> Response:
     """The sign-up form."""
-    return page(v, "signup.html", email="")
+    return page(v, "signup.html", email="", ticked=set(), consent_docs=shell.documents(v))
 
 
 @router.post("/signup")
-def signup(v: Page, email: Text, password: Text) -> Response:
-    """Create a seller account and sign in."""
+def signup(
+    v: Page,
+    email: Text,
+    password: Text,
+    consent_terms: Consent = "",
+    consent_privacy: Consent = "",
+    consent_marketing: Consent = "",
+) -> Response:
+    """Create a seller account (with the consents ticked) and sign in."""
+    boxes = {
+        ConsentKind.TERMS: consent_terms,
+        ConsentKind.PRIVACY: consent_privacy,
+        ConsentKind.MARKETING: consent_marketing,
+    }
+    ticked = {kind for kind, value in boxes.items() if value}
     try:
-        session = accounts.register(v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS)
+        with v.ctx.uow(readonly=True) as uow:
+            acceptance = trust.accept_current(uow.conn, ticked, "web")
+        session = accounts.register(
+            v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS, consents=acceptance
+        )
     except DomainError as exc:
-        return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
+        return page(
+            v,
+            "signup.html",
+            status=exc.status,
+            email=email,
+            ticked={k.value for k in ticked},
+            consent_docs=shell.documents(v),
+            error=forms.message(exc, v.lang),
+            error_field=exc.field,
+        )
     v.start_session(session.token)
     return redirect(v, "/account")
 

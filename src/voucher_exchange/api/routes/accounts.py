@@ -16,6 +16,8 @@ from voucher_exchange.money import Money
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk import screening
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import REQUIRED_CONSENTS
 
 router = APIRouter()
 
@@ -27,7 +29,10 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @router.post("/accounts", status_code=201)
 def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
     """Create a seller account; limited per address and per e-mail (429 with Retry-After)."""
-    session = accounts.register(ctx, body.email, body.password, ip, language=lang)
+    ticked = set(body.consents) if body.consents is not None else set(REQUIRED_CONSENTS)
+    with ctx.uow(readonly=True) as uow:
+        acceptance = trust.accept_current(uow.conn, ticked, "api")
+    session = accounts.register(ctx, body.email, body.password, ip, language=lang, consents=acceptance)
     payload = {"id": session.user.id, "email": session.user.email, "token": session.token}
     return JSONResponse(payload, status_code=201, headers=NO_STORE)
 

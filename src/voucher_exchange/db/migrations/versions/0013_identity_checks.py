@@ -1,6 +1,6 @@
 """Identity is an event: every check is kept; the list a customer was last screened against
 
-Revision ID: 0019
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-27
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from voucher_exchange.db.types import UTCDateTime
 
-revision: str = "0019"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
