@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from voucher_exchange.accounts import repository
-from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.accounts import recovery, repository
+from voucher_exchange.accounts.models import LinkPurpose, Notice, Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, NotFound, Unauthorized
@@ -82,6 +82,13 @@ def _create(
     expires_at: datetime,
     kind: str,
 ) -> Session:
+    user_id = _insert(conn, email, password_hash, now, roles, language)
+    return _issue(conn, user_id, now, expires_at, kind)
+
+
+def _insert(
+    conn: Connection, email: str, password_hash: str, now: datetime, roles: set[Role], language: str
+) -> str:
     user_id = str(uuid.uuid4())
     try:
         with conn.begin_nested():
@@ -90,7 +97,7 @@ def _create(
             )
     except IntegrityError as exc:
         raise _email_taken() from exc
-    return _issue(conn, user_id, now, expires_at, kind)
+    return user_id
 
 
 def register(
@@ -118,6 +125,43 @@ def register(
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
         session = _create(uow.conn, email, password_hash, now, set(), language, expires_at, kind)
+        recovery.issue_link(uow.conn, ctx.vault, session.user.id, LinkPurpose.VERIFY_EMAIL, email, now)
+        uow.commit()
+    ctx.wake_workers()
+    return session
+
+
+def register_quietly(ctx: Context, email: str, password: str, client_ip: str | None, language: str) -> None:
+    """A sign-up that does not say whether the address has an account (the web's).
+
+    A new address gets an account and a verification link (following it signs in); an
+    address with an account gets a notice instead. Both cost the same work, hash included.
+    """
+    email = parse_email(email)
+    throttle.hit(ctx, *throttle.sign_up(email, client_ip))
+    password_policy.check(password, email)
+    with ctx.uow(readonly=True) as uow:
+        found = repository.by_email(uow.conn, email)
+    password_hash = hash_password(password)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        if found is not None:
+            recovery.notify(uow.conn, found[0].id, Notice.SIGN_UP_ATTEMPT, now)
+        else:
+            try:
+                user_id = _insert(uow.conn, email, password_hash, now, set(), language)
+            except Conflict:
+                return  # signed up a moment ago by another request: same answer
+            recovery.issue_link(uow.conn, ctx.vault, user_id, LinkPurpose.VERIFY_EMAIL, email, now)
+        uow.commit()
+    ctx.wake_workers()
+
+
+def start_session(ctx: Context, user: User, lasts: timedelta) -> Session:
+    """A new web session for a user who proved who they are another way (a mailed link)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        session = _issue(uow.conn, user.id, now, now + lasts, KIND_WEB)
         uow.commit()
     return session
 
@@ -139,14 +183,15 @@ def log_in(
     is checked; a success takes its own attempt back, never the others.
     """
     email = email.strip().lower()[:254]
-    throttle.hit(ctx, *throttle.login(email, client_ip))
     with ctx.uow(readonly=True) as uow:
         found = repository.by_email(uow.conn, email)
+    generation = found[0].password_generation if found else "-"
+    throttle.hit(ctx, *throttle.login(email, client_ip, generation))
     # The hash is checked outside any transaction: it is slow on purpose.
     matches = verify_password(found[1] if found else None, password)
     if not matches or found is None:
         raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
-    throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip)
+    throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip, generation)
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:

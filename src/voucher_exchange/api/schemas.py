@@ -50,6 +50,18 @@ class LogIn(Body):
     password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
 
 
+class PasswordResetIn(Body):
+    """POST /password-resets."""
+
+    email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+
+
+class NewPasswordIn(Body):
+    """POST /password-resets/{token}."""
+
+    password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
+
+
 class IdentityIn(Body):
     """POST /me/identity."""
 

@@ -11,7 +11,16 @@ from fastapi.responses import FileResponse, Response
 
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
-from voucher_exchange.web import labels, operator, receipts, reconciliation, review, seller, selling
+from voucher_exchange.web import (
+    labels,
+    operator,
+    receipts,
+    reconciliation,
+    recovery,
+    review,
+    seller,
+    selling,
+)
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import LoginRequired, visitor
 
@@ -55,6 +64,7 @@ def mount(app: FastAPI) -> None:
     vendor_dir = node_modules()
     for router in (
         seller.router,
+        recovery.router,
         selling.router,
         receipts.router,
         review.router,

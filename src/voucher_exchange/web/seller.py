@@ -12,6 +12,7 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
@@ -83,19 +84,26 @@ def signup_form(v: Page) -> Response:
 
 @router.post("/signup")
 def signup(v: Page, email: Text, password: Text) -> Response:
-    """Create a seller account and sign in."""
+    """Create a seller account; the mailed link signs in. A taken address gets the same answer."""
     try:
-        session = accounts.register(v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS)
+        accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang)
     except DomainError as exc:
         return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
-    v.start_session(session.token)
-    return redirect(v, "/account")
+    return redirect(v, "/signup/sent")
+
+
+LOGIN_NOTICES = {
+    "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
+    "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
+}
 
 
 @router.get("/login")
-def login_form(v: Page, next: str = "/") -> Response:
-    """The log-in form."""
-    return page(v, "login.html", email="", next=safe_next(next))
+def login_form(v: Page, next: str = "/", notice: str = "") -> Response:
+    """The log-in form (with a notice after a reset or a confirmed address)."""
+    known = LOGIN_NOTICES.get(notice)
+    shown = i18n.gettext(v.lang, known) if known else ""
+    return page(v, "login.html", email="", next=safe_next(next), notice=shown)
 
 
 @router.post("/login")
