@@ -5,60 +5,18 @@ The exchange mails through a local SMTP server; the tests read the links from th
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import BACKENDS, database_url
-from tests.support.exchange import Exchange, running_exchange
+from tests.support.mailbox import Mailed
 from tests.support.polling import poll_until
 from voucher_exchange.db.schema import account_tokens, jobs
-from voucher_exchange.notifications.local import Inbox, start_local_smtp
 
 PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "purple-lantern-orbit"
-LINK = re.compile(r"https?://\S+/(password-reset|verify-email)/(vxl_[A-Za-z0-9_-]+)")
-
-
-class Mailed:
-    """An exchange that mails, and its inbox."""
-
-    def __init__(self, exchange: Exchange, inbox: Inbox) -> None:
-        self.exchange, self.inbox = exchange, inbox
-
-    def api(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.exchange.base_url + "/api/v1", headers=headers, timeout=30)
-
-    def mails(self, to: str, count: int) -> list[EmailMessage]:
-        return poll_until(
-            lambda: (m := self.inbox.to(to)) and len(m) >= count and m, 15, what=f"mail to {to}"
-        )
-
-    def link(self, to: str, count: int) -> str:
-        body = self.mails(to, count)[count - 1].get_content()
-        found = LINK.search(body)
-        assert found, body
-        return found.group(2)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def mailed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailed]:
-    controller, inbox, port = start_local_smtp()
-    var_dir: Path = tmp_path_factory.mktemp(f"recovery-{request.param}")
-    url = database_url(request, request.param, var_dir, "vx_recovery")
-    try:
-        with running_exchange(var_dir, url, smtp_host="127.0.0.1", smtp_port=port) as exchange:
-            yield Mailed(exchange, inbox)
-    finally:
-        controller.stop()
 
 
 def _sign_up(mailed: Mailed) -> tuple[str, str]:

@@ -44,6 +44,12 @@ SIGN_UP_PER_EMAIL = Limit("signup:email", 5, timedelta(hours=1), _WAIT)
 RESET_PER_IP = Limit("reset:ip", 20, timedelta(hours=1), _WAIT)
 RESET_PER_EMAIL = Limit("reset:email", 5, timedelta(hours=1), _WAIT)
 VERIFY_PER_ACCOUNT = Limit("verify:account", 5, timedelta(hours=1), _WAIT)
+REAUTH_PER_ACCOUNT = Limit(
+    "reauth:account",
+    5,
+    timedelta(minutes=15),
+    "Too many wrong passwords. Wait {minutes} minutes and try again.",
+)
 TOTP_PER_ACCOUNT = Limit(
     "totp:account",
     5,

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
 from voucher_exchange.web import (
+    account_security,
     labels,
     operator,
     receipts,
@@ -65,6 +66,7 @@ def mount(app: FastAPI) -> None:
     for router in (
         seller.router,
         recovery.router,
+        account_security.router,
         selling.router,
         receipts.router,
         review.router,

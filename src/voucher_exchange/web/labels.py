@@ -62,6 +62,9 @@ ERRORS = {
     "email_taken": N_("An account with this e-mail exists. Log in instead."),
     "link_expired": N_("This link has expired or was already used. Ask for a new one."),
     "password_wrong": N_("Your current password is not right."),
+    "money_in_flight": N_(
+        "You have a trade, payout or balance still open. Delete the account once it is settled."
+    ),
     "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),

@@ -95,6 +95,7 @@ def signup(v: Page, email: Text, password: Text) -> Response:
 LOGIN_NOTICES = {
     "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
     "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
+    "account_deleted": N_("Your account was deleted."),
 }
 
 
