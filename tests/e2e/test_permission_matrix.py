@@ -36,6 +36,7 @@ from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.web import account_security, operator, reconciliation, review, seller, selling
 from voucher_exchange.web import receipts as web_receipts
 from voucher_exchange.web import recovery as web_recovery
+from voucher_exchange.web import two_factor as web_two_factor
 
 PERSONAS = ("anonymous", "seller", "other_seller", "unverified", "reviewer", "operator", "reveal_only")
 PASSWORD = "correct-horse-battery"
@@ -222,6 +223,10 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("GET", "/verify-email/{token}", None, row(422, 422, 422, 422, 422, 422, 422)),
     ("POST", "/verify-email/{token}", {}, row(422, 422, 422, 422, 422, 422, 422)),
     ("GET", "/account/security", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/login/code", None, OPEN),
+    ("POST", "/login/code", {"totp": "000000"}, row(303, 303, 303, 303, 303, 303, 303)),  # no password step
+    ("GET", "/account/two-factor", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
+    ("POST", "/account/two-factor", {"totp": "000000"}, row(LOGIN, 403, 403, 403, 401, 401, 403)),
     (
         "POST",
         "/account/security/password",
@@ -394,6 +399,7 @@ def test_the_table_covers_every_route() -> None:
         reconciliation,
         web_recovery,
         account_security,
+        web_two_factor,
     ):
         for route in module.router.routes:
             path = re.sub(

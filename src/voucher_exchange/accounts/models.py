@@ -67,6 +67,8 @@ class LinkPurpose(StrEnum):
     """Choose a new password (signs out every session)."""
     VERIFY_EMAIL = "verify_email"
     """Prove the owner reads mail at the address."""
+    SIGN_IN_STEP = "sign_in_step"
+    """Not mailed: the password was right; a staff member's code finishes the sign-in."""
 
 
 class Notice(StrEnum):

@@ -28,7 +28,10 @@ RESET_LASTS = timedelta(hours=1)
 VERIFY_LASTS = timedelta(hours=48)
 # A job's ref holds 60 characters: the link is named by the first 192 bits of its fingerprint.
 REF_CHARS = 48
-LASTS = {LinkPurpose.PASSWORD_RESET: RESET_LASTS, LinkPurpose.VERIFY_EMAIL: VERIFY_LASTS}
+LASTS = {
+    LinkPurpose.PASSWORD_RESET: RESET_LASTS,
+    LinkPurpose.VERIFY_EMAIL: VERIFY_LASTS,
+}
 
 
 def link_expired() -> InvalidInput:

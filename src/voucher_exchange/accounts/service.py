@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from voucher_exchange.accounts import recovery, repository
+from voucher_exchange.accounts import recovery, repository, two_factor
 from voucher_exchange.accounts.models import LinkPurpose, Notice, Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
@@ -29,6 +30,7 @@ KIND_WEB = "web"
 # An API token's expiry is pushed on at most once a day, so reads stay reads.
 REFRESH_EVERY = timedelta(days=1)
 DEFAULT_API_TOKEN_LASTS = timedelta(days=30)
+SECOND_STEP_LASTS = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,13 @@ def log_in(
     password: str,
     client_ip: str | None = None,
     lasts: timedelta | None = None,
+    totp: str | None = None,
+    web_step: bool = False,
 ) -> Session:
     """A new token for the right e-mail and password: a web session of `lasts`, else an API token.
+
+    Staff with two-factor also need a code (`totp`); without one, `TotpRequired`, carrying a
+    ticket for the second step when `web_step`.
 
     Every attempt is counted (per address, and per e-mail and address) before the password
     is checked; a success takes its own attempt back, never the others.
@@ -192,12 +199,63 @@ def log_in(
     if not matches or found is None:
         raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
     throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip, generation)
+    user = found[0]
+    if user.is_staff and two_factor.enrolled(ctx, user.id):
+        if not totp:
+            raise two_factor.TotpRequired(_pending_step(ctx, user) if web_step else None)
+        two_factor.check_code(ctx, user, totp)
+    return _start(ctx, user, lasts)
+
+
+def _start(ctx: Context, user: User, lasts: timedelta | None) -> Session:
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
-        session = _issue(uow.conn, found[0].id, now, expires_at, kind)
+        session = _issue(uow.conn, user.id, now, expires_at, kind)
         uow.commit()
     return session
+
+
+def _pending_step(ctx: Context, user: User) -> str:
+    """A five-minute, single-use ticket that the password was right (the web's second step)."""
+    token = "vxs_" + secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        repository.add_link(
+            uow.conn,
+            recovery.digest(ctx.vault, token),
+            user.id,
+            LinkPurpose.SIGN_IN_STEP,
+            user.email,
+            b"",
+            now,
+            now + SECOND_STEP_LASTS,
+        )
+        uow.commit()
+    return token
+
+
+def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Session:
+    """The web's second step: the ticket from the password step and a code give a session."""
+    token_hash = recovery.digest(ctx.vault, pending)
+    now = ctx.clock.now()
+    with ctx.uow(readonly=True) as uow:
+        found = repository.link(uow.conn, token_hash)
+        user = repository.by_id(uow.conn, found.user_id) if found else None
+    if (
+        found is None
+        or user is None
+        or found.purpose is not LinkPurpose.SIGN_IN_STEP
+        or found.used_at is not None
+        or found.expires_at <= now
+    ):
+        raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
+    two_factor.check_code(ctx, user, code)
+    with ctx.uow() as uow:
+        if not repository.use_link(uow.conn, token_hash, LinkPurpose.SIGN_IN_STEP, now):
+            raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
+        uow.commit()
+    return _start(ctx, user, lasts)
 
 
 def log_out(conn: Connection, token: str) -> None:

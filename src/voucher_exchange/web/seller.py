@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
@@ -21,6 +23,7 @@ from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
     LANG_COOKIE,
+    PENDING_COOKIE,
     SESSION_COOKIE,
     SESSION_LASTS,
     Page,
@@ -111,7 +114,10 @@ def login_form(v: Page, next: str = "/", notice: str = "") -> Response:
 def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
     """Sign in."""
     try:
-        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS)
+        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS, web_step=True)
+    except two_factor.TotpRequired as step:
+        v.cookies[PENDING_COOKIE] = step.pending or ""
+        return redirect(v, "/login/code?next=" + quote(safe_next(next), safe="/"))
     except DomainError as exc:
         return page(
             v,

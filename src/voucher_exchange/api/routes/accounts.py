@@ -44,9 +44,10 @@ def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
 def log_in(body: LogIn, ctx: Ctx, ip: ClientIp) -> JSONResponse:
     """Log in; returns a new bearer token (expires after 30 days without use).
 
-    Limited per address and per e-mail and address (429 with Retry-After).
+    Limited per address and per e-mail and address (429 with Retry-After). Staff with
+    two-factor send `totp` too; without it the answer is 401 `totp_required`.
     """
-    session = accounts.log_in(ctx, body.email, body.password, ip)
+    session = accounts.log_in(ctx, body.email, body.password, ip, totp=body.totp)
     return JSONResponse({"token": session.token}, status_code=201, headers=NO_STORE)
 
 
