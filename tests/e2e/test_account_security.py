@@ -179,3 +179,15 @@ def test_an_account_with_money_in_flight_cannot_be_deleted_and_a_settled_one_is_
     assert _api_login(mailed, settled.email).status_code == 401
     with mailed.api() as api:
         assert api.post("/password-resets", json={"email": settled.email}).status_code == 202
+
+
+def test_an_unconfirmed_address_shows_a_banner_until_the_link_is_opened(mailed: Mailed) -> None:
+    email, _ = _sign_up(mailed)
+    web, _ = _web(mailed, email)
+    assert 'id="verify-banner"' in web.get("/").text
+    security = web.get("/account/security").text
+    assert 'data-verified="false"' in security and 'id="verify-banner"' not in security
+    with mailed.api() as api:
+        assert api.post(f"/email-verifications/{mailed.link(email, 1)}").status_code == 204
+    assert 'id="verify-banner"' not in web.get("/").text
+    assert 'data-verified="true"' in web.get("/account/security").text
