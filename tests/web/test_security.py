@@ -73,7 +73,7 @@ def test_a_form_without_our_csrf_token_is_refused_and_changes_nothing(site: Site
                 "csrf_token": _csrf(client, "/signup"),
             },
         )
-        assert (ok.status_code, ok.headers["location"]) == (303, "/account")
+        assert (ok.status_code, ok.headers["location"]) == (303, "/signup/sent")
         assert _user_count(site) == before + 1
 
 

@@ -168,7 +168,7 @@ def test_sign_up_needs_both_required_consents_and_stores_the_versions_accepted(
     assert not phone.is_checked("#consent_all")
     screenshot(phone, "seller-phone-signup-consents-ko")
     phone.click("form[action='/signup'] button[type=submit]")
-    phone.wait_for_url("**/account")
+    phone.wait_for_url("**/signup/sent")
     assert _consents(site, email) == [("privacy", 0, "web"), ("terms", 1, "web")]
     entry = _last_audit(site, "consent.accept")
     assert (entry.actor, entry.subject, entry.details) == (

@@ -52,6 +52,20 @@ class LogIn(Body):
 
     email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
     password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
+    # Staff with two-factor: the 6-digit code (or a recovery code).
+    totp: Annotated[Line, Field(min_length=1, max_length=40)] | None = None
+
+
+class PasswordResetIn(Body):
+    """POST /password-resets."""
+
+    email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+
+
+class NewPasswordIn(Body):
+    """POST /password-resets/{token}."""
+
+    password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
 
 
 class IdentityIn(Body):

@@ -65,6 +65,50 @@ users = Table(
     # The language e-mails are written in (the last one the seller chose on the site).
     Column("language", String(5), nullable=False, server_default="ko"),
     Column("created_at", UTCDateTime, nullable=False),
+    # When the owner proved they read mail at `email` (a link we sent); none until then.
+    Column("email_verified_at", UTCDateTime),
+    # Log-in lockouts count per password generation: a reset starts a new one (security/throttle.py).
+    Column("password_changed_at", UTCDateTime),
+    # An erased account: the e-mail is a tombstone, nobody can log in (docs/privacy.md).
+    Column("deleted_at", UTCDateTime),
+)
+
+# Single-use links mailed to an account (password reset, e-mail verification). Only a keyed
+# fingerprint of the token is kept; the token itself is encrypted for the mail job and
+# erased once the mail is sent.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("purpose", String(20), nullable=False),
+    # The address the link was sent to (a new address being verified, for a change of e-mail).
+    Column("email", String(254), nullable=False),
+    Column("token_enc", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+# Staff two-factor: a TOTP secret (encrypted with the vault) and the last time step used,
+# so a code cannot be replayed within its window.
+staff_totp = Table(
+    "staff_totp",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("enrolled_at", UTCDateTime),
+    Column("last_step", BigInteger, nullable=False, server_default="0"),
+)
+
+# One-time recovery codes for staff two-factor, stored as keyed fingerprints.
+totp_recovery_codes = Table(
+    "totp_recovery_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("used_at", UTCDateTime),
 )
 
 # Identity is an event: every check of a person, in order; `users` holds the latest outcome.

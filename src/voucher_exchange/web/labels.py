@@ -60,6 +60,12 @@ ERRORS = {
     "password_common": N_("This password is one of the most used and is guessed first. Choose another."),
     "password_like_email": N_("The password must not contain your e-mail address."),
     "email_taken": N_("An account with this e-mail exists. Log in instead."),
+    "link_expired": N_("This link has expired or was already used. Ask for a new one."),
+    "password_wrong": N_("Your current password is not right."),
+    "money_in_flight": N_(
+        "You have a trade, payout or balance still open. Delete the account once it is settled."
+    ),
+    "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),
     "face_value_invalid": N_("This brand is not sold in that face value."),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
@@ -22,6 +25,7 @@ from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
     LANG_COOKIE,
+    PENDING_COOKIE,
     SESSION_COOKIE,
     SESSION_LASTS,
     Page,
@@ -94,7 +98,9 @@ def signup(
     consent_privacy: Consent = "",
     consent_marketing: Consent = "",
 ) -> Response:
-    """Create a seller account (with the consents ticked) and sign in."""
+    """Create a seller account (with the consents ticked); the mailed link signs in.
+
+    A taken address gets the same answer (its owner gets a notice instead of a link)."""
     boxes = {
         ConsentKind.TERMS: consent_terms,
         ConsentKind.PRIVACY: consent_privacy,
@@ -104,9 +110,7 @@ def signup(
     try:
         with v.ctx.uow(readonly=True) as uow:
             acceptance = trust.accept_current(uow.conn, ticked, "web")
-        session = accounts.register(
-            v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS, consents=acceptance
-        )
+        accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang, consents=acceptance)
     except DomainError as exc:
         return page(
             v,
@@ -118,21 +122,32 @@ def signup(
             error=forms.message(exc, v.lang),
             error_field=exc.field,
         )
-    v.start_session(session.token)
-    return redirect(v, "/account")
+    return redirect(v, "/signup/sent")
+
+
+LOGIN_NOTICES = {
+    "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
+    "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
+    "account_deleted": N_("Your account was deleted."),
+}
 
 
 @router.get("/login")
-def login_form(v: Page, next: str = "/") -> Response:
-    """The log-in form."""
-    return page(v, "login.html", email="", next=safe_next(next))
+def login_form(v: Page, next: str = "/", notice: str = "") -> Response:
+    """The log-in form (with a notice after a reset or a confirmed address)."""
+    known = LOGIN_NOTICES.get(notice)
+    shown = i18n.gettext(v.lang, known) if known else ""
+    return page(v, "login.html", email="", next=safe_next(next), notice=shown)
 
 
 @router.post("/login")
 def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
     """Sign in."""
     try:
-        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS)
+        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS, web_step=True)
+    except two_factor.TotpRequired as step:
+        v.cookies[PENDING_COOKIE] = step.pending or ""
+        return redirect(v, "/login/code?next=" + quote(safe_next(next), safe="/"))
     except DomainError as exc:
         return page(
             v,

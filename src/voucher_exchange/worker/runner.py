@@ -14,12 +14,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
+from voucher_exchange.accounts.models import ACCOUNT_MAIL
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
+from voucher_exchange.notifications.accounts import mail_account
 from voucher_exchange.notifications.service import NOTIFY_TRADE, notify_trade
 from voucher_exchange.payouts.models import (
     WAITING_FOR_CLEARANCE,
@@ -59,6 +61,7 @@ class JobKind:
 HANDLERS: dict[str, JobKind] = {
     PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
     NOTIFY_TRADE: JobKind(notify_trade),
+    ACCOUNT_MAIL: JobKind(mail_account),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
 }
 RECURRING_REF = "default"
