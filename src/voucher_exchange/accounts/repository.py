@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from voucher_exchange.accounts.models import IdentityStatus, Role, User
+from voucher_exchange.accounts.models import IdentityStatus, Role, User, normalise_name
 from voucher_exchange.db.dialect import locked
 from voucher_exchange.db.schema import api_tokens, users
 
@@ -157,3 +157,14 @@ def staff(conn: Connection) -> list[User]:
     """Users holding any role, by e-mail."""
     rows = conn.execute(select(users).where(users.c.roles != "").order_by(users.c.email))
     return [_to_user(r) for r in rows]
+
+
+def same_identity(conn: Connection, user: User) -> list[User]:
+    """Other accounts verified as the same person: the same legal name (normalised) and birth date."""
+    if user.legal_name is None or user.birth_date is None:
+        return []
+    rows = conn.execute(
+        select(users).where((users.c.birth_date == user.birth_date) & (users.c.id != user.id))
+    )
+    wanted = normalise_name(user.legal_name)
+    return [u for u in map(_to_user, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]
