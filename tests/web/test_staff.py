@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -177,3 +178,64 @@ def test_the_seller_pages_fit_a_phone(phone: Page, site: Site) -> None:
     calculate(phone, "cultureland", "50000")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(phone, "seller-phone-calculator-ko")
+
+
+# What a Korean staff member must not meet on their pages: codes, English statuses and reasons,
+# English brand names, "min"/"sec" durations, won written "₩", times with AM/PM.
+ENGLISH = [
+    "in_review", "In review", "Being reviewed", "Paid", "Refused", "Received", "Screening", "Failed",
+    "scam_favoured_new_account", "velocity", "risk_score", "High-value", "legitimate", "Legitimate",
+    "suspected_fraud", "google-play-kr", "cultureland", "Google Play", "Cultureland", "Gift Card",
+    "min", "minutes", "hour", "sec", "ago", "₩", "AM", "PM", "active", "suspended", "Suspended",
+    "Active", "none", "gift", "verified", "Verified", "approve", "reject", "review",
+]  # fmt: skip
+
+
+def _english_in(text: str) -> list[str]:
+    return [w for w in ENGLISH if re.search(rf"(?<![\w@.-]){re.escape(w)}(?![\w@.-])", text)]
+
+
+def test_a_korean_reviewer_goes_from_the_queue_to_the_seller_and_related_trades_in_korean(
+    page: Page, new_page: OpenPage, site: Site
+) -> None:
+    seller = become_seller(page, site)
+    take_quote(page, "cultureland", "10000")
+    first_id = submit_voucher(page, site.exchange.mint("cultureland", 10000)["code"])
+    wait_status(page, "paid")
+    voucher = site.exchange.mint("google-play-kr", 150000)
+    take_quote(page, "google-play-kr", "150000")
+    held_id = submit_voucher(page, voucher["code"])
+    wait_status(page, "in_review")
+
+    reviewer = new_page("ko-KR", PHONE)
+    log_in(reviewer, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD)
+    reviewer.goto("/staff/review?reason=scam_favoured_new_account")
+    row = reviewer.locator("tr.held-trade", has=reviewer.locator(f"a[href='/staff/review/{held_id}']"))
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1:4] == ["구글 기프트카드", "150,000원", "신규 계정의 고액 기프트카드"]
+    assert re.fullmatch(r"1분 미만|\d+분", cells[0]), cells[0]
+    assert _english_in(reviewer.inner_text("main")) == []
+
+    row.locator("a.seller-link").click()
+    reviewer.wait_for_url("**/staff/review/sellers/*")
+    text = reviewer.inner_text("main")
+    assert seller.email in text and seller.legal_name in text
+    assert "••••" + seller.account_number[-4:] in text and seller.account_number not in reviewer.content()
+    assert reviewer.locator("tr.seller-trade").count() == 2
+    assert (
+        "심사 중" in text and "신규 계정의 고액 기프트카드" in text
+    )  # the held trade and why, in risk history
+    assert _english_in(text) == [], text
+    screenshot(reviewer, "reviewer-seller-ko")
+
+    reviewer.click(f"#seller-trades a[href='/staff/review/{held_id}']")
+    reviewer.wait_for_url(f"**/staff/review/{held_id}")
+    text = reviewer.inner_text("main")
+    assert text.startswith("구글 기프트카드 · 150,000원 · 심사 중")
+    assert voucher["code"] not in reviewer.content()
+    assert _english_in(text) == [], text
+    # The first trade went to the same bank account: it is listed as related, and the link opens it.
+    reviewer.click(f"#related-account a[href='/staff/review/{first_id}']")
+    reviewer.wait_for_url(f"**/staff/review/{first_id}")
+    assert reviewer.inner_text("h1") == "컬쳐랜드 문화상품권 · 10,000원 · 입금 완료"
+    assert _english_in(reviewer.inner_text("main")) == []

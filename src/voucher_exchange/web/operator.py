@@ -20,10 +20,11 @@ from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.web import forms, labels
+from voucher_exchange.web import forms, labels, staff_words
 from voucher_exchange.web.charts import volume_chart
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
+from voucher_exchange.web.staff_page import staff_page
 
 router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)], include_in_schema=False)
 Field = forms.Text
@@ -111,13 +112,32 @@ async def set_rates(v: Page, slug: str, request: Request) -> Response:
     return redirect(v, f"/staff/brands/{slug[:60]}")
 
 
+def _needs_confirmation(current: BrandStatus, wanted: BrandStatus) -> bool:
+    """Suspending refuses trades already in progress; lifting a suspension trusts the issuer again."""
+    return wanted is not current and BrandStatus.SUSPENDED in (current, wanted)
+
+
 @router.post("/brands/{slug}/status")
-def set_status(v: Page, slug: str, status: Annotated[str, Form(max_length=20)]) -> Response:
-    """Pause, suspend or reactivate a brand."""
+def set_status(
+    v: Page,
+    slug: str,
+    status: Annotated[str, Form(max_length=20)],
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Pause, suspend or reactivate a brand; suspending or lifting a suspension asks to confirm first."""
     operator = v.staff(Role.OPERATOR)
     try:
         if status not in set(BrandStatus):
             raise InvalidInput("status_invalid", "Choose active, paused or suspended.", "status")
+        wanted = BrandStatus(status)
+        if confirm != "yes":
+            with v.ctx.uow(readonly=True) as uow:
+                brand = catalog.require_brand(uow.conn, slug[:60])
+                in_progress = trade_service.open_trade_count(uow.conn, brand.slug)
+            if _needs_confirmation(brand.status, wanted):
+                return staff_page(
+                    v, "staff/brand_confirm.html", brand=brand, wanted=wanted, in_progress=in_progress
+                )
         with v.ctx.uow() as uow:
             catalog.set_status(uow.conn, slug[:60], BrandStatus(status), v.ctx.clock.now(), operator.email)
             uow.commit()
@@ -204,7 +224,16 @@ def audit_page(v: Page, action: str = "") -> Response:
     v.staff(Role.OPERATOR)
     with v.ctx.uow(readonly=True) as uow:
         entries = audit.recent(uow.conn, 300, action[:60] or None)
-    return page(v, "staff/audit.html", entries=entries, action=action)
+    currency = v.ctx.settings.currency
+    return staff_page(
+        v,
+        "staff/audit.html",
+        entries=entries,
+        action=action,
+        actions=sorted(staff_words.AUDIT_ACTION),
+        describe=lambda details: staff_words.audit_entry(details, v.lang, currency),
+        subject_link=staff_words.subject_link,
+    )
 
 
 def _team_page(v: Visitor, status: int = 200, **values: object) -> Response:
@@ -228,8 +257,7 @@ def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(
         if role not in set(Role):
             raise InvalidInput("role_invalid", "Choose a role.", "role")
         with v.ctx.uow() as uow:
-            created = accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now())
-            audit.record(uow.conn, operator.email, "staff.add", created.id, {"role": role}, v.ctx.clock.now())
+            accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now(), operator.email)
             uow.commit()
     except DomainError as exc:
         return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))

@@ -13,7 +13,7 @@ from voucher_exchange import i18n
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.risk.screening import JURISDICTION_TZ
-from voucher_exchange.web import labels
+from voucher_exchange.web import labels, staff_words
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
 
 # No script or style from elsewhere; nothing may frame our pages; forms post only to us.
@@ -82,6 +82,8 @@ def environment(lang: str, tz: str) -> Environment:
         RESTING=labels.RESTING,
         reversal_reason=lambda r: i18n.gettext(lang, labels.REVERSAL_REASON.get(str(r), str(r))),
     )
+    env.filters.update(staff_words.filters(lang, tz))
+    env.globals.update(staff_words.helpers(lang))
     return env
 
 

@@ -1,0 +1,401 @@
+"""What staff pages show for stable codes, amounts, durations and moments, in the reader's language.
+
+Codes (reason, close reason, status, audit action …) stay stable in the database; these maps
+are only the words shown for them. `_()` / `i18n.gettext` translates each at render time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from babel.units import format_unit
+
+from voucher_exchange import i18n
+from voucher_exchange.i18n import N_
+from voucher_exchange.money import Money
+from voucher_exchange.web import labels
+
+# Short labels for the risk engine's and the pipeline's reason codes (risk/reasons.py).
+REASON = {
+    "carrier_billing_prohibited": N_("Carrier billing"),
+    "duplicate_voucher": N_("Code sold before"),
+    "voucher_invalid": N_("Code not recognised by the issuer"),
+    "voucher_already_redeemed": N_("Already used"),
+    "voucher_expired": N_("Expired voucher"),
+    "voucher_blocked": N_("Blocked by the issuer"),
+    "balance_mismatch": N_("Balance differs from the quote"),
+    "brand_suspended": N_("Brand suspended"),
+    "brand_paused": N_("Brand paused"),
+    "quote_expired": N_("Quote expired"),
+    "kyc_required": N_("Identity not verified"),
+    "limit_exceeded": N_("Over the limit"),
+    "velocity": N_("Many sales in a short time"),
+    "sanctions_match": N_("Sanctions list match"),
+    "payout_destination_mismatch": N_("Account not in the seller's name"),
+    "underage": N_("Under age"),
+    "issuer_unavailable": N_("Issuer unreachable"),
+    "payout_account_shared": N_("Bank account shared by sellers"),
+    "payout_account_rotation": N_("Many bank accounts recently"),
+    "account_takeover": N_("New bank account, then quick sales"),
+    "fresh_voucher_pattern": N_("Fresh vouchers sold again and again"),
+    "scam_favoured_new_account": N_("High-value gift card from a new account"),
+    "cumulative_daily": N_("Large total today"),
+    "prior_false_declaration": N_("Earlier false declaration"),
+    "risk_score": N_("Several warning signs"),
+    "reviewer_rejected": N_("Rejected by a reviewer"),
+    "payout_refused": N_("Bank refused the payout"),
+    "voucher_reversed": N_("Reversed by the issuer"),
+}
+
+CLOSE_REASON = {
+    "legitimate": N_("Legitimate"),
+    "insufficient_evidence": N_("Not enough evidence against it"),
+    "not_listed_person": N_("Not the listed person"),
+    "suspected_fraud": N_("Suspected fraud"),
+    "stolen_or_scam": N_("Stolen or scam voucher"),
+    "carrier_billing": N_("Carrier billing"),
+    "mule_account": N_("Mule account"),
+    "policy": N_("Against our policy"),
+}
+
+OUTCOME = {
+    "approve": N_("Approve"),
+    "review": N_("Review"),
+    "reject": N_("Reject"),
+    "first_approval": N_("First approval"),
+    "refused": N_("Refused"),
+    "reversed": N_("Reversed"),
+    "appealed": N_("Appealed"),
+    "upheld": N_("Reversal upheld"),
+    "written_off": N_("Written off"),
+}
+
+# Trade statuses as staff call them (the seller's words, labels.STATUS, speak to the seller).
+STATUS = {
+    "received": N_("Received"),
+    "screening": N_("Screening"),
+    "verifying": N_("Checking with the issuer"),
+    "redeeming": N_("Securing the value"),
+    "credited": N_("Credited"),
+    "paying_out": N_("Paying out"),
+    "paid": N_("Paid"),
+    "in_review": N_("In review"),
+    "rejected": N_("Refused"),
+    "cancelled": N_("Cancelled"),
+    "failed": N_("Failed"),
+    "reversed": N_("Reversed"),
+}
+
+PAYOUT_STATUS = {
+    "created": N_("Created"),
+    "sending": N_("Sending"),
+    "executed": N_("Executed"),
+    "rejected": N_("Refused by the bank"),
+    "verified": N_("Verified"),
+    "waiting for treasury funding": N_("Waiting for treasury funding"),
+}
+
+IDENTITY_STATUS = {
+    "none": N_("Not attempted"),
+    "verified": N_("Verified"),
+    "underage": N_("Under age"),
+    "failed": N_("Could not be confirmed"),
+}
+
+SANCTIONS_STRENGTH = {"none": N_("No match"), "weak": N_("Weak match"), "strong": N_("Strong match")}
+
+FLAG = {"false_acquisition_declaration": N_("False acquisition declaration")}
+
+JOB_KIND = {
+    "trade.process": N_("Process a trade"),
+    "trade.notify": N_("E-mail the seller"),
+    "issuer.chargebacks": N_("Read the issuers' chargebacks"),
+}
+
+AUDIT_ACTION = {
+    "brand.rates": N_("Rates changed"),
+    "brand.status": N_("Brand status changed"),
+    "staff.add": N_("Staff member added"),
+    "staff.roles": N_("Roles changed"),
+    "treasury.fund": N_("Treasury funded"),
+    "trade.retry": N_("Failed trade retried"),
+    "voucher.reveal": N_("Voucher code revealed"),
+    "review.approve": N_("Trade approved"),
+    "review.reject": N_("Trade rejected"),
+    "review.first_approval": N_("First of two approvals"),
+    "reversal.appeal": N_("Reversal appealed"),
+    "reversal.appeal.upheld": N_("Appeal answered: reversal upheld"),
+    "reversal.appeal.written_off": N_("Appeal answered: written off"),
+    "sanctions.clear": N_("Sanctions match cleared"),
+    "sanctions.freeze": N_("Payouts frozen by sanctions re-screen"),
+    "sanctions.release": N_("Sanctions freeze released"),
+    "sanctions.load": N_("Sanctions list loaded"),
+    "catalog.import": N_("Catalogue imported"),
+    "risk.publish": N_("Rule set published"),
+    "risk.status": N_("Rule set status changed"),
+    "keys.rotate": N_("Encryption key rotated"),
+    "account.sign_out_everywhere": N_("Signed out everywhere"),
+    "reconcile.issuer": N_("Issuer statement reconciled"),
+    "reconcile.rail": N_("Bank statement reconciled"),
+}
+
+AUDIT_FIELD = {
+    "status": N_("Status"),
+    "bands": N_("Rates"),
+    "rates": N_("Rates"),
+    "version": N_("Version"),
+    "roles": N_("Roles"),
+    "role": N_("Role"),
+    "note": N_("Note"),
+    "close_reason": N_("Close reason"),
+    "amount": N_("Amount"),
+    "treasury": N_("Treasury available"),
+    "resumes_at": N_("Resumes at"),
+    "last4": N_("Last 4 digits"),
+    "chargeback": N_("Chargeback"),
+    "ent_num": N_("Listed entry"),
+    "entry_version": N_("Entry version"),
+    "list_id": N_("List"),
+    "trade_id": N_("Trade"),
+    "entries": N_("Entries"),
+    "names": N_("Names"),
+    "added": N_("Added"),
+    "updated": N_("Updated"),
+    "rate_versions": N_("Rate versions"),
+    "tokens": N_("Sessions ended"),
+    "run": N_("Run"),
+    "file_sha256": N_("File SHA-256"),
+    "matched": N_("Matched"),
+    "missing_ours": N_("Missing on our side"),
+    "missing_theirs": N_("Missing on theirs"),
+    "mismatched": N_("Mismatched"),
+    "frozen": N_("Payouts frozen"),
+    "cleared": N_("Cleared"),
+}
+
+ISSUER_FIELD = {
+    "declared_method": N_("Declared acquisition"),
+    "issued_at": N_("Issued"),
+    "issuer_balance": N_("Balance"),
+    "issuer_channel": N_("Purchase channel (issuer)"),
+    "issuer_state": N_("Voucher state"),
+}
+VOUCHER_STATE = {
+    "active": N_("Usable"),
+    "redeemed": N_("Already used"),
+    "expired": N_("Expired voucher"),
+    "blocked": N_("Blocked by the issuer"),
+}
+CHANNEL = {**labels.METHOD, "unknown": N_("Not reported")}
+
+# Who decided, when it was not a person (people are shown by their e-mail).
+ACTOR = {
+    "risk-engine": N_("Automatic screening"),
+    "worker": N_("System"),
+    "bank": N_("Bank"),
+    "issuer": N_("Issuer"),
+    "cli": N_("Command line"),
+    "sanctions-rescreen": N_("Sanctions re-screen"),
+}
+
+# Fixed notes the system writes on a trade's history (trades/lifecycle.py), in staff's words.
+EVENT_NOTE = {
+    "withdrawn by the seller during review": N_("Withdrawn by the seller during review"),
+    "cancelled by seller": N_("Cancelled by the seller"),
+    "retried by an operator": N_("Retried by an operator"),
+    "sent again to another account": N_("Sent again to another account"),
+    "the bank refused the transfer; the seller can choose another account": N_(
+        "The bank refused the transfer; the seller can choose another account"
+    ),
+    "settled against the amount owed after a reversal": N_(
+        "Settled against the amount owed after a reversal"
+    ),
+    "appealed by the seller": N_("Appealed by the seller"),
+}
+YES, NO = N_("yes"), N_("no")
+_GAVE_UP = re.compile(r"gave up after (\d+) attempts; an operator must look")
+_REVERSED = re.compile(r"reversed by the issuer: (\w+)")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def word(table: Mapping[str, str], code: Any, lang: str) -> str:
+    """The reader's word for a code; an unknown code is shown as it is."""
+    text = table.get(str(code))
+    return i18n.gettext(lang, text) if text else str(code)
+
+
+def unescape(text: str) -> str:
+    r"""`\uc2b9\uc778` → `승인`: notes an earlier version stored or showed as JSON escapes."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def money_text(value: Any, lang: str) -> str:
+    """45,500원 in Korean text, ₩45,500 in English; other currencies as the locale writes them."""
+    if isinstance(value, Mapping):
+        value = Money(int(value["amount"]), str(value["currency"]))
+    if lang == "ko" and value.currency == "KRW":
+        return f"{value.amount:,}원"
+    return i18n.format_money(value, lang)
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    """3분, 2시간 5분, 1일 3시간: whole minutes, at most two units; under a minute says so."""
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return i18n.gettext(lang, "under a minute")
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [(days, "duration-day"), (hours, "duration-hour"), (mins, "duration-minute")]
+    shown = [(n, unit) for n, unit in parts if n][:2]
+    locale = i18n.locale(lang)
+    return " ".join(format_unit(n, unit, length="long", locale=locale) for n, unit in shown)
+
+
+def moment(at: datetime | str | None, lang: str, tz: str) -> str:
+    """2026. 11. 27. 오후 3:27 / Nov 27, 2026 3:27 PM: the jurisdiction's time, without seconds."""
+    if not at:
+        return ""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    zone, locale = ZoneInfo(tz), i18n.locale(lang)
+    day = format_date(at.astimezone(zone), "medium", locale=locale)
+    return f"{day} {format_time(at, 'short', tzinfo=zone, locale=locale)}"
+
+
+def event_note(note: str | None, lang: str) -> str:
+    """A trade event's note: codes and the system's fixed notes translated; people's notes as written."""
+    if not note:
+        return ""
+    if note in EVENT_NOTE:
+        return i18n.gettext(lang, EVENT_NOTE[note])
+    if found := _GAVE_UP.fullmatch(note):
+        return i18n.gettext(lang, "Gave up after %(n)s attempts; an operator must look") % {"n": found[1]}
+    if found := _REVERSED.fullmatch(note):
+        reason = i18n.gettext(lang, labels.REVERSAL_REASON.get(found[1], found[1]))
+        return i18n.gettext(lang, "Reversed by the issuer: %(reason)s") % {"reason": reason}
+    codes = [c.strip() for c in note.split(",")]
+    if all(c in REASON for c in codes):
+        return ", ".join(word(REASON, c, lang) for c in codes)
+    return unescape(note)
+
+
+def helpers(lang: str) -> dict[str, Callable[[Any], str]]:
+    """The functions staff templates call, bound to the reader's language."""
+    return {
+        "reason_label": lambda c: word(REASON, c, lang),
+        "close_label": lambda c: word(CLOSE_REASON, c, lang),
+        "outcome_label": lambda c: word(OUTCOME, c, lang),
+        "staff_status": lambda c: word(STATUS, c, lang),
+        "payout_status": lambda c: word(PAYOUT_STATUS, c, lang),
+        "identity_label": lambda c: word(IDENTITY_STATUS, c, lang),
+        "strength_label": lambda c: word(SANCTIONS_STRENGTH, c, lang),
+        "flag_label": lambda c: word(FLAG, c, lang),
+        "job_label": lambda c: word(JOB_KIND, c, lang),
+        "action_label": lambda c: word(AUDIT_ACTION, c, lang),
+        "field_label": lambda c: word(AUDIT_FIELD, c, lang),
+        "event_note": lambda n: event_note(n, lang),
+        "actor_label": lambda a: word(ACTOR, a, lang),
+    }
+
+
+def filters(lang: str, tz: str) -> dict[str, Callable[..., str]]:
+    """Jinja filters: `amount` (45,500원), `duration` (seconds → 2시간 5분), `at` (no seconds)."""
+    return {
+        "amount": lambda v: money_text(v, lang),
+        "duration": lambda s: duration(s, lang),
+        "at": lambda v: moment(v, lang, tz),
+    }
+
+
+def _value(field: str, value: Any, lang: str, currency: str) -> str:
+    """One audit value in words: statuses, roles, rates and money as staff read them elsewhere."""
+    if value is None or value in ([], {}):
+        return "—"
+    if isinstance(value, bool):
+        return i18n.gettext(lang, YES) if value else i18n.gettext(lang, NO)
+    if field == "status":
+        table = labels.BRAND_STATUS if str(value) in labels.BRAND_STATUS else STATUS
+        return word(table, value, lang)
+    if field in ("roles", "role"):
+        return ", ".join(word(labels.ROLES, r, lang) for r in ([value] if isinstance(value, str) else value))
+    if field == "bands" and isinstance(value, list):
+        return "; ".join(
+            i18n.gettext(lang, "from %(face)s: %(rate)s")
+            % {
+                "face": money_text(Money(int(b["min_face"]), currency), lang),
+                "rate": i18n.format_bps(int(b["rate_bps"]), lang),
+            }
+            for b in value
+        )
+    if field == "close_reason":
+        return word(CLOSE_REASON, value, lang)
+    if field == "resumes_at":
+        return word(STATUS, value, lang)
+    if field == "version":
+        return f"v{value}"
+    if isinstance(value, (list, dict)):
+        return unescape(json.dumps(value, ensure_ascii=False))
+    return unescape(str(value))
+
+
+def audit_entry(
+    details: Mapping[str, Any], lang: str, currency: str
+) -> dict[str, list[tuple[str, str, str]]]:
+    """An entry's details as rows: `changes` (field, before, after) and `facts` (field, value, "")."""
+    before = details.get("before") if isinstance(details.get("before"), Mapping) else None
+    after = details.get("after") if isinstance(details.get("after"), Mapping) else None
+    changes = []
+    if before is not None and after is not None:
+        for field in [*after, *(f for f in before if f not in after)]:
+            changes.append(
+                (
+                    word(AUDIT_FIELD, field, lang),
+                    _value(field, before.get(field), lang, currency),
+                    _value(field, after.get(field), lang, currency),
+                )
+            )
+    facts = []
+    rest = {k: v for k, v in details.items() if not (changes and k in ("before", "after"))}
+    if "amount" in rest and "currency" in rest:
+        money = Money(int(rest.pop("amount")), str(rest.pop("currency")))
+        facts.append((word(AUDIT_FIELD, "amount", lang), money_text(money, lang), ""))
+    for field, value in rest.items():
+        facts.append((word(AUDIT_FIELD, field, lang), _value(field, value, lang, currency), ""))
+    return {"changes": changes, "facts": facts}
+
+
+def subject_link(action: str, subject: str) -> str | None:
+    """Where an audit entry's subject can be looked at: a trade, a seller, a brand."""
+    if action.startswith("brand."):
+        return f"/staff/brands/{subject}"
+    if action.startswith(("review.", "reversal.", "trade.", "voucher.")):
+        return f"/staff/review/{subject}"
+    if action.startswith(("staff.", "sanctions.clear", "sanctions.release", "sanctions.freeze", "account.")):
+        return f"/staff/review/sellers/{subject}"
+    return None
+
+
+def issuer_facts(answer: Mapping[str, Any], lang: str, tz: str, currency: str) -> list[tuple[str, str]]:
+    """The issuer's answer as (label, value) rows in the reader's words."""
+    rows = []
+    for field, value in sorted(answer.items()):
+        if field in ("declared_method", "issuer_channel"):
+            text = word(CHANNEL, value, lang)
+        elif field == "issuer_state":
+            text = word(VOUCHER_STATE, value, lang)
+        elif field == "issuer_balance" and isinstance(value, int):
+            text = money_text(Money(value, currency), lang)
+        elif field == "issued_at" and isinstance(value, str):
+            text = moment(value, lang, tz)
+        else:
+            text = _value(field, value, lang, currency)
+        rows.append((word(ISSUER_FIELD, field, lang), text))
+    return rows
