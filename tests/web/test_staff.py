@@ -21,7 +21,7 @@ from tests.web.flows import (
     take_quote,
     wait_status,
 )
-from voucher_exchange.db.schema import audit_log, ledger_transfers
+from voucher_exchange.db.schema import audit_log, brand_rates, brands, ledger_transfers
 from voucher_exchange.demo import (
     DEMO_OPERATOR_EMAIL,
     DEMO_OPERATOR_PASSWORD,
@@ -170,7 +170,8 @@ def test_operator_pages_show_ledger_payouts_audit_and_staff(page: Page, site: Si
     assert "new-reviewer@example.com" in page.inner_text("main")
     page.goto("/staff/audit")
     text = page.inner_text("main")
-    assert "treasury.fund" in text and "staff.add" in text
+    assert "Treasury funded" in text and "Amount: ₩2,000,000" in text
+    assert "Staff member added" in text and "Roles: — → Reviewer" in text
 
 
 def test_the_seller_pages_fit_a_phone(phone: Page, site: Site) -> None:
@@ -239,3 +240,71 @@ def test_a_korean_reviewer_goes_from_the_queue_to_the_seller_and_related_trades_
     reviewer.wait_for_url(f"**/staff/review/{first_id}")
     assert reviewer.inner_text("h1") == "컬쳐랜드 문화상품권 · 10,000원 · 입금 완료"
     assert _english_in(reviewer.inner_text("main")) == []
+
+
+def _brand(site: Site, slug: str) -> tuple[str, int]:
+    """(status, newest rate version) as stored."""
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        status = uow.conn.execute(select(brands.c.status).where(brands.c.slug == slug)).scalar_one()
+        version = uow.conn.execute(
+            select(brand_rates.c.version)
+            .where(brand_rates.c.brand_slug == slug)
+            .order_by(brand_rates.c.version.desc())
+        ).first()
+    assert version is not None
+    return str(status), int(version[0])
+
+
+def test_a_korean_operator_confirms_a_suspension_and_reads_every_change_before_and_after(
+    new_page: OpenPage, site: Site
+) -> None:
+    operator = new_page("ko-KR")
+    log_in(operator, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+    operator.goto("/staff/brands/lotte")
+    status, version = _brand(site, "lotte")
+    assert status == "active"
+    operator.fill("#rate_0", "90")
+    operator.click("#save-rates")
+    operator.wait_for_url("**/staff/brands/lotte")
+    assert _brand(site, "lotte") == ("active", version + 1)
+
+    # A rate moved by more than 5 points (a typo: 9 for 90) is shown back before anything is saved.
+    operator.fill("#rate_0", "9")
+    operator.click("#save-rates")
+    assert "0원" in operator.inner_text("#confirm-rates") and "9%" in operator.inner_text("#confirm-rates")
+    assert _brand(site, "lotte") == ("active", version + 1)
+    operator.click("#keep")
+    operator.wait_for_url("**/staff/brands/lotte")
+
+    # Suspending: the first POST only asks; the brand is still active until the operator confirms.
+    operator.click("button[name=status][value=suspended]")
+    confirm = operator.inner_text("#confirm-status")
+    assert "매입 중 → 변경 후: 매입 정지" in confirm
+    assert _brand(site, "lotte")[0] == "active"
+    operator.click("#confirm")
+    operator.wait_for_url("**/staff/brands/lotte")
+    assert _brand(site, "lotte")[0] == "suspended"
+    assert operator.inner_text("#brand-status") == "매입 정지"
+
+    operator.goto("/staff/audit")
+    rows = operator.locator("tr.audit-entry")
+    status_row = rows.filter(has=operator.locator("a[href='/staff/brands/lotte']")).first
+    assert status_row.locator("td").nth(2).inner_text() == "상품권 상태 변경"
+    assert status_row.locator("td").nth(3).inner_text() == "롯데 모바일 상품권"
+    assert status_row.locator(".change").inner_text() == "상태: 매입 중 → 매입 정지"
+    rates_row = operator.locator("tr.audit-entry[data-action='brand.rates']").first
+    assert rates_row.locator(".change").all_inner_texts() == [
+        f"버전: v{version} → v{version + 1}",
+        "시세: 0원부터 91.5%; 100,000원부터 92.5% → 0원부터 90%; 100,000원부터 92.5%",
+    ]
+    assert "\\u" not in operator.inner_text("main") and _english_in(operator.inner_text("#audit")) == []
+    screenshot(operator, "operator-audit-ko")
+
+    # Lifting the suspension asks too; then the brand buys again.
+    operator.goto("/staff/brands/lotte")
+    operator.click("button[name=status][value=active]")
+    operator.wait_for_selector("#confirm-status")
+    assert _brand(site, "lotte")[0] == "suspended"
+    operator.click("#confirm")
+    operator.wait_for_url("**/staff/brands/lotte")
+    assert _brand(site, "lotte")[0] == "active"

@@ -151,7 +151,7 @@ AUDIT_FIELD = {
     "rates": N_("Rates"),
     "version": N_("Version"),
     "roles": N_("Roles"),
-    "role": N_("Role"),
+    "role": N_("Role given"),
     "note": N_("Note"),
     "close_reason": N_("Close reason"),
     "amount": N_("Amount"),
@@ -193,6 +193,18 @@ VOUCHER_STATE = {
     "blocked": N_("Blocked by the issuer"),
 }
 CHANNEL = {**labels.METHOD, "unknown": N_("Not reported")}
+
+ACCOUNT_KIND = {
+    "treasury": N_("Treasury (payout bank account)"),
+    "capital": N_("Capital"),
+    "inventory": N_("Voucher inventory"),
+    "seller_payable": N_("Owed to the seller"),
+    "margin": N_("Margin"),
+    "reversals": N_("Reversals"),
+    "seller_receivable": N_("Owed by the seller"),
+    "losses": N_("Losses"),
+}
+PHASE = {"single": N_("Posted at once"), "pending": N_("Pending"), "post": N_("Posted"), "void": N_("Voided")}
 
 # Who decided, when it was not a person (people are shown by their e-mail).
 ACTOR = {
@@ -303,6 +315,8 @@ def helpers(lang: str) -> dict[str, Callable[[Any], str]]:
         "field_label": lambda c: word(AUDIT_FIELD, c, lang),
         "event_note": lambda n: event_note(n, lang),
         "actor_label": lambda a: word(ACTOR, a, lang),
+        "account_kind": lambda k: word(ACCOUNT_KIND, k, lang),
+        "phase_label": lambda p: word(PHASE, p, lang),
     }
 
 
