@@ -69,6 +69,7 @@ OUTCOME = {
     "review": N_("Review"),
     "reject": N_("Reject"),
     "first_approval": N_("First approval"),
+    "score": N_("Adds to the score"),
     "refused": N_("Refused"),
     "reversed": N_("Reversed"),
     "appealed": N_("Appealed"),
