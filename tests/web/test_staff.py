@@ -219,8 +219,11 @@ def test_a_korean_reviewer_goes_from_the_queue_to_the_seller_and_related_trades_
     assert re.fullmatch(r"1분 미만|\d+분", cells[0]), cells[0]
     assert _english_in(reviewer.inner_text("main")) == []
 
+    assert reviewer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     row.locator("a.seller-link").click()
     reviewer.wait_for_url("**/staff/review/sellers/*")
+    assert reviewer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    seller_page = reviewer.url
     text = reviewer.inner_text("main")
     assert seller.email in text and seller.legal_name in text
     assert "••••" + seller.account_number[-4:] in text and seller.account_number not in reviewer.content()
@@ -242,6 +245,15 @@ def test_a_korean_reviewer_goes_from_the_queue_to_the_seller_and_related_trades_
     reviewer.wait_for_url(f"**/staff/review/{first_id}")
     assert reviewer.inner_text("h1") == "컬쳐랜드 문화상품권 · 10,000원 · 입금 완료"
     assert _english_in(reviewer.inner_text("main")) == []
+
+    # The same seller page for a reviewer who reads English, on a phone too.
+    english = new_page("en-US", PHONE)
+    log_in(english, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD)
+    english.goto(seller_page)
+    text = english.inner_text("#seller-trades")
+    assert "Google Play Gift Card (KR)" in text and "₩150,000" in text and "In review" in text
+    assert "Cultureland Gift Voucher" in text and "Paid" in text
+    assert "High-value gift card from a new account" in english.inner_text("#risk-history")
 
 
 def _brand(site: Site, slug: str) -> tuple[str, int]:
