@@ -111,6 +111,17 @@ IDENTITY_STATUS = {
 
 SANCTIONS_STRENGTH = {"none": N_("No match"), "weak": N_("Weak match"), "strong": N_("Strong match")}
 
+SANCTIONS_REASON = {
+    "no_match": N_("No match"),
+    "name_and_dob": N_("Same name and date of birth"),
+    "name_only": N_("Same name; nothing else to compare"),
+    "similar_name_and_dob": N_("Similar name, same date of birth"),
+    "similar_name_only": N_("Similar name; nothing else to compare"),
+    "dob_near": N_("Date of birth close to the listed one"),
+    "dob_differs": N_("Different date of birth"),
+    "nationality_differs": N_("Different nationality"),
+}
+
 FLAG = {"false_acquisition_declaration": N_("False acquisition declaration")}
 
 JOB_KIND = {
@@ -311,6 +322,7 @@ def helpers(lang: str) -> dict[str, Callable[[Any], str]]:
         "identity_label": lambda c: word(IDENTITY_STATUS, c, lang),
         "strength_label": lambda c: word(SANCTIONS_STRENGTH, c, lang),
         "flag_label": lambda c: word(FLAG, c, lang),
+        "match_reason": lambda c: word(SANCTIONS_REASON, c, lang),
         "job_label": lambda c: word(JOB_KIND, c, lang),
         "action_label": lambda c: word(AUDIT_ACTION, c, lang),
         "field_label": lambda c: word(AUDIT_FIELD, c, lang),
