@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from voucher_exchange.money import Money
-from voucher_exchange.web import staff_words
+from voucher_exchange.web import audit_words, staff_words
 
 SEOUL = "Asia/Seoul"
 
@@ -57,7 +57,7 @@ def test_codes_and_the_system_notes_are_translated_and_people_notes_are_left_as_
 
 def test_an_audit_change_reads_before_and_after_in_the_readers_language() -> None:
     status = {"before": {"status": "active"}, "after": {"status": "suspended"}}
-    assert staff_words.audit_entry(status, "ko", "KRW") == {
+    assert audit_words.audit_entry(status, "ko", "KRW") == {
         "changes": [("상태", "매입 중", "매입 정지")],
         "facts": [],
     }
@@ -68,15 +68,15 @@ def test_an_audit_change_reads_before_and_after_in_the_readers_language() -> Non
             "bands": [{"min_face": 0, "rate_bps": 8550}, {"min_face": 50000, "rate_bps": 9000}],
         },
     }
-    assert staff_words.audit_entry(rates, "ko", "KRW")["changes"] == [
+    assert audit_words.audit_entry(rates, "ko", "KRW")["changes"] == [
         ("버전", "v1", "v2"),
         ("시세", "0원부터 89%", "0원부터 85.5%; 50,000원부터 90%"),
     ]
     roles = {"before": {"roles": []}, "after": {"roles": ["reviewer"]}}
-    assert staff_words.audit_entry(roles, "en", "KRW")["changes"] == [("Roles", "—", "Reviewer")]
+    assert audit_words.audit_entry(roles, "en", "KRW")["changes"] == [("Roles", "—", "Reviewer")]
     # Entries written before the change log kept both values: what is known is shown, in words.
     old = {"close_reason": "legitimate", "note": "\\uc2b9\\uc778", "amount": 2000000, "currency": "KRW"}
-    assert staff_words.audit_entry(old, "ko", "KRW") == {
+    assert audit_words.audit_entry(old, "ko", "KRW") == {
         "changes": [],
         "facts": [("금액", "2,000,000원", ""), ("종결 사유", "정상 거래", ""), ("메모", "승인", "")],
     }

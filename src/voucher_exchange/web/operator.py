@@ -21,7 +21,7 @@ from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.web import forms, labels, staff_words
+from voucher_exchange.web import audit_words, forms, labels, staff_words
 from voucher_exchange.web.charts import volume_chart
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
@@ -254,9 +254,10 @@ def audit_page(v: Page, action: str = "") -> Response:
         "staff/audit.html",
         entries=entries,
         action=action,
-        actions=sorted(staff_words.AUDIT_ACTION),
-        describe=lambda details: staff_words.audit_entry(details, v.lang, currency),
-        subject_link=staff_words.subject_link,
+        actions=sorted(audit_words.AUDIT_ACTION),
+        action_label=lambda code: staff_words.word(audit_words.AUDIT_ACTION, code, v.lang),
+        describe=lambda details: audit_words.audit_entry(details, v.lang, currency),
+        subject_link=audit_words.subject_link,
     )
 
 
