@@ -222,5 +222,57 @@ def test_staff_actions_at_the_console_are_chained_too(core: Core, tmp_path: Path
     assert made.returncode == 0, made.stderr
     with core.ctx.uow(readonly=True) as uow:
         rows = uow.conn.execute(select(audit_log.c.actor, audit_log.c.action, audit_log.c.details)).all()
-    assert [(r.actor, r.action, r.details) for r in rows][-1] == ("cli", "staff.add", {"role": "reviewer"})
+    assert [(r.actor, r.action, r.details) for r in rows][-1] == (
+        "cli",
+        "staff.add",
+        {"before": {"roles": []}, "after": {"roles": ["reviewer"]}, "role": "reviewer"},
+    )
     assert _verify(core) == []
+
+
+ESCAPED = '{"close_reason": "legitimate", "note": "\\uc601\\uc218\\uc99d \\ud655\\uc778"}'
+
+
+def test_changes_record_before_and_after_korean_is_stored_as_written_and_old_rows_still_verify(
+    core: Core,
+) -> None:
+    # An entry written before this change: JSON stored with \uXXXX escapes, no before/after.
+    now = core.ctx.clock.now()
+    old = {"close_reason": "legitimate", "note": "영수증 확인"}
+    with core.ctx.engine.begin() as conn:
+        prev = audit.current_head(conn)[1]
+        old_hash = link(prev, canonical("rev@example.com", "review.approve", "t-1", old, now))
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) "
+                "VALUES (:at, 'rev@example.com', 'review.approve', 't-1', :details, :prev, :hash)"
+            ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
+            {"at": now, "details": ESCAPED, "prev": prev, "hash": old_hash},
+        )
+        last = conn.execute(select(sa.func.max(audit_log.c.id))).scalar_one()
+        if conn.execute(select(audit_chain_head.c.id)).first() is None:
+            conn.execute(insert(audit_chain_head).values(id=1, last_id=last, hash=old_hash))
+        else:
+            conn.execute(update(audit_chain_head).values(last_id=last, hash=old_hash))
+    with core.ctx.uow() as uow:
+        before, after = {"status": "active"}, {"status": "suspended"}
+        audit.record_change(
+            uow.conn, "op@example.com", "brand.status", "lotte", before, after, now, note="발행사 지급 불능"
+        )
+        uow.commit()
+
+    assert _verify(core) == []
+    with core.ctx.uow(readonly=True) as uow:
+        rows = list(uow.conn.execute(select(audit_log.c.details).order_by(audit_log.c.id)).scalars())[-2:]
+        stored = uow.conn.execute(
+            sa.text("SELECT CAST(details AS TEXT) FROM audit_log ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert rows == [
+        old,
+        {"before": {"status": "active"}, "after": {"status": "suspended"}, "note": "발행사 지급 불능"},
+    ]
+    assert "발행사 지급 불능" in stored and "\\u" not in stored
+    # The values before and after are part of the hashed content: changing one is named.
+    forged = {"before": {"status": "paused"}, "after": {"status": "suspended"}, "note": "발행사 지급 불능"}
+    _tamper(core, update(audit_log).where(audit_log.c.action == "brand.status").values(details=forged))
+    assert [kind for _, kind in _verify(core)] == [Break.EDITED]

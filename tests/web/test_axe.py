@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.support.exchange import make_seller
 from tests.web.conftest import DESKTOP, Site
 from tests.web.flows import become_seller, log_in, take_quote
+from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -49,6 +51,13 @@ def test_seller_pages_pass_axe(page: Page, site: Site) -> None:
 
 def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
     log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        found = account_repo.by_email(uow.conn, DEMO_OPERATOR_EMAIL)
+        assert found is not None
+        operator_id = found[0].id
+    seller = make_seller(site.exchange)
+    held = seller.sell(site.exchange.mint("google-play-kr", 150000), "google-play-kr", 150000)
+    assert seller.api.wait_for(held)["status"] == "in_review"
     for path in (
         "/staff",
         "/staff/review",
@@ -56,9 +65,19 @@ def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
         "/staff/payouts",
         "/staff/team",
         "/staff/reconciliation",
+        "/staff/audit",
+        "/staff/ledger",
+        f"/staff/review/sellers/{operator_id}",
+        f"/staff/review/{held}",
     ):
         page.goto(path)
         assert violations(page) == [], path
+    # The confirmation asked before lifting a suspension (nothing changes until confirmed).
+    page.goto("/staff/brands/happymoney")
+    page.click("button[name=status][value=active]")
+    page.wait_for_selector("#confirm-status")
+    assert violations(page) == [], "confirm a status change"
+    page.click("#keep")
 
 
 def test_trust_shell_pages_pass_axe(page: Page, site: Site) -> None:

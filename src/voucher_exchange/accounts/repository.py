@@ -8,7 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, LinkPurpose, Role, User
+from voucher_exchange.accounts.models import (
+    IdentityCheck,
+    IdentityStatus,
+    LinkPurpose,
+    Role,
+    User,
+    normalise_name,
+)
 from voucher_exchange.db.dialect import locked
 from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, users
 
@@ -353,3 +360,14 @@ def delete_tokens_except(conn: Connection, user_id: str, keep_hash: str) -> int:
         ).rowcount
         or 0
     )
+
+
+def same_identity(conn: Connection, user: User) -> list[User]:
+    """Other accounts verified as the same person: the same legal name (normalised) and birth date."""
+    if user.legal_name is None or user.birth_date is None:
+        return []
+    rows = conn.execute(
+        select(users).where((users.c.birth_date == user.birth_date) & (users.c.id != user.id))
+    )
+    wanted = normalise_name(user.legal_name)
+    return [u for u in map(_to_user, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]

@@ -336,18 +336,39 @@ def set_roles(conn: Connection, actor: User, user_id: str, roles: set[Role], now
     if target.id == actor.id and Role.OPERATOR not in roles:
         raise Conflict("cannot_demote_self", "You cannot take away your own operator role.")
     repository.set_roles(conn, user_id, roles)
-    audit.record(conn, actor.email, "staff.roles", user_id, {"roles": sorted(r.value for r in roles)}, now)
+    audit.record_change(
+        conn,
+        actor.email,
+        "staff.roles",
+        user_id,
+        {"roles": sorted(r.value for r in target.roles)},
+        {"roles": sorted(r.value for r in roles)},
+        now,
+    )
     changed = repository.by_id(conn, user_id)
     assert changed is not None
     return changed
 
 
-def create_staff(conn: Connection, email: str, password: str, role: Role, now: datetime) -> User:
-    """A reviewer or operator account (or add the role to an existing account)."""
+def create_staff(
+    conn: Connection, email: str, password: str, role: Role, now: datetime, actor: str | None = None
+) -> User:
+    """A reviewer or operator account (or add the role to an existing account).
+
+    With `actor`, the audit log records the roles before and after.
+    """
     found = repository.by_email(conn, email.strip().lower())
+    before: list[str] = []
     if found is not None:
+        before = sorted(r.value for r in found[0].roles)
         repository.set_roles(conn, found[0].id, set(found[0].roles) | {role})
         user = repository.by_id(conn, found[0].id)
         assert user is not None
-        return user
-    return sign_up(conn, email, password, now, {role}).user
+    else:
+        user = sign_up(conn, email, password, now, {role}).user
+    if actor is not None:
+        after = sorted(r.value for r in user.roles)
+        audit.record_change(
+            conn, actor, "staff.add", user.id, {"roles": before}, {"roles": after}, now, role=role.value
+        )
+    return user

@@ -33,6 +33,23 @@ def record(
     )
 
 
+def record_change(
+    conn: Connection,
+    actor: str,
+    action: str,
+    subject: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: datetime,
+    **context: Any,
+) -> None:
+    """Append an operator's change with the values before and after it (the log shows "before → after").
+
+    Both sit in `details`, which the chain hashes: new entries are covered, old ones verify unchanged.
+    """
+    record(conn, actor, action, subject, {"before": before, "after": after, **context}, now)
+
+
 def recent(conn: Connection, limit: int = 200, action: str | None = None) -> list[Any]:
     """The newest entries first, optionally of one action."""
     return audit_repo.recent(conn, limit, action)

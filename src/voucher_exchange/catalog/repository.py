@@ -14,6 +14,7 @@ from voucher_exchange.catalog.models import (
     FaceValues,
     RateSchedule,
 )
+from voucher_exchange.db.dialect import locked
 from voucher_exchange.db.schema import brand_rates, brands
 
 
@@ -82,12 +83,13 @@ def save_brand(conn: Connection, data: dict[str, Any], now: datetime) -> bool:
     return True
 
 
-def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) -> bool:
-    """Change a brand's status; False when there is no such brand."""
-    result = conn.execute(
-        update(brands).where(brands.c.slug == slug).values(status=status.value, updated_at=now)
-    )
-    return bool(result.rowcount)
+def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) -> BrandStatus | None:
+    """Change a brand's status; the status it had (read under a row lock); None: no such brand."""
+    before = conn.execute(locked(conn, select(brands.c.status).where(brands.c.slug == slug))).scalar()
+    if before is None:
+        return None
+    conn.execute(update(brands).where(brands.c.slug == slug).values(status=status.value, updated_at=now))
+    return BrandStatus(before)
 
 
 def current_rate_bands(conn: Connection, slug: str) -> tuple[int, list[dict[str, int]]] | None:

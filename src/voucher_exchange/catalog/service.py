@@ -98,16 +98,30 @@ def set_rates(conn: Connection, slug: str, bands: list[dict[str, int]], now: dat
         raise InvalidInput("rate_bands_invalid", f"Rate bands: {exc}", "rates") from exc
     if get_brand(conn, slug) is None:
         raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
+    before = repository.current_rate_bands(conn, slug)
     if _append_rate_if_changed(conn, slug, bands, now, actor):
-        audit.record(conn, actor, "brand.rates", slug, {"bands": bands}, now)
+        after = repository.current_rate_bands(conn, slug)
+        assert after is not None
+        audit.record_change(
+            conn,
+            actor,
+            "brand.rates",
+            slug,
+            {"version": before[0], "bands": before[1]} if before else {},
+            {"version": after[0], "bands": after[1]},
+            now,
+        )
     return get_brand(conn, slug)  # type: ignore[return-value]
 
 
 def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime, actor: str = "cli") -> None:
     """Pause, suspend or reactivate a brand."""
-    if not repository.set_status(conn, slug, status, now):
+    before = repository.set_status(conn, slug, status, now)
+    if before is None:
         raise NotFound("brand_unknown", f"There is no brand {slug!r}.", "brand")
-    audit.record(conn, actor, "brand.status", slug, {"status": status.value}, now)
+    audit.record_change(
+        conn, actor, "brand.status", slug, {"status": before.value}, {"status": status.value}, now
+    )
 
 
 def rate_history(conn: Connection, slug: str) -> list[dict[str, Any]]:

@@ -32,8 +32,7 @@ def users_create(
 ) -> None:
     """Create a staff account (or add a role to an existing one)."""
     with context(database_url) as ctx, ctx.uow() as uow:
-        user = accounts.create_staff(uow.conn, email, password, role, ctx.clock.now())
-        audit.record(uow.conn, "cli", "staff.add", user.id, {"role": role.value}, ctx.clock.now())
+        user = accounts.create_staff(uow.conn, email, password, role, ctx.clock.now(), actor="cli")
         uow.commit()
     console.print(f"[green]{user.email}[/green] now has roles: {', '.join(sorted(user.roles))}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,12 @@ from sqlalchemy.engine import make_url
 def is_sqlite(engine: Engine) -> bool:
     """True for the embedded SQLite backend."""
     return engine.dialect.name == "sqlite"
+
+
+def _json_text(value: Any) -> str:
+    # JSON columns store Korean as written ("승인"), not as \uXXXX escapes: readable in SQL
+    # consoles and exports. Reading gives the same value either way, so old rows need nothing.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -31,13 +38,21 @@ def make_engine(database_url: str) -> Engine:
             pool_size=8,
             max_overflow=16,
             hide_parameters=True,
+            json_serializer=_json_text,
         )
         _tune_sqlite(engine)
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     # hide_parameters: errors and logs never carry bound values (defence in depth for secrets).
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        json_serializer=_json_text,
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -23,13 +23,14 @@ from voucher_exchange.trades.service import view
 HISTORY = 20
 
 
-def _emails(conn: Connection, user_ids: set[str]) -> list[str]:
+def _emails(conn: Connection, user_ids: set[str]) -> list[dict[str, str]]:
     if not user_ids:
         return []
-    return sorted(r.email for r in conn.execute(select(users.c.email).where(users.c.id.in_(user_ids))))
+    rows = conn.execute(select(users.c.id, users.c.email).where(users.c.id.in_(user_ids)))
+    return sorted(({"id": r.id, "email": r.email} for r in rows), key=lambda u: u["email"])
 
 
-def _linked(conn: Connection, row: Trade) -> dict[str, list[str]]:
+def _linked(conn: Connection, row: Trade) -> dict[str, list[dict[str, str]]]:
     """Other accounts that used the same device or the same bank account."""
     t = trades_table.c
     device: set[str] = set()
@@ -63,6 +64,7 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
     data["evidence"] = evidence_for(conn, trade_id)
     data["issuer_answer"] = row.issuer_answer or {}
     data["seller"] = {
+        "id": seller.id,
         "email": seller.email,
         "kyc_tier": seller.kyc_tier,
         "legal_name": seller.legal_name,

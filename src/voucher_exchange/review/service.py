@@ -93,6 +93,8 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
         data["evidence"] = evidence_for(conn, row.id)
         data["sanctions"] = reviewer_view(conn, row.user_id, row.payout_destination_id)
         data["waiting_seconds"] = round((now - row.updated_at).total_seconds(), 1)
+        seller = account_repo.by_id(conn, row.user_id)
+        data["seller_id"], data["seller_email"] = row.user_id, seller.email if seller else ""
         items.append(data)
     oldest = items[0]["waiting_seconds"] if items else None
     return ReviewQueue(items[: wanted.limit], len(items), oldest)

@@ -127,7 +127,14 @@ def clear_after_review(
                 reviewer,
                 "sanctions.clear",
                 user_id,
-                {"ent_num": key[0], "entry_version": key[1], "trade_id": trade_id, "note": note},
+                {
+                    "ent_num": key[0],
+                    "entry_version": key[1],
+                    "trade_id": trade_id,
+                    "note": note,
+                    "before": {"cleared": False},
+                    "after": {"cleared": True},
+                },
                 now,
             )
             done = done | {key}
@@ -236,5 +243,7 @@ def release_freeze(conn: Connection, user_id: str, reviewer: str, now: datetime)
         .values(released_at=now, released_by=reviewer)
     ).rowcount
     if released:
-        audit.record(conn, reviewer, "sanctions.release", user_id, {}, now)
+        audit.record_change(
+            conn, reviewer, "sanctions.release", user_id, {"frozen": True}, {"frozen": False}, now
+        )
     return bool(released)

@@ -17,6 +17,7 @@ from voucher_exchange.db.schema import decisions, seller_flags, trade_events, tr
 from voucher_exchange.money import Money
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
+    TERMINAL,
     DecisionStage,
     StoredDecision,
     Trade,
@@ -409,3 +410,50 @@ def devices_of(conn: Connection, user_id: str) -> set[str]:
         .where((trades.c.user_id == user_id) & trades.c.device_id.is_not(None))
     )
     return {r[0] for r in rows}
+
+
+def open_count_for_brand(conn: Connection, brand_slug: str) -> int:
+    """How many of a brand's trades are not finished yet (what suspending it would refuse or hold)."""
+    done = [s.value for s in TERMINAL]
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(trades)
+            .where((trades.c.brand_slug == brand_slug) & trades.c.status.not_in(done))
+        ).scalar_one()
+    )
+
+
+def sharing(conn: Connection, trade: Trade, limit: int = 50) -> dict[str, list[Trade]]:
+    """Other trades that share this one's device, bank account or voucher code (by keyed fingerprint)."""
+    keys = {
+        "device": (trades.c.device_id, trade.device_id),
+        "payout_account": (trades.c.account_fingerprint, trade.account_fingerprint),
+        "voucher": (trades.c.voucher_fingerprint, trade.voucher_fingerprint),
+    }
+    found: dict[str, list[Trade]] = {}
+    for name, (column, value) in keys.items():
+        if not value:
+            found[name] = []
+            continue
+        rows = conn.execute(
+            select(trades)
+            .where((column == value) & (trades.c.id != trade.id))
+            .order_by(trades.c.created_at.desc(), trades.c.id)
+            .limit(limit)
+        )
+        found[name] = [_trade(r) for r in rows]
+    return found
+
+
+def of_users(conn: Connection, user_ids: set[str], limit: int = 50) -> list[Trade]:
+    """The newest trades of some sellers (people who share one identity)."""
+    if not user_ids:
+        return []
+    rows = conn.execute(
+        select(trades)
+        .where(trades.c.user_id.in_(user_ids))
+        .order_by(trades.c.created_at.desc(), trades.c.id)
+        .limit(limit)
+    )
+    return [_trade(r) for r in rows]

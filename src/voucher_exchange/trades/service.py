@@ -409,7 +409,9 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
         lifecycle.retry(conn, trade.id, target, now, actor)
     except TradeMovedOn:
         raise Conflict("trade_not_failed", "The trade moved on meanwhile.") from None
-    audit.record(conn, actor, "trade.retry", trade.id, {"resumes_at": target.value}, now)
+    audit.record_change(
+        conn, actor, "trade.retry", trade.id, {"status": trade.status.value}, {"status": target.value}, now
+    )
     return target
 
 
@@ -454,3 +456,8 @@ def resume_held_payouts(conn: Connection, user_id: str, now: datetime) -> int:
     for trade_id in held:
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
     return len(held)
+
+
+def open_trade_count(conn: Connection, brand_slug: str) -> int:
+    """How many of a brand's trades are still under way (for the operator deciding to suspend it)."""
+    return trade_repo.open_count_for_brand(conn, brand_slug)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voucher_exchange.reports.models import Dashboard
@@ -33,18 +34,27 @@ class Chart:
     height: int = HEIGHT
 
 
-def volume_chart(board: Dashboard) -> Chart:
-    """Paid volume per day, one colour per brand."""
+def volume_chart(
+    board: Dashboard, name: Callable[[str], str] = str, amount: Callable[[int], str] = str
+) -> Chart:
+    """Paid volume per day, one colour per brand; `name` and `amount` word the legend and tooltips."""
     colours = {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(board.brands)}
     slot = WIDTH / max(len(board.days), 1)
     peak = board.peak or 1
     bars = []
     for i, day in enumerate(board.days):
         top = float(HEIGHT)
-        for brand, amount in sorted(board.volume.get(day, {}).items()):
-            height = HEIGHT * amount / peak
+        for brand, paid in sorted(board.volume.get(day, {}).items()):
+            height = HEIGHT * paid / peak
             top -= height
             bars.append(
-                Bar(i * slot + GAP / 2, top, slot - GAP, height, colours[brand], f"{day} {brand} {amount}")
+                Bar(
+                    i * slot + GAP / 2,
+                    top,
+                    slot - GAP,
+                    height,
+                    colours[brand],
+                    f"{day} {name(brand)} {amount(paid)}",
+                )
             )
-    return Chart(bars, list(colours.items()))
+    return Chart(bars, [(name(brand), colour) for brand, colour in colours.items()])

@@ -12,18 +12,20 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
-from voucher_exchange.catalog.models import BrandStatus
+from voucher_exchange.catalog.models import BrandStatus, RateSchedule
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.web import forms, labels
+from voucher_exchange.web import audit_words, forms, labels, staff_words
 from voucher_exchange.web.charts import volume_chart
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
+from voucher_exchange.web.staff_page import brand_names, staff_page
 
 router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)], include_in_schema=False)
 Field = forms.Text
@@ -42,9 +44,13 @@ def dashboard(v: Page) -> Response:
         )
         treasury = payout_service.treasury_available(uow.conn, settings.currency)
         heads = audit.published_heads(uow.conn, v.ctx.clock.now().date()), audit.current_head(uow.conn)
-    return page(
-        v, "staff/dashboard.html", board=board, chart=volume_chart(board), treasury=treasury, heads=heads
+    names = brand_names(v)
+    chart = volume_chart(
+        board,
+        lambda slug: names.get(slug, slug),
+        lambda paid: staff_words.money_text(Money(paid, settings.currency), v.lang),
     )
+    return page(v, "staff/dashboard.html", board=board, chart=chart, treasury=treasury, heads=heads)
 
 
 @router.get("/brands")
@@ -78,6 +84,17 @@ def brand(v: Page, slug: str) -> Response:
     return _brand_page(v, slug)
 
 
+# A rate moved by more than this (at any band's face value) asks the operator to confirm: a typo
+# like 8.5 for 85 would otherwise pay sellers a tenth of the value until someone notices.
+BIG_RATE_STEP_BPS = 500
+
+
+def _big_rate_change(current: RateSchedule, bands: list[dict[str, int]]) -> bool:
+    new = RateSchedule(current.version + 1, RateSchedule.bands_from_json(bands))
+    faces = {b.min_face for b in current.bands} | {b["min_face"] for b in bands}
+    return any(abs(new.rate_for(face) - current.rate_for(face)) > BIG_RATE_STEP_BPS for face in faces)
+
+
 @router.post("/brands/{slug}/rates")
 async def set_rates(v: Page, slug: str, request: Request) -> Response:
     """A new rate version (bands from face value → rate %); it applies to new quotes only."""
@@ -97,11 +114,19 @@ async def set_rates(v: Page, slug: str, request: Request) -> Response:
             bands.append({"min_face": min_face, "rate_bps": forms.parse_percent_bps(rate)})
         if not bands:
             raise InvalidInput("rate_invalid", "Give at least one rate.", "rate")
+        bands.sort(key=lambda b: b["min_face"])
+        if form.get("confirm") != "yes":
+            with v.ctx.uow(readonly=True) as uow:
+                brand = catalog.require_brand(uow.conn, slug[:60])
+            if _big_rate_change(brand.rates, bands):
+                return staff_page(
+                    v, "staff/rates_confirm.html", brand=brand, bands=bands, step=BIG_RATE_STEP_BPS
+                )
         with v.ctx.uow() as uow:
             catalog.set_rates(
                 uow.conn,
                 slug[:60],
-                sorted(bands, key=lambda b: b["min_face"]),
+                bands,
                 v.ctx.clock.now(),
                 operator.email,
             )
@@ -111,13 +136,32 @@ async def set_rates(v: Page, slug: str, request: Request) -> Response:
     return redirect(v, f"/staff/brands/{slug[:60]}")
 
 
+def _needs_confirmation(current: BrandStatus, wanted: BrandStatus) -> bool:
+    """Suspending refuses trades already in progress; lifting a suspension trusts the issuer again."""
+    return wanted is not current and BrandStatus.SUSPENDED in (current, wanted)
+
+
 @router.post("/brands/{slug}/status")
-def set_status(v: Page, slug: str, status: Annotated[str, Form(max_length=20)]) -> Response:
-    """Pause, suspend or reactivate a brand."""
+def set_status(
+    v: Page,
+    slug: str,
+    status: Annotated[str, Form(max_length=20)],
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Pause, suspend or reactivate a brand; suspending or lifting a suspension asks to confirm first."""
     operator = v.staff(Role.OPERATOR)
     try:
         if status not in set(BrandStatus):
             raise InvalidInput("status_invalid", "Choose active, paused or suspended.", "status")
+        wanted = BrandStatus(status)
+        if confirm != "yes":
+            with v.ctx.uow(readonly=True) as uow:
+                brand = catalog.require_brand(uow.conn, slug[:60])
+                in_progress = trade_service.open_trade_count(uow.conn, brand.slug)
+            if _needs_confirmation(brand.status, wanted):
+                return staff_page(
+                    v, "staff/brand_confirm.html", brand=brand, wanted=wanted, in_progress=in_progress
+                )
         with v.ctx.uow() as uow:
             catalog.set_status(uow.conn, slug[:60], BrandStatus(status), v.ctx.clock.now(), operator.email)
             uow.commit()
@@ -145,7 +189,7 @@ def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
         treasury = payout_service.treasury_available(uow.conn, currency)
         state = payout_service.treasury_state(uow.conn, currency)
         funding = ledger_service.transfers(uow.conn, key_prefix="funding:")
-    return page(
+    return staff_page(
         v,
         "staff/payouts.html",
         status=status,
@@ -204,7 +248,17 @@ def audit_page(v: Page, action: str = "") -> Response:
     v.staff(Role.OPERATOR)
     with v.ctx.uow(readonly=True) as uow:
         entries = audit.recent(uow.conn, 300, action[:60] or None)
-    return page(v, "staff/audit.html", entries=entries, action=action)
+    currency = v.ctx.settings.currency
+    return staff_page(
+        v,
+        "staff/audit.html",
+        entries=entries,
+        action=action,
+        actions=sorted(audit_words.AUDIT_ACTION),
+        action_label=lambda code: staff_words.word(audit_words.AUDIT_ACTION, code, v.lang),
+        describe=lambda details: audit_words.audit_entry(details, v.lang, currency),
+        subject_link=audit_words.subject_link,
+    )
 
 
 def _team_page(v: Visitor, status: int = 200, **values: object) -> Response:
@@ -228,8 +282,7 @@ def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(
         if role not in set(Role):
             raise InvalidInput("role_invalid", "Choose a role.", "role")
         with v.ctx.uow() as uow:
-            created = accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now())
-            audit.record(uow.conn, operator.email, "staff.add", created.id, {"role": role}, v.ctx.clock.now())
+            accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now(), operator.email)
             uow.commit()
     except DomainError as exc:
         return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))

@@ -13,7 +13,7 @@ from voucher_exchange import i18n
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.risk.screening import JURISDICTION_TZ
-from voucher_exchange.web import labels, profile_cache
+from voucher_exchange.web import labels, profile_cache, staff_words
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
 
 # No script or style from elsewhere; nothing may frame our pages; forms post only to us.
@@ -84,6 +84,8 @@ def environment(lang: str, tz: str) -> Environment:
         PROFILE_LABELS=labels.PROFILE_LABELS,
         CONSENT_KIND=labels.CONSENT_KIND,
     )
+    env.filters.update(staff_words.filters(lang, tz))
+    env.globals.update(staff_words.helpers(lang))
     return env
 
 

@@ -10,12 +10,14 @@ from fastapi.responses import Response
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.errors import DomainError
 from voucher_exchange.reversals import service as reversal_service
-from voucher_exchange.review import evidence
+from voucher_exchange.review import evidence, seller_file
 from voucher_exchange.review import service as review
 from voucher_exchange.risk.reasons import REASONS
-from voucher_exchange.web import forms
+from voucher_exchange.risk.screening import JURISDICTION_TZ
+from voucher_exchange.web import forms, staff_words
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
+from voucher_exchange.web.staff_page import staff_page
 
 router = APIRouter(prefix="/staff/review", dependencies=[Depends(check_csrf)], include_in_schema=False)
 
@@ -38,7 +40,7 @@ def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "")
     with v.ctx.uow(readonly=True) as uow:
         found = review.queue_items(uow.conn, wanted, v.lang, v.ctx.clock.now())
         appeals = reversal_service.open_appeals(uow.conn)
-    return page(
+    return staff_page(
         v,
         "staff/review_queue.html",
         found=found,
@@ -55,15 +57,29 @@ def _trade_page(v: Visitor, trade_id: str, status: int = 200, **values: object) 
     v.staff(Role.REVIEWER)
     with v.ctx.uow(readonly=True) as uow:
         file = evidence.trade_file(uow.conn, trade_id[:64], v.lang)
+        linked = seller_file.related(uow.conn, file["id"])
     close = {o: sorted(r) for o, r in review.CLOSE_REASONS.items()}
-    return page(
+    return staff_page(
         v,
         "staff/review_trade.html",
         status=status,
         t=file,
+        related=linked,
         close=close,
+        issuer_facts=lambda answer: staff_words.issuer_facts(
+            answer, v.lang, JURISDICTION_TZ[v.ctx.settings.jurisdiction], v.ctx.settings.currency
+        ),
         **values,
     )
+
+
+@router.get("/sellers/{user_id}")
+def seller(v: Page, user_id: str) -> Response:
+    """One seller for staff: identity, bank accounts (masked), trades, risk history, same-person accounts."""
+    v.staff(Role.REVIEWER)
+    with v.ctx.uow(readonly=True) as uow:
+        file = seller_file.seller_file(uow.conn, user_id[:36])
+    return staff_page(v, "staff/seller.html", s=file)
 
 
 @router.get("/{trade_id}")

@@ -1,0 +1,144 @@
+"""The audit log in the reader's words: actions, fields, and each change as before → after."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from voucher_exchange import i18n
+from voucher_exchange.i18n import N_
+from voucher_exchange.money import Money
+from voucher_exchange.web import labels
+from voucher_exchange.web.staff_words import CLOSE_REASON, STATUS, money_text, unescape, word
+
+YES, NO = N_("yes"), N_("no")
+
+AUDIT_ACTION = {
+    "brand.rates": N_("Rates changed"),
+    "brand.status": N_("Brand status changed"),
+    "staff.add": N_("Staff member added"),
+    "staff.roles": N_("Roles changed"),
+    "treasury.fund": N_("Treasury funded"),
+    "trade.retry": N_("Failed trade retried"),
+    "voucher.reveal": N_("Voucher code revealed"),
+    "review.approve": N_("Trade approved"),
+    "review.reject": N_("Trade rejected"),
+    "review.first_approval": N_("First of two approvals"),
+    "reversal.appeal": N_("Reversal appealed"),
+    "reversal.appeal.upheld": N_("Appeal answered: reversal upheld"),
+    "reversal.appeal.written_off": N_("Appeal answered: written off"),
+    "sanctions.clear": N_("Sanctions match cleared"),
+    "sanctions.freeze": N_("Payouts frozen by sanctions re-screen"),
+    "sanctions.release": N_("Sanctions freeze released"),
+    "sanctions.load": N_("Sanctions list loaded"),
+    "catalog.import": N_("Catalogue imported"),
+    "risk.publish": N_("Rule set published"),
+    "risk.status": N_("Rule set status changed"),
+    "keys.rotate": N_("Encryption key rotated"),
+    "account.sign_out_everywhere": N_("Signed out everywhere"),
+    "reconcile.issuer": N_("Issuer statement reconciled"),
+    "reconcile.rail": N_("Bank statement reconciled"),
+}
+
+AUDIT_FIELD = {
+    "status": N_("Status"),
+    "bands": N_("Rates"),
+    "rates": N_("Rates"),
+    "version": N_("Version"),
+    "roles": N_("Roles"),
+    "role": N_("Role given"),
+    "note": N_("Note"),
+    "close_reason": N_("Close reason"),
+    "amount": N_("Amount"),
+    "treasury": N_("Treasury available"),
+    "resumes_at": N_("Resumes at"),
+    "last4": N_("Last 4 digits"),
+    "chargeback": N_("Chargeback"),
+    "ent_num": N_("Listed entry"),
+    "entry_version": N_("Entry version"),
+    "list_id": N_("List"),
+    "trade_id": N_("Trade"),
+    "entries": N_("Entries"),
+    "names": N_("Names"),
+    "added": N_("Added"),
+    "updated": N_("Updated"),
+    "rate_versions": N_("Rate versions"),
+    "tokens": N_("Sessions ended"),
+    "run": N_("Run"),
+    "file_sha256": N_("File SHA-256"),
+    "matched": N_("Matched"),
+    "missing_ours": N_("Missing on our side"),
+    "missing_theirs": N_("Missing on theirs"),
+    "mismatched": N_("Mismatched"),
+    "frozen": N_("Payouts frozen"),
+    "cleared": N_("Cleared"),
+}
+
+
+def value_text(field: str, value: Any, lang: str, currency: str) -> str:
+    """One audit value in words: statuses, roles, rates and money as staff read them elsewhere."""
+    if value is None or value in ([], {}):
+        return "—"
+    if isinstance(value, bool):
+        return i18n.gettext(lang, YES) if value else i18n.gettext(lang, NO)
+    if field == "status":
+        table = labels.BRAND_STATUS if str(value) in labels.BRAND_STATUS else STATUS
+        return word(table, value, lang)
+    if field in ("roles", "role"):
+        return ", ".join(word(labels.ROLES, r, lang) for r in ([value] if isinstance(value, str) else value))
+    if field == "bands" and isinstance(value, list):
+        return "; ".join(
+            i18n.gettext(lang, "from %(face)s: %(rate)s")
+            % {
+                "face": money_text(Money(int(b["min_face"]), currency), lang),
+                "rate": i18n.format_bps(int(b["rate_bps"]), lang),
+            }
+            for b in value
+        )
+    if field == "close_reason":
+        return word(CLOSE_REASON, value, lang)
+    if field == "resumes_at":
+        return word(STATUS, value, lang)
+    if field == "version":
+        return f"v{value}"
+    if isinstance(value, (list, dict)):
+        return unescape(json.dumps(value, ensure_ascii=False))
+    return unescape(str(value))
+
+
+def audit_entry(
+    details: Mapping[str, Any], lang: str, currency: str
+) -> dict[str, list[tuple[str, str, str]]]:
+    """An entry's details as rows: `changes` (field, before, after) and `facts` (field, value, "")."""
+    before = details.get("before") if isinstance(details.get("before"), Mapping) else None
+    after = details.get("after") if isinstance(details.get("after"), Mapping) else None
+    changes = []
+    if before is not None and after is not None:
+        for field in [*after, *(f for f in before if f not in after)]:
+            changes.append(
+                (
+                    word(AUDIT_FIELD, field, lang),
+                    value_text(field, before.get(field), lang, currency),
+                    value_text(field, after.get(field), lang, currency),
+                )
+            )
+    facts = []
+    rest = {k: v for k, v in details.items() if not (changes and k in ("before", "after"))}
+    if "amount" in rest and "currency" in rest:
+        money = Money(int(rest.pop("amount")), str(rest.pop("currency")))
+        facts.append((word(AUDIT_FIELD, "amount", lang), money_text(money, lang), ""))
+    for field, value in rest.items():
+        facts.append((word(AUDIT_FIELD, field, lang), value_text(field, value, lang, currency), ""))
+    return {"changes": changes, "facts": facts}
+
+
+def subject_link(action: str, subject: str) -> str | None:
+    """Where an audit entry's subject can be looked at: a trade, a seller, a brand."""
+    if action.startswith("brand."):
+        return f"/staff/brands/{subject}"
+    if action.startswith(("review.", "reversal.", "trade.", "voucher.")):
+        return f"/staff/review/{subject}"
+    if action.startswith(("staff.", "sanctions.clear", "sanctions.release", "sanctions.freeze", "account.")):
+        return f"/staff/review/sellers/{subject}"
+    return None
