@@ -62,7 +62,7 @@ class Settings:
     # Scales every abuse limit (security/throttle.py); only load tests and benches raise it.
     rate_limit_multiplier: int = 1
     # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with a 503.
-    password_hash_slots: int = 4
+    password_hash_slots: int = 1
     # Largest request body the app reads, in bytes.
     max_body_bytes: int = 1024 * 1024
 

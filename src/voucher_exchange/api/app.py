@@ -62,7 +62,8 @@ def create_app(
     app.add_middleware(
         RequestGuards,
         max_body_bytes=ctx.settings.max_body_bytes,
-        max_password_requests=2 * ctx.settings.password_hash_slots,
+        # One hashing, a few waiting their turn (at most SLOT_WAIT_SECONDS) per slot.
+        max_password_requests=4 * ctx.settings.password_hash_slots,
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
