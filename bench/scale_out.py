@@ -116,6 +116,8 @@ def run_backend(
         if backend == "PostgreSQL"
         else "1 `serve` process with 2 worker threads"
     )
+    if args.only == "quotes":
+        shape = f"{args.apis} API processes" if backend == "PostgreSQL" else "1 `serve` process"
     result = Result(backend, shape)
     with _bars() as progress:
         if args.only == "quotes":
