@@ -62,8 +62,9 @@ def create_app(
     app.add_middleware(
         RequestGuards,
         max_body_bytes=ctx.settings.max_body_bytes,
-        # One hashing, a few waiting their turn (at most SLOT_WAIT_SECONDS) per slot.
-        max_password_requests=4 * ctx.settings.password_hash_slots,
+        # Per slot: one hashing, the rest waiting their turn (at most SLOT_WAIT_SECONDS each);
+        # eight in flight by default, as before one slot became the default.
+        max_password_requests=8 * ctx.settings.password_hash_slots,
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
