@@ -43,6 +43,9 @@ class Deployment:
             "VX_VAR_DIR": str(self.base / "var"),
             # The generator runs on this host and sends each seller's address as X-Forwarded-For.
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            # The quote phase asks thousands of quotes of one account in seconds: the limits
+            # are still counted (their cost is measured), just not reached.
+            "VX_RATE_LIMIT_MULTIPLIER": "1000",
         }
 
     def spawn(self, role: str, args: list[str]) -> subprocess.Popen[bytes]:

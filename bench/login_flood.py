@@ -8,7 +8,7 @@ server's resident memory (/proc/<pid>/status) all along. Two runs:
 - "limits as shipped": the per-address log-in limit answers most of the flood with 429
   before any hash is computed;
 - "limits lifted" (VX_RATE_LIMIT_MULTIPLIER=1000): every attempt reaches the password
-  check, so only the bounded hashing pool (VX_PASSWORD_HASH_SLOTS, default 4) protects.
+  check, so only the bounded hashing pool (VX_PASSWORD_HASH_SLOTS, default 1) protects.
 """
 
 from __future__ import annotations

@@ -145,6 +145,33 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def quote_table(r: Result) -> Table:
+    """`--only quotes`: the open-loop quote rows and the API's peak RSS."""
+    table = Table(title=f"{r.backend}: {r.shape}; quotes only")
+    for column in (
+        "quotes/s offered",
+        "p50",
+        "p99",
+        "answered/s",
+        "errors",
+        "API CPU per quote",
+        "generator",
+    ):
+        table.add_column(column, justify="right")
+    for rate, q in sorted(r.quotes.items()):
+        table.add_row(
+            f"{rate}",
+            _ms(q["p50"]),
+            _ms(q["p99"]),
+            f"{q['achieved']:.0f}",
+            f"{q['errors']:.0f}",
+            f"{q['api_ms']:.2f} ms",
+            f"{q['generator_core']:.0%}",
+        )
+    table.caption = f"peak RSS of the API processes (largest): {r.rss_mb.get('api', 0):,.0f} MB"
+    return table
+
+
 def render(results: list[Result], machine: measure.Machine, args: argparse.Namespace) -> tuple[Table, str]:
     """The Rich table for the terminal and the same table in Markdown."""
     title = f"{args.trades:,} trades; {machine.cores} cores, {machine.memory_gb:.0f} GB; {machine.date}"

@@ -32,7 +32,7 @@ from tests.support.postgres import create_database, start_server, stop_server
 from bench import measure, phases
 from bench.deployment import Deployment, deploy
 from bench.generator import TRADES_PER_SELLER
-from bench.report import DOCS, Result, render, write_docs
+from bench.report import DOCS, Result, quote_table, render, write_docs
 from voucher_exchange.db.engine import make_engine
 
 console = Console()
@@ -116,8 +116,18 @@ def run_backend(
         if backend == "PostgreSQL"
         else "1 `serve` process with 2 worker threads"
     )
+    if args.only == "quotes":
+        shape = f"{args.apis} API processes" if backend == "PostgreSQL" else "1 `serve` process"
     result = Result(backend, shape)
     with _bars() as progress:
+        if args.only == "quotes":
+            url = database_url("vx_bench")
+            # One worker (for the seller's checks, if any); on SQLite the `serve` shape as always.
+            with deploy(
+                base / backend.lower(), url, args.apis, 1 if backend == "PostgreSQL" else 0
+            ) as running:
+                _quote_phases(args, progress, running, result)
+            return result
         tick, _ = _task(progress, f"{backend}: raw commits", args.raw_commits)
         result.raw_commits = phases.raw_commits(database_url("vx_bench_raw"), args.raw_commits, tick)
         tick, _ = _task(progress, f"{backend}: ledger transfers", args.transfers)
@@ -210,6 +220,18 @@ def _exchange_phases(
         engine.dispose()
 
 
+def _quote_phases(args: argparse.Namespace, progress: Progress, running: Deployment, result: Result) -> None:
+    """`--only quotes`: one seller, then the open-loop quote phase alone (no workers, no trades)."""
+    _, update = _task(progress, "seller (not measured)", 2)
+    common = {"apis": running.api_urls, "sandbox": running.sandbox_url}
+    made = Generator({"mode": "setup", **common, "sellers": 1, "vouchers": 0}, running.base).run(update)
+    api_pids = running.pids()["api"]
+    for pid in api_pids:
+        measure.reset_peak_rss(pid)
+    _quotes(args, progress, running, api_pids, made["sellers"][-1]["token"], result)
+    result.rss_mb = {"api": max(measure.tree_peak_rss_mb(pid) for pid in api_pids)}
+
+
 def _quotes(
     args: argparse.Namespace,
     progress: Progress,
@@ -262,7 +284,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sampled before the trades")
     parser.add_argument("--backends", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--only",
+        choices=["all", "quotes"],
+        default="all",
+        help="'quotes': only the open-loop quote phase against the API processes (prints, never writes docs)",
+    )
     args = parser.parse_args(argv)
+    if args.only != "all":
+        args.no_docs = True
     args.argv = argv
     return args
 
@@ -295,6 +325,11 @@ def main(argv: list[str] | None = None) -> None:
         result = run_backend(args, "SQLite", base, lambda name: f"sqlite:///{sqlite_dir}/{name}.db", None)
         result.durability = "WAL, synchronous=NORMAL (the project's pragmas)"
         results.append(result)
+    if args.only == "quotes":
+        for result in results:
+            console.print(quote_table(result))
+        console.print(f"logs and data: {base}")
+        return
     table, markdown = render(results, machine, args)
     console.print(table)
     console.print(f"logs and data: {base}")

@@ -6,16 +6,17 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
@@ -55,13 +56,15 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app, web.error_page if pages else None)
-    _observe(app)
+    app.add_middleware(Observe)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Added last, so it runs first: nothing reads an oversized or hostile request.
     app.add_middleware(
         RequestGuards,
         max_body_bytes=ctx.settings.max_body_bytes,
-        max_password_requests=2 * ctx.settings.password_hash_slots,
+        # Per slot: one hashing, the rest waiting their turn (at most SLOT_WAIT_SECONDS each);
+        # eight in flight by default, as before one slot became the default.
+        max_password_requests=8 * ctx.settings.password_hash_slots,
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
@@ -103,32 +106,53 @@ def create_app(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def _observe(app: FastAPI) -> None:
-    """Every request gets an id (kept from X-Request-ID when sane) and a latency observation."""
+class Observe:
+    """Every request gets an id (kept from X-Request-ID when sane) and a latency observation.
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        given = request.headers.get("x-request-id", "")
+    Pure ASGI rather than `BaseHTTPMiddleware`: no extra task, queue and response
+    wrapper per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode("latin-1"))
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
-        status = 500
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
-            template = _route_template(request)
-            HTTP_LATENCY.labels(request.method, template, str(status)).observe(time.perf_counter() - start)
+            HTTP_LATENCY.labels(scope["method"], _route_template(scope), str(status)).observe(
+                time.perf_counter() - start
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     """`/api/v1/trades/{trade_id}`: the matched route with its router prefix, never raw ids."""
-    route_path = getattr(request.scope.get("route"), "path", None)
+    route_path = getattr(scope.get("route"), "path", None)
     if route_path is None:
         return "unmatched"
-    actual = [part for part in request.url.path.split("/") if part]
+    actual = [part for part in scope["path"].split("/") if part]
     suffix = [part for part in route_path.split("/") if part]
     return "/" + "/".join(actual[: len(actual) - len(suffix)] + suffix)

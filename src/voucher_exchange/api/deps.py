@@ -1,10 +1,17 @@
-"""Request-scoped helpers: the context, the signed-in user, the reader's language."""
+"""Request-scoped helpers: the context, the signed-in user, the reader's language.
+
+Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in
+the threadpool, one hop per dependency. Hot routes authenticate inside their one hop
+(`as_user`).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
@@ -12,14 +19,16 @@ from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Forbidden, Unauthorized
 
+T = TypeVar("T")
 
-def context(request: Request) -> Context:
+
+async def context(request: Request) -> Context:
     """The process's Context."""
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def bearer_token(authorization: Annotated[str | None, Header(max_length=400)] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header(max_length=400)] = None) -> str:
     """The token of `Authorization: Bearer <token>`."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
@@ -28,21 +37,27 @@ def bearer_token(authorization: Annotated[str | None, Header(max_length=400)] = 
 
 def current_user(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
     """The user behind `Authorization: Bearer <token>` (an API token's expiry moves on with use)."""
-    return accounts.authenticate_api(context(request), token)
+    ctx: Context = request.app.state.ctx
+    return accounts.authenticate_api(ctx, token)
 
 
-def client_ip(request: Request) -> str | None:
+async def as_user(ctx: Context, token: str, work: Callable[[User], T]) -> T:
+    """Authenticate the token and run `work(user)`, both in one threadpool hop."""
+    return await run_in_threadpool(lambda: work(accounts.authenticate_api(ctx, token)))
+
+
+async def client_ip(request: Request) -> str | None:
     """The peer's address (the proxy's, unless the server is told to trust forwarded headers)."""
     return request.client.host if request.client else None
 
 
-def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
+async def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
     """ "ko" when the reader prefers Korean, else "en"."""
     return "ko" if (accept_language or "").strip().lower().startswith("ko") else "en"
 
 
 def require(role: Role):  # type: ignore[no-untyped-def]
-    """A dependency that admits only users holding `role`."""
+    """A dependency that admits only users holding `role` (a plain def: the 2FA check reads the DB)."""
 
     def check(
         user: Annotated[User, Depends(current_user)], ctx: Annotated[Context, Depends(context)]

@@ -55,6 +55,12 @@ def get_brand(conn: Connection, slug: str) -> Brand | None:
     return _to_brand(row) if row else None
 
 
+def get_brand_stamped(conn: Connection, slug: str) -> tuple[Brand, datetime] | None:
+    """The brand with its current rate version and the row's `updated_at`, or None."""
+    row = conn.execute(_latest_rates().where(brands.c.slug == slug)).first()
+    return (_to_brand(row), row.updated_at) if row else None
+
+
 def list_brands(conn: Connection, currency: str | None = None) -> list[Brand]:
     """All brands (of one currency when given), by slug."""
     query = _latest_rates().order_by(brands.c.slug)

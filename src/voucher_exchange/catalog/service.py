@@ -155,13 +155,16 @@ def get_brand(conn: Connection, slug: str) -> Brand | None:
     return repository.get_brand(conn, slug)
 
 
+def unknown_brand(slug: str) -> NotFound:
+    """The error for a slug that names no brand, with a message that helps."""
+    return NotFound("brand_unknown", f"There is no brand {slug!r}. GET /api/v1/brands lists them.", "brand")
+
+
 def require_brand(conn: Connection, slug: str) -> Brand:
     """A brand, or NotFound with a message that helps."""
     brand = repository.get_brand(conn, slug)
     if brand is None:
-        raise NotFound(
-            "brand_unknown", f"There is no brand {slug!r}. GET /api/v1/brands lists them.", "brand"
-        )
+        raise unknown_brand(slug)
     return brand
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, literal, select, update
 
-from voucher_exchange.db.schema import quotes
+from voucher_exchange.catalog.models import BrandStatus
+from voucher_exchange.db.schema import brand_rates, brands, quotes
 from voucher_exchange.money import Money
 from voucher_exchange.quotes.models import Quote
 
@@ -28,6 +30,61 @@ def save(conn: Connection, quote: Quote) -> None:
             expires_at=quote.expires_at,
         )
     )
+
+
+_COLUMNS = (
+    "id",
+    "user_id",
+    "brand_slug",
+    "currency",
+    "face_value",
+    "rate_version",
+    "rate_bps",
+    "fee",
+    "payout",
+    "created_at",
+    "expires_at",
+)
+
+
+def _values(quote: Quote) -> tuple[Any, ...]:
+    return (
+        quote.id,
+        quote.user_id,
+        quote.brand,
+        quote.face_value.currency,
+        quote.face_value.amount,
+        quote.rate_version,
+        quote.rate_bps,
+        quote.fee.amount,
+        quote.payout.amount,
+        quote.created_at,
+        quote.expires_at,
+    )
+
+
+def save_if_brand_unchanged(conn: Connection, quote: Quote, brand_updated_at: datetime) -> bool:
+    """Store the quote only if its brand is still active, unchanged since `brand_updated_at`,
+    and `quote.rate_version` is still its newest rate; False (nothing stored) otherwise.
+
+    One statement: the check and the write see the same snapshot.
+    """
+    newest_rate = (
+        select(func.max(brand_rates.c.version))
+        .where(brand_rates.c.brand_slug == quote.brand)
+        .scalar_subquery()
+    )
+    values = [literal(v, quotes.c[name].type) for name, v in zip(_COLUMNS, _values(quote), strict=True)]
+    source = select(*values).where(
+        (brands.c.slug == quote.brand)
+        & (brands.c.status == BrandStatus.ACTIVE.value)
+        & (brands.c.updated_at == brand_updated_at)
+        & (newest_rate == quote.rate_version)
+    )
+    # RETURNING, not rowcount: with psycopg the rowcount of this INSERT … SELECT came back
+    # truthy when nothing was inserted.
+    stored = conn.execute(insert(quotes).from_select(list(_COLUMNS), source).returning(quotes.c.id))
+    return stored.first() is not None
 
 
 def _to_quote(row: Any) -> Quote:

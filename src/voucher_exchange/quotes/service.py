@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import User
+from voucher_exchange.catalog import cache as brand_cache
 from voucher_exchange.catalog import service as catalog
+from voucher_exchange.catalog.models import Brand
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
-from voucher_exchange.errors import InvalidInput
+from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import models, repository
 from voucher_exchange.quotes.models import Quote
@@ -24,19 +27,38 @@ def create_quote(
     brand_slug: str,
     face_value: Money,
 ) -> Quote:
-    """Price and store a binding quote for the deployment's currency."""
-    brand = catalog.require_brand(conn, brand_slug)
+    """Price and store a binding quote for the deployment's currency.
+
+    Priced from this process's cached brand when the database confirms, in the same
+    insert, that the brand has not changed since (catalog/cache.py); else from a fresh
+    read, so a suspension or rate change is never missed.
+    """
+    now = clock.now()
+    known = brand_cache.cached(conn, brand_slug)
+    if known is not None:
+        try:
+            quote = _price(settings, user, known.brand, face_value, now)
+        except DomainError:
+            pass  # refuse only on fresh data: the cached brand may be out of date
+        else:
+            if repository.save_if_brand_unchanged(conn, quote, known.updated_at):
+                return quote
+    fresh = brand_cache.load(conn, brand_slug)
+    if fresh is None:
+        raise catalog.unknown_brand(brand_slug)
+    quote = _price(settings, user, fresh.brand, face_value, now)
+    repository.save(conn, quote)
+    return quote
+
+
+def _price(settings: Settings, user: User, brand: Brand, face_value: Money, now: datetime) -> Quote:
     if brand.currency != settings.currency:
         raise InvalidInput(
             "currency_mismatch",
             f"This exchange pays out in {settings.currency}; {brand.name_en} is sold in {brand.currency}.",
             "brand",
         )
-    quote = models.price(
-        str(uuid.uuid4()), user.id, brand, face_value, clock.now(), settings.quote_ttl_seconds
-    )
-    repository.save(conn, quote)
-    return quote
+    return models.price(str(uuid.uuid4()), user.id, brand, face_value, now, settings.quote_ttl_seconds)
 
 
 def preview(conn: Connection, settings: Settings, clock: Clock, brand_slug: str, face_value: Money) -> Quote:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,12 +147,19 @@ class Transfer(TransferRequest):
 
 
 class SandboxStore:
-    """All sandbox state; each call opens its own connection so threads never share one."""
+    """All sandbox state, on one SQLite connection per thread (threads never share one).
+
+    The connection stays open for the thread's life: opening one per call cost a
+    connect and, whenever the last one closed, a WAL checkpoint with its fsyncs, several
+    times per trade. Every write still commits before the call returns, and WAL with
+    `synchronous=NORMAL` keeps a committed write through a killed process.
+    """
 
     def __init__(self, path: Path, clock: Clock) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._clock = clock
+        self._local = threading.local()
         with self._connect() as db:
             # WAL lets readers proceed while a writer holds the lock; it sticks to the file.
             db.execute("PRAGMA journal_mode=WAL")
@@ -159,20 +167,23 @@ class SandboxStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        # In WAL mode NORMAL survives a killed process, which is all a sandbox must survive.
-        db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            yield db
-        finally:
-            db.close()
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # Closed when its thread ends and the thread-local goes with it.
+            db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            # In WAL mode NORMAL survives a killed process, which is all a sandbox must survive.
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        yield db
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         # BEGIN IMMEDIATE takes the write lock up front, so read-then-write cannot interleave
         # with another thread or process doing the same.
         with self._connect() as db:
+            if db.in_transaction:  # left open by an interrupted call on this thread
+                db.execute("ROLLBACK")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db

@@ -1,9 +1,14 @@
 """Password hashing with argon2id; API tokens stored as SHA-256 of 256 random bits.
 
-Each argon2id hash takes 64 MiB and about 0.1 s of a core. Hashes run in a bounded
-pool: a request that finds every slot busy for `SLOT_WAIT_SECONDS` is refused at once
-(429, retry in a second), so a flood of log-ins costs at most `slots × 64 MiB` and
-cannot take the threads every other request needs.
+Each argon2id hash takes 64 MiB and about 0.1 s of a core, in 4 lanes that libargon2
+runs on threads of their own, so one hash at a time already keeps two cores busy.
+Hashes run in a bounded pool: a request that finds every slot busy for
+`SLOT_WAIT_SECONDS` is refused (429, retry in a second), so a flood of log-ins costs
+at most `slots × 64 MiB` and cannot take the threads every other request needs.
+
+One slot by default: with four, concurrent sign-ups took an API process from ~130 MB
+to ~380 MB resident; with one it stays under 250 MB (docs/benchmarks.md, issue 14).
+The wait is long enough for a few queued hashes to take their turn, not for a flood.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from voucher_exchange.errors import TooManyRequests
 _hasher = PasswordHasher()
 # A fixed hash verified when the e-mail is unknown, so timing does not reveal accounts.
 _DUMMY = _hasher.hash("not-a-real-password")
-DEFAULT_SLOTS = 4
-SLOT_WAIT_SECONDS = 0.1
+DEFAULT_SLOTS = 1
+SLOT_WAIT_SECONDS = 0.5
 _slots = threading.BoundedSemaphore(DEFAULT_SLOTS)
 
 

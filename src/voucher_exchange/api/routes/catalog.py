@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from voucher_exchange.accounts.models import User
 from voucher_exchange.api import idempotency
-from voucher_exchange.api.deps import ClientIp, Ctx, CurrentUser, IdempotencyKey
+from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, IdempotencyKey, as_user
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
@@ -62,15 +63,21 @@ def list_brands(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/quotes", status_code=201)
-def create_quote(
-    body: QuoteIn, user: CurrentUser, ctx: Ctx, ip: ClientIp, key: IdempotencyKey = None
+async def create_quote(
+    body: QuoteIn, token: BearerToken, ctx: Ctx, ip: ClientIp, key: IdempotencyKey = None
 ) -> JSONResponse:
     """A binding quote, valid for 15 minutes, for one use (limited per account and address: 429)."""
-    throttle.hit(ctx, *throttle.quote(user.id, ip))
     face = Money(body.face_value.amount, body.face_value.currency)
+    request_body = body.model_dump(mode="json")
 
-    def work(uow: Any) -> idempotency.Result:
-        return 201, quote_json(quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face))
+    def quote(user: User) -> idempotency.Result:
+        throttle.hit(ctx, *throttle.quote(user.id, ip))
 
-    status, payload = idempotency.run(ctx, user.id, key, "POST /quotes", body.model_dump(mode="json"), work)
+        def work(uow: Any) -> idempotency.Result:
+            made = quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face)
+            return 201, quote_json(made)
+
+        return idempotency.run(ctx, user.id, key, "POST /quotes", request_body, work)
+
+    status, payload = await as_user(ctx, token, quote)
     return JSONResponse(payload, status_code=status)

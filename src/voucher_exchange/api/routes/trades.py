@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from voucher_exchange.accounts.models import User
 from voucher_exchange.api import idempotency
-from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey, Lang
+from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang, as_user
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.security import throttle
@@ -20,29 +21,35 @@ TradeId = Annotated[str, Query(max_length=36)]
 
 
 @router.post("/trades", status_code=202)
-def submit(
-    body: TradeIn, user: CurrentUser, ctx: Ctx, request: Request, key: IdempotencyKey = None
+async def submit(
+    body: TradeIn, token: BearerToken, ctx: Ctx, ip: ClientIp, request: Request, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Sell one voucher under a quote; processing continues in the background (limited: 429)."""
-    throttle.hit(ctx, *throttle.trade(user.id, request.client.host if request.client else None))
-    cmd = trade_service.SubmitTrade(
-        quote_id=body.quote_id,
-        code=body.voucher.code,
-        pin=body.voucher.pin,
-        method=body.acquisition.method,
-        acquired_on=body.acquisition.acquired_on,
-        payout_destination_id=body.payout_destination_id,
-        client_ip=request.client.host if request.client else None,
-        device_id=(request.headers.get("x-device-id") or "")[:64] or None,
-    )
+    device_id = (request.headers.get("x-device-id") or "")[:64] or None
+    request_body = body.model_dump(mode="json")
 
-    def work(uow: Any) -> idempotency.Result:
-        trade_id = trade_service.submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
-        uow.after_commit(ctx.wake_workers)
-        return 202, {"id": trade_id, "status": TradeStatus.RECEIVED.value}
+    def sell(user: User) -> idempotency.Result:
+        throttle.hit(ctx, *throttle.trade(user.id, ip))
+        cmd = trade_service.SubmitTrade(
+            quote_id=body.quote_id,
+            code=body.voucher.code,
+            pin=body.voucher.pin,
+            method=body.acquisition.method,
+            acquired_on=body.acquisition.acquired_on,
+            payout_destination_id=body.payout_destination_id,
+            client_ip=ip,
+            device_id=device_id,
+        )
 
-    # The body holds the voucher code: only its hash is kept with the key.
-    status, payload = idempotency.run(ctx, user.id, key, "POST /trades", body.model_dump(mode="json"), work)
+        def work(uow: Any) -> idempotency.Result:
+            trade_id = trade_service.submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
+            uow.after_commit(ctx.wake_workers)
+            return 202, {"id": trade_id, "status": TradeStatus.RECEIVED.value}
+
+        # The body holds the voucher code: only its hash is kept with the key.
+        return idempotency.run(ctx, user.id, key, "POST /trades", request_body, work)
+
+    status, payload = await as_user(ctx, token, sell)
     return JSONResponse(payload, status_code=status)
 
 
@@ -61,10 +68,14 @@ def list_trades(
 
 
 @router.get("/trades/{trade_id}")
-def get_trade(trade_id: str, user: CurrentUser, ctx: Ctx, lang: Lang) -> dict[str, Any]:
+async def get_trade(trade_id: str, token: BearerToken, ctx: Ctx, lang: Lang) -> dict[str, Any]:
     """One of my trades: status, amounts, decision, history; the code masked."""
-    with ctx.uow(readonly=True) as uow:
-        return trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+
+    def read(user: User) -> dict[str, Any]:
+        with ctx.uow(readonly=True) as uow:
+            return trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+
+    return await as_user(ctx, token, read)
 
 
 @router.post("/trades/{trade_id}/cancel")
