@@ -37,24 +37,24 @@ def test_profile_and_text_versions_are_kept_and_audited(core: Core) -> None:
         (
             "business_profile.update",
             "business_profile",
-            {"changes": {"representative": {"before": "홍길동", "after": "김정직"}}},
+            {"before": {"representative": "홍길동"}, "after": {"representative": "김정직"}},
         ),
         (
             "consent_document.publish",
             "privacy:1",
             {
+                "before": {"version": 0, "title": "Collection and use of personal data (demo)"},
+                "after": {"version": 1, "title": "개인정보 v1"},
                 "kind": "privacy",
-                "version": {"before": 0, "after": 1},
-                "title": {"before": "Collection and use of personal data (demo)", "after": "개인정보 v1"},
             },
         ),
         (
             "consent_document.publish",
             "privacy:2",
             {
+                "before": {"version": 1, "title": "개인정보 v1"},
+                "after": {"version": 2, "title": "개인정보 v2"},
                 "kind": "privacy",
-                "version": {"before": 1, "after": 2},
-                "title": {"before": "개인정보 v1", "after": "개인정보 v2"},
             },
         ),
     ]

@@ -99,13 +99,17 @@ def test_the_operator_sets_the_business_profile_and_every_footer_shows_it(
         assert (saved.status_code, saved.headers["location"]) == (303, "/staff/business?saved=1")
         entry = _last_audit(site, "business_profile.update")
         assert entry.actor == DEMO_OPERATOR_EMAIL
-        assert entry.details["changes"]["support_phone"] == {"before": "1588-0000", "after": "02-555-0199"}
-        assert len(entry.details["changes"]) == 9
+        assert (entry.details["before"]["support_phone"], entry.details["after"]["support_phone"]) == (
+            "1588-0000",
+            "02-555-0199",
+        )
+        assert len(entry.details["before"]) == len(entry.details["after"]) == 9
 
         _save_profile(operator, {**PROFILE, "support_hours": "매일 10:00–22:00"})
         entry = _last_audit(site, "business_profile.update")
         assert entry.details == {
-            "changes": {"support_hours": {"before": "평일 09:00–18:00", "after": "매일 10:00–22:00"}}
+            "before": {"support_hours": "평일 09:00–18:00"},
+            "after": {"support_hours": "매일 10:00–22:00"},
         }
         _save_profile(operator, PROFILE)
 
@@ -138,9 +142,9 @@ def test_sign_up_needs_both_required_consents_and_stores_the_versions_accepted(
     assert (entry.subject, entry.details) == (
         "terms:1",
         {
+            "before": {"version": 0, "title": "Terms of use (demo)"},
+            "after": {"version": 1, "title": "이용약관 제2판"},
             "kind": "terms",
-            "version": {"before": 0, "after": 1},
-            "title": {"before": "Terms of use (demo)", "after": "이용약관 제2판"},
         },
     )
 

@@ -71,7 +71,15 @@ def set_profile(conn: Connection, new: BusinessProfile, actor: str, now: datetim
     if not diff and not before.is_demo:
         return False
     trust_repo.save_profile(conn, new, now, actor)
-    audit.record(conn, actor, "business_profile.update", "business_profile", {"changes": diff}, now)
+    audit.record_change(
+        conn,
+        actor,
+        "business_profile.update",
+        "business_profile",
+        {name: change["before"] for name, change in diff.items()},
+        {name: change["after"] for name, change in diff.items()},
+        now,
+    )
     return True
 
 
@@ -103,17 +111,15 @@ def publish(
     before = current_documents(conn)[kind]
     doc = ConsentDocument(kind, before.version + 1, title, body, now, actor)
     trust_repo.add_document(conn, doc)
-    audit.record(
+    audit.record_change(
         conn,
         actor,
         "consent_document.publish",
         f"{kind.value}:{doc.version}",
-        {
-            "kind": kind.value,
-            "version": {"before": before.version, "after": doc.version},
-            "title": {"before": before.title, "after": doc.title},
-        },
+        {"version": before.version, "title": before.title},
+        {"version": doc.version, "title": doc.title},
         now,
+        kind=kind.value,
     )
     return doc
 

@@ -39,6 +39,18 @@ AUDIT_ACTION = {
     "account.sign_out_everywhere": N_("Signed out everywhere"),
     "reconcile.issuer": N_("Issuer statement reconciled"),
     "reconcile.rail": N_("Bank statement reconciled"),
+    "business_profile.update": N_("Business profile changed"),
+    "consent_document.publish": N_("Consent text published"),
+    "consent.accept": N_("Consents accepted at sign-up"),
+    "identity.name_changed": N_("Verified under another legal name"),
+    "account.password_reset": N_("Password reset by e-mail link"),
+    "account.password_changed": N_("Password changed"),
+    "account.email_verified": N_("E-mail address confirmed"),
+    "account.email_change_requested": N_("E-mail change requested"),
+    "account.sign_out_others": N_("Other sessions signed out"),
+    "account.two_factor_enrolled": N_("Two-factor sign-in set up"),
+    "account.recovery_code_used": N_("Two-factor recovery code used"),
+    "account.erased": N_("Account deleted (personal data erased)"),
 }
 
 AUDIT_FIELD = {
@@ -73,6 +85,29 @@ AUDIT_FIELD = {
     "mismatched": N_("Mismatched"),
     "frozen": N_("Payouts frozen"),
     "cleared": N_("Cleared"),
+    "business_name": N_("Business name"),
+    "representative": N_("Representative"),
+    "registration_number": N_("Business registration number"),
+    "mail_order_number": N_("Mail-order business number"),
+    "address": N_("Address"),
+    "support_phone": N_("Support phone"),
+    "support_email": N_("Support e-mail"),
+    "support_hours": N_("Support hours"),
+    "kakao_channel_url": N_("KakaoTalk channel"),
+    "title": N_("Title"),
+    "kind": N_("Text"),
+    "terms": N_("Terms of use"),
+    "privacy": N_("Personal data collection and use"),
+    "marketing": N_("Marketing"),
+    "channel": N_("Through"),
+    "tier_before": N_("Tier before"),
+    "tier_after": N_("Tier after"),
+    "sessions": N_("Sessions erased"),
+    "links": N_("Mailed links erased"),
+    "recovery_codes": N_("Recovery codes erased"),
+    "two_factor": N_("Two-factor keys erased"),
+    "idempotency_keys": N_("Stored requests erased"),
+    "payout_destinations": N_("Unused bank accounts erased"),
 }
 
 
@@ -139,6 +174,16 @@ def subject_link(action: str, subject: str) -> str | None:
         return f"/staff/brands/{subject}"
     if action.startswith(("review.", "reversal.", "trade.", "voucher.")):
         return f"/staff/review/{subject}"
-    if action.startswith(("staff.", "sanctions.clear", "sanctions.release", "sanctions.freeze", "account.")):
+    if action.startswith(
+        (
+            "staff.",
+            "sanctions.clear",
+            "sanctions.release",
+            "sanctions.freeze",
+            "account.",
+            "identity.",
+            "consent.accept",
+        )
+    ):
         return f"/staff/review/sellers/{subject}"
     return None
