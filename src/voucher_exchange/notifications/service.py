@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
@@ -47,15 +47,16 @@ _BODIES = {
 
 def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tuple[str, str]:
     """(subject, body) for a trade's status, in `lang`; the code appears masked only."""
+    # Each value is marked so a Korean particle after it agrees with it (korean.resolve).
     values = {
-        "brand": brand_name,
-        "masked": trade["voucher"]["masked"],
-        "payout": i18n.format_money(Money(**trade["payout"]), lang),
-        "face": i18n.format_money(Money(**trade["face_value"]), lang),
+        "brand": brand_name + korean.MARK,
+        "masked": trade["voucher"]["masked"] + korean.MARK,
+        "payout": i18n.format_amount_text(Money(**trade["payout"]), lang) + korean.MARK,
+        "face": i18n.format_amount_text(Money(**trade["face_value"]), lang) + korean.MARK,
     }
     status = trade["status"]
-    subject = i18n.gettext(lang, _SUBJECTS[status]) % values
-    lines = [i18n.gettext(lang, _BODIES[status]) % values, ""]
+    subject = korean.resolve(i18n.gettext(lang, _SUBJECTS[status]) % values)
+    lines = [korean.resolve(i18n.gettext(lang, _BODIES[status]) % values), ""]
     for reason in (trade.get("decision") or {}).get("reasons", []):
         lines.append("• " + reason["message"])
     lines += ["", i18n.gettext(lang, "Follow your trade: %(link)s") % {"link": link}, "", "voucher-exchange"]
