@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 from tests.support.exchange import new_account_number
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
-from tests.web.flows import become_seller, submit_voucher, take_quote, wait_status
+from tests.web.flows import add_bank_account, become_seller, submit_voucher, take_quote, wait_status
 
 pytestmark = pytest.mark.browser
 
@@ -37,10 +37,7 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     )
     page.click("text=Add another bank account")
     page.wait_for_url("**/account")
-    page.fill("#bank_code", "088")
-    page.fill("#account_number", other)
-    page.click("form[action='/account/payout-accounts'] button[type=submit]")
-    page.wait_for_load_state()
+    add_bank_account(page, "088", other)
     page.goto(f"/trades/{trade_id}")
     screenshot(page, "seller-payout-refused")
     page.click("#send-again")

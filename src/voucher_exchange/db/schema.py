@@ -150,6 +150,10 @@ payout_destinations = Table(
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
     Column("created_at", UTCDateTime, nullable=False),
+    # The account preselected when selling; at most one per seller is set (by one UPDATE).
+    Column("is_default", Boolean, nullable=False, server_default="0"),
+    # Removed by the seller: no longer offered, kept because trades and payouts refer to it.
+    Column("removed_at", UTCDateTime),
 )
 
 trades = Table(

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from voucher_exchange import i18n, korean
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import banks
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.web import labels
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
@@ -100,6 +101,7 @@ def environment(lang: str, tz: str) -> Environment:
         languages=i18n.LANGUAGES,
         status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
+        bank_name=lambda code: banks.bank_name(str(code), lang),
         STEPS=labels.STEPS,
         ROLES=labels.ROLES,
         brand_status_label=lambda s: i18n.gettext(lang, labels.BRAND_STATUS.get(str(s), str(s))),

@@ -26,7 +26,7 @@ from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.render import page, redirect
-from voucher_exchange.web.seller import brands_on_sale
+from voucher_exchange.web.seller import brands_on_sale, face_chips
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -45,7 +45,10 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     except DomainError as exc:
         brands = brands_on_sale(v)
         calc = {"error": forms.message(exc, v.lang)}
-        return page(v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc)
+        chips = face_chips(brands, brand, face)
+        return page(
+            v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips
+        )
     return redirect(v, f"/sell/{quote.id}")
 
 
@@ -141,6 +144,16 @@ async def sell_batch(
     return page(v, "batch_results.html", results=rendered)
 
 
+def _refuse_carrier_billing(method: AcquisitionMethod) -> None:
+    """Stopped in the form: nothing submitted, claimed or stored (the API and issuer check still refuse)."""
+    if method is AcquisitionMethod.CARRIER_BILLING:
+        raise InvalidInput(
+            "carrier_billing_prohibited",
+            "We never buy vouchers paid for with mobile carrier billing.",
+            "method",
+        )
+
+
 @router.get("/sell/{quote_id}")
 def sell_form(v: Page, quote_id: str) -> Response:
     """The quote and the form to sell one voucher under it."""
@@ -163,6 +176,7 @@ def sell(
         throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
         if method not in set(AcquisitionMethod):
             raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
+        _refuse_carrier_billing(AcquisitionMethod(method))
         cmd = trade_service.SubmitTrade(
             quote_id=quote_id[:36],
             code=code,
@@ -178,7 +192,9 @@ def sell(
             uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
-        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), method=method)
+        # What was chosen comes back; the code and PIN never do.
+        kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
+        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), **kept)
     return redirect(v, f"/trades/{trade_id}")
 
 
