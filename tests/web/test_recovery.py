@@ -25,6 +25,10 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     trade_id = submit_voucher(page, voucher["code"])
     wait_status(page, "failed")
     assert page.inner_text("#payout-refused strong") == "Your bank refused the transfer of ₩45,500."
+    # The seller's steps in plain words: the bank's refusal and where the money is.
+    assert page.inner_text("#story li[data-step='failed']").endswith(
+        "Your bank did not accept the transfer. The money is kept safe for you."
+    )
     assert page.locator("#send-again").count() == 0  # no other account yet: the page says to add one
     mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the refusal e-mail")
     assert mail[-1]["Subject"] == "Your bank refused ₩45,500: choose another account"
@@ -42,6 +46,9 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     screenshot(page, "seller-payout-refused")
     page.click("#send-again")
     wait_status(page, "paid")
+    steps = page.locator("#story li").evaluate_all("items => items.map(i => i.dataset.step)")
+    assert steps == ["received", "credited", "paying_out", "failed", "paying_out", "paid"]
+    assert "We sent the money again, to the account you chose." in page.inner_text("#story")
     assert [(t["amount"], t["status"]) for t in site.exchange.rail_transfers(other)] == [(45500, "executed")]
     assert site.exchange.rail_transfers(seller.account_number) == []
 

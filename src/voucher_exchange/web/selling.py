@@ -24,6 +24,7 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
+from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.seller import brands_on_sale, face_chips
@@ -213,6 +214,7 @@ def history(v: Page, status: str = "", brand: str = "") -> Response:
         trades=found,
         chosen_status=wanted or "",
         brand=brand,
+        brand_names=_brand_names(v),
         brands=brands_on_sale(v),
         statuses=list(TradeStatus),
     )
@@ -241,7 +243,8 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         ]
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
-    return {"t": t, "other_destinations": others, "offer_face": offer_face}
+    told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
+    return {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
 
 
 @router.get("/trades/{trade_id}")
@@ -253,7 +256,7 @@ def trade_page(v: Page, trade_id: str) -> Response:
 @router.get("/trades/{trade_id}/timeline")
 def timeline(v: Page, trade_id: str) -> Response:
     """The timeline alone; htmx polls it until the trade rests."""
-    return page(v, "_timeline.html", **_trade_context(v, trade_id))
+    return page(v, "_timeline.html", oob=True, **_trade_context(v, trade_id))
 
 
 @router.post("/trades/{trade_id}/payout")
