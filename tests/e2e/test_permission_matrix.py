@@ -242,6 +242,10 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         },
         row(LOGIN, 422, 422, 422, 422, 422, 422),
     ),
+    # A batch is sold once, by its own seller: an unknown (or someone else's) batch is not.
+    ("POST", "/sell/batch/" + GHOST, {}, row(LOGIN, 409, 409, 409, 409, 409, 409)),
+    ("GET", "/sell/batch/" + GHOST, None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/sell/batch/" + GHOST + "/lines", None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     # Someone else's quote gets the answer a quote that does not exist gets (quote_unknown).
     ("GET", "/sell/{quote}", None, row(LOGIN, 200, 422, 422, 422, 422, 422)),
     (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from voucher_exchange import i18n, korean
 from voucher_exchange.errors import InvalidInput
 from voucher_exchange.money import Money
-from voucher_exchange.notifications.service import compose
+from voucher_exchange.notifications.service import compose, compose_batch
 from voucher_exchange.web.forms import parse_amount, parse_percent_bps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +205,20 @@ def test_amounts_in_korean_sentences_are_written_in_won() -> None:
     moment = datetime(2026, 11, 27, 6, 30, 59, tzinfo=UTC)
     assert i18n.format_minute(moment, "ko", "Asia/Seoul") == "2026. 11. 27. 오후 3:30"
     assert i18n.format_minute(moment, "en", "Asia/Seoul") == "Nov 27, 2026, 3:30 PM"
+
+
+def test_a_batch_summary_in_korean_and_english() -> None:
+    counts = {"paid": 2, "refused": 1, "in_review": 1}
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "ko", "http://site/sell/batch/b1")
+    assert subject == "상품권 4건 중 2건 입금 완료"
+    assert body.splitlines()[:5] == [
+        "모두 9,000원을 계좌로 보냈습니다.",
+        "",
+        "입금 완료: 2건",
+        "담당자 확인 중: 1건",
+        "매입 안 됨: 1건",
+    ]
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "en", "http://site/sell/batch/b1")
+    assert subject == "Your 4 vouchers: 2 paid"
+    assert body.splitlines()[0] == "We sent ₩9,000 in total to your bank account."
+    assert "See every line: http://site/sell/batch/b1" in body

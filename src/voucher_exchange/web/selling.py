@@ -79,29 +79,33 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
 def batch_form(v: Page) -> Response:
     """Sell many vouchers of one brand and face value."""
     v.seller()
-    return page(
-        v, "batch.html", brands=brands_on_sale(v), methods=list(AcquisitionMethod), **_batch_defaults(v)
-    )
+    return page(v, "batch.html", **_batch_values(v))
 
 
-def _batch_defaults(v: Visitor) -> dict[str, Any]:
+def _batch_values(v: Visitor, **kept: Any) -> dict[str, Any]:
     user = v.seller()
     verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
-    return {"destinations": verified, "today": v.ctx.clock.now().date().isoformat()}
+    return {
+        "brands": brands_on_sale(v),
+        "methods": list(AcquisitionMethod),
+        "destinations": verified,
+        "today": v.ctx.clock.now().date().isoformat(),
+        **kept,
+    }
 
 
 @router.post("/sell/batch")
-async def sell_batch(
+async def preview_batch(
     v: Page,
     brand: Text,
     face: Text,
-    method: Text,
     acquired_on: Annotated[str, Form(max_length=10)],
     payout_destination_id: Text,
+    method: Text = "",
     codes: CodesText = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Each line gets its own quote, trade and result."""
+    """Count, total face, fee and payout before anything is sold; the batch waits under a one-time id."""
     user = v.seller()
     text = codes
     if file is not None and file.filename:
@@ -110,39 +114,75 @@ async def sell_batch(
         forms.check_text(text, "codes")
         lines = batch.parse_lines(text)
         amount = forms.parse_amount(face, v.ctx.settings.currency)
-        chosen = AcquisitionMethod(method) if method in set(AcquisitionMethod) else AcquisitionMethod.OTHER
-        results = batch.sell_many(
+        if method not in set(AcquisitionMethod):
+            raise InvalidInput("method_invalid", "Choose how you got the vouchers.", "method")
+        _refuse_carrier_billing(AcquisitionMethod(method))
+        found = batch.preview(
             v.ctx,
             user,
             brand,
             amount,
             lines,
-            chosen,
+            AcquisitionMethod(method),
             forms.parse_date(acquired_on, "acquired_on"),
-            payout_destination_id,
-            v.client_ip,
+            payout_destination_id[:36],
         )
     except DomainError as exc:
+        # What was chosen comes back; the codes do not (they are secrets until sold).
+        kept = {"brand": brand, "face": face, "method": method, "acquired_on": acquired_on}
+        kept["chosen_destination"] = payout_destination_id
         return page(
-            v,
-            "batch.html",
-            status=exc.status,
-            brands=brands_on_sale(v),
-            methods=list(AcquisitionMethod),
-            error=forms.message(exc, v.lang),
-            codes=codes,
-            **_batch_defaults(v),
+            v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v, **kept)
         )
+    return page(v, "batch_preview.html", preview=found, brand_names=_brand_names(v), brand=brand, face=amount)
+
+
+@router.post("/sell/batch/{batch_id}")
+def sell_batch(v: Page, batch_id: str) -> Response:
+    """Sell the previewed batch once, then show its results (a reload or second click sells nothing)."""
+    user = v.seller()
+    try:
+        throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
+        batch.sell_previewed(v.ctx, user, batch_id[:36], v.client_ip)
+    except DomainError as exc:
+        try:
+            stored, _ = batch.lines_of(v.ctx, user, batch_id[:36])
+        except DomainError:
+            stored = None
+        if stored is not None and stored.submitted_at is not None:
+            return redirect(v, f"/sell/batch/{stored.id}")
+        return page(v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v))
+    return redirect(v, f"/sell/batch/{batch_id[:36]}")
+
+
+def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
+    stored, lines = batch.lines_of(v.ctx, v.seller(), batch_id[:36])
     rendered = [
         {
-            "number": r.number,
-            "masked": r.masked,
-            "trade_id": r.trade_id,
-            "error": forms.message(r.error, v.lang) if r.error else None,
+            "number": ln.number,
+            "masked": ln.masked,
+            "trade_id": ln.trade_id,
+            "status": ln.status,
+            "error": forms.message(DomainError(ln.error_code, ln.error_message or ""), v.lang)
+            if ln.error_code
+            else None,
         }
-        for r in results
+        for ln in lines
     ]
-    return page(v, "batch_results.html", results=rendered)
+    waiting = any(ln.status is not None and ln.status not in batch.SETTLED for ln in lines)
+    return {"batch": stored, "results": rendered, "waiting": waiting}
+
+
+@router.get("/sell/batch/{batch_id}")
+def batch_results(v: Page, batch_id: str) -> Response:
+    """Each line of a sold batch and where its trade stands, live."""
+    return page(v, "batch_results.html", **_batch_results(v, batch_id))
+
+
+@router.get("/sell/batch/{batch_id}/lines")
+def batch_lines(v: Page, batch_id: str) -> Response:
+    """The lines alone; htmx polls them until every line has settled."""
+    return page(v, "_batch_lines.html", **_batch_results(v, batch_id))
 
 
 def _refuse_carrier_billing(method: AcquisitionMethod) -> None:
