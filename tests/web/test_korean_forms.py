@@ -187,3 +187,26 @@ def test_a_refused_trade_says_no_payout_and_tells_what_happened(phone: Page, sit
     phone.goto("/trades")
     assert "지급 없음" in phone.inner_text("tbody tr")
     assert "컬쳐랜드" in phone.inner_text("tbody tr")
+
+
+def test_the_language_switch_keeps_what_was_typed_but_never_the_code(phone: Page, site: Site) -> None:
+    become_seller(phone, site)
+    phone.goto("/")
+    phone.select_option("#brand", "booknlife")
+    phone.fill("#face", "1만원")
+    phone.wait_for_selector("#calc-payout")
+    phone.click("#lang-switch")
+    phone.wait_for_selector("#lang-switch:text('한국어')")
+    assert (phone.input_value("#brand"), phone.input_value("#face")) == ("booknlife", "1만원")
+    phone.wait_for_selector("#calc-payout:text('₩8,900')")
+
+    take_quote(phone, "cultureland", "10000")
+    phone.fill("#code", "4111222233334444")
+    phone.check("#method-card")
+    phone.fill("#acquired_on", "2026-10-03")
+    phone.click("#lang-switch")
+    phone.wait_for_selector("#lang-switch:text('English')")
+    assert phone.is_checked("#method-card")
+    assert phone.input_value("#acquired_on") == "2026-10-03"
+    assert phone.input_value("#code") == ""
+    assert "4111222233334444" not in phone.evaluate("JSON.stringify(sessionStorage)")

@@ -52,8 +52,10 @@
     });
     sessionStorage.setItem(KEEP, JSON.stringify(kept));
   });
-  const saved = sessionStorage.getItem(KEEP);
-  if (saved) {
+  // After htmx has wired the page (it does so on DOMContentLoaded), so restored values recalculate.
+  window.addEventListener("load", () => {
+    const saved = sessionStorage.getItem(KEEP);
+    if (!saved) return;
     sessionStorage.removeItem(KEEP);
     const forms = document.querySelectorAll("main form");
     for (const [index, name, value] of JSON.parse(saved)) {
@@ -66,5 +68,5 @@
       }
     }
     forms.forEach((form) => form.dispatchEvent(new Event("input", { bubbles: true })));
-  }
+  });
 })();
