@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.support.assertions import assert_nothing_moved
 from tests.support.exchange import new_account_number
 from tests.web.conftest import Site, screenshot
-from tests.web.flows import become_seller, submit_voucher, take_quote, wait_status
+from tests.web.flows import become_seller, sign_up, submit_voucher, take_quote, wait_status
 from voucher_exchange.db.schema import payout_destinations, trades, users, voucher_claims
 
 pytestmark = pytest.mark.browser
@@ -210,3 +210,14 @@ def test_the_language_switch_keeps_what_was_typed_but_never_the_code(phone: Page
     assert phone.input_value("#acquired_on") == "2026-10-03"
     assert phone.input_value("#code") == ""
     assert "4111222233334444" not in phone.evaluate("JSON.stringify(sessionStorage)")
+
+
+def test_an_identity_error_keeps_what_was_typed(phone: Page, site: Site) -> None:
+    sign_up(phone)
+    phone.fill("#legal_name", "이서연")
+    phone.fill("#birth_date", "2999-01-01")
+    phone.fill("#phone", "010-2345-6789")
+    phone.click("form[action='/account/identity'] button[type=submit]")
+    phone.wait_for_selector(".error[role=alert]")
+    typed = [phone.input_value(f"#{f}") for f in ("legal_name", "birth_date", "phone")]
+    assert typed == ["이서연", "2999-01-01", "010-2345-6789"]

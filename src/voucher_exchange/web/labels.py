@@ -146,6 +146,7 @@ ERRORS = {
     "carrier_billing_prohibited": N_(
         "We never buy vouchers paid for with mobile carrier billing. Nothing was sent and nothing was stored."
     ),
+    "batch_unknown": N_("There is no such batch."),
     "batch_expired": N_(
         "This batch was already sent or has expired. Check your trades before sending again."
     ),

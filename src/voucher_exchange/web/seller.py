@@ -218,7 +218,14 @@ def verify_identity(
         if outcome.refused:
             raise identity.identity_refusal(outcome.refused, v.ctx.settings.jurisdiction)
     except DomainError as exc:
-        return _account_page(v, status=exc.status, identity_error=forms.message(exc, v.lang))
+        kept = {
+            "legal_name": legal_name,
+            "birth_date": birth_date,
+            "phone": phone,
+            "nationality": nationality,
+        }
+        error = forms.message(exc, v.lang)
+        return _account_page(v, status=exc.status, identity_error=error, identity_form=kept)
     return redirect(v, "/account")
 
 
