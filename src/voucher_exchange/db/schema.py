@@ -170,6 +170,8 @@ trade_batches = Table(
     Column("acquired_on", Date, nullable=False),
     Column("payout_destination_id", ID, nullable=False),
     Column("line_count", Integer, nullable=False),
+    # What each voucher pays at the previewed rate: selling refuses if the rate moved since.
+    Column("payout_each", BigInteger, nullable=False),
     # The codes, encrypted, only between preview and submit; erased when the batch is sold.
     Column("lines_enc", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),

@@ -31,8 +31,6 @@ from voucher_exchange.trades.models import TERMINAL, TradeStatus
 
 MAX_LINES = 50
 BATCH_SUMMARY = "batch.summary"
-# A preview is sold within this long, or previewed again (its quotes are taken when it is sold).
-PREVIEW_LASTS = timedelta(minutes=15)
 # A line has settled when nothing more happens without a person: the summary can be written.
 SETTLED = {s.value for s in TERMINAL} | {TradeStatus.FAILED.value, TradeStatus.IN_REVIEW.value}
 _HEADER_WORDS = {"code", "pin", "코드", "핀"}
@@ -114,7 +112,7 @@ def preview(
         codes = json.dumps([[ln.number, ln.code, ln.pin] for ln in lines]).encode()
         stored = batch_repo.StoredBatch(
             batch_id, user.id, batch_repo.PREVIEWED, one.brand, face_value, method.value, acquired_on,
-            payout_destination_id, len(lines), now, None, None,
+            payout_destination_id, len(lines), one.payout, now, None, None,
         )  # fmt: skip
         batch_repo.insert_batch(uow.conn, stored, ctx.vault.encrypt(codes, batch_id.encode()))
         uow.commit()
@@ -135,8 +133,19 @@ def sell_previewed(
 ) -> None:
     """Sell a previewed batch, once: a second call (a reload, a double click) sells nothing."""
     now = ctx.clock.now()
+    lasts = timedelta(seconds=ctx.settings.quote_ttl_seconds)
     with ctx.uow() as uow:
-        sealed = batch_repo.take(uow.conn, batch_id, user.id, now - PREVIEW_LASTS, now)
+        previewed = batch_repo.get(uow.conn, batch_id)
+        if previewed is not None and previewed.user_id == user.id and previewed.submitted_at is None:
+            # The preview promised a total: if the rate moved since, nothing is sold.
+            now_pays = quotes.preview(
+                uow.conn, ctx.settings, ctx.clock, previewed.brand_slug, previewed.face_value
+            )
+            if now_pays.payout != previewed.payout_each:
+                raise Conflict(
+                    "batch_price_changed", "The rate changed since your preview. Check the new total."
+                )
+        sealed = batch_repo.take(uow.conn, batch_id, user.id, now - lasts, now)
         stored = batch_repo.get(uow.conn, batch_id)
         uow.commit()
     if sealed is None or stored is None:

@@ -28,6 +28,7 @@ class StoredBatch:
     acquired_on: date
     payout_destination_id: str
     line_count: int
+    payout_each: Money
     created_at: datetime
     submitted_at: datetime | None
     summarized_at: datetime | None
@@ -49,8 +50,8 @@ def _batch(row: Any) -> StoredBatch:
     b = row
     return StoredBatch(
         b.id, b.user_id, b.status, b.brand_slug, Money(int(b.face_value), b.currency), b.method,
-        b.acquired_on, b.payout_destination_id, int(b.line_count), b.created_at, b.submitted_at,
-        b.summarized_at,
+        b.acquired_on, b.payout_destination_id, int(b.line_count), Money(int(b.payout_each), b.currency),
+        b.created_at, b.submitted_at, b.summarized_at,
     )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def insert_batch(conn: Connection, batch: StoredBatch, lines_enc: bytes) -> None
             acquired_on=batch.acquired_on,
             payout_destination_id=batch.payout_destination_id,
             line_count=batch.line_count,
+            payout_each=batch.payout_each.amount,
             lines_enc=lines_enc,
             created_at=batch.created_at,
         )

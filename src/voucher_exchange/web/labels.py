@@ -147,6 +147,7 @@ ERRORS = {
         "We never buy vouchers paid for with mobile carrier billing. Nothing was sent and nothing was stored."
     ),
     "batch_unknown": N_("There is no such batch."),
+    "batch_price_changed": N_("The rate changed since your preview. Check the new total before selling."),
     "batch_expired": N_(
         "This batch was already sent or has expired. Check your trades before sending again."
     ),

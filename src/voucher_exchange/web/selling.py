@@ -134,7 +134,11 @@ async def preview_batch(
         return page(
             v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v, **kept)
         )
-    return page(v, "batch_preview.html", preview=found, brand_names=_brand_names(v), brand=brand, face=amount)
+    minutes = v.ctx.settings.quote_ttl_seconds // 60
+    names = _brand_names(v)
+    return page(
+        v, "batch_preview.html", preview=found, brand_names=names, brand=brand, face=amount, minutes=minutes
+    )
 
 
 @router.post("/sell/batch/{batch_id}")

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("acquired_on", sa.Date(), nullable=False),
         sa.Column("payout_destination_id", sa.String(length=36), nullable=False),
         sa.Column("line_count", sa.Integer(), nullable=False),
+        sa.Column("payout_each", sa.BigInteger(), nullable=False),
         sa.Column("lines_enc", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("submitted_at", UTCDateTime(), nullable=True),
