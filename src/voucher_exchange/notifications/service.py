@@ -71,7 +71,7 @@ def notify_trade(ctx: Context, ref: str) -> None:
     if ctx.mailer is None:
         return
     trade_id, _, status = ref.partition(":")
-    if status in _SUBJECTS and not _own_notice(ctx, trade_id):
+    if status in _SUBJECTS and not _own_notice(ctx, trade_id, status):
         return
     with ctx.uow(readonly=True) as uow:
         row = trade_repo.get(uow.conn, trade_id)
@@ -90,16 +90,20 @@ def notify_trade(ctx: Context, ref: str) -> None:
     ctx.mailer.send(seller.email, subject, body, lang)
 
 
-def _own_notice(ctx: Context, trade_id: str) -> bool:
-    """False for a line of a batch whose summary is still to come: the summary tells it instead.
+def _own_notice(ctx: Context, trade_id: str, status: str) -> bool:
+    """False for a line of a batch whose summary tells this news: the summary is the one e-mail.
 
     When this line's news completes the batch, the summary is claimed and enqueued here, in one
     transaction. News after the summary (a held line decided later) gets its own e-mail.
     """
     with ctx.uow() as uow:
         batch = batch_repo.batch_of(uow.conn, trade_id)
-        if batch is None or batch.summarized_at is not None:
+        if batch is None:
             return True
+        if batch.summarized_at is not None:
+            # Covered by the summary when it happened before the summary was claimed.
+            at = [e.at for e in trade_repo.events(uow.conn, trade_id) if e.to_status.value == status]
+            return not at or at[-1] > batch.summarized_at
         batch_service.summarize_when_settled(uow.conn, batch.id, ctx.clock.now())
         uow.commit()
     return False
