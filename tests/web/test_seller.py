@@ -172,6 +172,8 @@ def test_selling_many_previews_then_sells_once_with_live_lines_and_one_summary(
     page.click("#sell-all")
     page.wait_for_url(re.compile(r".*/sell/batch/[0-9a-f-]{36}$"))
     assert page.locator("tr.batch-line").count() == 2
+    # A line held for a person: the page says how long reviews take.
+    assert "Reviews currently take about" in page.inner_text("#expected-wait", timeout=25_000)
     links = [page.locator("tr.batch-line a").nth(i).get_attribute("href") for i in range(2)]
     page.goto(str(links[1]))
     wait_status(page, "rejected")
