@@ -61,6 +61,8 @@ class Settings:
     api_token_days: int = 30
     # Scales every abuse limit (security/throttle.py); only load tests and benches raise it.
     rate_limit_multiplier: int = 1
+    # Staff must set up two-factor sign-in before any staff page or API answers them.
+    staff_two_factor: bool = True
     # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with a 503.
     password_hash_slots: int = 4
     # Largest request body the app reads, in bytes.
@@ -121,6 +123,7 @@ def load_settings() -> Settings:
         ),
         api_token_days=int(env.get("VX_API_TOKEN_DAYS", str(Settings.api_token_days))),
         rate_limit_multiplier=int(env.get("VX_RATE_LIMIT_MULTIPLIER", "1")),
+        staff_two_factor=env.get("VX_STAFF_TWO_FACTOR", "1") != "0",
         password_hash_slots=int(env.get("VX_PASSWORD_HASH_SLOTS", str(Settings.password_hash_slots))),
         max_body_bytes=int(env.get("VX_MAX_BODY_BYTES", str(Settings.max_body_bytes))),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
@@ -17,6 +18,9 @@ DEMO_OPERATOR_PASSWORD = "demo-operator-pass"  # noqa: S105  # demo only, printe
 DEMO_REVIEWER_EMAIL = "reviewer@demo.voucher-exchange.test"
 DEMO_REVIEWER_PASSWORD = "demo-reviewer-pass"  # noqa: S105  # demo only, printed at start
 # Enough for thousands of demo trades: ₩1,000,000,000 or $10,000,000.
+# The demo staff's published two-factor key (an authenticator app, or `python -c "import pyotp;
+# print(pyotp.TOTP('...').now())"`, turns it into codes). Only `serve --demo` enrols it.
+DEMO_TOTP_SECRET = "VXDEMOSTAFFTOTPKEYFORTRYINGONLY2"  # noqa: S105  # demo only, printed at start
 DEMO_TREASURY = {"KRW": 1_000_000_000, "USD": 1_000_000_000}
 
 
@@ -53,3 +57,12 @@ def seed(ctx: Context) -> DemoLogin:
         )
         uow.commit()
     return DemoLogin(DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+
+
+def enrol_demo_staff(ctx: Context) -> None:
+    """Give the demo staff two-factor with the published demo key (idempotent; demo only)."""
+    for email in (DEMO_OPERATOR_EMAIL, DEMO_REVIEWER_EMAIL):
+        with ctx.uow(readonly=True) as uow:
+            found = accounts.by_email(uow.conn, email)
+        if found is not None and not two_factor.enrolled(ctx, found[0].id):
+            two_factor.enrol_with(ctx, found[0], DEMO_TOTP_SECRET)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 
 from tests.support.processes import run_cli, serving
+from voucher_exchange.demo import DEMO_TOTP_SECRET
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +23,13 @@ def test_serve_demo_runs_everything_and_prints_the_login(tmp_path: Path) -> None
         assert {b["currency"] for b in brands} == {"KRW"}
         output = log.read_text()
         assert "demo operator: operator@demo.voucher-exchange.test / demo-operator-pass" in output
-        token = httpx.post(
-            url + "/api/v1/sessions",
-            json={"email": "operator@demo.voucher-exchange.test", "password": "demo-operator-pass"},
-        ).json()["token"]
+        assert f"demo staff two-factor key (both): {DEMO_TOTP_SECRET}" in output
+        login = {"email": "operator@demo.voucher-exchange.test", "password": "demo-operator-pass"}
+        refused = httpx.post(url + "/api/v1/sessions", json=login)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (401, "totp_required")
+        # Enrolment at start spent the current step: the next one is still accepted.
+        code = pyotp.TOTP(DEMO_TOTP_SECRET).at(time.time() + 30)
+        token = httpx.post(url + "/api/v1/sessions", json=login | {"totp": code}).json()["token"]
         me = httpx.get(url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["roles"] == ["operator", "reveal_codes"]
         minted = run_cli(tmp_path, "sandbox", "mint", "--brand", "booknlife", "--face-value", "10000",

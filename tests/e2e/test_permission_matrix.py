@@ -33,8 +33,10 @@ from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
 from voucher_exchange.api.routes import trades as api_trades
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
-from voucher_exchange.web import operator, reconciliation, review, seller, selling
+from voucher_exchange.web import account_security, operator, reconciliation, review, seller, selling, shell
 from voucher_exchange.web import receipts as web_receipts
+from voucher_exchange.web import recovery as web_recovery
+from voucher_exchange.web import two_factor as web_two_factor
 
 PERSONAS = ("anonymous", "seller", "other_seller", "unverified", "reviewer", "operator", "reveal_only")
 PASSWORD = "correct-horse-battery"
@@ -142,6 +144,10 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
         {"email": "nobody@example.com", "password": "wrong-password"},
         row(401, 401, 401, 401, 401, 401, 401),
     ),
+    ("POST", "/password-resets", {"email": "nobody@example.com"}, row(202, 202, 202, 202, 202, 202, 202)),
+    ("POST", "/password-resets/{token}", {"password": PASSWORD}, row(422, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/email-verifications/{token}", None, row(422, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/me/email-verification", None, row(401, 202, 202, 202, 202, 202, 202)),
     ("DELETE", "/sessions/current", None, row(401, 204, 204, 204, 204, 204, 204)),
     ("DELETE", "/sessions", None, row(401, 204, 204, 204, 204, 204, 204)),
     ("GET", "/me", None, SIGNED_IN),
@@ -208,6 +214,38 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         "/login",
         {"email": "nobody@example.com", "password": "wrong-password"},
         row(401, 401, 401, 401, 401, 401, 401),
+    ),
+    ("GET", "/password-reset", None, OPEN),
+    ("POST", "/password-reset", {"email": "nobody@example.com"}, OPEN),  # the same answer for anyone
+    ("GET", "/password-reset/{token}", None, row(422, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/password-reset/{token}", {"password": PASSWORD}, row(422, 422, 422, 422, 422, 422, 422)),
+    ("GET", "/signup/sent", None, OPEN),
+    ("GET", "/verify-email/{token}", None, row(422, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/verify-email/{token}", {}, row(422, 422, 422, 422, 422, 422, 422)),
+    ("GET", "/account/security", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/login/code", None, OPEN),
+    ("POST", "/login/code", {"totp": "000000"}, row(303, 303, 303, 303, 303, 303, 303)),  # no password step
+    ("GET", "/account/two-factor", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
+    ("POST", "/account/two-factor", {"totp": "000000"}, row(LOGIN, 403, 403, 403, 401, 401, 403)),
+    (
+        "POST",
+        "/account/security/password",
+        {"current_password": "wrong-password", "password": PASSWORD},
+        row(LOGIN, 401, 401, 401, 401, 401, 401),
+    ),
+    (
+        "POST",
+        "/account/security/email",
+        {"email": "nobody@example.com", "password": "wrong-password"},
+        row(LOGIN, 401, 401, 401, 401, 401, 401),
+    ),
+    ("POST", "/account/security/verification", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
+    ("POST", "/account/security/sign-out-others", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
+    (
+        "POST",
+        "/account/security/delete",
+        {"password": "wrong-password"},
+        row(LOGIN, 401, 401, 401, 401, 401, 401),
     ),
     ("POST", "/logout", {}, row(303, 303, 303, 303, 303, 303, 303)),
     ("POST", "/account/sign-out-everywhere", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
@@ -320,6 +358,35 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
     ("POST", "/staff/team/" + GHOST + "/roles", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
+    # The trust shell: information pages for everyone, the business profile and consent texts for operators.
+    ("GET", "/how-it-works", None, OPEN),
+    ("GET", "/fees", None, OPEN),
+    ("GET", "/faq", None, OPEN),
+    ("GET", "/terms", None, OPEN),
+    ("GET", "/privacy", None, OPEN),
+    ("GET", "/staff/business", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    (
+        "POST",
+        "/staff/business",
+        {
+            "business_name": "x",
+            "representative": "x",
+            "registration_number": "x",
+            "mail_order_number": "x",
+            "address": "x",
+            "support_phone": "x",
+            "support_email": "not-an-email",
+            "support_hours": "x",
+        },
+        row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ),
+    ("GET", "/staff/terms", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    (
+        "POST",
+        "/staff/terms",
+        {"kind": "nobody", "title": "x", "body": "x"},
+        row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ),
 ]
 
 # Log-out cells end the visitor's session: they run on sessions of their own.
@@ -328,6 +395,7 @@ ENDS_SESSION = {
     ("DELETE", "/sessions"),
     ("POST", "/logout"),
     ("POST", "/account/sign-out-everywhere"),
+    ("POST", "/account/security/sign-out-others"),
 }
 
 
@@ -336,6 +404,7 @@ def _fill(path: str, world: World) -> str:
         path.replace("{trade}", world.trade_id)
         .replace("{quote}", world.quote_id)
         .replace("{refused}", world.refused_id)
+        .replace("{token}", "vxl_not-a-link")
     )
 
 
@@ -347,7 +416,10 @@ def test_the_table_covers_every_route() -> None:
             re.sub(
                 r"/[0-9a-f-]{36}",
                 "/{id}",
-                p.replace("{trade}", "{id}").replace("{quote}", "{id}").replace("{refused}", "{id}"),
+                p.replace("{trade}", "{id}")
+                .replace("{quote}", "{id}")
+                .replace("{refused}", "{id}")
+                .replace("{token}", "{id}"),
             )
             .replace("/cultureland", "/{slug}")
             .replace("/no-such-brand", "/{slug}"),
@@ -355,7 +427,18 @@ def test_the_table_covers_every_route() -> None:
         for m, p, _, _ in WEB
     }
     served = set()
-    for module in (seller, selling, review, operator, web_receipts, reconciliation):
+    for module in (
+        seller,
+        selling,
+        review,
+        operator,
+        web_receipts,
+        reconciliation,
+        shell,
+        web_recovery,
+        account_security,
+        web_two_factor,
+    ):
         for route in module.router.routes:
             path = re.sub(
                 r"\{[a-z_]+\}", lambda m: "{slug}" if m.group(0) == "{slug}" else "{id}", route.path
@@ -369,7 +452,9 @@ def test_the_table_covers_every_route() -> None:
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
     }
-    assert {(m, re.sub(r"\{trade\}|\{refused\}|" + GHOST, "{id}", p)) for m, p in api_routes} == api_served
+    assert {
+        (m, re.sub(r"\{trade\}|\{refused\}|\{token\}|" + GHOST, "{id}", p)) for m, p in api_routes
+    } == api_served
 
 
 def test_every_route_answers_each_visitor_as_the_table_says(world: World) -> None:

@@ -223,7 +223,7 @@ def test_a_new_strong_hit_on_a_list_load_freezes_payouts(listed: Exchange, tmp_p
             "--database-url", listed.database_url,
         )  # fmt: skip
         assert released.returncode == 0, released.stdout + released.stderr
-        assert f"released {seller.email}: 0 credited trades resume paying out" in released.stdout
+        assert f"released {seller.email}: 0 held trades resume paying out" in released.stdout
         with listed.ctx.uow(readonly=True) as uow:
             assert not payouts_frozen(uow.conn, user_id(listed, seller))
     finally:

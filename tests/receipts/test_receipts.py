@@ -22,6 +22,7 @@ from tests.support.processes import run_cli
 from voucher_exchange.db.schema import receipts, trades
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import verify
+from voucher_exchange.trust.models import DEMO_PROFILE
 
 KEYS = "/.well-known/voucher-exchange/keys"
 
@@ -107,6 +108,8 @@ def test_a_paid_trades_receipt_verifies_with_the_published_key(exchange: Exchang
             "channel": "card",
         },
         "liability_window_days": 90,
+        # Who issued it: the demo business profile until the operator saves theirs (marked demo).
+        "issuer": DEMO_PROFILE.issuer_block(),
     }  # fmt: skip
     assert receipt["liability_ends_at"] == (paid + timedelta(days=90)).isoformat().replace("+00:00", "Z")
     assert receipt["submitted_at"] <= receipt["secured_at"] <= receipt["paid_at"] <= receipt["issued_at"]

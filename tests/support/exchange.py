@@ -226,6 +226,9 @@ def settings_for(var_dir: Path, database_url: str) -> Settings:
         # The suite signs up hundreds of sellers from 127.0.0.1; tests/e2e/test_abuse_limits.py
         # runs with the real limits (rate_limit_multiplier=1).
         rate_limit_multiplier=1000,
+        # Staff helpers sign in without enrolling two-factor; tests/e2e/test_two_factor.py
+        # and tests/web/test_two_factor.py run with it required.
+        staff_two_factor=False,
     )
 
 

@@ -20,6 +20,7 @@ CLEAN = SubmissionFacts(
     kyc_tier=1,
     identity_status="verified",
     destination_status="verified",
+    holder_is_seller=True,
     face_value=50000,
     used_today=0,
     used_this_month=0,
@@ -39,7 +40,13 @@ def test_a_clean_submission_is_approved() -> None:
         ({"brand_status": BrandStatus.PAUSED}, "brand_paused"),
         ({"identity_status": "underage", "kyc_tier": 0}, "underage"),
         ({"kyc_tier": 0}, "kyc_required"),
+        # A failed or never-made re-check: the tier alone does not let anyone sell.
+        ({"identity_status": "failed"}, "kyc_required"),
+        ({"identity_status": "none"}, "kyc_required"),
         ({"destination_status": "rejected"}, "payout_destination_mismatch"),
+        ({"destination_status": "unconfirmed"}, "payout_destination_mismatch"),
+        # Verified once, but the seller's legal name has changed since.
+        ({"holder_is_seller": False}, "payout_destination_mismatch"),
         ({"used_today": 950_001}, "limit_exceeded"),
         ({"used_this_month": 2_950_001}, "limit_exceeded"),
     ],

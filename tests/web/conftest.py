@@ -46,6 +46,10 @@ class Site:
         return self.exchange.base_url
 
 
+# The running site, for flows that need its inbox without being handed it (see flows.sign_up).
+ACTIVE: list[Site] = []
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     controller, inbox, port = start_local_smtp()
@@ -54,7 +58,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with running_exchange(
             var_dir, f"sqlite:///{var_dir}/web.db", smtp_host="127.0.0.1", smtp_port=port
         ) as exchange:
-            yield Site(exchange, inbox)
+            ACTIVE.append(Site(exchange, inbox))
+            yield ACTIVE[-1]
     finally:
         controller.stop()
 

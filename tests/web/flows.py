@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from playwright.sync_api import Page
 
 from tests.support.exchange import new_account_number
-from tests.web.conftest import Site
+from tests.support.polling import poll_until
+from tests.web.conftest import ACTIVE, Site
 
 PASSWORD = "correct-horse-battery"
 SETTLED = 25_000  # ms: the worker pays a trade in well under a second; this is a deadline, not a sleep
@@ -24,13 +26,34 @@ class WebSeller:
     account_number: str
 
 
-def sign_up(page: Page, email: str | None = None) -> str:
-    """Create an account from the sign-up page; lands on the account page."""
+def mailed_link(site: Site, email: str, what: str, count: int = 1) -> str:
+    """The path of the link in the `count`-th e-mail to `email` (`what`: password-reset, verify-email)."""
+    mails = poll_until(
+        lambda: (found := site.inbox.to(email)) and len(found) >= count and found, 15, what=f"mail to {email}"
+    )
+    link = re.search(rf"/{what}/vxl_[A-Za-z0-9_-]+", mails[count - 1].get_content())
+    assert link, mails[count - 1].get_content()
+    return link.group(0)
+
+
+def trade_mails(site: Site, email: str) -> list[EmailMessage]:
+    """The e-mails to `email` without the sign-up's verification link (which every web seller gets first)."""
+    return [m for m in site.inbox.to(email) if "/verify-email/" not in m.get_content()]
+
+
+def sign_up(page: Page, email: str | None = None, site: Site | None = None) -> str:
+    """Create an account from the sign-up page, then follow the mailed link; lands on the account page."""
+    site = site or ACTIVE[-1]
     email = email or f"web-{uuid.uuid4().hex[:10]}@example.com"
     page.goto("/signup")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
+    page.check("#consent_terms")
+    page.check("#consent_privacy")
     page.click("form[action='/signup'] button[type=submit]")
+    page.wait_for_url("**/signup/sent")
+    page.goto(mailed_link(site, email, "verify-email"))
+    page.click("#confirm-email")
     page.wait_for_url("**/account")
     return email
 
@@ -46,7 +69,7 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 def become_seller(page: Page, site: Site, legal_name: str | None = None) -> WebSeller:
     """Sign up, verify identity, add a bank account in one's own name (the bank knows it)."""
-    email = sign_up(page)
+    email = sign_up(page, site=site)
     name = legal_name or f"Lee Seoyeon {uuid.uuid4().hex[:6]}"
     page.fill("#legal_name", name)
     page.fill("#birth_date", "1991-04-12")

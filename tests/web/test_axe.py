@@ -94,3 +94,22 @@ def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
     ):
         page.goto(path)
         assert violations(page) == [], path
+
+
+def test_trust_shell_pages_pass_axe(page: Page, site: Site) -> None:
+    for path in ("/how-it-works", "/fees", "/faq", "/terms", "/privacy"):
+        page.goto(path)
+        assert violations(page) == [], path
+    # Sign-up refused for a missing consent: the error and the marked box pass too.
+    page.goto("/signup")
+    page.fill("#email", "axe-consent@example.com")
+    page.fill("#password", "correct-horse-battery")
+    page.evaluate("document.querySelectorAll('[data-consent]').forEach(b => b.removeAttribute('required'))")
+    page.click("form[action='/signup'] button[type=submit]")
+    page.wait_for_selector("#form-error")
+    page.click("#consents details summary")
+    assert violations(page) == [], "sign-up with a consent error"
+    log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+    for path in ("/staff/business", "/staff/terms"):
+        page.goto(path)
+        assert violations(page) == [], path

@@ -14,7 +14,7 @@ from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 # Every form the site has, with the fields it expects.
 FORMS = {
     "/language": ["lang", "next"],
-    "/signup": ["email", "password"],
+    "/signup": ["email", "password", "consent_terms", "consent_privacy", "consent_marketing"],
     "/login": ["email", "password", "next"],
     "/account/identity": ["legal_name", "birth_date", "phone", "nationality"],
     "/account/payout-accounts": ["bank_code", "account_number", "holder_name"],
@@ -34,6 +34,14 @@ FORMS = {
     "/staff/treasury/fund": ["amount", "reference"],
     "/staff/team": ["email", "password", "role"],
     "/staff/team/{id}/roles": ["roles"],
+    "/staff/business": [
+        "business_name",
+        "representative",
+        "support_phone",
+        "support_email",
+        "kakao_channel_url",
+    ],
+    "/staff/terms": ["kind", "title", "body"],
 }
 text = st.one_of(
     st.text(max_size=40),

@@ -8,7 +8,14 @@ from playwright.sync_api import Page
 from tests.support.exchange import new_account_number
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
-from tests.web.flows import add_bank_account, become_seller, submit_voucher, take_quote, wait_status
+from tests.web.flows import (
+    add_bank_account,
+    become_seller,
+    submit_voucher,
+    take_quote,
+    trade_mails,
+    wait_status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +37,7 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
         "Your bank did not accept the transfer. The money is kept safe for you."
     )
     assert page.locator("#send-again").count() == 0  # no other account yet: the page says to add one
-    mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the refusal e-mail")
+    mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the refusal e-mail")
     assert mail[-1]["Subject"] == "Your bank refused ₩45,500: choose another account"
 
     other = new_account_number()

@@ -64,9 +64,16 @@ def test_a_form_without_our_csrf_token_is_refused_and_changes_nothing(site: Site
         )
         assert _user_count(site) == before
         ok = client.post(
-            "/signup", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(client, "/signup")}
+            "/signup",
+            data={
+                "email": email,
+                "password": PASSWORD,
+                "consent_terms": "yes",
+                "consent_privacy": "yes",
+                "csrf_token": _csrf(client, "/signup"),
+            },
         )
-        assert (ok.status_code, ok.headers["location"]) == (303, "/account")
+        assert (ok.status_code, ok.headers["location"]) == (303, "/signup/sent")
         assert _user_count(site) == before + 1
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.support.assertions import assert_no_money_for, assert_nothing_moved, assert_voucher_untouched
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
-from tests.web.flows import become_seller, calculate, submit_voucher, take_quote, wait_status
+from tests.web.flows import become_seller, calculate, submit_voucher, take_quote, trade_mails, wait_status
 from voucher_exchange.db.schema import trades, users
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def test_a_seller_sells_a_voucher_and_sees_it_paid_with_the_right_amount(page: P
     assert page.inner_text("#receipt-payout") == "₩45,500"
     assert voucher["code"] not in page.content() and voucher["code"][-4:] in page.content()
 
-    mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the paid e-mail")
+    mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the paid e-mail")
     assert mail[0]["Subject"] == "Paid: ₩45,500 is on its way to your bank"
     assert voucher["code"] not in mail[0].get_content()
 
@@ -105,7 +105,9 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
         # Nothing moved: no ledger transfer, no payout, no bank transfer, the voucher untouched.
         assert_nothing_moved(site.exchange, seller, trade_id, voucher, face_value=30000)
         # The e-mail is in the seller's language too.
-        mail = poll_until(lambda to=seller.email: site.inbox.to(to) or None, 15, what="the refusal e-mail")
+        mail = poll_until(
+            lambda to=seller.email: trade_mails(site, to) or None, 15, what="the refusal e-mail"
+        )
         subject = {
             "en": "We could not buy your Cultureland Gift Voucher",
             "ko": "컬쳐랜드 문화상품권을 매입하지 못했습니다",
@@ -158,7 +160,7 @@ def test_selling_many_previews_then_sells_once_with_live_lines_and_one_summary(
     transfers = site.exchange.rail_transfers(seller.account_number)
     assert sorted(t["amount"] for t in transfers) == [4500, 4500]
     # One e-mail for the batch, not one per line.
-    mail = poll_until(lambda: site.inbox.to(seller.email) or None, 15, what="the batch summary")
+    mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the batch summary")
     assert [m["Subject"] for m in mail] == ["Your 3 vouchers: 2 paid"]
     body = mail[0].get_content()
     assert "We sent ₩9,000 in total to your bank account." in body and "Not bought: 1" in body

@@ -18,6 +18,7 @@ from tests.web.flows import (
     log_in,
     submit_voucher,
     take_quote,
+    trade_mails,
     wait_status,
 )
 from voucher_exchange.db.schema import audit_log, ledger_transfers
@@ -77,7 +78,7 @@ def test_a_reviewer_approves_a_held_trade_and_it_is_paid(page: Page, new_page: O
     assert _audit(site, "review.approve")[-1] == (DEMO_REVIEWER_EMAIL, trade_id)
     # The seller was told twice, in English: held, then paid.
     mails = poll_until(
-        lambda: m if len(m := site.inbox.to(seller.email)) == 2 else None, 15, what="two e-mails"
+        lambda: m if len(m := trade_mails(site, seller.email)) == 2 else None, 15, what="two e-mails"
     )
     assert [m["Subject"] for m in mails] == [
         "Your Google Play Gift Card (KR) is being checked",

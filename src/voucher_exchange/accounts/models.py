@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -35,6 +35,24 @@ class IdentityStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class IdentityCheck:
+    """One check of a person with the identity provider: identity is an event, not a field."""
+
+    id: str
+    user_id: str
+    checked_at: datetime
+    status: IdentityStatus
+    reason: str | None
+    legal_name: str
+    birth_date: date
+    nationality: str | None
+    name_changed: bool
+    """The verified name differs from the one verified before: tier dropped, accounts re-checked."""
+    tier_before: int
+    tier_after: int
+
+
+@dataclass(frozen=True)
 class User:
     """A signed-up person."""
 
@@ -46,6 +64,9 @@ class User:
     birth_date: date | None
     identity_status: IdentityStatus
     language: str = "ko"
+    email_verified: bool = False
+    # Log-in lockouts count per password generation (a reset starts a new one).
+    password_generation: str = "-"  # noqa: S105  # a marker, not a secret
 
     def has(self, role: Role) -> bool:
         """True when the user holds `role` (operators may also review)."""
@@ -55,6 +76,32 @@ class User:
     def is_staff(self) -> bool:
         """Reviewers and operators."""
         return self.has(Role.REVIEWER)
+
+
+class LinkPurpose(StrEnum):
+    """What a single-use link mailed to an account does."""
+
+    PASSWORD_RESET = "password_reset"  # noqa: S105  # a name, not a secret
+    """Choose a new password (signs out every session)."""
+    VERIFY_EMAIL = "verify_email"
+    """Prove the owner reads mail at the address."""
+    SIGN_IN_STEP = "sign_in_step"
+    """Not mailed: the password was right; a staff member's code finishes the sign-in."""
+
+
+class Notice(StrEnum):
+    """A security notice mailed to an account's owner."""
+
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # a name, not a secret
+    """The password was changed or reset."""
+    EMAIL_CHANGE_REQUESTED = "email_change"
+    """Someone signed in asked to move the account to another address (sent to the old one)."""
+    SIGN_UP_ATTEMPT = "sign_up_attempt"
+    """Someone tried to sign up with an address that already has an account."""
+
+
+# The job that mails links and notices to an account.
+ACCOUNT_MAIL = "account.mail"
 
 
 def normalise_name(name: str) -> str:

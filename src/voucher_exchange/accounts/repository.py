@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from voucher_exchange.accounts.models import IdentityStatus, Role, User
+from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, LinkPurpose, Role, User
 from voucher_exchange.db.dialect import locked
-from voucher_exchange.db.schema import api_tokens, users
+from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, users
 
 
 def _to_user(row: Any) -> User:
@@ -22,6 +23,8 @@ def _to_user(row: Any) -> User:
         birth_date=row.birth_date,
         identity_status=IdentityStatus(row.identity_status),
         language=row.language,
+        email_verified=row.email_verified_at is not None,
+        password_generation=row.password_changed_at.isoformat() if row.password_changed_at else "-",
     )
 
 
@@ -122,6 +125,58 @@ def set_identity(
     )
 
 
+def set_tier(conn: Connection, user_id: str, tier: int) -> None:
+    """Set the KYC tier (after an identity change: it may go down)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(kyc_tier=tier))
+
+
+def add_identity_check(conn: Connection, check: IdentityCheck) -> None:
+    """Keep one identity check of a person (the history; `users` holds the latest outcome)."""
+    conn.execute(
+        insert(identity_checks).values(
+            id=check.id,
+            user_id=check.user_id,
+            checked_at=check.checked_at,
+            status=check.status.value,
+            reason=check.reason,
+            legal_name=check.legal_name,
+            birth_date=check.birth_date,
+            nationality=check.nationality,
+            name_changed=check.name_changed,
+            tier_before=check.tier_before,
+            tier_after=check.tier_after,
+        )
+    )
+
+
+def identity_checks_of(conn: Connection, user_id: str) -> list[IdentityCheck]:
+    """A person's identity checks, oldest first."""
+    c = identity_checks.c
+    rows = conn.execute(select(identity_checks).where(c.user_id == user_id).order_by(c.checked_at, c.id))
+    return [
+        IdentityCheck(
+            r.id,
+            r.user_id,
+            r.checked_at,
+            IdentityStatus(r.status),
+            r.reason,
+            r.legal_name,
+            r.birth_date,
+            r.nationality,
+            bool(r.name_changed),
+            r.tier_before,
+            r.tier_after,
+        )
+        for r in rows
+    ]
+
+
+def screened_list(conn: Connection, user_id: str) -> int | None:
+    """The sanctions list the user's last screening ran against (None: never screened)."""
+    value: int | None = conn.execute(select(users.c.screened_list_id).where(users.c.id == user_id)).scalar()
+    return value
+
+
 def raise_tier(conn: Connection, user_id: str, tier: int) -> None:
     """Raise the KYC tier (never lowers it)."""
     conn.execute(
@@ -136,10 +191,14 @@ def set_roles(conn: Connection, user_id: str, roles: set[Role]) -> None:
     )
 
 
-def set_sanctions(conn: Connection, user_id: str, strength: str, match: dict[str, object]) -> None:
-    """Record the sanctions screening of the user's legal name."""
+def set_sanctions(
+    conn: Connection, user_id: str, strength: str, match: dict[str, object], list_id: int | None
+) -> None:
+    """Record the sanctions screening of the user's legal name, and the list it ran against."""
     conn.execute(
-        update(users).where(users.c.id == user_id).values(sanctions_strength=strength, sanctions_match=match)
+        update(users)
+        .where(users.c.id == user_id)
+        .values(sanctions_strength=strength, sanctions_match=match, screened_list_id=list_id)
     )
 
 
@@ -157,3 +216,140 @@ def staff(conn: Connection) -> list[User]:
     """Users holding any role, by e-mail."""
     rows = conn.execute(select(users).where(users.c.roles != "").order_by(users.c.email))
     return [_to_user(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A single-use link mailed to an account."""
+
+    token_hash: str
+    user_id: str
+    purpose: LinkPurpose
+    email: str
+    token_enc: bytes | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+def add_link(
+    conn: Connection,
+    token_hash: str,
+    user_id: str,
+    purpose: LinkPurpose,
+    email: str,
+    token_enc: bytes,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """Remember a mailed link by its keyed fingerprint (the token encrypted until mailed)."""
+    conn.execute(
+        insert(account_tokens).values(
+            token_hash=token_hash,
+            user_id=user_id,
+            purpose=purpose.value,
+            email=email,
+            token_enc=token_enc,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def link(conn: Connection, token_hash: str) -> Link | None:
+    """A mailed link by its fingerprint (used or not)."""
+    row = conn.execute(select(account_tokens).where(account_tokens.c.token_hash == token_hash)).first()
+    if row is None:
+        return None
+    return Link(
+        row.token_hash,
+        row.user_id,
+        LinkPurpose(row.purpose),
+        row.email,
+        row.token_enc,
+        row.expires_at,
+        row.used_at,
+    )
+
+
+def link_by_prefix(conn: Connection, prefix: str) -> Link | None:
+    """A mailed link by the start of its fingerprint (what a mail job's ref holds)."""
+    row = conn.execute(
+        select(account_tokens.c.token_hash).where(
+            account_tokens.c.token_hash.startswith(prefix, autoescape=True)
+        )
+    ).first()
+    return link(conn, row.token_hash) if row else None
+
+
+def forget_link_token(conn: Connection, token_hash: str) -> None:
+    """The link was mailed: its token is no longer kept, even encrypted."""
+    conn.execute(
+        update(account_tokens).where(account_tokens.c.token_hash == token_hash).values(token_enc=None)
+    )
+
+
+def use_link(conn: Connection, token_hash: str, purpose: LinkPurpose, now: datetime) -> bool:
+    """Spend a link once: True for the one caller that found it unused and unexpired."""
+    result = conn.execute(
+        update(account_tokens)
+        .where(
+            (account_tokens.c.token_hash == token_hash)
+            & (account_tokens.c.purpose == purpose.value)
+            & account_tokens.c.used_at.is_(None)
+            & (account_tokens.c.expires_at > now)
+        )
+        .values(used_at=now, token_enc=None)
+    )
+    return bool(result.rowcount)
+
+
+def void_links(conn: Connection, user_id: str, purpose: LinkPurpose, now: datetime) -> None:
+    """Spend every open link of one purpose (a newer one, or the change it was for, replaces them)."""
+    conn.execute(
+        update(account_tokens)
+        .where(
+            (account_tokens.c.user_id == user_id)
+            & (account_tokens.c.purpose == purpose.value)
+            & account_tokens.c.used_at.is_(None)
+        )
+        .values(used_at=now, token_enc=None)
+    )
+
+
+def set_password(conn: Connection, user_id: str, password_hash: str, now: datetime) -> None:
+    """Replace the password hash; a new password generation starts (old lockouts lapse)."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=password_hash, password_changed_at=now)
+    )
+
+
+def password_hash_of(conn: Connection, user_id: str) -> str | None:
+    """The stored hash (None for an erased account)."""
+    row = conn.execute(
+        select(users.c.password_hash).where((users.c.id == user_id) & users.c.deleted_at.is_(None))
+    ).first()
+    return str(row.password_hash) if row else None
+
+
+def mark_verified(conn: Connection, user_id: str, email: str, now: datetime) -> bool:
+    """Record that the owner reads mail at `email`; the account's e-mail becomes it."""
+    result = conn.execute(
+        update(users)
+        .where((users.c.id == user_id) & users.c.deleted_at.is_(None))
+        .values(email=email, email_verified_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def delete_tokens_except(conn: Connection, user_id: str, keep_hash: str) -> int:
+    """Forget every token of a user but one (sign out the other sessions); how many."""
+    return int(
+        conn.execute(
+            delete(api_tokens).where(
+                (api_tokens.c.user_id == user_id) & (api_tokens.c.token_hash != keep_hash)
+            )
+        ).rowcount
+        or 0
+    )

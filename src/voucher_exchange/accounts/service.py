@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from voucher_exchange.accounts import repository
-from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.accounts import recovery, repository, two_factor
+from voucher_exchange.accounts.models import LinkPurpose, Notice, Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, NotFound, Unauthorized
@@ -22,6 +23,8 @@ from voucher_exchange.security.passwords import (
     token_hash,
     verify_password,
 )
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import Acceptance
 
 LANGUAGES = ("ko", "en")
 KIND_API = "api"
@@ -29,6 +32,7 @@ KIND_WEB = "web"
 # An API token's expiry is pushed on at most once a day, so reads stay reads.
 REFRESH_EVERY = timedelta(days=1)
 DEFAULT_API_TOKEN_LASTS = timedelta(days=30)
+SECOND_STEP_LASTS = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,13 @@ def _create(
     expires_at: datetime,
     kind: str,
 ) -> Session:
+    user_id = _insert(conn, email, password_hash, now, roles, language)
+    return _issue(conn, user_id, now, expires_at, kind)
+
+
+def _insert(
+    conn: Connection, email: str, password_hash: str, now: datetime, roles: set[Role], language: str
+) -> str:
     user_id = str(uuid.uuid4())
     try:
         with conn.begin_nested():
@@ -90,7 +101,7 @@ def _create(
             )
     except IntegrityError as exc:
         raise _email_taken() from exc
-    return _issue(conn, user_id, now, expires_at, kind)
+    return user_id
 
 
 def register(
@@ -100,10 +111,12 @@ def register(
     client_ip: str | None,
     language: str = "ko",
     lasts: timedelta | None = None,
+    consents: Acceptance | None = None,
 ) -> Session:
     """A seller signs up (web or API): throttled per address and e-mail, policy-checked.
 
     `lasts` makes the token a web session of that length; without it, an API token.
+    `consents` (the versions the seller accepted) are stored with the account, in its transaction.
     """
     email = parse_email(email)
     throttle.hit(ctx, *throttle.sign_up(email, client_ip))
@@ -118,6 +131,54 @@ def register(
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
         session = _create(uow.conn, email, password_hash, now, set(), language, expires_at, kind)
+        if consents is not None:
+            trust.record_consents(uow.conn, session.user.id, email, consents, now)
+        recovery.issue_link(uow.conn, ctx.vault, session.user.id, LinkPurpose.VERIFY_EMAIL, email, now)
+        uow.commit()
+    ctx.wake_workers()
+    return session
+
+
+def register_quietly(
+    ctx: Context,
+    email: str,
+    password: str,
+    client_ip: str | None,
+    language: str,
+    consents: Acceptance | None = None,
+) -> None:
+    """A sign-up that does not say whether the address has an account (the web's).
+
+    A new address gets an account and a verification link (following it signs in); an
+    address with an account gets a notice instead. Both cost the same work, hash included.
+    """
+    email = parse_email(email)
+    throttle.hit(ctx, *throttle.sign_up(email, client_ip))
+    password_policy.check(password, email)
+    with ctx.uow(readonly=True) as uow:
+        found = repository.by_email(uow.conn, email)
+    password_hash = hash_password(password)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        if found is not None:
+            recovery.notify(uow.conn, found[0].id, Notice.SIGN_UP_ATTEMPT, now)
+        else:
+            try:
+                user_id = _insert(uow.conn, email, password_hash, now, set(), language)
+            except Conflict:
+                return  # signed up a moment ago by another request: same answer
+            if consents is not None:
+                trust.record_consents(uow.conn, user_id, email, consents, now)
+            recovery.issue_link(uow.conn, ctx.vault, user_id, LinkPurpose.VERIFY_EMAIL, email, now)
+        uow.commit()
+    ctx.wake_workers()
+
+
+def start_session(ctx: Context, user: User, lasts: timedelta) -> Session:
+    """A new web session for a user who proved who they are another way (a mailed link)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        session = _issue(uow.conn, user.id, now, now + lasts, KIND_WEB)
         uow.commit()
     return session
 
@@ -132,27 +193,84 @@ def log_in(
     password: str,
     client_ip: str | None = None,
     lasts: timedelta | None = None,
+    totp: str | None = None,
+    web_step: bool = False,
 ) -> Session:
     """A new token for the right e-mail and password: a web session of `lasts`, else an API token.
+
+    Staff with two-factor also need a code (`totp`); without one, `TotpRequired`, carrying a
+    ticket for the second step when `web_step`.
 
     Every attempt is counted (per address, and per e-mail and address) before the password
     is checked; a success takes its own attempt back, never the others.
     """
     email = email.strip().lower()[:254]
-    throttle.hit(ctx, *throttle.login(email, client_ip))
     with ctx.uow(readonly=True) as uow:
         found = repository.by_email(uow.conn, email)
+    generation = found[0].password_generation if found else "-"
+    throttle.hit(ctx, *throttle.login(email, client_ip, generation))
     # The hash is checked outside any transaction: it is slow on purpose.
     matches = verify_password(found[1] if found else None, password)
     if not matches or found is None:
         raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
-    throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip)
+    throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip, generation)
+    user = found[0]
+    if user.is_staff and two_factor.enrolled(ctx, user.id):
+        if not totp:
+            raise two_factor.TotpRequired(_pending_step(ctx, user) if web_step else None)
+        two_factor.check_code(ctx, user, totp)
+    return _start(ctx, user, lasts)
+
+
+def _start(ctx: Context, user: User, lasts: timedelta | None) -> Session:
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
-        session = _issue(uow.conn, found[0].id, now, expires_at, kind)
+        session = _issue(uow.conn, user.id, now, expires_at, kind)
         uow.commit()
     return session
+
+
+def _pending_step(ctx: Context, user: User) -> str:
+    """A five-minute, single-use ticket that the password was right (the web's second step)."""
+    token = "vxs_" + secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        repository.add_link(
+            uow.conn,
+            recovery.digest(ctx.vault, token),
+            user.id,
+            LinkPurpose.SIGN_IN_STEP,
+            user.email,
+            b"",
+            now,
+            now + SECOND_STEP_LASTS,
+        )
+        uow.commit()
+    return token
+
+
+def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Session:
+    """The web's second step: the ticket from the password step and a code give a session."""
+    token_hash = recovery.digest(ctx.vault, pending)
+    now = ctx.clock.now()
+    with ctx.uow(readonly=True) as uow:
+        found = repository.link(uow.conn, token_hash)
+        user = repository.by_id(uow.conn, found.user_id) if found else None
+    if (
+        found is None
+        or user is None
+        or found.purpose is not LinkPurpose.SIGN_IN_STEP
+        or found.used_at is not None
+        or found.expires_at <= now
+    ):
+        raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
+    two_factor.check_code(ctx, user, code)
+    with ctx.uow() as uow:
+        if not repository.use_link(uow.conn, token_hash, LinkPurpose.SIGN_IN_STEP, now):
+            raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
+        uow.commit()
+    return _start(ctx, user, lasts)
 
 
 def log_out(conn: Connection, token: str) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Forbidden, Unauthorized
@@ -43,9 +44,16 @@ def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) 
 def require(role: Role):  # type: ignore[no-untyped-def]
     """A dependency that admits only users holding `role`."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    def check(
+        user: Annotated[User, Depends(current_user)], ctx: Annotated[Context, Depends(context)]
+    ) -> User:
         if not user.has(role):
             raise Forbidden("forbidden", f"This needs the {role.value} role.")
+        if two_factor.must_enrol(ctx, user):
+            raise Forbidden(
+                "totp_enrolment_required",
+                "Set up two-factor sign-in on the site (/account/two-factor) first.",
+            )
         return user
 
     return check

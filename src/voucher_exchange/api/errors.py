@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from voucher_exchange import logs
 from voucher_exchange.errors import DomainError, ExternalUnavailable
 
 log = logs.get(__name__)
+# Mailed links and sign-in tickets travel in paths: never write them to a log.
+_LINK_TOKEN = re.compile(r"vx[ls]_[A-Za-z0-9_-]+")
 
 _HTTP_CODES = {
     404: "not_found",
@@ -74,7 +77,9 @@ def install(app: FastAPI, pages: PageErrors | None = None) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
+        log.error(
+            "unhandled_error", path=_LINK_TOKEN.sub("vxl_•••", request.url.path), error=type(exc).__name__
+        )
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side."), status_code=500
         )

@@ -18,6 +18,7 @@ from voucher_exchange.security.input_policy import (
     Lines,
     Name,
 )
+from voucher_exchange.trust.models import ConsentKind
 
 # Every text field is a `Line` (no control characters) with the length of its column and vendors.
 Id = Annotated[Line, Field(min_length=1, max_length=36)]
@@ -41,12 +42,29 @@ class SignUp(Body):
 
     email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
     password: Annotated[Line, Field(min_length=10, max_length=PASSWORD_MAX)]
+    # What the seller agreed to (the current versions are recorded). Left out, the API's
+    # sign-up counts as accepting the required ones (terms, privacy) and not marketing.
+    consents: Annotated[list[ConsentKind], Field(max_length=3)] | None = None
 
 
 class LogIn(Body):
     """POST /sessions."""
 
     email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+    password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
+    # Staff with two-factor: the 6-digit code (or a recovery code).
+    totp: Annotated[Line, Field(min_length=1, max_length=40)] | None = None
+
+
+class PasswordResetIn(Body):
+    """POST /password-resets."""
+
+    email: Annotated[Line, Field(min_length=3, max_length=EMAIL_MAX)]
+
+
+class NewPasswordIn(Body):
+    """POST /password-resets/{token}."""
+
     password: Annotated[Line, Field(min_length=1, max_length=PASSWORD_MAX)]
 
 

@@ -19,13 +19,11 @@ from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
-from voucher_exchange.jobs import queue
 from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import SanctionsScreen, Strength
 from voucher_exchange.risk.sanctions_list import load
 from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
-from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.models import PROCESS_TRADE, TradeStatus
+from voucher_exchange.trades import service as trade_service
 
 sanctions_app = typer.Typer(
     help="The sanctions list (OFAC SDN legacy CSV) that legal and account-holder names are screened against.",
@@ -171,8 +169,6 @@ def release(
         if not sanctions_customers.release_freeze(uow.conn, user.id, reviewer, now):
             err.print(f"[yellow]{escape(email)} has no frozen payouts[/yellow]")
             raise typer.Exit(1)
-        waiting = [t.id for t in trade_repo.list_for_user(uow.conn, user.id, 1000, TradeStatus.CREDITED)]
-        for trade_id in waiting:
-            queue.enqueue(uow.conn, PROCESS_TRADE, trade_id, now)
+        waiting = trade_service.resume_held_payouts(uow.conn, user.id, now)
         uow.commit()
-    console.print(f"released {escape(email)}: {len(waiting)} credited trades resume paying out")
+    console.print(f"released {escape(email)}: {waiting} held trades resume paying out")

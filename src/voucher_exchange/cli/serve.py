@@ -17,7 +17,7 @@ from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl
 from voucher_exchange.config import Settings
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.demo import seed
+from voucher_exchange.demo import DEMO_TOTP_SECRET, enrol_demo_staff, seed
 from voucher_exchange.notifications.local import start_local_smtp
 from voucher_exchange.worker.runner import start_threads
 
@@ -55,6 +55,7 @@ def serve(
     if demo:
         migrations.upgrade(ctx.engine)
         login = seed(ctx)
+        enrol_demo_staff(ctx)
     elif not migrations.is_current(ctx.engine):
         console.print("[red]The database schema is not current.[/red] Run: voucher-exchange migrate")
         raise typer.Exit(2)
@@ -66,6 +67,9 @@ def serve(
     if demo:
         console.print(f"  demo operator: {login.email} / {login.password}")
         console.print(f"  demo reviewer: {login.reviewer_email} / {login.reviewer_password}")
+        console.print(
+            f"  demo staff two-factor key (both): {DEMO_TOTP_SECRET}  (add it to an authenticator app)"
+        )
     if mounted:
         console.print(f"  sandboxes: {local}")
     uvicorn.run(app, host=host, port=port, log_level="warning")

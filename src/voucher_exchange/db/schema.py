@@ -60,9 +60,74 @@ users = Table(
     # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
+    # The sanctions list that screening ran against (a newer list means: screen again before paying).
+    Column("screened_list_id", AutoId),
     # The language e-mails are written in (the last one the seller chose on the site).
     Column("language", String(5), nullable=False, server_default="ko"),
     Column("created_at", UTCDateTime, nullable=False),
+    # When the owner proved they read mail at `email` (a link we sent); none until then.
+    Column("email_verified_at", UTCDateTime),
+    # Log-in lockouts count per password generation: a reset starts a new one (security/throttle.py).
+    Column("password_changed_at", UTCDateTime),
+    # An erased account: the e-mail is a tombstone, nobody can log in (docs/privacy.md).
+    Column("deleted_at", UTCDateTime),
+)
+
+# Single-use links mailed to an account (password reset, e-mail verification). Only a keyed
+# fingerprint of the token is kept; the token itself is encrypted for the mail job and
+# erased once the mail is sent.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("purpose", String(20), nullable=False),
+    # The address the link was sent to (a new address being verified, for a change of e-mail).
+    Column("email", String(254), nullable=False),
+    Column("token_enc", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+# Staff two-factor: a TOTP secret (encrypted with the vault) and the last time step used,
+# so a code cannot be replayed within its window.
+staff_totp = Table(
+    "staff_totp",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("enrolled_at", UTCDateTime),
+    Column("last_step", BigInteger, nullable=False, server_default="0"),
+)
+
+# One-time recovery codes for staff two-factor, stored as keyed fingerprints.
+totp_recovery_codes = Table(
+    "totp_recovery_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("used_at", UTCDateTime),
+)
+
+# Identity is an event: every check of a person, in order; `users` holds the latest outcome.
+identity_checks = Table(
+    "identity_checks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(60)),
+    Column("legal_name", String(200), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("nationality", String(2)),
+    # The verified legal name differs from the one verified before (tier dropped, accounts re-checked).
+    Column("name_changed", Boolean, nullable=False, server_default="0"),
+    Column("tier_before", Integer, nullable=False),
+    Column("tier_after", Integer, nullable=False),
+    Index("ix_identity_checks_user", "user_id", "checked_at"),
 )
 
 # Abuse limits: one fixed-window counter per (limit, subject, window). The subject is a
@@ -558,4 +623,48 @@ receipts = Table(
     Column("body", Text, nullable=False),
     Column("signature", String(100), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
+)
+
+# Who runs this exchange (trust/): one row, edited by the operator; every change is audited
+# with before → after. No row = the demo profile, marked as such on every page.
+business_profile = Table(
+    "business_profile",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("business_name", String(100), nullable=False),
+    Column("representative", String(100), nullable=False),
+    Column("registration_number", String(100), nullable=False),
+    Column("mail_order_number", String(100), nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("support_phone", String(100), nullable=False),
+    Column("support_email", String(254), nullable=False),
+    Column("support_hours", String(100), nullable=False),
+    Column("kakao_channel_url", String(200), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(254), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+# The consent texts (이용약관, 개인정보 수집·이용, marketing): a change is a new version, never an edit.
+consent_documents = Table(
+    "consent_documents",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("published_by", String(254), nullable=False),
+)
+
+# What each user agreed to, which version, when and through which channel (web | api).
+# Version 0 is the built-in demo text of a deployment whose operator has published none.
+user_consents = Table(
+    "user_consents",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    Column("channel", String(10), nullable=False),
 )

@@ -11,8 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import Connection
+
 from voucher_exchange.accounts import repository as accounts
-from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
+from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, User, normalise_name
+from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.payouts import banks
@@ -24,6 +27,7 @@ from voucher_exchange.risk.sanctions_identifiers import PersonFacts, is_country_
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
 from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades import service as trade_service
 
 _ACCOUNT_NUMBER = re.compile(r"^\d{6,20}$")
 _BANK_CODE = re.compile(r"^[0-9A-Za-z]{2,11}$")
@@ -59,21 +63,86 @@ def verify_identity(
         status, refused = IdentityStatus.UNDERAGE, "underage"
     else:
         status, refused = IdentityStatus.VERIFIED, None
+    now = ctx.clock.now()
     with ctx.uow() as uow:
+        conn = uow.conn
+        before = accounts.by_id(conn, user.id, lock=True)
+        assert before is not None
         person = PersonFacts(birth_date, nationality)
-        cleared = sanctions_customers.cleared_for(uow.conn, user.id)
-        match = ctx.sanctions.screen(uow.conn, legal_name, person, cleared)
+        cleared = sanctions_customers.cleared_for(conn, user.id)
+        screen = ctx.sanctions.current(conn)
+        match = screen.screen(legal_name, person, cleared)
         if status is IdentityStatus.VERIFIED and match.strength is Strength.STRONG:
             status, refused = IdentityStatus.FAILED, "sanctions_match"
-        accounts.set_identity(uow.conn, user.id, status, legal_name, birth_date, phone, refused)
-        sanctions_customers.set_nationality(uow.conn, user.id, nationality)
-        accounts.set_sanctions(uow.conn, user.id, match.strength.value, match.as_evidence())
-        if status is IdentityStatus.VERIFIED and payout_repo.has_verified_destination(uow.conn, user.id):
-            accounts.raise_tier(uow.conn, user.id, 1)
-        fresh = accounts.by_id(uow.conn, user.id)
+        name_changed = status is IdentityStatus.VERIFIED and _another_name(before, legal_name)
+        accounts.set_identity(conn, user.id, status, legal_name, birth_date, phone, refused)
+        sanctions_customers.set_nationality(conn, user.id, nationality)
+        accounts.set_sanctions(conn, user.id, match.strength.value, match.as_evidence(), screen.list_id)
+        tier = _tier_after(conn, before, status, legal_name, name_changed)
+        accounts.add_identity_check(
+            conn,
+            IdentityCheck(
+                str(uuid.uuid4()),
+                user.id,
+                now,
+                status,
+                refused,
+                legal_name,
+                birth_date,
+                nationality,
+                name_changed,
+                before.kyc_tier,
+                tier,
+            ),
+        )
+        if name_changed:
+            audit.record(
+                conn,
+                user.email,
+                "identity.name_changed",
+                user.id,
+                {"tier_before": before.kyc_tier, "tier_after": tier},
+                now,
+            )
+        if status is IdentityStatus.VERIFIED:
+            trade_service.resume_held_payouts(conn, user.id, now)
         uow.commit()
-    assert fresh is not None
-    return IdentityOutcome(fresh.kyc_tier, refused)
+    return IdentityOutcome(tier, refused)
+
+
+def _another_name(before: User, legal_name: str) -> bool:
+    """The person was verified before under a different legal name."""
+    return (
+        before.identity_status is IdentityStatus.VERIFIED
+        and before.legal_name is not None
+        and normalise_name(before.legal_name) != normalise_name(legal_name)
+    )
+
+
+def _tier_after(
+    conn: Connection, before: User, status: IdentityStatus, legal_name: str, name_changed: bool
+) -> int:
+    """The tier after a check: nothing without a verified identity; a new name starts again at 0.
+
+    Payout accounts confirmed by the bank in another name stop being usable ("unconfirmed")
+    until the seller is verified under that name again; accounts in the current name are usable.
+    """
+    if status is not IdentityStatus.VERIFIED:
+        accounts.set_tier(conn, before.id, 0)
+        return 0
+    current = normalise_name(legal_name)
+    for dest in payout_repo.destinations_of(conn, before.id):
+        if dest.status not in (DestinationStatus.VERIFIED, DestinationStatus.UNCONFIRMED):
+            continue
+        in_this_name = normalise_name(dest.holder_name) == current
+        wanted = DestinationStatus.VERIFIED if in_this_name else DestinationStatus.UNCONFIRMED
+        if dest.status is not wanted:
+            payout_repo.set_destination_status(conn, dest.id, wanted)
+    tier = 0 if name_changed else before.kyc_tier
+    if tier < 1 and payout_repo.has_verified_destination(conn, before.id):
+        tier = 1
+    accounts.set_tier(conn, before.id, tier)
+    return tier
 
 
 def _nationality(given: str | None, jurisdiction: str) -> str:

@@ -29,10 +29,26 @@ class DestinationStatus(StrEnum):
     """The bank confirmed the account is held in the seller's verified legal name."""
     REJECTED = "rejected"
     """Not the seller's own account (or the holder is on the sanctions list)."""
+    UNCONFIRMED = "unconfirmed"
+    """Verified under a legal name the seller no longer has; unused until a check in this name again."""
 
 
 WAITING_FOR_FUNDS = "waiting for treasury funding"
 """Why a job waits while the treasury cannot cover its payout; funding wakes exactly these."""
+
+WAITING_FOR_CLEARANCE = "waiting for the seller's identity or a sanctions review"
+"""Why a payout waits just before the bank transfer: the seller's identity is no longer verified in
+the account holder's name, or the current sanctions list froze their payouts. A new identity check
+or a reviewer's release wakes exactly these."""
+
+
+class PayoutHeld(Exception):
+    """The payout may not be sent now; the job waits (see WAITING_FOR_CLEARANCE)."""
+
+    def __init__(self, payout_id: str, why: str) -> None:
+        super().__init__(f"payout {payout_id} held: {why}")
+        self.payout_id = payout_id
+        self.why = why
 
 
 class TreasuryShort(Exception):

@@ -229,6 +229,15 @@ def has_payout_in_flight(conn: Connection, destination_id: str) -> bool:
     return row is not None
 
 
+def set_destination_status(conn: Connection, destination_id: str, status: DestinationStatus) -> None:
+    """Change whether money may go to a destination (after the owner's legal name changed)."""
+    conn.execute(
+        update(payout_destinations)
+        .where(payout_destinations.c.id == destination_id)
+        .values(status=status.value)
+    )
+
+
 def has_verified_destination(conn: Connection, user_id: str) -> bool:
     """True when the seller has at least one verified bank account."""
     row = conn.execute(

@@ -87,6 +87,8 @@ class ReceiptFacts:
     issuer_answer: Mapping[str, Any]
     liability_window_days: int
     operator_name: str | None
+    # Who issued it (trust/: the business profile when signed); receipts signed before had none.
+    issuer: Mapping[str, Any] | None = None
 
 
 def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
@@ -118,6 +120,8 @@ def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
     }
     if facts.operator_name:
         receipt["operator"] = facts.operator_name
+    if facts.issuer:
+        receipt["issuer"] = dict(facts.issuer)
     return receipt
 
 

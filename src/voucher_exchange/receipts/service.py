@@ -32,6 +32,7 @@ from voucher_exchange.receipts.models import (
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import Trade, TradeStatus
+from voucher_exchange.trust import service as trust
 
 
 class SigningKeyMissing(DomainError):
@@ -77,6 +78,7 @@ def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -
         issuer_answer=trade.issuer_answer or {},
         liability_window_days=settings.liability_window_days,
         operator_name=settings.operator_name,
+        issuer=trust.profile(conn).issuer_block(),
     )
     receipt = build_receipt(facts, now)
     key_id, private_key = _signer(conn, settings.receipt_key_dir, now)

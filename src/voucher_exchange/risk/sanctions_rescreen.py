@@ -47,6 +47,17 @@ class RescreenSummary:
         return sum(1 for change in self.changes if change.after == after)
 
 
+def screen_if_stale(conn: Connection, screen: SanctionsScreen, user_id: str, now: datetime) -> bool:
+    """Consult the current list for one customer: screen again if a newer list was loaded since
+    their last screening (a strong hit freezes their payouts). True when their payouts are frozen."""
+    screened: int | None = conn.execute(
+        select(users.c.screened_list_id).where(users.c.id == user_id)
+    ).scalar()
+    if screen.list_id is not None and screened != screen.list_id:
+        rescreen(conn, screen, now, user_id=user_id)
+    return sanctions_customers.payouts_frozen(conn, user_id)
+
+
 def verified_customers(conn: Connection) -> int:
     """How many customers a re-screen will look at."""
     rows = conn.execute(select(users.c.id).where(users.c.identity_status == "verified"))
@@ -54,19 +65,27 @@ def verified_customers(conn: Connection) -> int:
 
 
 def rescreen(
-    conn: Connection, screen: SanctionsScreen, now: datetime, advance: Callable[[int], None] = lambda _: None
+    conn: Connection,
+    screen: SanctionsScreen,
+    now: datetime,
+    advance: Callable[[int], None] = lambda _: None,
+    user_id: str | None = None,
 ) -> RescreenSummary:
-    """Screen every verified customer again (in the caller's transaction); `advance(n)` reports progress."""
+    """Screen every verified customer (or only `user_id`) again, in the caller's transaction.
+
+    `advance(n)` reports progress. Each customer screened records the list it ran against.
+    """
     u = users.c
+    only = (u.identity_status == "verified") if user_id is None else (u.id == user_id)
     customers = conn.execute(
         select(
             u.id, u.email, u.legal_name, u.birth_date, u.nationality, u.sanctions_strength, u.sanctions_match
         )
-        .where(u.identity_status == "verified")
+        .where(only)
         .order_by(u.id)
     ).all()
-    cleared = _clearances(conn)
-    holders = _holders(conn)
+    cleared = _clearances(conn, user_id)
+    holders = _holders(conn, user_id)
     memo: dict[tuple[str, PersonFacts, frozenset[tuple[int, str]]], SanctionsMatch] = {}
 
     def screened(name: str, person: PersonFacts, user_cleared: frozenset[tuple[int, str]]) -> SanctionsMatch:
@@ -81,23 +100,21 @@ def rescreen(
         person = PersonFacts(row.birth_date, row.nationality)
         user_cleared = cleared.get(row.id, frozenset())
         match = screened(row.legal_name or "", person, user_cleared)
+        values: dict[str, Any] = {"screened_list_id": screen.list_id}
         if _differs(row.sanctions_strength, row.sanctions_match, match):
-            conn.execute(
-                update(users)
-                .where(u.id == row.id)
-                .values(sanctions_strength=match.strength.value, sanctions_match=match.as_evidence())
-            )
-            if row.sanctions_strength != match.strength.value:
-                changes.append(
-                    Change(
-                        row.id,
-                        row.email,
-                        row.sanctions_strength,
-                        match.strength.value,
-                        match.listed_name,
-                        match.ent_num,
-                    )
+            values |= {"sanctions_strength": match.strength.value, "sanctions_match": match.as_evidence()}
+        conn.execute(update(users).where(u.id == row.id).values(**values))
+        if row.sanctions_strength != match.strength.value:
+            changes.append(
+                Change(
+                    row.id,
+                    row.email,
+                    row.sanctions_strength,
+                    match.strength.value,
+                    match.listed_name,
+                    match.ent_num,
                 )
+            )
         strongest = match
         for dest_id, holder, strength, stored in holders.get(row.id, []):
             held = screened(holder, person, user_cleared)
@@ -128,22 +145,28 @@ def _differs(strength: str, stored: dict[str, Any] | None, match: SanctionsMatch
     )
 
 
-def _clearances(conn: Connection) -> dict[str, frozenset[tuple[int, str]]]:
+def _clearances(conn: Connection, user_id: str | None) -> dict[str, frozenset[tuple[int, str]]]:
     c = sanctions_clearances.c
     found: dict[str, set[tuple[int, str]]] = {}
-    for row in conn.execute(select(c.user_id, c.ent_num, c.entry_version)):
+    query = select(c.user_id, c.ent_num, c.entry_version)
+    if user_id is not None:
+        query = query.where(c.user_id == user_id)
+    for row in conn.execute(query):
         found.setdefault(row.user_id, set()).add((row.ent_num, row.entry_version))
     return {user_id: frozenset(pairs) for user_id, pairs in found.items()}
 
 
-def _holders(conn: Connection) -> dict[str, list[tuple[str, str, str, dict[str, Any] | None]]]:
+def _holders(
+    conn: Connection, user_id: str | None
+) -> dict[str, list[tuple[str, str, str, dict[str, Any] | None]]]:
     p = payout_destinations.c
     found: dict[str, list[tuple[str, str, str, dict[str, Any] | None]]] = {}
-    rows = conn.execute(
-        select(p.id, p.user_id, p.holder_name, p.sanctions_strength, p.sanctions_match).where(
-            p.status == "verified"
-        )
+    query = select(p.id, p.user_id, p.holder_name, p.sanctions_strength, p.sanctions_match).where(
+        p.status == "verified"
     )
+    if user_id is not None:
+        query = query.where(p.user_id == user_id)
+    rows = conn.execute(query)
     for row in rows:
         found.setdefault(row.user_id, []).append(
             (row.id, row.holder_name, row.sanctions_strength, row.sanctions_match)

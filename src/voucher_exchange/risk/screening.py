@@ -75,7 +75,8 @@ class SubmissionFacts:
     brand_status: BrandStatus
     kyc_tier: int
     identity_status: str  # none | verified | underage | failed
-    destination_status: str  # verified | rejected
+    destination_status: str  # verified | rejected | unconfirmed
+    holder_is_seller: bool  # the account holder's name is the seller's current verified legal name
     face_value: int
     used_today: int
     used_this_month: int
@@ -106,9 +107,9 @@ def screen_submission(facts: SubmissionFacts) -> Decision:
         return reject("brand_paused")
     if facts.identity_status == "underage":
         return reject("underage")
-    if facts.kyc_tier < 1:
+    if facts.identity_status != "verified" or facts.kyc_tier < 1:
         return reject("kyc_required")
-    if facts.destination_status != "verified":
+    if facts.destination_status != "verified" or not facts.holder_is_seller:
         return reject("payout_destination_mismatch")
     if (
         facts.used_today + facts.face_value > facts.limits.daily

@@ -41,6 +41,21 @@ LOGIN_PER_ACCOUNT_AND_IP = Limit(
 LOGIN_PER_IP = Limit("login:ip", 50, timedelta(minutes=15), _WAIT)
 SIGN_UP_PER_IP = Limit("signup:ip", 20, timedelta(hours=1), _WAIT)
 SIGN_UP_PER_EMAIL = Limit("signup:email", 5, timedelta(hours=1), _WAIT)
+RESET_PER_IP = Limit("reset:ip", 20, timedelta(hours=1), _WAIT)
+RESET_PER_EMAIL = Limit("reset:email", 5, timedelta(hours=1), _WAIT)
+VERIFY_PER_ACCOUNT = Limit("verify:account", 5, timedelta(hours=1), _WAIT)
+REAUTH_PER_ACCOUNT = Limit(
+    "reauth:account",
+    5,
+    timedelta(minutes=15),
+    "Too many wrong passwords. Wait {minutes} minutes and try again.",
+)
+TOTP_PER_ACCOUNT = Limit(
+    "totp:account",
+    5,
+    timedelta(minutes=15),
+    "Too many wrong codes. Wait {minutes} minutes and try again.",
+)
 QUOTE_PER_ACCOUNT = Limit("quote:account", 120, timedelta(minutes=1), _WAIT)
 QUOTE_PER_IP = Limit("quote:ip", 600, timedelta(minutes=1), _WAIT)
 TRADE_PER_ACCOUNT = Limit("trade:account", 30, timedelta(minutes=1), _WAIT)
@@ -91,9 +106,18 @@ def refund(ctx: Context, limit: Limit, *parts: str | None) -> None:
         uow.commit()
 
 
-def login(email: str, client_ip: str | None) -> tuple[Check, Check]:
-    """The limits on one log-in attempt."""
-    return (LOGIN_PER_IP, (client_ip,)), (LOGIN_PER_ACCOUNT_AND_IP, (email, client_ip))
+def login(email: str, client_ip: str | None, generation: str = "-") -> tuple[Check, Check]:
+    """The limits on one log-in attempt.
+
+    The per-account count belongs to the account's password generation: a password reset
+    starts a new one, so the reset link also lifts a lockout, from every address.
+    """
+    return (LOGIN_PER_IP, (client_ip,)), (LOGIN_PER_ACCOUNT_AND_IP, (email, client_ip, generation))
+
+
+def password_reset(email: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on asking for a password-reset e-mail."""
+    return (RESET_PER_IP, (client_ip,)), (RESET_PER_EMAIL, (email,))
 
 
 def sign_up(email: str, client_ip: str | None) -> tuple[Check, Check]:

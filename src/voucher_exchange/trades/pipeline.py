@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
@@ -26,8 +27,8 @@ from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import NewPayout
-from voucher_exchange.risk import sanctions_customers, screening
+from voucher_exchange.payouts.models import Destination, DestinationStatus, NewPayout, PayoutHeld
+from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
@@ -117,6 +118,7 @@ def _screen(ctx: Context, trade: Trade) -> None:
             kyc_tier=seller.kyc_tier,
             identity_status=seller.identity_status.value,
             destination_status=destination.status.value,
+            holder_is_seller=_in_sellers_name(seller, destination),
             face_value=trade.face_value.amount,
             used_today=trade_repo.used_since(conn, seller.id, day_start, trade.id),
             used_this_month=trade_repo.used_since(conn, seller.id, month_start, trade.id),
@@ -188,6 +190,8 @@ def _verify(ctx: Context, trade: Trade) -> None:
         if decision.outcome is Outcome.REJECT:
             _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
         else:
+            # The current sanctions list decides, not the one the seller was last screened against.
+            sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
             verdict = risk_service.decide(
                 conn,
                 risk_subject(trade),
@@ -278,8 +282,10 @@ def _start_payout(ctx: Context, trade: Trade) -> None:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
-        if sanctions_customers.payouts_frozen(conn, trade.user_id):
-            return  # sanctions freeze: stays credited until a reviewer releases it (which re-enqueues)
+        if _payout_blocked(ctx, conn, trade, now) is not None:
+            # Stays credited until the seller is verified again in the holder's name or a reviewer
+            # releases a sanctions freeze (each re-enqueues the trade).
+            return
         owed = _owed_by(conn, trade)
         offset = min(owed, trade.payout.amount)
         if offset:
@@ -307,11 +313,45 @@ def _owed_by(conn: Connection, trade: Trade) -> int:
     return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
 
 
+def _in_sellers_name(seller: User, destination: Destination) -> bool:
+    """The account is held in the seller's current verified legal name."""
+    return (
+        seller.identity_status is IdentityStatus.VERIFIED
+        and seller.legal_name is not None
+        and normalise_name(destination.holder_name) == normalise_name(seller.legal_name)
+    )
+
+
+def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> str | None:
+    """Why the seller may not be paid to this trade's account right now, or None.
+
+    Asked when the payout is created and again just before the bank transfer: the identity must
+    still be verified, the account still held in that name, and the current sanctions list (a
+    newer one than the seller was screened against is consulted now) must not freeze them.
+    """
+    seller = account_repo.by_id(conn, trade.user_id)
+    destination = payout_service.destination(conn, trade.payout_destination_id)
+    assert seller is not None and destination is not None
+    if destination.status is not DestinationStatus.VERIFIED or not _in_sellers_name(seller, destination):
+        return "identity"
+    if sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now):
+        return "sanctions"
+    return None
+
+
 def _pay(ctx: Context, trade: Trade) -> None:
     """Send the trade's payout, then record the rail's answer and the trade's status together."""
-    with ctx.uow(readonly=True) as uow:
+    with ctx.uow() as uow:
         payout = payout_service.for_trade(uow.conn, trade.id)
-    assert payout is not None, f"trade {trade.id} is paying out without a payout"
+        assert payout is not None, f"trade {trade.id} is paying out without a payout"
+        blocked = (
+            None
+            if payout.pending_transfer_id is not None
+            else _payout_blocked(ctx, uow.conn, trade, ctx.clock.now())
+        )
+        uow.commit()
+    if blocked is not None:
+        raise PayoutHeld(payout.id, blocked)
     outcome = payout_service.send(ctx, payout.id)
     now = ctx.clock.now()
     with ctx.uow() as uow:

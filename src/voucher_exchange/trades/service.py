@@ -16,6 +16,7 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
+from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import DestinationStatus, NewPayout, PayoutStatus
@@ -27,6 +28,7 @@ from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     CANCELLABLE,
+    PROCESS_TRADE,
     DecisionStage,
     StoredDecision,
     Trade,
@@ -439,3 +441,16 @@ def verify_histories(conn: Connection) -> HistoryCheck:
         if entries and entries[-1].action.split("->")[1] != status:
             findings.append(f"trade {trade_id}: truncated: its history ends before its status ({status})")
     return HistoryCheck(trades, events, findings)
+
+
+def resume_held_payouts(conn: Connection, user_id: str, now: datetime) -> int:
+    """After a new identity check or a sanctions release: the seller's credited and paying-out
+    trades run again (each checks once more whether it may be paid); how many."""
+    held = [
+        trade.id
+        for status in (TradeStatus.CREDITED, TradeStatus.PAYING_OUT)
+        for trade in trade_repo.list_for_user(conn, user_id, 1000, status)
+    ]
+    for trade_id in held:
+        queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+    return len(held)

@@ -11,9 +11,21 @@ from fastapi.responses import FileResponse, Response
 
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
-from voucher_exchange.web import labels, operator, receipts, reconciliation, review, seller, selling
+from voucher_exchange.web import (
+    account_security,
+    labels,
+    operator,
+    receipts,
+    reconciliation,
+    recovery,
+    review,
+    seller,
+    selling,
+    shell,
+    two_factor,
+)
 from voucher_exchange.web.render import page, redirect
-from voucher_exchange.web.session import LoginRequired, visitor
+from voucher_exchange.web.session import EnrolmentRequired, LoginRequired, visitor
 
 STATIC = resources.files("voucher_exchange.web").joinpath("static")
 # Front-end libraries come from their npm packages (package.json pins them; `make install` runs npm ci).
@@ -55,11 +67,15 @@ def mount(app: FastAPI) -> None:
     vendor_dir = node_modules()
     for router in (
         seller.router,
+        recovery.router,
+        account_security.router,
+        two_factor.router,
         selling.router,
         receipts.router,
         review.router,
         operator.router,
         reconciliation.router,
+        shell.router,
     ):
         app.include_router(router)
 
@@ -81,6 +97,10 @@ def mount(app: FastAPI) -> None:
             return Response(status_code=404)
         body = STATIC.joinpath(name).read_bytes()
         return Response(body, media_type=_OWN[name], headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.exception_handler(EnrolmentRequired)
+    async def _enrol(request: Request, _: EnrolmentRequired) -> Response:
+        return redirect(visitor(request), "/account/two-factor")
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:

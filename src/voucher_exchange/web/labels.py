@@ -60,6 +60,12 @@ ERRORS = {
     "password_common": N_("This password is one of the most used and is guessed first. Choose another."),
     "password_like_email": N_("The password must not contain your e-mail address."),
     "email_taken": N_("An account with this e-mail exists. Log in instead."),
+    "link_expired": N_("This link has expired or was already used. Ask for a new one."),
+    "password_wrong": N_("Your current password is not right."),
+    "money_in_flight": N_(
+        "You have a trade, payout or balance still open. Delete the account once it is settled."
+    ),
+    "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),
     "face_value_invalid": N_("This brand is not sold in that face value."),
@@ -151,4 +157,39 @@ ERRORS = {
     "batch_expired": N_(
         "This batch was already sent or has expired. Check your trades before sending again."
     ),
+}
+
+# The trust shell (business profile, consent texts, consent at sign-up).
+ERRORS.update(
+    {
+        "consent_required": N_(
+            "Agree to the terms of use and to the collection and use of personal data to sign up."
+        ),
+        "profile_field_required": N_("Fill in every field of the business profile."),
+        "profile_field_too_long": N_("This field is too long."),
+        "profile_email_invalid": N_("Enter the support e-mail address."),
+        "profile_link_invalid": N_("The KakaoTalk channel link starts with https://."),
+        "profile_phone_invalid": N_("Enter the support phone number."),
+        "document_kind_invalid": N_("Choose which text to publish."),
+        "document_title_invalid": N_("Give the text a title (up to 200 characters)."),
+        "document_body_invalid": N_("Write the text (up to 50,000 characters)."),
+    }
+)
+
+PROFILE_LABELS = {
+    "business_name": N_("Business name (상호)"),
+    "representative": N_("Representative (대표자)"),
+    "registration_number": N_("Business registration no. (사업자등록번호)"),
+    "mail_order_number": N_("Mail-order business no. (통신판매업 신고번호)"),
+    "address": N_("Address"),
+    "support_phone": N_("Customer service phone"),
+    "support_email": N_("Customer service e-mail"),
+    "support_hours": N_("Customer service hours"),
+    "kakao_channel_url": N_("KakaoTalk channel link"),
+}
+
+CONSENT_KIND = {
+    "terms": N_("Terms of use (이용약관)"),
+    "privacy": N_("Collection and use of personal data (개인정보 수집·이용)"),
+    "marketing": N_("Offers by e-mail (마케팅 정보 수신)"),
 }

@@ -17,7 +17,7 @@ from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.risk.screening import JURISDICTION_TZ
-from voucher_exchange.web import labels
+from voucher_exchange.web import labels, profile_cache
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
 
 # No script or style from elsewhere; nothing may frame our pages; forms post only to us.
@@ -107,6 +107,8 @@ def environment(lang: str, tz: str) -> Environment:
         brand_status_label=lambda s: i18n.gettext(lang, labels.BRAND_STATUS.get(str(s), str(s))),
         RESTING=labels.RESTING,
         reversal_reason=lambda r: i18n.gettext(lang, labels.REVERSAL_REASON.get(str(r), str(r))),
+        PROFILE_LABELS=labels.PROFILE_LABELS,
+        CONSENT_KIND=labels.CONSENT_KIND,
     )
     return env
 
@@ -141,6 +143,8 @@ def page(v: Visitor, template: str, status: int = 200, **values: Any) -> Respons
         csrf=v.csrf_token,
         path=v.request.url.path,
         currency=v.ctx.settings.currency,
+        # Fragments (htmx swaps, `_*.html`) have no footer.
+        business=None if template.startswith("_") else profile_cache.business_profile(v.ctx),
         **values,
     )
     return _finish(v, HTMLResponse(html, status_code=status))

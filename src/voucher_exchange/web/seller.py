@@ -5,26 +5,32 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
-from voucher_exchange.web import forms
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import ConsentKind
+from voucher_exchange.web import forms, shell
 from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText, PhoneText, Text
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
     LANG_COOKIE,
+    PENDING_COOKIE,
     SESSION_COOKIE,
     SESSION_LASTS,
     Page,
@@ -33,6 +39,8 @@ from voucher_exchange.web.session import (
 )
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+# A ticked consent box sends "yes"; an unticked one sends nothing.
+Consent = Annotated[str, Form(max_length=5)]
 
 
 def brands_on_sale(v: Visitor) -> list[Brand]:
@@ -116,31 +124,68 @@ def language(v: Page, lang: Annotated[str, Form(max_length=5)], next: Text = "/"
 @router.get("/signup")
 def signup_form(v: Page) -> Response:
     """The sign-up form."""
-    return page(v, "signup.html", email="")
+    return page(v, "signup.html", email="", ticked=set(), consent_docs=shell.documents(v))
 
 
 @router.post("/signup")
-def signup(v: Page, email: Text, password: Text) -> Response:
-    """Create a seller account and sign in."""
+def signup(
+    v: Page,
+    email: Text,
+    password: Text,
+    consent_terms: Consent = "",
+    consent_privacy: Consent = "",
+    consent_marketing: Consent = "",
+) -> Response:
+    """Create a seller account (with the consents ticked); the mailed link signs in.
+
+    A taken address gets the same answer (its owner gets a notice instead of a link)."""
+    boxes = {
+        ConsentKind.TERMS: consent_terms,
+        ConsentKind.PRIVACY: consent_privacy,
+        ConsentKind.MARKETING: consent_marketing,
+    }
+    ticked = {kind for kind, value in boxes.items() if value}
     try:
-        session = accounts.register(v.ctx, email, password, v.client_ip, v.lang, SESSION_LASTS)
+        with v.ctx.uow(readonly=True) as uow:
+            acceptance = trust.accept_current(uow.conn, ticked, "web")
+        accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang, consents=acceptance)
     except DomainError as exc:
-        return page(v, "signup.html", status=exc.status, email=email, error=forms.message(exc, v.lang))
-    v.start_session(session.token)
-    return redirect(v, "/account")
+        return page(
+            v,
+            "signup.html",
+            status=exc.status,
+            email=email,
+            ticked={k.value for k in ticked},
+            consent_docs=shell.documents(v),
+            error=forms.message(exc, v.lang),
+            error_field=exc.field,
+        )
+    return redirect(v, "/signup/sent")
+
+
+LOGIN_NOTICES = {
+    "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
+    "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
+    "account_deleted": N_("Your account was deleted."),
+}
 
 
 @router.get("/login")
-def login_form(v: Page, next: str = "/") -> Response:
-    """The log-in form."""
-    return page(v, "login.html", email="", next=safe_next(next))
+def login_form(v: Page, next: str = "/", notice: str = "") -> Response:
+    """The log-in form (with a notice after a reset or a confirmed address)."""
+    known = LOGIN_NOTICES.get(notice)
+    shown = i18n.gettext(v.lang, known) if known else ""
+    return page(v, "login.html", email="", next=safe_next(next), notice=shown)
 
 
 @router.post("/login")
 def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
     """Sign in."""
     try:
-        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS)
+        session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS, web_step=True)
+    except two_factor.TotpRequired as step:
+        v.cookies[PENDING_COOKIE] = step.pending or ""
+        return redirect(v, "/login/code?next=" + quote(safe_next(next), safe="/"))
     except DomainError as exc:
         return page(
             v,

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError
@@ -25,6 +26,7 @@ from voucher_exchange.errors import DomainError
 SESSION_COOKIE = "vx_session"
 CSRF_COOKIE = "vx_csrf"
 LANG_COOKIE = "vx_lang"
+PENDING_COOKIE = "vx_pending"
 CSRF_FIELD = "csrf_token"
 SESSION_DAYS = 14
 SESSION_LASTS = timedelta(days=SESSION_DAYS)
@@ -32,6 +34,10 @@ SESSION_LASTS = timedelta(days=SESSION_DAYS)
 
 class LoginRequired(Exception):
     """The page needs a signed-in user; the handler sends them to the log-in page."""
+
+
+class EnrolmentRequired(Exception):
+    """A staff member without two-factor asked for a staff page; the handler sends them to set it up."""
 
 
 class CsrfRejected(DomainError):
@@ -90,6 +96,8 @@ class Visitor:
         user = self.seller()
         if not user.has(role):
             raise NotStaff("forbidden", f"This page needs the {role.value} role.")
+        if two_factor.must_enrol(self.ctx, user):
+            raise EnrolmentRequired
         return user
 
 

@@ -14,14 +14,21 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
+from voucher_exchange.accounts.models import ACCOUNT_MAIL
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
+from voucher_exchange.notifications.accounts import mail_account
 from voucher_exchange.notifications.service import BATCH_SUMMARY, NOTIFY_TRADE, notify_batch, notify_trade
-from voucher_exchange.payouts.models import WAITING_FOR_FUNDS, TreasuryShort
+from voucher_exchange.payouts.models import (
+    WAITING_FOR_CLEARANCE,
+    WAITING_FOR_FUNDS,
+    PayoutHeld,
+    TreasuryShort,
+)
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.reversals.models import POLL_CHARGEBACKS
 from voucher_exchange.trades import lifecycle as trade_lifecycle
@@ -33,6 +40,8 @@ Handler = Callable[[Context, str], None]
 # Runs in the transaction that buries the job: (connection, ref, now, attempts).
 GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
+CLEARANCE_WAIT_SECONDS = 3600.0
+"""A held payout looks again hourly; a new identity check or a sanctions release wakes it at once."""
 TRANSIENT_RETRY_SECONDS = 0.05
 
 
@@ -53,6 +62,7 @@ HANDLERS: dict[str, JobKind] = {
     PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
+    ACCOUNT_MAIL: JobKind(mail_account),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
 }
 RECURRING_REF = "default"
@@ -94,6 +104,9 @@ class Worker:
                 self._failed_attempt(job, f"database error: {type(exc.orig).__name__}")
         except TreasuryShort:
             self._later(job, TREASURY_WAIT_SECONDS, WAITING_FOR_FUNDS)
+        except PayoutHeld as held:
+            log.info("payout_held", payout_id=held.payout_id, why=held.why)
+            self._later(job, CLEARANCE_WAIT_SECONDS, WAITING_FOR_CLEARANCE)
         except ExternalUnavailable as exc:
             self._failed_attempt(job, f"outside service unavailable: {exc}")
         except Exception as exc:  # a handler bug must not kill the worker

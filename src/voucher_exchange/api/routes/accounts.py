@@ -7,15 +7,25 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from voucher_exchange.accounts import recovery
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang
-from voucher_exchange.api.schemas import DestinationIn, IdentityIn, LogIn, SignUp
+from voucher_exchange.api.schemas import (
+    DestinationIn,
+    IdentityIn,
+    LogIn,
+    NewPasswordIn,
+    PasswordResetIn,
+    SignUp,
+)
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk import screening
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trust import service as trust
+from voucher_exchange.trust.models import REQUIRED_CONSENTS
 
 router = APIRouter()
 
@@ -27,7 +37,10 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @router.post("/accounts", status_code=201)
 def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
     """Create a seller account; limited per address and per e-mail (429 with Retry-After)."""
-    session = accounts.register(ctx, body.email, body.password, ip, language=lang)
+    ticked = set(body.consents) if body.consents is not None else set(REQUIRED_CONSENTS)
+    with ctx.uow(readonly=True) as uow:
+        acceptance = trust.accept_current(uow.conn, ticked, "api")
+    session = accounts.register(ctx, body.email, body.password, ip, language=lang, consents=acceptance)
     payload = {"id": session.user.id, "email": session.user.email, "token": session.token}
     return JSONResponse(payload, status_code=201, headers=NO_STORE)
 
@@ -36,10 +49,42 @@ def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
 def log_in(body: LogIn, ctx: Ctx, ip: ClientIp) -> JSONResponse:
     """Log in; returns a new bearer token (expires after 30 days without use).
 
-    Limited per address and per e-mail and address (429 with Retry-After).
+    Limited per address and per e-mail and address (429 with Retry-After). Staff with
+    two-factor send `totp` too; without it the answer is 401 `totp_required`.
     """
-    session = accounts.log_in(ctx, body.email, body.password, ip)
+    session = accounts.log_in(ctx, body.email, body.password, ip, totp=body.totp)
     return JSONResponse({"token": session.token}, status_code=201, headers=NO_STORE)
+
+
+@router.post("/password-resets", status_code=202)
+def ask_password_reset(body: PasswordResetIn, ctx: Ctx, ip: ClientIp) -> dict[str, str]:
+    """Mail a reset link if the address has an account; the answer is the same either way.
+
+    Limited per address and per e-mail (429 with Retry-After).
+    """
+    recovery.request_password_reset(ctx, body.email, ip)
+    return {"status": "accepted"}
+
+
+@router.post("/password-resets/{token}", status_code=204)
+def reset_password(token: str, body: NewPasswordIn, ctx: Ctx) -> Response:
+    """Choose a new password with a mailed link: it works once, within an hour; every session ends."""
+    recovery.reset_password(ctx, token, body.password)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@router.post("/email-verifications/{token}", status_code=204)
+def verify_email(token: str, ctx: Ctx) -> Response:
+    """Confirm an e-mail address with a mailed link (works once, within 48 hours)."""
+    recovery.verify_email(ctx, token)
+    return Response(status_code=204)
+
+
+@router.post("/me/email-verification", status_code=202)
+def resend_verification(user: CurrentUser, ctx: Ctx) -> dict[str, str]:
+    """Mail a new verification link (nothing when already verified); limited per account."""
+    recovery.resend_verification(ctx, user)
+    return {"status": "accepted"}
 
 
 @router.delete("/sessions/current", status_code=204)
@@ -75,6 +120,7 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
         "email": user.email,
         "kyc_tier": user.kyc_tier,
         "identity_status": user.identity_status.value,
+        "email_verified": user.email_verified,
         "roles": sorted(r.value for r in user.roles),
         "limits": {
             "daily_remaining": Money(max(limits.daily - used_day, 0), cur).as_json(),

@@ -1,7 +1,7 @@
 """A seller's bank accounts: a default and removed ones kept; batches previewed, then sold once
 
-Revision ID: 0015_korean_forms
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-27
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from voucher_exchange.db.types import UTCDateTime
 
-revision: str = "0015_korean_forms"
-down_revision: str | None = "0012"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

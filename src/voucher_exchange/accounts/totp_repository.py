@@ -1,0 +1,57 @@
+"""Two-factor SQL: the staff member's TOTP secret (encrypted) and one-time recovery codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from voucher_exchange.db.schema import staff_totp, totp_recovery_codes
+
+
+def secret(conn: Connection, user_id: str) -> tuple[bytes, bool] | None:
+    """(encrypted secret, enrolled) of a user, or None."""
+    row = conn.execute(select(staff_totp).where(staff_totp.c.user_id == user_id)).first()
+    return (bytes(row.secret_enc), row.enrolled_at is not None) if row else None
+
+
+def start(conn: Connection, user_id: str, secret_enc: bytes, now: datetime) -> None:
+    """Replace any unconfirmed secret with a new one (an enrolled secret is never replaced here)."""
+    conn.execute(
+        delete(staff_totp).where((staff_totp.c.user_id == user_id) & staff_totp.c.enrolled_at.is_(None))
+    )
+    conn.execute(
+        insert(staff_totp).values(user_id=user_id, secret_enc=secret_enc, created_at=now, last_step=0)
+    )
+
+
+def use_step(conn: Connection, user_id: str, step: int) -> bool:
+    """Spend a time step: True only for a step later than the last one used (no replay)."""
+    result = conn.execute(
+        update(staff_totp)
+        .where((staff_totp.c.user_id == user_id) & (staff_totp.c.last_step < step))
+        .values(last_step=step)
+    )
+    return bool(result.rowcount)
+
+
+def confirm(conn: Connection, user_id: str, now: datetime, code_hashes: list[str]) -> None:
+    """Mark the secret enrolled and store the recovery codes' fingerprints (replacing older ones)."""
+    conn.execute(update(staff_totp).where(staff_totp.c.user_id == user_id).values(enrolled_at=now))
+    conn.execute(delete(totp_recovery_codes).where(totp_recovery_codes.c.user_id == user_id))
+    for code_hash in code_hashes:
+        conn.execute(insert(totp_recovery_codes).values(code_hash=code_hash, user_id=user_id))
+
+
+def use_recovery_code(conn: Connection, user_id: str, code_hash: str, now: datetime) -> bool:
+    """Spend a recovery code once."""
+    result = conn.execute(
+        update(totp_recovery_codes)
+        .where(
+            (totp_recovery_codes.c.code_hash == code_hash)
+            & (totp_recovery_codes.c.user_id == user_id)
+            & totp_recovery_codes.c.used_at.is_(None)
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)

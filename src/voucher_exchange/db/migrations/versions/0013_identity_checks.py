@@ -1,0 +1,47 @@
+"""Identity is an event: every check is kept; the list a customer was last screened against
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from voucher_exchange.db.types import UTCDateTime
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "identity_checks",
+        sa.Column("id", sa.String(length=36), primary_key=True),
+        sa.Column("user_id", sa.String(length=36), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("checked_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=60)),
+        sa.Column("legal_name", sa.String(length=200), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.Column("nationality", sa.String(length=2)),
+        sa.Column("name_changed", sa.Boolean(), nullable=False, server_default="0"),
+        sa.Column("tier_before", sa.Integer(), nullable=False),
+        sa.Column("tier_after", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_identity_checks_user", "identity_checks", ["user_id", "checked_at"])
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(
+            sa.Column("screened_list_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("screened_list_id")
+    op.drop_index("ix_identity_checks_user", table_name="identity_checks")
+    op.drop_table("identity_checks")

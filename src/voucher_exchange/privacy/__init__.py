@@ -1,0 +1,1 @@
+"""Erasing an account: what the law lets us forget, and what it makes us keep."""

@@ -1,0 +1,167 @@
+"""The business profile and consent documents: plain values, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+
+from voucher_exchange.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class BusinessProfile:
+    """Who runs this exchange, as Korean law asks a seller-facing site to show it."""
+
+    business_name: str  # 상호
+    representative: str  # 대표자
+    registration_number: str  # 사업자등록번호
+    mail_order_number: str  # 통신판매업 신고번호
+    address: str
+    support_phone: str  # 고객센터
+    support_email: str
+    support_hours: str
+    kakao_channel_url: str
+    # True while the operator has not saved a profile: every page says these are demo values.
+    is_demo: bool = False
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, str]) -> BusinessProfile:
+        """A saved (not demo) profile from its fields by name."""
+        return cls(
+            business_name=values["business_name"],
+            representative=values["representative"],
+            registration_number=values["registration_number"],
+            mail_order_number=values["mail_order_number"],
+            address=values["address"],
+            support_phone=values["support_phone"],
+            support_email=values["support_email"],
+            support_hours=values["support_hours"],
+            kakao_channel_url=values["kakao_channel_url"],
+        )
+
+    def as_fields(self) -> dict[str, str]:
+        """The editable fields, by name (what the audit log compares)."""
+        return {k: v for k, v in asdict(self).items() if k != "is_demo"}
+
+    def issuer_block(self) -> dict[str, object]:
+        """What a newly signed receipt says about its issuer (strings, and `demo` when it is one)."""
+        block: dict[str, object] = {
+            "business_name": self.business_name,
+            "representative": self.representative,
+            "registration_number": self.registration_number,
+            "mail_order_number": self.mail_order_number,
+            "address": self.address,
+            "support_phone": self.support_phone,
+            "support_email": self.support_email,
+        }
+        if self.is_demo:
+            block["demo"] = True
+        return block
+
+    @property
+    def phone_link(self) -> str:
+        """The support phone as a `tel:` target (digits and + only)."""
+        return "tel:" + "".join(c for c in self.support_phone if c.isdigit() or c == "+")
+
+
+PROFILE_FIELDS = tuple(f.name for f in fields(BusinessProfile) if f.name != "is_demo")
+# Every field is needed except the KakaoTalk channel (not every business has one).
+REQUIRED_FIELDS = tuple(f for f in PROFILE_FIELDS if f != "kakao_channel_url")
+FIELD_MAX = {"address": 200, "kakao_channel_url": 200, "support_email": 254}
+
+DEMO_PROFILE = BusinessProfile(
+    business_name="(주)바우처익스체인지 데모",
+    representative="홍길동",
+    registration_number="000-00-00000",
+    mail_order_number="제2026-서울강남-00000호",
+    address="서울특별시 강남구 테헤란로 000, 0층 (데모 주소)",
+    support_phone="1588-0000",
+    support_email="help@voucher-exchange.test",
+    support_hours="평일 09:00–18:00 (점심 12:00–13:00)",
+    kakao_channel_url="https://pf.kakao.com/_demo",
+    is_demo=True,
+)
+
+
+def checked_profile(values: dict[str, str]) -> BusinessProfile:
+    """A profile from an operator's form; a clear field error for a missing or malformed value."""
+    cleaned = {name: values.get(name, "").strip() for name in PROFILE_FIELDS}
+    for name in REQUIRED_FIELDS:
+        if not cleaned[name]:
+            raise InvalidInput("profile_field_required", "Fill in every field of the business profile.", name)
+    for name, value in cleaned.items():
+        if len(value) > FIELD_MAX.get(name, 100):
+            raise InvalidInput("profile_field_too_long", "This field is too long.", name)
+    if "@" not in cleaned["support_email"]:
+        raise InvalidInput("profile_email_invalid", "Enter the support e-mail address.", "support_email")
+    link = cleaned["kakao_channel_url"]
+    if link and not link.startswith("https://"):
+        raise InvalidInput(
+            "profile_link_invalid", "The KakaoTalk channel link starts with https://.", "kakao_channel_url"
+        )
+    if not any(c.isdigit() for c in cleaned["support_phone"]):
+        raise InvalidInput("profile_phone_invalid", "Enter the support phone number.", "support_phone")
+    return BusinessProfile.from_fields(cleaned)
+
+
+def changes(before: BusinessProfile, after: BusinessProfile) -> dict[str, dict[str, str]]:
+    """Field → {before, after} for each field that differs (what the audit entry records)."""
+    old, new = before.as_fields(), after.as_fields()
+    return {
+        name: {"before": old[name], "after": new[name]} for name in PROFILE_FIELDS if old[name] != new[name]
+    }
+
+
+class ConsentKind(StrEnum):
+    """What a seller agrees to at sign-up; each has its own versioned text."""
+
+    TERMS = "terms"
+    """이용약관: the terms of use (required)."""
+    PRIVACY = "privacy"
+    """개인정보 수집·이용: collection and use of personal data (required)."""
+    MARKETING = "marketing"
+    """마케팅 정보 수신: offers by e-mail (optional, never needed to use the service)."""
+
+
+REQUIRED_CONSENTS = (ConsentKind.TERMS, ConsentKind.PRIVACY)
+TITLE_MAX = 200
+BODY_MAX = 50_000
+
+
+@dataclass(frozen=True)
+class ConsentDocument:
+    """One version of a consent text; a change is a new version, old ones are kept."""
+
+    kind: ConsentKind
+    version: int
+    title: str
+    body: str
+    published_at: datetime | None
+    published_by: str | None
+
+    @property
+    def is_demo(self) -> bool:
+        """True for the built-in text shipped for the demo (version 0, never published)."""
+        return self.version == 0
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The consent versions one seller accepts at sign-up, and through which channel."""
+
+    versions: dict[ConsentKind, int]
+    channel: str  # "web" or "api"
+
+
+def accept(current: dict[ConsentKind, ConsentDocument], ticked: set[ConsentKind], channel: str) -> Acceptance:
+    """The versions accepted by ticking `ticked`; refuses when a required item is missing."""
+    for kind in REQUIRED_CONSENTS:
+        if kind not in ticked:
+            raise InvalidInput(
+                "consent_required",
+                "Agree to the terms of use and to the collection and use of personal data to sign up.",
+                f"consent_{kind.value}",
+            )
+    return Acceptance({kind: current[kind].version for kind in ConsentKind if kind in ticked}, channel)

@@ -1,0 +1,97 @@
+"""The account's security page: password, e-mail address, other sessions, deleting the account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from voucher_exchange import i18n
+from voucher_exchange.accounts import credentials, recovery
+from voucher_exchange.errors import DomainError
+from voucher_exchange.i18n import N_
+from voucher_exchange.privacy import service as privacy
+from voucher_exchange.web import forms
+from voucher_exchange.web.forms import Text
+from voucher_exchange.web.render import page, redirect
+from voucher_exchange.web.session import SESSION_COOKIE, Page, Visitor, check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+DONE = {
+    "password": N_("Your password was changed. Every other session was signed out."),
+    "email": N_("We sent a link to the new address. Your account moves to it once you open the link."),
+    "others": N_("Every other session and API token was signed out."),
+    "verification": N_("We sent you a new link. Open it to confirm your address."),
+    "email_verified": N_("Your e-mail address is confirmed."),
+}
+
+
+def _page(v: Visitor, status: int = 200, **values: Any) -> Response:
+    user = v.seller()
+    return page(v, "account_security.html", status=status, me=user, **values)
+
+
+@router.get("/account/security")
+def security(v: Page, notice: str = "") -> Response:
+    """Password, e-mail address, sessions, deleting the account."""
+    known = DONE.get(notice)
+    return _page(v, done=i18n.gettext(v.lang, known) if known else "")
+
+
+def _refused(v: Visitor, exc: DomainError, form: str) -> Response:
+    return _page(v, status=exc.status, errors={form: forms.message(exc, v.lang)})
+
+
+@router.post("/account/security/password")
+def change_password(v: Page, current_password: Text, password: Text) -> Response:
+    """Change the password (the current one is asked again); other sessions end."""
+    user = v.seller()
+    try:
+        credentials.change_password(v.ctx, user, current_password, password, v.session_token or "")
+    except DomainError as exc:
+        return _refused(v, exc, "password")
+    return redirect(v, "/account/security?notice=password")
+
+
+@router.post("/account/security/email")
+def change_email(v: Page, email: Text, password: Text) -> Response:
+    """Move the account to another address once that address is confirmed."""
+    user = v.seller()
+    try:
+        credentials.change_email(v.ctx, user, password, email)
+    except DomainError as exc:
+        return _refused(v, exc, "email")
+    return redirect(v, "/account/security?notice=email")
+
+
+@router.post("/account/security/verification")
+def resend_verification(v: Page) -> Response:
+    """Mail a new verification link."""
+    user = v.seller()
+    try:
+        recovery.resend_verification(v.ctx, user)
+    except DomainError as exc:
+        return _refused(v, exc, "verification")
+    return redirect(v, "/account/security?notice=verification")
+
+
+@router.post("/account/security/sign-out-others")
+def sign_out_others(v: Page) -> Response:
+    """End every other session and API token; this one stays."""
+    user = v.seller()
+    credentials.sign_out_others(v.ctx, user, v.session_token or "")
+    return redirect(v, "/account/security?notice=others")
+
+
+@router.post("/account/security/delete")
+def delete_account(v: Page, password: Text) -> Response:
+    """Erase the account (refused while money is in flight)."""
+    user = v.seller()
+    try:
+        privacy.erase_account(v.ctx, user, password)
+    except DomainError as exc:
+        return _refused(v, exc, "delete")
+    response = redirect(v, "/login?notice=account_deleted")
+    response.delete_cookie(SESSION_COOKIE)
+    return response

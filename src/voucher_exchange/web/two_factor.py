@@ -1,0 +1,73 @@
+"""Staff two-factor pages: the code step of signing in, and setting up an authenticator app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import Response
+
+from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import two_factor
+from voucher_exchange.accounts.models import User
+from voucher_exchange.errors import DomainError
+from voucher_exchange.web import forms
+from voucher_exchange.web.forms import Text
+from voucher_exchange.web.render import page, redirect, safe_next
+from voucher_exchange.web.session import PENDING_COOKIE, SESSION_LASTS, NotStaff, Page, Visitor, check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+Code = Annotated[str, Form(max_length=40)]
+
+
+@router.get("/login/code")
+def code_form(v: Page, next: str = "/staff") -> Response:
+    """The second step of a staff sign-in: the code from the authenticator app."""
+    return page(v, "login_code.html", next=safe_next(next, "/staff"))
+
+
+@router.post("/login/code")
+def code(v: Page, totp: Code, next: Text = "/staff") -> Response:
+    """Check the code; a right one finishes the sign-in."""
+    pending = v.request.cookies.get(PENDING_COOKIE, "")[:200]
+    try:
+        session = accounts.finish_log_in(v.ctx, pending, totp, SESSION_LASTS)
+    except DomainError as exc:
+        if exc.code == "sign_in_expired":
+            return redirect(v, "/login")
+        return page(v, "login_code.html", status=exc.status, next=safe_next(next, "/staff"),
+                    error=forms.message(exc, v.lang))  # fmt: skip
+    v.start_session(session.token)
+    response = redirect(v, safe_next(next, "/staff") if next != "/" else "/staff")
+    response.delete_cookie(PENDING_COOKIE)
+    return response
+
+
+def _staff_member(v: Visitor) -> User:
+    user = v.seller()
+    if not user.is_staff:
+        raise NotStaff("forbidden", "Two-factor sign-in is for staff accounts.")
+    return user
+
+
+@router.get("/account/two-factor")
+def enrolment(v: Page) -> Response:
+    """Set up two-factor: a new secret, shown once, to add to an authenticator app."""
+    user = _staff_member(v)
+    if two_factor.enrolled(v.ctx, user.id):
+        return page(v, "two_factor.html", enrolled=True)
+    secret, uri = two_factor.begin_enrolment(v.ctx, user)
+    return page(v, "two_factor.html", enrolled=False, secret=secret, uri=uri)
+
+
+@router.post("/account/two-factor")
+def confirm(v: Page, totp: Code) -> Response:
+    """Confirm the first code; the recovery codes are shown once."""
+    user = _staff_member(v)
+    try:
+        codes = two_factor.confirm_enrolment(v.ctx, user, totp)
+    except DomainError as exc:
+        secret, uri = two_factor.begin_enrolment(v.ctx, user)
+        return page(v, "two_factor.html", status=exc.status, enrolled=False, secret=secret, uri=uri,
+                    error=forms.message(exc, v.lang))  # fmt: skip
+    return page(v, "two_factor.html", enrolled=True, recovery_codes=codes)
