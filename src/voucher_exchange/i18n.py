@@ -17,7 +17,7 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 from voucher_exchange.money import CURRENCY_EXPONENTS, Money
@@ -75,6 +75,13 @@ def format_money(money: Money, lang: str) -> str:
     return format_currency(major_units(money), money.currency, locale=locale(lang))
 
 
+def format_amount_text(money: Money, lang: str) -> str:
+    """An amount inside a sentence: '45,500원' in Korean (as people write it), '₩45,500' in English."""
+    if lang == "ko" and money.currency == "KRW":
+        return format_decimal(major_units(money), "#,##0", locale=locale(lang)) + "원"
+    return format_money(money, lang)
+
+
 def format_bps(bps: int, lang: str) -> str:
     """Basis points as a percentage: 9150 → 91.5%."""
     return format_percent(Decimal(bps) / 10000, "#,##0.##%", locale=locale(lang))
@@ -83,3 +90,11 @@ def format_bps(bps: int, lang: str) -> str:
 def format_when(at: datetime, lang: str, tz: str) -> str:
     """A moment in the jurisdiction's time zone, as the reader's locale writes it."""
     return format_datetime(at, "medium", tzinfo=ZoneInfo(tz), locale=locale(lang))
+
+
+_MINUTES = {"ko": "yyyy. M. d. a h:mm", "en": "MMM d, yyyy, h:mm a"}
+
+
+def format_minute(at: datetime, lang: str, tz: str) -> str:
+    """A moment to the minute (timelines): seconds are noise to a reader."""
+    return format_datetime(at, _MINUTES.get(lang, _MINUTES["en"]), tzinfo=ZoneInfo(tz), locale=locale(lang))

@@ -262,6 +262,10 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         {"bank_code": "004", "account_number": "1", "holder_name": "Nobody Else"},
         row(LOGIN, 422, 422, 422, 422, 422, 422),
     ),
+    # The holder check's answer, once the seller confirms it: a token that is not ours has expired.
+    ("POST", "/account/payout-accounts/confirm", {"check": "x"}, row(LOGIN, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/account/payout-accounts/" + GHOST + "/default", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/account/payout-accounts/" + GHOST + "/remove", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("POST", "/quotes", {"brand": "no-such-brand", "face": "1"}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("GET", "/sell/batch", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
     (
@@ -276,6 +280,10 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         },
         row(LOGIN, 422, 422, 422, 422, 422, 422),
     ),
+    # A batch is sold once, by its own seller: an unknown (or someone else's) batch is not.
+    ("POST", "/sell/batch/" + GHOST, {}, row(LOGIN, 409, 409, 409, 409, 409, 409)),
+    ("GET", "/sell/batch/" + GHOST, None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/sell/batch/" + GHOST + "/lines", None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     # Someone else's quote gets the answer a quote that does not exist gets (quote_unknown).
     ("GET", "/sell/{quote}", None, row(LOGIN, 200, 422, 422, 422, 422, 422)),
     (

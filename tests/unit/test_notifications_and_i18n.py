@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
+from voucher_exchange.errors import InvalidInput
 from voucher_exchange.money import Money
-from voucher_exchange.notifications.service import compose
+from voucher_exchange.notifications.service import compose, compose_batch
 from voucher_exchange.web.forms import parse_amount, parse_percent_bps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +44,15 @@ def test_a_paid_e_mail_in_english_and_korean() -> None:
     )
     assert "Follow your trade: http://site/trades/t1" in body
     subject, body = compose(_trade("paid"), "컬쳐랜드 문화상품권", "ko", "http://site/trades/t1")
-    assert subject == "입금 완료: ₩45,500을(를) 계좌로 보냈습니다"
+    assert subject == "입금 완료: 45,500원을 계좌로 보냈습니다"
     assert (
         body.splitlines()[0]
-        == "컬쳐랜드 문화상품권(••••4821, 액면가 ₩50,000)의 대금 ₩45,500을(를) 계좌로 보냈습니다."
+        == "컬쳐랜드 문화상품권(••••4821, 액면가 50,000원)의 대금 45,500원을 계좌로 보냈습니다."
     )
+    subject, body = compose(_trade("in_review"), "구글 기프트카드", "ko", "http://site/trades/t1")
+    assert subject == "구글 기프트카드를 확인하고 있습니다"
+    subject, body = compose(_trade("in_review"), "신세계 모바일 상품권", "ko", "http://site/trades/t1")
+    assert subject == "신세계 모바일 상품권을 확인하고 있습니다"
 
 
 def test_a_refusal_e_mail_carries_the_reasons() -> None:
@@ -88,3 +97,128 @@ def test_amounts_typed_by_people_become_minor_units() -> None:
             raise AssertionError(bad)
     assert parse_percent_bps("91.5") == 9150
     assert parse_percent_bps("85.55%") == 8555
+
+
+_HEDGES = ("을(를)", "를(을)", "은(는)", "는(은)", "이(가)", "가(이)", "(으)로", "과(와)", "와(과)")
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+# Messages whose Korean is rightly the English: abbreviations and symbols with no Korean word.
+_SAME_IN_BOTH = {"PIN", "CSV", "API", "KYC", "OK", "TOTP", "URL"}
+
+
+def test_no_korean_page_or_e_mail_hedges_a_particle_or_stays_english() -> None:
+    catalogue = [m for m in read_po(PO.open("rb")) if m.id]
+    hedged = [m.string for m in catalogue if any(h in str(m.string) for h in _HEDGES)]
+    assert hedged == []
+    templates = ROOT / "src/voucher_exchange/web/templates"
+    in_templates = [
+        str(p.relative_to(templates))
+        for p in sorted(templates.rglob("*.html"))
+        if any(h in p.read_text(encoding="utf-8") for h in _HEDGES)
+    ]
+    assert in_templates == []
+    english_only = [
+        m.id
+        for m in catalogue
+        if m.id not in _SAME_IN_BOTH
+        and re.search("[A-Za-z]{2}", str(m.id))
+        and not _HANGUL.search(str(m.string))
+    ]
+    assert english_only == []
+
+
+@pytest.mark.parametrize(
+    ("word", "form", "expected"),
+    [
+        ("컬쳐랜드", "을", "를"),
+        ("신한은행", "을", "을"),
+        ("카카오뱅크", "으로", "로"),
+        ("서울", "으로", "로"),
+        ("부산", "으로", "으로"),
+        ("45,500원", "이", "이"),
+        ("토스뱅크", "이", "가"),
+        ("홍길동", "은", "은"),
+        ("김민지", "은", "는"),
+        ("Steam", "을", "을"),
+        ("Apple", "을", "을"),
+        ("Google Play", "과", "와"),
+        ("구글 기프트카드 (KR)", "를", "를"),
+        ("$25.00", "을", "를"),
+        ("7", "으로", "로"),
+        ("3", "으로", "으로"),
+        ("", "을", "를"),
+    ],
+)
+def test_a_particle_agrees_with_the_word_before_it(word: str, form: str, expected: str) -> None:
+    assert korean.particle(word, form) == expected
+
+
+def test_only_marked_values_have_their_particles_resolved() -> None:
+    text = f"마을에서 카카오뱅크{korean.MARK}으로 {korean.MARK}이 보냈어요 김민지{korean.MARK}이"
+    assert korean.resolve(text) == "마을에서 카카오뱅크로 가 보냈어요 김민지가"
+
+
+def test_amounts_typed_the_korean_way() -> None:
+    for typed in (
+        "50,000원",
+        "5만원",
+        "5만 원",
+        "₩50,000",
+        "50000",
+        " 50 000 ",
+        "５"[:0] + "50000원",
+        "KRW50000"[3:],
+    ):
+        assert parse_amount(typed, "KRW") == Money(50000, "KRW"), typed
+    assert parse_amount("5만 5천원", "KRW") == Money(55000, "KRW")
+    assert parse_amount("1.5만", "KRW") == Money(15000, "KRW")
+    assert parse_amount("천원", "KRW") == Money(1000, "KRW")
+    assert parse_amount("1억2천만원", "KRW") == Money(120_000_000, "KRW")
+    for bad in ("1e999999999", "sNaN", "Infinity", "5만.5", "만원만원만원" * 20, "9" * 10_000, "1.2345원"):
+        with pytest.raises(InvalidInput) as refused:
+            parse_amount(bad, "KRW")
+        assert refused.value.code == "amount_invalid"
+
+
+@given(st.text(max_size=80))
+def test_the_amount_parser_never_raises_anything_but_a_field_error(typed: str) -> None:
+    for currency in ("KRW", "USD"):
+        try:
+            parse_amount(typed, currency)
+        except InvalidInput as exc:
+            assert exc.code == "amount_invalid"
+
+
+@given(st.from_regex(r"[0-9만천백십억 ,.원₩]{0,30}", fullmatch=True))
+def test_korean_style_amounts_never_raise_anything_but_a_field_error(typed: str) -> None:
+    try:
+        money = parse_amount(typed, "KRW")
+    except InvalidInput as exc:
+        assert exc.code == "amount_invalid"
+    else:
+        assert money.amount > 0
+
+
+def test_amounts_in_korean_sentences_are_written_in_won() -> None:
+    assert i18n.format_amount_text(Money(45500, "KRW"), "ko") == "45,500원"
+    assert i18n.format_amount_text(Money(45500, "KRW"), "en") == "₩45,500"
+    assert i18n.format_amount_text(Money(2550, "USD"), "ko") == "US$25.50"
+    moment = datetime(2026, 11, 27, 6, 30, 59, tzinfo=UTC)
+    assert i18n.format_minute(moment, "ko", "Asia/Seoul") == "2026. 11. 27. 오후 3:30"
+    assert i18n.format_minute(moment, "en", "Asia/Seoul") == "Nov 27, 2026, 3:30 PM"
+
+
+def test_a_batch_summary_in_korean_and_english() -> None:
+    counts = {"paid": 2, "refused": 1, "in_review": 1}
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "ko", "http://site/sell/batch/b1")
+    assert subject == "상품권 4건 중 2건 입금 완료"
+    assert body.splitlines()[:5] == [
+        "모두 9,000원을 계좌로 보냈습니다.",
+        "",
+        "입금 완료: 2건",
+        "담당자 확인 중: 1건",
+        "매입 안 됨: 1건",
+    ]
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "en", "http://site/sell/batch/b1")
+    assert subject == "Your 4 vouchers: 2 paid"
+    assert body.splitlines()[0] == "We sent ₩9,000 in total to your bank account."
+    assert "See every line: http://site/sell/batch/b1" in body

@@ -80,11 +80,21 @@ def become_seller(page: Page, site: Site, legal_name: str | None = None) -> WebS
     site.exchange.sandbox(
         "POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name}
     )
-    page.fill("#bank_code", "004")
-    page.fill("#account_number", account)
-    page.click("form[action='/account/payout-accounts'] button[type=submit]")
+    add_bank_account(page, "004", account)
     page.wait_for_selector("#kyc-tier:text('1')")
     return WebSeller(email, name, account)
+
+
+def add_bank_account(page: Page, bank_code: str, account: str) -> None:
+    """Pick the bank by name, check the holder (예금주 확인), then add the account."""
+    page.goto("/account")
+    page.select_option("#bank_code", bank_code)
+    page.fill("#account_number", account)
+    page.click("#check-account")
+    page.wait_for_selector("#holder-check")
+    page.click("#save-account")
+    page.wait_for_url("**/account")
+    page.wait_for_selector(".account-row")
 
 
 def calculate(page: Page, brand: str, face: str) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support.exchange import make_seller
+from tests.support.exchange import make_seller, new_account_number
 from tests.web.conftest import DESKTOP, Site
-from tests.web.flows import become_seller, log_in, take_quote
+from tests.web.flows import become_seller, log_in, submit_voucher, take_quote, wait_status
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
@@ -47,6 +47,40 @@ def test_seller_pages_pass_axe(page: Page, site: Site) -> None:
         assert violations(page) == [], path
     take_quote(page, "cultureland", "10000")
     assert violations(page) == [], "sell form"
+    page.check("#method-carrier_billing")
+    assert violations(page) == [], "sell form stopped for carrier billing"
+
+
+def test_selling_flow_pages_pass_axe(page: Page, site: Site) -> None:
+    seller = become_seller(page, site)
+    # The holder check's answer, before the account is saved.
+    other = new_account_number()
+    holder = {"bank_code": "090", "account_number": other, "holder_name": seller.legal_name}
+    site.exchange.sandbox("POST", "/rail/accounts", holder)
+    page.goto("/account")
+    page.select_option("#bank_code", "090")
+    page.fill("#account_number", other)
+    page.click("#check-account")
+    page.wait_for_selector("#holder-check")
+    assert violations(page) == [], "holder check"
+    # A batch: the preview, then the results page.
+    codes = "\n".join(site.exchange.mint("cultureland", 5000)["code"] for _ in range(2))
+    page.goto("/sell/batch")
+    page.fill("#codes", codes)
+    page.fill("#face", "5000")
+    page.select_option("#method", "gift")
+    page.click("#batch-preview")
+    page.wait_for_selector("#sell-all")
+    assert violations(page) == [], "batch preview"
+    page.click("#sell-all")
+    page.wait_for_selector("#batch-settled", timeout=25_000)
+    assert violations(page) == [], "batch results"
+    # A refused trade: no payout, and what happened.
+    used = site.exchange.mint("cultureland", 10000, state="redeemed")
+    take_quote(page, "cultureland", "10000")
+    submit_voucher(page, used["code"])
+    wait_status(page, "rejected")
+    assert violations(page) == [], "refused trade"
 
 
 def test_staff_pages_pass_axe(page: Page, site: Site) -> None:

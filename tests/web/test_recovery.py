@@ -8,7 +8,14 @@ from playwright.sync_api import Page
 from tests.support.exchange import new_account_number
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
-from tests.web.flows import become_seller, submit_voucher, take_quote, trade_mails, wait_status
+from tests.web.flows import (
+    add_bank_account,
+    become_seller,
+    submit_voucher,
+    take_quote,
+    trade_mails,
+    wait_status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +32,10 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     trade_id = submit_voucher(page, voucher["code"])
     wait_status(page, "failed")
     assert page.inner_text("#payout-refused strong") == "Your bank refused the transfer of ₩45,500."
+    # The seller's steps in plain words: the bank's refusal and where the money is.
+    assert page.inner_text("#story li[data-step='failed']").endswith(
+        "Your bank did not accept the transfer. The money is kept safe for you."
+    )
     assert page.locator("#send-again").count() == 0  # no other account yet: the page says to add one
     mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the refusal e-mail")
     assert mail[-1]["Subject"] == "Your bank refused ₩45,500: choose another account"
@@ -37,14 +48,14 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     )
     page.click("text=Add another bank account")
     page.wait_for_url("**/account")
-    page.fill("#bank_code", "088")
-    page.fill("#account_number", other)
-    page.click("form[action='/account/payout-accounts'] button[type=submit]")
-    page.wait_for_load_state()
+    add_bank_account(page, "088", other)
     page.goto(f"/trades/{trade_id}")
     screenshot(page, "seller-payout-refused")
     page.click("#send-again")
     wait_status(page, "paid")
+    steps = page.locator("#story li").evaluate_all("items => items.map(i => i.dataset.step)")
+    assert steps == ["received", "credited", "paying_out", "failed", "paying_out", "paid"]
+    assert "We sent the money again, to the account you chose." in page.inner_text("#story")
     assert [(t["amount"], t["status"]) for t in site.exchange.rail_transfers(other)] == [(45500, "executed")]
     assert site.exchange.rail_transfers(seller.account_number) == []
 

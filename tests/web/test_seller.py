@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, Request
+from sqlalchemy import func, select
 
-from tests.support.assertions import assert_no_money_for, assert_nothing_moved
+from tests.support.assertions import assert_no_money_for, assert_nothing_moved, assert_voucher_untouched
 from tests.support.polling import poll_until
 from tests.web.conftest import Site, screenshot
 from tests.web.flows import become_seller, calculate, submit_voucher, take_quote, trade_mails, wait_status
+from voucher_exchange.db.schema import trades, users
 
 pytestmark = pytest.mark.browser
+
+
+def _trades_of(site: Site, email: str) -> int:
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        return int(
+            uow.conn.execute(
+                select(func.count()).select_from(trades).join(users, users.c.id == trades.c.user_id)
+                .where(users.c.email == email)
+            ).scalar_one()
+        )  # fmt: skip
 
 
 def test_a_seller_sells_a_voucher_and_sees_it_paid_with_the_right_amount(page: Page, site: Site) -> None:
@@ -51,9 +65,9 @@ def test_history_filters_by_status_and_brand(page: Page, site: Site) -> None:
     take_quote(page, "cultureland", "10000")
     submit_voucher(page, paid["code"])
     wait_status(page, "paid")
-    refused = site.exchange.mint("cultureland", 5000)
+    refused = site.exchange.mint("cultureland", 5000, state="redeemed")
     take_quote(page, "cultureland", "5000")
-    submit_voucher(page, refused["code"], method="carrier_billing")
+    submit_voucher(page, refused["code"])
     wait_status(page, "rejected")
 
     page.goto("/trades")
@@ -71,12 +85,13 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
 ) -> None:
     for browser_page, lang in ((page, "en"), (phone, "ko")):
         seller = become_seller(browser_page, site)
-        voucher = site.exchange.mint("cultureland", 30000)
+        # The issuer reports the voucher was paid with phone billing; the seller declares a gift.
+        voucher = site.exchange.mint("cultureland", 30000, purchase_channel="carrier_billing")
         take_quote(browser_page, "cultureland", "30000")
         # The explanation is on the form before anyone chooses.
         notice = browser_page.inner_text("#carrier-billing-notice")
         assert "1397" in notice and "1332" in notice
-        trade_id = submit_voucher(browser_page, voucher["code"], method="carrier_billing")
+        trade_id = submit_voucher(browser_page, voucher["code"], method="gift")
         wait_status(browser_page, "rejected")
         refusal = browser_page.inner_text("#timeline")
         if lang == "en":
@@ -95,44 +110,72 @@ def test_the_carrier_billing_refusal_is_explained_in_korean_and_english(
         )
         subject = {
             "en": "We could not buy your Cultureland Gift Voucher",
-            "ko": "컬쳐랜드 문화상품권을(를) 매입하지 못했습니다",
+            "ko": "컬쳐랜드 문화상품권을 매입하지 못했습니다",
         }
         assert mail[0]["Subject"] == subject[lang]
         assert ("☎1397" in mail[0].get_content()) and trade_id in mail[0].get_content()
     screenshot(phone, "seller-phone-refused-ko")
 
 
-def test_selling_many_gives_each_line_its_own_result(page: Page, site: Site) -> None:
+def _preview_batch(page: Page, face: str, method: str = "gift") -> None:
+    page.select_option("#brand", "cultureland")
+    page.fill("#face", face)
+    page.select_option("#method", method)
+    page.click("#batch-preview")
+    page.wait_for_selector("#sell-all")
+
+
+def test_selling_many_previews_then_sells_once_with_live_lines_and_one_summary(
+    page: Page, site: Site
+) -> None:
     seller = become_seller(page, site)
     good = [site.exchange.mint("cultureland", 5000) for _ in range(2)]
     page.goto("/sell/batch")
-    page.select_option("#brand", "cultureland")
-    page.fill("#face", "5000")
     page.fill("#codes", f"code,pin\n{good[0]['code']}\nnot-a-code\n{good[1]['code']}\n")
-    page.click("form[action='/sell/batch'] button[type=submit]")
+    # The acquisition is a choice the seller makes: nothing is preselected.
+    assert page.input_value("#method") == ""
+    _preview_batch(page, "5,000원")
+    assert [page.inner_text(f"#preview-{k}") for k in ("count", "face", "fee", "payout")] == [
+        "3", "₩15,000", "₩1,500 (10%)", "₩13,500",
+    ]  # fmt: skip
+    assert _trades_of(site, seller.email) == 0  # a preview sells nothing
+    page.click("#sell-all")
+    page.wait_for_url(re.compile(r".*/sell/batch/[0-9a-f-]{36}$"))
+    results_url = page.url
     lines = page.locator("tr.batch-line")
     assert lines.count() == 3
-    texts = [lines.nth(i).inner_text() for i in range(3)]
-    assert "Accepted" in texts[0] and "Accepted" in texts[2]
-    assert "does not look like a voucher of this brand" in texts[1]
-
-    def both_paid() -> list[dict[str, object]] | None:
-        transfers = site.exchange.rail_transfers(seller.account_number)
-        return transfers if len(transfers) == 2 else None
-
-    transfers = poll_until(both_paid, 25, what="both batch trades paid")
+    assert "does not look like a voucher of this brand" in lines.nth(1).inner_text()
+    # Live per line: the page polls until both trades are paid.
+    page.wait_for_selector("#batch-settled", timeout=25_000)
+    assert [lines.nth(i).get_attribute("data-status") for i in range(3)] == ["paid", "not_accepted", "paid"]
+    # A reload never sells again, nor does sending the "sell all" form a second time.
+    page.reload()
+    page.wait_for_selector("#batch-settled")
+    assert _trades_of(site, seller.email) == 2
+    answer = page.request.post(
+        results_url, form={"csrf_token": page.input_value("input[name=csrf_token]")}, max_redirects=0
+    )
+    assert (answer.status, answer.headers["location"]) == (303, results_url.replace(site.url, ""))
+    assert _trades_of(site, seller.email) == 2
+    transfers = site.exchange.rail_transfers(seller.account_number)
     assert sorted(t["amount"] for t in transfers) == [4500, 4500]
+    # One e-mail for the batch, not one per line.
+    mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the batch summary")
+    assert [m["Subject"] for m in mail] == ["Your 3 vouchers: 2 paid"]
+    body = mail[0].get_content()
+    assert "We sent ₩9,000 in total to your bank account." in body and "Not bought: 1" in body
 
     # The same from a CSV file (code,pin columns), here with a code sold before.
     fresh = site.exchange.mint("cultureland", 5000)
     csv = f"code,pin\n{fresh['code']},\n{good[0]['code']},\n".encode()
     page.goto("/sell/batch")
-    page.select_option("#brand", "cultureland")
-    page.fill("#face", "5000")
     page.set_input_files("#file", {"name": "vouchers.csv", "mimeType": "text/csv", "buffer": csv})
-    page.click("form[action='/sell/batch'] button[type=submit]")
+    _preview_batch(page, "5000")
+    page.click("#sell-all")
+    page.wait_for_url(re.compile(r".*/sell/batch/[0-9a-f-]{36}$"))
     assert page.locator("tr.batch-line").count() == 2
-    assert "Accepted" in page.locator("tr.batch-line").nth(0).inner_text()
+    # A line held for a person: the page says how long reviews take.
+    assert "Reviews currently take about" in page.inner_text("#expected-wait", timeout=25_000)
     links = [page.locator("tr.batch-line a").nth(i).get_attribute("href") for i in range(2)]
     page.goto(str(links[1]))
     wait_status(page, "rejected")
@@ -143,6 +186,20 @@ def test_selling_many_gives_each_line_its_own_result(page: Page, site: Site) -> 
     wait_status(page, "in_review")
     assert page.locator(".reasons li").first.get_attribute("data-code") == "fresh_voucher_pattern"
     assert len(site.exchange.rail_transfers(seller.account_number)) == 2
+    assert _trades_of(site, seller.email) == 4
+
+
+def test_a_batch_paid_with_phone_billing_is_stopped_before_the_preview(phone: Page, site: Site) -> None:
+    seller = become_seller(phone, site)
+    voucher = site.exchange.mint("cultureland", 5000)
+    phone.goto("/sell/batch")
+    phone.fill("#codes", voucher["code"])
+    phone.fill("#face", "5000")
+    phone.select_option("#method", "carrier_billing")
+    assert "휴대폰 소액결제로 산 상품권은 매입할 수 없습니다." in phone.inner_text("#carrier-stop")
+    assert phone.is_disabled("#batch-preview")
+    assert _trades_of(site, seller.email) == 0
+    assert_voucher_untouched(site.exchange, voucher, 5000)
 
 
 def test_no_page_weighs_over_200_kb_on_first_load(page: Page, site: Site) -> None:

@@ -18,9 +18,10 @@ from tests.web.flows import PASSWORD, become_seller, submit_voucher, take_quote,
 from tests.web.test_security import _csrf, _log_in, _user_count
 from voucher_exchange import i18n
 from voucher_exchange.audit import service as audit
+from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.db.schema import business_profile, consent_documents, user_consents, users
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
-from voucher_exchange.money import Money
+from voucher_exchange.money import Money, fee_for
 from voucher_exchange.web import profile_cache
 
 PROFILE = {
@@ -221,21 +222,22 @@ def test_the_api_sign_up_records_the_consents_it_chose_or_the_required_ones(site
     assert _user_count(site) == before
 
 
-def _booknlife_example(lang: str) -> str:
-    """The fees page's worked example for a brand no other test edits: ₩50,000 at 89%."""
-    won = {
-        k: i18n.format_money(Money(v, "KRW"), lang)
-        for k, v in (("face", 50_000), ("fee", 5_500), ("payout", 44_500))
-    }
+def _booknlife_example(site: Site, lang: str) -> str:
+    """The fees page's worked example for ₩50,000 of booknlife at its rate now (other tests edit rates)."""
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        rate = catalog_service.require_brand(uow.conn, "booknlife").rates.rate_for(50_000)
+    face = Money(50_000, "KRW")
+    fee = fee_for(face, rate)
+    won = {k: i18n.format_money(v, lang) for k, v in (("face", face), ("fee", fee), ("payout", face - fee))}
     template = i18n.gettext(lang, "%(face)s voucher: fee %(fee)s (%(pct)s), you receive %(payout)s")
-    return template % {**won, "pct": i18n.format_bps(1100, lang)}
+    return template % {**won, "pct": i18n.format_bps(10_000 - rate, lang)}
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_the_information_pages_answer_in_both_languages(site: Site, lang: str) -> None:
     words = {
         "/how-it-works": ("How it works", "이용 방법"),
-        "/fees": tuple(_booknlife_example(lang) for lang in ("en", "ko")),
+        "/fees": tuple(_booknlife_example(site, lang) for lang in ("en", "ko")),
         "/faq": (
             "Why do you refuse vouchers paid with mobile phone billing?",
             "휴대폰 소액결제로 산 상품권은 왜 매입하지 않나요?",

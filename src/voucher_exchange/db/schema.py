@@ -215,6 +215,44 @@ payout_destinations = Table(
     Column("sanctions_strength", String(10), nullable=False, server_default="none"),
     Column("sanctions_match", JSON),
     Column("created_at", UTCDateTime, nullable=False),
+    # The account preselected when selling; at most one per seller is set (by one UPDATE).
+    Column("is_default", Boolean, nullable=False, server_default="0"),
+    # Removed by the seller: no longer offered, kept because trades and payouts refer to it.
+    Column("removed_at", UTCDateTime),
+)
+
+# A batch of vouchers a seller previewed, then sold once (the one-time token is its id).
+trade_batches = Table(
+    "trade_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("brand_slug", String(64), nullable=False),
+    Column("face_value", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("method", String(30), nullable=False),
+    Column("acquired_on", Date, nullable=False),
+    Column("payout_destination_id", ID, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    # What each voucher pays at the previewed rate: selling refuses if the rate moved since.
+    Column("payout_each", BigInteger, nullable=False),
+    # The codes, encrypted, only between preview and submit; erased when the batch is sold.
+    Column("lines_enc", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("submitted_at", UTCDateTime),
+    Column("summarized_at", UTCDateTime),
+)
+
+trade_batch_lines = Table(
+    "trade_batch_lines",
+    metadata,
+    Column("batch_id", ID, ForeignKey("trade_batches.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("masked", String(12), nullable=False),
+    Column("trade_id", ID, unique=True),
+    Column("error_code", String(60)),
+    Column("error_message", Text),
 )
 
 trades = Table(

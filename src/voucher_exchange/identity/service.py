@@ -17,7 +17,8 @@ from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, User, normalise_name
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Forbidden, InvalidInput
+from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
+from voucher_exchange.payouts import banks
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import DestinationStatus
 from voucher_exchange.risk import sanctions_customers
@@ -25,6 +26,7 @@ from voucher_exchange.risk.sanctions import Strength
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts, is_country_code
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
+from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 
 _ACCOUNT_NUMBER = re.compile(r"^\d{6,20}$")
@@ -177,31 +179,65 @@ class Destination:
     masked: str
     bank_code: str
     holder_name: str
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class HolderCheck:
+    """What the bank says about an account before it is saved (예금주 확인)."""
+
+    bank_code: str
+    account_number: str
+    holder_name: str
+    matches: bool
+    reason: str | None  # account_unknown | holder_mismatch | None
+
+    @property
+    def masked(self) -> str:
+        """The account number as the page may show it."""
+        return mask(self.account_number)
+
+
+def check_holder(
+    ctx: Context, user: User, bank_code: str, account_number: str, holder_name: str
+) -> HolderCheck:
+    """Ask the bank who holds an account and compare with the seller's verified legal name; stores nothing."""
+    account_number = account_number.replace("-", "").replace(" ", "")
+    if not _ACCOUNT_NUMBER.match(account_number):
+        raise InvalidInput(
+            "account_number_invalid", "An account number has 6 to 20 digits.", "account_number"
+        )
+    if not _BANK_CODE.match(bank_code) or not banks.known(ctx.settings.jurisdiction, bank_code):
+        raise InvalidInput("bank_code_invalid", "Choose your bank from the list.", "bank_code")
+    holder_name = " ".join(holder_name.split())
+    if not holder_name:
+        raise InvalidInput("holder_name_invalid", "Enter the account holder's name.", "holder_name")
+    verified_name = user.legal_name if user.identity_status is IdentityStatus.VERIFIED else None
+    holder = ctx.rail.account_holder(bank_code, account_number)
+    if not holder.exists or holder.holder_name is None:
+        reason: str | None = "account_unknown"
+    elif (
+        verified_name is None
+        or normalise_name(holder_name) != normalise_name(verified_name)
+        or normalise_name(holder.holder_name) != normalise_name(verified_name)
+    ):
+        reason = "holder_mismatch"
+    else:
+        reason = None
+    return HolderCheck(bank_code, account_number, holder_name, reason is None, reason)
 
 
 def add_payout_destination(
     ctx: Context, user: User, bank_code: str, account_number: str, holder_name: str
 ) -> Destination:
     """Register a bank account; verified only if the bank says it is held in the seller's verified name."""
-    account_number = account_number.replace("-", "").replace(" ", "")
-    if not _ACCOUNT_NUMBER.match(account_number):
-        raise InvalidInput(
-            "account_number_invalid", "An account number has 6 to 20 digits.", "account_number"
-        )
-    if not _BANK_CODE.match(bank_code):
-        raise InvalidInput("bank_code_invalid", "Use the bank's code, e.g. 004.", "bank_code")
-    holder_name = " ".join(holder_name.split())
-    if not holder_name:
-        raise InvalidInput("holder_name_invalid", "Enter the account holder's name.", "holder_name")
-    verified_name = user.legal_name if user.identity_status is IdentityStatus.VERIFIED else None
-    holder = ctx.rail.account_holder(bank_code, account_number)
-    same_person = (
-        verified_name is not None
-        and holder.exists
-        and holder.holder_name is not None
-        and normalise_name(holder_name) == normalise_name(verified_name)
-        and normalise_name(holder.holder_name) == normalise_name(verified_name)
-    )
+    checked = check_holder(ctx, user, bank_code, account_number, holder_name)
+    return save_checked_destination(ctx, user, checked)
+
+
+def save_checked_destination(ctx: Context, user: User, checked: HolderCheck) -> Destination:
+    """Store an account the bank was asked about; sanctions screening of the holder decides last."""
+    bank_code, account_number, holder_name = checked.bank_code, checked.account_number, checked.holder_name
     dest_id = str(uuid.uuid4())
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -209,7 +245,7 @@ def add_payout_destination(
         person = sanctions_customers.facts_of(uow.conn, user.id)
         cleared = sanctions_customers.cleared_for(uow.conn, user.id)
         match = ctx.sanctions.screen(uow.conn, holder_name, person, cleared)
-        same_person = same_person and match.strength is not Strength.STRONG
+        same_person = checked.matches and match.strength is not Strength.STRONG
         status = DestinationStatus.VERIFIED if same_person else DestinationStatus.REJECTED
         payout_repo.insert_destination(
             uow.conn,
@@ -227,14 +263,39 @@ def add_payout_destination(
         )
         if same_person:
             accounts.raise_tier(uow.conn, user.id, 1)
+            if not any(d.is_default for d in payout_repo.destinations_of(uow.conn, user.id)):
+                payout_repo.set_default(uow.conn, user.id, dest_id)
         uow.commit()
     return Destination(dest_id, status.value, mask(account_number), bank_code, holder_name)
+
+
+def make_default(ctx: Context, user: User, destination_id: str) -> None:
+    """The account preselected when the seller sells."""
+    with ctx.uow() as uow:
+        if not payout_repo.set_default(uow.conn, user.id, destination_id):
+            raise NotFound("payout_destination_unknown", "There is no such verified account of yours.")
+        uow.commit()
+
+
+def remove_destination(ctx: Context, user: User, destination_id: str) -> None:
+    """Stop offering an account; refused while money is on its way to it."""
+    with ctx.uow() as uow:
+        if payout_repo.has_payout_in_flight(uow.conn, destination_id) or trade_repo.open_trades_paying_to(
+            uow.conn, destination_id
+        ):
+            raise Conflict(
+                "payout_destination_in_use",
+                "Money is on its way to this account. Remove it once those trades are paid.",
+            )
+        if not payout_repo.remove(uow.conn, user.id, destination_id, ctx.clock.now()):
+            raise NotFound("payout_destination_unknown", "There is no such account of yours.")
+        uow.commit()
 
 
 def list_destinations(ctx: Context, user: User) -> list[Destination]:
     """The seller's payout destinations, newest first."""
     with ctx.uow(readonly=True) as uow:
         return [
-            Destination(d.id, d.status.value, d.masked, d.bank_code, d.holder_name)
+            Destination(d.id, d.status.value, d.masked, d.bank_code, d.holder_name, d.is_default)
             for d in payout_repo.destinations_of(uow.conn, user.id)
         ]

@@ -104,6 +104,8 @@ class Destination:
     status: DestinationStatus
     sanctions_strength: str
     created_at: datetime
+    is_default: bool = False
+    removed_at: datetime | None = None
 
     @property
     def masked(self) -> str:

@@ -44,6 +44,8 @@ def _destination(row: Any) -> Destination:
         status=DestinationStatus(row.status),
         sanctions_strength=row.sanctions_strength,
         created_at=row.created_at,
+        is_default=bool(row.is_default),
+        removed_at=row.removed_at,
     )
 
 
@@ -173,13 +175,58 @@ def destination(conn: Connection, destination_id: str) -> Destination | None:
 
 
 def destinations_of(conn: Connection, user_id: str) -> list[Destination]:
-    """A seller's destinations, newest first."""
+    """A seller's destinations (not those they removed): the default first, then newest first."""
+    d = payout_destinations.c
     rows = conn.execute(
         select(payout_destinations)
-        .where(payout_destinations.c.user_id == user_id)
-        .order_by(payout_destinations.c.created_at.desc())
+        .where((d.user_id == user_id) & d.removed_at.is_(None))
+        .order_by(d.is_default.desc(), d.created_at.desc(), d.id)
     )
     return [_destination(r) for r in rows]
+
+
+def set_default(conn: Connection, user_id: str, destination_id: str) -> bool:
+    """Make one verified, kept destination the seller's default (and no other); False if none such."""
+    d = payout_destinations.c
+    eligible = (
+        (d.id == destination_id)
+        & (d.user_id == user_id)
+        & d.removed_at.is_(None)
+        & (d.status == DestinationStatus.VERIFIED.value)
+    )
+    if conn.execute(select(d.id).where(eligible)).first() is None:
+        return False
+    # One statement sets every row of the seller: never two defaults, whatever runs concurrently.
+    conn.execute(
+        update(payout_destinations)
+        .where(d.user_id == user_id)
+        .values(is_default=(d.id == destination_id) & d.removed_at.is_(None))
+    )
+    return True
+
+
+def remove(conn: Connection, user_id: str, destination_id: str, now: datetime) -> bool:
+    """Mark a destination removed (it stays for the trades that used it); False if not the seller's."""
+    d = payout_destinations.c
+    done = conn.execute(
+        update(payout_destinations)
+        .where((d.id == destination_id) & (d.user_id == user_id) & d.removed_at.is_(None))
+        .values(removed_at=now, is_default=False)
+    )
+    return done.rowcount == 1
+
+
+def has_payout_in_flight(conn: Connection, destination_id: str) -> bool:
+    """True while a payout to this destination is decided or sent but not settled."""
+    row = conn.execute(
+        select(payouts.c.id)
+        .where(
+            (payouts.c.destination_id == destination_id)
+            & payouts.c.status.in_([PayoutStatus.CREATED.value, PayoutStatus.SENDING.value])
+        )
+        .limit(1)
+    ).first()
+    return row is not None
 
 
 def set_destination_status(conn: Connection, destination_id: str, status: DestinationStatus) -> None:

@@ -402,6 +402,17 @@ def recent_review_seconds(conn: Connection, limit: int = 50) -> list[float]:
     return waits
 
 
+def open_trades_paying_to(conn: Connection, destination_id: str) -> int:
+    """How many trades not yet at rest will pay into this destination (a refused payout goes elsewhere)."""
+    resting = [*(s.value for s in TERMINAL), TradeStatus.FAILED.value]
+    found = conn.execute(
+        select(func.count())
+        .select_from(trades)
+        .where((trades.c.payout_destination_id == destination_id) & trades.c.status.not_in(resting))
+    ).scalar_one()
+    return int(found)
+
+
 def devices_of(conn: Connection, user_id: str) -> set[str]:
     """Every device id a user sold from."""
     rows = conn.execute(

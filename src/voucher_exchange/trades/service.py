@@ -90,7 +90,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "acquisition.acquired_on",
         )
     destination = payout_service.destination(conn, cmd.payout_destination_id)
-    if destination is None or destination.user_id != user.id:
+    if destination is None or destination.user_id != user.id or destination.removed_at is not None:
         raise NotFound(
             "payout_destination_unknown",
             "Add a bank account first and use its id.",
@@ -345,7 +345,7 @@ def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, d
             "Only a payout the bank refused can be sent to another account; this trade's was not.",
         )
     destination = payout_service.destination(conn, destination_id)
-    if destination is None or destination.user_id != user.id:
+    if destination is None or destination.user_id != user.id or destination.removed_at is not None:
         raise NotFound(
             "payout_destination_unknown", "Add a bank account first and use its id.", "payout_destination_id"
         )

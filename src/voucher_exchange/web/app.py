@@ -30,7 +30,7 @@ from voucher_exchange.web.session import EnrolmentRequired, LoginRequired, visit
 STATIC = resources.files("voucher_exchange.web").joinpath("static")
 # Front-end libraries come from their npm packages (package.json pins them; `make install` runs npm ci).
 VENDOR = {"htmx.min.js": ("htmx.org", "dist/htmx.min.js")}
-_OWN = {"app.css": "text/css", "app.js": "text/javascript"}
+_OWN = {"app.css": "text/css", "app.js": "text/javascript", "forms.js": "text/javascript"}
 
 
 def node_modules() -> Path:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Form
 from pydantic import AfterValidator
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, Money
 from voucher_exchange.security.input_policy import NAME_MAX, PHONE_MAX, multi_line, single_line
@@ -41,9 +41,16 @@ def check_text(text: str, field: str) -> None:
 
 
 def parse_amount(text: str, currency: str, field: str = "face_value") -> Money:
-    """'50,000' → ₩50,000; '25.50' → $25.50. Refuses fractions a currency does not have."""
-    cleaned = text.strip().replace(",", "").replace(" ", "").lstrip("₩$")
-    if not _AMOUNT.fullmatch(cleaned):
+    """'50,000', '50,000원', '5만원', '5만 5천원', '₩50,000' → ₩50,000; '25.50' → $25.50.
+
+    Refuses fractions a currency does not have; anything else typed is a field error, never a crash.
+    """
+    cleaned = "".join(text[:60].split()).replace(",", "")
+    cleaned = cleaned.removeprefix("₩").removeprefix("$").removeprefix("￦")
+    cleaned = cleaned.removesuffix("원").removesuffix("KRW").removesuffix("USD")
+    if currency == "KRW" and (major_ko := korean.korean_number(cleaned)) is not None:
+        cleaned = str(major_ko)
+    if len(text) > 60 or not _AMOUNT.fullmatch(cleaned):
         raise InvalidInput("amount_invalid", "Enter an amount in numbers.", field)
     major = Decimal(cleaned)
     minor = major.scaleb(CURRENCY_EXPONENTS[currency])

@@ -140,6 +140,23 @@ ERRORS = {
     "staff_cannot_sell": N_(
         "Staff accounts cannot sell unless an operator allows it; use a personal account."
     ),
+    # Bank accounts and selling forms (issue 13).
+    "account_unknown": N_("The bank does not know this account. Check the bank and the account number."),
+    "holder_mismatch": N_(
+        "The bank says this account is not held in your verified name. We only pay into your own account."
+    ),
+    "holder_check_expired": N_("The check has expired. Check the account again."),
+    "payout_destination_in_use": N_(
+        "Money is on its way to this account. Remove it once those trades are paid."
+    ),
+    "carrier_billing_prohibited": N_(
+        "We never buy vouchers paid for with mobile carrier billing. Nothing was sent and nothing was stored."
+    ),
+    "batch_unknown": N_("There is no such batch."),
+    "batch_price_changed": N_("The rate changed since your preview. Check the new total before selling."),
+    "batch_expired": N_(
+        "This batch was already sent or has expired. Check your trades before sending again."
+    ),
 }
 
 # The trust shell (business profile, consent texts, consent at sign-up).

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import banks
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.web import labels, profile_cache, staff_words
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
@@ -23,10 +27,28 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _money(value: Any, lang: str) -> str:
+def _as_money(value: Any) -> Money:
     if isinstance(value, dict):
-        value = Money(int(value["amount"]), str(value["currency"]))
-    return i18n.format_money(value, lang)
+        return Money(int(value["amount"]), str(value["currency"]))
+    assert isinstance(value, Money)
+    return value
+
+
+def _money(value: Any, lang: str) -> str:
+    return i18n.format_money(_as_money(value), lang)
+
+
+def _with_particles(gettext: Callable[..., str]) -> Callable[..., str]:
+    """`_()` whose Korean particles agree with the values put in (korean.resolve)."""
+
+    @pass_context
+    def translate(context: Context, message: str, **values: Any) -> str:
+        marked = {k: v + korean.MARK if isinstance(v, str) else v for k, v in values.items()}
+        text = gettext(context, message, **marked)
+        # resolve only drops our markers and adds Hangul particles: escaped text stays escaped.
+        return Markup(korean.resolve(text)) if isinstance(text, Markup) else korean.resolve(text)  # noqa: S704
+
+    return translate
 
 
 def _face_values(brand: Brand, lang: str) -> str:
@@ -65,17 +87,21 @@ def environment(lang: str, tz: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["gettext"] = _with_particles(env.globals["gettext"])  # type: ignore[arg-type]
     env.filters["money"] = lambda v: _money(v, lang)
     env.filters["face_values"] = lambda b: _face_values(b, lang)
     env.filters["rate_range"] = lambda b: _rate_range(b, lang)
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
     env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
+    env.filters["amount"] = lambda v: i18n.format_amount_text(_as_money(v), lang)
+    env.filters["minute"] = lambda v: i18n.format_minute(_moment(v), lang, tz) if v else ""
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
     env.globals.update(
         lang=lang,
         languages=i18n.LANGUAGES,
         status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
+        bank_name=lambda code: banks.bank_name(str(code), lang),
         STEPS=labels.STEPS,
         ROLES=labels.ROLES,
         brand_status_label=lambda s: i18n.gettext(lang, labels.BRAND_STATUS.get(str(s), str(s))),

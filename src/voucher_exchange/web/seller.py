@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -11,11 +13,14 @@ from fastapi.responses import Response
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
+from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
+from voucher_exchange.money import Money
+from voucher_exchange.payouts import banks
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
 from voucher_exchange.trust import service as trust
@@ -57,18 +62,51 @@ def _calculate(v: Visitor, brand: str, face: str) -> dict[str, Any]:
     return {"quote": quote, "minutes": v.ctx.settings.quote_ttl_seconds // 60}
 
 
+# Face values offered as chips for a brand sold in a range rather than fixed denominations.
+_RANGE_CHIPS = (10_000, 30_000, 50_000, 100_000)
+_RANGE_CHIPS_USD = (1_000, 2_500, 5_000, 10_000)
+
+
+def face_chips(brands: list[Brand], brand: str, face: str) -> list[dict[str, Any]]:
+    """The chosen brand's face values to tap, the one typed marked current."""
+    found = next((b for b in brands if b.slug == brand and b.status is BrandStatus.ACTIVE), None)
+    if found is None:
+        return []
+    values = found.face_values
+    if values.allowed:
+        amounts = list(values.allowed)
+    else:
+        common = _RANGE_CHIPS if found.currency == "KRW" else _RANGE_CHIPS_USD
+        amounts = [a for a in common if values.permits(a)]
+    try:
+        typed: int | None = forms.parse_amount(face, found.currency).amount if face.strip() else None
+    except DomainError:
+        typed = None
+    return [
+        {
+            "value": str(i18n.major_units(Money(a, found.currency))),
+            "money": Money(a, found.currency),
+            "current": a == typed,
+        }
+        for a in amounts
+    ]
+
+
 @router.get("/")
 def home(v: Page, brand: str = "", face: str = "") -> Response:
     """Rates and the calculator."""
     brands = brands_on_sale(v)
     chosen = brand or next((b.slug for b in brands if b.status is BrandStatus.ACTIVE), "")
-    return page(v, "home.html", brands=brands, brand=chosen, face=face, calc=_calculate(v, brand, face))
+    chips = face_chips(brands, chosen, face)
+    calc = _calculate(v, brand, face)
+    return page(v, "home.html", brands=brands, brand=chosen, face=face, calc=calc, chips=chips)
 
 
 @router.get("/calculator")
 def calculator(v: Page, brand: str = "", face: str = "") -> Response:
     """The calculator's result, for htmx as the seller types."""
-    return page(v, "_calc.html", calc=_calculate(v, brand, face), brand=brand, face=face)
+    chips = face_chips(brands_on_sale(v), brand, face)
+    return page(v, "_calc.html", calc=_calculate(v, brand, face), brand=brand, face=face, chips=chips)
 
 
 @router.post("/language")
@@ -197,6 +235,7 @@ def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
         status=status,
         me=fresh,
         destinations=identity.list_destinations(v.ctx, user),
+        banks=banks.banks_for(v.ctx.settings.jurisdiction),
         limits=limits,
         **values,
     )
@@ -224,20 +263,92 @@ def verify_identity(
         if outcome.refused:
             raise identity.identity_refusal(outcome.refused, v.ctx.settings.jurisdiction)
     except DomainError as exc:
-        return _account_page(v, status=exc.status, identity_error=forms.message(exc, v.lang))
+        kept = {
+            "legal_name": legal_name,
+            "birth_date": birth_date,
+            "phone": phone,
+            "nationality": nationality,
+        }
+        error = forms.message(exc, v.lang)
+        return _account_page(v, status=exc.status, identity_error=error, identity_form=kept)
     return redirect(v, "/account")
 
 
+_CHECK_LASTS = timedelta(minutes=10)
+
+
+def _check_token(v: Visitor, user: User, checked: identity.HolderCheck) -> str:
+    """The checked account, encrypted for this seller only, so the page never carries the number."""
+    until = (v.ctx.clock.now() + _CHECK_LASTS).isoformat()
+    value: dict[str, str | None] = {
+        "b": checked.bank_code,
+        "a": checked.account_number,
+        "h": checked.holder_name,
+        "until": until,
+    }
+    return base64.urlsafe_b64encode(v.ctx.vault.encrypt_json(value, f"holder-check:{user.id}")).decode()
+
+
+def _open_check_token(v: Visitor, user: User, token: str) -> dict[str, str | None]:
+    expired = InvalidInput("holder_check_expired", "The check has expired. Check the account again.")
+    try:
+        value = v.ctx.vault.decrypt_json(base64.urlsafe_b64decode(token.encode()), f"holder-check:{user.id}")
+        until = datetime.fromisoformat(str(value["until"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise expired from exc
+    if until <= v.ctx.clock.now():
+        raise expired
+    return value
+
+
 @router.post("/account/payout-accounts")
-def add_payout_account(
+def check_payout_account(
     v: Page, bank_code: BankCodeText, account_number: AccountNumberText, holder_name: NameText
 ) -> Response:
-    """Register a bank account in the seller's own name."""
+    """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet."""
+    user = v.seller()
+    kept = {"bank_code": bank_code, "holder_name": holder_name}
+    try:
+        checked = identity.check_holder(v.ctx, user, bank_code, account_number, holder_name)
+        if not checked.matches:
+            reason = checked.reason or "holder_mismatch"
+            raise InvalidInput(reason, "The account must be in your own verified name.", "account_number")
+    except DomainError as exc:
+        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang), bank_form=kept)
+    return _account_page(v, checked=checked, check_token=_check_token(v, user, checked), bank_form=kept)
+
+
+@router.post("/account/payout-accounts/confirm")
+def add_payout_account(v: Page, check: Annotated[str, Form(max_length=1000)]) -> Response:
+    """Store the account the seller saw checked; the bank is asked once more so what is stored is true."""
     user = v.seller()
     try:
-        dest = identity.add_payout_destination(v.ctx, user, bank_code, account_number, holder_name)
+        value = _open_check_token(v, user, check)
+        dest = identity.add_payout_destination(v.ctx, user, str(value["b"]), str(value["a"]), str(value["h"]))
         if dest.status != "verified":
             raise InvalidInput("payout_destination_mismatch", "The account must be in your own name.")
+    except DomainError as exc:
+        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
+    return redirect(v, "/account")
+
+
+@router.post("/account/payout-accounts/{destination_id}/default")
+def make_default_payout_account(v: Page, destination_id: str) -> Response:
+    """The account preselected when selling."""
+    user = v.seller()
+    try:
+        identity.make_default(v.ctx, user, destination_id[:36])
+    except DomainError as exc:
+        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
+    return redirect(v, "/account")
+
+
+@router.post("/account/payout-accounts/{destination_id}/remove")
+def remove_payout_account(v: Page, destination_id: str) -> Response:
+    """Stop offering an account (refused while a payout to it is on its way)."""
+    user = v.seller()
+    try:
+        identity.remove_destination(v.ctx, user, destination_id[:36])
     except DomainError as exc:
         return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
     return redirect(v, "/account")

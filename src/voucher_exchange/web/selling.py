@@ -24,9 +24,10 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
+from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.render import page, redirect
-from voucher_exchange.web.seller import brands_on_sale
+from voucher_exchange.web.seller import brands_on_sale, face_chips
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -45,7 +46,10 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     except DomainError as exc:
         brands = brands_on_sale(v)
         calc = {"error": forms.message(exc, v.lang)}
-        return page(v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc)
+        chips = face_chips(brands, brand, face)
+        return page(
+            v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips
+        )
     return redirect(v, f"/sell/{quote.id}")
 
 
@@ -75,29 +79,33 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
 def batch_form(v: Page) -> Response:
     """Sell many vouchers of one brand and face value."""
     v.seller()
-    return page(
-        v, "batch.html", brands=brands_on_sale(v), methods=list(AcquisitionMethod), **_batch_defaults(v)
-    )
+    return page(v, "batch.html", **_batch_values(v))
 
 
-def _batch_defaults(v: Visitor) -> dict[str, Any]:
+def _batch_values(v: Visitor, **kept: Any) -> dict[str, Any]:
     user = v.seller()
     verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
-    return {"destinations": verified, "today": v.ctx.clock.now().date().isoformat()}
+    return {
+        "brands": brands_on_sale(v),
+        "methods": list(AcquisitionMethod),
+        "destinations": verified,
+        "today": v.ctx.clock.now().date().isoformat(),
+        **kept,
+    }
 
 
 @router.post("/sell/batch")
-async def sell_batch(
+async def preview_batch(
     v: Page,
     brand: Text,
     face: Text,
-    method: Text,
     acquired_on: Annotated[str, Form(max_length=10)],
     payout_destination_id: Text,
+    method: Text = "",
     codes: CodesText = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Each line gets its own quote, trade and result."""
+    """Count, total face, fee and payout before anything is sold; the batch waits under a one-time id."""
     user = v.seller()
     text = codes
     if file is not None and file.filename:
@@ -106,39 +114,93 @@ async def sell_batch(
         forms.check_text(text, "codes")
         lines = batch.parse_lines(text)
         amount = forms.parse_amount(face, v.ctx.settings.currency)
-        chosen = AcquisitionMethod(method) if method in set(AcquisitionMethod) else AcquisitionMethod.OTHER
-        results = batch.sell_many(
+        if method not in set(AcquisitionMethod):
+            raise InvalidInput("method_invalid", "Choose how you got the vouchers.", "method")
+        _refuse_carrier_billing(AcquisitionMethod(method))
+        found = batch.preview(
             v.ctx,
             user,
             brand,
             amount,
             lines,
-            chosen,
+            AcquisitionMethod(method),
             forms.parse_date(acquired_on, "acquired_on"),
-            payout_destination_id,
-            v.client_ip,
+            payout_destination_id[:36],
         )
     except DomainError as exc:
+        # What was chosen comes back; the codes do not (they are secrets until sold).
+        kept = {"brand": brand, "face": face, "method": method, "acquired_on": acquired_on}
+        kept["chosen_destination"] = payout_destination_id
         return page(
-            v,
-            "batch.html",
-            status=exc.status,
-            brands=brands_on_sale(v),
-            methods=list(AcquisitionMethod),
-            error=forms.message(exc, v.lang),
-            codes=codes,
-            **_batch_defaults(v),
+            v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v, **kept)
         )
+    minutes = v.ctx.settings.quote_ttl_seconds // 60
+    names = _brand_names(v)
+    return page(
+        v, "batch_preview.html", preview=found, brand_names=names, brand=brand, face=amount, minutes=minutes
+    )
+
+
+@router.post("/sell/batch/{batch_id}")
+def sell_batch(v: Page, batch_id: str) -> Response:
+    """Sell the previewed batch once, then show its results (a reload or second click sells nothing)."""
+    user = v.seller()
+    try:
+        throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
+        batch.sell_previewed(v.ctx, user, batch_id[:36], v.client_ip)
+    except DomainError as exc:
+        try:
+            stored, _ = batch.lines_of(v.ctx, user, batch_id[:36])
+        except DomainError:
+            stored = None
+        if stored is not None and stored.submitted_at is not None:
+            return redirect(v, f"/sell/batch/{stored.id}")
+        return page(v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v))
+    return redirect(v, f"/sell/batch/{batch_id[:36]}")
+
+
+def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
+    stored, lines = batch.lines_of(v.ctx, v.seller(), batch_id[:36])
     rendered = [
         {
-            "number": r.number,
-            "masked": r.masked,
-            "trade_id": r.trade_id,
-            "error": forms.message(r.error, v.lang) if r.error else None,
+            "number": ln.number,
+            "masked": ln.masked,
+            "trade_id": ln.trade_id,
+            "status": ln.status,
+            "error": forms.message(DomainError(ln.error_code, ln.error_message or ""), v.lang)
+            if ln.error_code
+            else None,
         }
-        for r in results
+        for ln in lines
     ]
-    return page(v, "batch_results.html", results=rendered)
+    waiting = any(ln.status is not None and ln.status not in batch.SETTLED for ln in lines)
+    review_minutes = None
+    if any(ln.status == TradeStatus.IN_REVIEW.value for ln in lines):
+        with v.ctx.uow(readonly=True) as uow:
+            review_minutes = trade_service.expected_review_minutes(uow.conn)
+    return {"batch": stored, "results": rendered, "waiting": waiting, "review_minutes": review_minutes}
+
+
+@router.get("/sell/batch/{batch_id}")
+def batch_results(v: Page, batch_id: str) -> Response:
+    """Each line of a sold batch and where its trade stands, live."""
+    return page(v, "batch_results.html", **_batch_results(v, batch_id))
+
+
+@router.get("/sell/batch/{batch_id}/lines")
+def batch_lines(v: Page, batch_id: str) -> Response:
+    """The lines alone; htmx polls them until every line has settled."""
+    return page(v, "_batch_lines.html", **_batch_results(v, batch_id))
+
+
+def _refuse_carrier_billing(method: AcquisitionMethod) -> None:
+    """Stopped in the form: nothing submitted, claimed or stored (the API and issuer check still refuse)."""
+    if method is AcquisitionMethod.CARRIER_BILLING:
+        raise InvalidInput(
+            "carrier_billing_prohibited",
+            "We never buy vouchers paid for with mobile carrier billing.",
+            "method",
+        )
 
 
 @router.get("/sell/{quote_id}")
@@ -163,6 +225,7 @@ def sell(
         throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
         if method not in set(AcquisitionMethod):
             raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
+        _refuse_carrier_billing(AcquisitionMethod(method))
         cmd = trade_service.SubmitTrade(
             quote_id=quote_id[:36],
             code=code,
@@ -178,7 +241,9 @@ def sell(
             uow.after_commit(v.ctx.wake_workers)
             uow.commit()
     except DomainError as exc:
-        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), method=method)
+        # What was chosen comes back; the code and PIN never do.
+        kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
+        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), **kept)
     return redirect(v, f"/trades/{trade_id}")
 
 
@@ -197,6 +262,7 @@ def history(v: Page, status: str = "", brand: str = "") -> Response:
         trades=found,
         chosen_status=wanted or "",
         brand=brand,
+        brand_names=_brand_names(v),
         brands=brands_on_sale(v),
         statuses=list(TradeStatus),
     )
@@ -225,7 +291,8 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         ]
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
-    return {"t": t, "other_destinations": others, "offer_face": offer_face}
+    told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
+    return {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
 
 
 @router.get("/trades/{trade_id}")
@@ -237,7 +304,7 @@ def trade_page(v: Page, trade_id: str) -> Response:
 @router.get("/trades/{trade_id}/timeline")
 def timeline(v: Page, trade_id: str) -> Response:
     """The timeline alone; htmx polls it until the trade rests."""
-    return page(v, "_timeline.html", **_trade_context(v, trade_id))
+    return page(v, "_timeline.html", oob=True, **_trade_context(v, trade_id))
 
 
 @router.post("/trades/{trade_id}/payout")

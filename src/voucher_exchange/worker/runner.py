@@ -22,7 +22,7 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.notifications.accounts import mail_account
-from voucher_exchange.notifications.service import NOTIFY_TRADE, notify_trade
+from voucher_exchange.notifications.service import BATCH_SUMMARY, NOTIFY_TRADE, notify_batch, notify_trade
 from voucher_exchange.payouts.models import (
     WAITING_FOR_CLEARANCE,
     WAITING_FOR_FUNDS,
@@ -61,6 +61,7 @@ class JobKind:
 HANDLERS: dict[str, JobKind] = {
     PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
     NOTIFY_TRADE: JobKind(notify_trade),
+    BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
 }

@@ -1,0 +1,56 @@
+"""A trade's history told to its seller in plain words: review, approval, failure and recovery steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voucher_exchange.i18n import N_
+
+# Statuses off the happy path: when a trade went through one, the page tells what happened.
+OFF_PATH = {"in_review", "failed", "rejected", "cancelled", "reversed"}
+
+_ARRIVED = {
+    "received": N_("We received your voucher."),
+    "in_review": N_("A person started checking this trade."),
+    "rejected": N_("We refused this voucher. No payout and no fee."),
+    "cancelled": N_("You withdrew this trade. Nothing was taken from your voucher."),
+    "credited": N_("The voucher's value was secured and credited to you."),
+    "paying_out": N_("We sent the money to your bank."),
+    "paid": N_("Your bank received the money."),
+    "reversed": N_("The issuer took the voucher's value back."),
+}
+_AFTER = {
+    ("in_review", "rejected"): N_("A reviewer refused this trade. No payout and no fee."),
+    ("in_review", "cancelled"): N_("You withdrew this trade during the review. Nothing was taken."),
+    ("paying_out", "failed"): N_("Your bank did not accept the transfer. The money is kept safe for you."),
+    ("failed", "paying_out"): N_("We sent the money again, to the account you chose."),
+}
+_APPROVED = N_("A reviewer approved this trade.")
+_FAILED = N_("Something failed outside our control. Our team will finish or undo this trade.")
+_RESUMED = N_("Our team resumed this trade.")
+
+
+def story(events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each step that matters to the seller, in order: {at, step, text} (text still in English)."""
+    told: list[dict[str, str]] = []
+    before: str | None = None
+    for event in events:
+        now = str(event["status"])
+        text = _AFTER.get((before or "", now))
+        if text is None and before == "in_review" and now not in OFF_PATH:
+            text = _APPROVED
+        elif text is None and before == "failed" and now not in OFF_PATH:
+            text = _RESUMED
+        elif text is None and now == "failed":
+            text = _FAILED
+        elif text is None:
+            text = _ARRIVED.get(now)
+        if text is not None:
+            told.append({"at": str(event["at"]), "step": now, "text": text})
+        before = now
+    return told
+
+
+def went_off_path(events: list[dict[str, Any]]) -> bool:
+    """True when the trade was held, refused, withdrawn, failed or reversed at some point."""
+    return any(e["status"] in OFF_PATH for e in events)
