@@ -5,11 +5,17 @@ Each step is one short transaction whose status change goes through `lifecycle`
 transactions, never inside one. Every step can run again after a crash: the issuer
 redeem is idempotent on the trade id, the ledger write on its key and the rail
 transfer on the payout's key, so re-running moves nothing twice.
+
+A step hands the trade as it left it to the next step (no re-read between steps; a
+`TradeMovedOn` makes the loop read it again). Work with no outside call in between
+shares one transaction: securing the voucher, crediting the seller, creating the payout
+and reserving it in the ledger commit together, right before the rail is called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -26,7 +32,7 @@ from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import NewPayout
+from voucher_exchange.payouts.models import Destination, NewPayout, Payout, TreasuryShort
 from voucher_exchange.risk import sanctions_customers, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
@@ -43,7 +49,23 @@ from voucher_exchange.trades.models import (
 
 S = TradeStatus
 WORKER = lifecycle.WORKER
-Step = Callable[[Context, Trade], None]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The trade as the last step left it, and its payout if that step already reserved it."""
+
+    trade: Trade
+    reserved: tuple[Payout, Destination] | None = None
+
+
+# A step returns what the next step starts from, or None when the trade stops here for now.
+Step = Callable[[Context, Handoff], Handoff | None]
+
+
+def _moved(trade: Trade, status: TradeStatus, now: datetime, **values: object) -> Handoff:
+    """The trade after a status change this step committed (what the row now holds)."""
+    return Handoff(replace(trade, status=status, updated_at=now, **values))  # type: ignore[arg-type]
 
 
 def process_trade(ctx: Context, trade_id: str) -> None:
@@ -56,18 +78,24 @@ def process_trade(ctx: Context, trade_id: str) -> None:
         S.CREDITED: _start_payout,
         S.PAYING_OUT: _pay,
     }
-    for _ in range(len(steps) + 1):
-        with ctx.uow(readonly=True) as uow:
-            trade = trade_repo.get(uow.conn, trade_id)
-        if trade is None:
-            return
-        step = steps.get(trade.status)
+    handoff: Handoff | None = None
+    for _ in range(2 * len(steps)):
+        if handoff is None:
+            with ctx.uow(readonly=True) as uow:
+                trade = trade_repo.get(uow.conn, trade_id)
+            if trade is None:
+                return
+            handoff = Handoff(trade)
+        step = steps.get(handoff.trade.status)
         if step is None:
             return
         try:
-            step(ctx, trade)
+            handoff = step(ctx, handoff)
         except TradeMovedOn:
+            handoff = None  # another process moved it: read it again
             continue
+        if handoff is None:
+            return
 
 
 def _record(conn: Connection, trade: Trade, stage: DecisionStage, decision: Decision, now: datetime) -> None:
@@ -96,8 +124,9 @@ def _reject(
     lifecycle.reject(conn, trade.id, current, now, decision.reasons)
 
 
-def _screen(ctx: Context, trade: Trade) -> None:
+def _screen(ctx: Context, handoff: Handoff) -> Handoff | None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
+    trade = handoff.trade
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
@@ -132,12 +161,12 @@ def _screen(ctx: Context, trade: Trade) -> None:
                 decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
         if decision.outcome is Outcome.REJECT:
             _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
-        else:
-            _record(
-                conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now
-            )
-            lifecycle.start_verifying(conn, trade.id, now)
+            uow.commit()
+            return None
+        _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
+        lifecycle.start_verifying(conn, trade.id, now)
         uow.commit()
+    return _moved(trade, S.VERIFYING, now)
 
 
 def _voucher(ctx: Context, trade: Trade) -> tuple[str, str | None]:
@@ -162,8 +191,9 @@ def risk_subject(trade: Trade) -> RiskSubject:
     )
 
 
-def _verify(ctx: Context, trade: Trade) -> None:
+def _verify(ctx: Context, handoff: Handoff) -> Handoff | None:
     """Ask the issuer about the voucher; refuse on its state, balance or channel; then the risk engine."""
+    trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     with timed(ISSUER_LATENCY, "lookup"):
         answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
@@ -187,44 +217,49 @@ def _verify(ctx: Context, trade: Trade) -> None:
             )
         if decision.outcome is Outcome.REJECT:
             _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
-        else:
-            verdict = risk_service.decide(
+            uow.commit()
+            return None
+        verdict = risk_service.decide(
+            conn,
+            risk_subject(trade),
+            answer,
+            decision.evidence,
+            now,
+            ctx.settings.jurisdiction,
+            brand.scam_favoured,
+        )
+        for recorded in verdict.decisions:
+            trade_repo.add_decision(
                 conn,
-                risk_subject(trade),
-                answer,
-                decision.evidence,
+                trade.id,
+                DecisionStage(recorded.stage),
+                recorded.outcome,
+                recorded.reasons,
+                recorded.ruleset_version,
+                recorded.evidence,
+                risk_service.DECIDER,
                 now,
-                ctx.settings.jurisdiction,
-                brand.scam_favoured,
             )
-            for recorded in verdict.decisions:
-                trade_repo.add_decision(
-                    conn,
-                    trade.id,
-                    DecisionStage(recorded.stage),
-                    recorded.outcome,
-                    recorded.reasons,
-                    recorded.ruleset_version,
-                    recorded.evidence,
-                    risk_service.DECIDER,
-                    now,
-                )
-            outcome = verdict.evaluation.outcome
-            note = ", ".join(verdict.evaluation.reasons) or None
-            if outcome is Outcome.APPROVE:
-                lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
-            elif outcome is Outcome.REVIEW:
-                lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
-            else:
-                lifecycle.reject(
-                    conn,
-                    trade.id,
-                    S.VERIFYING,
-                    now,
-                    verdict.evaluation.reasons,
-                    issuer_answer=decision.evidence,
-                )
+        outcome = verdict.evaluation.outcome
+        note = ", ".join(verdict.evaluation.reasons) or None
+        if outcome is Outcome.APPROVE:
+            lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+        elif outcome is Outcome.REVIEW:
+            lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+        else:
+            lifecycle.reject(
+                conn,
+                trade.id,
+                S.VERIFYING,
+                now,
+                verdict.evaluation.reasons,
+                issuer_answer=decision.evidence,
+            )
         uow.commit()
+    if outcome is not Outcome.APPROVE:
+        return None
+    issued_at = answer.issued_at if answer.issued_at is not None else trade.issued_at
+    return _moved(trade, S.REDEEMING, now, issued_at=issued_at, issuer_answer=decision.evidence)
 
 
 def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> Redemption:
@@ -241,8 +276,10 @@ def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> 
         raise
 
 
-def _secure(ctx: Context, trade: Trade) -> None:
-    """Secure the value at the issuer, then credit the seller in the ledger, atomically."""
+def _secure(ctx: Context, handoff: Handoff) -> Handoff | None:
+    """Secure the value at the issuer, then credit the seller in the ledger and create and reserve
+    the payout, atomically (no outside call in between, so one transaction)."""
+    trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     crash_point("before_issuer_redeem")
     try:
@@ -257,7 +294,7 @@ def _secure(ctx: Context, trade: Trade) -> None:
         with ctx.uow() as uow:
             _reject(uow.conn, trade, S.REDEEMING, refusal, DecisionStage.REDEEM, ctx.clock.now())
             uow.commit()
-        return
+        return None
     crash_point("after_issuer_redeem")
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -265,7 +302,10 @@ def _secure(ctx: Context, trade: Trade) -> None:
         lifecycle.mark_secured(conn, trade.id, now, redemption.reference)
         for intent in postings.credit_trade(trade):
             ledger_repo.write(conn, intent, now)
+        credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redemption.reference)
+        after = _open_payout(conn, credited.trade, now)
         uow.commit()
+    return after
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -273,32 +313,50 @@ def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> N
     return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, amount or trade.payout, attempt)
 
 
-def _start_payout(ctx: Context, trade: Trade) -> None:
-    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic)."""
+def _start_payout(ctx: Context, handoff: Handoff) -> Handoff | None:
+    """A credited trade (after a crash, a freeze or a netting race): create and reserve its payout."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        conn = uow.conn
-        if sanctions_customers.payouts_frozen(conn, trade.user_id):
-            return  # sanctions freeze: stays credited until a reviewer releases it (which re-enqueues)
-        owed = _owed_by(conn, trade)
-        offset = min(owed, trade.payout.amount)
-        if offset:
-            try:
-                ledger_repo.write(
-                    conn,
-                    postings.net_against_receivable(trade.id, trade.user_id, Money(offset, trade.currency)),
-                    now,
-                )
-            except InsufficientFunds:
-                # Another trade of this seller settled the debt first: read it again.
-                raise TradeMovedOn(trade.id, S.CREDITED) from None
-        rest = trade.payout.amount - offset
-        if rest:
-            payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
-            lifecycle.start_payout(conn, trade.id, now)
-        else:
-            lifecycle.settle_by_netting(conn, trade.id, now)
+        after = _open_payout(uow.conn, handoff.trade, now)
         uow.commit()
+    return after
+
+
+def _open_payout(conn: Connection, trade: Trade, now: datetime) -> Handoff | None:
+    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
+    and reserve it in the ledger if the treasury covers it.
+
+    None when a sanctions freeze holds it at credited (a reviewer's release re-enqueues it),
+    or when netting settled it all. A savepoint keeps a short treasury from undoing the
+    credit: the payout step then waits for funds as before.
+    """
+    if sanctions_customers.payouts_frozen(conn, trade.user_id):
+        return None
+    owed = _owed_by(conn, trade)
+    offset = min(owed, trade.payout.amount)
+    if offset:
+        try:
+            ledger_repo.write(
+                conn,
+                postings.net_against_receivable(trade.id, trade.user_id, Money(offset, trade.currency)),
+                now,
+            )
+        except InsufficientFunds:
+            # Another trade of this seller settled the debt first: read it again.
+            raise TradeMovedOn(trade.id, S.CREDITED) from None
+    rest = trade.payout.amount - offset
+    if not rest:
+        lifecycle.settle_by_netting(conn, trade.id, now)
+        return None
+    payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
+    lifecycle.start_payout(conn, trade.id, now)
+    paying = _moved(trade, S.PAYING_OUT, now)
+    try:
+        with conn.begin_nested():
+            reserved = payout_service.reserve(conn, payout, now)
+    except TreasuryShort:
+        return paying
+    return replace(paying, reserved=reserved)
 
 
 def _owed_by(conn: Connection, trade: Trade) -> int:
@@ -307,12 +365,17 @@ def _owed_by(conn: Connection, trade: Trade) -> int:
     return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
 
 
-def _pay(ctx: Context, trade: Trade) -> None:
+def _pay(ctx: Context, handoff: Handoff) -> Handoff | None:
     """Send the trade's payout, then record the rail's answer and the trade's status together."""
-    with ctx.uow(readonly=True) as uow:
-        payout = payout_service.for_trade(uow.conn, trade.id)
-    assert payout is not None, f"trade {trade.id} is paying out without a payout"
-    outcome = payout_service.send(ctx, payout.id)
+    trade = handoff.trade
+    reserved = handoff.reserved
+    if reserved is None:
+        with ctx.uow(readonly=True) as uow:
+            payout = payout_service.for_trade(uow.conn, trade.id)
+        assert payout is not None, f"trade {trade.id} is paying out without a payout"
+        outcome = payout_service.send(ctx, payout.id)
+    else:
+        outcome = payout_service.send(ctx, reserved[0].id, reserved)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         payout_service.record(uow.conn, outcome, now)
@@ -321,3 +384,4 @@ def _pay(ctx: Context, trade: Trade) -> None:
         else:
             lifecycle.payout_refused(uow.conn, trade.id, now)
         uow.commit()
+    return None
