@@ -60,15 +60,17 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
 def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
     """Take the next due job (or one whose worker's lease ran out) for `lease_seconds`.
 
-    SKIP LOCKED: workers never wait on each other's claims.
+    One statement: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`;
+    workers never wait on each other's claims.
     """
-    pick = select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1)
-    job_id = conn.execute(locked(conn, pick, skip_locked=True)).scalar()
-    if job_id is None:
-        return None
+    pick = locked(
+        conn,
+        select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1),
+        skip_locked=True,
+    ).scalar_subquery()
     row = conn.execute(
         update(jobs)
-        .where(jobs.c.id == job_id)
+        .where(jobs.c.id == pick)
         .values(
             status=R,
             locked_by=worker_id,
@@ -78,7 +80,9 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
             updated_at=now,
         )
         .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
-    ).one()
+    ).first()
+    if row is None:
+        return None
     return Job(
         id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts), request_id=row.request_id
     )
@@ -126,6 +130,22 @@ def retry_later(
         update(jobs)
         .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
         .values(values)
+    )
+
+
+def release(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
+    """Give back a job claimed but not started (the worker is stopping): due now, the attempt uncounted."""
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .values(
+            status=Q,
+            run_at=now,
+            locked_by=None,
+            locked_until=None,
+            attempts=jobs.c.attempts - 1,
+            updated_at=now,
+        )
     )
 
 

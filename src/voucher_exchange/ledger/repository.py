@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, case, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
@@ -34,20 +36,45 @@ def _account(row: Any) -> Account:
     )
 
 
+# Account ids never change once committed, so each process keeps them per engine. An id is
+# cached only when the account was found already there, made by a transaction that
+# committed: never one this transaction created (it could still roll back). PostgreSQL's
+# ON CONFLICT waits for a concurrent creator to finish; SQLite has one writer at a time.
+_ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+_CREATED = "vx_ledger_accounts_created"
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _transaction_over(conn: Connection) -> None:
+    conn.info.pop(_CREATED, None)
+
+
 def account_id(conn: Connection, ref: AccountRef) -> int:
     """The account's id, creating the account on first use."""
-    insert_ignore(
+    key = (ref.code, ref.currency)
+    known = _ACCOUNT_IDS.setdefault(conn.engine, {})
+    if key in known:
+        return known[key]
+    created = insert_ignore(
         conn,
         ledger_accounts,
         {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value},
         ["code", "currency"],
     )
-    found = conn.execute(
-        select(ledger_accounts.c.id).where(
-            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
-        )
-    ).scalar_one()
-    return int(found)
+    found = int(
+        conn.execute(
+            select(ledger_accounts.c.id).where(
+                (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
+            )
+        ).scalar_one()
+    )
+    mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
+    if created:
+        mine.add(key)
+    elif key not in mine:
+        known[key] = found
+    return found
 
 
 def transfer_id(conn: Connection, key: str) -> int | None:
@@ -57,33 +84,42 @@ def transfer_id(conn: Connection, key: str) -> int | None:
 
 
 def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | None = None) -> bool:
-    """Move the totals; False (nothing to commit) if the `covered` account cannot hold its credit.
+    """Move the totals in one UPDATE; False (nothing to commit) if the `covered` account cannot hold
+    its credit.
 
-    Rows are updated in ascending id order: concurrent writers lock in the same order. The
-    cover check is the WHERE clause of the very UPDATE that reserves the amount, so it is
-    atomic: check-then-act cannot race.
+    The cover check is in the WHERE clause of the very UPDATE that reserves the amount, so it
+    is atomic: check-then-act cannot race. One statement locks every row it changes, in the
+    order the primary key index gives them.
     """
     a = ledger_accounts.c
-    for acct, column, delta in sorted(changes):
-        col = a[column]
-        where = a.id == acct
-        if acct == covered and column.startswith("credits"):
-            where = where & (a.debits_posted - a.credits_posted - a.credits_pending >= delta)
-        result = conn.execute(update(ledger_accounts).where(where).values({column: col + delta}))
-        if not result.rowcount:
-            return False
-    return True
+    by_column: dict[str, list[tuple[int, int]]] = {}
+    for acct, column, delta in changes:
+        by_column.setdefault(column, []).append((acct, delta))
+    values = {
+        column: a[column] + case(*((a.id == acct, delta) for acct, delta in moves), else_=0)
+        for column, moves in by_column.items()
+    }
+    accounts = sorted({acct for acct, _, _ in changes})
+    where: list[ColumnElement[bool]] = [a.id.in_(accounts)]
+    if covered is not None:
+        needed = sum(d for acct, column, d in changes if acct == covered and column.startswith("credits"))
+        free = a.debits_posted - a.credits_posted - a.credits_pending
+        where.append((a.id != covered) | (free >= needed))
+    result = conn.execute(update(ledger_accounts).where(*where).values(values))
+    return result.rowcount == len(accounts)
 
 
 def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
-    """Write a single or pending transfer once; a repeated key returns the first id."""
-    existing = transfer_id(conn, intent.key)
-    if existing is not None:
-        return existing
+    """Write a single or pending transfer once; a repeated key returns the first id.
+
+    With the account ids known, two statements: the insert (`ON CONFLICT (key) DO NOTHING
+    RETURNING id`) and one UPDATE of both accounts' totals.
+    """
     debit = account_id(conn, intent.debit)
     credit = account_id(conn, intent.credit)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     new_id = conn.execute(
-        insert(ledger_transfers)
+        dialect.insert(ledger_transfers)
         .values(
             key=intent.key,
             reference=intent.reference,
@@ -95,8 +131,13 @@ def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
             memo=intent.memo,
             created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["key"])
         .returning(ledger_transfers.c.id)
-    ).scalar_one()
+    ).scalar()
+    if new_id is None:
+        existing = transfer_id(conn, intent.key)
+        assert existing is not None
+        return existing
     suffix = "pending" if intent.phase is Phase.PENDING else "posted"
     changes = [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)]
     if not _bump(conn, changes, covered=credit if intent.covered else None):

@@ -65,22 +65,35 @@ class Worker:
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.handlers = handlers or HANDLERS
         self._rng = random.Random()  # jitter only; no security role  # noqa: S311
+        self._next: Job | None = None
 
     def run_once(self) -> bool:
-        """Claim and run one due job; False when there was none."""
-        with self.ctx.uow() as uow:
-            job = queue.claim(uow.conn, self.id, self.ctx.clock.now(), self.ctx.settings.job_lease_seconds)
-            uow.commit()
+        """Run one due job (the one claimed when the last finished, or a new claim); False when none."""
+        job, self._next = self._next, None
+        if job is None:
+            lease = self.ctx.settings.job_lease_seconds
+            with self.ctx.uow() as uow:
+                job = queue.claim(uow.conn, self.id, self.ctx.clock.now(), lease)
+                uow.commit()
         if job is None:
             return False
         structlog.contextvars.bind_contextvars(request_id=job.request_id, job_id=job.id, ref=job.ref)
         try:
-            self._run(job)
+            self._next = self._run(job)
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "job_id", "ref")
         return True
 
-    def _run(self, job: Job) -> None:
+    def release(self) -> None:
+        """Put back a job claimed ahead (on stop), so it runs now elsewhere, not after its lease."""
+        job, self._next = self._next, None
+        if job is not None:
+            with self.ctx.uow() as uow:
+                queue.release(uow.conn, job, self.id, self.ctx.clock.now())
+                uow.commit()
+
+    def _run(self, job: Job) -> Job | None:
+        """Run the job; on success finish it and claim the next in the same transaction."""
         try:
             self.handlers[job.kind].run(self.ctx, job.ref)
         except DBAPIError as exc:
@@ -100,13 +113,17 @@ class Worker:
             self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
         else:
             every = self.handlers[job.kind].every
+            now = self.ctx.clock.now()
             with self.ctx.uow() as uow:
                 if every is None:
-                    queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
+                    queue.finish(uow.conn, job, self.id, now)
                 else:
                     delay = float(getattr(self.ctx.settings, every))
-                    queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay, "", reset=True)
+                    queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
+                following = queue.claim(uow.conn, self.id, now, self.ctx.settings.job_lease_seconds)
                 uow.commit()
+            return following
+        return None
 
     def _later(self, job: Job, delay_seconds: float, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -140,6 +157,10 @@ class Worker:
             if not busy:
                 self.ctx.job_signal.wait(poll)
                 self.ctx.job_signal.clear()
+        try:
+            self.release()
+        except Exception:  # the lease runs out instead
+            log.exception("worker_release_error")
 
 
 def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threading.Thread]:
