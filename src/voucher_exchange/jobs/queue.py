@@ -13,14 +13,19 @@ from voucher_exchange.jobs.models import Job, JobStatus
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 CHANNEL = "vx_jobs"
+# Engine execution option: job kinds this deployment has nothing to do for (e.g. the e-mail
+# notice with no mail server configured); enqueueing one writes nothing.
+SKIP_KINDS = "vx_skip_job_kinds"
 
 
 def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds: float = 0.0) -> None:
     """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
 
     If that job is running right now, it is told to run once more, so work enqueued
-    while it runs is never lost.
+    while it runs is never lost. A kind in the engine's `SKIP_KINDS` option is not enqueued.
     """
+    if kind in conn.get_execution_options().get(SKIP_KINDS, ()):
+        return
     key = f"{kind}:{ref}"
     inserted = insert_ignore(
         conn,
