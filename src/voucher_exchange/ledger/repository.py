@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
 from voucher_exchange.ledger.models import (
+    DERIVED_TOTALS,
     Account,
     AccountKind,
     AccountRef,
@@ -41,6 +42,8 @@ def _account(row: Any) -> Account:
 # committed: never one this transaction created (it could still roll back). PostgreSQL's
 # ON CONFLICT waits for a concurrent creator to finish; SQLite has one writer at a time.
 _ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+# Account kinds never change either: id → kind, for the accounts this process has seen.
+_KINDS: weakref.WeakKeyDictionary[Engine, dict[int, AccountKind]] = weakref.WeakKeyDictionary()
 _CREATED = "vx_ledger_accounts_created"
 
 
@@ -69,6 +72,7 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
             )
         ).scalar_one()
     )
+    _KINDS.setdefault(conn.engine, {})[found] = ref.kind
     mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
     if created:
         mine.add(key)
@@ -92,6 +96,9 @@ def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | 
     order the primary key index gives them.
     """
     a = ledger_accounts.c
+    changes = [c for c in changes if not _derived(conn, c[0])]
+    if not changes:
+        return True
     by_column: dict[str, list[tuple[int, int]]] = {}
     for acct, column, delta in changes:
         by_column.setdefault(column, []).append((acct, delta))
@@ -109,12 +116,23 @@ def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | 
     return result.rowcount == len(accounts)
 
 
+def _derived(conn: Connection, acct: int) -> bool:
+    """Whether the account's totals are derived from its transfers (DERIVED_TOTALS), not stored."""
+    kinds = _KINDS.setdefault(conn.engine, {})
+    if acct not in kinds:
+        kind = conn.execute(select(ledger_accounts.c.kind).where(ledger_accounts.c.id == acct)).scalar_one()
+        kinds[acct] = AccountKind(kind)
+    return kinds[acct] in DERIVED_TOTALS
+
+
 def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
     """Write a single or pending transfer once; a repeated key returns the first id.
 
     With the account ids known, two statements: the insert (`ON CONFLICT (key) DO NOTHING
     RETURNING id`) and one UPDATE of both accounts' totals.
     """
+    if intent.covered and intent.credit.kind in DERIVED_TOTALS:
+        raise ValueError(f"{intent.credit.code}: a cover check needs stored totals")
     debit = account_id(conn, intent.debit)
     credit = account_id(conn, intent.credit)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -197,13 +215,52 @@ def account(conn: Connection, ref: AccountRef) -> Account | None:
             (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
         )
     ).first()
-    return None if row is None else _account(row)
+    if row is None:
+        return None
+    derived = _derived_totals(conn, [int(row.id)]) if AccountKind(row.kind) in DERIVED_TOTALS else {}
+    return _with_totals(row, derived)
 
 
 def all_accounts(conn: Connection) -> list[Account]:
     """Every account with its totals."""
-    rows = conn.execute(select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code))
-    return [_account(r) for r in rows]
+    rows = conn.execute(
+        select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code)
+    ).all()
+    derived_ids = [int(r.id) for r in rows if AccountKind(r.kind) in DERIVED_TOTALS]
+    derived = _derived_totals(conn, derived_ids) if derived_ids else {}
+    return [_with_totals(r, derived) for r in rows]
+
+
+def _with_totals(row: Any, derived: dict[int, dict[str, int]]) -> Account:
+    if AccountKind(row.kind) not in DERIVED_TOTALS:
+        return _account(row)
+    totals = derived.get(int(row.id), dict.fromkeys(_TOTALS, 0))
+    return Account(id=int(row.id), code=row.code, currency=row.currency, kind=AccountKind(row.kind), **totals)
+
+
+def _derived_totals(conn: Connection, ids: list[int]) -> dict[int, dict[str, int]]:
+    """Totals of some accounts summed from their transfers (a pending one counts until posted or voided)."""
+    t = ledger_transfers.c
+    settled = ledger_transfers.alias("settled")
+    state = case(
+        ((t.phase == Phase.SINGLE.value) | (settled.c.phase == Phase.POST.value), "posted"),
+        (settled.c.phase.is_(None), "pending"),
+        else_="void",
+    )
+    base = ledger_transfers.outerjoin(settled, settled.c.pending_id == t.id)
+    live = t.phase.in_([Phase.SINGLE.value, Phase.PENDING.value])
+    totals: dict[int, dict[str, int]] = {}
+    for side, column in (("debits", t.debit_account_id), ("credits", t.credit_account_id)):
+        rows = conn.execute(
+            select(column.label("acct"), state.label("state"), func.sum(t.amount).label("total"))
+            .select_from(base)
+            .where(live & column.in_(ids))
+            .group_by(column, state)
+        )
+        for r in rows:
+            if r.state != "void":
+                totals.setdefault(int(r.acct), dict.fromkeys(_TOTALS, 0))[f"{side}_{r.state}"] += int(r.total)
+    return totals
 
 
 def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:
