@@ -180,6 +180,15 @@ def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) 
     )
 
 
+def next_due(conn: Connection) -> datetime | None:
+    """When the next queued job comes due or the next running job's lease runs out, if any."""
+    queued = select(func.min(jobs.c.run_at)).where(jobs.c.status == Q).scalar_subquery()
+    leased = select(func.min(jobs.c.locked_until)).where(jobs.c.status == R).scalar_subquery()
+    row = conn.execute(select(queued.label("queued"), leased.label("leased"))).one()
+    times = [t for t in (row.queued, row.leased) if t is not None]
+    return min(times) if times else None
+
+
 def live_refs(conn: Connection, kind: str) -> set[str]:
     """Refs that have a queued or running job of `kind`."""
     rows = conn.execute(select(jobs.c.ref).where((jobs.c.kind == kind) & jobs.c.status.in_([Q, R])))

@@ -34,6 +34,8 @@ Handler = Callable[[Context, str], None]
 GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
 TRANSIENT_RETRY_SECONDS = 0.05
+NOTIFIED_POLL_SECONDS = 1.0
+MIN_IDLE_SECONDS = 0.02  # a due job another worker holds: do not spin
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,20 @@ class Worker:
         self.handlers = handlers or HANDLERS
         self._rng = random.Random()  # jitter only; no security role  # noqa: S311
         self._next: Job | None = None
+        # PostgreSQL: every enqueue NOTIFYs (start_threads listens), so idle workers need not poll fast.
+        self._notified = ctx.engine.dialect.name == "postgresql"
+        self._due: datetime | None = None
 
     def run_once(self) -> bool:
         """Run one due job (the one claimed when the last finished, or a new claim); False when none."""
         job, self._next = self._next, None
         if job is None:
             lease = self.ctx.settings.job_lease_seconds
+            now = self.ctx.clock.now()
             with self.ctx.uow() as uow:
-                job = queue.claim(uow.conn, self.id, self.ctx.clock.now(), lease)
+                job = queue.claim(uow.conn, self.id, now, lease)
+                if job is None and self._notified:
+                    self._due = queue.next_due(uow.conn)
                 uow.commit()
         if job is None:
             return False
@@ -145,9 +153,23 @@ class Worker:
             queue.bury(uow.conn, job, self.id, now, error)
             uow.commit()
 
+    def _idle_seconds(self) -> float:
+        """How long to sleep with nothing to do.
+
+        Where enqueueing notifies workers (PostgreSQL LISTEN/NOTIFY), until the next delayed
+        job comes due or a lease runs out, at most NOTIFIED_POLL_SECONDS (a safety net for a
+        lost notification): an idle worker costs about one transaction a second, not five.
+        """
+        poll = self.ctx.settings.worker_poll_seconds
+        if not self._notified:
+            return poll
+        if self._due is None:
+            return max(poll, NOTIFIED_POLL_SECONDS)
+        until_due = (self._due - self.ctx.clock.now()).total_seconds()
+        return min(max(until_due, MIN_IDLE_SECONDS), max(poll, NOTIFIED_POLL_SECONDS))
+
     def run_until(self, stop: threading.Event) -> None:
         """Work until `stop` is set; sleep on the job signal when idle."""
-        poll = self.ctx.settings.worker_poll_seconds
         while not stop.is_set():
             try:
                 busy = self.run_once()
@@ -155,7 +177,7 @@ class Worker:
                 log.exception("worker_loop_error")
                 busy = False
             if not busy:
-                self.ctx.job_signal.wait(poll)
+                self.ctx.job_signal.wait(self._idle_seconds())
                 self.ctx.job_signal.clear()
         try:
             self.release()
