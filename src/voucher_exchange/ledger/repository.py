@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, case, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
 from voucher_exchange.ledger.models import (
     DERIVED_TOTALS,
@@ -59,19 +58,21 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     known = _ACCOUNT_IDS.setdefault(conn.engine, {})
     if key in known:
         return known[key]
-    created = insert_ignore(
-        conn,
-        ledger_accounts,
-        {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value},
-        ["code", "currency"],
-    )
-    found = int(
-        conn.execute(
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(
+        dialect.insert(ledger_accounts)
+        .values(code=ref.code, currency=ref.currency, kind=ref.kind.value)
+        .on_conflict_do_nothing(index_elements=["code", "currency"])
+        .returning(ledger_accounts.c.id)
+    ).scalar()
+    created = inserted is not None
+    if inserted is None:
+        inserted = conn.execute(
             select(ledger_accounts.c.id).where(
                 (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
             )
         ).scalar_one()
-    )
+    found = int(inserted)
     _KINDS.setdefault(conn.engine, {})[found] = ref.kind
     mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
     if created:

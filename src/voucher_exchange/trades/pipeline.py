@@ -140,6 +140,7 @@ def _screen(ctx: Context, handoff: Handoff) -> Handoff | None:
         destination = payout_service.destination(conn, trade.payout_destination_id)
         assert destination is not None
         day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
+        used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
         facts = screening.SubmissionFacts(
             declared_method=AcquisitionMethod(trade.acquisition_method),
             brand_status=brand.status,
@@ -147,8 +148,8 @@ def _screen(ctx: Context, handoff: Handoff) -> Handoff | None:
             identity_status=seller.identity_status.value,
             destination_status=destination.status.value,
             face_value=trade.face_value.amount,
-            used_today=trade_repo.used_since(conn, seller.id, day_start, trade.id),
-            used_this_month=trade_repo.used_since(conn, seller.id, month_start, trade.id),
+            used_today=used[0],
+            used_this_month=used[1],
             limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
         )
         decision = screening.screen_submission(facts)

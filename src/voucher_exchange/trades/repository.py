@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
@@ -298,6 +298,26 @@ def used_since(conn: Connection, user_id: str, since: datetime, exclude: str) ->
         )
     ).scalar_one()
     return int(total)
+
+
+def used_in_periods(
+    conn: Connection, user_id: str, day_start: datetime, month_start: datetime, exclude: str
+) -> tuple[int, int]:
+    """`used_since` for the day and the month at once (one query): (today, this month)."""
+    t = trades.c
+    start = min(day_start, month_start)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(case((t.created_at >= day_start, t.face_value), else_=0)), 0),
+            func.coalesce(func.sum(case((t.created_at >= month_start, t.face_value), else_=0)), 0),
+        ).where(
+            (t.user_id == user_id)
+            & (t.created_at >= start)
+            & t.status.in_([s.value for s in COUNTS_TOWARDS_LIMITS])
+            & (t.id != exclude)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: datetime) -> str:
