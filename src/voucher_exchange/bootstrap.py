@@ -14,6 +14,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.identity.http import HttpIdentityProvider
 from voucher_exchange.issuers.http import HttpIssuer
+from voucher_exchange.jobs import queue
 from voucher_exchange.notifications.smtp import SmtpMailer
 from voucher_exchange.payouts.http_rail import HttpPayoutRail
 from voucher_exchange.sandbox.app import create_sandbox_app
@@ -21,6 +22,7 @@ from voucher_exchange.sandbox.issuer import SandboxBrand
 from voucher_exchange.security import passwords
 from voucher_exchange.security.files import secure_var_dir
 from voucher_exchange.security.vault import Vault, load_or_create_master_key
+from voucher_exchange.trades.models import NOTIFY_TRADE
 
 
 def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
@@ -28,6 +30,9 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
     secure_var_dir(settings.var_dir)
     passwords.configure(settings.password_hash_slots)
     engine = make_engine(settings.database_url)
+    if not settings.smtp_host:
+        # No mail server: a notice job would be claimed and finished with nothing sent.
+        engine = engine.execution_options(**{queue.SKIP_KINDS: frozenset({NOTIFY_TRADE})})
     key = load_or_create_master_key(settings.key_path, create=settings.demo)
     timeout = settings.http_timeout_seconds
     issuer = HttpIssuer(sandbox_url, timeout)

@@ -45,11 +45,14 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     # hide_parameters: errors and logs never carry bound values (defence in depth for secrets).
+    # No pool_pre_ping (a round trip before every transaction): connections are recycled
+    # before a server or proxy would drop them, and a connection that died anyway fails its
+    # transaction with `connection_invalidated`, which the worker retries as transient.
     return create_engine(
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         hide_parameters=True,
         json_serializer=_json_text,
     )

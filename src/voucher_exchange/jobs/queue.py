@@ -13,14 +13,19 @@ from voucher_exchange.jobs.models import Job, JobStatus
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 CHANNEL = "vx_jobs"
+# Engine execution option: job kinds this deployment has nothing to do for (e.g. the e-mail
+# notice with no mail server configured); enqueueing one writes nothing.
+SKIP_KINDS = "vx_skip_job_kinds"
 
 
 def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds: float = 0.0) -> None:
     """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
 
     If that job is running right now, it is told to run once more, so work enqueued
-    while it runs is never lost.
+    while it runs is never lost. A kind in the engine's `SKIP_KINDS` option is not enqueued.
     """
+    if kind in conn.get_execution_options().get(SKIP_KINDS, ()):
+        return
     key = f"{kind}:{ref}"
     inserted = insert_ignore(
         conn,
@@ -60,15 +65,17 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
 def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
     """Take the next due job (or one whose worker's lease ran out) for `lease_seconds`.
 
-    SKIP LOCKED: workers never wait on each other's claims.
+    One statement: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`;
+    workers never wait on each other's claims.
     """
-    pick = select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1)
-    job_id = conn.execute(locked(conn, pick, skip_locked=True)).scalar()
-    if job_id is None:
-        return None
+    pick = locked(
+        conn,
+        select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1),
+        skip_locked=True,
+    ).scalar_subquery()
     row = conn.execute(
         update(jobs)
-        .where(jobs.c.id == job_id)
+        .where(jobs.c.id == pick)
         .values(
             status=R,
             locked_by=worker_id,
@@ -78,7 +85,9 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
             updated_at=now,
         )
         .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
-    ).one()
+    ).first()
+    if row is None:
+        return None
     return Job(
         id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts), request_id=row.request_id
     )
@@ -129,6 +138,22 @@ def retry_later(
     )
 
 
+def release(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
+    """Give back a job claimed but not started (the worker is stopping): due now, the attempt uncounted."""
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .values(
+            status=Q,
+            run_at=now,
+            locked_by=None,
+            locked_until=None,
+            attempts=jobs.c.attempts - 1,
+            updated_at=now,
+        )
+    )
+
+
 def run_waiting_now(conn: Connection, reason: str, now: datetime) -> int:
     """Jobs put back to wait for `reason` run now (e.g. the treasury was funded); how many."""
     result = conn.execute(
@@ -153,6 +178,15 @@ def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) 
             updated_at=now,
         )
     )
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the next queued job comes due or the next running job's lease runs out, if any."""
+    queued = select(func.min(jobs.c.run_at)).where(jobs.c.status == Q).scalar_subquery()
+    leased = select(func.min(jobs.c.locked_until)).where(jobs.c.status == R).scalar_subquery()
+    row = conn.execute(select(queued.label("queued"), leased.label("leased"))).one()
+    times = [t for t in (row.queued, row.leased) if t is not None]
+    return min(times) if times else None
 
 
 def live_refs(conn: Connection, kind: str) -> set[str]:

@@ -40,6 +40,13 @@ class AccountKind(StrEnum):
     """Value the exchange lost and will not recover (expense)."""
 
 
+# House accounts that every trade touches: keeping their totals in their row would make
+# every concurrent trade wait on that one row lock until commit. Their totals are derived
+# from the transfers when read (they need no cover check, so nothing reads them on the
+# money path). Accounts with a cover check (treasury, receivables) keep stored totals.
+DERIVED_TOTALS = frozenset({AccountKind.INVENTORY, AccountKind.MARGIN})
+
+
 class Phase(StrEnum):
     """Where a transfer stands in the two-phase protocol."""
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, case, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
 from voucher_exchange.ledger.models import (
+    DERIVED_TOTALS,
     Account,
     AccountKind,
     AccountRef,
@@ -34,20 +36,50 @@ def _account(row: Any) -> Account:
     )
 
 
+# Account ids never change once committed, so each process keeps them per engine. An id is
+# cached only when the account was found already there, made by a transaction that
+# committed: never one this transaction created (it could still roll back). PostgreSQL's
+# ON CONFLICT waits for a concurrent creator to finish; SQLite has one writer at a time.
+_ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+# Account kinds never change either: id → kind, for the accounts this process has seen.
+_KINDS: weakref.WeakKeyDictionary[Engine, dict[int, AccountKind]] = weakref.WeakKeyDictionary()
+_CREATED = "vx_ledger_accounts_created"
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _transaction_over(conn: Connection) -> None:
+    conn.info.pop(_CREATED, None)
+
+
 def account_id(conn: Connection, ref: AccountRef) -> int:
     """The account's id, creating the account on first use."""
-    insert_ignore(
-        conn,
-        ledger_accounts,
-        {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value},
-        ["code", "currency"],
-    )
-    found = conn.execute(
-        select(ledger_accounts.c.id).where(
-            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
-        )
-    ).scalar_one()
-    return int(found)
+    key = (ref.code, ref.currency)
+    known = _ACCOUNT_IDS.setdefault(conn.engine, {})
+    if key in known:
+        return known[key]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(
+        dialect.insert(ledger_accounts)
+        .values(code=ref.code, currency=ref.currency, kind=ref.kind.value)
+        .on_conflict_do_nothing(index_elements=["code", "currency"])
+        .returning(ledger_accounts.c.id)
+    ).scalar()
+    created = inserted is not None
+    if inserted is None:
+        inserted = conn.execute(
+            select(ledger_accounts.c.id).where(
+                (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
+            )
+        ).scalar_one()
+    found = int(inserted)
+    _KINDS.setdefault(conn.engine, {})[found] = ref.kind
+    mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
+    if created:
+        mine.add(key)
+    elif key not in mine:
+        known[key] = found
+    return found
 
 
 def transfer_id(conn: Connection, key: str) -> int | None:
@@ -57,33 +89,56 @@ def transfer_id(conn: Connection, key: str) -> int | None:
 
 
 def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | None = None) -> bool:
-    """Move the totals; False (nothing to commit) if the `covered` account cannot hold its credit.
+    """Move the totals in one UPDATE; False (nothing to commit) if the `covered` account cannot hold
+    its credit.
 
-    Rows are updated in ascending id order: concurrent writers lock in the same order. The
-    cover check is the WHERE clause of the very UPDATE that reserves the amount, so it is
-    atomic: check-then-act cannot race.
+    The cover check is in the WHERE clause of the very UPDATE that reserves the amount, so it
+    is atomic: check-then-act cannot race. One statement locks every row it changes, in the
+    order the primary key index gives them.
     """
     a = ledger_accounts.c
-    for acct, column, delta in sorted(changes):
-        col = a[column]
-        where = a.id == acct
-        if acct == covered and column.startswith("credits"):
-            where = where & (a.debits_posted - a.credits_posted - a.credits_pending >= delta)
-        result = conn.execute(update(ledger_accounts).where(where).values({column: col + delta}))
-        if not result.rowcount:
-            return False
-    return True
+    changes = [c for c in changes if not _derived(conn, c[0])]
+    if not changes:
+        return True
+    by_column: dict[str, list[tuple[int, int]]] = {}
+    for acct, column, delta in changes:
+        by_column.setdefault(column, []).append((acct, delta))
+    values = {
+        column: a[column] + case(*((a.id == acct, delta) for acct, delta in moves), else_=0)
+        for column, moves in by_column.items()
+    }
+    accounts = sorted({acct for acct, _, _ in changes})
+    where: list[ColumnElement[bool]] = [a.id.in_(accounts)]
+    if covered is not None:
+        needed = sum(d for acct, column, d in changes if acct == covered and column.startswith("credits"))
+        free = a.debits_posted - a.credits_posted - a.credits_pending
+        where.append((a.id != covered) | (free >= needed))
+    result = conn.execute(update(ledger_accounts).where(*where).values(values))
+    return result.rowcount == len(accounts)
+
+
+def _derived(conn: Connection, acct: int) -> bool:
+    """Whether the account's totals are derived from its transfers (DERIVED_TOTALS), not stored."""
+    kinds = _KINDS.setdefault(conn.engine, {})
+    if acct not in kinds:
+        kind = conn.execute(select(ledger_accounts.c.kind).where(ledger_accounts.c.id == acct)).scalar_one()
+        kinds[acct] = AccountKind(kind)
+    return kinds[acct] in DERIVED_TOTALS
 
 
 def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
-    """Write a single or pending transfer once; a repeated key returns the first id."""
-    existing = transfer_id(conn, intent.key)
-    if existing is not None:
-        return existing
+    """Write a single or pending transfer once; a repeated key returns the first id.
+
+    With the account ids known, two statements: the insert (`ON CONFLICT (key) DO NOTHING
+    RETURNING id`) and one UPDATE of both accounts' totals.
+    """
+    if intent.covered and intent.credit.kind in DERIVED_TOTALS:
+        raise ValueError(f"{intent.credit.code}: a cover check needs stored totals")
     debit = account_id(conn, intent.debit)
     credit = account_id(conn, intent.credit)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     new_id = conn.execute(
-        insert(ledger_transfers)
+        dialect.insert(ledger_transfers)
         .values(
             key=intent.key,
             reference=intent.reference,
@@ -95,8 +150,13 @@ def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
             memo=intent.memo,
             created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["key"])
         .returning(ledger_transfers.c.id)
-    ).scalar_one()
+    ).scalar()
+    if new_id is None:
+        existing = transfer_id(conn, intent.key)
+        assert existing is not None
+        return existing
     suffix = "pending" if intent.phase is Phase.PENDING else "posted"
     changes = [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)]
     if not _bump(conn, changes, covered=credit if intent.covered else None):
@@ -156,13 +216,52 @@ def account(conn: Connection, ref: AccountRef) -> Account | None:
             (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
         )
     ).first()
-    return None if row is None else _account(row)
+    if row is None:
+        return None
+    derived = _derived_totals(conn, [int(row.id)]) if AccountKind(row.kind) in DERIVED_TOTALS else {}
+    return _with_totals(row, derived)
 
 
 def all_accounts(conn: Connection) -> list[Account]:
     """Every account with its totals."""
-    rows = conn.execute(select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code))
-    return [_account(r) for r in rows]
+    rows = conn.execute(
+        select(ledger_accounts).order_by(ledger_accounts.c.currency, ledger_accounts.c.code)
+    ).all()
+    derived_ids = [int(r.id) for r in rows if AccountKind(r.kind) in DERIVED_TOTALS]
+    derived = _derived_totals(conn, derived_ids) if derived_ids else {}
+    return [_with_totals(r, derived) for r in rows]
+
+
+def _with_totals(row: Any, derived: dict[int, dict[str, int]]) -> Account:
+    if AccountKind(row.kind) not in DERIVED_TOTALS:
+        return _account(row)
+    totals = derived.get(int(row.id), dict.fromkeys(_TOTALS, 0))
+    return Account(id=int(row.id), code=row.code, currency=row.currency, kind=AccountKind(row.kind), **totals)
+
+
+def _derived_totals(conn: Connection, ids: list[int]) -> dict[int, dict[str, int]]:
+    """Totals of some accounts summed from their transfers (a pending one counts until posted or voided)."""
+    t = ledger_transfers.c
+    settled = ledger_transfers.alias("settled")
+    state = case(
+        ((t.phase == Phase.SINGLE.value) | (settled.c.phase == Phase.POST.value), "posted"),
+        (settled.c.phase.is_(None), "pending"),
+        else_="void",
+    )
+    base = ledger_transfers.outerjoin(settled, settled.c.pending_id == t.id)
+    live = t.phase.in_([Phase.SINGLE.value, Phase.PENDING.value])
+    totals: dict[int, dict[str, int]] = {}
+    for side, column in (("debits", t.debit_account_id), ("credits", t.credit_account_id)):
+        rows = conn.execute(
+            select(column.label("acct"), state.label("state"), func.sum(t.amount).label("total"))
+            .select_from(base)
+            .where(live & column.in_(ids))
+            .group_by(column, state)
+        )
+        for r in rows:
+            if r.state != "void":
+                totals.setdefault(int(r.acct), dict.fromkeys(_TOTALS, 0))[f"{side}_{r.state}"] += int(r.total)
+    return totals
 
 
 def recomputed_totals(conn: Connection) -> dict[int, dict[str, int]]:

@@ -49,25 +49,41 @@ def _destination(row: Any) -> Destination:
     )
 
 
-def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetime) -> bool:
-    """Store a payout; False if that attempt for the trade exists (unique trade_id + attempt)."""
-    return insert_ignore(
+def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetime) -> Payout | None:
+    """Store a payout and return it; None if that attempt for the trade exists (unique trade_id + attempt)."""
+    payout = Payout(
+        id=payout_id,
+        trade_id=new.trade_id,
+        attempt=new.attempt,
+        user_id=new.user_id,
+        destination_id=new.destination_id,
+        amount=new.amount,
+        status=PayoutStatus.CREATED,
+        idempotency_key=f"vx-payout-{payout_id}",
+        rail_reference=None,
+        pending_transfer_id=None,
+        created_at=now,
+        sent_at=None,
+        settled_at=None,
+    )
+    inserted = insert_ignore(
         conn,
         payouts,
         {
-            "id": payout_id,
-            "trade_id": new.trade_id,
-            "attempt": new.attempt,
-            "user_id": new.user_id,
-            "destination_id": new.destination_id,
-            "amount": new.amount.amount,
-            "currency": new.amount.currency,
-            "status": PayoutStatus.CREATED.value,
-            "idempotency_key": f"vx-payout-{payout_id}",
+            "id": payout.id,
+            "trade_id": payout.trade_id,
+            "attempt": payout.attempt,
+            "user_id": payout.user_id,
+            "destination_id": payout.destination_id,
+            "amount": payout.amount.amount,
+            "currency": payout.amount.currency,
+            "status": payout.status.value,
+            "idempotency_key": payout.idempotency_key,
             "created_at": now,
         },
         ["trade_id", "attempt"],
     )
+    return payout if inserted else None
 
 
 def get(conn: Connection, payout_id: str) -> Payout | None:

@@ -9,7 +9,7 @@ trade lifecycle records what a payout came to.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -68,7 +68,9 @@ def fund_treasury(conn: Connection, reference: str, amount: Money, now: datetime
 
 def create(conn: Connection, new: NewPayout, now: datetime) -> Payout:
     """The payout for `new.trade_id`, attempt `new.attempt` (a second call returns the first)."""
-    payout_repo.insert_payout(conn, str(uuid.uuid4()), new, now)
+    inserted = payout_repo.insert_payout(conn, str(uuid.uuid4()), new, now)
+    if inserted is not None:
+        return inserted
     created = payout_repo.for_trade(conn, new.trade_id)
     assert created is not None and created.attempt == new.attempt
     return created
@@ -79,27 +81,39 @@ def in_flight(conn: Connection) -> list[Payout]:
     return payout_repo.in_flight(conn)
 
 
+def reserve(conn: Connection, payout: Payout, now: datetime) -> tuple[Payout, Destination]:
+    """Reserve a created payout in the ledger (pending) and mark it sending; TreasuryShort if it cannot.
+
+    A payout already past `created` is returned as it is. InsufficientFunds leaves a
+    transfer row written: the caller's transaction (or savepoint) must roll back.
+    """
+    if payout.status is PayoutStatus.CREATED:
+        try:
+            pending_id = ledger_repo.write(
+                conn, postings.reserve_payout(payout.id, payout.user_id, payout.amount), now
+            )
+        except InsufficientFunds:
+            raise TreasuryShort(payout.amount.currency) from None
+        if payout_repo.mark_sending(conn, payout.id, pending_id, now):
+            payout = replace(payout, status=PayoutStatus.SENDING, pending_transfer_id=pending_id, sent_at=now)
+        else:
+            moved = payout_repo.get(conn, payout.id)
+            assert moved is not None
+            payout = moved
+    destination = payout_repo.destination(conn, payout.destination_id)
+    assert destination is not None
+    return payout, destination
+
+
 def _reserve(ctx: Context, payout_id: str) -> tuple[Payout, Destination]:
     """Reserve the payout in the ledger (pending) and mark it sending, in one transaction."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        conn = uow.conn
-        payout = payout_repo.get(conn, payout_id)
+        payout = payout_repo.get(uow.conn, payout_id)
         assert payout is not None
-        if payout.status is PayoutStatus.CREATED:
-            try:
-                pending_id = ledger_repo.write(
-                    conn, postings.reserve_payout(payout.id, payout.user_id, payout.amount), now
-                )
-            except InsufficientFunds:
-                raise TreasuryShort(payout.amount.currency) from None
-            payout_repo.mark_sending(conn, payout.id, pending_id, now)
-            payout = payout_repo.get(conn, payout_id)
-            assert payout is not None
-        destination = payout_repo.destination(conn, payout.destination_id)
-        assert destination is not None
+        reserved = reserve(uow.conn, payout, now)
         uow.commit()
-    return payout, destination
+    return reserved
 
 
 def _transfer_or_learn(ctx: Context, payout: Payout, destination: Destination) -> RailTransfer:
@@ -123,13 +137,14 @@ def _transfer_or_learn(ctx: Context, payout: Payout, destination: Destination) -
         return known
 
 
-def send(ctx: Context, payout_id: str) -> PayoutOutcome:
+def send(ctx: Context, payout_id: str, reserved: tuple[Payout, Destination] | None = None) -> PayoutOutcome:
     """Reserve and send a payout (or learn what the rail did with it); the caller records the outcome.
 
+    `reserved`: what `reserve` returned in a transaction the caller committed (no second read).
     Raises TreasuryShort while the treasury cannot cover it, ExternalUnavailable when the
     rail's answer is unknown (try again later: the same key never executes twice).
     """
-    payout, destination = _reserve(ctx, payout_id)
+    payout, destination = reserved if reserved is not None else _reserve(ctx, payout_id)
     if payout.status in (PayoutStatus.EXECUTED, PayoutStatus.REJECTED):
         return PayoutOutcome(payout, payout.status is PayoutStatus.EXECUTED, payout.rail_reference)
     crash_point("before_rail_transfer")

@@ -11,9 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, distinct, func, select, union
 
-from voucher_exchange.db.schema import payout_destinations, seller_flags, trades, users
+from voucher_exchange.db.schema import payout_destinations, sanctions_freezes, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
-from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
 
@@ -29,10 +28,6 @@ def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
-def _count(conn: Connection, query: Any) -> int:
-    return int(conn.execute(query).scalar_one())
-
-
 def compute(
     conn: Connection,
     trade: RiskSubject,
@@ -41,90 +36,92 @@ def compute(
     jurisdiction: str,
     scam_favoured: bool,
 ) -> dict[str, Any]:
-    """All features for one trade, given the issuer's answer."""
+    """All features for one trade, given the issuer's answer.
+
+    Two round trips: every count, sum and the seller's and destination's facts are scalar
+    subqueries of one SELECT (each keeps its own index range scan), then the seller's recent
+    vouchers for the provenance features.
+    """
     pack = RISK_PACKS[jurisdiction]
     t = trades.c
     others = (t.id != trade.id) & t.status.in_(sorted(trade.counted_statuses))
+    day_start, month_start = period_starts(now, jurisdiction)
+    mine = t.user_id == trade.user_id
+    u, d = users.c, payout_destinations.c
+    f = sanctions_freezes.c
 
-    def seller_since(delta: timedelta) -> int:
-        return _count(
-            conn,
-            select(func.count()).where((t.user_id == trade.user_id) & (t.created_at >= now - delta) & others),
-        )
+    def seller_since(delta: timedelta) -> Any:
+        return select(func.count()).where(mine & (t.created_at >= now - delta) & others)
 
-    seller = conn.execute(
-        select(users.c.created_at, users.c.sanctions_strength, users.c.sanctions_match).where(
-            users.c.id == trade.user_id
-        )
-    ).one()
-    destination = conn.execute(
-        select(
-            payout_destinations.c.created_at,
-            payout_destinations.c.sanctions_strength,
-            payout_destinations.c.sanctions_match,
-        ).where(payout_destinations.c.id == trade.payout_destination_id)
-    ).one()
-    prior_paid = _count(
-        conn,
-        select(func.count()).where(
-            (t.user_id == trade.user_id) & (t.status == trade.paid_status) & (t.id != trade.id)
+    def amount_since(start: datetime) -> Any:
+        return select(func.coalesce(func.sum(t.face_value), 0)).where(mine & (t.created_at >= start) & others)
+
+    parts: dict[str, Any] = {
+        "seller_created_at": select(u.created_at).where(u.id == trade.user_id),
+        "seller_strength": select(u.sanctions_strength).where(u.id == trade.user_id),
+        "seller_match": select(u.sanctions_match).where(u.id == trade.user_id),
+        "destination_created_at": select(d.created_at).where(d.id == trade.payout_destination_id),
+        "destination_strength": select(d.sanctions_strength).where(d.id == trade.payout_destination_id),
+        "destination_match": select(d.sanctions_match).where(d.id == trade.payout_destination_id),
+        "prior_paid": select(func.count()).where(mine & (t.status == trade.paid_status) & (t.id != trade.id)),
+        "seller_trades_1h": seller_since(HOUR),
+        "seller_trades_24h": seller_since(DAY),
+        "seller_trades_30d": seller_since(MONTH),
+        "amount_today": amount_since(day_start),
+        "amount_month": amount_since(month_start),
+        "brand_trades_1h": select(func.count()).where(
+            (t.brand_slug == trade.brand_slug) & (t.created_at >= now - HOUR) & (t.id != trade.id)
         ),
-    )
+        "false_declarations": select(func.count()).where(
+            (seller_flags.c.user_id == trade.user_id)
+            & (seller_flags.c.kind == "false_acquisition_declaration")
+        ),
+        "payouts_frozen": select(func.count()).where((f.user_id == trade.user_id) & f.released_at.is_(None)),
+        **_shared(trade, now),
+    }
+    row = conn.execute(select(*(q.scalar_subquery().label(name) for name, q in parts.items()))).one()
+    if row.seller_created_at is None or row.destination_created_at is None:
+        raise LookupError(f"trade {trade.id}: its seller or payout destination is missing")
+    prior_paid = int(row.prior_paid)
     features: dict[str, Any] = {
         "face_value": trade.face_value,
         "high_value": trade.face_value >= pack.high_value,
         "scam_favoured": scam_favoured,
-        "seller_trades_1h": seller_since(HOUR),
-        "seller_trades_24h": seller_since(DAY),
-        "seller_trades_30d": seller_since(MONTH),
+        "seller_trades_1h": int(row.seller_trades_1h),
+        "seller_trades_24h": int(row.seller_trades_24h),
+        "seller_trades_30d": int(row.seller_trades_30d),
         "prior_paid_trades": prior_paid,
         "first_trade": prior_paid == 0,
-        "account_age_hours": _hours(now - seller.created_at),
-        "destination_age_hours": _hours(now - destination.created_at),
+        "account_age_hours": _hours(now - row.seller_created_at),
+        "destination_age_hours": _hours(now - row.destination_created_at),
     }
-    day_start, month_start = period_starts(now, jurisdiction)
-
-    def amount_since(start: datetime) -> int:
-        total = conn.execute(
-            select(func.coalesce(func.sum(t.face_value), 0)).where(
-                (t.user_id == trade.user_id) & (t.created_at >= start) & others
-            )
-        ).scalar_one()
-        return int(total) + trade.face_value
-
-    features["amount_today"] = amount_since(day_start)
-    features["amount_month"] = amount_since(month_start)
+    features["amount_today"] = int(row.amount_today) + trade.face_value
+    features["amount_month"] = int(row.amount_month) + trade.face_value
     features["over_daily_cumulative"] = features["amount_today"] > pack.cumulative_daily_review
-    features.update(_shared(conn, trade, now))
-    features["brand_trades_1h"] = _count(
-        conn,
-        select(func.count()).where(
-            (t.brand_slug == trade.brand_slug) & (t.created_at >= now - HOUR) & (t.id != trade.id)
-        ),
-    )
-    features.update(_provenance(conn, trade, answer, now))
-    strengths = {seller.sanctions_strength, destination.sanctions_strength}
+    features["device_trades_24h"] = int(row.device_trades_24h) if trade.device_id else 0
+    features["device_sellers_24h"] = int(row.device_sellers_24h) if trade.device_id else 1
+    features["ip_sellers_24h"] = int(row.ip_sellers_24h) if trade.client_ip else 1
+    features["account_sellers_30d"] = int(row.account_sellers_30d)
+    features["seller_accounts_30d"] = int(row.seller_accounts_30d)
+    features["brand_trades_1h"] = int(row.brand_trades_1h)
+    features.update(_provenance(conn, trade, answer, now, int(row.false_declarations)))
+    strengths = {row.seller_strength, row.destination_strength}
     features["sanctions"] = "strong" if "strong" in strengths else ("weak" if "weak" in strengths else "none")
-    features["payouts_frozen"] = sanctions_customers.payouts_frozen(conn, trade.user_id)
+    features["payouts_frozen"] = int(row.payouts_frozen) > 0
     # Not a rule input: the screening behind `sanctions` (listed vs customer identifiers, near misses).
     features["sanctions_detail"] = {
-        "legal_name": seller.sanctions_match,
-        "account_holder": destination.sanctions_match,
+        "legal_name": row.seller_match,
+        "account_holder": row.destination_match,
     }
     return features
 
 
-def _shared(conn: Connection, trade: RiskSubject, now: datetime) -> dict[str, Any]:
-    """Device, IP and bank-account links between sellers."""
+def _shared(trade: RiskSubject, now: datetime) -> dict[str, Any]:
+    """Device, IP and bank-account links between sellers, as subqueries."""
     t = trades.c
-    out: dict[str, Any] = {"device_trades_24h": 0, "device_sellers_24h": 1, "ip_sellers_24h": 1}
-    if trade.device_id:
-        recent = (t.device_id == trade.device_id) & (t.created_at >= now - DAY)
-        out["device_trades_24h"] = _count(conn, select(func.count()).where(recent & (t.id != trade.id)))
-        out["device_sellers_24h"] = _count(conn, select(func.count(distinct(t.user_id))).where(recent))
-    if trade.client_ip:
-        recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY)
-        out["ip_sellers_24h"] = _count(conn, select(func.count(distinct(t.user_id))).where(recent_ip))
+    never = t.id.is_(None)  # a device or IP the trade does not have counts nothing
+    recent = (t.device_id == trade.device_id) & (t.created_at >= now - DAY) if trade.device_id else never
+    recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY) if trade.client_ip else never
     # A bank account is shared once a second customer registers it (verified in their name),
     # whether or not anything was paid to it yet.
     p = payout_destinations.c
@@ -135,17 +132,20 @@ def _shared(conn: Connection, trade: RiskSubject, now: datetime) -> dict[str, An
         (p.account_fingerprint == trade.account_fingerprint) & (p.status == "verified")
     )
     sellers = union(traded, registered).subquery()
-    out["account_sellers_30d"] = _count(conn, select(func.count()).select_from(sellers))
-    out["seller_accounts_30d"] = _count(
-        conn,
-        select(func.count(distinct(t.account_fingerprint))).where(
+    return {
+        "device_trades_24h": select(func.count()).where(recent & (t.id != trade.id)),
+        "device_sellers_24h": select(func.count(distinct(t.user_id))).where(recent),
+        "ip_sellers_24h": select(func.count(distinct(t.user_id))).where(recent_ip),
+        "account_sellers_30d": select(func.count()).select_from(sellers),
+        "seller_accounts_30d": select(func.count(distinct(t.account_fingerprint))).where(
             (t.user_id == trade.user_id) & (t.created_at >= now - MONTH)
         ),
-    )
-    return out
+    }
 
 
-def _provenance(conn: Connection, trade: RiskSubject, answer: VoucherStatus, now: datetime) -> dict[str, Any]:
+def _provenance(
+    conn: Connection, trade: RiskSubject, answer: VoucherStatus, now: datetime, flags: int
+) -> dict[str, Any]:
     """What the issuer says about where the voucher came from, against what the seller says."""
     t = trades.c
     declared = trade.acquisition_method
@@ -160,13 +160,6 @@ def _provenance(conn: Connection, trade: RiskSubject, answer: VoucherStatus, now
         )
     ).all()
     fresh = sum(1 for h in history if h.created_at - h.issued_at < FRESH)
-    flags = _count(
-        conn,
-        select(func.count()).where(
-            (seller_flags.c.user_id == trade.user_id)
-            & (seller_flags.c.kind == "false_acquisition_declaration")
-        ),
-    )
     return {
         "declared_method": declared,
         "issuer_channel": channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -48,10 +49,32 @@ def live(conn: Connection) -> RuleSet:
     return rules.parse(row.rules) if row else rules.default_ruleset()
 
 
-def shadows(conn: Connection) -> list[RuleSet]:
-    """Candidate rule sets running beside the live one."""
-    rows = conn.execute(select(risk_rulesets.c.rules).where(risk_rulesets.c.status == "shadow"))
-    return [rules.parse(r.rules) for r in rows]
+# Versions are immutable (publish refuses a version that exists): parse each once per process.
+_PARSED: dict[str, RuleSet] = {}
+
+
+@functools.cache
+def _shipped() -> RuleSet:
+    """The shipped default, read from its file once per process."""
+    return rules.default_ruleset()
+
+
+def _parsed(version: str, stored: Any) -> RuleSet:
+    found = _PARSED.get(version)
+    if found is None:
+        found = _PARSED[version] = rules.parse(stored)
+    return found
+
+
+def live_and_shadows(conn: Connection) -> tuple[RuleSet, list[RuleSet]]:
+    """The live rule set (the shipped default until one is published) and the shadows, in one query."""
+    r = risk_rulesets.c
+    rows = conn.execute(
+        select(r.version, r.status, r.rules).where(r.status.in_(["live", "shadow"])).order_by(r.created_at)
+    ).all()
+    live_sets = [_parsed(row.version, row.rules) for row in rows if row.status == "live"]
+    shadow_sets = [_parsed(row.version, row.rules) for row in rows if row.status == "shadow"]
+    return (live_sets[0] if live_sets else _shipped()), shadow_sets
 
 
 def listing(conn: Connection) -> list[Any]:

@@ -41,7 +41,7 @@ def decide(
 ) -> RiskVerdict:
     """Evaluate the live rule set (and every shadow one) for a trade the issuer accepted."""
     facts = features.compute(conn, trade, answer, now, jurisdiction, scam_favoured)
-    live = repository.live(conn)
+    live, shadows = repository.live_and_shadows(conn)
     verdict = rules.evaluate(live, facts)
     evidence = {
         "features": facts,
@@ -50,7 +50,7 @@ def decide(
         "messages": live.messages(),
     }
     recorded = [RecordedDecision(STAGE, verdict.outcome.value, verdict.reasons, live.version, evidence)]
-    for candidate in repository.shadows(conn):
+    for candidate in shadows:
         shadow = rules.evaluate(candidate, facts)
         recorded.append(
             RecordedDecision(

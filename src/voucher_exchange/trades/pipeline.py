@@ -5,11 +5,17 @@ Each step is one short transaction whose status change goes through `lifecycle`
 transactions, never inside one. Every step can run again after a crash: the issuer
 redeem is idempotent on the trade id, the ledger write on its key and the rail
 transfer on the payout's key, so re-running moves nothing twice.
+
+A step hands the trade as it left it to the next step (no re-read between steps; a
+`TradeMovedOn` makes the loop read it again). Work with no outside call in between
+shares one transaction: securing the voucher, crediting the seller, creating the payout
+and reserving it in the ledger commit together, right before the rail is called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -27,7 +33,15 @@ from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import Destination, DestinationStatus, NewPayout, PayoutHeld
+from voucher_exchange.payouts.models import (
+    Destination,
+    DestinationStatus,
+    NewPayout,
+    Payout,
+    PayoutHeld,
+    PayoutStatus,
+    TreasuryShort,
+)
 from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
@@ -44,7 +58,23 @@ from voucher_exchange.trades.models import (
 
 S = TradeStatus
 WORKER = lifecycle.WORKER
-Step = Callable[[Context, Trade], None]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The trade as the last step left it, and its payout if that step already reserved it."""
+
+    trade: Trade
+    reserved: tuple[Payout, Destination] | None = None
+
+
+# A step returns what the next step starts from, or None when the trade stops here for now.
+Step = Callable[[Context, Handoff], Handoff | None]
+
+
+def _moved(trade: Trade, status: TradeStatus, now: datetime, **values: object) -> Handoff:
+    """The trade after a status change this step committed (what the row now holds)."""
+    return Handoff(replace(trade, status=status, updated_at=now, **values))  # type: ignore[arg-type]
 
 
 def process_trade(ctx: Context, trade_id: str) -> None:
@@ -57,18 +87,24 @@ def process_trade(ctx: Context, trade_id: str) -> None:
         S.CREDITED: _start_payout,
         S.PAYING_OUT: _pay,
     }
-    for _ in range(len(steps) + 1):
-        with ctx.uow(readonly=True) as uow:
-            trade = trade_repo.get(uow.conn, trade_id)
-        if trade is None:
-            return
-        step = steps.get(trade.status)
+    handoff: Handoff | None = None
+    for _ in range(2 * len(steps)):
+        if handoff is None:
+            with ctx.uow(readonly=True) as uow:
+                trade = trade_repo.get(uow.conn, trade_id)
+            if trade is None:
+                return
+            handoff = Handoff(trade)
+        step = steps.get(handoff.trade.status)
         if step is None:
             return
         try:
-            step(ctx, trade)
+            handoff = step(ctx, handoff)
         except TradeMovedOn:
+            handoff = None  # another process moved it: read it again
             continue
+        if handoff is None:
+            return
 
 
 def _record(conn: Connection, trade: Trade, stage: DecisionStage, decision: Decision, now: datetime) -> None:
@@ -97,8 +133,9 @@ def _reject(
     lifecycle.reject(conn, trade.id, current, now, decision.reasons)
 
 
-def _screen(ctx: Context, trade: Trade) -> None:
+def _screen(ctx: Context, handoff: Handoff) -> Handoff | None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
+    trade = handoff.trade
     now = ctx.clock.now()
     with ctx.uow() as uow:
         conn = uow.conn
@@ -112,6 +149,7 @@ def _screen(ctx: Context, trade: Trade) -> None:
         destination = payout_service.destination(conn, trade.payout_destination_id)
         assert destination is not None
         day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
+        used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
         facts = screening.SubmissionFacts(
             declared_method=AcquisitionMethod(trade.acquisition_method),
             brand_status=brand.status,
@@ -120,8 +158,8 @@ def _screen(ctx: Context, trade: Trade) -> None:
             destination_status=destination.status.value,
             holder_is_seller=_in_sellers_name(seller, destination),
             face_value=trade.face_value.amount,
-            used_today=trade_repo.used_since(conn, seller.id, day_start, trade.id),
-            used_this_month=trade_repo.used_since(conn, seller.id, month_start, trade.id),
+            used_today=used[0],
+            used_this_month=used[1],
             limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
         )
         decision = screening.screen_submission(facts)
@@ -134,12 +172,12 @@ def _screen(ctx: Context, trade: Trade) -> None:
                 decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
         if decision.outcome is Outcome.REJECT:
             _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
-        else:
-            _record(
-                conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now
-            )
-            lifecycle.start_verifying(conn, trade.id, now)
+            uow.commit()
+            return None
+        _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
+        lifecycle.start_verifying(conn, trade.id, now)
         uow.commit()
+    return _moved(trade, S.VERIFYING, now)
 
 
 def _voucher(ctx: Context, trade: Trade) -> tuple[str, str | None]:
@@ -164,8 +202,9 @@ def risk_subject(trade: Trade) -> RiskSubject:
     )
 
 
-def _verify(ctx: Context, trade: Trade) -> None:
+def _verify(ctx: Context, handoff: Handoff) -> Handoff | None:
     """Ask the issuer about the voucher; refuse on its state, balance or channel; then the risk engine."""
+    trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     with timed(ISSUER_LATENCY, "lookup"):
         answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
@@ -189,46 +228,51 @@ def _verify(ctx: Context, trade: Trade) -> None:
             )
         if decision.outcome is Outcome.REJECT:
             _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
-        else:
-            # The current sanctions list decides, not the one the seller was last screened against.
-            sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
-            verdict = risk_service.decide(
+            uow.commit()
+            return None
+        # The current sanctions list decides, not the one the seller was last screened against.
+        sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
+        verdict = risk_service.decide(
+            conn,
+            risk_subject(trade),
+            answer,
+            decision.evidence,
+            now,
+            ctx.settings.jurisdiction,
+            brand.scam_favoured,
+        )
+        for recorded in verdict.decisions:
+            trade_repo.add_decision(
                 conn,
-                risk_subject(trade),
-                answer,
-                decision.evidence,
+                trade.id,
+                DecisionStage(recorded.stage),
+                recorded.outcome,
+                recorded.reasons,
+                recorded.ruleset_version,
+                recorded.evidence,
+                risk_service.DECIDER,
                 now,
-                ctx.settings.jurisdiction,
-                brand.scam_favoured,
             )
-            for recorded in verdict.decisions:
-                trade_repo.add_decision(
-                    conn,
-                    trade.id,
-                    DecisionStage(recorded.stage),
-                    recorded.outcome,
-                    recorded.reasons,
-                    recorded.ruleset_version,
-                    recorded.evidence,
-                    risk_service.DECIDER,
-                    now,
-                )
-            outcome = verdict.evaluation.outcome
-            note = ", ".join(verdict.evaluation.reasons) or None
-            if outcome is Outcome.APPROVE:
-                lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
-            elif outcome is Outcome.REVIEW:
-                lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
-            else:
-                lifecycle.reject(
-                    conn,
-                    trade.id,
-                    S.VERIFYING,
-                    now,
-                    verdict.evaluation.reasons,
-                    issuer_answer=decision.evidence,
-                )
+        outcome = verdict.evaluation.outcome
+        note = ", ".join(verdict.evaluation.reasons) or None
+        if outcome is Outcome.APPROVE:
+            lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+        elif outcome is Outcome.REVIEW:
+            lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+        else:
+            lifecycle.reject(
+                conn,
+                trade.id,
+                S.VERIFYING,
+                now,
+                verdict.evaluation.reasons,
+                issuer_answer=decision.evidence,
+            )
         uow.commit()
+    if outcome is not Outcome.APPROVE:
+        return None
+    issued_at = answer.issued_at if answer.issued_at is not None else trade.issued_at
+    return _moved(trade, S.REDEEMING, now, issued_at=issued_at, issuer_answer=decision.evidence)
 
 
 def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> Redemption:
@@ -245,8 +289,10 @@ def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> 
         raise
 
 
-def _secure(ctx: Context, trade: Trade) -> None:
-    """Secure the value at the issuer, then credit the seller in the ledger, atomically."""
+def _secure(ctx: Context, handoff: Handoff) -> Handoff | None:
+    """Secure the value at the issuer, then credit the seller in the ledger and create and reserve
+    the payout, atomically (no outside call in between, so one transaction)."""
+    trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     crash_point("before_issuer_redeem")
     try:
@@ -261,7 +307,7 @@ def _secure(ctx: Context, trade: Trade) -> None:
         with ctx.uow() as uow:
             _reject(uow.conn, trade, S.REDEEMING, refusal, DecisionStage.REDEEM, ctx.clock.now())
             uow.commit()
-        return
+        return None
     crash_point("after_issuer_redeem")
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -269,7 +315,10 @@ def _secure(ctx: Context, trade: Trade) -> None:
         lifecycle.mark_secured(conn, trade.id, now, redemption.reference)
         for intent in postings.credit_trade(trade):
             ledger_repo.write(conn, intent, now)
+        credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redemption.reference)
+        after = _open_payout(ctx, conn, credited.trade, now)
         uow.commit()
+    return after
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -277,34 +326,50 @@ def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> N
     return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, amount or trade.payout, attempt)
 
 
-def _start_payout(ctx: Context, trade: Trade) -> None:
-    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic)."""
+def _start_payout(ctx: Context, handoff: Handoff) -> Handoff | None:
+    """A credited trade (after a crash, a freeze or a netting race): create and reserve its payout."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        conn = uow.conn
-        if _payout_blocked(ctx, conn, trade, now) is not None:
-            # Stays credited until the seller is verified again in the holder's name or a reviewer
-            # releases a sanctions freeze (each re-enqueues the trade).
-            return
-        owed = _owed_by(conn, trade)
-        offset = min(owed, trade.payout.amount)
-        if offset:
-            try:
-                ledger_repo.write(
-                    conn,
-                    postings.net_against_receivable(trade.id, trade.user_id, Money(offset, trade.currency)),
-                    now,
-                )
-            except InsufficientFunds:
-                # Another trade of this seller settled the debt first: read it again.
-                raise TradeMovedOn(trade.id, S.CREDITED) from None
-        rest = trade.payout.amount - offset
-        if rest:
-            payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
-            lifecycle.start_payout(conn, trade.id, now)
-        else:
-            lifecycle.settle_by_netting(conn, trade.id, now)
+        after = _open_payout(ctx, uow.conn, handoff.trade, now)
         uow.commit()
+    return after
+
+
+def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> Handoff | None:
+    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
+    and reserve it in the ledger if the treasury covers it.
+
+    None when it may not be paid now (`_payout_blocked`: it stays credited until a new identity
+    check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
+    keeps a short treasury from undoing the credit: the payout step then waits for funds.
+    """
+    if _payout_blocked(ctx, conn, trade, now) is not None:
+        return None
+    owed = _owed_by(conn, trade)
+    offset = min(owed, trade.payout.amount)
+    if offset:
+        try:
+            ledger_repo.write(
+                conn,
+                postings.net_against_receivable(trade.id, trade.user_id, Money(offset, trade.currency)),
+                now,
+            )
+        except InsufficientFunds:
+            # Another trade of this seller settled the debt first: read it again.
+            raise TradeMovedOn(trade.id, S.CREDITED) from None
+    rest = trade.payout.amount - offset
+    if not rest:
+        lifecycle.settle_by_netting(conn, trade.id, now)
+        return None
+    payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
+    lifecycle.start_payout(conn, trade.id, now)
+    paying = _moved(trade, S.PAYING_OUT, now)
+    try:
+        with conn.begin_nested():
+            reserved = payout_service.reserve(conn, payout, now)
+    except TreasuryShort:
+        return paying
+    return replace(paying, reserved=reserved)
 
 
 def _owed_by(conn: Connection, trade: Trade) -> int:
@@ -325,9 +390,10 @@ def _in_sellers_name(seller: User, destination: Destination) -> bool:
 def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> str | None:
     """Why the seller may not be paid to this trade's account right now, or None.
 
-    Asked when the payout is created and again just before the bank transfer: the identity must
-    still be verified, the account still held in that name, and the current sanctions list (a
-    newer one than the seller was screened against is consulted now) must not freeze them.
+    Asked when the payout is created and reserved, and again before a payout that waited (for
+    funds, after a crash) is reserved and sent: the identity must still be verified, the account
+    still held in that name, and the current sanctions list (consulted now if it is newer than
+    the one the seller was screened against) must not freeze them.
     """
     seller = account_repo.by_id(conn, trade.user_id)
     destination = payout_service.destination(conn, trade.payout_destination_id)
@@ -339,20 +405,27 @@ def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime)
     return None
 
 
-def _pay(ctx: Context, trade: Trade) -> None:
-    """Send the trade's payout, then record the rail's answer and the trade's status together."""
-    with ctx.uow() as uow:
-        payout = payout_service.for_trade(uow.conn, trade.id)
-        assert payout is not None, f"trade {trade.id} is paying out without a payout"
-        blocked = (
-            None
-            if payout.pending_transfer_id is not None
-            else _payout_blocked(ctx, uow.conn, trade, ctx.clock.now())
-        )
-        uow.commit()
-    if blocked is not None:
-        raise PayoutHeld(payout.id, blocked)
-    outcome = payout_service.send(ctx, payout.id)
+def _pay(ctx: Context, handoff: Handoff) -> Handoff | None:
+    """Send the trade's payout, then record the rail's answer and the trade's status together.
+
+    A payout reserved in this pass was checked in that transaction; one that waited (a short
+    treasury, a crash before reserving) is checked again just before it is reserved and sent.
+    One already handed to the rail is never held: the rail may have executed it.
+    """
+    trade = handoff.trade
+    reserved = handoff.reserved
+    if reserved is None:
+        with ctx.uow() as uow:
+            payout = payout_service.for_trade(uow.conn, trade.id)
+            assert payout is not None, f"trade {trade.id} is paying out without a payout"
+            waited = payout.status is PayoutStatus.CREATED
+            blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now()) if waited else None
+            uow.commit()
+        if blocked is not None:
+            raise PayoutHeld(payout.id, blocked)
+        outcome = payout_service.send(ctx, payout.id)
+    else:
+        outcome = payout_service.send(ctx, reserved[0].id, reserved)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         payout_service.record(uow.conn, outcome, now)
@@ -361,3 +434,4 @@ def _pay(ctx: Context, trade: Trade) -> None:
         else:
             lifecycle.payout_refused(uow.conn, trade.id, now)
         uow.commit()
+    return None

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
@@ -131,6 +131,17 @@ def set_status(
     return bool(result.rowcount)
 
 
+# Built once: the statements every status change runs (SQLAlchemy then only binds values).
+_LAST_EVENT_HASH = (
+    select(trade_events.c.hash)
+    .where(trade_events.c.trade_id == bindparam("trade_id"))
+    .order_by(trade_events.c.id.desc())
+    .limit(1)
+)
+_INSERT_EVENT = insert(trade_events)
+_INSERT_DECISION = insert(decisions)
+
+
 def add_event(
     conn: Connection,
     trade_id: str,
@@ -145,26 +156,22 @@ def add_event(
     Every step that appends also changes the trade (or a row tied to it) conditionally in
     the same transaction, so one trade's events are written one at a time: no fork.
     """
-    prev = conn.execute(
-        select(trade_events.c.hash)
-        .where(trade_events.c.trade_id == trade_id)
-        .order_by(trade_events.c.id.desc())
-        .limit(1)
-    ).scalar()
+    prev = conn.execute(_LAST_EVENT_HASH, {"trade_id": trade_id}).scalar()
     prev_hash = prev or chain.GENESIS
     from_value = from_status.value if from_status else None
     content = chain.canonical(actor, _action(from_value, to_status.value), trade_id, {"note": note}, now)
     conn.execute(
-        insert(trade_events).values(
-            trade_id=trade_id,
-            at=now,
-            from_status=from_value,
-            to_status=to_status.value,
-            actor=actor,
-            note=note,
-            prev_hash=prev_hash,
-            hash=chain.link(prev_hash, content),
-        )
+        _INSERT_EVENT,
+        {
+            "trade_id": trade_id,
+            "at": now,
+            "from_status": from_value,
+            "to_status": to_status.value,
+            "actor": actor,
+            "note": note,
+            "prev_hash": prev_hash,
+            "hash": chain.link(prev_hash, content),
+        },
     )
 
 
@@ -241,17 +248,18 @@ def add_decision(
 ) -> None:
     """Store a decision with the facts it saw."""
     conn.execute(
-        insert(decisions).values(
-            trade_id=trade_id,
-            stage=stage.value,
-            outcome=outcome,
-            reasons=reasons,
-            ruleset_version=ruleset_version,
-            evidence=evidence,
-            decided_by=decided_by,
-            note=note,
-            created_at=now,
-        )
+        _INSERT_DECISION,
+        {
+            "trade_id": trade_id,
+            "stage": stage.value,
+            "outcome": outcome,
+            "reasons": reasons,
+            "ruleset_version": ruleset_version,
+            "evidence": evidence,
+            "decided_by": decided_by,
+            "note": note,
+            "created_at": now,
+        },
     )
 
 
@@ -299,6 +307,26 @@ def used_since(conn: Connection, user_id: str, since: datetime, exclude: str) ->
         )
     ).scalar_one()
     return int(total)
+
+
+def used_in_periods(
+    conn: Connection, user_id: str, day_start: datetime, month_start: datetime, exclude: str
+) -> tuple[int, int]:
+    """`used_since` for the day and the month at once (one query): (today, this month)."""
+    t = trades.c
+    start = min(day_start, month_start)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(case((t.created_at >= day_start, t.face_value), else_=0)), 0),
+            func.coalesce(func.sum(case((t.created_at >= month_start, t.face_value), else_=0)), 0),
+        ).where(
+            (t.user_id == user_id)
+            & (t.created_at >= start)
+            & t.status.in_([s.value for s in COUNTS_TOWARDS_LIMITS])
+            & (t.id != exclude)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: datetime) -> str:

@@ -43,6 +43,8 @@ TREASURY_WAIT_SECONDS = 15.0
 CLEARANCE_WAIT_SECONDS = 3600.0
 """A held payout looks again hourly; a new identity check or a sanctions release wakes it at once."""
 TRANSIENT_RETRY_SECONDS = 0.05
+NOTIFIED_POLL_SECONDS = 1.0
+MIN_IDLE_SECONDS = 0.02  # a due job another worker holds: do not spin
 
 
 @dataclass(frozen=True)
@@ -76,22 +78,41 @@ class Worker:
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.handlers = handlers or HANDLERS
         self._rng = random.Random()  # jitter only; no security role  # noqa: S311
+        self._next: Job | None = None
+        # PostgreSQL: every enqueue NOTIFYs (start_threads listens), so idle workers need not poll fast.
+        self._notified = ctx.engine.dialect.name == "postgresql"
+        self._due: datetime | None = None
 
     def run_once(self) -> bool:
-        """Claim and run one due job; False when there was none."""
-        with self.ctx.uow() as uow:
-            job = queue.claim(uow.conn, self.id, self.ctx.clock.now(), self.ctx.settings.job_lease_seconds)
-            uow.commit()
+        """Run one due job (the one claimed when the last finished, or a new claim); False when none."""
+        job, self._next = self._next, None
+        if job is None:
+            lease = self.ctx.settings.job_lease_seconds
+            now = self.ctx.clock.now()
+            with self.ctx.uow() as uow:
+                job = queue.claim(uow.conn, self.id, now, lease)
+                if job is None and self._notified:
+                    self._due = queue.next_due(uow.conn)
+                uow.commit()
         if job is None:
             return False
         structlog.contextvars.bind_contextvars(request_id=job.request_id, job_id=job.id, ref=job.ref)
         try:
-            self._run(job)
+            self._next = self._run(job)
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "job_id", "ref")
         return True
 
-    def _run(self, job: Job) -> None:
+    def release(self) -> None:
+        """Put back a job claimed ahead (on stop), so it runs now elsewhere, not after its lease."""
+        job, self._next = self._next, None
+        if job is not None:
+            with self.ctx.uow() as uow:
+                queue.release(uow.conn, job, self.id, self.ctx.clock.now())
+                uow.commit()
+
+    def _run(self, job: Job) -> Job | None:
+        """Run the job; on success finish it and claim the next in the same transaction."""
         try:
             self.handlers[job.kind].run(self.ctx, job.ref)
         except DBAPIError as exc:
@@ -114,13 +135,17 @@ class Worker:
             self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
         else:
             every = self.handlers[job.kind].every
+            now = self.ctx.clock.now()
             with self.ctx.uow() as uow:
                 if every is None:
-                    queue.finish(uow.conn, job, self.id, self.ctx.clock.now())
+                    queue.finish(uow.conn, job, self.id, now)
                 else:
                     delay = float(getattr(self.ctx.settings, every))
-                    queue.retry_later(uow.conn, job, self.id, self.ctx.clock.now(), delay, "", reset=True)
+                    queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
+                following = queue.claim(uow.conn, self.id, now, self.ctx.settings.job_lease_seconds)
                 uow.commit()
+            return following
+        return None
 
     def _later(self, job: Job, delay_seconds: float, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -142,9 +167,23 @@ class Worker:
             queue.bury(uow.conn, job, self.id, now, error)
             uow.commit()
 
+    def _idle_seconds(self) -> float:
+        """How long to sleep with nothing to do.
+
+        Where enqueueing notifies workers (PostgreSQL LISTEN/NOTIFY), until the next delayed
+        job comes due or a lease runs out, at most NOTIFIED_POLL_SECONDS (a safety net for a
+        lost notification): an idle worker costs about one transaction a second, not five.
+        """
+        poll = self.ctx.settings.worker_poll_seconds
+        if not self._notified:
+            return poll
+        if self._due is None:
+            return max(poll, NOTIFIED_POLL_SECONDS)
+        until_due = (self._due - self.ctx.clock.now()).total_seconds()
+        return min(max(until_due, MIN_IDLE_SECONDS), max(poll, NOTIFIED_POLL_SECONDS))
+
     def run_until(self, stop: threading.Event) -> None:
         """Work until `stop` is set; sleep on the job signal when idle."""
-        poll = self.ctx.settings.worker_poll_seconds
         while not stop.is_set():
             try:
                 busy = self.run_once()
@@ -152,8 +191,12 @@ class Worker:
                 log.exception("worker_loop_error")
                 busy = False
             if not busy:
-                self.ctx.job_signal.wait(poll)
+                self.ctx.job_signal.wait(self._idle_seconds())
                 self.ctx.job_signal.clear()
+        try:
+            self.release()
+        except Exception:  # the lease runs out instead
+            log.exception("worker_release_error")
 
 
 def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threading.Thread]:
