@@ -215,3 +215,14 @@ def test_a_list_loaded_after_the_decision_is_consulted_just_before_the_transfer(
     pipeline.process_trade(core.ctx, trade_id)
     assert _status(core, trade_id) is S.PAID
     assert [t["amount"] for t in core.rail_transfers(account)] == [45500]
+
+
+def test_a_removed_account_does_not_bring_a_tier_back_under_a_new_name(core: Core) -> None:
+    user, dest, _ = core.seller()
+    identity_service.remove_destination(core.ctx, user, dest)
+
+    outcome = identity_service.verify_identity(
+        core.ctx, core.user(user.id), f"Choi Yuna {uuid.uuid4().hex[:6]}", BORN, PHONE
+    )
+
+    assert (outcome.kyc_tier, core.user(user.id).kyc_tier) == (0, 0)

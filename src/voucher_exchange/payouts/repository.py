@@ -255,12 +255,13 @@ def set_destination_status(conn: Connection, destination_id: str, status: Destin
 
 
 def has_verified_destination(conn: Connection, user_id: str) -> bool:
-    """True when the seller has at least one verified bank account."""
+    """True when the seller has at least one verified bank account they have not removed."""
     row = conn.execute(
         select(payout_destinations.c.id)
         .where(
             (payout_destinations.c.user_id == user_id)
             & (payout_destinations.c.status == DestinationStatus.VERIFIED.value)
+            & payout_destinations.c.removed_at.is_(None)
         )
         .limit(1)
     ).first()
