@@ -92,13 +92,15 @@ def resolve(text: str) -> str:
 # Typed amounts: '5만원', '5만 5천원', '1억2천만', '1.5만', '천원'.
 _SMALL = {"십": 10, "백": 100, "천": 1000}
 _BIG = {"만": 10_000, "억": 100_000_000}
-_KOREAN_AMOUNT = re.compile(r"(?:[0-9]{1,8}(?:\.[0-9]{1,4})?|[십백천만억]){1,12}")
+# A run of digits is one token (the lookahead), so a long run cannot be split in exponentially
+# many ways while the engine backtracks (hostile input like '1' * 59 + 'x').
+_KOREAN_AMOUNT = re.compile(r"(?:[0-9]{1,8}(?:\.[0-9]{1,4})?(?![0-9.])|[십백천만억]){1,12}")
 _TOKEN = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,4})?|[십백천만억]")
 
 
 def korean_number(text: str) -> Decimal | None:
     """'5만5천' → 55000; '1.5만' → 15000; None unless the text is digits with Korean units."""
-    if len(text) > 60 or not _KOREAN_AMOUNT.fullmatch(text) or not any(u in text for u in "십백천만억"):
+    if len(text) > 60 or not any(u in text for u in "십백천만억") or not _KOREAN_AMOUNT.fullmatch(text):
         return None
     total = Decimal(0)
     section = Decimal(0)  # the part below the next 만 or 억

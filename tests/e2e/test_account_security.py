@@ -83,6 +83,44 @@ def test_a_new_address_is_used_once_confirmed_and_the_old_one_is_told(mailed: Ma
     assert _api_login(mailed, new).status_code == 201
 
 
+def test_a_reset_password_cancels_a_pending_change_of_address_and_its_link_signs_nobody_in(
+    mailed: Mailed,
+) -> None:
+    # An intruder who knows the password asks to move the account to their address; the owner,
+    # told by mail, resets the password: the intruder's link must be dead.
+    email, _ = _sign_up(mailed)
+    intruder = f"intruder-{uuid.uuid4().hex[:10]}@example.com"
+    web, csrf = _web(mailed, email)
+    web.post("/account/security/email", data={"email": intruder, "password": PASSWORD, "csrf_token": csrf})
+    their_link = mailed.link(intruder, 1)
+    with mailed.api() as api:
+        assert api.post("/password-resets", json={"email": email}).status_code == 202
+        reset = mailed.link(email, 3)  # after the verification link and the notice of the change
+        assert api.post(f"/password-resets/{reset}", json={"password": NEW_PASSWORD}).status_code == 204
+        refused = api.post(f"/email-verifications/{their_link}")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "link_expired")
+    with mailed.exchange.ctx.uow(readonly=True) as uow:
+        stored = uow.conn.execute(select(users.c.email).where(users.c.email.in_([email, intruder]))).all()
+    assert [r.email for r in stored] == [email]
+    assert _api_login(mailed, email, NEW_PASSWORD).status_code == 201
+
+
+def test_a_link_that_moves_the_address_signs_nobody_in(mailed: Mailed) -> None:
+    email, _ = _sign_up(mailed)
+    new = f"moved-{uuid.uuid4().hex[:10]}@example.com"
+    web, csrf = _web(mailed, email)
+    web.post("/account/security/email", data={"email": new, "password": PASSWORD, "csrf_token": csrf})
+    link = mailed.link(new, 1)
+    with httpx.Client(base_url=mailed.exchange.base_url, timeout=30) as stranger:
+        page = stranger.get(f"/verify-email/{link}")
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+        assert token
+        answer = stranger.post(f"/verify-email/{link}", data={"csrf_token": token.group(1)})
+        assert (answer.status_code, answer.headers["location"]) == (303, "/login?notice=email_verified")
+        assert "vx_session" not in answer.cookies
+        assert stranger.get("/account", follow_redirects=False).status_code == 303
+
+
 def test_sign_out_other_sessions_keeps_this_one(mailed: Mailed) -> None:
     email, api_token = _sign_up(mailed)
     web, csrf = _web(mailed, email)

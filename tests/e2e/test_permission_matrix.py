@@ -262,8 +262,14 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         {"bank_code": "004", "account_number": "1", "holder_name": "Nobody Else"},
         row(LOGIN, 422, 422, 422, 422, 422, 422),
     ),
-    # The holder check's answer, once the seller confirms it: a token that is not ours has expired.
-    ("POST", "/account/payout-accounts/confirm", {"check": "x"}, row(LOGIN, 422, 422, 422, 422, 422, 422)),
+    # The holder check's answer, once the seller confirms it: a token that is not ours (here well
+    # formed, so the cipher itself refuses it) has expired.
+    (
+        "POST",
+        "/account/payout-accounts/confirm",
+        {"check": "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+        row(LOGIN, 422, 422, 422, 422, 422, 422),
+    ),
     ("POST", "/account/payout-accounts/" + GHOST + "/default", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("POST", "/account/payout-accounts/" + GHOST + "/remove", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("POST", "/quotes", {"brand": "no-such-brand", "face": "1"}, row(LOGIN, 404, 404, 404, 404, 404, 404)),

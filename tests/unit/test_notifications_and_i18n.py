@@ -85,6 +85,15 @@ def test_money_dates_and_rates_follow_the_locale() -> None:
     assert i18n.format_when(moment, "ko", "Asia/Seoul") == "2026. 11. 27. 오후 3:30:00"
 
 
+def test_a_long_run_of_digits_cannot_make_the_korean_amount_pattern_backtrack() -> None:
+    # Before the fix each extra digit cost ~2.4x: 59 digits took hours (a denial of service on `/`).
+    for text in ("1" * 59 + "x", "1" * 57 + "만x", "1" * 40 + "만", "9" * 60):
+        assert korean.korean_number(text) is None
+        with pytest.raises(InvalidInput):
+            parse_amount(text, "KRW")
+    assert korean.korean_number("1억2천만") == 120_000_000
+
+
 def test_amounts_typed_by_people_become_minor_units() -> None:
     assert parse_amount(" 50,000 ", "KRW") == Money(50000, "KRW")
     assert parse_amount("$25.50", "USD") == Money(2550, "USD")

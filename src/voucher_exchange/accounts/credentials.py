@@ -35,6 +35,8 @@ def change_password(ctx: Context, user: User, current: str, new: str, session_to
     with ctx.uow() as uow:
         repository.set_password(uow.conn, user.id, password_hash, now)
         repository.void_links(uow.conn, user.id, LinkPurpose.PASSWORD_RESET, now)
+        # A pending change of e-mail dies with the old password: it may be the intruder's.
+        repository.void_links(uow.conn, user.id, LinkPurpose.VERIFY_EMAIL, now)
         ended = repository.delete_tokens_except(uow.conn, user.id, token_hash(session_token))
         audit.record(uow.conn, user.email, "account.password_changed", user.id, {"tokens": ended}, now)
         recovery.notify(uow.conn, user.id, Notice.PASSWORD_CHANGED, now)

@@ -121,6 +121,8 @@ def reset_password(ctx: Context, token: str, password: str) -> User:
             raise link_expired()
         repository.set_password(uow.conn, owner.id, password_hash, now)
         repository.void_links(uow.conn, owner.id, LinkPurpose.PASSWORD_RESET, now)
+        # A pending change of e-mail dies with the old password: it may be the intruder's.
+        repository.void_links(uow.conn, owner.id, LinkPurpose.VERIFY_EMAIL, now)
         ended = repository.delete_tokens_of(uow.conn, owner.id)
         if not owner.email_verified:
             repository.mark_verified(uow.conn, owner.id, owner.email, now)
@@ -156,8 +158,12 @@ def check_verify_link(ctx: Context, token: str) -> None:
     _open_link(ctx, token, LinkPurpose.VERIFY_EMAIL)
 
 
-def verify_email(ctx: Context, token: str) -> User:
-    """Spend a verification link: its address becomes the account's, verified."""
+def verify_email(ctx: Context, token: str) -> tuple[User, bool]:
+    """Spend a verification link: its address becomes the account's, verified.
+
+    Returns the account and whether the address changed (a change of e-mail, not a sign-up's
+    confirmation): following such a link never signs anyone in.
+    """
     token_hash, owner, email = _open_link(ctx, token, LinkPurpose.VERIFY_EMAIL)
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -171,4 +177,4 @@ def verify_email(ctx: Context, token: str) -> User:
         repository.void_links(uow.conn, owner.id, LinkPurpose.VERIFY_EMAIL, now)
         audit.record(uow.conn, email, "account.email_verified", owner.id, {}, now)
         uow.commit()
-    return _reload(ctx, owner.id)
+    return _reload(ctx, owner.id), email != owner.email

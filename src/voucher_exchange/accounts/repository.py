@@ -132,6 +132,13 @@ def set_identity(
     )
 
 
+def lock_live(conn: Connection, user_id: str) -> bool:
+    """Lock the user's row (serialising with account deletion); False when the account is erased."""
+    query = select(users.c.deleted_at).where(users.c.id == user_id)
+    row = conn.execute(locked(conn, query)).first()
+    return row is not None and row.deleted_at is None
+
+
 def set_tier(conn: Connection, user_id: str, tier: int) -> None:
     """Set the KYC tier (after an identity change: it may go down)."""
     conn.execute(update(users).where(users.c.id == user_id).values(kyc_tier=tier))

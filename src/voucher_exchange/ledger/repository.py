@@ -44,12 +44,31 @@ _ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = we
 # Account kinds never change either: id → kind, for the accounts this process has seen.
 _KINDS: weakref.WeakKeyDictionary[Engine, dict[int, AccountKind]] = weakref.WeakKeyDictionary()
 _CREATED = "vx_ledger_accounts_created"
+_CREATED_IDS = "vx_ledger_account_ids_created"
 
 
 @event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
 def _transaction_over(conn: Connection) -> None:
     conn.info.pop(_CREATED, None)
+    conn.info.pop(_CREATED_IDS, None)
+
+
+@event.listens_for(Engine, "rollback")
+def _transaction_undone(conn: Connection) -> None:
+    """Forget the kinds of accounts this transaction created: SQLite may hand their ids out again."""
+    conn.info.pop(_CREATED, None)
+    _forget_created_kinds(conn)
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _savepoint_undone(conn: Connection, name: str, context: object) -> None:
+    _forget_created_kinds(conn)  # more than the savepoint made, maybe: a kind is read again if needed
+
+
+def _forget_created_kinds(conn: Connection) -> None:
+    kinds = _KINDS.get(conn.engine, {})
+    for acct in conn.info.pop(_CREATED_IDS, set()):
+        kinds.pop(acct, None)
 
 
 def account_id(conn: Connection, ref: AccountRef) -> int:
@@ -77,6 +96,7 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
     if created:
         mine.add(key)
+        conn.info.setdefault(_CREATED_IDS, set()).add(found)
     elif key not in mine:
         known[key] = found
     return found
@@ -123,6 +143,8 @@ def _derived(conn: Connection, acct: int) -> bool:
     if acct not in kinds:
         kind = conn.execute(select(ledger_accounts.c.kind).where(ledger_accounts.c.id == acct)).scalar_one()
         kinds[acct] = AccountKind(kind)
+        # Read inside this transaction: the row may be its own, so forget it if that rolls back.
+        conn.info.setdefault(_CREATED_IDS, set()).add(acct)
     return kinds[acct] in DERIVED_TOTALS
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import chain
 from voucher_exchange.audit import service as audit
@@ -69,6 +70,9 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "staff_cannot_sell",
             "Staff accounts cannot sell unless an operator allows it; use a personal account.",
         )
+    if not account_repo.lock_live(conn, user.id):
+        # Deleted while this request was on its way (the erasure holds the same row lock).
+        raise Conflict("account_closed", "This account was deleted; it cannot sell.")
     now = clock.now()
     quote = quote_repo.get(conn, cmd.quote_id)
     if quote is None or quote.user_id != user.id:

@@ -80,12 +80,13 @@ def verify_form(v: Page, token: Token) -> Response:
 def verify(v: Page, token: Token) -> Response:
     """Spend the link; a seller who is not signed in is signed in (staff log in, with their code)."""
     try:
-        user = recovery.verify_email(v.ctx, token)
+        user, moved = recovery.verify_email(v.ctx, token)
     except DomainError as exc:
         return page(v, "verify_email.html", status=exc.status, token="", error=forms.message(exc, v.lang))
     if v.user is not None and v.user.id == user.id:
         return redirect(v, "/account/security?notice=email_verified")
-    if user.is_staff:
+    if user.is_staff or moved:
+        # Staff log in with their code; a moved address proves the new mailbox, not the person.
         return redirect(v, "/login?notice=email_verified")
     session = accounts.start_session(v.ctx, user, SESSION_LASTS)
     v.start_session(session.token)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
@@ -294,7 +295,7 @@ def _open_check_token(v: Visitor, user: User, token: str) -> dict[str, str | Non
     try:
         value = v.ctx.vault.decrypt_json(base64.urlsafe_b64decode(token.encode()), f"holder-check:{user.id}")
         until = datetime.fromisoformat(str(value["until"]))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, InvalidTag) as exc:  # InvalidTag: forged or another seller's
         raise expired from exc
     if until <= v.ctx.clock.now():
         raise expired
