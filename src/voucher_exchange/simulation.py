@@ -110,8 +110,13 @@ class Simulator:
         self._n += 1
         return f"{self._n:05d}{self.rng.randrange(10**6):06d}"
 
-    def _mint(self, brand: str, face: int, issued_hours_ago: float, channel: str) -> dict[str, Any]:
-        issued = (self.clock.now() - timedelta(hours=issued_hours_ago)).isoformat()
+    def _aged(self, low_hours: float, high_hours: float) -> timedelta:
+        """A random voucher age between two numbers of hours."""
+        return timedelta(hours=self.rng.uniform(low_hours, high_hours))
+
+    def _mint(self, brand: str, face: int, issued_ago: timedelta, channel: str) -> dict[str, Any]:
+        """A voucher minted at the sandbox issuer, `issued_ago` before now (its age, not an amount)."""
+        issued = (self.clock.now() - issued_ago).isoformat()
         body = {"brand": brand, "face_value": face, "issued_at": issued, "purchase_channel": channel}
         response = self.sandbox.post("/issuer/vouchers", json=body)
         response.raise_for_status()
@@ -172,7 +177,7 @@ class Simulator:
             brand, faces = self.rng.choice(HONEST_BRANDS)
             face = self.rng.choice(faces)
             declared = self.rng.choice(["gift", "card"])
-            voucher = self._mint(brand, face, self.rng.uniform(72, 24 * 60), "card")
+            voucher = self._mint(brand, face, self._aged(72, 24 * 60), "card")
             self._sell(seller, voucher, brand, face, declared, "honest", False)
             self.sold_codes.append((voucher, brand, face))
             self.clock.advance(timedelta(days=self.rng.uniform(1, 6)))
@@ -180,7 +185,7 @@ class Simulator:
     def velocity_burst(self) -> None:
         seller = self._seller()
         for _ in range(8):
-            voucher = self._mint("cultureland", 10000, self.rng.uniform(100, 500), "card")
+            voucher = self._mint("cultureland", 10000, self._aged(100, 500), "card")
             self._sell(seller, voucher, "cultureland", 10000, "gift", "velocity_burst", True)
 
     def duplicate_code(self) -> None:
@@ -194,37 +199,37 @@ class Simulator:
         for _ in range(3):
             seller = self._seller(name, account, device)
             for _ in range(2):
-                voucher = self._mint("cultureland", 50000, self.rng.uniform(100, 500), "card")
+                voucher = self._mint("cultureland", 50000, self._aged(100, 500), "card")
                 self._sell(seller, voucher, "cultureland", 50000, "gift", "mule_ring", True)
 
     def account_takeover(self) -> None:
         seller = self._seller()
-        voucher = self._mint("cultureland", 30000, 400, "card")
+        voucher = self._mint("cultureland", 30000, timedelta(hours=400), "card")
         self._sell(seller, voucher, "cultureland", 30000, "card", "honest", False)
         self.clock.advance(timedelta(days=20))
         taken = self._add_account(seller.user, seller.name, None, f"attacker-{self._uid()}")
         for _ in range(4):
-            voucher = self._mint("shinsegae", 100000, self.rng.uniform(100, 500), "card")
+            voucher = self._mint("shinsegae", 100000, self._aged(100, 500), "card")
             self._sell(taken, voucher, "shinsegae", 100000, "gift", "account_takeover", True)
 
     def carrier_billing_gift(self) -> None:
         seller = self._seller()
         for _ in range(3):
-            voucher = self._mint("cultureland", 50000, 1.5, "carrier_billing")
+            voucher = self._mint("cultureland", 50000, timedelta(hours=1.5), "carrier_billing")
             self._sell(seller, voucher, "cultureland", 50000, "gift", "carrier_billing_gift", True)
 
     def scam_victim_batch(self) -> None:
         seller = self._seller()
         for _ in range(3):
-            voucher = self._mint("google-play-kr", 150000, 2, "card")
+            voucher = self._mint("google-play-kr", 150000, timedelta(hours=2), "card")
             self._sell(seller, voucher, "google-play-kr", 150000, "card", "scam_victim_batch", True)
 
     def fresh_cashout(self) -> None:
         seller = self._seller()
         for _ in range(4):
-            voucher = self._mint("cultureland", 50000, self.rng.uniform(0.5, 3), "unknown")
+            voucher = self._mint("cultureland", 50000, self._aged(0.5, 3), "unknown")
             self._sell(seller, voucher, "cultureland", 50000, "gift", "fresh_cashout", True)
-            self.clock.advance(timedelta(hours=self.rng.uniform(2, 20)))
+            self.clock.advance(self._aged(2, 20))
 
     def run(self, trades_wanted: int, progress: Callable[[int], None] | None = None) -> SimResult:
         """Run scenarios until about `trades_wanted` trades were submitted; then tally."""

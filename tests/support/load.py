@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select
 
+from tests.support.polling import poll_until
 from voucher_exchange.db.schema import payouts, trades
 
 FACE = 10_000  # cultureland ₩10,000 → payout ₩9,000
@@ -47,13 +47,14 @@ def new_seller(api: str, sandbox: str, n: int) -> Seller:
     """Sign up, verify and add a bank account: a seller ready to sell (n makes the name unique)."""
     with httpx.Client(base_url=api + "/api/v1", timeout=30) as http:
         email = f"load-{uuid.uuid4().hex[:10]}@example.com"
-        signed_up = http.post("/accounts", json={"email": email, "password": "load-test-pass"})
-        # Sign-ups beyond the password-hashing capacity are turned away (429 server_busy): back off
-        # as Retry-After says, for at most a minute.
-        deadline = time.monotonic() + 60
-        while signed_up.status_code == 429 and time.monotonic() < deadline:
-            time.sleep(float(signed_up.headers.get("Retry-After", "1")))
-            signed_up = http.post("/accounts", json={"email": email, "password": "load-test-pass"})
+
+        def sign_up() -> httpx.Response | None:
+            # Sign-ups beyond the password-hashing capacity are turned away (429 server_busy, with
+            # Retry-After: 1): ask again until accepted, for at most a minute.
+            answer = http.post("/accounts", json={"email": email, "password": "load-test-pass"})
+            return None if answer.status_code == 429 else answer
+
+        signed_up = poll_until(sign_up, 60, interval=1.0, what="a sign-up the server has room for")
         token = signed_up.json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
         name = f"Load Seller {n}"

@@ -38,6 +38,8 @@ from voucher_exchange.risk.sanctions_identifiers import (
 from voucher_exchange.risk.sanctions_list import current_list_id
 from voucher_exchange.risk.sanctions_names import korean_keys, normalise, part_count, plain_key
 
+# Name-similarity scores in [0, 1] (not money): at or above STRONG_AT a match refuses, at or
+# above WEAK_AT it holds the trade for a person.
 STRONG_AT: float = 0.92
 WEAK_AT: float = 0.80
 _MIN_PARTS_FOR_FUZZY_STRONG = 2
