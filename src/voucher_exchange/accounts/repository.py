@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -146,21 +146,7 @@ def set_tier(conn: Connection, user_id: str, tier: int) -> None:
 
 def add_identity_check(conn: Connection, check: IdentityCheck) -> None:
     """Keep one identity check of a person (the history; `users` holds the latest outcome)."""
-    conn.execute(
-        insert(identity_checks).values(
-            id=check.id,
-            user_id=check.user_id,
-            checked_at=check.checked_at,
-            status=check.status.value,
-            reason=check.reason,
-            legal_name=check.legal_name,
-            birth_date=check.birth_date,
-            nationality=check.nationality,
-            name_changed=check.name_changed,
-            tier_before=check.tier_before,
-            tier_after=check.tier_after,
-        )
-    )
+    conn.execute(insert(identity_checks).values(**{**asdict(check), "status": check.status.value}))
 
 
 def identity_checks_of(conn: Connection, user_id: str) -> list[IdentityCheck]:
@@ -169,17 +155,7 @@ def identity_checks_of(conn: Connection, user_id: str) -> list[IdentityCheck]:
     rows = conn.execute(select(identity_checks).where(c.user_id == user_id).order_by(c.checked_at, c.id))
     return [
         IdentityCheck(
-            r.id,
-            r.user_id,
-            r.checked_at,
-            IdentityStatus(r.status),
-            r.reason,
-            r.legal_name,
-            r.birth_date,
-            r.nationality,
-            bool(r.name_changed),
-            r.tier_before,
-            r.tier_after,
+            **{**r._mapping, "status": IdentityStatus(r.status), "name_changed": bool(r.name_changed)}
         )
         for r in rows
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -336,20 +337,20 @@ def add_payout_account(v: Page, check: Annotated[str, Form(max_length=1000)]) ->
 @router.post("/account/payout-accounts/{destination_id}/default")
 def make_default_payout_account(v: Page, destination_id: str) -> Response:
     """The account preselected when selling."""
-    user = v.seller()
-    try:
-        identity.make_default(v.ctx, user, destination_id[:36])
-    except DomainError as exc:
-        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
-    return redirect(v, "/account")
+    return _on_account(v, lambda user: identity.make_default(v.ctx, user, destination_id[:36]))
 
 
 @router.post("/account/payout-accounts/{destination_id}/remove")
 def remove_payout_account(v: Page, destination_id: str) -> Response:
     """Stop offering an account (refused while a payout to it is on its way)."""
+    return _on_account(v, lambda user: identity.remove_destination(v.ctx, user, destination_id[:36]))
+
+
+def _on_account(v: Visitor, act: Callable[[User], object]) -> Response:
+    """Do one thing to the seller's accounts: back to the account page, or the page with the error."""
     user = v.seller()
     try:
-        identity.remove_destination(v.ctx, user, destination_id[:36])
+        act(user)
     except DomainError as exc:
         return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
     return redirect(v, "/account")

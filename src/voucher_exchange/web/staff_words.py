@@ -200,9 +200,7 @@ def money_text(value: Any, lang: str) -> str:
     """45,500원 in Korean text, ₩45,500 in English; other currencies as the locale writes them."""
     if isinstance(value, Mapping):
         value = Money(int(value["amount"]), str(value["currency"]))
-    if lang == "ko" and value.currency == "KRW":
-        return f"{value.amount:,}원"
-    return i18n.format_money(value, lang)
+    return i18n.format_amount_text(value, lang)
 
 
 def duration(seconds: float | None, lang: str) -> str:
@@ -269,9 +267,8 @@ def helpers(lang: str) -> dict[str, Callable[[Any], str]]:
 
 
 def filters(lang: str, tz: str) -> dict[str, Callable[..., str]]:
-    """Jinja filters: `amount` (45,500원), `duration` (seconds → 2시간 5분), `at` (no seconds)."""
+    """Jinja filters: `duration` (seconds → 2시간 5분), `at` (no seconds); `amount` is render.py's."""
     return {
-        "amount": lambda v: money_text(v, lang),
         "duration": lambda s: duration(s, lang),
         "at": lambda v: moment(v, lang, tz),
     }
