@@ -27,6 +27,9 @@ class Settings:
     job_lease_seconds: float = 30.0
     job_max_attempts: int = 12
     worker_poll_seconds: float = 0.2
+    # A worker thread takes up to this many ready trades at once and runs each step's database
+    # work for all of them in one transaction (their outside calls concurrently); 1 = one by one.
+    worker_batch_size: int = 8
     quote_ttl_seconds: int = 15 * 60
     demo: bool = False
     # E-mail to sellers: off unless an SMTP host is set (`serve --demo` runs a local one).
@@ -107,6 +110,7 @@ def load_settings() -> Settings:
         job_lease_seconds=float(env.get("VX_JOB_LEASE_SECONDS", "30")),
         job_max_attempts=int(env.get("VX_JOB_MAX_ATTEMPTS", "12")),
         worker_poll_seconds=float(env.get("VX_WORKER_POLL_SECONDS", "0.2")),
+        worker_batch_size=int(env.get("VX_WORKER_BATCH_SIZE", str(Settings.worker_batch_size))),
         smtp_host=env.get("VX_SMTP_HOST") or None,
         smtp_port=int(env.get("VX_SMTP_PORT", "25")),
         mail_from=env.get("VX_MAIL_FROM", Settings.mail_from),

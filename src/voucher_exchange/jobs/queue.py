@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, select, update
 
 from voucher_exchange.db.dialect import insert_ignore, locked, notify
 from voucher_exchange.db.schema import jobs
@@ -68,14 +68,35 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
     One statement: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`;
     workers never wait on each other's claims.
     """
+    taken = _take(conn, worker_id, now, lease_seconds, _claimable(now), 1)
+    return taken[0] if taken else None
+
+
+def claim_more(
+    conn: Connection, worker_id: str, now: datetime, lease_seconds: float, kind: str, limit: int
+) -> list[Job]:
+    """Take up to `limit` more due jobs of one kind (a batch), oldest first; one statement."""
+    if limit <= 0:
+        return []
+    return _take(conn, worker_id, now, lease_seconds, _claimable(now) & (jobs.c.kind == kind), limit)
+
+
+def _take(
+    conn: Connection,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+    where: ColumnElement[bool],
+    limit: int,
+) -> list[Job]:
     pick = locked(
         conn,
-        select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(1),
+        select(jobs.c.id).where(where).order_by(jobs.c.run_at, jobs.c.id).limit(limit),
         skip_locked=True,
-    ).scalar_subquery()
-    row = conn.execute(
+    )
+    rows = conn.execute(
         update(jobs)
-        .where(jobs.c.id == pick)
+        .where(jobs.c.id.in_(pick.scalar_subquery()) if limit > 1 else jobs.c.id == pick.scalar_subquery())
         .values(
             status=R,
             locked_by=worker_id,
@@ -85,19 +106,26 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
             updated_at=now,
         )
         .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
-    ).first()
-    if row is None:
-        return None
-    return Job(
-        id=int(row.id), kind=row.kind, ref=row.ref, attempts=int(row.attempts), request_id=row.request_id
-    )
+    ).all()
+    taken = [
+        Job(id=int(r.id), kind=r.kind, ref=r.ref, attempts=int(r.attempts), request_id=r.request_id)
+        for r in rows
+    ]
+    return sorted(taken, key=lambda j: j.id)
 
 
 def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
     """Done — unless more work arrived meanwhile, then queue it again at once."""
+    finish_many(conn, [job], worker_id, now)
+
+
+def finish_many(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> None:
+    """`finish` for a batch of jobs, in one statement."""
+    if not done:
+        return
     conn.execute(
         update(jobs)
-        .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .where(jobs.c.id.in_([j.id for j in done]) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
         .values(
             status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
             dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),

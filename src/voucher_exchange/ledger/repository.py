@@ -396,3 +396,20 @@ def transfers(
         )
         for r in conn.execute(query)
     ]
+
+
+def lock(conn: Connection, refs: Sequence[AccountRef]) -> None:
+    """Hold these accounts' rows (PostgreSQL `FOR UPDATE`, in id order) until the transaction ends.
+
+    A batch that will move several accounts takes the shared ones first, so two batches
+    cannot each hold a row the other waits for. SQLite has one writer at a time: nothing to do.
+    """
+    if conn.dialect.name != "postgresql" or not refs:
+        return
+    ids = sorted({account_id(conn, ref) for ref in refs})
+    conn.execute(
+        select(ledger_accounts.c.id)
+        .where(ledger_accounts.c.id.in_(ids))
+        .order_by(ledger_accounts.c.id)
+        .with_for_update()
+    ).all()

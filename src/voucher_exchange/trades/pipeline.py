@@ -10,16 +10,26 @@ A step hands the trade as it left it to the next step (no re-read between steps;
 `TradeMovedOn` makes the loop read it again). Work with no outside call in between
 shares one transaction: securing the voucher, crediting the seller, creating the payout
 and reserving it in the ledger commit together, right before the rail is called.
+
+Every step is a `Stage`: an optional outside call made with no transaction open, then its
+database work in one transaction. `process_trade` runs one trade through them;
+`process_many` runs a batch: the outside calls of a stage concurrently, one per trade, then
+the database work of all of them in one transaction (see its docstring).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
+import structlog
 from sqlalchemy import Connection
 
+from voucher_exchange import logs
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.catalog import service as catalog_service
@@ -27,9 +37,9 @@ from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
-from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState
+from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState, VoucherStatus
 from voucher_exchange.ledger import repository as ledger_repo
-from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
+from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
@@ -39,6 +49,7 @@ from voucher_exchange.payouts.models import (
     NewPayout,
     Payout,
     PayoutHeld,
+    PayoutOutcome,
     PayoutStatus,
     TreasuryShort,
 )
@@ -58,6 +69,7 @@ from voucher_exchange.trades.models import (
 
 S = TradeStatus
 WORKER = lifecycle.WORKER
+log = logs.get(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,38 +80,47 @@ class Handoff:
     reserved: tuple[Payout, Destination] | None = None
 
 
-# A step returns what the next step starts from, or None when the trade stops here for now.
-Step = Callable[[Context, Handoff], Handoff | None]
-
-
 def _moved(trade: Trade, status: TradeStatus, now: datetime, **values: object) -> Handoff:
     """The trade after a status change this step committed (what the row now holds)."""
     return Handoff(replace(trade, status=status, updated_at=now, **values))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One step: `call` asks the outside world (no transaction open; None when the step needs
+    nothing from outside), then `apply` does the database work in the caller's transaction
+    and returns what the next step starts from, or None when the trade stops here for now."""
+
+    call: Callable[[Context, Handoff], Any] | None
+    apply: Callable[[Context, Connection, Handoff, Any, datetime], Handoff | None]
+    # Whether `apply` reserves or settles payouts: it then moves the shared treasury account.
+    moves_treasury: bool = False
+
+
+def _run_stage(ctx: Context, stage: Stage, handoff: Handoff) -> Handoff | None:
+    """One trade through one stage: its call, then its database work in one transaction."""
+    answer = stage.call(ctx, handoff) if stage.call is not None else None
+    with ctx.uow() as uow:
+        after = stage.apply(ctx, uow.conn, handoff, answer, ctx.clock.now())
+        uow.commit()
+    return after
+
+
 def process_trade(ctx: Context, trade_id: str) -> None:
     """Advance a trade as far as it can go now; stops when it waits for a person or is terminal."""
-    steps: dict[TradeStatus, Step] = {
-        S.RECEIVED: _screen,
-        S.SCREENING: _screen,
-        S.VERIFYING: _verify,
-        S.REDEEMING: _secure,
-        S.CREDITED: _start_payout,
-        S.PAYING_OUT: _pay,
-    }
     handoff: Handoff | None = None
-    for _ in range(2 * len(steps)):
+    for _ in range(2 * len(STAGES)):
         if handoff is None:
             with ctx.uow(readonly=True) as uow:
                 trade = trade_repo.get(uow.conn, trade_id)
             if trade is None:
                 return
             handoff = Handoff(trade)
-        step = steps.get(handoff.trade.status)
-        if step is None:
+        stage = STAGES.get(handoff.trade.status)
+        if stage is None:
             return
         try:
-            handoff = step(ctx, handoff)
+            handoff = _run_stage(ctx, stage, handoff)
         except TradeMovedOn:
             handoff = None  # another process moved it: read it again
             continue
@@ -133,50 +154,45 @@ def _reject(
     lifecycle.reject(conn, trade.id, current, now, decision.reasons)
 
 
-def _screen(ctx: Context, handoff: Handoff) -> Handoff | None:
+def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
     trade = handoff.trade
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        conn = uow.conn
-        current = trade.status
-        if current is S.RECEIVED:
-            lifecycle.start_screening(conn, trade.id, now)
-            current = S.SCREENING
-        seller = account_repo.by_id(conn, trade.user_id, lock=True)
-        assert seller is not None
-        brand = catalog_service.require_brand(conn, trade.brand_slug)
-        destination = payout_service.destination(conn, trade.payout_destination_id)
-        assert destination is not None
-        day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
-        used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
-        facts = screening.SubmissionFacts(
-            declared_method=AcquisitionMethod(trade.acquisition_method),
-            brand_status=brand.status,
-            kyc_tier=seller.kyc_tier,
-            identity_status=seller.identity_status.value,
-            destination_status=destination.status.value,
-            holder_is_seller=_in_sellers_name(seller, destination),
-            face_value=trade.face_value.amount,
-            used_today=used[0],
-            used_this_month=used[1],
-            limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
-        )
-        decision = screening.screen_submission(facts)
-        declared_carrier = "carrier_billing_prohibited" in decision.reasons
-        if decision.outcome is Outcome.APPROVE or declared_carrier:
-            # A carrier-billed code is claimed too, so it cannot come back declared as a gift.
-            owner = trade_repo.claim_voucher(conn, trade.voucher_fingerprint, trade.id, now)
-            if owner != trade.id and not declared_carrier:
-                evidence = {**decision.evidence, "first_trade": owner}
-                decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
-        if decision.outcome is Outcome.REJECT:
-            _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
-            uow.commit()
-            return None
-        _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
-        lifecycle.start_verifying(conn, trade.id, now)
-        uow.commit()
+    current = trade.status
+    if current is S.RECEIVED:
+        lifecycle.start_screening(conn, trade.id, now)
+        current = S.SCREENING
+    seller = account_repo.by_id(conn, trade.user_id, lock=True)
+    assert seller is not None
+    brand = catalog_service.require_brand(conn, trade.brand_slug)
+    destination = payout_service.destination(conn, trade.payout_destination_id)
+    assert destination is not None
+    day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
+    used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
+    facts = screening.SubmissionFacts(
+        declared_method=AcquisitionMethod(trade.acquisition_method),
+        brand_status=brand.status,
+        kyc_tier=seller.kyc_tier,
+        identity_status=seller.identity_status.value,
+        destination_status=destination.status.value,
+        holder_is_seller=_in_sellers_name(seller, destination),
+        face_value=trade.face_value.amount,
+        used_today=used[0],
+        used_this_month=used[1],
+        limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
+    )
+    decision = screening.screen_submission(facts)
+    declared_carrier = "carrier_billing_prohibited" in decision.reasons
+    if decision.outcome is Outcome.APPROVE or declared_carrier:
+        # A carrier-billed code is claimed too, so it cannot come back declared as a gift.
+        owner = trade_repo.claim_voucher(conn, trade.voucher_fingerprint, trade.id, now)
+        if owner != trade.id and not declared_carrier:
+            evidence = {**decision.evidence, "first_trade": owner}
+            decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
+    if decision.outcome is Outcome.REJECT:
+        _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
+        return None
+    _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
+    lifecycle.start_verifying(conn, trade.id, now)
     return _moved(trade, S.VERIFYING, now)
 
 
@@ -202,73 +218,77 @@ def risk_subject(trade: Trade) -> RiskSubject:
     )
 
 
-def _verify(ctx: Context, handoff: Handoff) -> Handoff | None:
-    """Ask the issuer about the voucher; refuse on its state, balance or channel; then the risk engine."""
+def _look_up(ctx: Context, handoff: Handoff) -> tuple[VoucherStatus, Decision]:
+    """Ask the issuer about the voucher, and judge its answer (state, balance, channel)."""
     trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     with timed(ISSUER_LATENCY, "lookup"):
         answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
-    now = ctx.clock.now()
     declared = AcquisitionMethod(trade.acquisition_method)
-    decision = screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
-    with ctx.uow() as uow:
-        conn = uow.conn
-        brand = catalog_service.require_brand(conn, trade.brand_slug)
-        trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
-        if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
-            decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
-        if decision.evidence.get("false_declaration"):
-            trade_repo.flag_seller(
-                conn,
-                trade.user_id,
-                trade.id,
-                "false_acquisition_declaration",
-                {"declared": declared.value, "issuer_channel": answer.purchase_channel},
-                now,
-            )
-        if decision.outcome is Outcome.REJECT:
-            _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
-            uow.commit()
-            return None
-        # The current sanctions list decides, not the one the seller was last screened against.
-        sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
-        verdict = risk_service.decide(
+    return answer, screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
+
+
+def _verify(
+    ctx: Context, conn: Connection, handoff: Handoff, looked: tuple[VoucherStatus, Decision], now: datetime
+) -> Handoff | None:
+    """Refuse on the issuer's answer, then ask the risk engine."""
+    trade = handoff.trade
+    answer, decision = looked
+    declared = AcquisitionMethod(trade.acquisition_method)
+    brand = catalog_service.require_brand(conn, trade.brand_slug)
+    trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
+    if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
+        decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
+    if decision.evidence.get("false_declaration"):
+        trade_repo.flag_seller(
             conn,
-            risk_subject(trade),
-            answer,
-            decision.evidence,
+            trade.user_id,
+            trade.id,
+            "false_acquisition_declaration",
+            {"declared": declared.value, "issuer_channel": answer.purchase_channel},
             now,
-            ctx.settings.jurisdiction,
-            brand.scam_favoured,
         )
-        for recorded in verdict.decisions:
-            trade_repo.add_decision(
-                conn,
-                trade.id,
-                DecisionStage(recorded.stage),
-                recorded.outcome,
-                recorded.reasons,
-                recorded.ruleset_version,
-                recorded.evidence,
-                risk_service.DECIDER,
-                now,
-            )
-        outcome = verdict.evaluation.outcome
-        note = ", ".join(verdict.evaluation.reasons) or None
-        if outcome is Outcome.APPROVE:
-            lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
-        elif outcome is Outcome.REVIEW:
-            lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
-        else:
-            lifecycle.reject(
-                conn,
-                trade.id,
-                S.VERIFYING,
-                now,
-                verdict.evaluation.reasons,
-                issuer_answer=decision.evidence,
-            )
-        uow.commit()
+    if decision.outcome is Outcome.REJECT:
+        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
+        return None
+    # The current sanctions list decides, not the one the seller was last screened against.
+    sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
+    verdict = risk_service.decide(
+        conn,
+        risk_subject(trade),
+        answer,
+        decision.evidence,
+        now,
+        ctx.settings.jurisdiction,
+        brand.scam_favoured,
+    )
+    for recorded in verdict.decisions:
+        trade_repo.add_decision(
+            conn,
+            trade.id,
+            DecisionStage(recorded.stage),
+            recorded.outcome,
+            recorded.reasons,
+            recorded.ruleset_version,
+            recorded.evidence,
+            risk_service.DECIDER,
+            now,
+        )
+    outcome = verdict.evaluation.outcome
+    note = ", ".join(verdict.evaluation.reasons) or None
+    if outcome is Outcome.APPROVE:
+        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+    elif outcome is Outcome.REVIEW:
+        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+    else:
+        lifecycle.reject(
+            conn,
+            trade.id,
+            S.VERIFYING,
+            now,
+            verdict.evaluation.reasons,
+            issuer_answer=decision.evidence,
+        )
     if outcome is not Outcome.APPROVE:
         return None
     issued_at = answer.issued_at if answer.issued_at is not None else trade.issued_at
@@ -289,9 +309,8 @@ def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> 
         raise
 
 
-def _secure(ctx: Context, handoff: Handoff) -> Handoff | None:
-    """Secure the value at the issuer, then credit the seller in the ledger and create and reserve
-    the payout, atomically (no outside call in between, so one transaction)."""
+def _redeem(ctx: Context, handoff: Handoff) -> Redemption | Decision:
+    """Secure the value at the issuer: its redemption, or the refusal to record."""
     trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     crash_point("before_issuer_redeem")
@@ -303,22 +322,25 @@ def _secure(ctx: Context, handoff: Handoff) -> Handoff | None:
             if refused.state is VoucherState.ACTIVE
             else screening.reason_for_state(refused.state)
         )
-        refusal = Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value})
-        with ctx.uow() as uow:
-            _reject(uow.conn, trade, S.REDEEMING, refusal, DecisionStage.REDEEM, ctx.clock.now())
-            uow.commit()
-        return None
+        return Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value})
     crash_point("after_issuer_redeem")
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        conn = uow.conn
-        lifecycle.mark_secured(conn, trade.id, now, redemption.reference)
-        for intent in postings.credit_trade(trade):
-            ledger_repo.write(conn, intent, now)
-        credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redemption.reference)
-        after = _open_payout(ctx, conn, credited.trade, now)
-        uow.commit()
-    return after
+    return redemption
+
+
+def _secure(
+    ctx: Context, conn: Connection, handoff: Handoff, redeemed: Redemption | Decision, now: datetime
+) -> Handoff | None:
+    """Record the issuer's refusal; or mark the voucher secured, credit the seller, and create and
+    reserve the payout, atomically (no outside call in between, so one transaction)."""
+    trade = handoff.trade
+    if isinstance(redeemed, Decision):
+        _reject(conn, trade, S.REDEEMING, redeemed, DecisionStage.REDEEM, now)
+        return None
+    lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
+    for intent in postings.credit_trade(trade):
+        ledger_repo.write(conn, intent, now)
+    credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redeemed.reference)
+    return _open_payout(ctx, conn, credited.trade, now)
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -326,13 +348,9 @@ def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> N
     return NewPayout(trade.id, trade.user_id, trade.payout_destination_id, amount or trade.payout, attempt)
 
 
-def _start_payout(ctx: Context, handoff: Handoff) -> Handoff | None:
+def _start_payout(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
     """A credited trade (after a crash, a freeze or a netting race): create and reserve its payout."""
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        after = _open_payout(ctx, uow.conn, handoff.trade, now)
-        uow.commit()
-    return after
+    return _open_payout(ctx, conn, handoff.trade, now)
 
 
 def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> Handoff | None:
@@ -405,33 +423,151 @@ def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime)
     return None
 
 
-def _pay(ctx: Context, handoff: Handoff) -> Handoff | None:
-    """Send the trade's payout, then record the rail's answer and the trade's status together.
+def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
+    """Send the trade's payout (or learn what the rail did with it).
 
     A payout reserved in this pass was checked in that transaction; one that waited (a short
     treasury, a crash before reserving) is checked again just before it is reserved and sent.
     One already handed to the rail is never held: the rail may have executed it.
     """
     trade = handoff.trade
-    reserved = handoff.reserved
-    if reserved is None:
-        with ctx.uow() as uow:
-            payout = payout_service.for_trade(uow.conn, trade.id)
-            assert payout is not None, f"trade {trade.id} is paying out without a payout"
-            waited = payout.status is PayoutStatus.CREATED
-            blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now()) if waited else None
-            uow.commit()
-        if blocked is not None:
-            raise PayoutHeld(payout.id, blocked)
-        outcome = payout_service.send(ctx, payout.id)
-    else:
-        outcome = payout_service.send(ctx, reserved[0].id, reserved)
-    now = ctx.clock.now()
+    if handoff.reserved is not None:
+        return payout_service.send(ctx, handoff.reserved[0].id, handoff.reserved)
     with ctx.uow() as uow:
-        payout_service.record(uow.conn, outcome, now)
-        if outcome.executed:
-            lifecycle.mark_paid(uow.conn, trade.id, now)
-        else:
-            lifecycle.payout_refused(uow.conn, trade.id, now)
+        payout = payout_service.for_trade(uow.conn, trade.id)
+        assert payout is not None, f"trade {trade.id} is paying out without a payout"
+        waited = payout.status is PayoutStatus.CREATED
+        blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now()) if waited else None
         uow.commit()
+    if blocked is not None:
+        raise PayoutHeld(payout.id, blocked)
+    return payout_service.send(ctx, payout.id)
+
+
+def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcome, now: datetime) -> None:
+    """Record the rail's answer and the trade's status together."""
+    payout_service.record(conn, outcome, now)
+    if outcome.executed:
+        lifecycle.mark_paid(conn, handoff.trade.id, now)
+    else:
+        lifecycle.payout_refused(conn, handoff.trade.id, now)
+
+
+STAGES: dict[TradeStatus, Stage] = {
+    S.RECEIVED: Stage(None, _screen),
+    S.SCREENING: Stage(None, _screen),
+    S.VERIFYING: Stage(_look_up, _verify),
+    S.REDEEMING: Stage(_redeem, _secure, moves_treasury=True),
+    S.CREDITED: Stage(None, _start_payout, moves_treasury=True),
+    S.PAYING_OUT: Stage(_send, _pay, moves_treasury=True),
+}
+
+
+def process_many(
+    ctx: Context, trade_ids: Sequence[str], calls: ThreadPoolExecutor | None = None
+) -> dict[str, Exception | None]:
+    """Advance a batch of trades as far as each can go now: per trade, None, or what stopped it.
+
+    Round by round, the trades at the same stage make their outside calls concurrently on
+    `calls` (one per trade, no transaction open), then that stage's database work for all
+    of them runs in ONE transaction, oldest trade first (so the first of two trades selling
+    the same code still claims it). A stage that reserves or settles payouts locks the
+    treasury first: every batch then takes the rows it shares with others in one order, and
+    two batches cannot deadlock on a seller's account and the treasury.
+
+    If that transaction fails (another process moved a trade, a deadlock with a lone trade, a
+    netting race) it rolls back whole and each of its trades runs alone through
+    `process_trade`: every step is idempotent, so a call made twice moves nothing twice. An
+    exception from a trade's own outside call is that trade's result (its job retries or
+    waits, as with `process_trade`).
+    """
+    results: dict[str, Exception | None] = dict.fromkeys(trade_ids)
+    with ctx.uow(readonly=True) as uow:
+        active = [Handoff(t) for t in trade_repo.get_many(uow.conn, list(results))]
+    for _ in range(2 * len(STAGES)):
+        groups: dict[int, list[Handoff]] = {}
+        for handoff in active:
+            stage = STAGES.get(handoff.trade.status)
+            if stage is not None:
+                groups.setdefault(id(stage), []).append(handoff)
+        if not groups:
+            break
+        active = []
+        for group in groups.values():
+            group.sort(key=lambda h: (h.trade.created_at, h.trade.id))
+            active += run_stage_batch(ctx, STAGES[group[0].trade.status], group, calls, results)
+    return results
+
+
+def run_stage_batch(
+    ctx: Context,
+    stage: Stage,
+    group: list[Handoff],
+    calls: ThreadPoolExecutor | None,
+    results: dict[str, Exception | None],
+) -> list[Handoff]:
+    """One stage for a group of trades; what each hands on (the ones that go further now)."""
+    answers: list[tuple[Handoff, Any]] = []
+    if stage.call is None:
+        answers = [(h, None) for h in group]
+    else:
+        for handoff, answer in zip(group, _call_all(ctx, stage.call, group, calls), strict=True):
+            if isinstance(answer, _Failed):
+                results[handoff.trade.id] = answer.error
+            else:
+                answers.append((handoff, answer))
+    try:
+        with ctx.uow() as uow:
+            now = ctx.clock.now()
+            if stage.moves_treasury and len(answers) > 1:
+                currencies = sorted({h.trade.currency for h, _ in answers})
+                ledger_repo.lock(uow.conn, [treasury(c) for c in currencies])
+            following = []
+            for handoff, answer in answers:
+                with structlog.contextvars.bound_contextvars(ref=handoff.trade.id):
+                    after = stage.apply(ctx, uow.conn, handoff, answer, now)
+                if after is not None:
+                    following.append(after)
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - each trade is then run alone, which reports its own error
+        log.info("batch_stage_alone", trades=len(answers), error=type(exc).__name__)
+        for handoff, _ in answers:
+            results[handoff.trade.id] = _alone(ctx, handoff.trade.id)
+        return []
+    return following
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _call_all(
+    ctx: Context,
+    call: Callable[[Context, Handoff], Any],
+    group: list[Handoff],
+    calls: ThreadPoolExecutor | None,
+) -> list[Any]:
+    """Each trade's outside call (concurrently on `calls`); a failure is returned as `_Failed`."""
+
+    def one(handoff: Handoff) -> Any:
+        with structlog.contextvars.bound_contextvars(ref=handoff.trade.id):
+            try:
+                return call(ctx, handoff)
+            except Exception as exc:  # noqa: BLE001 - the trade's result: its job handles it
+                return _Failed(exc)
+
+    if calls is None or len(group) == 1:
+        return [one(h) for h in group]
+    # Each call runs in a copy of this context, so log lines keep the job's bound values.
+    futures = [calls.submit(contextvars.copy_context().run, one, h) for h in group]
+    return [f.result() for f in futures]
+
+
+def _alone(ctx: Context, trade_id: str) -> Exception | None:
+    with structlog.contextvars.bound_contextvars(ref=trade_id):
+        try:
+            process_trade(ctx, trade_id)
+        except Exception as exc:  # noqa: BLE001 - the trade's result: its job handles it
+            return exc
     return None

@@ -92,6 +92,11 @@ def get(conn: Connection, trade_id: str) -> Trade | None:
     return None if row is None else _trade(row)
 
 
+def get_many(conn: Connection, trade_ids: list[str]) -> list[Trade]:
+    """The trades that exist among `trade_ids` (in no particular order)."""
+    return [_trade(r) for r in conn.execute(select(trades).where(trades.c.id.in_(trade_ids)))]
+
+
 def list_for_user(
     conn: Connection, user_id: str, limit: int, status: TradeStatus | None = None
 ) -> list[Trade]:

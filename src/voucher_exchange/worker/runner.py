@@ -6,6 +6,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from voucher_exchange.trades.models import PROCESS_TRADE
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
+BatchHandler = Callable[[Context, list[str], ThreadPoolExecutor | None], dict[str, Exception | None]]
 # Runs in the transaction that buries the job: (connection, ref, now, attempts).
 GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
@@ -52,16 +54,21 @@ class JobKind:
     """How to run one kind of job, what to do when its attempts run out, and whether it recurs.
 
     A recurring kind (`every` = a settings attribute holding seconds) is put back to run again
-    after each success, in the transaction that finishes it: one live job, never lost.
+    after each success, in the transaction that finishes it: one live job, never lost. A kind
+    with `run_many` is taken in batches (`worker_batch_size`): it gets the refs and answers,
+    per ref, None (done) or the exception that stopped it.
     """
 
     run: Handler
     gave_up: GiveUp | None = None
     every: str | None = None
+    run_many: BatchHandler | None = None
 
 
 HANDLERS: dict[str, JobKind] = {
-    PROCESS_TRADE: JobKind(trade_pipeline.process_trade, trade_lifecycle.give_up),
+    PROCESS_TRADE: JobKind(
+        trade_pipeline.process_trade, trade_lifecycle.give_up, run_many=trade_pipeline.process_many
+    ),
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
@@ -78,24 +85,36 @@ class Worker:
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.handlers = handlers or HANDLERS
         self._rng = random.Random()  # jitter only; no security role  # noqa: S311
-        self._next: Job | None = None
+        self._next: list[Job] = []
+        self._batch = max(1, ctx.settings.worker_batch_size)
+        # The outside calls of a batch run concurrently, one thread each.
+        self._calls = ThreadPoolExecutor(self._batch, f"{self.id}-call") if self._batch > 1 else None
         # PostgreSQL: every enqueue NOTIFYs (start_threads listens), so idle workers need not poll fast.
         self._notified = ctx.engine.dialect.name == "postgresql"
         self._due: datetime | None = None
 
     def run_once(self) -> bool:
-        """Run one due job (the one claimed when the last finished, or a new claim); False when none."""
-        job, self._next = self._next, None
-        if job is None:
-            lease = self.ctx.settings.job_lease_seconds
-            now = self.ctx.clock.now()
+        """Run the due jobs claimed when the last ones finished, or newly claimed; False when none.
+
+        One job, or a batch of up to `worker_batch_size` jobs of a kind that has `run_many`.
+        """
+        claimed, self._next = self._next, []
+        if not claimed:
             with self.ctx.uow() as uow:
-                job = queue.claim(uow.conn, self.id, now, lease)
-                if job is None and self._notified:
+                claimed = self._claim(uow.conn, self.ctx.clock.now())
+                if not claimed and self._notified:
                     self._due = queue.next_due(uow.conn)
                 uow.commit()
-        if job is None:
+        if not claimed:
             return False
+        if len(claimed) > 1:
+            structlog.contextvars.bind_contextvars(job_ids=[j.id for j in claimed])
+            try:
+                self._next = self._run_batch(claimed)
+            finally:
+                structlog.contextvars.unbind_contextvars("job_ids")
+            return True
+        job = claimed[0]
         structlog.contextvars.bind_contextvars(request_id=job.request_id, job_id=job.id, ref=job.ref)
         try:
             self._next = self._run(job)
@@ -103,49 +122,89 @@ class Worker:
             structlog.contextvars.unbind_contextvars("request_id", "job_id", "ref")
         return True
 
-    def release(self) -> None:
-        """Put back a job claimed ahead (on stop), so it runs now elsewhere, not after its lease."""
-        job, self._next = self._next, None
-        if job is not None:
-            with self.ctx.uow() as uow:
-                queue.release(uow.conn, job, self.id, self.ctx.clock.now())
-                uow.commit()
+    def _claim(self, conn: Connection, now: datetime) -> list[Job]:
+        """The next due job, and, if its kind runs in batches, more due jobs of that kind."""
+        lease = self.ctx.settings.job_lease_seconds
+        job = queue.claim(conn, self.id, now, lease)
+        if job is None:
+            return []
+        if self._batch == 1 or self.handlers[job.kind].run_many is None:
+            return [job]
+        return [job, *queue.claim_more(conn, self.id, now, lease, job.kind, self._batch - 1)]
 
-    def _run(self, job: Job) -> Job | None:
+    def release(self) -> None:
+        """Put back jobs claimed ahead (on stop), so they run now elsewhere, not after their lease."""
+        claimed, self._next = self._next, []
+        if claimed:
+            with self.ctx.uow() as uow:
+                for job in claimed:
+                    queue.release(uow.conn, job, self.id, self.ctx.clock.now())
+                uow.commit()
+        if self._calls is not None:
+            self._calls.shutdown()
+
+    def _run(self, job: Job) -> list[Job]:
         """Run the job; on success finish it and claim the next in the same transaction."""
         try:
             self.handlers[job.kind].run(self.ctx, job.ref)
-        except DBAPIError as exc:
+        except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's; `_failed` reports it
+            self._failed(job, exc)
+            return []
+        return self._finish([job])
+
+    def _run_batch(self, batch: list[Job]) -> list[Job]:
+        """Run a batch of jobs of one kind; finish the done ones and claim what follows, together."""
+        run_many = self.handlers[batch[0].kind].run_many
+        assert run_many is not None
+        results = run_many(self.ctx, [j.ref for j in batch], self._calls)
+        done = []
+        for job in batch:
+            error = results.get(job.ref)
+            if error is None:
+                done.append(job)
+                continue
+            bound = {"request_id": job.request_id, "job_id": job.id, "ref": job.ref}
+            with structlog.contextvars.bound_contextvars(**bound):
+                self._failed(job, error)
+        return self._finish(done)
+
+    def _finish(self, done: list[Job]) -> list[Job]:
+        """Finish jobs that succeeded (a recurring one is put back) and claim the next, in one transaction."""
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            finished = []
+            for job in done:
+                every = self.handlers[job.kind].every
+                if every is None:
+                    finished.append(job)
+                else:
+                    delay = float(getattr(self.ctx.settings, every))
+                    queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
+            queue.finish_many(uow.conn, finished, self.id, now)
+            following = self._claim(uow.conn, now)
+            uow.commit()
+        return following
+
+    def _failed(self, job: Job, exc: Exception) -> None:
+        """What a job's failure means: run again soon, wait (for funds, a review), or count an attempt."""
+        if isinstance(exc, DBAPIError):
             if is_transient(exc):
                 # A deadlock or lock timeout: every step is one transaction, so just run it again.
                 log.info("job_transient_db_error", error=type(exc.orig).__name__)
                 self._later(job, TRANSIENT_RETRY_SECONDS, "transient database error")
             else:
-                log.exception("job_db_error", kind=job.kind)
+                log.error("job_db_error", kind=job.kind, exc_info=exc)
                 self._failed_attempt(job, f"database error: {type(exc.orig).__name__}")
-        except TreasuryShort:
+        elif isinstance(exc, TreasuryShort):
             self._later(job, TREASURY_WAIT_SECONDS, WAITING_FOR_FUNDS)
-        except PayoutHeld as held:
-            log.info("payout_held", payout_id=held.payout_id, why=held.why)
+        elif isinstance(exc, PayoutHeld):
+            log.info("payout_held", payout_id=exc.payout_id, why=exc.why)
             self._later(job, CLEARANCE_WAIT_SECONDS, WAITING_FOR_CLEARANCE)
-        except ExternalUnavailable as exc:
+        elif isinstance(exc, ExternalUnavailable):
             self._failed_attempt(job, f"outside service unavailable: {exc}")
-        except Exception as exc:  # a handler bug must not kill the worker
-            log.exception("job_error", kind=job.kind)
+        else:  # a handler bug must not kill the worker
+            log.error("job_error", kind=job.kind, exc_info=exc)
             self._failed_attempt(job, f"{type(exc).__name__}: {exc}")
-        else:
-            every = self.handlers[job.kind].every
-            now = self.ctx.clock.now()
-            with self.ctx.uow() as uow:
-                if every is None:
-                    queue.finish(uow.conn, job, self.id, now)
-                else:
-                    delay = float(getattr(self.ctx.settings, every))
-                    queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
-                following = queue.claim(uow.conn, self.id, now, self.ctx.settings.job_lease_seconds)
-                uow.commit()
-            return following
-        return None
 
     def _later(self, job: Job, delay_seconds: float, error: str) -> None:
         with self.ctx.uow() as uow:
