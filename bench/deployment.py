@@ -31,6 +31,7 @@ class Deployment:
     database_url: str
     sandbox_url: str = ""
     api_urls: list[str] = field(default_factory=list)
+    batch: int = 1  # VX_WORKER_BATCH_SIZE: how many ready trades a worker thread takes at once
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -46,6 +47,7 @@ class Deployment:
             # The quote phase asks thousands of quotes of one account in seconds: the limits
             # are still counted (their cost is measured), just not reached.
             "VX_RATE_LIMIT_MULTIPLIER": "1000",
+            "VX_WORKER_BATCH_SIZE": str(self.batch),
         }
 
     def spawn(self, role: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -105,13 +107,13 @@ def _api(deployment: Deployment, role: str, args: list[str]) -> str:
 
 
 @contextmanager
-def deploy(base: Path, database_url: str, apis: int, workers: int) -> Iterator[Deployment]:
+def deploy(base: Path, database_url: str, apis: int, workers: int, batch: int = 1) -> Iterator[Deployment]:
     """Migrate, seed, start everything; stop everything on exit.
 
     `workers=0` means one `serve` process with its own worker threads (the SQLite shape).
     """
     base.mkdir(parents=True, exist_ok=True)
-    deployment = Deployment(base, database_url)
+    deployment = Deployment(base, database_url, batch=batch)
     try:
         port = free_port()
         deployment.sandbox_url = f"http://127.0.0.1:{port}/sandbox"

@@ -4,7 +4,8 @@ For each database: the raw durable commit rate (one row per commit, one connecti
 the ledger's transfers/s through its own `write` on one connection; then the exchange
 as separate processes (PostgreSQL: 2 API + 3 worker processes; SQLite: one `serve`
 with its worker threads; a sandbox process either way) and a load generator in its own
-process. The headline is CPU milliseconds per paid trade for each kind of process,
+process, once per worker batch size (`--batch-sizes`, default 1 and 8: what batching
+buys). The headline is CPU milliseconds per paid trade for each kind of process,
 read from /proc before and after the trades (see `bench/measure.py`). Beside it:
 trades/s, submission → payout-sent latency under load and one at a time, quote latency
 from an open-loop generator at fixed rates, and each process's peak RSS.
@@ -109,8 +110,8 @@ def run_backend(
     base: Path,
     database_url: Callable[[str], str],
     postmaster: int | None,
-) -> Result:
-    """Every phase on one database."""
+) -> list[Result]:
+    """Every phase on one database: one result per worker batch size."""
     shape = (
         f"{args.apis} API + {args.workers} worker processes (2 threads each)"
         if backend == "PostgreSQL"
@@ -118,27 +119,33 @@ def run_backend(
     )
     if args.only == "quotes":
         shape = f"{args.apis} API processes" if backend == "PostgreSQL" else "1 `serve` process"
-    result = Result(backend, shape)
-    with _bars() as progress:
-        if args.only == "quotes":
+        result = Result(backend, shape)
+        with _bars() as progress:
             url = database_url("vx_bench")
             # One worker (for the seller's checks, if any); on SQLite the `serve` shape as always.
             with deploy(
                 base / backend.lower(), url, args.apis, 1 if backend == "PostgreSQL" else 0
             ) as running:
                 _quote_phases(args, progress, running, result)
-            return result
+        return [result]
+    results = []
+    with _bars() as progress:
         tick, _ = _task(progress, f"{backend}: raw commits", args.raw_commits)
-        result.raw_commits = phases.raw_commits(database_url("vx_bench_raw"), args.raw_commits, tick)
+        raw = phases.raw_commits(database_url("vx_bench_raw"), args.raw_commits, tick)
         tick, _ = _task(progress, f"{backend}: ledger transfers", args.transfers)
-        result.ledger_tps = phases.ledger_transfers(database_url("vx_bench_ledger"), args.transfers, tick)
-        url = database_url("vx_bench")
-        progress.console.print(f"{backend}: starting {shape} and a sandbox")
-        with deploy(
-            base / backend.lower(), url, args.apis, args.workers if backend == "PostgreSQL" else 0
-        ) as running:
-            _exchange_phases(args, progress, running, url, postmaster, result)
-    return result
+        ledger_tps = phases.ledger_transfers(database_url("vx_bench_ledger"), args.transfers, tick)
+        for n, batch in enumerate(args.batch_sizes):
+            result = Result(f"{backend}, batch {batch}", f"{shape}; worker batch size {batch}")
+            result.raw_commits, result.ledger_tps = raw, ledger_tps
+            url = database_url(f"vx_bench_b{batch}")
+            progress.console.print(f"{backend}: starting {shape} (batch {batch}) and a sandbox")
+            workers = args.workers if backend == "PostgreSQL" else 0
+            with deploy(base / f"{backend.lower()}-b{batch}", url, args.apis, workers, batch) as running:
+                # The quote phase does not depend on the batch size: it runs with the last one.
+                quotes = n == len(args.batch_sizes) - 1
+                _exchange_phases(args, progress, running, url, postmaster, result, quotes)
+            results.append(result)
+    return results
 
 
 def _exchange_phases(
@@ -148,6 +155,7 @@ def _exchange_phases(
     url: str,
     postmaster: int | None,
     result: Result,
+    quotes: bool = True,
 ) -> None:
     base = running.base
     singles = args.single
@@ -209,7 +217,8 @@ def _exchange_phases(
         single_ids = phases.one_at_a_time(engine, running.api_urls[0], single_sellers, single_codes, tick)
         result.single = load.figures(engine, set(single_ids))
 
-        generator_rss += _quotes(args, progress, running, roots["api"], quote_seller["token"], result)
+        if quotes:
+            generator_rss += _quotes(args, progress, running, roots["api"], quote_seller["token"], result)
 
         result.rss_mb = {
             role: max(measure.tree_peak_rss_mb(pid) for pid in pids)
@@ -274,6 +283,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--apis", type=int, default=2, help="API processes on PostgreSQL (default 2)")
     parser.add_argument("--workers", type=int, default=3, help="worker processes on PostgreSQL (default 3)")
     parser.add_argument("--threads", type=int, default=12, help="generator threads for trades (default 12)")
+    parser.add_argument(
+        "--batch-sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 8],
+        help="worker batch sizes to run the trades with, each in a fresh deployment (default 1,8)",
+    )
     parser.add_argument("--raw-commits", type=int, default=2000)
     parser.add_argument("--transfers", type=int, default=1000, help="ledger transfers (default 1000)")
     parser.add_argument(
@@ -308,23 +323,25 @@ def main(argv: list[str] | None = None) -> None:
         try:
             admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
             settings = measure.assert_durable(admin)
-            result = run_backend(
+            done = run_backend(
                 args,
                 "PostgreSQL",
                 base,
                 lambda name: create_database(server, name),
                 _postmaster(server.datadir),
             )
-            result.durability = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
-            results.append(result)
+            for result in done:
+                result.durability = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+            results += done
         finally:
             stop_server(server)
     if "sqlite" in backends:
         sqlite_dir = base / "sqlite-files"
         sqlite_dir.mkdir()
-        result = run_backend(args, "SQLite", base, lambda name: f"sqlite:///{sqlite_dir}/{name}.db", None)
-        result.durability = "WAL, synchronous=NORMAL (the project's pragmas)"
-        results.append(result)
+        done = run_backend(args, "SQLite", base, lambda name: f"sqlite:///{sqlite_dir}/{name}.db", None)
+        for result in done:
+            result.durability = "WAL, synchronous=NORMAL (the project's pragmas)"
+        results += done
     if args.only == "quotes":
         for result in results:
             console.print(quote_table(result))

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from tests.support.core import Core
 from voucher_exchange.accounts.models import User
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.models import JobStatus
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
@@ -37,6 +38,10 @@ PAID_HISTORY = [
     ("credited", "paying_out"),
     ("paying_out", "paid"),
 ]
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 def _status(core: Core, trade_id: str) -> TradeStatus:
@@ -226,3 +231,29 @@ def test_in_a_batch_a_short_treasury_makes_only_the_unpaid_jobs_wait(core: Core)
     assert _job_statuses(core) == {paid: JobStatus.DONE.value, waiting: JobStatus.QUEUED.value}
     assert [t["amount"] for t in core.rail_transfers(account)] == [45500]
     assert _balances(core)["treasury"] == 0
+
+
+def test_a_batch_renews_its_leases_in_every_stage_transaction(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    sellers = [core.seller() for _ in range(2)]
+    trades = [core.submit(user, destination) for user, destination, _ in sellers]
+    now = core.ctx.clock.now()
+    with core.ctx.uow() as uow:
+        held = queue.claim_more(uow.conn, "w-me", now, 5.0, PROCESS_TRADE, 8)
+        uow.commit()
+    assert sorted(j.ref for j in held) == sorted(trades)
+    renewed: list[datetime] = []
+
+    def renew(conn: Connection, at: datetime) -> None:
+        queue.renew(conn, held, "w-me", at, 60.0)
+        queue.renew(conn, held, "w-someone-else", at, 600.0)  # not theirs: changes nothing
+        renewed.append(at)
+
+    assert pipeline.process_many(core.ctx, trades, None, renew) == dict.fromkeys(trades)
+
+    # One transaction per stage: screen, verify, secure (credit, payout, reserve), record the payout.
+    assert len(renewed) == 4
+    with core.ctx.uow(readonly=True) as uow:
+        query = select(jobs.c.locked_by, jobs.c.locked_until).where(jobs.c.kind == PROCESS_TRADE)
+        leases = {(r.locked_by, _utc(r.locked_until)) for r in uow.conn.execute(query)}
+    assert leases == {("w-me", renewed[-1] + timedelta(seconds=60))}

@@ -114,6 +114,15 @@ def _take(
     return sorted(taken, key=lambda j: j.id)
 
 
+def renew(conn: Connection, held: list[Job], worker_id: str, now: datetime, lease_seconds: float) -> None:
+    """Push out the leases of jobs this worker still holds (a batch that takes a while)."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_([j.id for j in held]) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
+        .values(locked_until=now + timedelta(seconds=lease_seconds))
+    )
+
+
 def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
     """Done — unless more work arrived meanwhile, then queue it again at once."""
     finish_many(conn, [job], worker_id, now)

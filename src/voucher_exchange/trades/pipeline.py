@@ -463,8 +463,14 @@ STAGES: dict[TradeStatus, Stage] = {
 }
 
 
+Renew = Callable[[Connection, datetime], None]
+
+
 def process_many(
-    ctx: Context, trade_ids: Sequence[str], calls: ThreadPoolExecutor | None = None
+    ctx: Context,
+    trade_ids: Sequence[str],
+    calls: ThreadPoolExecutor | None = None,
+    renew: Renew | None = None,
 ) -> dict[str, Exception | None]:
     """Advance a batch of trades as far as each can go now: per trade, None, or what stopped it.
 
@@ -479,7 +485,8 @@ def process_many(
     netting race) it rolls back whole and each of its trades runs alone through
     `process_trade`: every step is idempotent, so a call made twice moves nothing twice. An
     exception from a trade's own outside call is that trade's result (its job retries or
-    waits, as with `process_trade`).
+    waits, as with `process_trade`). `renew` runs in every stage's transaction (the worker
+    pushes out its jobs' leases there, so a long batch is not taken over while it works).
     """
     results: dict[str, Exception | None] = dict.fromkeys(trade_ids)
     with ctx.uow(readonly=True) as uow:
@@ -495,7 +502,7 @@ def process_many(
         active = []
         for group in groups.values():
             group.sort(key=lambda h: (h.trade.created_at, h.trade.id))
-            active += run_stage_batch(ctx, STAGES[group[0].trade.status], group, calls, results)
+            active += run_stage_batch(ctx, STAGES[group[0].trade.status], group, calls, results, renew)
     return results
 
 
@@ -505,6 +512,7 @@ def run_stage_batch(
     group: list[Handoff],
     calls: ThreadPoolExecutor | None,
     results: dict[str, Exception | None],
+    renew: Renew | None = None,
 ) -> list[Handoff]:
     """One stage for a group of trades; what each hands on (the ones that go further now)."""
     answers: list[tuple[Handoff, Any]] = []
@@ -519,6 +527,8 @@ def run_stage_batch(
     try:
         with ctx.uow() as uow:
             now = ctx.clock.now()
+            if renew is not None:
+                renew(uow.conn, now)
             if stage.moves_treasury and len(answers) > 1:
                 currencies = sorted({h.trade.currency for h, _ in answers})
                 ledger_repo.lock(uow.conn, [treasury(c) for c in currencies])

@@ -38,7 +38,11 @@ from voucher_exchange.trades.models import PROCESS_TRADE
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
-BatchHandler = Callable[[Context, list[str], ThreadPoolExecutor | None], dict[str, Exception | None]]
+# (context, refs, a thread pool for outside calls, a lease renewal) → per ref, None or its error.
+BatchHandler = Callable[
+    [Context, list[str], ThreadPoolExecutor | None, Callable[[Connection, datetime], None]],
+    dict[str, Exception | None],
+]
 # Runs in the transaction that buries the job: (connection, ref, now, attempts).
 GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
@@ -156,7 +160,12 @@ class Worker:
         """Run a batch of jobs of one kind; finish the done ones and claim what follows, together."""
         run_many = self.handlers[batch[0].kind].run_many
         assert run_many is not None
-        results = run_many(self.ctx, [j.ref for j in batch], self._calls)
+        lease = self.ctx.settings.job_lease_seconds
+
+        def renew(conn: Connection, now: datetime) -> None:
+            queue.renew(conn, batch, self.id, now, lease)
+
+        results = run_many(self.ctx, [j.ref for j in batch], self._calls, renew)
         done = []
         for job in batch:
             error = results.get(job.ref)
@@ -214,7 +223,10 @@ class Worker:
     def _failed_attempt(self, job: Job, error: str) -> None:
         if job.attempts < self.ctx.settings.job_max_attempts:
             delay = backoff_seconds(job.attempts, self._rng)
-            log.info("job_retry", job_id=job.id, ref=job.ref, attempt=job.attempts, delay=round(delay, 2))
+            why = error.split(":", 1)[0]  # the kind of failure; never the details (no secrets in logs)
+            log.info(
+                "job_retry", job_id=job.id, ref=job.ref, attempt=job.attempts, delay=round(delay, 2), why=why
+            )
             self._later(job, delay, error)
             return
         log.warning("job_dead", job_id=job.id, ref=job.ref, attempts=job.attempts)
