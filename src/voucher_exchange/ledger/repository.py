@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, case, event, func, select
+from sqlalchemy import Connection, Dialect, Engine, bindparam, case, event, func, select
 from sqlalchemy.exc import NoResultFound
 
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
@@ -288,13 +288,15 @@ def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo:
     return int(new_id)
 
 
+# Built once (the payout path reads the treasury and a seller's receivable per trade).
+_ACCOUNT_BY_CODE = select(ledger_accounts).where(
+    (ledger_accounts.c.code == bindparam("code")) & (ledger_accounts.c.currency == bindparam("currency"))
+)
+
+
 def account(conn: Connection, ref: AccountRef) -> Account | None:
     """The account with its totals, or None before first use."""
-    row = conn.execute(
-        select(ledger_accounts).where(
-            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
-        )
-    ).first()
+    row = conn.execute(_ACCOUNT_BY_CODE, {"code": ref.code, "currency": ref.currency}).first()
     if row is None:
         return None
     derived = _derived_totals(conn, [int(row.id)]) if AccountKind(row.kind) in DERIVED_TOTALS else {}
