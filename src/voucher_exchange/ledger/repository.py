@@ -1,14 +1,17 @@
-"""Ledger SQL: accounts and transfers. Totals move in the same statement batch as the row."""
+"""Ledger SQL: accounts and transfers. A transfer's row and its accounts' totals move together:
+one statement on PostgreSQL, two in one transaction on SQLite."""
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, case, event, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Dialect, Engine, bindparam, case, event, func, select
+from sqlalchemy.exc import NoResultFound
 
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
 from voucher_exchange.ledger.models import (
@@ -41,34 +44,124 @@ def _account(row: Any) -> Account:
 # committed: never one this transaction created (it could still roll back). PostgreSQL's
 # ON CONFLICT waits for a concurrent creator to finish; SQLite has one writer at a time.
 _ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
-# Account kinds never change either: id → kind, for the accounts this process has seen.
-_KINDS: weakref.WeakKeyDictionary[Engine, dict[int, AccountKind]] = weakref.WeakKeyDictionary()
 _CREATED = "vx_ledger_accounts_created"
-_CREATED_IDS = "vx_ledger_account_ids_created"
 
 
 @event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
 def _transaction_over(conn: Connection) -> None:
     conn.info.pop(_CREATED, None)
-    conn.info.pop(_CREATED_IDS, None)
 
 
-@event.listens_for(Engine, "rollback")
-def _transaction_undone(conn: Connection) -> None:
-    """Forget the kinds of accounts this transaction created: SQLite may hand their ids out again."""
-    conn.info.pop(_CREATED, None)
-    _forget_created_kinds(conn)
+# The money path's statements are SQL text built once per shape and run with
+# `exec_driver_sql`: nothing to build, compile or cache-key per call (that was most of a
+# transfer's client CPU), and psycopg prepares a statement once it has run it five times.
+# They are written with `:name` parameters, turned into psycopg's `%(name)s` for PostgreSQL.
+_STORED = "kind NOT IN ({})".format(", ".join(f"'{k.value}'" for k in sorted(DERIVED_TOTALS)))
+"""Accounts that keep stored totals: the UPDATEs leave DERIVED_TOTALS rows alone, by the row's own kind."""
+
+_NEW_ACCOUNT = (
+    "INSERT INTO ledger_accounts (code, currency, kind) VALUES (:code, :currency, :kind)"
+    " ON CONFLICT (code, currency) DO NOTHING RETURNING id"
+)
+_FIND_ACCOUNT = "SELECT id FROM ledger_accounts WHERE code = :code AND currency = :currency"
+# One round trip on PostgreSQL: the second branch sees an account committed before the
+# statement began (not one inserted by the first branch, nor one whose creator committed
+# while ON CONFLICT waited for it: the plain find is for that race).
+_NEW_OR_FOUND_ACCOUNT = (
+    f"WITH i AS ({_NEW_ACCOUNT}) SELECT id, true AS created FROM i"  # noqa: S608  # constants only
+    " UNION ALL SELECT id, false FROM ledger_accounts WHERE code = :code AND currency = :currency"
+)
+_FIND_TRANSFER = "SELECT id FROM ledger_transfers WHERE key = :key"
+_NEW_TRANSFER = (
+    "INSERT INTO ledger_transfers"
+    " (key, reference, debit_account_id, credit_account_id, amount, currency, phase, memo, created_at)"
+    " VALUES (:key, :reference, :debit, :credit, :amount, :currency, :phase, :memo, :now)"
+    " ON CONFLICT (key) DO NOTHING RETURNING id"
+)
+_SETTLEMENT = (
+    "SELECT p.key, p.reference, p.debit_account_id, p.credit_account_id, p.amount, p.currency,"
+    " s.id, s.phase FROM ledger_transfers p LEFT JOIN ledger_transfers s ON s.pending_id = p.id"
+    " WHERE p.id = :pending"
+)
+_NEW_SETTLEMENT = (
+    "INSERT INTO ledger_transfers"
+    " (key, reference, debit_account_id, credit_account_id, amount, currency, phase, pending_id, memo,"
+    " created_at)"
+    " VALUES (:settle_key, :reference, :debit, :credit, :amount, :currency, :phase, :pending, :memo, :now)"
+    " RETURNING id"
+)
 
 
-@event.listens_for(Engine, "rollback_savepoint")
-def _savepoint_undone(conn: Connection, name: str, context: object) -> None:
-    _forget_created_kinds(conn)  # more than the savepoint made, maybe: a kind is read again if needed
+def _for(conn: Connection, sql: str) -> str:
+    """`sql` in the connection's driver's parameter style."""
+    return sql if conn.dialect.name == "sqlite" else _pyformat(sql)
 
 
-def _forget_created_kinds(conn: Connection) -> None:
-    kinds = _KINDS.get(conn.engine, {})
-    for acct in conn.info.pop(_CREATED_IDS, set()):
-        kinds.pop(acct, None)
+@cache
+def _pyformat(sql: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+def _moves(columns: dict[str, str], debit: str, credit: str, amount: str) -> str:
+    """SET clauses: each `total: sign` moves the debited (debits_*) or credited (credits_*) account."""
+    return ", ".join(
+        f"{total} = {total} {sign} CASE WHEN id = {debit if total.startswith('debits') else credit}"
+        f" THEN {amount} ELSE 0 END"
+        for total, sign in columns.items()
+    )
+
+
+@cache
+def _write_sql(pg: bool, suffix: str, covered: bool) -> tuple[str, str]:
+    """The transfer's INSERT and the UPDATE of its accounts' stored totals, in the driver's style.
+
+    The cover check is in the WHERE clause of the very UPDATE that reserves the amount, so
+    it is atomic: check-then-act cannot race. One statement locks every row it changes, in
+    the order the primary key index gives them. On PostgreSQL both are one statement, a
+    data-modifying CTE whose UPDATE runs only if the INSERT wrote a row (the second string is
+    then empty); it answers the new id and whether the covered account moved.
+    """
+    moves = _moves({f"debits_{suffix}": "+", f"credits_{suffix}": "+"}, ":debit", ":credit", ":amount")
+    # Every part of these statements is a constant of this module (S608): values are parameters.
+    update = f"UPDATE ledger_accounts SET {moves} WHERE id IN (:debit, :credit) AND {_STORED}"  # noqa: S608
+    if covered:
+        update += " AND (id <> :credit OR debits_posted - credits_posted - credits_pending >= :amount)"
+    if not pg:
+        return _NEW_TRANSFER, f"{update} RETURNING id"
+    moved = "(SELECT count(*) FROM u WHERE id = :credit)" if covered else "1"
+    one = (
+        f"WITH t AS ({_NEW_TRANSFER}), u AS ({update} AND EXISTS (SELECT 1 FROM t) RETURNING id)"  # noqa: S608
+        f" SELECT id, {moved} FROM t"
+    )
+    return _pyformat(one), ""
+
+
+@cache
+def _settle_sql(phase: Phase) -> tuple[str, str]:
+    """The UPDATE that moves a settled transfer's totals, and on PostgreSQL the whole settle
+    as one statement: it reads the pending transfer and any settlement of it; the INSERT writes
+    only when there is none yet (a settle racing it still fails on the unique pending_id, as
+    a plain INSERT would), and the UPDATE moves only what the INSERT wrote."""
+    columns = {"debits_pending": "-", "credits_pending": "-"}
+    if phase is Phase.POST:
+        columns |= {"debits_posted": "+", "credits_posted": "+"}
+    moves = _moves(columns, ":debit", ":credit", ":amount")
+    update = f"UPDATE ledger_accounts SET {moves} WHERE id IN (:debit, :credit) AND {_STORED}"  # noqa: S608
+    one = (
+        "WITH p AS (SELECT id, key, reference, debit_account_id, credit_account_id, amount, currency"  # noqa: S608
+        " FROM ledger_transfers WHERE id = :pending),"
+        " s AS (SELECT id, phase FROM ledger_transfers WHERE pending_id = :pending),"
+        " t AS (INSERT INTO ledger_transfers (key, reference, debit_account_id, credit_account_id, amount,"
+        " currency, phase, pending_id, memo, created_at)"
+        " SELECT key || :suffix, reference, debit_account_id, credit_account_id, amount, currency,"
+        " :phase, id, :memo, :now FROM p WHERE NOT EXISTS (SELECT 1 FROM s)"
+        " RETURNING id AS settled, debit_account_id AS debit, credit_account_id AS credit, amount),"
+        f" u AS (UPDATE ledger_accounts SET {_moves(columns, 't.debit', 't.credit', 't.amount')} FROM t"
+        f" WHERE id IN (t.debit, t.credit) AND {_STORED})"
+        " SELECT (SELECT id FROM p), (SELECT settled FROM t), (SELECT id FROM s), (SELECT phase FROM s)"
+    )
+    return update, _pyformat(one)
 
 
 def account_id(conn: Connection, ref: AccountRef) -> int:
@@ -77,26 +170,19 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     known = _ACCOUNT_IDS.setdefault(conn.engine, {})
     if key in known:
         return known[key]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(
-        dialect.insert(ledger_accounts)
-        .values(code=ref.code, currency=ref.currency, kind=ref.kind.value)
-        .on_conflict_do_nothing(index_elements=["code", "currency"])
-        .returning(ledger_accounts.c.id)
-    ).scalar()
-    created = inserted is not None
-    if inserted is None:
-        inserted = conn.execute(
-            select(ledger_accounts.c.id).where(
-                (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
-            )
-        ).scalar_one()
-    found = int(inserted)
-    _KINDS.setdefault(conn.engine, {})[found] = ref.kind
+    params = {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value}
+    row: tuple[Any, ...] | None
+    if conn.dialect.name == "postgresql":
+        row = conn.exec_driver_sql(_pyformat(_NEW_OR_FOUND_ACCOUNT), params).first()
+    else:
+        new = conn.exec_driver_sql(_NEW_ACCOUNT, params).scalar()
+        row = None if new is None else (new, True)
+    if row is None:
+        row = (conn.exec_driver_sql(_for(conn, _FIND_ACCOUNT), params).scalar_one(), False)
+    found, created = int(row[0]), bool(row[1])
     mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
     if created:
         mine.add(key)
-        conn.info.setdefault(_CREATED_IDS, set()).add(found)
     elif key not in mine:
         known[key] = found
     return found
@@ -104,140 +190,113 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
 
 def transfer_id(conn: Connection, key: str) -> int | None:
     """The id of the transfer written under `key`, or None."""
-    found = conn.execute(select(ledger_transfers.c.id).where(ledger_transfers.c.key == key)).scalar()
+    found = conn.exec_driver_sql(_for(conn, _FIND_TRANSFER), {"key": key}).scalar()
     return None if found is None else int(found)
 
 
-def _bump(conn: Connection, changes: list[tuple[int, str, int]], covered: int | None = None) -> bool:
-    """Move the totals in one UPDATE; False (nothing to commit) if the `covered` account cannot hold
-    its credit.
-
-    The cover check is in the WHERE clause of the very UPDATE that reserves the amount, so it
-    is atomic: check-then-act cannot race. One statement locks every row it changes, in the
-    order the primary key index gives them.
-    """
-    a = ledger_accounts.c
-    changes = [c for c in changes if not _derived(conn, c[0])]
-    if not changes:
-        return True
-    by_column: dict[str, list[tuple[int, int]]] = {}
-    for acct, column, delta in changes:
-        by_column.setdefault(column, []).append((acct, delta))
-    values = {
-        column: a[column] + case(*((a.id == acct, delta) for acct, delta in moves), else_=0)
-        for column, moves in by_column.items()
-    }
-    accounts = sorted({acct for acct, _, _ in changes})
-    where: list[ColumnElement[bool]] = [a.id.in_(accounts)]
-    if covered is not None:
-        needed = sum(d for acct, column, d in changes if acct == covered and column.startswith("credits"))
-        free = a.debits_posted - a.credits_posted - a.credits_pending
-        where.append((a.id != covered) | (free >= needed))
-    result = conn.execute(update(ledger_accounts).where(*where).values(values))
-    return result.rowcount == len(accounts)
+def _now(conn: Connection, now: datetime) -> Any:
+    """`now` as the driver takes it for a created_at column (naive UTC; text on SQLite)."""
+    bind = _BIND_NOW.get(conn.dialect)
+    if bind is None:
+        processor = ledger_transfers.c.created_at.type.bind_processor(conn.dialect)
+        assert processor is not None  # UTCDateTime always has one (it drops the time zone)
+        bind = _BIND_NOW[conn.dialect] = processor
+    return bind(now)
 
 
-def _derived(conn: Connection, acct: int) -> bool:
-    """Whether the account's totals are derived from its transfers (DERIVED_TOTALS), not stored."""
-    kinds = _KINDS.setdefault(conn.engine, {})
-    if acct not in kinds:
-        kind = conn.execute(select(ledger_accounts.c.kind).where(ledger_accounts.c.id == acct)).scalar_one()
-        kinds[acct] = AccountKind(kind)
-        # Read inside this transaction: the row may be its own, so forget it if that rolls back.
-        conn.info.setdefault(_CREATED_IDS, set()).add(acct)
-    return kinds[acct] in DERIVED_TOTALS
+_BIND_NOW: weakref.WeakKeyDictionary[Dialect, Callable[[Any], Any]] = weakref.WeakKeyDictionary()
 
 
 def write(conn: Connection, intent: TransferIntent, now: datetime) -> int:
     """Write a single or pending transfer once; a repeated key returns the first id.
 
-    With the account ids known, two statements: the insert (`ON CONFLICT (key) DO NOTHING
-    RETURNING id`) and one UPDATE of both accounts' totals.
+    With the account ids known, one round trip on PostgreSQL: `INSERT … ON CONFLICT (key) DO
+    NOTHING RETURNING id` and, only if it wrote, one UPDATE of the accounts that keep stored
+    totals (not DERIVED_TOTALS), with the cover check in its WHERE. SQLite runs the same two
+    statements one after the other. InsufficientFunds leaves the transfer row written: the
+    caller's transaction must roll back.
     """
     if intent.covered and intent.credit.kind in DERIVED_TOTALS:
         raise ValueError(f"{intent.credit.code}: a cover check needs stored totals")
-    debit = account_id(conn, intent.debit)
-    credit = account_id(conn, intent.credit)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    new_id = conn.execute(
-        dialect.insert(ledger_transfers)
-        .values(
-            key=intent.key,
-            reference=intent.reference,
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount=intent.amount,
-            currency=intent.debit.currency,
-            phase=intent.phase.value,
-            memo=intent.memo,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(ledger_transfers.c.id)
-    ).scalar()
-    if new_id is None:
+    params = {
+        "key": intent.key,
+        "reference": intent.reference,
+        "debit": account_id(conn, intent.debit),
+        "credit": account_id(conn, intent.credit),
+        "amount": intent.amount,
+        "currency": intent.debit.currency,
+        "phase": intent.phase.value,
+        "memo": intent.memo,
+        "now": _now(conn, now),
+    }
+    suffix = "pending" if intent.phase is Phase.PENDING else "posted"
+    insert, update = _write_sql(conn.dialect.name == "postgresql", suffix, intent.covered)
+    row = conn.exec_driver_sql(insert, params).first()
+    if row is None:
         existing = transfer_id(conn, intent.key)
         assert existing is not None
         return existing
-    suffix = "pending" if intent.phase is Phase.PENDING else "posted"
-    changes = [(debit, f"debits_{suffix}", intent.amount), (credit, f"credits_{suffix}", intent.amount)]
-    if not _bump(conn, changes, covered=credit if intent.covered else None):
+    if update:
+        moved = [r[0] for r in conn.exec_driver_sql(update, params)]
+        covered = params["credit"] in moved
+    else:
+        covered = bool(row[1])
+    if intent.covered and not covered:
         # The transfer row was written above: the caller's transaction must roll back.
         raise InsufficientFunds(intent.credit, intent.amount)
-    return int(new_id)
+    return int(row[0])
 
 
 def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo: str) -> int:
-    """Post or void a pending transfer, once; a second settle returns the first one's id."""
+    """Post or void a pending transfer, once; a second settle returns the first one's id.
+
+    One round trip on PostgreSQL, three on SQLite: the settlement's row, and the totals of
+    its two accounts that keep them. Settling again the other way raises RuntimeError.
+    """
     if phase not in (Phase.POST, Phase.VOID):
         raise ValueError("settle takes POST or VOID")
-    pending = conn.execute(select(ledger_transfers).where(ledger_transfers.c.id == pending_id)).one()
-    already = conn.execute(
-        select(ledger_transfers.c.id, ledger_transfers.c.phase).where(
-            ledger_transfers.c.pending_id == pending_id
-        )
-    ).first()
+    update, one = _settle_sql(phase)
+    params: dict[str, Any] = {
+        "pending": pending_id,
+        "phase": phase.value,
+        "suffix": f":{phase.value}",
+        "memo": memo,
+        "now": _now(conn, now),
+    }
+    if conn.dialect.name == "postgresql":
+        found, new_id, already, already_phase = conn.exec_driver_sql(one, params).one()
+        if found is None:
+            raise NoResultFound(f"no transfer {pending_id}")
+    else:
+        pending = conn.exec_driver_sql(_SETTLEMENT, params).one()
+        new_id, already, already_phase = None, pending[6], pending[7]
     if already is not None:
-        if already.phase != phase.value:
-            raise RuntimeError(f"transfer {pending_id} was already settled as {already.phase}")
-        return int(already.id)
-    new_id = conn.execute(
-        insert(ledger_transfers)
-        .values(
-            key=f"{pending.key}:{phase.value}",
-            reference=pending.reference,
-            debit_account_id=pending.debit_account_id,
-            credit_account_id=pending.credit_account_id,
-            amount=pending.amount,
-            currency=pending.currency,
-            phase=phase.value,
-            pending_id=pending_id,
-            memo=memo,
-            created_at=now,
-        )
-        .returning(ledger_transfers.c.id)
-    ).scalar_one()
-    amount = int(pending.amount)
-    changes = [
-        (int(pending.debit_account_id), "debits_pending", -amount),
-        (int(pending.credit_account_id), "credits_pending", -amount),
-    ]
-    if phase is Phase.POST:
-        changes += [
-            (int(pending.debit_account_id), "debits_posted", amount),
-            (int(pending.credit_account_id), "credits_posted", amount),
-        ]
-    _bump(conn, changes)
+        if already_phase != phase.value:
+            raise RuntimeError(f"transfer {pending_id} was already settled as {already_phase}")
+        return int(already)
+    if new_id is None:
+        params |= {
+            "settle_key": f"{pending[0]}:{phase.value}",
+            "reference": pending[1],
+            "debit": pending[2],
+            "credit": pending[3],
+            "amount": pending[4],
+            "currency": pending[5],
+        }
+        new_id = conn.exec_driver_sql(_NEW_SETTLEMENT, params).scalar_one()
+        conn.exec_driver_sql(update, params)
     return int(new_id)
+
+
+# Built once (the payout path reads the treasury and a seller's receivable per trade).
+_ACCOUNT_BY_CODE = select(ledger_accounts).where(
+    (ledger_accounts.c.code == bindparam("code")) & (ledger_accounts.c.currency == bindparam("currency"))
+)
 
 
 def account(conn: Connection, ref: AccountRef) -> Account | None:
     """The account with its totals, or None before first use."""
-    row = conn.execute(
-        select(ledger_accounts).where(
-            (ledger_accounts.c.code == ref.code) & (ledger_accounts.c.currency == ref.currency)
-        )
-    ).first()
+    row = conn.execute(_ACCOUNT_BY_CODE, {"code": ref.code, "currency": ref.currency}).first()
     if row is None:
         return None
     derived = _derived_totals(conn, [int(row.id)]) if AccountKind(row.kind) in DERIVED_TOTALS else {}
