@@ -8,6 +8,7 @@ pass silently; the same holds for the web app's tests in headless Chromium.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from pytest_postgresql.executors.proc import PostgreSQLExecutor
 from tests.support import postgres
 from tests.support.core import Core, running_core
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
+from voucher_exchange.db import migrate
+from voucher_exchange.db.engine import make_engine
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -43,18 +46,55 @@ def database_url(request: pytest.FixtureRequest, backend: str, directory: Path, 
     return postgres.create_database(server, name)
 
 
+@pytest.fixture(scope="session")
+def migrated_templates() -> dict[str, str]:
+    """Per backend, the URL of a database migrated to the newest revision once this session."""
+    return {}
+
+
+def migrated_database_url(request: pytest.FixtureRequest, backend: str, directory: Path, name: str) -> str:
+    """A fresh database of the given backend at the newest revision.
+
+    It is a copy of a template that the real migrations brought to the head once per
+    session (and per backend): migrating takes about a second a database, copying a few
+    milliseconds. Callers still run `migrate.upgrade`, which then finds nothing to do.
+    """
+    templates: dict[str, str] = request.getfixturevalue("migrated_templates")
+    if backend not in templates:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        template_url = database_url(request, backend, factory.mktemp("template"), "vx_template")
+        engine = make_engine(template_url)
+        migrate.upgrade(engine)
+        engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
+        templates[backend] = template_url
+    if backend == "sqlite":
+        target = directory / f"{name}.db"
+        source = sqlite3.connect(templates[backend].removeprefix("sqlite:///"))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        return f"sqlite:///{target}"
+    server: PostgreSQLExecutor = request.getfixturevalue("postgres_server")
+    return postgres.create_database(server, name, template="vx_template")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def exchange(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     """The exchange (API + in-process workers) and sandboxes, over real HTTP."""
     var_dir: Path = tmp_path_factory.mktemp(f"var-{request.param}")
-    with running_exchange(var_dir, database_url(request, request.param, var_dir, "vx_e2e")) as running:
+    url = migrated_database_url(request, request.param, var_dir, "vx_e2e")
+    with running_exchange(var_dir, url) as running:
         yield running
 
 
 @pytest.fixture(params=BACKENDS)
 def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Core]:
     """The service layer on a fresh database of each backend, sandboxes over HTTP, no API, no worker."""
-    with running_core(tmp_path, database_url(request, request.param, tmp_path, "vx_core")) as running:
+    url = migrated_database_url(request, request.param, tmp_path, "vx_core")
+    with running_core(tmp_path, url) as running:
         yield running
 
 
