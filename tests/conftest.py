@@ -14,15 +14,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
 from tests.support import postgres
 from tests.support.core import Core, running_core
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
+from tests.support.hashing import PRODUCTION_HASHER, TEST_HASHER, use_hasher
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.security import passwords
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -30,36 +29,22 @@ BACKENDS = [
 ]
 _ran_on_postgres = 0
 _ran_in_browser = 0
-# The hasher the exchange ships with, kept before the suite swaps in a cheaper one.
-PRODUCTION_HASHER = passwords._hasher
-# argon2id all the same, at a low cost: the suite signs up and signs in hundreds of people,
-# and at 64 MiB × 3 passes each hash takes ~0.3 s of both cores on this machine.
-TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def _use_hasher(hasher: PasswordHasher) -> None:
-    passwords._hasher = hasher
-    passwords._DUMMY = hasher.hash("not-a-real-password")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
-    """Hash passwords at the test cost in this process (processes the suite starts use the real one).
-
-    tests/e2e/test_abuse_limits.py checks the production parameters and floods log-ins at that
-    cost (`production_password_hashing`).
-    """
-    _use_hasher(TEST_HASHER)
+    """Hash passwords at the test cost in this process (tests/support/hashing.py says why)."""
+    use_hasher(TEST_HASHER)
     yield
-    _use_hasher(PRODUCTION_HASHER)
+    use_hasher(PRODUCTION_HASHER)
 
 
 @pytest.fixture
 def production_password_hashing(cheap_password_hashing: None) -> Iterator[None]:
     """The shipped argon2id cost for one test (e.g. a flood that must find the hashing pool busy)."""
-    _use_hasher(PRODUCTION_HASHER)
+    use_hasher(PRODUCTION_HASHER)
     yield
-    _use_hasher(TEST_HASHER)
+    use_hasher(TEST_HASHER)
 
 
 @pytest.fixture(scope="session")
