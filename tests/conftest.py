@@ -98,13 +98,39 @@ def migrated_database_url(request: pytest.FixtureRequest, backend: str, director
     return postgres.create_database(server, name, template="vx_template")
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def exchange(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    """The exchange (API + in-process workers) and sandboxes, over real HTTP."""
-    var_dir: Path = tmp_path_factory.mktemp(f"var-{request.param}")
-    url = migrated_database_url(request, request.param, var_dir, "vx_e2e")
-    with running_exchange(var_dir, url) as running:
+def _session_exchange(request: pytest.FixtureRequest, backend: str) -> Iterator[Exchange]:
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    var_dir = factory.mktemp(f"var-{backend}")
+    with running_exchange(var_dir, migrated_database_url(request, backend, var_dir, "vx_e2e")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def sqlite_exchange(request: pytest.FixtureRequest) -> Iterator[Exchange]:
+    """The session's exchange on SQLite (see `exchange`)."""
+    yield from _session_exchange(request, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgresql_exchange(
+    request: pytest.FixtureRequest, postgres_server: PostgreSQLExecutor
+) -> Iterator[Exchange]:
+    """The session's exchange on PostgreSQL (see `exchange`); stops before the server does."""
+    yield from _session_exchange(request, "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def exchange(request: pytest.FixtureRequest) -> Exchange:
+    """The exchange (API + in-process workers) and sandboxes, over real HTTP: one per backend.
+
+    Each backend's exchange starts on first use and serves the rest of the session. They are
+    two session fixtures rather than one parametrized by backend because pytest keeps one
+    value of a parametrized fixture at a time: under pytest-xdist, where each worker runs
+    whole files (each file's SQLite tests, then its PostgreSQL ones), a parametrized exchange
+    was stopped and started again at every switch.
+    """
+    running: Exchange = request.getfixturevalue(f"{request.param}_exchange")
+    return running
 
 
 @pytest.fixture(params=BACKENDS)
