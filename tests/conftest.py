@@ -158,6 +158,26 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
     exchange.reset_clock()
 
 
+# Files that take a minute or more on their own (the scale-out test ~10): started first, so under
+# pytest-xdist (`make test`) one worker runs them while the other works through the rest, rather
+# than one worker starting them when everything else is done.
+LONGEST_FIRST = (
+    "tests/e2e/test_scale_out.py",
+    "tests/e2e/test_crash_safety.py",
+    "tests/reconcile/test_daily.py",
+    "tests/trades/test_stateful_model.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def longest_first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=longest_first)  # stable: within a file, and every other test, the order stays
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _ran_on_postgres, _ran_in_browser  # noqa: PLW0603  # session-wide tallies read once at the end
     if report.when == "call" and report.passed and "postgres" in report.keywords:
