@@ -24,7 +24,7 @@ run: $(STAMP) ## Start the exchange on SQLite with sandboxes and demo data (PORT
 	$(BIN)/voucher-exchange serve --demo --port $(PORT)
 
 # Two pytest-xdist workers, each file on one worker (its module fixtures start once): much of
-# the suite waits on servers, timeouts and fsync, so two workers finish well under 15 minutes.
+# the suite waits on servers, timeouts and fsync, which two workers overlap even on 2 cores.
 test: $(STAMP) ## Run the whole test suite (two workers)
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
