@@ -8,6 +8,7 @@ pass silently; the same holds for the web app's tests in headless Chromium.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,9 @@ from pytest_postgresql.executors.proc import PostgreSQLExecutor
 from tests.support import postgres
 from tests.support.core import Core, running_core
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
+from tests.support.hashing import PRODUCTION_HASHER, TEST_HASHER, use_hasher
+from voucher_exchange.db import migrate
+from voucher_exchange.db.engine import make_engine
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -25,6 +29,22 @@ BACKENDS = [
 ]
 _ran_on_postgres = 0
 _ran_in_browser = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash passwords at the test cost in this process (tests/support/hashing.py says why)."""
+    use_hasher(TEST_HASHER)
+    yield
+    use_hasher(PRODUCTION_HASHER)
+
+
+@pytest.fixture
+def production_password_hashing(cheap_password_hashing: None) -> Iterator[None]:
+    """The shipped argon2id cost for one test (e.g. a flood that must find the hashing pool busy)."""
+    use_hasher(PRODUCTION_HASHER)
+    yield
+    use_hasher(TEST_HASHER)
 
 
 @pytest.fixture(scope="session")
@@ -43,18 +63,81 @@ def database_url(request: pytest.FixtureRequest, backend: str, directory: Path, 
     return postgres.create_database(server, name)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def exchange(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    """The exchange (API + in-process workers) and sandboxes, over real HTTP."""
-    var_dir: Path = tmp_path_factory.mktemp(f"var-{request.param}")
-    with running_exchange(var_dir, database_url(request, request.param, var_dir, "vx_e2e")) as running:
+@pytest.fixture(scope="session")
+def migrated_templates() -> dict[str, str]:
+    """Per backend, the URL of a database migrated to the newest revision once this session."""
+    return {}
+
+
+def migrated_database_url(request: pytest.FixtureRequest, backend: str, directory: Path, name: str) -> str:
+    """A fresh database of the given backend at the newest revision.
+
+    It is a copy of a template that the real migrations brought to the head once per
+    session (and per backend): migrating takes about a second a database, copying a few
+    milliseconds. Callers still run `migrate.upgrade`, which then finds nothing to do.
+    """
+    templates: dict[str, str] = request.getfixturevalue("migrated_templates")
+    if backend not in templates:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        template_url = database_url(request, backend, factory.mktemp("template"), "vx_template")
+        engine = make_engine(template_url)
+        migrate.upgrade(engine)
+        engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
+        templates[backend] = template_url
+    if backend == "sqlite":
+        target = directory / f"{name}.db"
+        source = sqlite3.connect(templates[backend].removeprefix("sqlite:///"))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        return f"sqlite:///{target}"
+    server: PostgreSQLExecutor = request.getfixturevalue("postgres_server")
+    return postgres.create_database(server, name, template="vx_template")
+
+
+def _session_exchange(request: pytest.FixtureRequest, backend: str) -> Iterator[Exchange]:
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    var_dir = factory.mktemp(f"var-{backend}")
+    with running_exchange(var_dir, migrated_database_url(request, backend, var_dir, "vx_e2e")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def sqlite_exchange(request: pytest.FixtureRequest) -> Iterator[Exchange]:
+    """The session's exchange on SQLite (see `exchange`)."""
+    yield from _session_exchange(request, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgresql_exchange(
+    request: pytest.FixtureRequest, postgres_server: PostgreSQLExecutor
+) -> Iterator[Exchange]:
+    """The session's exchange on PostgreSQL (see `exchange`); stops before the server does."""
+    yield from _session_exchange(request, "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def exchange(request: pytest.FixtureRequest) -> Exchange:
+    """The exchange (API + in-process workers) and sandboxes, over real HTTP: one per backend.
+
+    Each backend's exchange starts on first use and serves the rest of the session. They are
+    two session fixtures rather than one parametrized by backend because pytest keeps one
+    value of a parametrized fixture at a time: under pytest-xdist, where each worker runs
+    whole files (each file's SQLite tests, then its PostgreSQL ones), a parametrized exchange
+    was stopped and started again at every switch.
+    """
+    running: Exchange = request.getfixturevalue(f"{request.param}_exchange")
+    return running
 
 
 @pytest.fixture(params=BACKENDS)
 def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Core]:
     """The service layer on a fresh database of each backend, sandboxes over HTTP, no API, no worker."""
-    with running_core(tmp_path, database_url(request, request.param, tmp_path, "vx_core")) as running:
+    url = migrated_database_url(request, request.param, tmp_path, "vx_core")
+    with running_core(tmp_path, url) as running:
         yield running
 
 
@@ -75,6 +158,26 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
     exchange.reset_clock()
 
 
+# Files that take a minute or more on their own (the scale-out test ~10): started first, so under
+# pytest-xdist (`make test`) one worker runs them while the other works through the rest, rather
+# than one worker starting them when everything else is done.
+LONGEST_FIRST = (
+    "tests/e2e/test_scale_out.py",
+    "tests/e2e/test_crash_safety.py",
+    "tests/reconcile/test_daily.py",
+    "tests/trades/test_stateful_model.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def longest_first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=longest_first)  # stable: within a file, and every other test, the order stays
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _ran_on_postgres, _ran_in_browser  # noqa: PLW0603  # session-wide tallies read once at the end
     if report.when == "call" and report.passed and "postgres" in report.keywords:
@@ -85,10 +188,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # .ci/run reads this line: a CI run in which no browser test passed is a failure.
+    # Under pytest-xdist this runs on the controller, which counts every worker's reports.
     terminalreporter.write_line(f"browser tests passed: {_ran_in_browser}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        # A pytest-xdist worker runs part of the suite; its reports reach the controller's
+        # pytest_runtest_logreport, so the controller tallies the whole run and decides here.
+        return
     selected = session.config.option.markexpr or session.config.option.keyword
     if os.environ.get("CI") and not selected and session.testscollected and _ran_on_postgres == 0:
         print("\nCI: no PostgreSQL test ran; the PostgreSQL run is mandatory")

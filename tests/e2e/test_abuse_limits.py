@@ -217,6 +217,16 @@ def test_sign_up_responses_carrying_a_token_are_not_cached(limited: Exchange, wi
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.usefixtures("production_password_hashing")
+def test_passwords_are_hashed_with_argon2id_at_the_production_cost() -> None:
+    stored = passwords.hash_password(PASSWORD)
+    # RFC 9106's second recommended option: 64 MiB, 3 passes, 4 lanes.
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert passwords.verify_password(stored, PASSWORD) is True
+    assert passwords.verify_password(stored, PASSWORD + "!") is False
+
+
+@pytest.mark.usefixtures("production_password_hashing")
 def test_a_flood_of_log_ins_is_turned_away_at_the_door_and_other_requests_still_answer(
     limited: Exchange, window: None
 ) -> None:

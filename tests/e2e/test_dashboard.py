@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import BACKENDS, migrated_database_url
 from tests.support.exchange import Exchange, make_seller, running_exchange
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
@@ -17,7 +17,8 @@ from voucher_exchange.risk.screening import JURISDICTION_TZ
 @pytest.fixture(params=BACKENDS)
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Exchange]:
     """An exchange with no trades yet."""
-    with running_exchange(tmp_path, database_url(request, request.param, tmp_path, "vx_dash")) as exchange:
+    url = migrated_database_url(request, request.param, tmp_path, "vx_dash")
+    with running_exchange(tmp_path, url) as exchange:
         yield exchange
 
 

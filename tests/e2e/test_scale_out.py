@@ -28,7 +28,8 @@ def deployment(
     postgres_server: PostgreSQLExecutor, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Cluster, Engine]]:
     url = create_database(postgres_server, "vx_scale")
-    with cluster(tmp_path_factory.mktemp("scale"), url) as running:
+    # 501 sellers sign up first: at the shipped argon2 cost that alone took minutes (429 busy, retry).
+    with cluster(tmp_path_factory.mktemp("scale"), url, test_password_cost=True) as running:
         engine = make_engine(url)
         yield running, engine
         engine.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import httpx
 
 from tests.support.polling import poll_until
 from tests.support.processes import CLI, free_port
+
+REPO = Path(__file__).resolve().parents[2]  # `tests.support.hashing` is importable from here
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Cluster:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     others: list[subprocess.Popen[bytes]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    command: list[str] = field(default_factory=lambda: list(CLI))
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a process of this deployment."""
@@ -46,7 +50,9 @@ class Cluster:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         with (self.base / f"{name}.log").open("ab") as log:
-            return subprocess.Popen([*CLI, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                [*self.command, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         """One more worker process (two threads)."""
@@ -57,7 +63,7 @@ class Cluster:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A one-off CLI command against this deployment."""
         return subprocess.run(
-            [*CLI, *args],
+            [*self.command, *args],
             env=self.env(COLUMNS="200"),
             capture_output=True,
             text=True,
@@ -84,11 +90,21 @@ def cluster(
     api_count: int = 2,
     worker_count: int = 3,
     extra_env: dict[str, str] | None = None,
+    test_password_cost: bool = False,
 ) -> Iterator[Cluster]:
-    """Start everything; stop everything (SIGTERM, then SIGKILL) on exit."""
+    """Start everything; stop everything (SIGTERM, then SIGKILL) on exit.
+
+    `test_password_cost`: the processes hash passwords at the test cost (tests/support/hashing.py),
+    for tests that sign up hundreds of sellers to check something else; benchmarks keep the real one.
+    """
     sandbox_port = free_port()
+    env = dict(extra_env or {})
+    command = list(CLI)
+    if test_password_cost:
+        command = [sys.executable, "-m", "tests.support.hashing"]
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     deployment = Cluster(
-        base, database_url, f"http://127.0.0.1:{sandbox_port}/sandbox", [], extra_env=dict(extra_env or {})
+        base, database_url, f"http://127.0.0.1:{sandbox_port}/sandbox", [], extra_env=env, command=command
     )
     try:
         migrated = deployment.run("migrate")

@@ -85,13 +85,16 @@ def _wait_accepting(port: int) -> None:
     poll_until(accepting, timeout=120, interval=0.1, what="PostgreSQL to accept connections")
 
 
-def create_database(executor: PostgreSQLExecutor, name: str) -> str:
-    """A fresh database on the server; returns its SQLAlchemy URL."""
+def create_database(executor: PostgreSQLExecutor, name: str, template: str | None = None) -> str:
+    """A fresh database on the server, empty or a copy of `template`; returns its SQLAlchemy URL.
+
+    The template must have no open connections (PostgreSQL refuses to copy it otherwise).
+    """
     dsn = f"host=127.0.0.1 port={executor.port} user=postgres dbname=postgres"
     # start_server waited until the server accepts connections.
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return f"postgresql+psycopg://postgres@127.0.0.1:{executor.port}/{name}"
 
 
