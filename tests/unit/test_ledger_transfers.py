@@ -8,6 +8,7 @@ always equal what the transfers say (a property test over random writes and sett
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import NoResultFound
 
 from tests.conftest import BACKENDS, database_url
+from tests.support.polling import poll_until
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import ledger_accounts
@@ -206,6 +208,53 @@ def test_settling_a_transfer_that_does_not_exist_fails_and_writes_nothing(engine
         with pytest.raises(NoResultFound):
             ledger.settle(uow.conn, 424242, Phase.POST, NOW, "nothing")
         assert ledger.count_transfers(uow.conn) == 0
+
+
+@pytest.fixture(params=[BACKENDS[1]])  # SQLite has one writer at a time: settles cannot overlap
+def pg_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    e = make_engine(database_url(request, request.param, tmp_path, "vx_ledger_settle_race"))
+    migrate.upgrade(e)
+    yield e
+    e.dispose()
+
+
+def test_two_settles_of_one_transfer_at_once_post_it_once_and_agree(pg_engine: Engine) -> None:
+    """Two workers recording one payout (a lease ran out): the second waits on the unique index,
+    then returns the first one's settlement; the totals move once."""
+    engine = pg_engine
+    _fund(engine, 100_000)
+    seller = seller_payable("racer", "KRW")
+    with UnitOfWork(engine) as uow:
+        ledger.write(uow.conn, _intent("credit", inventory("b", "KRW"), seller, 9_000), NOW)
+        pending = ledger.write(
+            uow.conn, _intent("reserve", seller, treasury("KRW"), 9_000, Phase.PENDING), NOW
+        )
+        uow.commit()
+    second: dict[str, int] = {}
+    with UnitOfWork(engine) as first:
+        first_id = ledger.settle(first.conn, pending, Phase.POST, NOW, "rail executed")
+
+        def settle_again() -> None:
+            with UnitOfWork(engine) as uow:
+                second["id"] = ledger.settle(uow.conn, pending, Phase.POST, NOW, "rail executed")
+                uow.commit()
+
+        racer = threading.Thread(target=settle_again)
+        racer.start()
+        with engine.connect() as watch:
+            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            poll_until(
+                lambda: watch.execute(waiting).scalar_one() or None,
+                timeout=10,
+                what="the second settle to wait",
+            )
+        first.commit()
+    racer.join(timeout=10)
+    assert second == {"id": first_id}
+    assert _totals(engine, seller) == {**ZERO, "credits_posted": 9_000, "debits_posted": 9_000}
+    with UnitOfWork(engine, readonly=True) as uow:
+        assert ledger.count_transfers(uow.conn) == 4  # fund, credit, reserve, one post
+        assert service.check_books(uow.conn).violations == []
 
 
 # Kinds with stored totals (treasury, capital, losses) and derived ones (inventory, margin).

@@ -141,8 +141,8 @@ def _write_sql(pg: bool, suffix: str, covered: bool) -> tuple[str, str]:
 def _settle_sql(phase: Phase) -> tuple[str, str]:
     """The UPDATE that moves a settled transfer's totals, and on PostgreSQL the whole settle
     as one statement: it reads the pending transfer and any settlement of it; the INSERT writes
-    only when there is none yet (a settle racing it still fails on the unique pending_id, as
-    a plain INSERT would), and the UPDATE moves only what the INSERT wrote."""
+    only when there is none yet (`ON CONFLICT DO NOTHING`: a settle racing it waits on the
+    unique index, then writes nothing), and the UPDATE moves only what the INSERT wrote."""
     columns = {"debits_pending": "-", "credits_pending": "-"}
     if phase is Phase.POST:
         columns |= {"debits_posted": "+", "credits_posted": "+"}
@@ -155,7 +155,7 @@ def _settle_sql(phase: Phase) -> tuple[str, str]:
         " t AS (INSERT INTO ledger_transfers (key, reference, debit_account_id, credit_account_id, amount,"
         " currency, phase, pending_id, memo, created_at)"
         " SELECT key || :suffix, reference, debit_account_id, credit_account_id, amount, currency,"
-        " :phase, id, :memo, :now FROM p WHERE NOT EXISTS (SELECT 1 FROM s)"
+        " :phase, id, :memo, :now FROM p WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT DO NOTHING"
         " RETURNING id AS settled, debit_account_id AS debit, credit_account_id AS credit, amount),"
         f" u AS (UPDATE ledger_accounts SET {_moves(columns, 't.debit', 't.credit', 't.amount')} FROM t"
         f" WHERE id IN (t.debit, t.credit) AND {_STORED})"
@@ -267,6 +267,14 @@ def settle(conn: Connection, pending_id: int, phase: Phase, now: datetime, memo:
         found, new_id, already, already_phase = conn.exec_driver_sql(one, params).one()
         if found is None:
             raise NoResultFound(f"no transfer {pending_id}")
+        if new_id is None and already is None:
+            # Another transaction settled it while this statement waited on the unique index
+            # (two workers on one payout): read what it wrote, with a fresh snapshot.
+            _, _, _, _, _, _, already, already_phase = conn.exec_driver_sql(
+                _pyformat(_SETTLEMENT), params
+            ).one()
+            if already is None:
+                raise RuntimeError(f"transfer {pending_id}: its settlement vanished")
     else:
         pending = conn.exec_driver_sql(_SETTLEMENT, params).one()
         new_id, already, already_phase = None, pending[6], pending[7]
