@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -122,15 +123,51 @@ class Exchange(RuleBasedStateMachine):
                 continue
         raise AssertionError(f"trade {trade_id} did not come to rest")
 
+    def _drive_batch(self, trade_ids: list[str], crash_at: str | None = None) -> None:
+        """Run them as a batching worker would (`process_many`, calls on a thread pool); a crash
+        loses the open transaction, a trade whose partner failed runs again."""
+        pending = trade_ids
+        with ThreadPoolExecutor(4) as calls:
+            for _ in range(12):
+                try:
+                    if crash_at:
+                        with crash_once_at(crash_at):
+                            results = pipeline.process_many(self.core.ctx, pending, calls)
+                    else:
+                        results = pipeline.process_many(self.core.ctx, pending, calls)
+                except SimulatedCrash:
+                    crash_at = None
+                    continue
+                crash_at = None
+                failed = {i: e for i, e in results.items() if e is not None}
+                assert all(isinstance(e, ExternalUnavailable) for e in failed.values()), failed
+                pending = list(failed)
+                if not pending:
+                    statuses = self._statuses()
+                    assert {i: statuses[i] for i in trade_ids if statuses[i] not in RESTING} == {}
+                    return
+        raise AssertionError(f"trades {pending} did not come to rest")
+
+    KINDS = st.sampled_from(["plain", "partial", "carrier", "resell", "held", "flaky", "slow"])
+
+    @rule(who=st.integers(0, 50), kind=KINDS, crash_at=st.none() | st.sampled_from(CRASH_POINTS))
+    def sell(self, who: int, kind: str, crash_at: str | None) -> None:
+        trade_id = self._submit(who, kind)
+        if trade_id is not None:
+            self._drive(trade_id, crash_at)
+
     @rule(
-        who=st.integers(0, 50),
-        kind=st.sampled_from(["plain", "partial", "carrier", "resell", "held", "flaky", "slow"]),
+        sales=st.lists(st.tuples(st.integers(0, 50), KINDS), min_size=2, max_size=4),
         crash_at=st.none() | st.sampled_from(CRASH_POINTS),
     )
-    def sell(self, who: int, kind: str, crash_at: str | None) -> None:
+    def sell_in_a_batch(self, sales: list[tuple[int, str]], crash_at: str | None) -> None:
+        submitted = [self._submit(who, kind) for who, kind in sales]
+        self._drive_batch([t for t in submitted if t is not None], crash_at)
+
+    def _submit(self, who: int, kind: str) -> str | None:
         seller = self._seller(who)
         if seller is None:
-            return
+            return None
         brand, face = ("google-play-kr", 150000) if kind == "held" else ("cultureland", 50000)
         if kind == "resell" and self.codes:
             code, pin, brand, face = self.codes[who % len(self.codes)]
@@ -155,7 +192,7 @@ class Exchange(RuleBasedStateMachine):
             )
             uow.commit()
         self.trades.append(ModelTrade(trade_id, seller, code, pin))
-        self._drive(trade_id, crash_at)
+        return trade_id
 
     def _in(self, status: TradeStatus) -> list[ModelTrade]:
         found = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -571,6 +571,7 @@ def _call_all(
         return [one(h) for h in group]
     # Each call runs in a copy of this context, so log lines keep the job's bound values.
     futures = [calls.submit(contextvars.copy_context().run, one, h) for h in group]
+    wait(futures)  # all of them, even if one dies (a crash): none is left running behind us
     return [f.result() for f in futures]
 
 
