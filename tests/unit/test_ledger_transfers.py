@@ -243,11 +243,13 @@ def test_two_settles_of_one_transfer_at_once_post_it_once_and_agree(pg_engine: E
         racer.start()
         with engine.connect() as watch:
             waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            poll_until(
-                lambda: watch.execute(waiting).scalar_one() or None,
-                timeout=10,
-                what="the second settle to wait",
-            )
+
+            def blocked() -> int | None:
+                count = int(watch.execute(waiting).scalar_one())
+                watch.rollback()  # the activity view is a snapshot per transaction: take a new one
+                return count or None
+
+            poll_until(blocked, timeout=30, what="the second settle to wait")
         first.commit()
     racer.join(timeout=10)
     assert second == {"id": first_id}
