@@ -19,6 +19,7 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.models import JobStatus
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.risk.models import AcquisitionMethod
@@ -183,6 +184,10 @@ def test_when_a_batch_transaction_fails_each_trade_runs_alone(core: Core) -> Non
     assert results == {moved: None, fresh: None}
     assert _status(core, moved) is S.CANCELLED
     assert _history(core, moved) == [(None, "received"), ("received", "cancelled")]
+    with core.ctx.uow(readonly=True) as uow:  # nothing moved for the cancelled one
+        assert reconcile_service.trade_transfers(uow.conn, moved) == []
+        assert payout_service.for_trade(uow.conn, moved) is None
+        assert trade_repo.all_decisions(uow.conn, moved) == []
     assert _history(core, fresh) == PAID_HISTORY
     assert [t["amount"] for t in core.rail_transfers(account)] == [45500]
 

@@ -78,13 +78,13 @@ def test_work_enqueued_while_a_job_runs_makes_it_run_again(engine: Engine) -> No
     _enqueue(engine)
     assert _status(engine) == [("r1", "running", True)]
     with UnitOfWork(engine) as uow:
-        queue.finish(uow.conn, job, "w1", NOW)
+        queue.finish(uow.conn, [job], "w1", NOW)
         uow.commit()
     assert _status(engine) == [("r1", "queued", False)]
     again = _claim(engine, "w2")
     assert again is not None and again.id == job.id
     with UnitOfWork(engine) as uow:
-        queue.finish(uow.conn, again, "w2", NOW)
+        queue.finish(uow.conn, [again], "w2", NOW)
         uow.commit()
     assert _status(engine) == [("r1", "done", False)]
 
@@ -97,7 +97,7 @@ def test_an_expired_lease_lets_another_worker_take_the_job(engine: Engine) -> No
     assert first is not None and second is not None
     assert (second.id, second.attempts) == (first.id, 2)
     with UnitOfWork(engine) as uow:
-        queue.finish(uow.conn, first, "w1", NOW)  # the first worker's late finish is ignored
+        queue.finish(uow.conn, [first], "w1", NOW)  # the first worker's late finish is ignored
         uow.commit()
     assert _status(engine) == [("r1", "running", False)]
 

@@ -96,7 +96,7 @@ def _take(
     )
     rows = conn.execute(
         update(jobs)
-        .where(jobs.c.id.in_(pick.scalar_subquery()) if limit > 1 else jobs.c.id == pick.scalar_subquery())
+        .where(jobs.c.id.in_(pick.scalar_subquery()))
         .values(
             status=R,
             locked_by=worker_id,
@@ -123,13 +123,8 @@ def renew(conn: Connection, held: list[Job], worker_id: str, now: datetime, leas
     )
 
 
-def finish(conn: Connection, job: Job, worker_id: str, now: datetime) -> None:
-    """Done — unless more work arrived meanwhile, then queue it again at once."""
-    finish_many(conn, [job], worker_id, now)
-
-
-def finish_many(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> None:
-    """`finish` for a batch of jobs, in one statement."""
+def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> None:
+    """Done, in one statement — unless more work arrived meanwhile for one: queue it again at once."""
     if not done:
         return
     conn.execute(

@@ -189,7 +189,7 @@ class Worker:
                 else:
                     delay = float(getattr(self.ctx.settings, every))
                     queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
-            queue.finish_many(uow.conn, finished, self.id, now)
+            queue.finish(uow.conn, finished, self.id, now)
             following = self._claim(uow.conn, now)
             uow.commit()
         return following
