@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from voucher_exchange.accounts.models import (
     IdentityCheck,
@@ -83,16 +83,20 @@ def add_token(
 
 def by_token(conn: Connection, token_hash: str, now: datetime) -> tuple[User, str, datetime] | None:
     """(user, token kind, expiry) for an unexpired token."""
-    row = conn.execute(
-        select(users, api_tokens.c.kind, api_tokens.c.expires_at)
-        .join(api_tokens, api_tokens.c.user_id == users.c.id)
-        .where(
-            (api_tokens.c.token_hash == token_hash)
-            & api_tokens.c.expires_at.is_not(None)
-            & (api_tokens.c.expires_at > now)
-        )
-    ).first()
+    row = conn.execute(_BY_TOKEN, {"token_hash": token_hash, "now": now}).first()
     return (_to_user(row), row.kind, row.expires_at) if row else None
+
+
+# Built once: every authenticated request runs it (SQLAlchemy then only binds values).
+_BY_TOKEN = (
+    select(users, api_tokens.c.kind, api_tokens.c.expires_at)
+    .join(api_tokens, api_tokens.c.user_id == users.c.id)
+    .where(
+        (api_tokens.c.token_hash == bindparam("token_hash"))
+        & api_tokens.c.expires_at.is_not(None)
+        & (api_tokens.c.expires_at > bindparam("now", type_=api_tokens.c.expires_at.type))
+    )
+)
 
 
 def extend_token(conn: Connection, token_hash: str, expires_at: datetime) -> None:

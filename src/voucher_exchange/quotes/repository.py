@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.db.schema import brand_rates, brands, quotes
@@ -67,24 +67,33 @@ def save_if_brand_unchanged(conn: Connection, quote: Quote, brand_updated_at: da
     """Store the quote only if its brand is still active, unchanged since `brand_updated_at`,
     and `quote.rate_version` is still its newest rate; False (nothing stored) otherwise.
 
-    One statement: the check and the write see the same snapshot.
+    One statement: the check and the write see the same snapshot. Built once (below): SQLAlchemy
+    then only binds values, where building it per call was about a third of a quote's CPU.
     """
-    newest_rate = (
-        select(func.max(brand_rates.c.version))
-        .where(brand_rates.c.brand_slug == quote.brand)
-        .scalar_subquery()
-    )
-    values = [literal(v, quotes.c[name].type) for name, v in zip(_COLUMNS, _values(quote), strict=True)]
-    source = select(*values).where(
-        (brands.c.slug == quote.brand)
-        & (brands.c.status == BrandStatus.ACTIVE.value)
-        & (brands.c.updated_at == brand_updated_at)
-        & (newest_rate == quote.rate_version)
-    )
+    params = dict(zip(_COLUMNS, _values(quote), strict=True))
+    params["brand_updated_at"] = brand_updated_at
     # RETURNING, not rowcount: with psycopg the rowcount of this INSERT … SELECT came back
     # truthy when nothing was inserted.
-    stored = conn.execute(insert(quotes).from_select(list(_COLUMNS), source).returning(quotes.c.id))
-    return stored.first() is not None
+    return conn.execute(_SAVE_IF_BRAND_UNCHANGED, params).first() is not None
+
+
+def _save_if_brand_unchanged() -> Any:
+    newest_rate = (
+        select(func.max(brand_rates.c.version))
+        .where(brand_rates.c.brand_slug == bindparam("brand_slug", type_=quotes.c.brand_slug.type))
+        .scalar_subquery()
+    )
+    values = [bindparam(name, type_=quotes.c[name].type).label(name) for name in _COLUMNS]
+    source = select(*values).where(
+        (brands.c.slug == bindparam("brand_slug", type_=quotes.c.brand_slug.type))
+        & (brands.c.status == BrandStatus.ACTIVE.value)
+        & (brands.c.updated_at == bindparam("brand_updated_at", type_=brands.c.updated_at.type))
+        & (newest_rate == bindparam("rate_version", type_=quotes.c.rate_version.type))
+    )
+    return insert(quotes).from_select(list(_COLUMNS), source).returning(quotes.c.id)
+
+
+_SAVE_IF_BRAND_UNCHANGED = _save_if_brand_unchanged()
 
 
 def _to_quote(row: Any) -> Quote:

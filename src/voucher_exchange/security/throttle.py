@@ -81,13 +81,17 @@ def hit(ctx: Context, *checks: Check) -> None:
     """Count one attempt against each limit (committed at once); TooManyRequests if any is over."""
     now = ctx.clock.now()
     refused: list[tuple[Limit, datetime]] = []
+    starts = [_window_start(limit, now) for limit, _ in checks]
+    windows = [
+        (limit.name, _subject(ctx, limit, *parts), start)
+        for (limit, parts), start in zip(checks, starts, strict=True)
+    ]
     with ctx.uow() as uow:
-        for limit, parts in checks:
-            start = _window_start(limit, now)
-            count = repository.increment(uow.conn, limit.name, _subject(ctx, limit, *parts), start)
-            if count > limit.count * ctx.settings.rate_limit_multiplier:
-                refused.append((limit, start + limit.window))
+        counts = repository.increment(uow.conn, windows)
         uow.commit()
+    for (limit, _), start, count in zip(checks, starts, counts, strict=True):
+        if count > limit.count * ctx.settings.rate_limit_multiplier:
+            refused.append((limit, start + limit.window))
     if refused:
         limit, reset = max(refused, key=lambda r: r[1])
         seconds = max(1, math.ceil((reset - now).total_seconds()))

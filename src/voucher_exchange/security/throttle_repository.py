@@ -1,38 +1,54 @@
-"""Rate-limit counter SQL (one upsert per attempt)."""
+"""Rate-limit counter SQL (one upsert per request, whatever its number of limits)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, TextClause, bindparam, delete, text, update
 
 from voucher_exchange.db.schema import rate_counters
 
+Window = tuple[str, str, datetime]
+"""(limit name, subject, window start): one counter."""
 
-def increment(conn: Connection, name: str, subject: str, window_start: datetime) -> int:
-    """Add one to the window's counter and return the new count (atomic on both databases)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(rate_counters)
-        .values(name=name, subject=subject, window_start=window_start, count=1)
-        .on_conflict_do_update(
-            index_elements=["name", "subject", "window_start"],
-            set_={"count": rate_counters.c.count + 1},
-        )
-        .returning(rate_counters.c.count)
-    )
-    count = int(conn.execute(stmt).scalar_one())
-    if count == 1:
-        # A new window: the subject's older windows are of no further use.
-        conn.execute(
-            delete(rate_counters).where(
-                (rate_counters.c.name == name)
-                & (rate_counters.c.subject == subject)
-                & (rate_counters.c.window_start < window_start)
+
+def increment(conn: Connection, windows: list[Window]) -> list[int]:
+    """Add one to each window's counter; the new counts, in order (atomic on both databases).
+
+    One statement for all of them (a request's limits are counted together), built once
+    per number of windows.
+    """
+    statement = _increment(len(windows))
+    params: dict[str, Any] = {}
+    for i, (name, subject, start) in enumerate(windows):
+        params |= {f"name_{i}": name, f"subject_{i}": subject, f"start_{i}": start}
+    counts = {(name, subject): int(count) for name, subject, count in conn.execute(statement, params)}
+    for name, subject, start in windows:
+        if counts[name, subject] == 1:
+            # A new window: the subject's older windows are of no further use.
+            conn.execute(
+                delete(rate_counters).where(
+                    (rate_counters.c.name == name)
+                    & (rate_counters.c.subject == subject)
+                    & (rate_counters.c.window_start < start)
+                )
             )
-        )
-    return count
+    return [counts[name, subject] for name, subject, _ in windows]
+
+
+@cache
+def _increment(n: int) -> TextClause:
+    # SQL text: SQLAlchemy gives a multi-row INSERT … ON CONFLICT no cache key, so it would
+    # compile it on every request. The same text runs on both databases.
+    rows = ", ".join(f"(:name_{i}, :subject_{i}, :start_{i}, 1)" for i in range(n))
+    start_type = rate_counters.c.window_start.type
+    return text(
+        f"INSERT INTO rate_counters (name, subject, window_start, count) VALUES {rows}"  # noqa: S608  # no input in it
+        " ON CONFLICT (name, subject, window_start) DO UPDATE SET count = rate_counters.count + 1"
+        " RETURNING name, subject, count"
+    ).bindparams(*(bindparam(f"start_{i}", type_=start_type) for i in range(n)))
 
 
 def decrement(conn: Connection, name: str, subject: str, window_start: datetime) -> None:
