@@ -3,9 +3,12 @@ waiting for trades to settle, and the one-at-a-time latency phase."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import statistics
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +21,7 @@ from sqlalchemy.engine import make_url
 from bench.generator import sell
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.db.schema import trades
+from voucher_exchange.db.schema import payouts, trade_events, trades
 from voucher_exchange.ledger import repository as ledger
 from voucher_exchange.ledger.models import Phase, TransferIntent, inventory, seller_payable
 
@@ -158,3 +161,36 @@ def status_counts(engine: Engine, ids: list[str]) -> dict[str, int]:
     counts = {str(status): int(n) for status, n in rows}
     counts["distinct client IPs"] = int(distinct_ips)
     return counts
+
+
+def steps(engine: Engine, ids: list[str]) -> list[tuple[str, float]]:
+    """Where one trade's time goes: the median seconds of each step, in the order they happen.
+
+    Each trade's moments come from the database's own timestamps: its submission, every
+    status change (`trade_events.at`), and its payout's creation, sending and settlement.
+    """
+    moments: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    with _reader(engine) as conn:
+        for trade_id, at in conn.execute(
+            select(trades.c.id, trades.c.created_at).where(trades.c.id.in_(ids))
+        ):
+            moments[trade_id].append((at, "submitted"))
+        events = select(trade_events.c.trade_id, trade_events.c.at, trade_events.c.to_status).where(
+            trade_events.c.trade_id.in_(ids)
+        )
+        for trade_id, at, status in conn.execute(events.order_by(trade_events.c.id)):
+            moments[trade_id].append((at, status))
+        paid = select(payouts.c.trade_id, payouts.c.created_at, payouts.c.sent_at, payouts.c.settled_at)
+        for trade_id, created, sent, settled in conn.execute(paid.where(payouts.c.trade_id.in_(ids))):
+            moments[trade_id] += [
+                (created, "payout created"),
+                (sent, "payout sent"),
+                (settled, "payout settled"),
+            ]
+    spans: dict[str, list[float]] = defaultdict(list)
+    for trade in moments.values():
+        # Stable sort: moments of one transaction share a timestamp and keep their written order.
+        ordered = sorted((m for m in trade if m[0] is not None), key=lambda m: m[0])
+        for (start, before), (end, after) in itertools.pairwise(ordered):
+            spans[f"{before} → {after}"].append((end - start).total_seconds())
+    return [(name, statistics.median(values)) for name, values in spans.items()]

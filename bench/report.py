@@ -41,6 +41,7 @@ class Result:
     figures: load.Figures | None = None
     submit: tuple[float, float] = (math.nan, math.nan)
     single: load.Figures | None = None
+    single_steps: list[tuple[str, float]] = field(default_factory=list)
     quotes: dict[int, dict[str, float]] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     setup_rss_mb: dict[str, float] = field(default_factory=dict)
@@ -118,6 +119,12 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
             f"{_ms(r.single.p50_to_payout_sent)} / {_ms(r.single.p99_to_payout_sent)}" if r.single else "—"
         ),
     )
+    step_names = list(dict.fromkeys(name for r in results for name, _ in r.single_steps))
+    for name in step_names:
+        row(
+            f"one at a time, p50 of the step {name}",
+            lambda r, name=name: next((_ms(v) for n, v in r.single_steps if n == name), "—"),
+        )
     rates = sorted({rate for r in results for rate in r.quotes})
     for rate in rates:
         row(

@@ -216,6 +216,7 @@ def _exchange_phases(
         tick, _ = _task(progress, "one at a time", singles)
         single_ids = phases.one_at_a_time(engine, running.api_urls[0], single_sellers, single_codes, tick)
         result.single = load.figures(engine, set(single_ids))
+        result.single_steps = phases.steps(engine, single_ids)
 
         if quotes:
             generator_rss += _quotes(args, progress, running, roots["api"], quote_seller["token"], result)
