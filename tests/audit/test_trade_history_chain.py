@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from tests.support.core import Core
 from voucher_exchange.db.schema import trade_events
 from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.models import TradeStatus
 
 
 def _paid_trade(core: Core) -> tuple[str, list[int]]:
@@ -78,3 +80,47 @@ def test_a_reordered_pair_is_named(core: Core) -> None:
         uow.commit()
     found = _findings(core)
     assert any(f.startswith(f"trade {trade_id}: reordered:") for f in found), found
+
+
+def _history(core: Core, trade_id: str) -> list[tuple[str | None, str]]:
+    with core.ctx.uow(readonly=True) as uow:
+        rows = uow.conn.execute(
+            select(trade_events.c.from_status, trade_events.c.to_status)
+            .where(trade_events.c.trade_id == trade_id)
+            .order_by(trade_events.c.id)
+        )
+        return [(r.from_status, r.to_status) for r in rows]
+
+
+def test_a_wrong_guess_of_the_newest_event_still_links_to_the_real_one(core: Core) -> None:
+    # A worker writes the next event in one statement when it wrote the last one itself
+    # (trade_repo's memo). Another process may have written since, or the transaction that
+    # wrote it may have rolled back: the guess is then refused and the real head is read.
+    trade_id, _ = _paid_trade(core)
+    now = core.ctx.clock.now()
+    with core.ctx.uow() as uow:  # rolled back: the memo now holds a head that never was
+        trade_repo.add_event(uow.conn, trade_id, TradeStatus.PAID, TradeStatus.PAID, now, "test", "lost")
+        assert trade_repo._guess_head(uow.conn, trade_id) is not None
+    with core.ctx.engine.connect() as conn:  # or one overtaken by another process
+        trade_repo._remember_head(conn, trade_id, "0" * 64)
+    with core.ctx.uow() as uow:
+        trade_repo.add_event(uow.conn, trade_id, TradeStatus.PAID, TradeStatus.PAID, now, "test", "kept")
+        uow.commit()
+    statements: list[str] = []
+    with core.ctx.uow() as uow:  # the memo is right now: one statement, linked the same way
+        event.listen(uow.conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        trade_repo.add_event(uow.conn, trade_id, TradeStatus.PAID, TradeStatus.PAID, now, "test", "also kept")
+        uow.commit()
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO trade_events")
+    with core.ctx.uow(readonly=True) as uow:
+        check = trade_service.verify_histories(uow.conn)
+        notes = list(
+            uow.conn.execute(
+                select(trade_events.c.note)
+                .where(trade_events.c.trade_id == trade_id)
+                .order_by(trade_events.c.id)
+            ).scalars()
+        )
+    assert (check.trades, check.events, check.findings) == (1, 9, [])
+    assert notes[-2:] == ["kept", "also kept"] and "lost" not in notes
+    assert _history(core, trade_id)[-2:] == [("paid", "paid"), ("paid", "paid")]

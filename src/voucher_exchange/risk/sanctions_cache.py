@@ -18,9 +18,11 @@ class SanctionsCache:
         self._lock = threading.Lock()
         self._screen: SanctionsScreen | None = None
 
-    def current(self, conn: Connection) -> SanctionsScreen:
-        """The matcher over the newest loaded list (a cheap id check per call)."""
-        newest = current_list_id(conn)
+    def current(self, conn: Connection, newest: int | None = None) -> SanctionsScreen:
+        """The matcher over the newest loaded list (a cheap id check per call, unless the
+        caller read the newest list's id itself: `newest`)."""
+        if newest is None:
+            newest = current_list_id(conn)
         with self._lock:
             if self._screen is None or self._screen.list_id != newest:
                 self._screen = SanctionsScreen.from_db(conn)

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, exists, func, select, update
 
-from voucher_exchange.db.schema import payout_destinations, sanctions_clearances, users
+from voucher_exchange.db.schema import (
+    payout_destinations,
+    sanctions_clearances,
+    sanctions_freezes,
+    sanctions_lists,
+    users,
+)
 from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, Strength
+from voucher_exchange.risk.sanctions_cache import SanctionsCache
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
 
 
@@ -47,15 +54,27 @@ class RescreenSummary:
         return sum(1 for change in self.changes if change.after == after)
 
 
-def screen_if_stale(conn: Connection, screen: SanctionsScreen, user_id: str, now: datetime) -> bool:
+def screen_if_stale(conn: Connection, sanctions: SanctionsCache, user_id: str, now: datetime) -> bool:
     """Consult the current list for one customer: screen again if a newer list was loaded since
-    their last screening (a strong hit freezes their payouts). True when their payouts are frozen."""
-    screened: int | None = conn.execute(
-        select(users.c.screened_list_id).where(users.c.id == user_id)
-    ).scalar()
-    if screen.list_id is not None and screened != screen.list_id:
-        rescreen(conn, screen, now, user_id=user_id)
+    their last screening (a strong hit freezes their payouts). True when their payouts are frozen.
+
+    One round trip when nothing is stale: the newest list, the customer's last list and an
+    unreleased freeze are asked in one statement.
+    """
+    newest, screened, frozen = conn.execute(_STANDING, {"user_id": user_id}).one()
+    if newest is None or screened == newest:
+        return bool(frozen)
+    rescreen(conn, sanctions.current(conn, newest), now, user_id=user_id)
     return sanctions_customers.payouts_frozen(conn, user_id)
+
+
+_STANDING = select(
+    select(func.max(sanctions_lists.c.id)).scalar_subquery().label("newest"),
+    select(users.c.screened_list_id).where(users.c.id == bindparam("user_id")).scalar_subquery(),
+    exists()
+    .where((sanctions_freezes.c.user_id == bindparam("user_id")) & sanctions_freezes.c.released_at.is_(None))
+    .label("frozen"),
+)
 
 
 def verified_customers(conn: Connection) -> int:

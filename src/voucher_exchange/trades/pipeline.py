@@ -252,7 +252,7 @@ def _verify(
         _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
         return None
     # The current sanctions list decides, not the one the seller was last screened against.
-    sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now)
+    sanctions_rescreen.screen_if_stale(conn, ctx.sanctions, trade.user_id, now)
     verdict = risk_service.decide(
         conn,
         risk_subject(trade),
@@ -418,7 +418,7 @@ def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime)
     assert seller is not None and destination is not None
     if destination.status is not DestinationStatus.VERIFIED or not _in_sellers_name(seller, destination):
         return "identity"
-    if sanctions_rescreen.screen_if_stale(conn, ctx.sanctions.current(conn), trade.user_id, now):
+    if sanctions_rescreen.screen_if_stale(conn, ctx.sanctions, trade.user_id, now):
         return "sanctions"
     return None
 

@@ -5,11 +5,14 @@ Only `trades/lifecycle.py` calls `set_status`: every status change goes through 
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, case, func, insert, select, update
 
 from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
@@ -166,6 +169,40 @@ _LAST_EVENT_HASH = (
 )
 _INSERT_EVENT = insert(trade_events)
 _INSERT_DECISION = insert(decisions)
+_EVENT_COLUMNS = ("trade_id", "at", "from_status", "to_status", "actor", "note", "prev_hash", "hash")
+# The same event, written only if the trade's newest event is still the one guessed.
+_INSERT_EVENT_AFTER = (
+    insert(trade_events)
+    .from_select(
+        list(_EVENT_COLUMNS),
+        select(*(bindparam(c, type_=trade_events.c[c].type).label(c) for c in _EVENT_COLUMNS)).where(
+            _LAST_EVENT_HASH.scalar_subquery() == bindparam("prev_hash", type_=trade_events.c.hash.type)
+        ),
+    )
+    .returning(trade_events.c.id)
+)
+
+# The newest event hash this process wrote, per trade (a bounded memo, per database). Only a
+# guess: it may be from a transaction that rolled back or have been overtaken by another
+# process, so it is used only in `_INSERT_EVENT_AFTER`, which checks it in the same statement.
+_HEADS: weakref.WeakKeyDictionary[Engine, OrderedDict[str, str]] = weakref.WeakKeyDictionary()
+_HEADS_KEPT = 4096
+_heads_lock = threading.Lock()
+
+
+def _guess_head(conn: Connection, trade_id: str) -> str | None:
+    with _heads_lock:
+        heads = _HEADS.get(conn.engine)
+        return None if heads is None else heads.get(trade_id)
+
+
+def _remember_head(conn: Connection, trade_id: str, head: str) -> None:
+    with _heads_lock:
+        heads = _HEADS.setdefault(conn.engine, OrderedDict())
+        heads[trade_id] = head
+        heads.move_to_end(trade_id)
+        if len(heads) > _HEADS_KEPT:
+            heads.popitem(last=False)
 
 
 def add_event(
@@ -181,24 +218,29 @@ def add_event(
 
     Every step that appends also changes the trade (or a row tied to it) conditionally in
     the same transaction, so one trade's events are written one at a time: no fork.
+    When this process wrote the trade's last event, the link is written in one statement
+    that checks that guess (one round trip, not two); a wrong guess falls back to reading.
     """
-    prev = conn.execute(_LAST_EVENT_HASH, {"trade_id": trade_id}).scalar()
-    prev_hash = prev or chain.GENESIS
     from_value = from_status.value if from_status else None
     content = chain.canonical(actor, _action(from_value, to_status.value), trade_id, {"note": note}, now)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "trade_id": trade_id,
-            "at": now,
-            "from_status": from_value,
-            "to_status": to_status.value,
-            "actor": actor,
-            "note": note,
-            "prev_hash": prev_hash,
-            "hash": chain.link(prev_hash, content),
-        },
-    )
+    event = {
+        "trade_id": trade_id,
+        "at": now,
+        "from_status": from_value,
+        "to_status": to_status.value,
+        "actor": actor,
+        "note": note,
+    }
+    guess = _guess_head(conn, trade_id)
+    if guess is not None:
+        head = chain.link(guess, content)
+        if conn.execute(_INSERT_EVENT_AFTER, {**event, "prev_hash": guess, "hash": head}).first() is not None:
+            _remember_head(conn, trade_id, head)
+            return
+    prev_hash = conn.execute(_LAST_EVENT_HASH, {"trade_id": trade_id}).scalar() or chain.GENESIS
+    head = chain.link(prev_hash, content)
+    conn.execute(_INSERT_EVENT, {**event, "prev_hash": prev_hash, "hash": head})
+    _remember_head(conn, trade_id, head)
 
 
 def _action(from_status: str | None, to_status: str) -> str:
