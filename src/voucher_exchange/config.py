@@ -45,6 +45,8 @@ class Settings:
     operator_name: str | None = None
     # How often the worker reads the issuers' chargeback feeds.
     chargeback_poll_seconds: float = 20.0
+    # How often the worker deletes risk-window counters and links older than 31 days.
+    risk_window_prune_seconds: float = 3600.0
     # Approving a held trade above this face value (minor units) takes two different reviewers;
     # None = the jurisdiction's default (₩1,000,000 / $1,000).
     dual_approval_above: int | None = None
@@ -118,6 +120,9 @@ def load_settings() -> Settings:
         liability_window_days=int(env.get("VX_LIABILITY_WINDOW_DAYS", str(Settings.liability_window_days))),
         chargeback_poll_seconds=float(
             env.get("VX_CHARGEBACK_POLL_SECONDS", str(Settings.chargeback_poll_seconds))
+        ),
+        risk_window_prune_seconds=float(
+            env.get("VX_RISK_WINDOW_PRUNE_SECONDS", str(Settings.risk_window_prune_seconds))
         ),
         dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
         reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),

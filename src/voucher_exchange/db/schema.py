@@ -531,6 +531,34 @@ risk_rulesets = Table(
     CheckConstraint("status IN ('live', 'shadow', 'retired')", name="status"),
 )
 
+# Risk windows (risk/windows.py), written with each trade in its submission transaction so a
+# decision reads a few rows instead of scanning a hot brand's, device's or IP's trades.
+# Trades per (device | brand, minute); `shard` (0..7, from the trade id) spreads one hot
+# brand's concurrent submissions over eight rows instead of one.
+risk_counts = Table(
+    "risk_counts",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("bucket", UTCDateTime, primary_key=True),
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+    CheckConstraint("kind IN ('device', 'brand')", name="kind"),
+    Index("ix_risk_counts_bucket", "bucket"),  # pruning finds old minutes without a scan
+)
+
+# Each seller seen on a device, IP or bank-account fingerprint, with their newest trade there.
+risk_links = Table(
+    "risk_links",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("last_seen", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('device', 'ip', 'account')", name="kind"),
+    Index("ix_risk_links_kind_key_seen", "kind", "key", "last_seen"),
+)
+
 # Ground truth for backtests: reviewer close reasons, reversals, known-bad injections.
 trade_labels = Table(
     "trade_labels",

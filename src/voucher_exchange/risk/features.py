@@ -1,7 +1,10 @@
 """Risk features, computed from the database as of decision time and stored with the decision.
 
 Every query is an indexed range scan ((column, created_at) indexes on trades), so one
-decision stays in single-digit milliseconds with millions of stored trades.
+decision stays in single-digit milliseconds with millions of stored trades. The windows over
+every seller (a brand's or device's trades, the sellers sharing a device, IP or bank account)
+read the counters and links kept as trades arrive (risk/windows.py), not the trades: a hot
+brand would otherwise scan every trade of its last hour.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select, union
+from sqlalchemy import Connection, distinct, func, literal, select, union
 
 from voucher_exchange.db.schema import payout_destinations, sanctions_freezes, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
+from voucher_exchange.risk.windows import CountKind, LinkKind, linked_sellers, sellers_since, trades_since
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -69,9 +73,7 @@ def compute(
         "seller_trades_30d": seller_since(MONTH),
         "amount_today": amount_since(day_start),
         "amount_month": amount_since(month_start),
-        "brand_trades_1h": select(func.count()).where(
-            (t.brand_slug == trade.brand_slug) & (t.created_at >= now - HOUR) & (t.id != trade.id)
-        ),
+        "brand_trades_1h": trades_since(CountKind.BRAND, trade.brand_slug, now - HOUR, trade.created_at),
         "false_declarations": select(func.count()).where(
             (seller_flags.c.user_id == trade.user_id)
             & (seller_flags.c.kind == "false_acquisition_declaration")
@@ -117,25 +119,26 @@ def compute(
 
 
 def _shared(trade: RiskSubject, now: datetime) -> dict[str, Any]:
-    """Device, IP and bank-account links between sellers, as subqueries."""
+    """Device, IP and bank-account links between sellers, as subqueries (from the windows)."""
     t = trades.c
-    never = t.id.is_(None)  # a device or IP the trade does not have counts nothing
-    recent = (t.device_id == trade.device_id) & (t.created_at >= now - DAY) if trade.device_id else never
-    recent_ip = (t.client_ip == trade.client_ip) & (t.created_at >= now - DAY) if trade.client_ip else never
+    none = select(literal(0))  # a device or IP the trade does not have counts nothing
+    device, ip = trade.device_id, trade.client_ip
     # A bank account is shared once a second customer registers it (verified in their name),
     # whether or not anything was paid to it yet.
     p = payout_destinations.c
-    traded = select(t.user_id).where(
-        (t.account_fingerprint == trade.account_fingerprint) & (t.created_at >= now - MONTH)
-    )
     registered = select(p.user_id).where(
         (p.account_fingerprint == trade.account_fingerprint) & (p.status == "verified")
     )
-    sellers = union(traded, registered).subquery()
+    account = trade.account_fingerprint
+    sellers = (
+        union(linked_sellers(LinkKind.ACCOUNT, account, now - MONTH), registered) if account else registered
+    ).subquery()
     return {
-        "device_trades_24h": select(func.count()).where(recent & (t.id != trade.id)),
-        "device_sellers_24h": select(func.count(distinct(t.user_id))).where(recent),
-        "ip_sellers_24h": select(func.count(distinct(t.user_id))).where(recent_ip),
+        "device_trades_24h": (
+            trades_since(CountKind.DEVICE, device, now - DAY, trade.created_at) if device else none
+        ),
+        "device_sellers_24h": sellers_since(LinkKind.DEVICE, device, now - DAY) if device else none,
+        "ip_sellers_24h": sellers_since(LinkKind.IP, ip, now - DAY) if ip else none,
         "account_sellers_30d": select(func.count()).select_from(sellers),
         "seller_accounts_30d": select(func.count(distinct(t.account_fingerprint))).where(
             (t.user_id == trade.user_id) & (t.created_at >= now - MONTH)

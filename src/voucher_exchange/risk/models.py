@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+PRUNE_WINDOWS = "risk.prune_windows"
+"""The recurring job that deletes risk-window counters and links older than 31 days."""
 
 
 class AcquisitionMethod(StrEnum):
@@ -43,6 +47,7 @@ class RiskSubject:
     account_fingerprint: str | None
     counted_statuses: frozenset[str]
     paid_status: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)

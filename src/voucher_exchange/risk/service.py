@@ -1,7 +1,8 @@
 """Risk decisions: features, the live rule set (enforced) and shadow rule sets (recorded only).
 
 The engine evaluates and returns; it writes nothing. The trade pipeline records the
-decisions it returns with the trade's status change, in one transaction.
+decisions it returns with the trade's status change, in one transaction. The windows its
+features read are written by trade submission and pruned by a recurring job (`prune_windows`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from voucher_exchange.context import Context
 from voucher_exchange.issuers.ports import VoucherStatus
-from voucher_exchange.risk import features, repository, rules
+from voucher_exchange.risk import features, repository, rules, windows
 from voucher_exchange.risk.models import RecordedDecision, RiskSubject
 from voucher_exchange.risk.rules import Evaluation
 
@@ -62,3 +64,17 @@ def decide(
             )
         )
     return RiskVerdict(verdict, recorded)
+
+
+def prune_windows(ctx: Context, _ref: str) -> None:
+    """The recurring job: forget window counters and links older than 31 days.
+
+    One short transaction per chunk, so a large backlog never holds the write lock (SQLite
+    has one writer) for long while trades are being submitted.
+    """
+    while True:
+        with ctx.uow() as uow:
+            deleted = windows.prune(uow.conn, ctx.clock.now())
+            uow.commit()
+        if deleted == 0:
+            return

@@ -215,6 +215,7 @@ def risk_subject(trade: Trade) -> RiskSubject:
         account_fingerprint=trade.account_fingerprint,
         counted_statuses=frozenset(s.value for s in COUNTS_TOWARDS_LIMITS),
         paid_status=S.PAID.value,
+        created_at=trade.created_at,
     )
 
 

@@ -22,6 +22,7 @@ from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import DestinationStatus, NewPayout, PayoutStatus
 from voucher_exchange.quotes import repository as quote_repo
+from voucher_exchange.risk import windows as risk_windows
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.reasons import render
 from voucher_exchange.security.vault import Vault
@@ -130,6 +131,12 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             redemption_ref=None,
             created_at=now,
             updated_at=now,
+        ),
+    )
+    risk_windows.record(
+        conn,
+        risk_windows.Sighting(
+            trade_id, user.id, brand.slug, cmd.device_id, cmd.client_ip, destination.account_fingerprint, now
         ),
     )
     lifecycle.receive(conn, trade_id, now, user.email)

@@ -32,6 +32,8 @@ from voucher_exchange.payouts.models import (
 )
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.reversals.models import POLL_CHARGEBACKS
+from voucher_exchange.risk import service as risk_service
+from voucher_exchange.risk.models import PRUNE_WINDOWS
 from voucher_exchange.trades import lifecycle as trade_lifecycle
 from voucher_exchange.trades import pipeline as trade_pipeline
 from voucher_exchange.trades.models import PROCESS_TRADE
@@ -77,6 +79,7 @@ HANDLERS: dict[str, JobKind] = {
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
+    PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
 }
 RECURRING_REF = "default"
 
