@@ -10,15 +10,23 @@ brand would otherwise scan every trade of its last hour.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, literal, select, union
+from sqlalchemy import Connection, Integer, Select, bindparam, distinct, func, literal, select, union
 
 from voucher_exchange.db.schema import payout_destinations, sanctions_freezes, seller_flags, trades, users
 from voucher_exchange.issuers.ports import VoucherStatus
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
-from voucher_exchange.risk.windows import CountKind, LinkKind, linked_sellers, sellers_since, trades_since
+from voucher_exchange.risk.windows import (
+    CountKind,
+    LinkKind,
+    edge,
+    linked_sellers,
+    sellers_since,
+    trades_since,
+)
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -47,41 +55,30 @@ def compute(
     vouchers for the provenance features.
     """
     pack = RISK_PACKS[jurisdiction]
-    t = trades.c
-    others = (t.id != trade.id) & t.status.in_(sorted(trade.counted_statuses))
     day_start, month_start = period_starts(now, jurisdiction)
-    mine = t.user_id == trade.user_id
-    u, d = users.c, payout_destinations.c
-    f = sanctions_freezes.c
-
-    def seller_since(delta: timedelta) -> Any:
-        return select(func.count()).where(mine & (t.created_at >= now - delta) & others)
-
-    def amount_since(start: datetime) -> Any:
-        return select(func.coalesce(func.sum(t.face_value), 0)).where(mine & (t.created_at >= start) & others)
-
-    parts: dict[str, Any] = {
-        "seller_created_at": select(u.created_at).where(u.id == trade.user_id),
-        "seller_strength": select(u.sanctions_strength).where(u.id == trade.user_id),
-        "seller_match": select(u.sanctions_match).where(u.id == trade.user_id),
-        "destination_created_at": select(d.created_at).where(d.id == trade.payout_destination_id),
-        "destination_strength": select(d.sanctions_strength).where(d.id == trade.payout_destination_id),
-        "destination_match": select(d.sanctions_match).where(d.id == trade.payout_destination_id),
-        "prior_paid": select(func.count()).where(mine & (t.status == trade.paid_status) & (t.id != trade.id)),
-        "seller_trades_1h": seller_since(HOUR),
-        "seller_trades_24h": seller_since(DAY),
-        "seller_trades_30d": seller_since(MONTH),
-        "amount_today": amount_since(day_start),
-        "amount_month": amount_since(month_start),
-        "brand_trades_1h": trades_since(CountKind.BRAND, trade.brand_slug, now - HOUR, trade.created_at),
-        "false_declarations": select(func.count()).where(
-            (seller_flags.c.user_id == trade.user_id)
-            & (seller_flags.c.kind == "false_acquisition_declaration")
-        ),
-        "payouts_frozen": select(func.count()).where((f.user_id == trade.user_id) & f.released_at.is_(None)),
-        **_shared(trade, now),
+    brand_edge, brand_itself = edge(now - HOUR, trade.created_at)
+    device_edge, device_itself = edge(now - DAY, trade.created_at)
+    params = {
+        "trade_id": trade.id,
+        "user_id": trade.user_id,
+        "destination_id": trade.payout_destination_id,
+        "brand": trade.brand_slug,
+        "device": trade.device_id,
+        "ip": trade.client_ip,
+        "account": trade.account_fingerprint,
+        "hour_ago": now - HOUR,
+        "day_ago": now - DAY,
+        "month_ago": now - MONTH,
+        "day_start": day_start,
+        "month_start": month_start,
+        "brand_edge": brand_edge,
+        "brand_itself": brand_itself,
+        "device_edge": device_edge,
+        "device_itself": device_itself,
     }
-    row = conn.execute(select(*(q.scalar_subquery().label(name) for name, q in parts.items()))).one()
+    shape = (bool(trade.device_id), bool(trade.client_ip), bool(trade.account_fingerprint))
+    statement = _statement(*shape, trade.counted_statuses, trade.paid_status)
+    row = conn.execute(statement, params).one()
     if row.seller_created_at is None or row.destination_created_at is None:
         raise LookupError(f"trade {trade.id}: its seller or payout destination is missing")
     prior_paid = int(row.prior_paid)
@@ -118,32 +115,84 @@ def compute(
     return features
 
 
-def _shared(trade: RiskSubject, now: datetime) -> dict[str, Any]:
-    """Device, IP and bank-account links between sellers, as subqueries (from the windows)."""
-    t = trades.c
+def _p(name: str, type_: Any = None) -> Any:
+    return bindparam(name, type_=type_)
+
+
+@cache
+def _statement(
+    device: bool, ip: bool, account: bool, counted_statuses: frozenset[str], paid_status: str
+) -> Select[Any]:
+    """The one SELECT of `compute`, built once per shape (which keys the trade has): building
+    and cache-keying its ~20 subqueries on every decision cost more than running them."""
+    t, u, d, f = trades.c, users.c, payout_destinations.c, sanctions_freezes.c
+    at = t.created_at.type
+    user, trade_id, destination = _p("user_id"), _p("trade_id"), _p("destination_id")
+    others = (t.id != trade_id) & t.status.in_(sorted(counted_statuses))
+    mine = t.user_id == user
+
+    def seller_since(start: str) -> Any:
+        return select(func.count()).where(mine & (t.created_at >= _p(start, at)) & others)
+
+    def amount_since(start: str) -> Any:
+        return select(func.coalesce(func.sum(t.face_value), 0)).where(
+            mine & (t.created_at >= _p(start, at)) & others
+        )
+
     none = select(literal(0))  # a device or IP the trade does not have counts nothing
-    device, ip = trade.device_id, trade.client_ip
     # A bank account is shared once a second customer registers it (verified in their name),
     # whether or not anything was paid to it yet.
-    p = payout_destinations.c
-    registered = select(p.user_id).where(
-        (p.account_fingerprint == trade.account_fingerprint) & (p.status == "verified")
-    )
-    account = trade.account_fingerprint
+    registered = select(d.user_id).where((d.account_fingerprint == _p("account")) & (d.status == "verified"))
     sellers = (
-        union(linked_sellers(LinkKind.ACCOUNT, account, now - MONTH), registered) if account else registered
+        union(linked_sellers(LinkKind.ACCOUNT, _p("account"), _p("month_ago", at)), registered)
+        if account
+        else registered
     ).subquery()
-    return {
-        "device_trades_24h": (
-            trades_since(CountKind.DEVICE, device, now - DAY, trade.created_at) if device else none
+    parts: dict[str, Any] = {
+        "seller_created_at": select(u.created_at).where(u.id == user),
+        "seller_strength": select(u.sanctions_strength).where(u.id == user),
+        "seller_match": select(u.sanctions_match).where(u.id == user),
+        "destination_created_at": select(d.created_at).where(d.id == destination),
+        "destination_strength": select(d.sanctions_strength).where(d.id == destination),
+        "destination_match": select(d.sanctions_match).where(d.id == destination),
+        "prior_paid": select(func.count()).where(mine & (t.status == paid_status) & (t.id != trade_id)),
+        "seller_trades_1h": seller_since("hour_ago"),
+        "seller_trades_24h": seller_since("day_ago"),
+        "seller_trades_30d": seller_since("month_ago"),
+        "amount_today": amount_since("day_start"),
+        "amount_month": amount_since("month_start"),
+        "brand_trades_1h": trades_since(
+            CountKind.BRAND,
+            _p("brand"),
+            _p("hour_ago", at),
+            _p("brand_edge", at),
+            _p("brand_itself", Integer()),
         ),
-        "device_sellers_24h": sellers_since(LinkKind.DEVICE, device, now - DAY) if device else none,
-        "ip_sellers_24h": sellers_since(LinkKind.IP, ip, now - DAY) if ip else none,
+        "false_declarations": select(func.count()).where(
+            (seller_flags.c.user_id == user) & (seller_flags.c.kind == "false_acquisition_declaration")
+        ),
+        "payouts_frozen": select(func.count()).where((f.user_id == user) & f.released_at.is_(None)),
+        "device_trades_24h": (
+            trades_since(
+                CountKind.DEVICE,
+                _p("device"),
+                _p("day_ago", at),
+                _p("device_edge", at),
+                _p("device_itself", Integer()),
+            )
+            if device
+            else none
+        ),
+        "device_sellers_24h": sellers_since(LinkKind.DEVICE, _p("device"), _p("day_ago", at))
+        if device
+        else none,
+        "ip_sellers_24h": sellers_since(LinkKind.IP, _p("ip"), _p("day_ago", at)) if ip else none,
         "account_sellers_30d": select(func.count()).select_from(sellers),
         "seller_accounts_30d": select(func.count(distinct(t.account_fingerprint))).where(
-            (t.user_id == trade.user_id) & (t.created_at >= now - MONTH)
+            mine & (t.created_at >= _p("month_ago", at))
         ),
     }
+    return select(*(q.scalar_subquery().label(name) for name, q in parts.items()))
 
 
 def _provenance(

@@ -22,7 +22,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, delete, func, literal, select, text, tuple_
+from sqlalchemy import Connection, TextClause, bindparam, delete, func, select, text, tuple_
 
 from voucher_exchange.db.schema import risk_counts, risk_links, trades
 from voucher_exchange.db.types import UTCDateTime
@@ -120,24 +120,32 @@ def record(conn: Connection, trade: Sighting) -> None:
         conn.execute(_links_sql(tuple(links)), link_params)
 
 
-def trades_since(kind: CountKind, key: str, since: datetime, own_created_at: datetime) -> Any:
+def edge(since: datetime, own_created_at: datetime) -> tuple[datetime, int]:
+    """For `trades_since`: the end of the minute `since` falls inside of, and whether the
+    decided trade (created at `own_created_at`) is in the window (1) or not (0)."""
+    edge_end = since if minute_of(since) == since else minute_of(since) + MINUTE
+    return edge_end, 1 if own_created_at >= since else 0
+
+
+def trades_since(kind: CountKind, key: Any, since: Any, edge_end: Any, itself: Any) -> Any:
     """A scalar query: trades of `key` created at or after `since`, but for the trade being decided.
 
     Counters hold whole minutes; the minute `since` falls inside of is read from `trades`
-    (indexed by (brand_slug | device_id, created_at)) from `since` to that minute's end. The
-    decided trade (created at `own_created_at`, a trade of `key`) is in the windows since its
-    submission: taken off when it is in the window, also when created after `now` (a clock
+    (indexed by (brand_slug | device_id, created_at)) from `since` to that minute's end
+    (`edge_end`). The decided trade is in the windows since its submission: `itself` (from
+    `edge`) takes it off when it is in the window, also when created after `now` (a clock
     ahead), not when the decision comes more than the window after it (a retry a day later).
+    The arguments may be values or bind parameters (features.py builds its SELECT once).
     """
-    edge_end = since if minute_of(since) == since else minute_of(since) + MINUTE
     c, t = risk_counts.c, trades.c
     column = t.brand_slug if kind is CountKind.BRAND else t.device_id
     whole = select(func.coalesce(func.sum(c.n), 0)).where(
         (c.kind == kind.value) & (c.key == key) & (c.bucket >= edge_end)
     )
-    edge = select(func.count()).where((column == key) & (t.created_at >= since) & (t.created_at < edge_end))
-    itself = 1 if own_created_at >= since else 0
-    return select(whole.scalar_subquery() + edge.scalar_subquery() - literal(itself))
+    counted = select(func.count()).where(
+        (column == key) & (t.created_at >= since) & (t.created_at < edge_end)
+    )
+    return select(whole.scalar_subquery() + counted.scalar_subquery() - itself)
 
 
 def sellers_since(kind: LinkKind, key: str, since: datetime) -> Any:
