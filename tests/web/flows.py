@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Request
 
 from tests.support.exchange import new_account_number
 from tests.support.polling import poll_until
@@ -108,10 +108,25 @@ def calculate(page: Page, brand: str, face: str) -> str:
 
 
 def take_quote(page: Page, brand: str, face: str) -> None:
-    """Calculator, then 'sell at this price': lands on the sell form."""
+    """Calculator, then 'sell at this price': lands on the sell form.
+
+    Pressing the button must not recalculate: the answer would replace the button between
+    press and release, and the browser would drop the click.
+    """
     calculate(page, brand, face)
-    page.click("#take-quote")
-    page.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}$"))
+    recalculated: list[str] = []
+
+    def seen(request: Request) -> None:
+        if "/calculator" in request.url:
+            recalculated.append(request.url)
+
+    page.on("request", seen)
+    try:
+        page.click("#take-quote")
+        page.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}$"))
+    finally:
+        page.remove_listener("request", seen)
+    assert recalculated == []
 
 
 def submit_voucher(page: Page, code: str, method: str = "gift", pin: str | None = None) -> str:

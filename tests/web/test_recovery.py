@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import Page
 
@@ -67,6 +69,14 @@ def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page,
     submit_voucher(phone, voucher["code"])
     wait_status(phone, "in_review")
     assert "분이 걸립니다" in phone.inner_text("#expected-wait")
+    # The page polls while a person reviews; an unchanged timeline is answered 204, so the
+    # withdraw button is never replaced under a press.
+    trade_id = phone.url.rsplit("/", 1)[1]
+    shown = json.loads(phone.get_attribute("#timeline", "hx-vals") or "{}")["shown"]
+    poll = f"/trades/{trade_id}/timeline?shown="
+    assert phone.request.get(poll + shown).status == 204
+    fresh = phone.request.get(poll + "stale")
+    assert fresh.status == 200 and f'hx-vals=\'{{"shown": "{shown}"}}\'' in fresh.text()
     phone.click("#cancel-trade")
     wait_status(phone, "cancelled")
     assert site.exchange.lookup(voucher["code"])["state"] == "active"

@@ -152,6 +152,11 @@ def page(v: Visitor, template: str, status: int = 200, **values: Any) -> Respons
     return _finish(v, HTMLResponse(html, status_code=status))
 
 
+def unchanged(v: Visitor) -> Response:
+    """204: what the page shows is still true (htmx swaps nothing, so a click in progress lands)."""
+    return _finish(v, Response(status_code=204))
+
+
 def redirect(v: Visitor, url: str) -> Response:
     """See other (after a POST)."""
     return _finish(v, RedirectResponse(url, status_code=303))

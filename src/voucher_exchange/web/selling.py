@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -26,7 +28,7 @@ from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
-from voucher_exchange.web.render import page, redirect
+from voucher_exchange.web.render import page, redirect, unchanged
 from voucher_exchange.web.seller import brands_on_sale, face_chips
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
@@ -292,7 +294,14 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
-    return {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
+    shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
+    return shown | {"shown": _digest(v, shown)}
+
+
+def _digest(v: Visitor, shown: dict[str, Any]) -> str:
+    """A fingerprint of what the timeline shows: the poll swaps only when it changed."""
+    text = json.dumps([v.lang, shown], sort_keys=True, default=repr)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 @router.get("/trades/{trade_id}")
@@ -302,9 +311,16 @@ def trade_page(v: Page, trade_id: str) -> Response:
 
 
 @router.get("/trades/{trade_id}/timeline")
-def timeline(v: Page, trade_id: str) -> Response:
-    """The timeline alone; htmx polls it until the trade rests."""
-    return page(v, "_timeline.html", oob=True, **_trade_context(v, trade_id))
+def timeline(v: Page, trade_id: str, shown: str = "") -> Response:
+    """The timeline alone; htmx polls it until the trade rests.
+
+    An unchanged timeline answers 204 and nothing is swapped: replacing the same buttons
+    every second would swallow a click whose press and release straddle the swap.
+    """
+    context = _trade_context(v, trade_id)
+    if shown == context["shown"]:
+        return unchanged(v)
+    return page(v, "_timeline.html", oob=True, **context)
 
 
 @router.post("/trades/{trade_id}/payout")

@@ -65,8 +65,8 @@
         if (el.type === "radio" || el.type === "checkbox") el.checked = el.value === value;
         else el.value = value;
         el.dispatchEvent(new Event("change", { bubbles: true }));
+        el.dispatchEvent(new Event("input", { bubbles: true }));
       }
     }
-    forms.forEach((form) => form.dispatchEvent(new Event("input", { bubbles: true })));
   });
 })();
