@@ -123,12 +123,6 @@ SANCTIONS_REASON = {
 
 FLAG = {"false_acquisition_declaration": N_("False acquisition declaration")}
 
-JOB_KIND = {
-    "trade.process": N_("Process a trade"),
-    "trade.notify": N_("E-mail the seller"),
-    "issuer.chargebacks": N_("Read the issuers' chargebacks"),
-}
-
 ISSUER_FIELD = {
     "declared_method": N_("Declared acquisition"),
     "issued_at": N_("Issued"),
@@ -258,7 +252,6 @@ def helpers(lang: str) -> dict[str, Callable[[Any], str]]:
         "strength_label": lambda c: word(SANCTIONS_STRENGTH, c, lang),
         "flag_label": lambda c: word(FLAG, c, lang),
         "match_reason": lambda c: word(SANCTIONS_REASON, c, lang),
-        "job_label": lambda c: word(JOB_KIND, c, lang),
         "event_note": lambda n: event_note(n, lang),
         "actor_label": lambda a: word(ACTOR, a, lang),
         "account_kind": lambda k: word(ACCOUNT_KIND, k, lang),
