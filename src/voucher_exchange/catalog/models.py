@@ -212,6 +212,14 @@ class RateSchedule:
 
 
 @dataclass(frozen=True)
+class BrandStanding:
+    """What a trade in progress needs of its brand: may it be bought, and is it scam-favoured."""
+
+    status: BrandStatus
+    scam_favoured: bool
+
+
+@dataclass(frozen=True)
 class Brand:
     """A voucher product of one issuer, with its current rate schedule."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from voucher_exchange.catalog.models import (
     Brand,
+    BrandStanding,
     BrandStatus,
     CodeFormat,
     FaceValues,
@@ -34,6 +35,11 @@ def _latest_rates() -> Any:
     )
 
 
+# Built once: SQLAlchemy would otherwise rebuild and cache-key the join on every call.
+_BY_SLUG = _latest_rates().where(brands.c.slug == bindparam("slug"))
+_STANDING = select(brands.c.status, brands.c.scam_favoured).where(brands.c.slug == bindparam("slug"))
+
+
 def _to_brand(row: Any) -> Brand:
     return Brand(
         slug=row.slug,
@@ -51,13 +57,19 @@ def _to_brand(row: Any) -> Brand:
 
 def get_brand(conn: Connection, slug: str) -> Brand | None:
     """The brand with its current rate version, or None."""
-    row = conn.execute(_latest_rates().where(brands.c.slug == slug)).first()
+    row = conn.execute(_BY_SLUG, {"slug": slug}).first()
     return _to_brand(row) if row else None
+
+
+def get_standing(conn: Connection, slug: str) -> BrandStanding | None:
+    """The brand's status and scam flag only (one narrow row), or None."""
+    row = conn.execute(_STANDING, {"slug": slug}).first()
+    return BrandStanding(BrandStatus(row.status), bool(row.scam_favoured)) if row else None
 
 
 def get_brand_stamped(conn: Connection, slug: str) -> tuple[Brand, datetime] | None:
     """The brand with its current rate version and the row's `updated_at`, or None."""
-    row = conn.execute(_latest_rates().where(brands.c.slug == slug)).first()
+    row = conn.execute(_BY_SLUG, {"slug": slug}).first()
     return (_to_brand(row), row.updated_at) if row else None
 
 

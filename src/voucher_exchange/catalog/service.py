@@ -15,6 +15,7 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import repository
 from voucher_exchange.catalog.models import (
     Brand,
+    BrandStanding,
     BrandStatus,
     CodeFormat,
     FaceValues,
@@ -166,6 +167,14 @@ def require_brand(conn: Connection, slug: str) -> Brand:
     if brand is None:
         raise unknown_brand(slug)
     return brand
+
+
+def require_standing(conn: Connection, slug: str) -> BrandStanding:
+    """A brand's status and scam flag (what a trade in progress needs), or NotFound."""
+    standing = repository.get_standing(conn, slug)
+    if standing is None:
+        raise unknown_brand(slug)
+    return standing
 
 
 def list_brands(conn: Connection, currency: str | None = None) -> list[Brand]:

@@ -163,7 +163,7 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
         current = S.SCREENING
     seller = account_repo.by_id(conn, trade.user_id, lock=True)
     assert seller is not None
-    brand = catalog_service.require_brand(conn, trade.brand_slug)
+    brand = catalog_service.require_standing(conn, trade.brand_slug)
     destination = payout_service.destination(conn, trade.payout_destination_id)
     assert destination is not None
     day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
@@ -236,7 +236,7 @@ def _verify(
     trade = handoff.trade
     answer, decision = looked
     declared = AcquisitionMethod(trade.acquisition_method)
-    brand = catalog_service.require_brand(conn, trade.brand_slug)
+    brand = catalog_service.require_standing(conn, trade.brand_slug)
     trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
     if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
         decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
