@@ -32,9 +32,15 @@ from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.risk import features, windows
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
+from voucher_exchange.risk.screening import period_starts
 from voucher_exchange.trades import service as trade_service
 
 WINDOWED = (
+    "seller_trades_1h",
+    "seller_trades_24h",
+    "seller_trades_30d",
+    "amount_today",
+    "amount_month",
     "device_trades_24h",
     "brand_trades_1h",
     "device_sellers_24h",
@@ -43,8 +49,12 @@ WINDOWED = (
 )
 HOUR, DAY, MONTH = timedelta(hours=1), timedelta(days=1), timedelta(days=30)
 SECOND, TICK = timedelta(seconds=1), timedelta(microseconds=1)
+# A seller's own windows count only statuses that count towards limits (here `paid`).
+STATUSES = ("paid", "paid", "paid", "rejected")
+FACES = (5000, 10000, 30000)
 # Mid-minute, so a window's start falls inside a minute; the decisions also start on one.
 NOW = datetime(2026, 12, 5, 12, 0, 30, 250000, tzinfo=UTC)
+LAST_OF_MONTH = datetime(2026, 12, 31, 11, 0, 30, tzinfo=UTC)
 BRANDS = ("cultureland", "booknlife")
 # Few enough keys that sellers share them, enough that a seller's newest trade on a key often
 # sits on a window's edge (a link is one row per seller and key: its newest trade).
@@ -68,6 +78,8 @@ class Row:
     ip: str | None
     account: str
     created_at: datetime
+    status: str = "paid"
+    face_value: int = 10000
 
 
 @pytest.fixture(params=BACKENDS)
@@ -113,7 +125,8 @@ def _store(conn: Connection, row: Row, record: bool = True) -> None:
     conn.execute(
         insert(trades).values(
             id=row.id, user_id=row.user_id, quote_id=quote, brand_slug=row.brand, currency="KRW",
-            face_value=10000, rate_bps=9000, fee=1000, payout=9000, status="paid", voucher_enc=b"\0",
+            face_value=row.face_value, rate_bps=9000, fee=1000, payout=9000, status=row.status,
+            voucher_enc=b"\0",
             voucher_fingerprint="v", voucher_last4="0000", acquisition_method="gift",
             acquired_on=date(2026, 11, 1), payout_destination_id=f"d-{row.user_id}"[:36],
             client_ip=row.ip, device_id=row.device, account_fingerprint=row.account,
@@ -128,13 +141,16 @@ def _store(conn: Connection, row: Row, record: bool = True) -> None:
 
 
 def _edges(now: datetime) -> list[datetime]:
-    """Instants on and around every window's start, its minute's bounds, and now."""
+    """Instants on and around every window's start, its minute's bounds, the local day's and
+    month's starts, and now."""
     found = []
     for window in (HOUR, DAY, MONTH):
         start = now - window
         minute = start.replace(second=0, microsecond=0)
         for at in (start, minute, minute + timedelta(minutes=1)):
             found += [at - SECOND, at - TICK, at, at + TICK, at + SECOND]
+    for at in period_starts(now, "KR"):
+        found += [at - TICK, at, at + TICK]
     return [*found, now - TICK, now, now + TICK, now + SECOND]
 
 
@@ -150,13 +166,24 @@ def _history(rng: random.Random, sellers: list[str], now: datetime, size: int) -
             Row(
                 str(uuid.UUID(int=rng.getrandbits(128))), rng.choice(sellers), rng.choice(BRANDS),
                 rng.choice(DEVICES), rng.choice(IPS), rng.choice(ACCOUNTS), at,
+                rng.choice(STATUSES), rng.choice(FACES),
             )
         )  # fmt: skip
     return rows
 
 
 def _brute_force(history: list[Row], trade: Row, now: datetime, sellers: list[str]) -> dict[str, int]:
-    """The five features as the scans of `trades` defined them."""
+    """The windowed features as the scans of `trades` defined them.
+
+    A seller's own windows count their other trades in a status that counts towards limits
+    (here only `paid`); the amounts add the trade's own face value, from the jurisdiction's
+    day and calendar month. The windows over every seller count any status.
+    """
+    day_start, month_start = period_starts(now, "KR")
+
+    def own(start: datetime) -> list[Row]:
+        mine = (r for r in history if r.user_id == trade.user_id and r.id != trade.id)
+        return [r for r in mine if r.status == "paid" and r.created_at >= start]
 
     def since(window: timedelta) -> list[Row]:
         return [r for r in history if r.created_at >= now - window]
@@ -169,6 +196,11 @@ def _brute_force(history: list[Row], trade: Row, now: datetime, sellers: list[st
     }
     day = since(DAY)
     return {
+        "seller_trades_1h": len(own(now - HOUR)),
+        "seller_trades_24h": len(own(now - DAY)),
+        "seller_trades_30d": len(own(now - MONTH)),
+        "amount_today": sum(r.face_value for r in own(day_start)) + trade.face_value,
+        "amount_month": sum(r.face_value for r in own(month_start)) + trade.face_value,
         "device_trades_24h": sum(
             1 for r in day if trade.device and r.device == trade.device and r.id != trade.id
         ),
@@ -183,7 +215,7 @@ def _brute_force(history: list[Row], trade: Row, now: datetime, sellers: list[st
 
 def _computed(conn: Connection, trade: Row, now: datetime) -> dict[str, int]:
     subject = RiskSubject(
-        id=trade.id, user_id=trade.user_id, brand_slug=trade.brand, face_value=10000,
+        id=trade.id, user_id=trade.user_id, brand_slug=trade.brand, face_value=trade.face_value,
         acquisition_method="gift", payout_destination_id=f"d-{trade.user_id}"[:36], device_id=trade.device,
         client_ip=trade.ip, account_fingerprint=trade.account, counted_statuses=frozenset({"paid"}),
         paid_status="paid", created_at=trade.created_at,
@@ -203,7 +235,9 @@ def test_the_windows_give_exactly_what_scanning_the_trades_gave(engine: Engine, 
             _store(conn, row)
     # Decisions mid-minute, on a minute (every window starts exactly on one), just after; and
     # for trades decided long after they came in (a retry a day later) or before (clock skew).
+    # On the 31st (20:00 in Seoul) the calendar month began more than 30 days before.
     decisions = [NOW, NOW.replace(second=0, microsecond=0), NOW + TICK, NOW + timedelta(days=1, seconds=7)]
+    decisions.append(LAST_OF_MONTH)
     picks = rng.sample(history, 30)
     compared = 0
     with engine.connect() as conn:
@@ -213,7 +247,7 @@ def test_the_windows_give_exactly_what_scanning_the_trades_gave(engine: Engine, 
             for now in [*decisions, *around, trade.created_at, trade.created_at - timedelta(seconds=30)]:
                 assert _computed(conn, trade, now) == _brute_force(history, trade, now, sellers), (trade, now)
                 compared += 1
-    assert compared == 30 * 10
+    assert compared == 30 * 11
 
 
 def test_a_burst_writes_one_counter_row_per_minute_and_shard(engine: Engine) -> None:
