@@ -65,9 +65,13 @@ def by_email(conn: Connection, email: str) -> tuple[User, str] | None:
 
 def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
     """A user by id; `lock` takes a row lock (PostgreSQL) to serialise per-seller work."""
-    query = select(users).where(users.c.id == user_id)
-    row = conn.execute(locked(conn, query) if lock else query).first()
+    row = conn.execute(_BY_ID_LOCKED if lock else _BY_ID, {"id": user_id}).first()
     return _to_user(row) if row else None
+
+
+# Built once (SQLAlchemy then only binds values); FOR UPDATE is rendered only on PostgreSQL.
+_BY_ID = select(users).where(users.c.id == bindparam("id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
 
 
 def add_token(

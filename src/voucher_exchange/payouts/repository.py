@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_destinations, payouts
@@ -186,8 +186,12 @@ def insert_destination(
 
 def destination(conn: Connection, destination_id: str) -> Destination | None:
     """One destination, or None."""
-    row = conn.execute(select(payout_destinations).where(payout_destinations.c.id == destination_id)).first()
+    row = conn.execute(_DESTINATION, {"id": destination_id}).first()
     return None if row is None else _destination(row)
+
+
+# Built once: every trade reads its destination (SQLAlchemy then only binds values).
+_DESTINATION = select(payout_destinations).where(payout_destinations.c.id == bindparam("id"))
 
 
 def destinations_of(conn: Connection, user_id: str) -> list[Destination]:

@@ -81,10 +81,13 @@ def in_flight(conn: Connection) -> list[Payout]:
     return payout_repo.in_flight(conn)
 
 
-def reserve(conn: Connection, payout: Payout, now: datetime) -> tuple[Payout, Destination]:
+def reserve(
+    conn: Connection, payout: Payout, now: datetime, destination: Destination | None = None
+) -> tuple[Payout, Destination]:
     """Reserve a created payout in the ledger (pending) and mark it sending; TreasuryShort if it cannot.
 
-    A payout already past `created` is returned as it is. InsufficientFunds leaves a
+    The payout's destination is read unless the caller read it in this transaction already
+    (`destination`). A payout already past `created` is returned as it is. InsufficientFunds leaves a
     transfer row written: the caller's transaction (or savepoint) must roll back.
     """
     if payout.status is PayoutStatus.CREATED:
@@ -100,7 +103,8 @@ def reserve(conn: Connection, payout: Payout, now: datetime) -> tuple[Payout, De
             moved = payout_repo.get(conn, payout.id)
             assert moved is not None
             payout = moved
-    destination = payout_repo.destination(conn, payout.destination_id)
+    if destination is None or destination.id != payout.destination_id:
+        destination = payout_repo.destination(conn, payout.destination_id)
     assert destination is not None
     return payout, destination
 

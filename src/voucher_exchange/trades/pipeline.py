@@ -362,7 +362,8 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
     keeps a short treasury from undoing the credit: the payout step then waits for funds.
     """
-    if _payout_blocked(ctx, conn, trade, now) is not None:
+    blocked, destination = _payout_blocked(ctx, conn, trade, now)
+    if blocked is not None:
         return None
     owed = _owed_by(conn, trade)
     offset = min(owed, trade.payout.amount)
@@ -385,7 +386,7 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     paying = _moved(trade, S.PAYING_OUT, now)
     try:
         with conn.begin_nested():
-            reserved = payout_service.reserve(conn, payout, now)
+            reserved = payout_service.reserve(conn, payout, now, destination)
     except TreasuryShort:
         return paying
     return replace(paying, reserved=reserved)
@@ -406,8 +407,11 @@ def _in_sellers_name(seller: User, destination: Destination) -> bool:
     )
 
 
-def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> str | None:
-    """Why the seller may not be paid to this trade's account right now, or None.
+def _payout_blocked(
+    ctx: Context, conn: Connection, trade: Trade, now: datetime
+) -> tuple[str | None, Destination]:
+    """Why the seller may not be paid to this trade's account right now (or None), and the
+    account as read for that check (the payout is sent to what was checked).
 
     Asked when the payout is created and reserved, and again before a payout that waited (for
     funds, after a crash) is reserved and sent: the identity must still be verified, the account
@@ -418,10 +422,10 @@ def _payout_blocked(ctx: Context, conn: Connection, trade: Trade, now: datetime)
     destination = payout_service.destination(conn, trade.payout_destination_id)
     assert seller is not None and destination is not None
     if destination.status is not DestinationStatus.VERIFIED or not _in_sellers_name(seller, destination):
-        return "identity"
+        return "identity", destination
     if sanctions_rescreen.screen_if_stale(conn, ctx.sanctions, trade.user_id, now):
-        return "sanctions"
-    return None
+        return "sanctions", destination
+    return None, destination
 
 
 def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
@@ -438,7 +442,7 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
         payout = payout_service.for_trade(uow.conn, trade.id)
         assert payout is not None, f"trade {trade.id} is paying out without a payout"
         waited = payout.status is PayoutStatus.CREATED
-        blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now()) if waited else None
+        blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now())[0] if waited else None
         uow.commit()
     if blocked is not None:
         raise PayoutHeld(payout.id, blocked)

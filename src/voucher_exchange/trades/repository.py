@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
 
 from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
@@ -91,8 +91,12 @@ def insert_trade(conn: Connection, trade: Trade) -> None:
 
 def get(conn: Connection, trade_id: str) -> Trade | None:
     """A trade, or None."""
-    row = conn.execute(select(trades).where(trades.c.id == trade_id)).first()
+    row = conn.execute(_GET, {"id": trade_id}).first()
     return None if row is None else _trade(row)
+
+
+# Built once, like the other statements each trade runs (SQLAlchemy then only binds values).
+_GET = select(trades).where(trades.c.id == bindparam("id"))
 
 
 def get_many(conn: Connection, trade_ids: list[str]) -> list[Trade]:
@@ -381,20 +385,27 @@ def used_in_periods(
     conn: Connection, user_id: str, day_start: datetime, month_start: datetime, exclude: str
 ) -> tuple[int, int]:
     """`used_since` for the day and the month at once (one query): (today, this month)."""
-    t = trades.c
     start = min(day_start, month_start)
-    row = conn.execute(
-        select(
-            func.coalesce(func.sum(case((t.created_at >= day_start, t.face_value), else_=0)), 0),
-            func.coalesce(func.sum(case((t.created_at >= month_start, t.face_value), else_=0)), 0),
-        ).where(
-            (t.user_id == user_id)
-            & (t.created_at >= start)
-            & t.status.in_([s.value for s in COUNTS_TOWARDS_LIMITS])
-            & (t.id != exclude)
-        )
-    ).one()
+    params = {"user_id": user_id, "day": day_start, "month": month_start, "start": start, "exclude": exclude}
+    row = conn.execute(_USED_IN_PERIODS, params).one()
     return int(row[0]), int(row[1])
+
+
+def _used_in_periods() -> Any:
+    t = trades.c
+    at = t.created_at.type
+    return select(
+        func.coalesce(func.sum(t.face_value).filter(t.created_at >= bindparam("day", type_=at)), 0),
+        func.coalesce(func.sum(t.face_value).filter(t.created_at >= bindparam("month", type_=at)), 0),
+    ).where(
+        (t.user_id == bindparam("user_id"))
+        & (t.created_at >= bindparam("start", type_=at))
+        & t.status.in_(sorted(s.value for s in COUNTS_TOWARDS_LIMITS))
+        & (t.id != bindparam("exclude"))
+    )
+
+
+_USED_IN_PERIODS = _used_in_periods()
 
 
 def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: datetime) -> str:
@@ -405,10 +416,13 @@ def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: dateti
         {"fingerprint": fingerprint, "trade_id": trade_id, "created_at": now},
         ["fingerprint"],
     )
-    owner: str = conn.execute(
-        select(voucher_claims.c.trade_id).where(voucher_claims.c.fingerprint == fingerprint)
-    ).scalar_one()
+    owner: str = conn.execute(_CLAIM_OWNER, {"fingerprint": fingerprint}).scalar_one()
     return owner
+
+
+_CLAIM_OWNER = select(voucher_claims.c.trade_id).where(
+    voucher_claims.c.fingerprint == bindparam("fingerprint")
+)
 
 
 def release_claim(conn: Connection, trade_id: str) -> None:
@@ -440,7 +454,10 @@ def flags_for(conn: Connection, user_id: str) -> list[tuple[str, datetime]]:
 def record_issue_date(conn: Connection, trade_id: str, issued_at: datetime | None) -> None:
     """Keep the issuer's issue date on the trade (a risk feature for later trades)."""
     if issued_at is not None:
-        conn.execute(update(trades).where(trades.c.id == trade_id).values(issued_at=issued_at))
+        conn.execute(_ISSUE_DATE, {"trade_id": trade_id, "issued": issued_at})
+
+
+_ISSUE_DATE = update(trades).where(trades.c.id == bindparam("trade_id")).values(issued_at=bindparam("issued"))
 
 
 def paid_at(conn: Connection, trade_id: str) -> datetime | None:
