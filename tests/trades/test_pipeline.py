@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.core import Core
+from voucher_exchange.catalog import service as catalog_service
+from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts import service as payout_service
@@ -13,7 +15,7 @@ from voucher_exchange.payouts.models import PayoutStatus, TreasuryShort
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.trades import lifecycle, pipeline
 from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.models import IllegalTransition, TradeMovedOn, TradeStatus
+from voucher_exchange.trades.models import DecisionStage, IllegalTransition, TradeMovedOn, TradeStatus
 
 S = TradeStatus
 
@@ -147,3 +149,44 @@ def test_submitting_queues_exactly_one_pipeline_job(core: Core) -> None:
     with core.ctx.uow(readonly=True) as uow:
         queued = uow.conn.execute(select(jobs.c.kind).where(jobs.c.ref == trade_id)).scalars().all()
     assert queued == ["trade.process"]
+
+
+def test_a_brand_suspended_after_screening_is_refused_at_verification_and_nothing_moves(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    with core.ctx.uow(readonly=True) as uow:
+        screened = pipeline.run_stage_batch(
+            core.ctx,
+            pipeline.STAGES[S.RECEIVED],
+            [pipeline.Handoff(t) for t in trade_repo.get_many(uow.conn, [trade_id])],
+            None,
+            {},
+        )
+    assert [h.trade.status for h in screened] == [S.VERIFYING]
+    balances = _balances(core)
+    with core.ctx.uow() as uow:  # the issuer turns out unsafe while the trade is being verified
+        catalog_service.set_status(uow.conn, "cultureland", BrandStatus.SUSPENDED, core.ctx.clock.now())
+        uow.commit()
+
+    pipeline.process_trade(core.ctx, trade_id)
+
+    with core.ctx.uow(readonly=True) as uow:
+        trade = trade_repo.get(uow.conn, trade_id)
+        decision = trade_repo.latest_decision(uow.conn, trade_id)
+        transfers = reconcile_service.trade_transfers(uow.conn, trade_id)
+        payout = payout_service.for_trade(uow.conn, trade_id)
+    assert trade is not None and trade.status is S.REJECTED
+    assert decision is not None and (decision.stage, decision.reasons) == (
+        DecisionStage.ISSUER,
+        ["brand_suspended"],
+    )
+    assert _history(core, trade_id)[-1] == ("verifying", "rejected")
+    # Nothing moved: no transfer, no payout, the ledger as it was, nothing sent, the voucher unredeemed.
+    assert (transfers, payout) == ([], None)
+    assert _balances(core) == balances
+    assert core.rail_transfers(account) == []
+    assert (trade.secured_at, trade.redemption_ref) == (None, None)
+    secret = core.ctx.vault.decrypt_json(trade.voucher_enc, trade.id)
+    voucher = core.ctx.issuer.lookup("cultureland", secret["code"], secret.get("pin"))
+    assert (voucher.state.value, voucher.balance, voucher.redeemed_by) == ("active", 50000, None)
