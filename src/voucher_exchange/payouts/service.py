@@ -87,8 +87,8 @@ def reserve(
     """Reserve a created payout in the ledger (pending) and mark it sending; TreasuryShort if it cannot.
 
     The payout's destination is read unless the caller read it in this transaction already
-    (`destination`). A payout already past `created` is returned as it is. InsufficientFunds leaves a
-    transfer row written: the caller's transaction (or savepoint) must roll back.
+    (`destination`). A payout already past `created` is returned as it is. InsufficientFunds
+    leaves a transfer row written: the caller's transaction (or savepoint) must roll back.
     """
     if payout.status is PayoutStatus.CREATED:
         try:
