@@ -30,7 +30,7 @@ from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import trades
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
+from voucher_exchange.ports.issuer import VoucherState, VoucherStatus
 from voucher_exchange.risk import features, rules
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import Trade

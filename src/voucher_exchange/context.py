@@ -1,4 +1,7 @@
-"""The collaborators every use case needs, built once per process by `bootstrap`."""
+"""The collaborators every use case needs, built once per process by `bootstrap`.
+
+Kernel: it knows the ports (`voucher_exchange.ports`), never a capability package.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,10 @@ from sqlalchemy import Engine
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.identity.provider import IdentityProvider
-from voucher_exchange.issuers.ports import Issuer
-from voucher_exchange.notifications.ports import Mailer
-from voucher_exchange.payouts.rail import PayoutRail
-from voucher_exchange.risk.sanctions_cache import SanctionsCache
+from voucher_exchange.ports.identity import IdentityProvider
+from voucher_exchange.ports.issuer import Issuer
+from voucher_exchange.ports.mailer import Mailer
+from voucher_exchange.ports.rail import PayoutRail
 from voucher_exchange.security.vault import Vault
 
 
@@ -33,7 +35,6 @@ class Context:
     mailer: Mailer | None = None
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)
-    sanctions: SanctionsCache = field(default_factory=SanctionsCache)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, readonly: bool = False) -> UnitOfWork:

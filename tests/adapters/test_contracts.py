@@ -21,17 +21,17 @@ import pytest
 from tests.support.live_server import live_server
 from voucher_exchange.errors import Conflict, ExternalUnavailable
 from voucher_exchange.identity.http import HttpIdentityProvider
-from voucher_exchange.identity.provider import IdentityProvider, IdentityResult
 from voucher_exchange.issuers.http import HttpIssuer
-from voucher_exchange.issuers.ports import (
+from voucher_exchange.payouts.http_rail import HttpPayoutRail
+from voucher_exchange.ports.identity import IdentityProvider, IdentityResult
+from voucher_exchange.ports.issuer import (
     Issuer,
     Redemption,
     VoucherRefused,
     VoucherState,
     VoucherStatus,
 )
-from voucher_exchange.payouts.http_rail import HttpPayoutRail
-from voucher_exchange.payouts.rail import (
+from voucher_exchange.ports.rail import (
     AccountHolder,
     PayoutRail,
     RailTransfer,

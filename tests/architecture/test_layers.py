@@ -6,7 +6,18 @@ import ast
 import re
 from pathlib import Path
 
-from tests.support.imports import ROOT, cycles, imported_modules, module_name, package_graph, source_files
+from tests.support.imports import (
+    KERNEL,
+    ROOT,
+    all_packages,
+    cycles,
+    imported_modules,
+    kernel_reaches_up,
+    module_name,
+    package_graph,
+    package_of,
+    source_files,
+)
 
 CORE = {"trades", "payouts", "ledger", "risk", "identity"}
 TRADE_REPOSITORY = "voucher_exchange.trades.repository"
@@ -70,6 +81,25 @@ def status_writers(path: Path) -> list[str]:
 
 def test_no_package_cycle_among_the_core_capabilities() -> None:
     assert cycles(package_graph(), CORE) == []
+
+
+def test_no_package_cycle_among_all_packages() -> None:
+    graph = package_graph()
+    assert len(all_packages(graph)) > 30
+    assert cycles(graph, all_packages(graph)) == []
+
+
+def test_the_kernel_imports_no_capability() -> None:
+    graph = package_graph()
+    assert KERNEL <= {package_of(module_name(p)) for p in source_files()}
+    assert kernel_reaches_up(graph) == {}
+
+
+def test_the_graph_checks_can_fail() -> None:
+    # A planted cycle through the kernel, the shape of the old service locator.
+    planted = {"context": {"db", "issuers"}, "issuers": {"errors", "context"}, "trades": {"context"}}
+    assert cycles(planted, all_packages(planted)) == [["context", "issuers", "context"]]
+    assert kernel_reaches_up(planted) == {"context": {"issuers"}}
 
 
 def test_money_flows_one_way_trades_then_payouts_then_ledger() -> None:

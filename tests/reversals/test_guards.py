@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from tests.support.core import Core
-from voucher_exchange.issuers.ports import Chargeback as Reported
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts.models import TreasuryShort
+from voucher_exchange.ports.issuer import Chargeback as Reported
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals import service as reversal_service

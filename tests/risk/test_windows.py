@@ -26,8 +26,8 @@ from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import payout_destinations, quotes, risk_counts, risk_links, trades, users
 from voucher_exchange.errors import Conflict
-from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
 from voucher_exchange.money import Money
+from voucher_exchange.ports.issuer import VoucherState, VoucherStatus
 from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.risk import features, windows
 from voucher_exchange.risk import service as risk_service

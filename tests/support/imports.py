@@ -8,6 +8,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "src" / "voucher_exchange"
 PREFIX = "voucher_exchange."
+# The kernel: what every capability may use and what knows no capability. `ports` holds the
+# interfaces to the outside world; `context` carries one adapter per port, built by `bootstrap`.
+KERNEL = frozenset(
+    {"context", "ports", "db", "jobs", "audit", "security", "money", "clock", "config", "errors"}
+    | {"faults", "metrics", "logs", "i18n", "korean"}  # small capability-free helpers
+)
 
 
 def module_name(path: Path) -> str:
@@ -68,6 +74,24 @@ def cycles(graph: dict[str, set[str]], among: set[str]) -> list[list[str]]:
     return found
 
 
+def all_packages(graph: dict[str, set[str]]) -> set[str]:
+    """Every package the graph names, importing or imported."""
+    return set(graph) | {target for targets in graph.values() for target in targets}
+
+
+def kernel_reaches_up(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """kernel package → the capability packages it imports (empty when the kernel holds)."""
+    return {p: graph.get(p, set()) - KERNEL for p in sorted(KERNEL) if graph.get(p, set()) - KERNEL}
+
+
 if __name__ == "__main__":
-    for package, targets in sorted(package_graph().items()):
-        print(f"{package:14} -> {', '.join(sorted(targets))}")
+    graph = package_graph()
+    for package, targets in sorted(graph.items()):
+        mark = "  (kernel)" if package in KERNEL else ""
+        print(f"{package:14} -> {', '.join(sorted(targets))}{mark}")
+    found = cycles(graph, all_packages(graph))
+    print(f"cycles among all {len(all_packages(graph))} packages: {len(found)}")
+    for cycle in found:
+        print("  " + " -> ".join(cycle))
+    upward = kernel_reaches_up(graph)
+    print("kernel imports a capability: " + ("; ".join(f"{k} -> {sorted(v)}" for k, v in upward.items()) or "no"))

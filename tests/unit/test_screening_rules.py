@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from voucher_exchange.catalog.models import BrandStatus
-from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
+from voucher_exchange.ports.issuer import VoucherState, VoucherStatus
 from voucher_exchange.risk import screening
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.screening import Limits, Outcome, SubmissionFacts, is_adult, screen_submission

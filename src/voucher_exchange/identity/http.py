@@ -7,7 +7,7 @@ from datetime import date
 import httpx
 
 from voucher_exchange.errors import ExternalUnavailable
-from voucher_exchange.identity.provider import IdentityResult
+from voucher_exchange.ports.identity import IdentityResult
 
 
 class HttpIdentityProvider:

@@ -21,7 +21,7 @@ from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.payouts import banks
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import DestinationStatus
-from voucher_exchange.risk import sanctions_customers
+from voucher_exchange.risk import sanctions_cache, sanctions_customers
 from voucher_exchange.risk.sanctions import Strength
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts, is_country_code
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
@@ -70,7 +70,7 @@ def verify_identity(
         assert before is not None
         person = PersonFacts(birth_date, nationality)
         cleared = sanctions_customers.cleared_for(conn, user.id)
-        screen = ctx.sanctions.current(conn)
+        screen = sanctions_cache.for_database(conn).current(conn)
         match = screen.screen(legal_name, person, cleared)
         if status is IdentityStatus.VERIFIED and match.strength is Strength.STRONG:
             status, refused = IdentityStatus.FAILED, "sanctions_match"
@@ -244,7 +244,7 @@ def save_checked_destination(ctx: Context, user: User, checked: HolderCheck) -> 
         # The holder must be the seller, so the seller's identifiers weigh in.
         person = sanctions_customers.facts_of(uow.conn, user.id)
         cleared = sanctions_customers.cleared_for(uow.conn, user.id)
-        match = ctx.sanctions.screen(uow.conn, holder_name, person, cleared)
+        match = sanctions_cache.for_database(uow.conn).screen(uow.conn, holder_name, person, cleared)
         same_person = checked.matches and match.strength is not Strength.STRONG
         status = DestinationStatus.VERIFIED if same_person else DestinationStatus.REJECTED
         payout_repo.insert_destination(

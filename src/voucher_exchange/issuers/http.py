@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from voucher_exchange.errors import ExternalUnavailable
-from voucher_exchange.issuers.ports import (
+from voucher_exchange.ports.issuer import (
     Chargeback,
     Redemption,
     VoucherRefused,

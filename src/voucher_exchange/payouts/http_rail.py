@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from voucher_exchange.errors import Conflict, ExternalUnavailable
-from voucher_exchange.payouts.rail import AccountHolder, RailTransfer, RailTransferStatus
+from voucher_exchange.ports.rail import AccountHolder, RailTransfer, RailTransferStatus
 
 
 class HttpPayoutRail:

@@ -34,7 +34,7 @@ from voucher_exchange.payouts.models import (
     PayoutStatus,
     TreasuryShort,
 )
-from voucher_exchange.payouts.rail import RailTransfer, RailTransferStatus
+from voucher_exchange.ports.rail import RailTransfer, RailTransferStatus
 
 MAX_FUNDING_REFERENCE = 100
 

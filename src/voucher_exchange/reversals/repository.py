@@ -9,8 +9,8 @@ from sqlalchemy import Connection, func, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import voucher_chargebacks
-from voucher_exchange.issuers.ports import Chargeback as Reported
 from voucher_exchange.money import Money
+from voucher_exchange.ports.issuer import Chargeback as Reported
 from voucher_exchange.reversals.models import AppealOutcome, Chargeback, ChargebackOutcome
 
 c = voucher_chargebacks.c

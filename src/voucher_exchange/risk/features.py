@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, bindparam, distinct, func, literal, select, true, union
 
 from voucher_exchange.db.schema import payout_destinations, sanctions_freezes, seller_flags, trades, users
-from voucher_exchange.issuers.ports import VoucherStatus
+from voucher_exchange.ports.issuer import VoucherStatus
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
 from voucher_exchange.risk.windows import (

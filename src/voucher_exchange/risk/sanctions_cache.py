@@ -1,10 +1,12 @@
-"""One sanctions matcher per process, rebuilt only when a newer list has been loaded."""
+"""One sanctions matcher per process and database, rebuilt only when a newer list has been loaded."""
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 from sqlalchemy import Connection
+from sqlalchemy.pool import Pool
 
 from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
@@ -37,3 +39,21 @@ class SanctionsCache:
     ) -> SanctionsMatch:
         """Screen `name` (and the person's identifiers) against the newest loaded list."""
         return self.current(conn).screen(name, person, cleared)
+
+
+_CACHES: weakref.WeakKeyDictionary[Pool, SanctionsCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def for_database(conn: Connection) -> SanctionsCache:
+    """The cache of the database `conn` talks to (one per connection pool, so per engine).
+
+    Risk owns it: the matcher is an in-process memo of risk's own tables, not an adapter, so
+    no context carries it. Keyed by the pool, two databases in one process (tests) never share.
+    """
+    pool = conn.engine.pool
+    with _CACHES_LOCK:
+        cache = _CACHES.get(pool)
+        if cache is None:
+            cache = _CACHES[pool] = SanctionsCache()
+        return cache

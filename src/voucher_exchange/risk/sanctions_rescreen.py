@@ -23,9 +23,8 @@ from voucher_exchange.db.schema import (
     sanctions_lists,
     users,
 )
-from voucher_exchange.risk import sanctions_customers
+from voucher_exchange.risk import sanctions_cache, sanctions_customers
 from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, Strength
-from voucher_exchange.risk.sanctions_cache import SanctionsCache
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
 
 
@@ -54,7 +53,7 @@ class RescreenSummary:
         return sum(1 for change in self.changes if change.after == after)
 
 
-def screen_if_stale(conn: Connection, sanctions: SanctionsCache, user_id: str, now: datetime) -> bool:
+def screen_if_stale(conn: Connection, user_id: str, now: datetime) -> bool:
     """Consult the current list for one customer: screen again if a newer list was loaded since
     their last screening (a strong hit freezes their payouts). True when their payouts are frozen.
 
@@ -64,7 +63,7 @@ def screen_if_stale(conn: Connection, sanctions: SanctionsCache, user_id: str, n
     newest, screened, frozen = conn.execute(_STANDING, {"user_id": user_id}).one()
     if newest is None or screened == newest:
         return bool(frozen)
-    rescreen(conn, sanctions.current(conn, newest), now, user_id=user_id)
+    rescreen(conn, sanctions_cache.for_database(conn).current(conn, newest), now, user_id=user_id)
     return sanctions_customers.payouts_frozen(conn, user_id)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from voucher_exchange.catalog.models import BrandStatus
-from voucher_exchange.issuers.ports import VoucherState, VoucherStatus
+from voucher_exchange.ports.issuer import VoucherState, VoucherStatus
 from voucher_exchange.risk.models import AcquisitionMethod
 
 RULESET_VERSION = "screening-1"

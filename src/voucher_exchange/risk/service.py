@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from voucher_exchange.context import Context
-from voucher_exchange.issuers.ports import VoucherStatus
+from voucher_exchange.ports.issuer import VoucherStatus
 from voucher_exchange.risk import features, repository, rules, windows
 from voucher_exchange.risk.models import RecordedDecision, RiskSubject
 from voucher_exchange.risk.rules import Evaluation

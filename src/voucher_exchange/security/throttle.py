@@ -15,10 +15,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from voucher_exchange.context import Context
+from voucher_exchange.clock import Clock
+from voucher_exchange.config import Settings
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import TooManyRequests
 from voucher_exchange.security import throttle_repository as repository
+from voucher_exchange.security.vault import Vault
+
+
+class Context(Protocol):
+    """What counting needs of the application's context (security sits below `context`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def vault(self) -> Vault: ...
+    def uow(self, readonly: bool = False) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
-from voucher_exchange.issuers.ports import Redemption, VoucherRefused, VoucherState, VoucherStatus
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
@@ -53,6 +52,7 @@ from voucher_exchange.payouts.models import (
     PayoutStatus,
     TreasuryShort,
 )
+from voucher_exchange.ports.issuer import Redemption, VoucherRefused, VoucherState, VoucherStatus
 from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
@@ -253,7 +253,7 @@ def _verify(
         _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
         return None
     # The current sanctions list decides, not the one the seller was last screened against.
-    sanctions_rescreen.screen_if_stale(conn, ctx.sanctions, trade.user_id, now)
+    sanctions_rescreen.screen_if_stale(conn, trade.user_id, now)
     verdict = risk_service.decide(
         conn,
         risk_subject(trade),
@@ -423,7 +423,7 @@ def _payout_blocked(
     assert seller is not None and destination is not None
     if destination.status is not DestinationStatus.VERIFIED or not _in_sellers_name(seller, destination):
         return "identity", destination
-    if sanctions_rescreen.screen_if_stale(conn, ctx.sanctions, trade.user_id, now):
+    if sanctions_rescreen.screen_if_stale(conn, trade.user_id, now):
         return "sanctions", destination
     return None, destination
 
