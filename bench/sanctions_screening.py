@@ -33,7 +33,7 @@ from voucher_exchange.risk.sanctions_list import load, parse_sdn
 from voucher_exchange.risk.sanctions_rescreen import rescreen
 
 console = Console()
-SDN_2024 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ofac" / "sdn-2024-05-03.csv.gz"
+SDN_2024 = Path(__file__).resolve().parents[1] / "data" / "ofac" / "sdn-2024-05-03.csv.gz"
 # One Hangul syllable each: common surnames, and syllables of common given names.
 SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허유남"
 SYLLABLES = "영철은정성훈길민준서연지수빈현우동미상희광일명혜종경호윤태선"

@@ -25,8 +25,8 @@ from voucher_exchange.risk.sanctions_identifiers import PersonFacts, parse_remar
 from voucher_exchange.risk.sanctions_list import load, parse_sdn
 from voucher_exchange.risk.sanctions_names import korean_keys, romanise_hangul
 
-# CI lays the shared data out next to the repository, as on the development machines.
-SDN_2024 = Path(__file__).parents[2].parent / "shared" / "data" / "ofac" / "sdn-2024-05-03.csv.gz"
+# The snapshot lives in the repository (data/ofac/README.md says where it came from).
+SDN_2024 = Path(__file__).resolve().parents[2] / "data" / "ofac" / "sdn-2024-05-03.csv.gz"
 
 
 def sdn_text() -> str:

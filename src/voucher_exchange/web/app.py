@@ -34,11 +34,15 @@ _OWN = {"app.css": "text/css", "app.js": "text/javascript", "forms.js": "text/ja
 
 
 def node_modules() -> Path:
-    """The project's node_modules: beside pyproject.toml, or where VX_NODE_MODULES points."""
+    """The project's node_modules: in the working folder, beside pyproject.toml, or VX_NODE_MODULES.
+
+    The search stops at the checkout's root (src/voucher_exchange/web/ is three levels below
+    it): a folder beside the project is never used.
+    """
     configured = os.environ.get("VX_NODE_MODULES")
     if configured:
         return Path(configured)
-    for base in (Path.cwd(), *Path(__file__).resolve().parents):
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (base / "node_modules").is_dir():
             return base / "node_modules"
     return Path.cwd() / "node_modules"
