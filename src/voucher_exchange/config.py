@@ -68,7 +68,7 @@ class Settings:
     rate_limit_multiplier: int = 1
     # Staff must set up two-factor sign-in before any staff page or API answers them.
     staff_two_factor: bool = True
-    # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with a 503.
+    # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with 429 server_busy.
     password_hash_slots: int = 1
     # Largest request body the app reads, in bytes.
     max_body_bytes: int = 1024 * 1024

@@ -40,7 +40,7 @@ def _keys(exchange: Exchange) -> list[dict[str, str]]:
 
 
 def _independently_valid(document: dict[str, Any], keys: list[dict[str, str]]) -> bool:
-    """PRODUCT.md §6 checked without our code: sorted keys, no spaces, UTF-8, base64url raw bytes."""
+    """docs/api.md's receipt format, checked without our code: sorted keys, no spaces, base64url."""
     by_id = {k["key_id"]: k for k in keys}
     key = by_id[document["key_id"]]
     assert key["alg"] == "Ed25519"

@@ -94,4 +94,5 @@ if __name__ == "__main__":
     for cycle in found:
         print("  " + " -> ".join(cycle))
     upward = kernel_reaches_up(graph)
-    print("kernel imports a capability: " + ("; ".join(f"{k} -> {sorted(v)}" for k, v in upward.items()) or "no"))
+    named = "; ".join(f"{k} -> {sorted(v)}" for k, v in upward.items())
+    print(f"kernel imports a capability: {named or 'no'}")

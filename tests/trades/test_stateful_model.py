@@ -3,9 +3,9 @@
 Hypothesis drives quotes and submissions, duplicate codes, partial balances, carrier-billing
 declarations, crashes at the named points, flaky and slow issuers, banks that refuse,
 payout redirects, reviews, withdrawals and reversals — against a real database and the
-sandboxes over HTTP. After every step PRODUCT.md §4's invariants must hold: secure before
-pay, exactly once, balanced books, nothing lost (every trade rests or can be resumed),
-and the model's own account of what each seller was paid and owes.
+sandboxes over HTTP. After every step the invariants (docs/api.md, "What always holds")
+must hold: secure before pay, exactly once, balanced books, nothing lost (every trade rests
+or can be resumed), and the model's own account of what each seller was paid and owes.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""HTTP API v1 (PRODUCT.md §6): thin routes over the service layer."""
+"""HTTP API v1 (docs/api.md): thin routes over the service layer."""

@@ -51,7 +51,7 @@ def create_app(
     app = FastAPI(
         title="voucher-exchange",
         version=__version__,
-        description="Sell unused vouchers for money: quotes, trades, review, ledger. PRODUCT.md §6.",
+        description="Sell unused vouchers for money: quotes, trades, review, ledger (docs/api.md).",
         lifespan=lifespan,
     )
     app.state.ctx = ctx

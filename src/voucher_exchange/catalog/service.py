@@ -34,7 +34,7 @@ class ImportSummary:
 
 
 def default_catalog() -> dict[str, Any]:
-    """The shipped default catalog (PRODUCT.md §9)."""
+    """The shipped default catalog (`catalog/data/default_catalog.json`)."""
     text = resources.files("voucher_exchange.catalog.data").joinpath("default_catalog.json")
     data: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
     return data

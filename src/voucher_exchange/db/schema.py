@@ -1,6 +1,6 @@
 """Every table of the exchange, in one place: the map of what is stored.
 
-Constraints here are the last line of defence for the invariants of PRODUCT.md §4:
+Constraints here are the last line of defence for the invariants in docs/api.md ("What always holds"):
 unique voucher claims, one payout per trade, unique idempotency keys, positive
 transfer amounts between two different accounts, post/void at most once per pending.
 """

@@ -1,6 +1,6 @@
 """What a receipt says, the exact bytes that are signed, and how a receipt is checked.
 
-Pure: the signing key and the facts come in as arguments. PRODUCT.md §6: the signed
+Pure: the signing key and the facts come in as arguments. docs/api.md (receipts): the signed
 bytes are the receipt's JSON with sorted keys, no spaces, UTF-8; `signature` and
 `public_key` are base64url (no padding) of the raw Ed25519 bytes.
 """

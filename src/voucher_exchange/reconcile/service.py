@@ -1,4 +1,4 @@
-"""`ledger verify`: PRODUCT.md §4's invariants 1–4 checked on the stored data, across capabilities.
+"""`ledger verify`: invariants 1–4 (docs/api.md, "What always holds") checked on the stored data.
 
 The ledger checks its own books (balanced, totals); this module adds what only the
 whole picture shows: payouts only after the voucher was secured, one executed and

@@ -48,7 +48,7 @@ class Limits:
     monthly: int
 
 
-# Jurisdiction packs: adult age and limits per KYC tier (PRODUCT.md §8).
+# Jurisdiction packs: adult age and limits per KYC tier (docs/risk.md).
 ADULT_AGE = {"KR": 19, "US": 18}
 TIER_LIMITS: dict[str, dict[int, Limits]] = {
     "KR": {0: Limits(0, 0), 1: Limits(1_000_000, 3_000_000), 2: Limits(5_000_000, 20_000_000)},

@@ -16,7 +16,7 @@ PROCESS_TRADE = "trade.process"
 
 
 class TradeStatus(StrEnum):
-    """Public trade statuses (PRODUCT.md §4); the API shows exactly these."""
+    """Public trade statuses (docs/api.md, "Trade statuses"); the API shows exactly these."""
 
     RECEIVED = "received"
     """Accepted and stored; nothing checked yet."""
