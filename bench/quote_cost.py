@@ -21,8 +21,8 @@ from sqlalchemy import event
 from tests.support.exchange import settings_for
 from tests.support.postgres import create_database, start_server, stop_server
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts import service as accounts
-from voucher_exchange.api import idempotency
 from voucher_exchange.bootstrap import build_context
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate

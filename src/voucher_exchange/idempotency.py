@@ -1,5 +1,8 @@
 """Idempotency-Key: the same key and body return the first response; another body is a 409.
 
+Kernel: the API's routes wrap their use case in `run`, which owns that request's one
+transaction; this module is the one writer of `idempotency_keys`.
+
 The stored response is written in the same transaction as the work, so a crash
 cannot leave work done without its key, or a key without its work.
 
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from voucher_exchange.context import Context
@@ -167,3 +170,9 @@ def run_outside(
     except IntegrityError:
         return _stored_now(ctx, user_id, key, request_hash) or (status, response)
     return status, response
+
+
+def forget(conn: Connection, user_id: str) -> int:
+    """Delete every stored response of a user (account erasure); how many went."""
+    gone = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.user_id == user_id)).rowcount
+    return int(gone or 0)

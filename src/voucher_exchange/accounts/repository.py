@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from voucher_exchange.accounts import totp_repository
 from voucher_exchange.accounts.models import (
     IdentityCheck,
     IdentityStatus,
@@ -18,6 +19,8 @@ from voucher_exchange.accounts.models import (
 )
 from voucher_exchange.db.dialect import locked
 from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, users
+
+PASSWORD_ERASED = "!erased"  # noqa: S105  # never a valid argon2 hash: no password matches it
 
 
 def _to_user(row: Any) -> User:
@@ -362,3 +365,27 @@ def same_identity(conn: Connection, user: User) -> list[User]:
     )
     wanted = normalise_name(user.legal_name)
     return [u for u in map(_to_user, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]
+
+
+def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict[str, int]:
+    """Forget a person's credentials (sessions, links, two-factor) and tombstone their row.
+
+    What identity and AML retention need stays (docs/privacy.md); how many rows of each went.
+    """
+    erased = {
+        "sessions": conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount,
+        "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
+        **totp_repository.forget(conn, user_id),
+    }
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            email=tombstone,
+            password_hash=PASSWORD_ERASED,
+            roles="",
+            email_verified_at=None,
+            deleted_at=now,
+        )
+    )
+    return {name: int(count or 0) for name, count in erased.items()}

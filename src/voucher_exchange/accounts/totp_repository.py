@@ -55,3 +55,10 @@ def use_recovery_code(conn: Connection, user_id: str, code_hash: str, now: datet
         .values(used_at=now)
     )
     return bool(result.rowcount)
+
+
+def forget(conn: Connection, user_id: str) -> dict[str, int]:
+    """Delete a person's second factor and recovery codes (account erasure)."""
+    codes = conn.execute(delete(totp_recovery_codes).where(totp_recovery_codes.c.user_id == user_id)).rowcount
+    secret_rows = conn.execute(delete(staff_totp).where(staff_totp.c.user_id == user_id)).rowcount
+    return {"recovery_codes": int(codes or 0), "two_factor": int(secret_rows or 0)}

@@ -13,7 +13,7 @@ from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.security.rotation import rotate
+from voucher_exchange.rotation.service import rotate
 from voucher_exchange.security.vault import KEY_BYTES, Vault, load_or_create_master_key
 
 keys_app = typer.Typer(help="The data-encryption master key.", no_args_is_help=True)

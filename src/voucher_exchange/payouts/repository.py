@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_destinations, payouts
 from voucher_exchange.money import Money
 from voucher_exchange.payouts.models import Destination, DestinationStatus, NewPayout, Payout, PayoutStatus
+from voucher_exchange.security.vault import Vault
 
 
 def _payout(row: Any) -> Payout:
@@ -288,3 +289,35 @@ def account_fingerprints_of(conn: Connection, user_id: str) -> set[str]:
         select(payout_destinations.c.account_fingerprint).where(payout_destinations.c.user_id == user_id)
     )
     return {r[0] for r in rows}
+
+
+def erase_unused_destinations(conn: Connection, user_id: str, used_elsewhere: Select[Any]) -> int:
+    """Delete a person's bank accounts that no payout used and `used_elsewhere` does not list
+    (a SELECT of destination ids with no NULL, e.g. those the person's trades name); how many went."""
+    d = payout_destinations.c
+    used = exists().where(payouts.c.destination_id == d.id) | d.id.in_(used_elsewhere)
+    return int(conn.execute(delete(payout_destinations).where((d.user_id == user_id) & ~used)).rowcount or 0)
+
+
+def count_destinations(conn: Connection) -> int:
+    """How many payout destinations there are (each holds an encrypted account number)."""
+    return int(conn.execute(select(func.count()).select_from(payout_destinations)).scalar_one())
+
+
+def reencrypt_destinations(conn: Connection, old: Vault, new: Vault, step: Callable[[], None]) -> int:
+    """Key rotation: every account number re-encrypted with `new` and its fingerprint recomputed;
+    `step` is called once per destination. How many were rewritten."""
+    d = payout_destinations.c
+    rows = conn.execute(select(d.id, d.bank_code, d.account_number_enc)).all()
+    for row in rows:
+        number = old.decrypt(row.account_number_enc, row.id.encode()).decode()
+        conn.execute(
+            update(payout_destinations)
+            .where(d.id == row.id)
+            .values(
+                account_number_enc=new.encrypt(number.encode(), row.id.encode()),
+                account_fingerprint=new.fingerprint("bank_account", f"{row.bank_code}:{number}"),
+            )
+        )
+        step()
+    return len(rows)

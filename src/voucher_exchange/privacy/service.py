@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts import credentials
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import User
@@ -14,6 +15,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import seller_payable, seller_receivable
+from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.privacy import repository
 from voucher_exchange.trades.models import TERMINAL
@@ -55,7 +57,12 @@ def erase_account(ctx: Context, user: User, password: str) -> dict[str, int]:
                 "money_in_flight",
                 "You have a trade, payout or balance still open. Delete the account once it is settled.",
             )
-        erased = repository.erase(uow.conn, user.id, tombstone(user.id), now)
+        conn = uow.conn
+        erased = account_repo.erase(conn, user.id, tombstone(user.id), now)
+        erased["idempotency_keys"] = idempotency.forget(conn, user.id)
+        erased["payout_destinations"] = payout_repo.erase_unused_destinations(
+            conn, user.id, repository.destinations_named_by_trades(user.id)
+        )
         audit.record(uow.conn, f"user:{user.id}", "account.erased", user.id, erased, now)
         uow.commit()
     return erased

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import decisions, seller_flags, trade_events, trades, voucher_claims
 from voucher_exchange.money import Money
+from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
     TERMINAL,
@@ -581,3 +582,28 @@ def of_users(conn: Connection, user_ids: set[str], limit: int = 50) -> list[Trad
         .limit(limit)
     )
     return [_trade(r) for r in rows]
+
+
+def count_all(conn: Connection) -> int:
+    """How many trades there are (each holds an encrypted voucher)."""
+    return int(conn.execute(select(func.count()).select_from(trades)).scalar_one())
+
+
+def reencrypt_vouchers(conn: Connection, old: Vault, new: Vault, step: Callable[[], None]) -> tuple[int, int]:
+    """Key rotation: every voucher re-encrypted with `new`, its fingerprint (and its claim's)
+    recomputed; `step` is called once per trade. (trades, claims) rewritten."""
+    rows = conn.execute(select(trades.c.id, trades.c.brand_slug, trades.c.voucher_enc)).all()
+    claims = 0
+    for row in rows:
+        secret = old.decrypt_json(row.voucher_enc, row.id)
+        fingerprint = new.fingerprint(f"voucher:{row.brand_slug}", str(secret["code"]))
+        conn.execute(
+            update(trades)
+            .where(trades.c.id == row.id)
+            .values(voucher_enc=new.encrypt_json(secret, row.id), voucher_fingerprint=fingerprint)
+        )
+        claims += conn.execute(
+            update(voucher_claims).where(voucher_claims.c.trade_id == row.id).values(fingerprint=fingerprint)
+        ).rowcount
+        step()
+    return len(rows), claims

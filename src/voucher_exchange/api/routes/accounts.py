@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts import recovery
 from voucher_exchange.accounts import service as accounts
-from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang
 from voucher_exchange.api.schemas import (
     DestinationIn,

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
-from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, IdempotencyKey, as_user
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog

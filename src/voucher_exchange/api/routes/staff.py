@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from voucher_exchange.api import idempotency
+from voucher_exchange import idempotency
 from voucher_exchange.api.deps import Ctx, IdempotencyKey, Lang, Operator, Reviewer
 from voucher_exchange.api.schemas import AppealAnswerIn, ReviewDecisionIn
 from voucher_exchange.ledger import service as ledger_service

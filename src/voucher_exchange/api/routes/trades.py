@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
-from voucher_exchange.api import idempotency
 from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang, as_user
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
 from voucher_exchange.reversals import service as reversal_service
