@@ -56,14 +56,14 @@ def load(path: Path, sellers: int, total: int, hot: int, now: datetime, progress
     users = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(sellers)]
     task = progress.add_task("sellers", total=sellers)
     db.executemany(
-        "INSERT INTO users (id, email, password_hash, roles, kyc_tier, identity_status, sanctions_strength,"
-        " created_at) VALUES (?, ?, 'x', '', 1, 'verified', 'none', ?)",
+        "INSERT INTO users (id, email, password_hash, roles, kyc_tier, identity_status, created_at)"
+        " VALUES (?, ?, 'x', '', 1, 'verified', ?)",
         ((u, f"{u}@bench.test", _ts(now - timedelta(days=rng.uniform(1, 400)))) for u in users),
     )
     db.executemany(
         "INSERT INTO payout_destinations (id, user_id, kind, bank_code, account_number_enc, account_fingerprint,"
-        " account_last4, holder_name, status, sanctions_strength, created_at)"
-        " VALUES (?, ?, 'bank_account', '004', x'00', ?, '0000', 'x', 'verified', 'none', ?)",
+        " account_last4, holder_name, status, created_at)"
+        " VALUES (?, ?, 'bank_account', '004', x'00', ?, '0000', 'x', 'verified', ?)",
         ((f"d-{u}", u, f"fp-{u}", _ts(now - timedelta(days=rng.uniform(1, 300)))) for u in users),
     )
     progress.update(task, completed=sellers)

@@ -59,14 +59,14 @@ def store_customers(engine_url: str, people: list[tuple[str, date]]) -> None:
             {
                 "id": user_id, "email": f"c{n}@bench.test", "password_hash": "x", "kyc_tier": 1,
                 "legal_name": name, "birth_date": born, "nationality": "KR", "identity_status": "verified",
-                "sanctions_strength": "none", "created_at": now - timedelta(days=30),
+                "created_at": now - timedelta(days=30),
             }
         )  # fmt: skip
         accounts.append(
             {
                 "id": f"d-{user_id}", "user_id": user_id, "kind": "bank_account", "bank_code": "004",
                 "account_number_enc": b"\x00", "account_fingerprint": f"fp-{user_id}", "account_last4": "0000",
-                "holder_name": name, "status": "verified", "sanctions_strength": "none", "created_at": now,
+                "holder_name": name, "status": "verified", "created_at": now,
             }
         )  # fmt: skip
     with UnitOfWork(engine) as uow:

@@ -10,6 +10,7 @@ from voucher_exchange.accounts.models import User
 from voucher_exchange.errors import Conflict, NotFound
 from voucher_exchange.identity import service as identity
 from voucher_exchange.payouts import banks
+from voucher_exchange.trades import service as trade_service
 
 
 def _user(exchange: Exchange, seller: Seller) -> User:
@@ -68,11 +69,11 @@ def test_one_default_and_no_removal_while_a_trade_will_pay_there(exchange: Excha
     trade_id = seller.sell(voucher, "google-play-kr", 150000)
     assert seller.api.wait_for(trade_id)["status"] == "in_review"
     with pytest.raises(Conflict) as refused:
-        identity.remove_destination(exchange.ctx, user, first)
+        trade_service.remove_payout_destination(exchange.ctx, user, first)
     assert refused.value.code == "payout_destination_in_use"
     assert _listed(seller) == [second, first]
     assert seller.api.post(f"/trades/{trade_id}/cancel").status_code == 200
-    identity.remove_destination(exchange.ctx, user, first)
+    trade_service.remove_payout_destination(exchange.ctx, user, first)
     assert _listed(seller) == [second]
     # A removed account takes no new trade and cannot become the default again.
     with pytest.raises(NotFound):

@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from tests.support.core import Core
 from voucher_exchange.accounts import repository as account_repo
-from voucher_exchange.db.schema import jobs, payout_destinations, users
+from voucher_exchange.accounts.models import SELLER_CLEARED
+from voucher_exchange.db.schema import jobs, payout_destinations
 from voucher_exchange.identity import service as identity_service
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import WAITING_FOR_CLEARANCE, PayoutHeld, PayoutStatus, TreasuryShort
-from voucher_exchange.risk import sanctions_customers, sanctions_list
+from voucher_exchange.risk import sanctions_customers, sanctions_list, sanctions_standing
+from voucher_exchange.risk.sanctions_standing import Subject
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
@@ -167,7 +169,14 @@ def test_a_name_change_after_the_credit_holds_the_transfer_until_verified_again(
     assert held.value.why == "identity"
 
     identity_service.verify_identity(core.ctx, core.user(user.id), user.legal_name or "", BORN, PHONE)
-    assert _job(core, trade_id) == ("queued", WAITING_FOR_CLEARANCE, True)  # woken by the new check
+    # The check enqueued `seller.cleared` in its transaction (identity never calls up into trades);
+    # the worker runs it, trades wake the held trade, and the worker takes that job next.
+    with core.ctx.uow(readonly=True) as uow:
+        cleared = uow.conn.execute(select(jobs.c.kind).where(jobs.c.ref == user.id)).scalars().all()
+    assert cleared == [SELLER_CLEARED]
+    assert _job(core, trade_id) == ("queued", WAITING_FOR_CLEARANCE, False)
+    assert worker.run_once()
+    assert _job(core, trade_id) == ("running", WAITING_FOR_CLEARANCE, True)  # woken by the new check
     assert worker.run_once()
     assert _status(core, trade_id) is S.PAID
     assert [t["amount"] for t in core.rail_transfers(account)] == [45500]
@@ -185,11 +194,10 @@ def test_the_current_sanctions_list_decides_even_before_a_re_screen_ran(core: Co
 
     assert (_status(core, trade_id), _reasons(core, trade_id)) == (S.REJECTED, ["sanctions_match"])
     with core.ctx.uow(readonly=True) as uow:
-        row = uow.conn.execute(
-            select(users.c.screened_list_id, users.c.sanctions_strength).where(users.c.id == user.id)
-        ).one()
+        # Risk keeps the standing in its own table (it used to be columns of `users`).
+        standing = sanctions_standing.of(uow.conn, Subject.CUSTOMER, user.id)
         frozen = sanctions_customers.payouts_frozen(uow.conn, user.id)
-    assert (row.screened_list_id, row.sanctions_strength, frozen) == (list_id, "strong", True)
+    assert (standing.list_id, standing.strength, frozen) == (list_id, "strong", True)
     assert _balances(core) == before and core.rail_transfers(account) == []
 
 
@@ -219,7 +227,7 @@ def test_a_list_loaded_after_the_decision_is_consulted_just_before_the_transfer(
 
 def test_a_removed_account_does_not_bring_a_tier_back_under_a_new_name(core: Core) -> None:
     user, dest, _ = core.seller()
-    identity_service.remove_destination(core.ctx, user, dest)
+    trade_service.remove_payout_destination(core.ctx, user, dest)
 
     outcome = identity_service.verify_identity(
         core.ctx, core.user(user.id), f"Choi Yuna {uuid.uuid4().hex[:6]}", BORN, PHONE

@@ -103,6 +103,10 @@ class Notice(StrEnum):
 # The job that mails links and notices to an account.
 ACCOUNT_MAIL = "account.mail"
 
+# The job a seller's identity verification enqueues (ref: the user id): whatever was waiting for
+# the seller to be cleared (held payouts) looks again. Trades handle it; accounts never call up.
+SELLER_CLEARED = "seller.cleared"
+
 
 def normalise_name(name: str) -> str:
     """Names compared for 'same person': case, spacing and compatibility forms folded."""

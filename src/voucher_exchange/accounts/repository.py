@@ -172,12 +172,6 @@ def identity_checks_of(conn: Connection, user_id: str) -> list[IdentityCheck]:
     ]
 
 
-def screened_list(conn: Connection, user_id: str) -> int | None:
-    """The sanctions list the user's last screening ran against (None: never screened)."""
-    value: int | None = conn.execute(select(users.c.screened_list_id).where(users.c.id == user_id)).scalar()
-    return value
-
-
 def raise_tier(conn: Connection, user_id: str, tier: int) -> None:
     """Raise the KYC tier (never lowers it)."""
     conn.execute(
@@ -192,15 +186,9 @@ def set_roles(conn: Connection, user_id: str, roles: set[Role]) -> None:
     )
 
 
-def set_sanctions(
-    conn: Connection, user_id: str, strength: str, match: dict[str, object], list_id: int | None
-) -> None:
-    """Record the sanctions screening of the user's legal name, and the list it ran against."""
-    conn.execute(
-        update(users)
-        .where(users.c.id == user_id)
-        .values(sanctions_strength=strength, sanctions_match=match, screened_list_id=list_id)
-    )
+def set_nationality(conn: Connection, user_id: str, nationality: str) -> None:
+    """Record the nationality the identity check gave (ISO 3166 alpha-2)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(nationality=nationality))
 
 
 def delete_token(conn: Connection, token_hash: str) -> None:

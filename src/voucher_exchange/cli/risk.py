@@ -9,12 +9,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from voucher_exchange.audit import service as audit
 from voucher_exchange.bootstrap import build_context, build_sandbox
 from voucher_exchange.cli.common import DatabaseUrl, console, context, settings, write_json
 from voucher_exchange.clock import FrozenClock
 from voucher_exchange.db import migrate
 from voucher_exchange.demo import seed
+from voucher_exchange.risk import admin as risk_admin
 from voucher_exchange.risk import backtest as replay
 from voucher_exchange.risk import repository, rules
 from voucher_exchange.simulation import INTENDED, Simulator, sim_start
@@ -57,26 +57,15 @@ def rules_publish(
 ) -> None:
     """Publish a new immutable version, live (default) or in shadow mode."""
     ruleset = rules.load_file(file)
-    with context(database_url) as ctx, ctx.uow() as uow:
-        repository.publish(uow.conn, ruleset, "shadow" if shadow else "live", ctx.clock.now(), "cli")
-        audit.record(
-            uow.conn,
-            "cli",
-            "risk.publish",
-            ruleset.version,
-            {"status": "shadow" if shadow else "live"},
-            ctx.clock.now(),
-        )
-        uow.commit()
+    with context(database_url) as ctx:
+        risk_admin.publish_ruleset(ctx, ruleset, shadow, "cli")
     mode = "shadow" if shadow else "live"
     console.print(f"[green]published[/green] {ruleset.version} ({len(ruleset.rules)} rules) as {mode}")
 
 
 def _set_status(version: str, status: str, database_url: str | None) -> None:
-    with context(database_url) as ctx, ctx.uow() as uow:
-        repository.set_status(uow.conn, version, status)
-        audit.record(uow.conn, "cli", "risk.status", version, {"status": status}, ctx.clock.now())
-        uow.commit()
+    with context(database_url) as ctx:
+        risk_admin.set_ruleset_status(ctx, version, status, "cli")
 
 
 @rules_app.command("promote")

@@ -12,17 +12,14 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from voucher_exchange.accounts import repository as accounts
-from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
+from voucher_exchange.risk import admin as risk_admin
 from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import SanctionsScreen, Strength
-from voucher_exchange.risk.sanctions_list import load
-from voucher_exchange.risk.sanctions_rescreen import rescreen, verified_customers
 from voucher_exchange.trades import service as trade_service
 
 sanctions_app = typer.Typer(
@@ -73,18 +70,9 @@ def load_list(
             bar.add_task(f"loading {sdn_csv.name}", total=None)
             sdn_text = _read(sdn_csv)
             alt_text = _read(alt_csv) if alt_csv is not None else None
-            with UnitOfWork(engine) as uow:
-                now = SystemClock().now()
-                summary = load(uow.conn, sdn_text, alt_text, sdn_csv.name, now)
-                audit.record(
-                    uow.conn,
-                    "cli",
-                    "sanctions.load",
-                    sdn_csv.name,
-                    {"entries": summary.entries, "names": summary.names},
-                    now,
-                )
-                uow.commit()
+            summary = risk_admin.load_sanctions_list(
+                engine, sdn_text, alt_text, sdn_csv.name, SystemClock().now(), "cli"
+            )
         skipped = f" (skipped {summary.skipped} vessels/aircraft)" if summary.skipped else ""
         loaded = f"loaded {summary.entries} entries, {summary.names} names from {escape(str(sdn_csv))}"
         console.print(f"[green]{loaded}[/green]{skipped}", soft_wrap=True)
@@ -93,13 +81,14 @@ def load_list(
 
 def _rescreen(engine: Engine) -> None:
     """Every verified customer screened against the list just loaded, with a progress bar."""
-    with UnitOfWork(engine) as uow:
-        screen = SanctionsScreen.from_db(uow.conn)
-        total = verified_customers(uow.conn)
-        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("re-screening customers", total=total)
-            result = rescreen(uow.conn, screen, SystemClock().now(), lambda n: bar.advance(task, n))
-        uow.commit()
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("re-screening customers", total=None)
+        result = risk_admin.rescreen_customers(
+            engine,
+            SystemClock().now(),
+            lambda total: bar.update(task, total=total),
+            lambda n: bar.advance(task, n),
+        )
     console.print(
         f"re-screened {result.customers} customers: {len(result.changes)} changed "
         f"({result.count('strong')} strong, {result.count('weak')} weak, {result.count('none')} cleared), "
@@ -159,16 +148,12 @@ def release(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Release a customer's frozen payouts after review; their credited trades resume paying out."""
-    now = SystemClock().now()
-    with _engine(database_url) as engine, UnitOfWork(engine) as uow:
-        found = accounts.by_email(uow.conn, email)
-        if found is None:
-            err.print(f"[red]no such customer:[/red] {escape(email)}")
-            raise typer.Exit(1)
-        user = found[0]
-        if not sanctions_customers.release_freeze(uow.conn, user.id, reviewer, now):
-            err.print(f"[yellow]{escape(email)} has no frozen payouts[/yellow]")
-            raise typer.Exit(1)
-        waiting = trade_service.resume_held_payouts(uow.conn, user.id, now)
-        uow.commit()
+    with _engine(database_url) as engine:
+        waiting = trade_service.release_sanctions_freeze(engine, email, reviewer, SystemClock().now())
+    if waiting is trade_service.Released.NO_SUCH_CUSTOMER:
+        err.print(f"[red]no such customer:[/red] {escape(email)}")
+        raise typer.Exit(1)
+    if waiting is trade_service.Released.NOT_FROZEN:
+        err.print(f"[yellow]{escape(email)} has no frozen payouts[/yellow]")
+        raise typer.Exit(1)
     console.print(f"released {escape(email)}: {waiting} held trades resume paying out")

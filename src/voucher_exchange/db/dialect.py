@@ -36,3 +36,11 @@ def notify(conn: Connection, channel: str) -> None:
     """Wake listeners once this transaction commits (PostgreSQL NOTIFY; SQLite workers poll)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET every other given column (one statement)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    changed = {name: stmt.excluded[name] for name in values if name not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))

@@ -57,11 +57,6 @@ users = Table(
     Column("identity_reason", String(60)),
     # ISO 3166 alpha-2, from the identity check (the deployment's country for a domestic check).
     Column("nationality", String(2)),
-    # Sanctions screening of the legal name: none | weak | strong, with the match as evidence.
-    Column("sanctions_strength", String(10), nullable=False, server_default="none"),
-    Column("sanctions_match", JSON),
-    # The sanctions list that screening ran against (a newer list means: screen again before paying).
-    Column("screened_list_id", AutoId),
     # The language e-mails are written in (the last one the seller chose on the site).
     Column("language", String(5), nullable=False, server_default="ko"),
     Column("created_at", UTCDateTime, nullable=False),
@@ -212,8 +207,6 @@ payout_destinations = Table(
     Column("account_last4", String(4), nullable=False),
     Column("holder_name", String(200), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("sanctions_strength", String(10), nullable=False, server_default="none"),
-    Column("sanctions_match", JSON),
     Column("created_at", UTCDateTime, nullable=False),
     # The account preselected when selling; at most one per seller is set (by one UPDATE).
     Column("is_default", Boolean, nullable=False, server_default="0"),
@@ -613,6 +606,22 @@ sanctions_clearances = Table(
     Column("note", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("user_id", "ent_num", "entry_version", name="uq_sanctions_clearances_user_entry"),
+)
+
+# Risk's sanctions standing: the latest screening of a customer's legal name (subject
+# "customer", subject_id = the user) or of a payout account holder's name ("destination",
+# subject_id = the destination): none | weak | strong, the match as evidence, and the list it
+# ran against (a newer list means: screen the customer again before paying). No row: never screened.
+sanctions_screenings = Table(
+    "sanctions_screenings",
+    metadata,
+    Column("subject", String(12), primary_key=True),
+    Column("subject_id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("strength", String(10), nullable=False, server_default="none"),
+    Column("match", JSON),
+    Column("list_id", AutoId),
+    CheckConstraint("subject IN ('customer', 'destination')", name="subject"),
 )
 
 # Payouts of a customer held because a re-screen found a strong match; released by a reviewer.

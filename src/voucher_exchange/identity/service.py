@@ -14,20 +14,25 @@ from datetime import date
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository as accounts
-from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, User, normalise_name
+from voucher_exchange.accounts.models import (
+    SELLER_CLEARED,
+    IdentityCheck,
+    IdentityStatus,
+    User,
+    normalise_name,
+)
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
+from voucher_exchange.errors import Forbidden, InvalidInput, NotFound
+from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import banks
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import DestinationStatus
-from voucher_exchange.risk import sanctions_cache, sanctions_customers
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk.sanctions import Strength
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts, is_country_code
 from voucher_exchange.risk.screening import ADULT_AGE, is_adult
 from voucher_exchange.security.vault import mask
-from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades import service as trade_service
 
 _ACCOUNT_NUMBER = re.compile(r"^\d{6,20}$")
 _BANK_CODE = re.compile(r"^[0-9A-Za-z]{2,11}$")
@@ -68,16 +73,15 @@ def verify_identity(
         conn = uow.conn
         before = accounts.by_id(conn, user.id, lock=True)
         assert before is not None
-        person = PersonFacts(birth_date, nationality)
-        cleared = sanctions_customers.cleared_for(conn, user.id)
-        screen = sanctions_cache.for_database(conn).current(conn)
-        match = screen.screen(legal_name, person, cleared)
-        if status is IdentityStatus.VERIFIED and match.strength is Strength.STRONG:
+        # Risk screens the legal name and keeps the standing in its own table.
+        screening = sanctions_customers.screen_customer(
+            conn, user.id, legal_name, PersonFacts(birth_date, nationality)
+        )
+        if status is IdentityStatus.VERIFIED and screening.match.strength is Strength.STRONG:
             status, refused = IdentityStatus.FAILED, "sanctions_match"
         name_changed = status is IdentityStatus.VERIFIED and _another_name(before, legal_name)
         accounts.set_identity(conn, user.id, status, legal_name, birth_date, phone, refused)
-        sanctions_customers.set_nationality(conn, user.id, nationality)
-        accounts.set_sanctions(conn, user.id, match.strength.value, match.as_evidence(), screen.list_id)
+        accounts.set_nationality(conn, user.id, nationality)
         tier = _tier_after(conn, before, status, legal_name, name_changed)
         accounts.add_identity_check(
             conn,
@@ -104,8 +108,11 @@ def verify_identity(
                 {"tier_before": before.kyc_tier, "tier_after": tier},
                 now,
             )
-        if status is IdentityStatus.VERIFIED:
-            trade_service.resume_held_payouts(conn, user.id, now)
+        if status is IdentityStatus.VERIFIED and before.identity_status is not IdentityStatus.NONE:
+            # A seller checked before may have payouts waiting for this check (nothing is sold
+            # before the first one). Trades listen for the job; identity never calls up.
+            queue.enqueue(conn, SELLER_CLEARED, user.id, now)
+            uow.after_commit(ctx.wake_workers)
         uow.commit()
     return IdentityOutcome(tier, refused)
 
@@ -242,10 +249,8 @@ def save_checked_destination(ctx: Context, user: User, checked: HolderCheck) -> 
     now = ctx.clock.now()
     with ctx.uow() as uow:
         # The holder must be the seller, so the seller's identifiers weigh in.
-        person = sanctions_customers.facts_of(uow.conn, user.id)
-        cleared = sanctions_customers.cleared_for(uow.conn, user.id)
-        match = sanctions_cache.for_database(uow.conn).screen(uow.conn, holder_name, person, cleared)
-        same_person = checked.matches and match.strength is not Strength.STRONG
+        screening = sanctions_customers.screen_holder(uow.conn, user.id, holder_name)
+        same_person = checked.matches and screening.match.strength is not Strength.STRONG
         status = DestinationStatus.VERIFIED if same_person else DestinationStatus.REJECTED
         payout_repo.insert_destination(
             uow.conn,
@@ -257,10 +262,9 @@ def save_checked_destination(ctx: Context, user: User, checked: HolderCheck) -> 
             account_number[-4:],
             holder_name,
             status,
-            match.strength.value,
-            match.as_evidence(),
             now,
         )
+        sanctions_customers.record_holder(uow.conn, dest_id, user.id, screening)
         if same_person:
             accounts.raise_tier(uow.conn, user.id, 1)
             if not any(d.is_default for d in payout_repo.destinations_of(uow.conn, user.id)):
@@ -274,21 +278,6 @@ def make_default(ctx: Context, user: User, destination_id: str) -> None:
     with ctx.uow() as uow:
         if not payout_repo.set_default(uow.conn, user.id, destination_id):
             raise NotFound("payout_destination_unknown", "There is no such verified account of yours.")
-        uow.commit()
-
-
-def remove_destination(ctx: Context, user: User, destination_id: str) -> None:
-    """Stop offering an account; refused while money is on its way to it."""
-    with ctx.uow() as uow:
-        if payout_repo.has_payout_in_flight(uow.conn, destination_id) or trade_repo.open_trades_paying_to(
-            uow.conn, destination_id
-        ):
-            raise Conflict(
-                "payout_destination_in_use",
-                "Money is on its way to this account. Remove it once those trades are paid.",
-            )
-        if not payout_repo.remove(uow.conn, user.id, destination_id, ctx.clock.now()):
-            raise NotFound("payout_destination_unknown", "There is no such account of yours.")
         uow.commit()
 
 

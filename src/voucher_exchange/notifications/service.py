@@ -1,28 +1,19 @@
 """Tell a seller, in their language, that a trade was paid, refused, held or reversed.
 
-Jobs are enqueued in the same transaction as the status change (outbox), so a notice is
-never lost; a crash between sending and finishing the job may send it twice, which is
-the safe side for a notice.
+Notifications are handed what to say: a typed message (`TradeNotice`, `BatchSummary`) built by
+the capability that owns the facts (`trades/notices.py`); this module words it and sends it,
+and reads no other package's tables.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from voucher_exchange import i18n, korean
-from voucher_exchange.accounts import repository as accounts
-from voucher_exchange.catalog import service as catalog
-from voucher_exchange.context import Context
 from voucher_exchange.i18n import N_
 from voucher_exchange.money import Money
-from voucher_exchange.trades import batch as batch_service
-from voucher_exchange.trades import batch_repository as batch_repo
-from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.batch import BATCH_SUMMARY
-from voucher_exchange.trades.models import NOTIFY_TRADE
-from voucher_exchange.trades.service import view
-
-__all__ = ["BATCH_SUMMARY", "NOTIFY_TRADE", "compose", "compose_batch", "notify_batch", "notify_trade"]
+from voucher_exchange.ports.mailer import Mailer
 
 _SUBJECTS = {
     "paid": N_("Paid: %(payout)s is on its way to your bank"),
@@ -66,49 +57,6 @@ def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tup
     return subject, "\n".join(lines)
 
 
-def notify_trade(ctx: Context, ref: str) -> None:
-    """The job: e-mail the seller about the status named in `ref` ("<trade id>:<status>")."""
-    if ctx.mailer is None:
-        return
-    trade_id, _, status = ref.partition(":")
-    if status in _SUBJECTS and not _own_notice(ctx, trade_id, status):
-        return
-    with ctx.uow(readonly=True) as uow:
-        row = trade_repo.get(uow.conn, trade_id)
-        if row is None:
-            return
-        seller = accounts.by_id(uow.conn, row.user_id)
-        assert seller is not None
-        lang = seller.language
-        data = view(uow.conn, row, lang).data
-        brand = catalog.require_brand(uow.conn, row.brand_slug)
-    data["status"] = status
-    if status not in _SUBJECTS:
-        return
-    link = f"{ctx.settings.public_url.rstrip('/')}/trades/{trade_id}"
-    subject, body = compose(data, brand.name_ko if lang == "ko" else brand.name_en, lang, link)
-    ctx.mailer.send(seller.email, subject, body, lang)
-
-
-def _own_notice(ctx: Context, trade_id: str, status: str) -> bool:
-    """False for a line of a batch whose summary tells this news: the summary is the one e-mail.
-
-    When this line's news completes the batch, the summary is claimed and enqueued here, in one
-    transaction. News after the summary (a held line decided later) gets its own e-mail.
-    """
-    with ctx.uow() as uow:
-        batch = batch_repo.batch_of(uow.conn, trade_id)
-        if batch is None:
-            return True
-        if batch.summarized_at is not None:
-            # Covered by the summary when it happened before the summary was claimed.
-            at = [e.at for e in trade_repo.events(uow.conn, trade_id) if e.to_status.value == status]
-            return not at or at[-1] > batch.summarized_at
-        batch_service.summarize_when_settled(uow.conn, batch.id, ctx.clock.now())
-        uow.commit()
-    return False
-
-
 _BATCH_SUBJECT = N_("Your %(count)s vouchers: %(paid)s paid")
 _BATCH_LINES = {
     "paid": N_("Paid: %(n)s"),
@@ -134,25 +82,43 @@ def compose_batch(counts: dict[str, int], paid: Money, lang: str, link: str) -> 
     return subject, "\n".join(lines)
 
 
-def notify_batch(ctx: Context, batch_id: str) -> None:
-    """The job: one e-mail for a whole batch once every line has settled."""
-    if ctx.mailer is None:
-        return
-    with ctx.uow(readonly=True) as uow:
-        batch = batch_repo.get(uow.conn, batch_id)
-        if batch is None:
-            return
-        seller = accounts.by_id(uow.conn, batch.user_id)
-        assert seller is not None
-        lines = batch_repo.lines(uow.conn, batch_id)
-        paid = 0
-        for ln in lines:
-            trade = trade_repo.get(uow.conn, ln.trade_id) if ln.status == "paid" and ln.trade_id else None
-            paid += trade.payout.amount if trade else 0
-    counts: dict[str, int] = {}
-    for ln in lines:
-        kind = ln.status if ln.status in ("paid", "in_review", "failed") else "refused"
-        counts[kind] = counts.get(kind, 0) + 1
-    link = f"{ctx.settings.public_url.rstrip('/')}/sell/batch/{batch_id}"
-    subject, body = compose_batch(counts, Money(paid, batch.face_value.currency), seller.language, link)
-    ctx.mailer.send(seller.email, subject, body, seller.language)
+@dataclass(frozen=True)
+class TradeNotice:
+    """What to tell a seller about one trade, handed over by trades (which own the facts).
+
+    `trade` has the shape of `GET /trades/{id}` with the status the notice is about.
+    """
+
+    to: str
+    language: str
+    trade: dict[str, Any]
+    brand_name: str
+    link: str
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A batch's one summary e-mail: how many lines ended how, and the total paid."""
+
+    to: str
+    language: str
+    counts: dict[str, int]
+    paid: Money
+    link: str
+
+
+def knows(status: str) -> bool:
+    """Whether sellers are told about a trade reaching `status`."""
+    return status in _SUBJECTS
+
+
+def send_trade_notice(mailer: Mailer, notice: TradeNotice) -> None:
+    """Compose the notice in the seller's language and send it."""
+    subject, body = compose(notice.trade, notice.brand_name, notice.language, notice.link)
+    mailer.send(notice.to, subject, body, notice.language)
+
+
+def send_batch_summary(mailer: Mailer, summary: BatchSummary) -> None:
+    """Compose the batch's summary in the seller's language and send it."""
+    subject, body = compose_batch(summary.counts, summary.paid, summary.language, summary.link)
+    mailer.send(summary.to, subject, body, summary.language)

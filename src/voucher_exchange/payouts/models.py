@@ -102,7 +102,6 @@ class Destination:
     account_last4: str
     holder_name: str
     status: DestinationStatus
-    sanctions_strength: str
     created_at: datetime
     is_default: bool = False
     removed_at: datetime | None = None

@@ -43,7 +43,6 @@ def _destination(row: Any) -> Destination:
         account_last4=row.account_last4,
         holder_name=row.holder_name,
         status=DestinationStatus(row.status),
-        sanctions_strength=row.sanctions_strength,
         created_at=row.created_at,
         is_default=bool(row.is_default),
         removed_at=row.removed_at,
@@ -162,8 +161,6 @@ def insert_destination(
     account_last4: str,
     holder_name: str,
     status: DestinationStatus,
-    sanctions_strength: str,
-    sanctions_match: dict[str, Any],
     now: datetime,
 ) -> None:
     """Store a seller's bank account (the number encrypted, its fingerprint keyed)."""
@@ -178,8 +175,6 @@ def insert_destination(
             account_last4=account_last4,
             holder_name=holder_name,
             status=status.value,
-            sanctions_strength=sanctions_strength,
-            sanctions_match=sanctions_match,
             created_at=now,
         )
     )

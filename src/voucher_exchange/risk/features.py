@@ -15,9 +15,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, Select, bindparam, distinct, func, literal, select, true, union
 
-from voucher_exchange.db.schema import payout_destinations, sanctions_freezes, seller_flags, trades, users
+from voucher_exchange.db.schema import (
+    payout_destinations,
+    sanctions_freezes,
+    sanctions_screenings,
+    seller_flags,
+    trades,
+    users,
+)
 from voucher_exchange.ports.issuer import VoucherStatus
 from voucher_exchange.risk.models import RiskSubject
+from voucher_exchange.risk.sanctions_standing import Subject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
 from voucher_exchange.risk.windows import (
     CountKind,
@@ -147,9 +155,25 @@ def _statement(
         .where(mine & since("window_start") & (t.id != trade_id) & t.status.in_(sorted(counted_statuses)))
         .subquery("s")
     )
-    person = select(u.created_at, u.sanctions_strength, u.sanctions_match).where(u.id == user).subquery("u")
+    # The sanctions standing is risk's own table; no row means never screened (strength none).
+    cs, ds = sanctions_screenings.alias("cs"), sanctions_screenings.alias("ds")
+    person = (
+        select(u.created_at, func.coalesce(cs.c.strength, "none").label("sanctions_strength"), cs.c.match)
+        .select_from(
+            users.outerjoin(cs, (cs.c.subject == Subject.CUSTOMER.value) & (cs.c.subject_id == u.id))
+        )
+        .where(u.id == user)
+        .subquery("u")
+    )
     account_row = (
-        select(d.created_at, d.sanctions_strength, d.sanctions_match).where(d.id == destination).subquery("d")
+        select(d.created_at, func.coalesce(ds.c.strength, "none").label("sanctions_strength"), ds.c.match)
+        .select_from(
+            payout_destinations.outerjoin(
+                ds, (ds.c.subject == Subject.DESTINATION.value) & (ds.c.subject_id == d.id)
+            )
+        )
+        .where(d.id == destination)
+        .subquery("d")
     )
     none = select(literal(0))  # a device or IP the trade does not have counts nothing
     # A bank account is shared once a second customer registers it (verified in their name),
@@ -197,10 +221,10 @@ def _statement(
     return select(
         person.c.created_at.label("seller_created_at"),
         person.c.sanctions_strength.label("seller_strength"),
-        person.c.sanctions_match.label("seller_match"),
+        person.c.match.label("seller_match"),
         account_row.c.created_at.label("destination_created_at"),
         account_row.c.sanctions_strength.label("destination_strength"),
-        account_row.c.sanctions_match.label("destination_match"),
+        account_row.c.match.label("destination_match"),
         *seller.c,
         *(q.scalar_subquery().label(name) for name, q in parts.items()),
     ).select_from(seller.outerjoin(person, true()).outerjoin(account_row, true()))

@@ -14,8 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from voucher_exchange.audit import service as audit
-from voucher_exchange.db.schema import payout_destinations, sanctions_clearances, sanctions_freezes, users
+from voucher_exchange.db.schema import sanctions_clearances, sanctions_freezes, users
+from voucher_exchange.risk import sanctions_cache
+from voucher_exchange.risk.sanctions import SanctionsMatch
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions_standing import Subject
+from voucher_exchange.risk.sanctions_standing import clear as clear_standing
+from voucher_exchange.risk.sanctions_standing import of as standing_of
+from voucher_exchange.risk.sanctions_standing import record as record_standing
 
 # The close reason a reviewer picks to say the customer is not the listed person.
 NOT_LISTED_PERSON = "not_listed_person"
@@ -29,9 +35,42 @@ def facts_of(conn: Connection, user_id: str) -> PersonFacts:
     return PersonFacts(row.birth_date, row.nationality)
 
 
-def set_nationality(conn: Connection, user_id: str, nationality: str) -> None:
-    """Record the nationality the identity check gave (ISO 3166 alpha-2)."""
-    conn.execute(update(users).where(users.c.id == user_id).values(nationality=nationality))
+@dataclass(frozen=True)
+class Screening:
+    """One name screened against the newest loaded list."""
+
+    match: SanctionsMatch
+    list_id: int | None
+
+
+def screen_customer(conn: Connection, user_id: str, legal_name: str, person: PersonFacts) -> Screening:
+    """Screen a customer's legal name (with their identifiers and clearances) and store the standing."""
+    screen = sanctions_cache.for_database(conn).current(conn)
+    match = screen.screen(legal_name, person, cleared_for(conn, user_id))
+    evidence = match.as_evidence()
+    record_standing(conn, Subject.CUSTOMER, user_id, user_id, match.strength.value, evidence, screen.list_id)
+    return Screening(match, screen.list_id)
+
+
+def screen_holder(conn: Connection, user_id: str, holder_name: str) -> Screening:
+    """Screen a payout account's holder name as the customer's (their identifiers weigh in)."""
+    screen = sanctions_cache.for_database(conn).current(conn)
+    match = screen.screen(holder_name, facts_of(conn, user_id), cleared_for(conn, user_id))
+    return Screening(match, screen.list_id)
+
+
+def record_holder(conn: Connection, destination_id: str, user_id: str, screening: Screening) -> None:
+    """Store the standing of a payout account once it exists."""
+    match = screening.match
+    record_standing(
+        conn,
+        Subject.DESTINATION,
+        destination_id,
+        user_id,
+        match.strength.value,
+        match.as_evidence(),
+        screening.list_id,
+    )
 
 
 def cleared_for(conn: Connection, user_id: str) -> frozenset[tuple[int, str]]:
@@ -79,17 +118,10 @@ def clearances_of(conn: Connection, user_id: str) -> list[Clearance]:
 
 def _matches_of(conn: Connection, user_id: str, destination_id: str | None) -> list[dict[str, Any]]:
     """The stored screening results that held this customer: legal name and payout account holder."""
-    found = []
-    row = conn.execute(select(users.c.sanctions_match).where(users.c.id == user_id)).first()
-    if row is not None and row.sanctions_match:
-        found.append(dict(row.sanctions_match))
+    found = [standing_of(conn, Subject.CUSTOMER, user_id).match]
     if destination_id is not None:
-        dest = conn.execute(
-            select(payout_destinations.c.sanctions_match).where(payout_destinations.c.id == destination_id)
-        ).first()
-        if dest is not None and dest.sanctions_match:
-            found.append(dict(dest.sanctions_match))
-    return [m for m in found if m.get("strength") == "weak" and m.get("ent_num") is not None]
+        found.append(standing_of(conn, Subject.DESTINATION, destination_id).match)
+    return [m for m in found if m and m.get("strength") == "weak" and m.get("ent_num") is not None]
 
 
 def clear_after_review(
@@ -148,29 +180,23 @@ def _drop_cleared(
     conn: Connection, user_id: str, destination_id: str | None, done: frozenset[tuple[int, str]]
 ) -> None:
     """A stored weak match on a cleared entry no longer counts (its evidence stays, marked cleared)."""
-    targets: list[tuple[Any, Any]] = [(users, users.c.id == user_id)]
+    targets = [(Subject.CUSTOMER, user_id)]
     if destination_id is not None:
-        targets.append((payout_destinations, payout_destinations.c.id == destination_id))
-    for table, where in targets:
-        row = conn.execute(select(table.c.sanctions_match).where(where)).first()
-        match = dict(row.sanctions_match) if row is not None and row.sanctions_match else None
+        targets.append((Subject.DESTINATION, destination_id))
+    for subject, subject_id in targets:
+        match = standing_of(conn, subject, subject_id).match
         if match is None or _entry_of(match) not in done:
             continue
         match["cleared_by_review"] = True
-        conn.execute(update(table).where(where).values(sanctions_strength="none", sanctions_match=match))
+        clear_standing(conn, subject, subject_id, match)
 
 
 def reviewer_view(conn: Connection, user_id: str, destination_id: str | None) -> dict[str, Any]:
     """The screening a reviewer sees: each match with listed and customer identifiers, clearances, freeze."""
-    seller = conn.execute(select(users.c.sanctions_match).where(users.c.id == user_id)).first()
-    holder = None
-    if destination_id is not None:
-        holder = conn.execute(
-            select(payout_destinations.c.sanctions_match).where(payout_destinations.c.id == destination_id)
-        ).first()
+    holder = standing_of(conn, Subject.DESTINATION, destination_id).match if destination_id else None
     return {
-        "legal_name": seller.sanctions_match if seller is not None else None,
-        "account_holder": holder.sanctions_match if holder is not None else None,
+        "legal_name": standing_of(conn, Subject.CUSTOMER, user_id).match,
+        "account_holder": holder,
         "clearances": [c.as_json() for c in clearances_of(conn, user_id)],
         "payouts_frozen": payouts_frozen(conn, user_id),
     }

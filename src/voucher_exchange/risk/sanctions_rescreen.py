@@ -14,18 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, select, update
+from sqlalchemy import Connection, bindparam, exists, func, select
 
 from voucher_exchange.db.schema import (
     payout_destinations,
     sanctions_clearances,
     sanctions_freezes,
     sanctions_lists,
+    sanctions_screenings,
     users,
 )
-from voucher_exchange.risk import sanctions_cache, sanctions_customers
+from voucher_exchange.risk import sanctions_cache, sanctions_customers, sanctions_standing
 from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen, Strength
 from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions_standing import Subject
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def screen_if_stale(conn: Connection, user_id: str, now: datetime) -> bool:
 
 _STANDING = select(
     select(func.max(sanctions_lists.c.id)).scalar_subquery().label("newest"),
-    select(users.c.screened_list_id).where(users.c.id == bindparam("user_id")).scalar_subquery(),
+    select(sanctions_screenings.c.list_id)
+    .where(sanctions_standing.joined(Subject.CUSTOMER, bindparam("user_id")))
+    .scalar_subquery(),
     exists()
     .where((sanctions_freezes.c.user_id == bindparam("user_id")) & sanctions_freezes.c.released_at.is_(None))
     .label("frozen"),
@@ -94,11 +98,19 @@ def rescreen(
     `advance(n)` reports progress. Each customer screened records the list it ran against.
     """
     u = users.c
+    st = sanctions_screenings.c
     only = (u.identity_status == "verified") if user_id is None else (u.id == user_id)
     customers = conn.execute(
         select(
-            u.id, u.email, u.legal_name, u.birth_date, u.nationality, u.sanctions_strength, u.sanctions_match
+            u.id,
+            u.email,
+            u.legal_name,
+            u.birth_date,
+            u.nationality,
+            func.coalesce(st.strength, "none").label("sanctions_strength"),
+            st.match.label("sanctions_match"),
         )
+        .select_from(users.outerjoin(sanctions_screenings, sanctions_standing.joined(Subject.CUSTOMER, u.id)))
         .where(only)
         .order_by(u.id)
     ).all()
@@ -118,10 +130,18 @@ def rescreen(
         person = PersonFacts(row.birth_date, row.nationality)
         user_cleared = cleared.get(row.id, frozenset())
         match = screened(row.legal_name or "", person, user_cleared)
-        values: dict[str, Any] = {"screened_list_id": screen.list_id}
         if _differs(row.sanctions_strength, row.sanctions_match, match):
-            values |= {"sanctions_strength": match.strength.value, "sanctions_match": match.as_evidence()}
-        conn.execute(update(users).where(u.id == row.id).values(**values))
+            sanctions_standing.record(
+                conn,
+                Subject.CUSTOMER,
+                row.id,
+                row.id,
+                match.strength.value,
+                match.as_evidence(),
+                screen.list_id,
+            )
+        else:
+            sanctions_standing.mark_screened(conn, row.id, screen.list_id)
         if row.sanctions_strength != match.strength.value:
             changes.append(
                 Change(
@@ -137,10 +157,14 @@ def rescreen(
         for dest_id, holder, strength, stored in holders.get(row.id, []):
             held = screened(holder, person, user_cleared)
             if _differs(strength, stored, held):
-                conn.execute(
-                    update(payout_destinations)
-                    .where(payout_destinations.c.id == dest_id)
-                    .values(sanctions_strength=held.strength.value, sanctions_match=held.as_evidence())
+                sanctions_standing.record(
+                    conn,
+                    Subject.DESTINATION,
+                    dest_id,
+                    row.id,
+                    held.strength.value,
+                    held.as_evidence(),
+                    screen.list_id,
                 )
             if held.strength is Strength.STRONG:
                 strongest = held
@@ -178,15 +202,21 @@ def _holders(
     conn: Connection, user_id: str | None
 ) -> dict[str, list[tuple[str, str, str, dict[str, Any] | None]]]:
     p = payout_destinations.c
+    st = sanctions_screenings.c
     found: dict[str, list[tuple[str, str, str, dict[str, Any] | None]]] = {}
-    query = select(p.id, p.user_id, p.holder_name, p.sanctions_strength, p.sanctions_match).where(
-        p.status == "verified"
+    query = (
+        select(p.id, p.user_id, p.holder_name, func.coalesce(st.strength, "none").label("strength"), st.match)
+        .select_from(
+            payout_destinations.outerjoin(
+                sanctions_screenings, sanctions_standing.joined(Subject.DESTINATION, p.id)
+            )
+        )
+        .where(p.status == "verified")
+        .order_by(p.id)
     )
     if user_id is not None:
         query = query.where(p.user_id == user_id)
     rows = conn.execute(query)
     for row in rows:
-        found.setdefault(row.user_id, []).append(
-            (row.id, row.holder_name, row.sanctions_strength, row.sanctions_match)
-        )
+        found.setdefault(row.user_id, []).append((row.id, row.holder_name, row.strength, row.match))
     return found

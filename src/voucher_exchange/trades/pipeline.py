@@ -31,12 +31,12 @@ from sqlalchemy import Connection
 
 from voucher_exchange import logs
 from voucher_exchange.accounts import repository as account_repo
-from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
+from voucher_exchange.identity import clearance
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
@@ -44,7 +44,6 @@ from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
     Destination,
-    DestinationStatus,
     NewPayout,
     Payout,
     PayoutHeld,
@@ -174,7 +173,7 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
         kyc_tier=seller.kyc_tier,
         identity_status=seller.identity_status.value,
         destination_status=destination.status.value,
-        holder_is_seller=_in_sellers_name(seller, destination),
+        holder_is_seller=clearance.in_sellers_name(seller, destination),
         face_value=trade.face_value.amount,
         used_today=used[0],
         used_this_month=used[1],
@@ -398,34 +397,17 @@ def _owed_by(conn: Connection, trade: Trade) -> int:
     return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
 
 
-def _in_sellers_name(seller: User, destination: Destination) -> bool:
-    """The account is held in the seller's current verified legal name."""
-    return (
-        seller.identity_status is IdentityStatus.VERIFIED
-        and seller.legal_name is not None
-        and normalise_name(destination.holder_name) == normalise_name(seller.legal_name)
-    )
-
-
 def _payout_blocked(
     ctx: Context, conn: Connection, trade: Trade, now: datetime
 ) -> tuple[str | None, Destination]:
     """Why the seller may not be paid to this trade's account right now (or None), and the
-    account as read for that check (the payout is sent to what was checked).
+    account as read for that check: identity's one answer (`identity.clearance`).
 
     Asked when the payout is created and reserved, and again before a payout that waited (for
-    funds, after a crash) is reserved and sent: the identity must still be verified, the account
-    still held in that name, and the current sanctions list (consulted now if it is newer than
-    the one the seller was screened against) must not freeze them.
+    funds, after a crash) is reserved and sent.
     """
-    seller = account_repo.by_id(conn, trade.user_id)
-    destination = payout_service.destination(conn, trade.payout_destination_id)
-    assert seller is not None and destination is not None
-    if destination.status is not DestinationStatus.VERIFIED or not _in_sellers_name(seller, destination):
-        return "identity", destination
-    if sanctions_rescreen.screen_if_stale(conn, trade.user_id, now):
-        return "sanctions", destination
-    return None, destination
+    blocked, destination = clearance.payout_blocked(conn, trade.user_id, trade.payout_destination_id, now)
+    return (blocked.value if blocked is not None else None), destination
 
 
 def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:

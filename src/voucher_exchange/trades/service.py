@@ -6,9 +6,10 @@ import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import Role, User
@@ -16,12 +17,16 @@ from voucher_exchange.audit import chain
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
+from voucher_exchange.context import Context
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import DestinationStatus, NewPayout, PayoutStatus
 from voucher_exchange.quotes import repository as quote_repo
+from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.risk import windows as risk_windows
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.risk.reasons import render
@@ -454,6 +459,52 @@ def verify_histories(conn: Connection) -> HistoryCheck:
         if entries and entries[-1].action.split("->")[1] != status:
             findings.append(f"trade {trade_id}: truncated: its history ends before its status ({status})")
     return HistoryCheck(trades, events, findings)
+
+
+def remove_payout_destination(ctx: Context, user: User, destination_id: str) -> None:
+    """Stop offering one of the seller's accounts; refused while money is on its way to it
+    (a payout in flight, or a trade not yet at rest that will pay into it)."""
+    with ctx.uow() as uow:
+        if payout_repo.has_payout_in_flight(uow.conn, destination_id) or trade_repo.open_trades_paying_to(
+            uow.conn, destination_id
+        ):
+            raise Conflict(
+                "payout_destination_in_use",
+                "Money is on its way to this account. Remove it once those trades are paid.",
+            )
+        if not payout_repo.remove(uow.conn, user.id, destination_id, ctx.clock.now()):
+            raise NotFound("payout_destination_unknown", "There is no such account of yours.")
+        uow.commit()
+
+
+class Released(Enum):
+    """Why a sanctions release did nothing."""
+
+    NO_SUCH_CUSTOMER = "no_such_customer"
+    NOT_FROZEN = "not_frozen"
+
+
+def release_sanctions_freeze(engine: Engine, email: str, reviewer: str, now: datetime) -> int | Released:
+    """A reviewer releases a customer's frozen payouts (audited); their credited and paying-out
+    trades look again. How many trades resume, or why nothing was released."""
+    with UnitOfWork(engine) as uow:
+        found = account_repo.by_email(uow.conn, email)
+        if found is None:
+            return Released.NO_SUCH_CUSTOMER
+        user = found[0]
+        if not sanctions_customers.release_freeze(uow.conn, user.id, reviewer, now):
+            return Released.NOT_FROZEN
+        waiting = resume_held_payouts(uow.conn, user.id, now)
+        uow.commit()
+    return waiting
+
+
+def resume_held_payouts_job(ctx: Context, user_id: str) -> None:
+    """The `seller.cleared` job: the seller was verified again; their held payouts look again."""
+    with ctx.uow() as uow:
+        resume_held_payouts(uow.conn, user_id, ctx.clock.now())
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
 
 
 def resume_held_payouts(conn: Connection, user_id: str, now: datetime) -> int:

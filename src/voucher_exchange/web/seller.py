@@ -25,6 +25,7 @@ from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk import screening
+from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import ConsentKind
 from voucher_exchange.web import forms, shell
@@ -343,7 +344,8 @@ def make_default_payout_account(v: Page, destination_id: str) -> Response:
 @router.post("/account/payout-accounts/{destination_id}/remove")
 def remove_payout_account(v: Page, destination_id: str) -> Response:
     """Stop offering an account (refused while a payout to it is on its way)."""
-    return _on_account(v, lambda user: identity.remove_destination(v.ctx, user, destination_id[:36]))
+    destination_id = destination_id[:36]
+    return _on_account(v, lambda user: trade_service.remove_payout_destination(v.ctx, user, destination_id))
 
 
 def _on_account(v: Visitor, act: Callable[[User], object]) -> Response:

@@ -15,15 +15,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
-from voucher_exchange.accounts.models import ACCOUNT_MAIL
+from voucher_exchange.accounts.mail import mail_account
+from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
-from voucher_exchange.notifications.accounts import mail_account
-from voucher_exchange.notifications.service import BATCH_SUMMARY, NOTIFY_TRADE, notify_batch, notify_trade
 from voucher_exchange.payouts.models import (
     WAITING_FOR_CLEARANCE,
     WAITING_FOR_FUNDS,
@@ -36,7 +35,10 @@ from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import PRUNE_WINDOWS
 from voucher_exchange.trades import lifecycle as trade_lifecycle
 from voucher_exchange.trades import pipeline as trade_pipeline
-from voucher_exchange.trades.models import PROCESS_TRADE
+from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.batch import BATCH_SUMMARY
+from voucher_exchange.trades.models import NOTIFY_TRADE, PROCESS_TRADE
+from voucher_exchange.trades.notices import notify_batch, notify_trade
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
@@ -78,6 +80,7 @@ HANDLERS: dict[str, JobKind] = {
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
+    SELLER_CLEARED: JobKind(trade_service.resume_held_payouts_job),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
 }

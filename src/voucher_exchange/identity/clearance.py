@@ -1,0 +1,52 @@
+"""May this seller be paid into this account now? The one answer, which the trade pipeline asks.
+
+The identity must be verified, the account verified and held in that legal name, and the
+current sanctions list must not freeze the seller: a list newer than the one the seller was
+last screened against is consulted now (risk re-screens them in the caller's transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection
+
+from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
+from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.payouts.models import Destination, DestinationStatus
+from voucher_exchange.risk import sanctions_rescreen
+
+
+class Blocked(StrEnum):
+    """Why a payout must wait."""
+
+    IDENTITY = "identity"
+    """The identity is not verified, or the account is not (or no longer) in the verified name."""
+    SANCTIONS = "sanctions"
+    """The current sanctions list froze the seller's payouts (a reviewer may release them)."""
+
+
+def in_sellers_name(seller: User, destination: Destination) -> bool:
+    """The account is held in the seller's current verified legal name."""
+    return (
+        seller.identity_status is IdentityStatus.VERIFIED
+        and seller.legal_name is not None
+        and normalise_name(destination.holder_name) == normalise_name(seller.legal_name)
+    )
+
+
+def payout_blocked(
+    conn: Connection, user_id: str, destination_id: str, now: datetime
+) -> tuple[Blocked | None, Destination]:
+    """Why the seller may not be paid into this account right now (None: they may), and the
+    account as read for that check (a payout is sent to what was checked)."""
+    seller = accounts.by_id(conn, user_id)
+    destination = payout_repo.destination(conn, destination_id)
+    assert seller is not None and destination is not None
+    if destination.status is not DestinationStatus.VERIFIED or not in_sellers_name(seller, destination):
+        return Blocked.IDENTITY, destination
+    if sanctions_rescreen.screen_if_stale(conn, user_id, now):
+        return Blocked.SANCTIONS, destination
+    return None, destination

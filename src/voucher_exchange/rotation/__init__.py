@@ -1,0 +1,1 @@
+"""Master-key rotation: every owner of a secret re-encrypts its own rows, in one transaction."""

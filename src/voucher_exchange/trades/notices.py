@@ -1,0 +1,89 @@
+"""The seller's e-mails about their trades: the jobs that gather the facts and hand them over.
+
+Jobs are enqueued in the same transaction as the status change (outbox), so a notice is
+never lost; a crash between sending and finishing the job may send it twice, which is
+the safe side for a notice. Trades own the facts, so trades build the message
+(`notifications.service.TradeNotice`, `BatchSummary`); notifications word and send it.
+"""
+
+from __future__ import annotations
+
+from voucher_exchange.accounts import repository as accounts
+from voucher_exchange.catalog import service as catalog
+from voucher_exchange.context import Context
+from voucher_exchange.money import Money
+from voucher_exchange.notifications import service as notifications
+from voucher_exchange.trades import batch as batch_service
+from voucher_exchange.trades import batch_repository as batch_repo
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.service import view
+
+
+def notify_trade(ctx: Context, ref: str) -> None:
+    """The job: e-mail the seller about the status named in `ref` ("<trade id>:<status>")."""
+    if ctx.mailer is None:
+        return
+    trade_id, _, status = ref.partition(":")
+    if notifications.knows(status) and not _own_notice(ctx, trade_id, status):
+        return
+    with ctx.uow(readonly=True) as uow:
+        row = trade_repo.get(uow.conn, trade_id)
+        if row is None:
+            return
+        seller = accounts.by_id(uow.conn, row.user_id)
+        assert seller is not None
+        lang = seller.language
+        data = view(uow.conn, row, lang).data
+        brand = catalog.require_brand(uow.conn, row.brand_slug)
+    data["status"] = status
+    if not notifications.knows(status):
+        return
+    link = f"{ctx.settings.public_url.rstrip('/')}/trades/{trade_id}"
+    brand_name = brand.name_ko if lang == "ko" else brand.name_en
+    notice = notifications.TradeNotice(seller.email, lang, data, brand_name, link)
+    notifications.send_trade_notice(ctx.mailer, notice)
+
+
+def _own_notice(ctx: Context, trade_id: str, status: str) -> bool:
+    """False for a line of a batch whose summary tells this news: the summary is the one e-mail.
+
+    When this line's news completes the batch, the summary is claimed and enqueued here, in one
+    transaction. News after the summary (a held line decided later) gets its own e-mail.
+    """
+    with ctx.uow() as uow:
+        batch = batch_repo.batch_of(uow.conn, trade_id)
+        if batch is None:
+            return True
+        if batch.summarized_at is not None:
+            # Covered by the summary when it happened before the summary was claimed.
+            at = [e.at for e in trade_repo.events(uow.conn, trade_id) if e.to_status.value == status]
+            return not at or at[-1] > batch.summarized_at
+        batch_service.summarize_when_settled(uow.conn, batch.id, ctx.clock.now())
+        uow.commit()
+    return False
+
+
+def notify_batch(ctx: Context, batch_id: str) -> None:
+    """The job: one e-mail for a whole batch once every line has settled."""
+    if ctx.mailer is None:
+        return
+    with ctx.uow(readonly=True) as uow:
+        batch = batch_repo.get(uow.conn, batch_id)
+        if batch is None:
+            return
+        seller = accounts.by_id(uow.conn, batch.user_id)
+        assert seller is not None
+        lines = batch_repo.lines(uow.conn, batch_id)
+        paid = 0
+        for ln in lines:
+            trade = trade_repo.get(uow.conn, ln.trade_id) if ln.status == "paid" and ln.trade_id else None
+            paid += trade.payout.amount if trade else 0
+    counts: dict[str, int] = {}
+    for ln in lines:
+        kind = ln.status if ln.status in ("paid", "in_review", "failed") else "refused"
+        counts[kind] = counts.get(kind, 0) + 1
+    link = f"{ctx.settings.public_url.rstrip('/')}/sell/batch/{batch_id}"
+    summary = notifications.BatchSummary(
+        seller.email, seller.language, counts, Money(paid, batch.face_value.currency), link
+    )
+    notifications.send_batch_summary(ctx.mailer, summary)
