@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.imports import (
@@ -18,24 +19,26 @@ from tests.support.imports import (
     package_of,
     source_files,
 )
+from tests.support.ownership import schema_tables, table_resolver
 
 CORE = {"trades", "payouts", "ledger", "risk", "identity"}
 TRADE_REPOSITORY = "voucher_exchange.trades.repository"
 STATUS_UPDATE = re.compile(r"UPDATE\s+trades\b", re.IGNORECASE)
+TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 
 
-def _updates_trades(func: ast.expr) -> bool:
-    """True when a `.values(…)` hangs off `update(trades)` (through `.where(…)` and the like)."""
+def _updates_trades(func: ast.expr, table_of: Callable[[ast.expr], frozenset[str]]) -> bool:
+    """True when a `.values(…)` hangs off `update(trades)` or `trades.update()` (through `.where(…)`
+    and the like), however `trades` was reached (`sa.update(t)`, `schema.trades.update()`)."""
     node: ast.expr | None = func
     while isinstance(node, ast.Attribute | ast.Call):
         if isinstance(node, ast.Call):
             callee = node.func
-            if getattr(callee, "id", None) == "update" and node.args:
-                first = node.args[0]
-                return (getattr(first, "id", None) or getattr(first, "attr", None)) in {
-                    "trades",
-                    "trades_table",
-                }
+            name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", None)
+            if name == "update" and node.args:
+                return "trades" in table_of(node.args[0])
+            if name == "update" and isinstance(callee, ast.Attribute) and not node.args:
+                return "trades" in table_of(callee.value)
             node = callee
         else:
             node = node.value
@@ -50,26 +53,43 @@ def _writes_status(call: ast.Call) -> bool:
     return "status" in keys
 
 
+def _repository_names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(names bound to the trade repository module, names bound to its `set_status`)."""
+    modules: set[str] = set()
+    setters: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                if full == TRADE_REPOSITORY:
+                    modules.add(alias.asname or alias.name)
+                elif full == f"{TRADE_REPOSITORY}.set_status":
+                    setters.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == TRADE_REPOSITORY:
+                    modules.add(alias.asname or alias.name)
+    return modules, setters
+
+
 def status_writers(path: Path) -> list[str]:
     """Places in one file that write `trades.status`: `update(trades…)`, `set_status(…)` calls, raw SQL."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    aliases = {
-        alias.asname or alias.name: f"{node.module}.{alias.name}"
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-        for alias in node.names
-    }
+    table_of = table_resolver(tree, TABLES)
+    modules, setters = _repository_names(tree)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name == "values" and _writes_status(node) and _updates_trades(func):
+            if name == "values" and _writes_status(node) and _updates_trades(func, table_of):
                 found.append(f"{path.name}:{node.lineno} update(trades)")
             if name == "set_status" and isinstance(func, ast.Attribute):
-                owner = getattr(func.value, "id", "")
-                if aliases.get(owner) == TRADE_REPOSITORY:
+                owner = ast.unparse(func.value)
+                if owner in modules:
                     found.append(f"{path.name}:{node.lineno} {owner}.set_status()")
+            if isinstance(func, ast.Name) and func.id in setters:
+                found.append(f"{path.name}:{node.lineno} {func.id}()")
         if (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
@@ -160,3 +180,31 @@ def test_the_scanner_finds_a_status_write(tmp_path: Path) -> None:
 def test_the_import_reader_sees_submodule_imports() -> None:
     pipeline = ROOT / "trades" / "pipeline.py"
     assert "voucher_exchange.payouts.service" in imported_modules(pipeline)
+
+
+def test_the_scanner_finds_every_other_way_of_writing_a_status(tmp_path: Path) -> None:
+    # Five forms that once walked around this test, each planted in a module of its own.
+    forms = {
+        "sa_alias": "import sqlalchemy as sa\nfrom voucher_exchange.db import schema\n"
+        "t = schema.trades\ndef f(conn):\n    conn.execute(sa.update(t).values(status='paid'))\n",
+        "table_update": "from voucher_exchange.db import schema\n"
+        "def f(conn):\n    conn.execute(schema.trades.update().values(status='paid'))\n",
+        "direct_setter": "from voucher_exchange.trades.repository import set_status\n"
+        "def f(conn):\n    set_status(conn, 't', 'x', 'y', None)\n",
+        "module_alias": "import voucher_exchange.trades.repository as repo\n"
+        "def f(conn):\n    repo.set_status(conn, 't', 'x', 'y', None)\n",
+        "dict_values": "from sqlalchemy import update\nfrom voucher_exchange.db.schema import trades\n"
+        "def f(conn):\n    conn.execute(update(trades).values({'status': 'paid'}))\n",
+    }
+    found = {}
+    for name, source in forms.items():
+        rogue = tmp_path / f"{name}.py"
+        rogue.write_text(source, encoding="utf-8")
+        found[name] = [w.split(" ", 1)[1] for w in status_writers(rogue)]
+    assert found == {
+        "sa_alias": ["update(trades)"],
+        "table_update": ["update(trades)"],
+        "direct_setter": ["set_status()"],
+        "module_alias": ["repo.set_status()"],
+        "dict_values": ["update(trades)"],
+    }

@@ -12,6 +12,7 @@ PREFIX = "voucher_exchange."
 # interfaces to the outside world; `context` carries one adapter per port, built by `bootstrap`.
 KERNEL = frozenset(
     {"context", "ports", "db", "jobs", "audit", "security", "money", "clock", "config", "errors"}
+    | {"idempotency"}  # the request's one transaction, at most once per key
     | {"faults", "metrics", "logs", "i18n", "korean"}  # small capability-free helpers
 )
 
