@@ -319,9 +319,10 @@ def test_screening_twenty_thousand_names_takes_well_under_ten_milliseconds() -> 
     assert len(names) == 20_000
     screen = SanctionsScreen(1, names)
     queries = ["Erika Mustermann", "Elena Maria Garcia17", "홍길동", "Boris Nowakowski"] * 5
-    started = time.perf_counter()
+    # CPU time of this thread, not wall-clock: other processes on a busy machine do not count.
+    started = time.thread_time()
     results = [screen.screen(query) for query in queries]
-    per_name = (time.perf_counter() - started) / len(queries)
+    per_name = (time.thread_time() - started) / len(queries)
     assert per_name < 0.010
     assert results[0].strength is Strength.NONE
 
