@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -23,7 +25,7 @@ def upgrade() -> None:
         "identity_checks",
         sa.Column("id", sa.String(length=36), primary_key=True),
         sa.Column("user_id", sa.String(length=36), sa.ForeignKey("users.id"), nullable=False),
-        sa.Column("checked_at", UTCDateTime(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=60)),
         sa.Column("legal_name", sa.String(length=200), nullable=False),
