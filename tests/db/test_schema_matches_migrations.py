@@ -6,7 +6,10 @@ nullability, server defaults, indexes, unique constraints and foreign keys. What
 not compare is compared here, as far as each backend reflects it faithfully: primary keys,
 CHECK constraints, partial-index predicates and (PostgreSQL) which key is a serial.
 
-Planted differences prove the comparison can fail.
+Migrations are history: replaying them must not change when the application does. So no
+revision imports application code (its helpers are frozen copies), and what a revision names
+does not follow schema.py's naming convention. Planted differences and violations prove each
+check can fail.
 """
 
 from __future__ import annotations
@@ -275,3 +278,36 @@ def test_every_planted_difference_is_reported(migrated: Engine) -> None:
     assert "database NULL, schema.py NOT NULL" in shown["users.phone"]
     assert MISSING in shown["users.planted"]
     assert EXTRA in shown["trades.ix_trades_status"]
+
+
+def _constraint_names(conn: Connection) -> set[tuple[str, str, str]]:
+    """(table, kind, name) of every key, constraint and index in the database."""
+    inspector = sa.inspect(conn)
+    names: set[tuple[str, str, str]] = set()
+    for table in inspector.get_table_names():
+        names.add((table, "primary key", str(inspector.get_pk_constraint(table)["name"])))
+        names |= {(table, "foreign key", str(c["name"])) for c in inspector.get_foreign_keys(table)}
+        names |= {(table, "unique", str(c["name"])) for c in inspector.get_unique_constraints(table)}
+        names |= {(table, "check", str(c["name"])) for c in inspector.get_check_constraints(table)}
+        names |= {(table, "index", str(c["name"])) for c in inspector.get_indexes(table)}
+    return names
+
+
+def test_what_the_migrations_name_does_not_follow_schema_py(
+    migrated: Engine, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Alembic names what a revision leaves unnamed by the target metadata's naming convention, which
+    # env.py takes from schema.py: a revision must name everything itself, or replaying it would
+    # follow a later change of the convention.
+    other = {key: f"other_{pattern}" for key, pattern in metadata.naming_convention.items()}
+    monkeypatch.setattr(metadata, "naming_convention", other)
+    engine = make_engine(database_url(request, migrated.dialect.name, tmp_path, "vx_other_convention"))
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            replayed = _constraint_names(conn)
+    finally:
+        engine.dispose()
+    with migrated.connect() as conn:
+        original = _constraint_names(conn)
+    assert replayed == original, sorted(replayed ^ original)
