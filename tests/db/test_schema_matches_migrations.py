@@ -14,6 +14,8 @@ check can fail.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData
 from sqlalchemy.engine import Inspector
 
@@ -30,6 +33,7 @@ from tests.conftest import BACKENDS, database_url
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import metadata
+from voucher_exchange.db.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -311,3 +315,107 @@ def test_what_the_migrations_name_does_not_follow_schema_py(
     with migrated.connect() as conn:
         original = _constraint_names(conn)
     assert replayed == original, sorted(replayed ^ original)
+
+
+APPLICATION = "voucher_exchange"
+
+
+def _is_application(name: str) -> bool:
+    return name == APPLICATION or name.startswith(f"{APPLICATION}.")
+
+
+def _callee(func: ast.expr) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def application_imports(source: str) -> list[str]:
+    """The application modules a migration's source imports, at any depth (in a function too).
+
+    `import voucher_exchange…`, `from voucher_exchange… import …`, a relative import (a revision
+    sits inside the package), and `import_module("voucher_exchange…")` / `__import__(…)` by name.
+    """
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if _is_application(alias.name)]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                found.append("." * node.level + (node.module or ""))
+            elif node.module and _is_application(node.module):
+                found.append(node.module)
+        elif isinstance(node, ast.Call) and _callee(node.func) in {"import_module", "__import__"}:
+            first = node.args[0] if node.args else None
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and _is_application(first.value)
+            ):
+                found.append(first.value)
+    return found
+
+
+def _revision_files() -> list[Path]:
+    """Every revision file Alembic runs, found the way Alembic finds them."""
+    return sorted(
+        Path(str(revision.path))
+        for revision in ScriptDirectory.from_config(migrate._config()).walk_revisions()
+    )
+
+
+def test_no_migration_imports_application_code() -> None:
+    files = _revision_files()
+    versions = migrate.MIGRATIONS / "versions"
+    assert {p.name for p in files} == {p.name for p in versions.glob("*.py")}  # each file is scanned
+    found = {p.name: application_imports(p.read_text(encoding="utf-8")) for p in files}
+    assert {name: modules for name, modules in found.items() if modules} == {}
+    # New revisions start from the template: it imports nothing of the application either.
+    template = (migrate.MIGRATIONS / "script.py.mako").read_text(encoding="utf-8")
+    assert not re.search(rf"^\s*(import|from)\s+{APPLICATION}\b", template, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("source", "imported"),
+    [
+        ("import voucher_exchange.db.types\n", ["voucher_exchange.db.types"]),
+        ("import voucher_exchange\n", ["voucher_exchange"]),
+        (
+            "import sqlalchemy as sa, voucher_exchange.audit.chain as chain\n",
+            ["voucher_exchange.audit.chain"],
+        ),
+        ("from voucher_exchange.audit.chain import GENESIS, link\n", ["voucher_exchange.audit.chain"]),
+        ("from voucher_exchange import audit\n", ["voucher_exchange"]),
+        ("def upgrade() -> None:\n    from voucher_exchange.db import schema\n", ["voucher_exchange.db"]),
+        (
+            "try:\n    import voucher_exchange.money\nexcept ImportError:\n    pass\n",
+            ["voucher_exchange.money"],
+        ),
+        ("from ..schema import metadata\n", ["..schema"]),
+        ("from . import env\n", ["."]),
+        (
+            "import importlib\nchain = importlib.import_module('voucher_exchange.audit.chain')\n",
+            ["voucher_exchange.audit.chain"],
+        ),
+        ("chain = __import__('voucher_exchange.audit.chain')\n", ["voucher_exchange.audit.chain"]),
+        # Not the application: a look-alike name, a docstring, a comment, the stdlib and libraries.
+        ("import voucher_exchange_legacy\nfrom voucher_exchanger import x\n", []),
+        ('"""Mirrors voucher_exchange.audit.chain."""\n# from voucher_exchange import audit\n', []),
+        ("import hashlib\nimport sqlalchemy as sa\nfrom alembic import op\n", []),
+    ],
+)
+def test_the_import_scanner_finds_each_form(source: str, imported: list[str]) -> None:
+    assert application_imports(source) == imported
+
+
+def test_autogenerate_writes_utc_instants_without_application_code(migrated: Engine) -> None:
+    copy = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
+        table.to_metadata(copy)
+    copy.tables["users"].append_column(sa.Column("planted_at", UTCDateTime()))
+    with migrated.connect() as conn:
+        ops = produce_migrations(MigrationContext.configure(conn), copy).upgrade_ops
+    assert ops is not None
+    # Alembic alone would import the application type into the new revision; render_item does not.
+    assert "voucher_exchange.db.types.UTCDateTime()" in render_python_code(ops)
+    rendered = render_python_code(ops, render_item=migrate.render_item)
+    assert "sa.Column('planted_at', sa.DateTime(), nullable=True)" in rendered
+    assert APPLICATION not in rendered
