@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, event, select, update
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import pytest
+from alembic import command
+from sqlalchemy import Connection, delete, event, insert, select, update
+
+from tests.conftest import BACKENDS, database_url
 from tests.support.core import Core
-from voucher_exchange.db.schema import trade_events
+from voucher_exchange.audit.chain import GENESIS, canonical, link
+from voucher_exchange.catalog import service as catalog_service
+from voucher_exchange.db import migrate
+from voucher_exchange.db.engine import make_engine
+from voucher_exchange.db.schema import payout_destinations, quotes, trade_events, trades, users
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
@@ -124,3 +134,79 @@ def test_a_wrong_guess_of_the_newest_event_still_links_to_the_real_one(core: Cor
     assert (check.trades, check.events, check.findings) == (1, 9, [])
     assert notes[-2:] == ["kept", "also kept"] and "lost" not in notes
     assert _history(core, trade_id)[-2:] == [("paid", "paid"), ("paid", "paid")]
+
+
+# Histories written before migration 0012, which chained them: (trade, status, events).
+OLD_HISTORIES = [
+    (
+        "t-old-1",
+        "paid",
+        [(None, "submitted", None), ("submitted", "credited", "자동 승인"), ("credited", "paid", None)],
+    ),
+    ("t-old-2", "rejected", [(None, "submitted", None), ("submitted", "rejected", "duplicate voucher")]),
+]
+
+
+def _old_trade(conn: Connection, trade_id: str, status: str, at: datetime) -> None:
+    """A trade as revision 0011 stored it (only the columns that existed then)."""
+    user = f"u-{trade_id}"
+    conn.execute(insert(users).values(id=user, email=f"{user}@example.com", password_hash="x", created_at=at))
+    conn.execute(
+        insert(payout_destinations).values(
+            id=f"d-{trade_id}", user_id=user, kind="bank_account", bank_code="004", account_number_enc=b"\0",
+            account_fingerprint="fp", account_last4="0000", holder_name="x", status="verified", created_at=at,
+        )
+    )  # fmt: skip
+    conn.execute(
+        insert(quotes).values(
+            id=f"q-{trade_id}", user_id=user, brand_slug="cultureland", currency="KRW", face_value=10000,
+            rate_version=1, rate_bps=9000, fee=1000, payout=9000, created_at=at, expires_at=at,
+            trade_id=trade_id,
+        )
+    )  # fmt: skip
+    conn.execute(
+        insert(trades).values(
+            id=trade_id, user_id=user, quote_id=f"q-{trade_id}", brand_slug="cultureland", currency="KRW",
+            face_value=10000, rate_bps=9000, fee=1000, payout=9000, status=status, voucher_enc=b"\0",
+            voucher_fingerprint=f"v-{trade_id}", voucher_last4="0000", acquisition_method="gift",
+            acquired_on=date(2026, 11, 1), payout_destination_id=f"d-{trade_id}", created_at=at,
+            updated_at=at,
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_migration_chains_existing_histories(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    engine = make_engine(database_url(request, backend, tmp_path, "vx_history_backfill"))
+    start = datetime(2026, 11, 20, 9, 0, 0, 123456, tzinfo=UTC)
+    config = migrate._config()  # stop at the revision before the chains
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0011")
+        catalog_service.import_catalog(conn, catalog_service.default_catalog(), start, "test")
+        for n, (trade_id, status, history) in enumerate(OLD_HISTORIES):
+            _old_trade(conn, trade_id, status, start)
+            for i, (before, after, note) in enumerate(history):
+                at = start + timedelta(minutes=n, seconds=i)
+                conn.execute(
+                    insert(trade_events).values(
+                        trade_id=trade_id,
+                        at=at,
+                        from_status=before,
+                        to_status=after,
+                        actor="worker",
+                        note=note,
+                    )
+                )
+
+    migrate.upgrade(engine)
+
+    with engine.connect() as conn:
+        check = trade_service.verify_histories(conn)
+        first = conn.execute(select(trade_events).order_by(trade_events.c.id).limit(1)).one()
+    engine.dispose()
+    assert (check.trades, check.events, check.findings) == (2, 5, [])
+    content = canonical("worker", "->submitted", "t-old-1", {"note": None}, start)
+    assert (first.prev_hash, first.hash) == (GENESIS, link(GENESIS, content))

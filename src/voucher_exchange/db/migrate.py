@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import command
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from voucher_exchange.db.types import UTCDateTime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -58,3 +62,14 @@ def autogenerate(engine: Engine, message: str) -> None:
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message=message, autogenerate=True)
+
+
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """How autogenerate writes a UTC instant into a new revision: as the `sa.DateTime()` it is in DDL.
+
+    A revision imports no application code (docs/architecture.md, "One schema"); Alembic would
+    otherwise write `voucher_exchange.db.types.UTCDateTime()`. False: everything else as Alembic does.
+    """
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False

@@ -3,6 +3,9 @@
 Constraints here are the last line of defence for the invariants in docs/api.md ("What always holds"):
 unique voucher claims, one payout per trade, unique idempotency keys, positive
 transfer amounts between two different accounts, post/void at most once per pending.
+
+The migrations must build exactly this, on both databases (tests/db/test_schema_matches_migrations.py):
+a change here needs a revision that makes it (docs/architecture.md, "One schema").
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import voucher_exchange.db.types
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -28,7 +30,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("actor", sa.String(length=254), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
         sa.Column("subject", sa.String(length=100), nullable=False),
@@ -46,7 +48,7 @@ def upgrade() -> None:
         sa.Column("face_values", sa.JSON(), nullable=False),
         sa.Column("code_format", sa.JSON(), nullable=False),
         sa.Column("scam_favoured", sa.Boolean(), server_default="0", nullable=False),
-        sa.Column("updated_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("slug", name=op.f("pk_brands")),
     )
     op.create_table(
@@ -57,7 +59,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response_body", sa.JSON(), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_table(
@@ -72,14 +74,14 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=60), nullable=False),
         sa.Column("dedupe_key", sa.String(length=120), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("run_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("run_at", sa.DateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("rerun", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("locked_by", sa.String(length=80), nullable=True),
-        sa.Column("locked_until", voucher_exchange.db.types.UTCDateTime(), nullable=True),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_jobs_dedupe_key")),
     )
@@ -120,7 +122,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("identity_status", sa.String(length=20), server_default="none", nullable=False),
         sa.Column("identity_reason", sa.String(length=60), nullable=True),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -128,7 +130,7 @@ def upgrade() -> None:
         "api_tokens",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users")),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_api_tokens")),
     )
@@ -146,7 +148,7 @@ def upgrade() -> None:
         sa.Column("brand_slug", sa.String(length=60), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("bands", sa.JSON(), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=254), nullable=False),
         sa.ForeignKeyConstraint(
             ["brand_slug"], ["brands.slug"], name=op.f("fk_brand_rates_brand_slug_brands")
@@ -165,7 +167,7 @@ def upgrade() -> None:
         sa.Column("account_last4", sa.String(length=4), nullable=False),
         sa.Column("holder_name", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_payout_destinations_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_destinations")),
     )
@@ -188,8 +190,8 @@ def upgrade() -> None:
         sa.Column("rate_bps", sa.Integer(), nullable=False),
         sa.Column("fee", sa.BigInteger(), nullable=False),
         sa.Column("payout", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("trade_id", sa.String(length=36), nullable=True),
         sa.CheckConstraint("face_value > 0 AND payout > 0 AND fee >= 0", name=op.f("ck_quotes_amounts")),
         sa.CheckConstraint("fee + payout = face_value", name=op.f("ck_quotes_fee_plus_payout")),
@@ -218,10 +220,10 @@ def upgrade() -> None:
         sa.Column("payout_destination_id", sa.String(length=36), nullable=False),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
         sa.Column("issuer_answer", sa.JSON(), nullable=True),
-        sa.Column("secured_at", voucher_exchange.db.types.UTCDateTime(), nullable=True),
+        sa.Column("secured_at", sa.DateTime(), nullable=True),
         sa.Column("redemption_ref", sa.String(length=100), nullable=True),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["brand_slug"], ["brands.slug"], name=op.f("fk_trades_brand_slug_brands")),
         sa.ForeignKeyConstraint(
             ["payout_destination_id"],
@@ -256,7 +258,7 @@ def upgrade() -> None:
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("decided_by", sa.String(length=254), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["trade_id"], ["trades.id"], name=op.f("fk_decisions_trade_id_trades")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decisions")),
     )
@@ -285,7 +287,7 @@ def upgrade() -> None:
         sa.Column("trade_id", sa.String(length=36), nullable=True),
         sa.Column("payout_id", sa.String(length=36), nullable=True),
         sa.Column("memo", sa.String(length=200), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint(
             "phase IN ('single', 'pending', 'post', 'void')", name=op.f("ck_ledger_transfers_phase")
         ),
@@ -330,7 +332,7 @@ def upgrade() -> None:
         sa.Column("trade_id", sa.String(length=36), nullable=True),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["trade_id"], ["trades.id"], name=op.f("fk_seller_flags_trade_id_trades")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_seller_flags_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_seller_flags")),
@@ -347,7 +349,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("trade_id", sa.String(length=36), nullable=False),
-        sa.Column("at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("from_status", sa.String(length=20), nullable=True),
         sa.Column("to_status", sa.String(length=20), nullable=False),
         sa.Column("actor", sa.String(length=254), nullable=False),
@@ -362,7 +364,7 @@ def upgrade() -> None:
         "voucher_claims",
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("trade_id", sa.String(length=36), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["trade_id"], ["trades.id"], name=op.f("fk_voucher_claims_trade_id_trades")),
         sa.PrimaryKeyConstraint("fingerprint", name=op.f("pk_voucher_claims")),
     )
@@ -382,9 +384,9 @@ def upgrade() -> None:
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             nullable=True,
         ),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", voucher_exchange.db.types.UTCDateTime(), nullable=True),
-        sa.Column("settled_at", voucher_exchange.db.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.Column("settled_at", sa.DateTime(), nullable=True),
         sa.CheckConstraint("amount > 0", name=op.f("ck_payouts_amount_positive")),
         sa.ForeignKeyConstraint(
             ["destination_id"],

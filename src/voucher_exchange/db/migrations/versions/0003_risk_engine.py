@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import voucher_exchange.db.types
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -25,7 +27,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=60), nullable=False),
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=254), nullable=False),
         sa.CheckConstraint("status IN ('live', 'shadow', 'retired')", name=op.f("ck_risk_rulesets_status")),
         sa.PrimaryKeyConstraint("version", name=op.f("pk_risk_rulesets")),
@@ -38,7 +40,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("entries", sa.Integer(), nullable=False),
         sa.Column("names", sa.Integer(), nullable=False),
-        sa.Column("loaded_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sanctions_lists")),
     )
     op.create_table(
@@ -67,7 +69,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=10), nullable=False),
         sa.Column("source", sa.String(length=30), nullable=False),
         sa.Column("typology", sa.String(length=40), nullable=True),
-        sa.Column("created_at", voucher_exchange.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("label IN ('bad', 'good')", name=op.f("ck_trade_labels_label")),
         sa.ForeignKeyConstraint(["trade_id"], ["trades.id"], name=op.f("fk_trade_labels_trade_id_trades")),
         sa.PrimaryKeyConstraint("trade_id", name=op.f("pk_trade_labels")),
@@ -81,7 +83,7 @@ def upgrade() -> None:
     with op.batch_alter_table("trades", schema=None) as batch_op:
         batch_op.add_column(sa.Column("device_id", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("account_fingerprint", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("issued_at", voucher_exchange.db.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("issued_at", sa.DateTime(), nullable=True))
         batch_op.create_index(
             "ix_trades_account_created", ["account_fingerprint", "created_at"], unique=False
         )

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -22,7 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("language", sa.String(length=5), nullable=False, server_default="ko"))
     with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(sa.Column("expires_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
     op.create_table(
         "login_failures",
         sa.Column(
@@ -30,7 +32,7 @@ def upgrade() -> None:
         ),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index("ix_login_failures_email_at", "login_failures", ["email", "at"])

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -36,7 +38,7 @@ def upgrade() -> None:
         sa.Column("trade_id", sa.String(length=36), nullable=True),
         sa.Column("cleared_by", sa.String(length=254), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_sanctions_clearances_user_id_users")
         ),
@@ -53,8 +55,8 @@ def upgrade() -> None:
         sa.Column("list_id", _AUTO_ID, nullable=False),
         sa.Column("ent_num", sa.Integer(), nullable=True),
         sa.Column("match", sa.JSON(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("released_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("released_at", sa.DateTime(), nullable=True),
         sa.Column("released_by", sa.String(length=254), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_sanctions_freezes_user_id_users")),
         sa.ForeignKeyConstraint(

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0009"
 down_revision: str | None = "0007"
@@ -23,8 +25,8 @@ def upgrade() -> None:
         "receipt_keys",
         sa.Column("key_id", sa.String(length=40), nullable=False),
         sa.Column("public_key", sa.String(length=60), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("retired_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("retired_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key_id", name=op.f("pk_receipt_keys")),
         sa.UniqueConstraint("public_key", name=op.f("uq_receipt_keys_public_key")),
     )
@@ -34,7 +36,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=40), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("signature", sa.String(length=100), nullable=False),
-        sa.Column("issued_at", UTCDateTime(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["key_id"], ["receipt_keys.key_id"], name=op.f("fk_receipts_key_id_receipt_keys")
         ),

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -44,16 +46,16 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("reason", sa.String(length=20), nullable=False),
-        sa.Column("reported_at", UTCDateTime(), nullable=False),
-        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("reported_at", sa.DateTime(), nullable=False),
+        sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("receivable", sa.BigInteger(), nullable=False, server_default="0"),
-        sa.Column("processed_at", UTCDateTime(), nullable=True),
+        sa.Column("processed_at", sa.DateTime(), nullable=True),
         sa.Column("appeal_note", sa.Text(), nullable=True),
-        sa.Column("appealed_at", UTCDateTime(), nullable=True),
+        sa.Column("appealed_at", sa.DateTime(), nullable=True),
         sa.Column("appeal_outcome", sa.String(length=20), nullable=True),
         sa.Column("appeal_decided_by", sa.String(length=254), nullable=True),
-        sa.Column("appeal_decided_at", UTCDateTime(), nullable=True),
+        sa.Column("appeal_decided_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voucher_chargebacks")),
         sa.UniqueConstraint("issuer_seq", name=op.f("uq_voucher_chargebacks_issuer_seq")),
     )

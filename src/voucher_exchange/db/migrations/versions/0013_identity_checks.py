@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -21,9 +23,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "identity_checks",
-        sa.Column("id", sa.String(length=36), primary_key=True),
-        sa.Column("user_id", sa.String(length=36), sa.ForeignKey("users.id"), nullable=False),
-        sa.Column("checked_at", UTCDateTime(), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("checked_at", sa.DateTime(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=60)),
         sa.Column("legal_name", sa.String(length=200), nullable=False),
@@ -32,6 +34,10 @@ def upgrade() -> None:
         sa.Column("name_changed", sa.Boolean(), nullable=False, server_default="0"),
         sa.Column("tier_before", sa.Integer(), nullable=False),
         sa.Column("tier_after", sa.Integer(), nullable=False),
+        # Named here, as schema.py's naming convention named them when this revision ran: the
+        # names of what a migration creates must not follow later changes to schema.py.
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_identity_checks_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_checks")),
     )
     op.create_index("ix_identity_checks_user", "identity_checks", ["user_id", "checked_at"])
     with op.batch_alter_table("users") as batch:

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0014"
 down_revision: str | None = "0013"
@@ -31,7 +33,7 @@ def upgrade() -> None:
         sa.Column("support_email", sa.String(length=254), nullable=False),
         sa.Column("support_hours", sa.String(length=100), nullable=False),
         sa.Column("kakao_channel_url", sa.String(length=200), server_default="", nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("updated_by", sa.String(length=254), nullable=False),
         sa.CheckConstraint("id = 1", name=op.f("ck_business_profile_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_business_profile")),
@@ -42,7 +44,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("published_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
         sa.Column("published_by", sa.String(length=254), nullable=False),
         sa.PrimaryKeyConstraint("kind", "version", name=op.f("pk_consent_documents")),
     )
@@ -51,7 +53,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("accepted_at", UTCDateTime(), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(), nullable=False),
         sa.Column("channel", sa.String(length=10), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_consents_user_id_users")),
         sa.PrimaryKeyConstraint("user_id", "kind", "version", name=op.f("pk_user_consents")),

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -20,9 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("email_verified_at", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("password_changed_at", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("deleted_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("email_verified_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("password_changed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("deleted_at", sa.DateTime(), nullable=True))
     op.create_table(
         "account_tokens",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -30,9 +32,9 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=20), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("token_enc", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("expires_at", UTCDateTime(), nullable=False),
-        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_account_tokens_user_id_users")),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_account_tokens")),
     )
@@ -41,8 +43,8 @@ def upgrade() -> None:
         "staff_totp",
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("secret_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("enrolled_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("enrolled_at", sa.DateTime(), nullable=True),
         sa.Column("last_step", sa.BigInteger(), nullable=False, server_default="0"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_staff_totp_user_id_users")),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_staff_totp")),
@@ -51,7 +53,7 @@ def upgrade() -> None:
         "totp_recovery_codes",
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_totp_recovery_codes_user_id_users")),
         sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_totp_recovery_codes")),
     )

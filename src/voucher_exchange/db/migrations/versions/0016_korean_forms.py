@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from voucher_exchange.db.types import UTCDateTime
+# Instants are sa.DateTime(): the DDL voucher_exchange.db.types.UTCDateTime rendered when this
+# revision was written. A migration imports no application code: replaying history must not
+# change when the application does (docs/architecture.md, "One schema").
 
 revision: str = "0016"
 down_revision: str | None = "0015"
@@ -21,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("payout_destinations") as batch:
         batch.add_column(sa.Column("is_default", sa.Boolean(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("removed_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("removed_at", sa.DateTime(), nullable=True))
     op.create_table(
         "trade_batches",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -36,9 +38,9 @@ def upgrade() -> None:
         sa.Column("line_count", sa.Integer(), nullable=False),
         sa.Column("payout_each", sa.BigInteger(), nullable=False),
         sa.Column("lines_enc", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("submitted_at", UTCDateTime(), nullable=True),
-        sa.Column("summarized_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=True),
+        sa.Column("summarized_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_trade_batches_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trade_batches")),
     )

@@ -9,11 +9,12 @@ Create Date: 2026-12-05
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from voucher_exchange.db.types import UTCDateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -23,6 +24,30 @@ depends_on: str | Sequence[str] | None = None
 KEEP = timedelta(days=31)
 CHUNK = 10_000
 
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """Frozen as of revision 0017: voucher_exchange.db.types.UTCDateTime as it was then (naive UTC
+    stored, aware UTC read). A migration imports no application code: replaying history must not
+    change when the application does (docs/architecture.md, "One schema"). Its DDL is sa.DateTime()'s.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # This revision's view of the tables: the migration must not follow later changes to schema.py.
 _trades = sa.table(
     "trades",
@@ -31,13 +56,13 @@ _trades = sa.table(
     sa.column("device_id", sa.String()),
     sa.column("client_ip", sa.String()),
     sa.column("account_fingerprint", sa.String()),
-    sa.column("created_at", UTCDateTime()),
+    sa.column("created_at", _UTCDateTime()),
 )
 _counts = sa.table(
     "risk_counts",
     sa.column("kind", sa.String()),
     sa.column("key", sa.String()),
-    sa.column("bucket", UTCDateTime()),
+    sa.column("bucket", _UTCDateTime()),
     sa.column("shard", sa.Integer()),
     sa.column("n", sa.Integer()),
 )
@@ -46,7 +71,7 @@ _links = sa.table(
     sa.column("kind", sa.String()),
     sa.column("key", sa.String()),
     sa.column("user_id", sa.String()),
-    sa.column("last_seen", UTCDateTime()),
+    sa.column("last_seen", _UTCDateTime()),
 )
 
 
@@ -91,7 +116,7 @@ def upgrade() -> None:
         "risk_counts",
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("bucket", UTCDateTime(), nullable=False),
+        sa.Column("bucket", sa.DateTime(), nullable=False),
         sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.CheckConstraint("kind IN ('device', 'brand')", name=op.f("ck_risk_counts_kind")),
@@ -103,7 +128,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("last_seen", UTCDateTime(), nullable=False),
+        sa.Column("last_seen", sa.DateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('device', 'ip', 'account')", name=op.f("ck_risk_links_kind")),
         sa.PrimaryKeyConstraint("kind", "key", "user_id", name=op.f("pk_risk_links")),
     )
