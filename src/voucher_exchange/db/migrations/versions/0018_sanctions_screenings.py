@@ -22,17 +22,22 @@ _AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "sanctions_screenings",
-        sa.Column("subject", sa.String(12), primary_key=True),
-        sa.Column("subject_id", sa.String(36), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("subject", sa.String(12), nullable=False),
+        sa.Column("subject_id", sa.String(36), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("strength", sa.String(10), nullable=False, server_default="none"),
         sa.Column("match", sa.JSON(), nullable=True),
         sa.Column("list_id", _AUTO_ID, nullable=True),
+        # Every name is this revision's own, not the naming convention's (which may change).
+        sa.PrimaryKeyConstraint("subject", "subject_id", name=op.f("pk_sanctions_screenings")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_sanctions_screenings_user_id_users")
+        ),
         sa.CheckConstraint(
             "subject IN ('customer', 'destination')", name=op.f("ck_sanctions_screenings_subject")
         ),
     )
-    op.create_index("ix_sanctions_screenings_user_id", "sanctions_screenings", ["user_id"])
+    op.create_index(op.f("ix_sanctions_screenings_user_id"), "sanctions_screenings", ["user_id"])
     # Only screenings that happened or found something move; "never screened" is no row.
     op.execute(
         "INSERT INTO sanctions_screenings (subject, subject_id, user_id, strength, match, list_id) "
@@ -78,5 +83,5 @@ def downgrade() -> None:
         "UPDATE users SET screened_list_id = (SELECT s.list_id FROM sanctions_screenings s "
         "WHERE s.subject = 'customer' AND s.subject_id = users.id)"
     )
-    op.drop_index("ix_sanctions_screenings_user_id", table_name="sanctions_screenings")
+    op.drop_index(op.f("ix_sanctions_screenings_user_id"), table_name="sanctions_screenings")
     op.drop_table("sanctions_screenings")
