@@ -31,9 +31,8 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a staff account (or add a role to an existing one)."""
-    with context(database_url) as ctx, ctx.uow() as uow:
-        user = accounts.create_staff(uow.conn, email, password, role, ctx.clock.now(), actor="cli")
-        uow.commit()
+    with context(database_url) as ctx:
+        user = accounts.add_staff_member(ctx, email, password, role, actor="cli")
     console.print(f"[green]{user.email}[/green] now has roles: {', '.join(sorted(user.roles))}")
 
 

@@ -281,9 +281,7 @@ def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(
     try:
         if role not in set(Role):
             raise InvalidInput("role_invalid", "Choose a role.", "role")
-        with v.ctx.uow() as uow:
-            accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now(), operator.email)
-            uow.commit()
+        accounts.add_staff_member(v.ctx, email, password, Role(role), operator.email)
     except DomainError as exc:
         return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
     return redirect(v, "/staff/team")
@@ -296,9 +294,7 @@ async def set_roles(v: Page, user_id: str, request: Request) -> Response:
     form = await request.form()
     chosen = {Role(r) for r in form.getlist("roles") if isinstance(r, str) and r in set(Role)}
     try:
-        with v.ctx.uow() as uow:
-            accounts.set_roles(uow.conn, operator, user_id[:36], chosen, v.ctx.clock.now())
-            uow.commit()
+        accounts.change_roles(v.ctx, operator, user_id[:36], chosen)
     except DomainError as exc:
         return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
     return redirect(v, "/staff/team")

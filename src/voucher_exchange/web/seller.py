@@ -117,9 +117,7 @@ def language(v: Page, lang: Annotated[str, Form(max_length=5)], next: Text = "/"
     chosen = i18n.pick(lang)
     v.cookies[LANG_COOKIE] = chosen
     if v.user is not None:
-        with v.ctx.uow() as uow:
-            accounts.set_language(uow.conn, v.user, chosen)
-            uow.commit()
+        accounts.change_language(v.ctx, v.user, chosen)
     return redirect(v, safe_next(next))
 
 
@@ -206,9 +204,7 @@ def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
 def logout(v: Page) -> Response:
     """Sign out: the session's token stops working."""
     if v.session_token:
-        with v.ctx.uow() as uow:
-            accounts.log_out(uow.conn, v.session_token)
-            uow.commit()
+        accounts.sign_out(v.ctx, v.session_token)
     response = redirect(v, "/")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -218,9 +214,7 @@ def logout(v: Page) -> Response:
 def sign_out_everywhere(v: Page) -> Response:
     """End every session and API token of the signed-in user, this one included."""
     user = v.seller()
-    with v.ctx.uow() as uow:
-        accounts.log_out_everywhere(uow.conn, user, v.ctx.clock.now())
-        uow.commit()
+    accounts.sign_out_everywhere(v.ctx, user)
     response = redirect(v, "/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
