@@ -16,6 +16,7 @@ from voucher_exchange.audit import chain
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.clock import Clock
+from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
@@ -379,6 +380,15 @@ def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, d
         lifecycle.redirect_payout(conn, trade.id, now, user.email, destination.id)
     except TradeMovedOn:
         raise Conflict("payout_not_refused", "The trade moved on meanwhile.") from None
+
+
+def retry_failed_trade(ctx: Context, actor: str, trade_id: str) -> TradeStatus:
+    """Use case: an operator puts a failed trade back to work (see `retry_failed`); workers wake."""
+    with ctx.uow() as uow:
+        target = retry_failed(uow.conn, ctx.clock, actor, trade_id)
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+    return target
 
 
 def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> TradeStatus:

@@ -12,7 +12,7 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
-from voucher_exchange.catalog.models import BrandStatus, RateSchedule
+from voucher_exchange.catalog.models import BIG_RATE_STEP_BPS, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
@@ -21,6 +21,7 @@ from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades import views as trade_views
 from voucher_exchange.web import audit_words, forms, labels, staff_words
 from voucher_exchange.web.charts import volume_chart
 from voucher_exchange.web.render import page, redirect
@@ -84,17 +85,6 @@ def brand(v: Page, slug: str) -> Response:
     return _brand_page(v, slug)
 
 
-# A rate moved by more than this (at any band's face value) asks the operator to confirm: a typo
-# like 8.5 for 85 would otherwise pay sellers a tenth of the value until someone notices.
-BIG_RATE_STEP_BPS = 500
-
-
-def _big_rate_change(current: RateSchedule, bands: list[dict[str, int]]) -> bool:
-    new = RateSchedule(current.version + 1, RateSchedule.bands_from_json(bands))
-    faces = {b.min_face for b in current.bands} | {b["min_face"] for b in bands}
-    return any(abs(new.rate_for(face) - current.rate_for(face)) > BIG_RATE_STEP_BPS for face in faces)
-
-
 @router.post("/brands/{slug}/rates")
 async def set_rates(v: Page, slug: str, request: Request) -> Response:
     """A new rate version (bands from face value → rate %); it applies to new quotes only."""
@@ -117,28 +107,15 @@ async def set_rates(v: Page, slug: str, request: Request) -> Response:
         bands.sort(key=lambda b: b["min_face"])
         if form.get("confirm") != "yes":
             with v.ctx.uow(readonly=True) as uow:
-                brand = catalog.require_brand(uow.conn, slug[:60])
-            if _big_rate_change(brand.rates, bands):
+                big = catalog.rates_to_confirm(uow.conn, slug[:60], bands)
+            if big is not None:
                 return staff_page(
-                    v, "staff/rates_confirm.html", brand=brand, bands=bands, step=BIG_RATE_STEP_BPS
+                    v, "staff/rates_confirm.html", brand=big, bands=bands, step=BIG_RATE_STEP_BPS
                 )
-        with v.ctx.uow() as uow:
-            catalog.set_rates(
-                uow.conn,
-                slug[:60],
-                bands,
-                v.ctx.clock.now(),
-                operator.email,
-            )
-            uow.commit()
+        catalog.change_rates(v.ctx, slug[:60], bands, operator.email)
     except DomainError as exc:
         return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
     return redirect(v, f"/staff/brands/{slug[:60]}")
-
-
-def _needs_confirmation(current: BrandStatus, wanted: BrandStatus) -> bool:
-    """Suspending refuses trades already in progress; lifting a suspension trusts the issuer again."""
-    return wanted is not current and BrandStatus.SUSPENDED in (current, wanted)
 
 
 @router.post("/brands/{slug}/status")
@@ -156,15 +133,16 @@ def set_status(
         wanted = BrandStatus(status)
         if confirm != "yes":
             with v.ctx.uow(readonly=True) as uow:
-                brand = catalog.require_brand(uow.conn, slug[:60])
-                in_progress = trade_service.open_trade_count(uow.conn, brand.slug)
-            if _needs_confirmation(brand.status, wanted):
+                change = trade_views.status_change_to_confirm(uow.conn, slug[:60], wanted)
+            if change is not None:
                 return staff_page(
-                    v, "staff/brand_confirm.html", brand=brand, wanted=wanted, in_progress=in_progress
+                    v,
+                    "staff/brand_confirm.html",
+                    brand=change.brand,
+                    wanted=change.wanted,
+                    in_progress=change.in_progress,
                 )
-        with v.ctx.uow() as uow:
-            catalog.set_status(uow.conn, slug[:60], BrandStatus(status), v.ctx.clock.now(), operator.email)
-            uow.commit()
+        catalog.change_brand_status(v.ctx, slug[:60], wanted, operator.email)
     except DomainError as exc:
         return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
     return redirect(v, f"/staff/brands/{slug[:60]}")
@@ -182,22 +160,17 @@ def ledger_page(v: Page, trade: str = "", payout: str = "") -> Response:
 
 def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
     v.staff(Role.OPERATOR)
-    currency = v.ctx.settings.currency
     with v.ctx.uow(readonly=True) as uow:
-        pending = payout_service.in_flight(uow.conn)
-        failed = trade_service.failed_trades(uow.conn, v.ctx.clock.now())
-        treasury = payout_service.treasury_available(uow.conn, currency)
-        state = payout_service.treasury_state(uow.conn, currency)
-        funding = ledger_service.transfers(uow.conn, key_prefix="funding:")
+        screen = trade_views.payouts_screen(uow.conn, v.ctx.clock.now(), v.ctx.settings.currency)
     return staff_page(
         v,
         "staff/payouts.html",
         status=status,
-        treasury_state=state,
-        pending=pending,
-        failed=failed,
-        treasury=treasury,
-        funding=list(reversed(funding)),
+        treasury_state=screen.treasury_state,
+        pending=screen.pending,
+        failed=screen.failed,
+        treasury=screen.treasury,
+        funding=screen.funding,
         **values,
     )
 
@@ -213,10 +186,7 @@ def retry(v: Page, trade_id: str) -> Response:
     """Put a failed trade back to work where it stopped."""
     operator = v.staff(Role.OPERATOR)
     try:
-        with v.ctx.uow() as uow:
-            trade_service.retry_failed(uow.conn, v.ctx.clock, operator.email, trade_id[:36])
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
+        trade_service.retry_failed_trade(v.ctx, operator.email, trade_id[:36])
     except DomainError as exc:
         return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
     return redirect(v, "/staff/payouts")
@@ -229,12 +199,7 @@ def fund(v: Page, amount: Field, reference: Field) -> Response:
     currency = v.ctx.settings.currency
     try:
         money = forms.parse_amount(amount, currency, "amount")
-        with v.ctx.uow() as uow:
-            recorded = payout_service.fund_treasury(
-                uow.conn, reference, money, v.ctx.clock.now(), operator.email
-            )
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
+        recorded = payout_service.record_treasury_funding(v.ctx, reference, money, operator.email)
     except DomainError as exc:
         return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
     if not recorded:
