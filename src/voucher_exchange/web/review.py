@@ -99,19 +99,7 @@ def decide(
     """Approve or reject with a note; the trade resumes or stops."""
     reviewer = v.staff(Role.REVIEWER)
     try:
-        with v.ctx.uow() as uow:
-            review.decide(
-                uow.conn,
-                v.ctx.clock,
-                reviewer,
-                trade_id[:64],
-                outcome,
-                note,
-                reason or None,
-                v.ctx.settings.dual_approval_threshold,
-            )
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
+        review.decide_trade(v.ctx, reviewer, trade_id[:64], outcome, note, reason or None)
     except DomainError as exc:
         return _trade_page(v, trade_id, status=exc.status, error=forms.message(exc, v.lang), note=note)
     return redirect(v, "/staff/review")
@@ -122,9 +110,7 @@ def reveal(v: Page, trade_id: str) -> Response:
     """Show the voucher's code to a permitted staff member (audited); never put it in a URL."""
     staff = v.staff(Role.REVIEWER)
     try:
-        with v.ctx.uow() as uow:
-            secret = evidence.reveal_code(uow.conn, v.ctx.vault, staff, trade_id[:64], v.ctx.clock.now())
-            uow.commit()
+        secret = evidence.reveal_voucher_code(v.ctx, staff, trade_id[:64])
     except DomainError as exc:
         return page(v, "staff/_revealed.html", status=exc.status, error=forms.message(exc, v.lang))
     return page(v, "staff/_revealed.html", secret=secret)
@@ -139,7 +125,5 @@ def answer_appeal(
 ) -> Response:
     """Uphold a reversal or write off what the seller owes for it."""
     reviewer = v.staff(Role.REVIEWER)
-    with v.ctx.uow() as uow:
-        reversal_service.answer_appeal(uow.conn, v.ctx.clock, reviewer, trade_id[:64], outcome, note)
-        uow.commit()
+    reversal_service.decide_appeal(v.ctx, reviewer, trade_id[:64], outcome, note)
     return redirect(v, "/staff/review")

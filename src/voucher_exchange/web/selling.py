@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
 from voucher_exchange import i18n
 from voucher_exchange.catalog import service as catalog
@@ -42,9 +41,7 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     try:
         throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
         amount = forms.parse_amount(face, v.ctx.settings.currency)
-        with v.ctx.uow() as uow:
-            quote = quotes.create_quote(uow.conn, v.ctx.settings, v.ctx.clock, user, brand, amount)
-            uow.commit()
+        quote = quotes.take_quote(v.ctx, user, brand, amount)
     except DomainError as exc:
         brands = brands_on_sale(v)
         calc = {"error": forms.message(exc, v.lang)}
@@ -238,10 +235,7 @@ def sell(
             client_ip=v.client_ip,
             device_id=(v.request.headers.get("x-device-id") or "")[:64] or None,
         )
-        with v.ctx.uow() as uow:
-            trade_id = trade_service.submit(uow.conn, v.ctx.clock, v.ctx.vault, user, cmd)
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
+        trade_id = trade_service.sell_voucher(v.ctx, user, cmd)
     except DomainError as exc:
         # What was chosen comes back; the code and PIN never do.
         kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
@@ -330,23 +324,14 @@ def redirect_payout(v: Page, trade_id: str, payout_destination_id: Text) -> Resp
     return _trade_action(
         v,
         trade_id,
-        lambda conn: trade_service.redirect_payout(
-            conn, v.ctx.clock, user, trade_id[:64], payout_destination_id[:36]
-        ),
-        wake=True,
+        lambda: trade_service.redirect_trade_payout(v.ctx, user, trade_id[:64], payout_destination_id[:36]),
     )
 
 
-def _trade_action(
-    v: Visitor, trade_id: str, act: Callable[[Connection], None], wake: bool = False
-) -> Response:
-    """Do one thing to a seller's trade in one transaction; back to its page, or the page with the error."""
+def _trade_action(v: Visitor, trade_id: str, act: Callable[[], None]) -> Response:
+    """Do one thing to a seller's trade (one use case); back to its page, or the page with the error."""
     try:
-        with v.ctx.uow() as uow:
-            act(uow.conn)
-            if wake:
-                uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
+        act()
     except DomainError as exc:
         return page(
             v,
@@ -372,9 +357,7 @@ def receipt(v: Page, trade_id: str) -> Response:
 def cancel(v: Page, trade_id: str) -> Response:
     """Withdraw a trade before verification or while it is reviewed."""
     user = v.seller()
-    return _trade_action(
-        v, trade_id, lambda conn: trade_service.cancel(conn, v.ctx.clock, user, trade_id[:64])
-    )
+    return _trade_action(v, trade_id, lambda: trade_service.cancel_trade(v.ctx, user, trade_id[:64]))
 
 
 @router.post("/trades/{trade_id}/appeal")
@@ -382,5 +365,5 @@ def appeal(v: Page, trade_id: str, note: Annotated[str, Form(max_length=2000)]) 
     """Contest a reversal, once."""
     user = v.seller()
     return _trade_action(
-        v, trade_id, lambda conn: reversal_service.appeal(conn, v.ctx.clock, user, trade_id[:64], note)
+        v, trade_id, lambda: reversal_service.appeal_reversal(v.ctx, user, trade_id[:64], note)
     )

@@ -22,7 +22,6 @@ from voucher_exchange.trust.models import (
     TITLE_MAX,
     ConsentDocument,
     ConsentKind,
-    checked_profile,
 )
 from voucher_exchange.web import forms, profile_cache
 from voucher_exchange.web.render import page, redirect
@@ -140,10 +139,7 @@ def save_business(
         "kakao_channel_url": kakao_channel_url,
     }
     try:
-        new = checked_profile(sent)
-        with v.ctx.uow() as uow:
-            trust.set_profile(uow.conn, new, operator.email, v.ctx.clock.now())
-            uow.commit()
+        trust.save_profile(v.ctx, sent, operator.email)
     except DomainError as exc:
         return _profile_page(
             v, status=exc.status, form=sent, error=forms.message(exc, v.lang), field=exc.field
@@ -180,9 +176,7 @@ def publish(v: Page, kind: Annotated[str, Form(max_length=20)], title: Title, bo
     try:
         if kind not in set(ConsentKind):
             raise InvalidInput("document_kind_invalid", "Choose which text to publish.", "kind")
-        with v.ctx.uow() as uow:
-            trust.publish(uow.conn, ConsentKind(kind), title, body, operator.email, v.ctx.clock.now())
-            uow.commit()
+        trust.publish_document(v.ctx, ConsentKind(kind), title, body, operator.email)
     except DomainError as exc:
         return _documents_page(
             v, status=exc.status, error=forms.message(exc, v.lang), chosen=kind, title=title, body=body
