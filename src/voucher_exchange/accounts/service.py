@@ -285,6 +285,28 @@ def log_out_everywhere(conn: Connection, user: User, now: datetime) -> int:
     return ended
 
 
+def sign_out(ctx: Context, token: str) -> None:
+    """Use case: end this session (its token stops working)."""
+    with ctx.uow() as uow:
+        log_out(uow.conn, token)
+        uow.commit()
+
+
+def sign_out_everywhere(ctx: Context, user: User) -> int:
+    """Use case: end every session and API token of the user (audited); how many ended."""
+    with ctx.uow() as uow:
+        ended = log_out_everywhere(uow.conn, user, ctx.clock.now())
+        uow.commit()
+    return ended
+
+
+def change_language(ctx: Context, user: User, language: str) -> None:
+    """Use case: the signed-in user reads another language; their e-mails follow."""
+    with ctx.uow() as uow:
+        set_language(uow.conn, user, language)
+        uow.commit()
+
+
 def set_language(conn: Connection, user: User, language: str) -> None:
     """Remember the language the user reads; e-mails are written in it."""
     if language in LANGUAGES and language != user.language:
@@ -326,6 +348,22 @@ def authenticate_api(ctx: Context, token: str) -> User:
 def list_staff(conn: Connection) -> list[User]:
     """Everyone holding a role."""
     return repository.staff(conn)
+
+
+def change_roles(ctx: Context, actor: User, user_id: str, roles: set[Role]) -> User:
+    """Use case: an operator replaces a staff member's roles (audited, before → after)."""
+    with ctx.uow() as uow:
+        changed = set_roles(uow.conn, actor, user_id, roles, ctx.clock.now())
+        uow.commit()
+    return changed
+
+
+def add_staff_member(ctx: Context, email: str, password: str, role: Role, actor: str) -> User:
+    """Use case: a staff account, or a role for an existing account (audited as `actor`)."""
+    with ctx.uow() as uow:
+        user = create_staff(uow.conn, email, password, role, ctx.clock.now(), actor)
+        uow.commit()
+    return user
 
 
 def set_roles(conn: Connection, actor: User, user_id: str, roles: set[Role], now: datetime) -> User:

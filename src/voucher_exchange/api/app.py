@@ -55,7 +55,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    errors.install(app, web.error_page if pages else None)
+    errors.install(app, web.error_page if pages else None, web.refused if pages else None)
     app.add_middleware(Observe)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Added last, so it runs first: nothing reads an oversized or hostile request.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,10 +38,16 @@ def _field(loc: tuple[Any, ...]) -> str | None:
 
 # Renders an error as a web page: (request, status, code, message) → HTML, or None for API paths.
 PageErrors = Callable[[Request, int, str, str], Response | None]
+# Renders a use case's refusal as the page that was asked for, or None (web/refusals.py).
+Refusals = Callable[[Request, DomainError], Awaitable[Response | None]]
 
 
-def install(app: FastAPI, pages: PageErrors | None = None) -> None:
-    """Register the handlers on an app; `pages` answers errors on web pages in HTML."""
+def install(app: FastAPI, pages: PageErrors | None = None, refusals: Refusals | None = None) -> None:
+    """Register the handlers on an app; `pages` answers errors on web pages in HTML.
+
+    `refusals` is asked first about a `DomainError`: a web page that registered how it shows
+    a refusal (the form again, with the error) answers with that page.
+    """
 
     def respond(request: Request, status: int, code: str, message: str, field: str | None = None) -> Response:
         html = pages(request, status, code, message) if pages else None
@@ -49,6 +55,14 @@ def install(app: FastAPI, pages: PageErrors | None = None) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if refusals is not None:
+            try:
+                shown = await refusals(request, exc)
+            except DomainError as again:  # the refused page was refused itself: the error page
+                exc = again
+            else:
+                if shown is not None:
+                    return shown
         response = respond(request, exc.status, exc.code, exc.message, exc.field)
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)

@@ -28,6 +28,11 @@ class BrandStatus(StrEnum):
     """Issuer insolvent or unsafe: never bought, pending trades are refused."""
 
 
+def status_change_needs_confirmation(current: BrandStatus, wanted: BrandStatus) -> bool:
+    """Suspending refuses trades already in progress; lifting a suspension trusts the issuer again."""
+    return wanted is not current and BrandStatus.SUSPENDED in (current, wanted)
+
+
 def luhn_check_digit(digits: str) -> str:
     """The Luhn digit that makes `digits + d` valid."""
     total = 0
@@ -209,6 +214,18 @@ class RateSchedule:
     def bands_from_json(data: list[dict[str, int]]) -> tuple[RateBand, ...]:
         """Parse `[{"min_face": 0, "rate_bps": 9000}, ...]`."""
         return tuple(RateBand(int(b["min_face"]), int(b["rate_bps"])) for b in data)
+
+
+# A rate moved by more than this (at any band's face value) asks the operator to confirm: a typo
+# like 8.5 for 85 would otherwise pay sellers a tenth of the value until someone notices.
+BIG_RATE_STEP_BPS = 500
+
+
+def is_big_rate_change(current: RateSchedule, bands: list[dict[str, int]]) -> bool:
+    """True when `bands` move the rate at any band's face value by more than BIG_RATE_STEP_BPS."""
+    new = RateSchedule(current.version + 1, RateSchedule.bands_from_json(bands))
+    faces = {b.min_face for b in current.bands} | {b["min_face"] for b in bands}
+    return any(abs(new.rate_for(face) - current.rate_for(face)) > BIG_RATE_STEP_BPS for face in faces)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from voucher_exchange.catalog.models import (
     CodeFormat,
     FaceValues,
     RateSchedule,
+    is_big_rate_change,
 )
+from voucher_exchange.context import Context
 from voucher_exchange.errors import InvalidInput, NotFound
 
 
@@ -80,6 +82,21 @@ def import_catalog(conn: Connection, data: dict[str, Any], now: datetime, actor:
     return ImportSummary(added, updated, versions)
 
 
+def import_catalog_file(ctx: Context, path: Path, actor: str) -> ImportSummary:
+    """Use case: import a catalog file (see `read_catalog_file`), audited with what it changed."""
+    data = read_catalog_file(path)
+    with ctx.uow() as uow:
+        summary = import_catalog(uow.conn, data, ctx.clock.now(), actor)
+        changed = {
+            "added": summary.added,
+            "updated": summary.updated,
+            "rate_versions": summary.new_rate_versions,
+        }
+        audit.record(uow.conn, actor, "catalog.import", path.name, changed, ctx.clock.now())
+        uow.commit()
+    return summary
+
+
 def _append_rate_if_changed(
     conn: Connection, slug: str, bands: list[dict[str, int]], now: datetime, actor: str
 ) -> bool:
@@ -89,6 +106,27 @@ def _append_rate_if_changed(
         return False
     repository.add_rate_version(conn, slug, (current[0] + 1) if current else 1, normalised, now, actor)
     return True
+
+
+def rates_to_confirm(conn: Connection, slug: str, bands: list[dict[str, int]]) -> Brand | None:
+    """The brand, when moving its rates to `bands` is big enough to ask the operator first; else None."""
+    brand = require_brand(conn, slug)
+    return brand if is_big_rate_change(brand.rates, bands) else None
+
+
+def change_rates(ctx: Context, slug: str, bands: list[dict[str, int]], actor: str) -> Brand:
+    """Use case: a new rate version for a brand (audited); it applies to new quotes only."""
+    with ctx.uow() as uow:
+        brand = set_rates(uow.conn, slug, bands, ctx.clock.now(), actor)
+        uow.commit()
+    return brand
+
+
+def change_brand_status(ctx: Context, slug: str, status: BrandStatus, actor: str) -> None:
+    """Use case: pause, suspend or reactivate a brand (audited, before → after)."""
+    with ctx.uow() as uow:
+        set_status(uow.conn, slug, status, ctx.clock.now(), actor)
+        uow.commit()
 
 
 def set_rates(conn: Connection, slug: str, bands: list[dict[str, int]], now: datetime, actor: str) -> Brand:

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
-from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.cli.common import DatabaseUrl, console, context, write_json
 from voucher_exchange.ledger import service as ledger_service
@@ -31,9 +30,8 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a staff account (or add a role to an existing one)."""
-    with context(database_url) as ctx, ctx.uow() as uow:
-        user = accounts.create_staff(uow.conn, email, password, role, ctx.clock.now(), actor="cli")
-        uow.commit()
+    with context(database_url) as ctx:
+        user = accounts.add_staff_member(ctx, email, password, role, actor="cli")
     console.print(f"[green]{user.email}[/green] now has roles: {', '.join(sorted(user.roles))}")
 
 
@@ -56,22 +54,7 @@ def catalog_import(
 ) -> None:
     """Add or update brands; changed rates become new versions."""
     with context(database_url) as ctx:
-        data = catalog.read_catalog_file(file)
-        with ctx.uow() as uow:
-            summary = catalog.import_catalog(uow.conn, data, ctx.clock.now(), "cli")
-            audit.record(
-                uow.conn,
-                "cli",
-                "catalog.import",
-                file.name,
-                {
-                    "added": summary.added,
-                    "updated": summary.updated,
-                    "rate_versions": summary.new_rate_versions,
-                },
-                ctx.clock.now(),
-            )
-            uow.commit()
+        summary = catalog.import_catalog_file(ctx, file, "cli")
     console.print(
         f"[green]imported[/green] {summary.added} new, {summary.updated} updated, "
         f"{summary.new_rate_versions} new rate versions"
@@ -136,9 +119,7 @@ def ledger_fund(
     with context(database_url) as ctx:
         cur = currency or ctx.settings.currency
         money = Money(amount, cur)
-        with ctx.uow() as uow:
-            recorded = payout_service.fund_treasury(uow.conn, reference, money, ctx.clock.now())
-            uow.commit()
+        recorded = payout_service.record_treasury_funding(ctx, reference, money)
     if recorded:
         console.print(f"[green]treasury funded[/green] {money.format()} (ref {reference})")
     else:

@@ -8,12 +8,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, err, settings
 from voucher_exchange.clock import SystemClock
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.rotation.service import rotate
+from voucher_exchange.rotation.service import rotate_master_key
 from voucher_exchange.security.vault import KEY_BYTES, Vault, load_or_create_master_key
 
 keys_app = typer.Typer(help="The data-encryption master key.", no_args_is_help=True)
@@ -36,20 +34,13 @@ def keys_rotate(
     engine = make_engine(cfg.database_url)
     with Progress(TextColumn("re-encrypting"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         task = bar.add_task("rotate", total=None)
-        with UnitOfWork(engine) as uow:
-            summary = rotate(
-                uow.conn,
-                Vault(current),
-                Vault(fresh),
-                lambda done, total: bar.update(task, completed=done, total=total),
-            )
-            counts = {
-                "trades": summary.trades,
-                "claims": summary.claims,
-                "destinations": summary.destinations,
-            }
-            audit.record(uow.conn, "cli", "keys.rotate", "master key", counts, SystemClock().now())
-            uow.commit()
+        summary = rotate_master_key(
+            engine,
+            Vault(current),
+            Vault(fresh),
+            SystemClock(),
+            lambda done, total: bar.update(task, completed=done, total=total),
+        )
     engine.dispose()
     old_copy = cfg.key_path.with_suffix(".key.old")
     cfg.key_path.replace(old_copy)

@@ -72,12 +72,11 @@ def keys_rotate(database_url: DatabaseUrl = None) -> None:
     cfg = settings(database_url)
     engine = make_engine(cfg.database_url)
     try:
-        with UnitOfWork(engine) as uow:
-            rotation = receipt_service.rotate(uow.conn, cfg.receipt_key_dir, SystemClock().now())
-            uow.commit()
+        rotation, removed = receipt_service.rotate_signing_key(
+            engine, cfg.receipt_key_dir, SystemClock().now()
+        )
     finally:
         engine.dispose()
-    removed = receipt_service.forget_retired(cfg.receipt_key_dir, rotation)
     console.print(
         f"[green]new signing key[/green] {rotation.key_id} in {cfg.receipt_key_dir}; "
         f"retired {', '.join(rotation.retired) or 'none'} "

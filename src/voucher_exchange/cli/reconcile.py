@@ -13,6 +13,7 @@ from rich.table import Table
 from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, context, err
 from voucher_exchange.reconcile import daily
+from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reconcile.matching import Bucket, Movement, Result
 from voucher_exchange.reconcile.statements import Source
 from voucher_exchange.trades import service as trade_service
@@ -76,9 +77,7 @@ def reconcile(
             else timedelta(seconds=seconds)
         )
         statement = daily.Statement(source, statement_day, file.name, text)
-        with ctx.uow() as uow:
-            run, results = daily.run(uow.conn, statement, tolerance, "cli", ctx.clock.now())
-            uow.commit()
+        run, results = reconcile_service.reconcile_statement(ctx, statement, tolerance, "cli")
     console.print(_table(results, show_matched))
     summary = Table("", "count", title=f"{source.value} statement {statement_day.isoformat()} (run {run.id})")
     for bucket, count in (

@@ -47,6 +47,18 @@ def treasury_available(conn: Connection, currency: str) -> int:
     return account.debits_posted - account.credits_posted - account.credits_pending
 
 
+def record_treasury_funding(ctx: Context, reference: str, amount: Money, actor: str = "cli") -> bool:
+    """Use case: record a deposit into the payout account (audited); False if the reference was seen.
+
+    Payouts waiting for funds are woken at once.
+    """
+    with ctx.uow() as uow:
+        recorded = fund_treasury(uow.conn, reference, amount, ctx.clock.now(), actor)
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+    return recorded
+
+
 def fund_treasury(conn: Connection, reference: str, amount: Money, now: datetime, actor: str = "cli") -> bool:
     """Record money the operator put into the payout account; False if the reference was recorded before."""
     reference = reference.strip()

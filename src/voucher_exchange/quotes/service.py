@@ -13,10 +13,19 @@ from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
+from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import models, repository
 from voucher_exchange.quotes.models import Quote
+
+
+def take_quote(ctx: Context, user: User, brand_slug: str, face_value: Money) -> Quote:
+    """Use case: a seller takes a binding quote (see `create_quote`)."""
+    with ctx.uow() as uow:
+        quote = create_quote(uow.conn, ctx.settings, ctx.clock, user, brand_slug, face_value)
+        uow.commit()
+    return quote
 
 
 def create_quote(

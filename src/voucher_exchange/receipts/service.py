@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from voucher_exchange.accounts.models import User
 from voucher_exchange.config import Settings
+from voucher_exchange.context import Context
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError, NotFound
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import repository as receipt_repo
@@ -45,6 +47,14 @@ class SigningKeyMissing(DomainError):
             "receipt_key_missing",
             "This server cannot sign receipts yet: its receipt key is missing. Please try again later.",
         )
+
+
+def issue_own_receipt(ctx: Context, user: User, trade_id: str) -> SignedReceipt:
+    """Use case: the seller's signed receipt for their paid trade (issued and stored on first request)."""
+    with ctx.uow() as uow:
+        signed = own_receipt(uow.conn, ctx.settings, ctx.clock.now(), user, trade_id)
+        uow.commit()
+    return signed
 
 
 def own_receipt(
@@ -114,6 +124,18 @@ class Rotation:
 
     key_id: str
     retired: list[str]
+
+
+def rotate_signing_key(engine: Engine, key_dir: Path, now: datetime) -> tuple[Rotation, int]:
+    """Use case: a new signing key, committed; then the retired keys' private files are deleted.
+
+    Returns the rotation and how many private key files were deleted here. Takes the engine,
+    not a context: the command runs on a host without the rest of the exchange's collaborators.
+    """
+    with UnitOfWork(engine) as uow:
+        rotation = rotate(uow.conn, key_dir, now)
+        uow.commit()
+    return rotation, forget_retired(key_dir, rotation)
 
 
 def rotate(conn: Connection, key_dir: Path, now: datetime) -> Rotation:

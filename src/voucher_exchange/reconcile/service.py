@@ -8,12 +8,16 @@ posted payout per paid trade, and no open trade without a job to move it on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
+from voucher_exchange.context import Context
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ledger.models import Transfer
-from voucher_exchange.reconcile import views
+from voucher_exchange.reconcile import daily, views
+from voucher_exchange.reconcile.matching import Result
+from voucher_exchange.reconcile.models import StoredRun
 from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.trades.models import TradeStatus
 
@@ -108,3 +112,13 @@ def transfers_of(conn: Connection, trade_id: str = "", payout_id: str = "") -> l
         found = trade_transfers(conn, trade_id)
         return [t for t in found if t.reference == f"payout:{payout_id}"] if payout_id else found
     return payout_transfers(conn, payout_id) if payout_id else []
+
+
+def reconcile_statement(
+    ctx: Context, statement: daily.Statement, tolerance: timedelta, actor: str
+) -> tuple[StoredRun, list[Result]]:
+    """Use case: match a day's statement to the books, store the run and audit it (see `daily.run`)."""
+    with ctx.uow() as uow:
+        run, results = daily.run(uow.conn, statement, tolerance, actor, ctx.clock.now())
+        uow.commit()
+    return run, results

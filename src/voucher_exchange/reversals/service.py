@@ -113,6 +113,21 @@ def owed_by(conn: Connection, user_id: str, currency: str) -> Money:
     return Money(owed, currency)
 
 
+def appeal_reversal(ctx: Context, user: User, trade_id: str, note: str) -> None:
+    """Use case: the seller contests a reversal, once (see `appeal`)."""
+    with ctx.uow() as uow:
+        appeal(uow.conn, ctx.clock, user, trade_id, note)
+        uow.commit()
+
+
+def decide_appeal(ctx: Context, reviewer: User, trade_id: str, outcome: str, note: str) -> AppealOutcome:
+    """Use case: a reviewer upholds a reversal or writes off what the seller owes (see `answer_appeal`)."""
+    with ctx.uow() as uow:
+        answer = answer_appeal(uow.conn, ctx.clock, reviewer, trade_id, outcome, note)
+        uow.commit()
+    return answer
+
+
 def appeal(conn: Connection, clock: Clock, user: User, trade_id: str, note: str) -> None:
     """The seller contests a reversal they are liable for; once."""
     note = note.strip()

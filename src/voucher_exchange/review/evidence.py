@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import service as audit
+from voucher_exchange.context import Context
 from voucher_exchange.db.schema import payout_destinations, users
 from voucher_exchange.db.schema import trades as trades_table
 from voucher_exchange.errors import Forbidden, NotFound
@@ -88,6 +89,14 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
         for d in trade_repo.all_decisions(conn, trade_id)
     ]
     return data
+
+
+def reveal_voucher_code(ctx: Context, actor: User, trade_id: str) -> dict[str, Any]:
+    """Use case: show a voucher's code to a permitted staff member; the reveal is audited."""
+    with ctx.uow() as uow:
+        secret = reveal_code(uow.conn, ctx.vault, actor, trade_id, ctx.clock.now())
+        uow.commit()
+    return secret
 
 
 def reveal_code(conn: Connection, vault: Vault, actor: User, trade_id: str, now: datetime) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import User, normalise_name
 from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
+from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.risk import repository as risk_repo
@@ -98,6 +99,26 @@ def queue_items(conn: Connection, wanted: QueueFilter, lang: str, now: datetime)
         items.append(data)
     oldest = items[0]["waiting_seconds"] if items else None
     return ReviewQueue(items[: wanted.limit], len(items), oldest)
+
+
+def decide_trade(
+    ctx: Context, reviewer: User, trade_id: str, outcome: str, note: str, close_reason: str | None = None
+) -> Trade:
+    """Use case: a reviewer approves or rejects a held trade (see `decide`); workers wake."""
+    with ctx.uow() as uow:
+        decided = decide(
+            uow.conn,
+            ctx.clock,
+            reviewer,
+            trade_id,
+            outcome,
+            note,
+            close_reason,
+            ctx.settings.dual_approval_threshold,
+        )
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+    return decided
 
 
 def decide(

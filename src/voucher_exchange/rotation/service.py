@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from voucher_exchange.audit import service as audit
+from voucher_exchange.clock import Clock
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades import repository as trade_repo
@@ -26,6 +29,22 @@ class RotationSummary:
     trades: int
     claims: int
     destinations: int
+
+
+def rotate_master_key(
+    engine: Engine, old: Vault, new: Vault, clock: Clock, progress: Progress | None = None
+) -> RotationSummary:
+    """Use case: re-encrypt every secret from `old` to `new` in one transaction, audited as `keys.rotate`.
+
+    Takes the engine, not a context: a context holds one vault, and this moves between two.
+    Installing the new key file is the caller's, once this has committed.
+    """
+    with UnitOfWork(engine) as uow:
+        summary = rotate(uow.conn, old, new, progress)
+        counts = {"trades": summary.trades, "claims": summary.claims, "destinations": summary.destinations}
+        audit.record(uow.conn, "cli", "keys.rotate", "master key", counts, clock.now())
+        uow.commit()
+    return summary
 
 
 def rotate(conn: Connection, old: Vault, new: Vault, progress: Progress | None = None) -> RotationSummary:

@@ -148,6 +148,22 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
     return trade_id
 
 
+def sell_voucher(ctx: Context, user: User, cmd: SubmitTrade) -> str:
+    """Use case: a seller submits a voucher under a quote; the new trade's id. Workers wake."""
+    with ctx.uow() as uow:
+        trade_id = submit(uow.conn, ctx.clock, ctx.vault, user, cmd)
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+    return trade_id
+
+
+def cancel_trade(ctx: Context, user: User, trade_id: str) -> None:
+    """Use case: a seller withdraws their trade (see `cancel`)."""
+    with ctx.uow() as uow:
+        cancel(uow.conn, ctx.clock, user, trade_id)
+        uow.commit()
+
+
 def cancel(conn: Connection, clock: Clock, user: User, trade_id: str) -> None:
     """Withdraw a trade before verification; the voucher's claim is released."""
     trade = trade_repo.get(conn, trade_id)
@@ -345,6 +361,14 @@ def failed_trades(conn: Connection, now: datetime, limit: int = 500) -> list[Fai
     ]
 
 
+def redirect_trade_payout(ctx: Context, user: User, trade_id: str, destination_id: str) -> None:
+    """Use case: after the bank refused a payout, the seller picks another account; workers wake."""
+    with ctx.uow() as uow:
+        redirect_payout(uow.conn, ctx.clock, user, trade_id, destination_id)
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+
+
 def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, destination_id: str) -> None:
     """After the bank refused a payout: send the money to another of the seller's verified accounts."""
     trade = trade_repo.get(conn, trade_id)
@@ -384,6 +408,15 @@ def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, d
         lifecycle.redirect_payout(conn, trade.id, now, user.email, destination.id)
     except TradeMovedOn:
         raise Conflict("payout_not_refused", "The trade moved on meanwhile.") from None
+
+
+def retry_failed_trade(ctx: Context, actor: str, trade_id: str) -> TradeStatus:
+    """Use case: an operator puts a failed trade back to work (see `retry_failed`); workers wake."""
+    with ctx.uow() as uow:
+        target = retry_failed(uow.conn, ctx.clock, actor, trade_id)
+        uow.after_commit(ctx.wake_workers)
+        uow.commit()
+    return target
 
 
 def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> TradeStatus:

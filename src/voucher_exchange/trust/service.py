@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from voucher_exchange.audit import service as audit
+from voucher_exchange.context import Context
 from voucher_exchange.errors import InvalidInput
 from voucher_exchange.i18n import N_
 from voucher_exchange.trust import repository as trust_repo
@@ -20,6 +21,7 @@ from voucher_exchange.trust.models import (
     ConsentKind,
     accept,
     changes,
+    checked_profile,
 )
 
 # The built-in texts of a deployment whose operator has published none (version 0, marked demo).
@@ -62,6 +64,26 @@ DEMO_DOCUMENTS = {
 def profile(conn: Connection) -> BusinessProfile:
     """The operator's profile, or the demo one (marked as such) before they saved it."""
     return trust_repo.profile(conn) or DEMO_PROFILE
+
+
+def save_profile(ctx: Context, fields: dict[str, str], actor: str) -> bool:
+    """Use case: the operator saves the business profile as typed (checked, audited before → after).
+
+    False when nothing changed.
+    """
+    new = checked_profile(fields)
+    with ctx.uow() as uow:
+        saved = set_profile(uow.conn, new, actor, ctx.clock.now())
+        uow.commit()
+    return saved
+
+
+def publish_document(ctx: Context, kind: ConsentKind, title: str, body: str, actor: str) -> ConsentDocument:
+    """Use case: publish a new version of one consent text (audited; see `publish`)."""
+    with ctx.uow() as uow:
+        doc = publish(uow.conn, kind, title, body, actor, ctx.clock.now())
+        uow.commit()
+    return doc
 
 
 def set_profile(conn: Connection, new: BusinessProfile, actor: str, now: datetime) -> bool:

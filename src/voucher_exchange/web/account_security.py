@@ -9,11 +9,10 @@ from fastapi.responses import Response
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts import credentials, recovery
-from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.privacy import service as privacy
-from voucher_exchange.web import forms
 from voucher_exchange.web.forms import Text
+from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import SESSION_COOKIE, Page, Visitor, check_csrf
 
@@ -39,18 +38,17 @@ def security(v: Page, notice: str = "") -> Response:
     return _page(v, done=i18n.gettext(v.lang, known) if known else "")
 
 
-def _refused(v: Visitor, exc: DomainError, form: str) -> Response:
-    return _page(v, status=exc.status, errors={form: forms.message(exc, v.lang)})
+def _refusal_under(v: Visitor, form: str) -> None:
+    """A refusal shows this page again, the error under the form it came from."""
+    on_refusal(v, lambda refused: _page(v, status=refused.status, errors={form: refused.message}))
 
 
 @router.post("/account/security/password")
 def change_password(v: Page, current_password: Text, password: Text) -> Response:
     """Change the password (the current one is asked again); other sessions end."""
     user = v.seller()
-    try:
-        credentials.change_password(v.ctx, user, current_password, password, v.session_token or "")
-    except DomainError as exc:
-        return _refused(v, exc, "password")
+    _refusal_under(v, "password")
+    credentials.change_password(v.ctx, user, current_password, password, v.session_token or "")
     return redirect(v, "/account/security?notice=password")
 
 
@@ -58,10 +56,8 @@ def change_password(v: Page, current_password: Text, password: Text) -> Response
 def change_email(v: Page, email: Text, password: Text) -> Response:
     """Move the account to another address once that address is confirmed."""
     user = v.seller()
-    try:
-        credentials.change_email(v.ctx, user, password, email)
-    except DomainError as exc:
-        return _refused(v, exc, "email")
+    _refusal_under(v, "email")
+    credentials.change_email(v.ctx, user, password, email)
     return redirect(v, "/account/security?notice=email")
 
 
@@ -69,10 +65,8 @@ def change_email(v: Page, email: Text, password: Text) -> Response:
 def resend_verification(v: Page) -> Response:
     """Mail a new verification link."""
     user = v.seller()
-    try:
-        recovery.resend_verification(v.ctx, user)
-    except DomainError as exc:
-        return _refused(v, exc, "verification")
+    _refusal_under(v, "verification")
+    recovery.resend_verification(v.ctx, user)
     return redirect(v, "/account/security?notice=verification")
 
 
@@ -88,10 +82,8 @@ def sign_out_others(v: Page) -> Response:
 def delete_account(v: Page, password: Text) -> Response:
     """Erase the account (refused while money is in flight)."""
     user = v.seller()
-    try:
-        privacy.erase_account(v.ctx, user, password)
-    except DomainError as exc:
-        return _refused(v, exc, "delete")
+    _refusal_under(v, "delete")
+    privacy.erase_account(v.ctx, user, password)
     response = redirect(v, "/login?notice=account_deleted")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from voucher_exchange import i18n
+from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.web import (
     account_security,
@@ -18,6 +19,7 @@ from voucher_exchange.web import (
     receipts,
     reconciliation,
     recovery,
+    refusals,
     review,
     seller,
     selling,
@@ -66,6 +68,24 @@ def error_page(request: Request, status: int, code: str, text: str) -> Response 
     return page(v, "error.html", status=status, title=title, message=text)
 
 
+async def refused(request: Request, error: DomainError) -> Response | None:
+    """A use case's refusal on a page that registered how to show it (web/refusals.py); else None."""
+    try:
+        return await refusals.answer(request, error)
+    except LoginRequired:
+        return _to_login(request)
+    except EnrolmentRequired:
+        return _to_enrolment(request)
+
+
+def _to_login(request: Request) -> Response:
+    return redirect(visitor(request), f"/login?next={request.url.path}")
+
+
+def _to_enrolment(request: Request) -> Response:
+    return redirect(visitor(request), "/account/two-factor")
+
+
 def mount(app: FastAPI) -> None:
     """Add the pages and their assets to `app`."""
     vendor_dir = node_modules()
@@ -104,8 +124,8 @@ def mount(app: FastAPI) -> None:
 
     @app.exception_handler(EnrolmentRequired)
     async def _enrol(request: Request, _: EnrolmentRequired) -> Response:
-        return redirect(visitor(request), "/account/two-factor")
+        return _to_enrolment(request)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:
-        return redirect(visitor(request), f"/login?next={request.url.path}")
+        return _to_login(request)

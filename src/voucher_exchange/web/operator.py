@@ -12,8 +12,8 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
-from voucher_exchange.catalog.models import BrandStatus, RateSchedule
-from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.catalog.models import BIG_RATE_STEP_BPS, BrandStatus
+from voucher_exchange.errors import InvalidInput
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
@@ -21,8 +21,10 @@ from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades import views as trade_views
 from voucher_exchange.web import audit_words, forms, labels, staff_words
 from voucher_exchange.web.charts import volume_chart
+from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 from voucher_exchange.web.staff_page import brand_names, staff_page
@@ -84,61 +86,31 @@ def brand(v: Page, slug: str) -> Response:
     return _brand_page(v, slug)
 
 
-# A rate moved by more than this (at any band's face value) asks the operator to confirm: a typo
-# like 8.5 for 85 would otherwise pay sellers a tenth of the value until someone notices.
-BIG_RATE_STEP_BPS = 500
-
-
-def _big_rate_change(current: RateSchedule, bands: list[dict[str, int]]) -> bool:
-    new = RateSchedule(current.version + 1, RateSchedule.bands_from_json(bands))
-    faces = {b.min_face for b in current.bands} | {b["min_face"] for b in bands}
-    return any(abs(new.rate_for(face) - current.rate_for(face)) > BIG_RATE_STEP_BPS for face in faces)
-
-
 @router.post("/brands/{slug}/rates")
 async def set_rates(v: Page, slug: str, request: Request) -> Response:
     """A new rate version (bands from face value → rate %); it applies to new quotes only."""
     operator = v.staff(Role.OPERATOR)
     form = await request.form()
-    try:
-        bands = []
-        for i in range(10):
-            rate, start = form.get(f"rate_{i}", ""), form.get(f"min_face_{i}", "")
-            if not isinstance(rate, str) or not isinstance(start, str) or not rate.strip():
-                continue
-            min_face = (
-                forms.parse_amount(start, v.ctx.settings.currency).amount
-                if start.strip() not in ("", "0")
-                else 0
-            )
-            bands.append({"min_face": min_face, "rate_bps": forms.parse_percent_bps(rate)})
-        if not bands:
-            raise InvalidInput("rate_invalid", "Give at least one rate.", "rate")
-        bands.sort(key=lambda b: b["min_face"])
-        if form.get("confirm") != "yes":
-            with v.ctx.uow(readonly=True) as uow:
-                brand = catalog.require_brand(uow.conn, slug[:60])
-            if _big_rate_change(brand.rates, bands):
-                return staff_page(
-                    v, "staff/rates_confirm.html", brand=brand, bands=bands, step=BIG_RATE_STEP_BPS
-                )
-        with v.ctx.uow() as uow:
-            catalog.set_rates(
-                uow.conn,
-                slug[:60],
-                bands,
-                v.ctx.clock.now(),
-                operator.email,
-            )
-            uow.commit()
-    except DomainError as exc:
-        return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _brand_page(v, slug, status=refused.status, error=refused.message))
+    bands = []
+    for i in range(10):
+        rate, start = form.get(f"rate_{i}", ""), form.get(f"min_face_{i}", "")
+        if not isinstance(rate, str) or not isinstance(start, str) or not rate.strip():
+            continue
+        min_face = (
+            forms.parse_amount(start, v.ctx.settings.currency).amount if start.strip() not in ("", "0") else 0
+        )
+        bands.append({"min_face": min_face, "rate_bps": forms.parse_percent_bps(rate)})
+    if not bands:
+        raise InvalidInput("rate_invalid", "Give at least one rate.", "rate")
+    bands.sort(key=lambda b: b["min_face"])
+    if form.get("confirm") != "yes":
+        with v.ctx.uow(readonly=True) as uow:
+            big = catalog.rates_to_confirm(uow.conn, slug[:60], bands)
+        if big is not None:
+            return staff_page(v, "staff/rates_confirm.html", brand=big, bands=bands, step=BIG_RATE_STEP_BPS)
+    catalog.change_rates(v.ctx, slug[:60], bands, operator.email)
     return redirect(v, f"/staff/brands/{slug[:60]}")
-
-
-def _needs_confirmation(current: BrandStatus, wanted: BrandStatus) -> bool:
-    """Suspending refuses trades already in progress; lifting a suspension trusts the issuer again."""
-    return wanted is not current and BrandStatus.SUSPENDED in (current, wanted)
 
 
 @router.post("/brands/{slug}/status")
@@ -150,23 +122,22 @@ def set_status(
 ) -> Response:
     """Pause, suspend or reactivate a brand; suspending or lifting a suspension asks to confirm first."""
     operator = v.staff(Role.OPERATOR)
-    try:
-        if status not in set(BrandStatus):
-            raise InvalidInput("status_invalid", "Choose active, paused or suspended.", "status")
-        wanted = BrandStatus(status)
-        if confirm != "yes":
-            with v.ctx.uow(readonly=True) as uow:
-                brand = catalog.require_brand(uow.conn, slug[:60])
-                in_progress = trade_service.open_trade_count(uow.conn, brand.slug)
-            if _needs_confirmation(brand.status, wanted):
-                return staff_page(
-                    v, "staff/brand_confirm.html", brand=brand, wanted=wanted, in_progress=in_progress
-                )
-        with v.ctx.uow() as uow:
-            catalog.set_status(uow.conn, slug[:60], BrandStatus(status), v.ctx.clock.now(), operator.email)
-            uow.commit()
-    except DomainError as exc:
-        return _brand_page(v, slug, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _brand_page(v, slug, status=refused.status, error=refused.message))
+    if status not in set(BrandStatus):
+        raise InvalidInput("status_invalid", "Choose active, paused or suspended.", "status")
+    wanted = BrandStatus(status)
+    if confirm != "yes":
+        with v.ctx.uow(readonly=True) as uow:
+            change = trade_views.status_change_to_confirm(uow.conn, slug[:60], wanted)
+        if change is not None:
+            return staff_page(
+                v,
+                "staff/brand_confirm.html",
+                brand=change.brand,
+                wanted=change.wanted,
+                in_progress=change.in_progress,
+            )
+    catalog.change_brand_status(v.ctx, slug[:60], wanted, operator.email)
     return redirect(v, f"/staff/brands/{slug[:60]}")
 
 
@@ -182,22 +153,17 @@ def ledger_page(v: Page, trade: str = "", payout: str = "") -> Response:
 
 def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
     v.staff(Role.OPERATOR)
-    currency = v.ctx.settings.currency
     with v.ctx.uow(readonly=True) as uow:
-        pending = payout_service.in_flight(uow.conn)
-        failed = trade_service.failed_trades(uow.conn, v.ctx.clock.now())
-        treasury = payout_service.treasury_available(uow.conn, currency)
-        state = payout_service.treasury_state(uow.conn, currency)
-        funding = ledger_service.transfers(uow.conn, key_prefix="funding:")
+        screen = trade_views.payouts_screen(uow.conn, v.ctx.clock.now(), v.ctx.settings.currency)
     return staff_page(
         v,
         "staff/payouts.html",
         status=status,
-        treasury_state=state,
-        pending=pending,
-        failed=failed,
-        treasury=treasury,
-        funding=list(reversed(funding)),
+        treasury_state=screen.treasury_state,
+        pending=screen.pending,
+        failed=screen.failed,
+        treasury=screen.treasury,
+        funding=screen.funding,
         **values,
     )
 
@@ -212,13 +178,8 @@ def payouts_page(v: Page) -> Response:
 def retry(v: Page, trade_id: str) -> Response:
     """Put a failed trade back to work where it stopped."""
     operator = v.staff(Role.OPERATOR)
-    try:
-        with v.ctx.uow() as uow:
-            trade_service.retry_failed(uow.conn, v.ctx.clock, operator.email, trade_id[:36])
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
-    except DomainError as exc:
-        return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _payouts_page(v, status=refused.status, error=refused.message))
+    trade_service.retry_failed_trade(v.ctx, operator.email, trade_id[:36])
     return redirect(v, "/staff/payouts")
 
 
@@ -226,17 +187,9 @@ def retry(v: Page, trade_id: str) -> Response:
 def fund(v: Page, amount: Field, reference: Field) -> Response:
     """Record money put into the payout account."""
     operator = v.staff(Role.OPERATOR)
-    currency = v.ctx.settings.currency
-    try:
-        money = forms.parse_amount(amount, currency, "amount")
-        with v.ctx.uow() as uow:
-            recorded = payout_service.fund_treasury(
-                uow.conn, reference, money, v.ctx.clock.now(), operator.email
-            )
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
-    except DomainError as exc:
-        return _payouts_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _payouts_page(v, status=refused.status, error=refused.message))
+    money = forms.parse_amount(amount, v.ctx.settings.currency, "amount")
+    recorded = payout_service.record_treasury_funding(v.ctx, reference, money, operator.email)
     if not recorded:
         return _payouts_page(v, status=409, error=i18n.gettext(v.lang, labels.ERRORS["funding_recorded"]))
     return redirect(v, "/staff/payouts")
@@ -278,14 +231,10 @@ def team(v: Page) -> Response:
 def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(max_length=20)]) -> Response:
     """Create a staff account (or give an existing account a role)."""
     operator = v.staff(Role.OPERATOR)
-    try:
-        if role not in set(Role):
-            raise InvalidInput("role_invalid", "Choose a role.", "role")
-        with v.ctx.uow() as uow:
-            accounts.create_staff(uow.conn, email, password, Role(role), v.ctx.clock.now(), operator.email)
-            uow.commit()
-    except DomainError as exc:
-        return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
+    if role not in set(Role):
+        raise InvalidInput("role_invalid", "Choose a role.", "role")
+    accounts.add_staff_member(v.ctx, email, password, Role(role), operator.email)
     return redirect(v, "/staff/team")
 
 
@@ -295,10 +244,6 @@ async def set_roles(v: Page, user_id: str, request: Request) -> Response:
     operator = v.staff(Role.OPERATOR)
     form = await request.form()
     chosen = {Role(r) for r in form.getlist("roles") if isinstance(r, str) and r in set(Role)}
-    try:
-        with v.ctx.uow() as uow:
-            accounts.set_roles(uow.conn, operator, user_id[:36], chosen, v.ctx.clock.now())
-            uow.commit()
-    except DomainError as exc:
-        return _team_page(v, status=exc.status, error=forms.message(exc, v.lang))
+    on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
+    accounts.change_roles(v.ctx, operator, user_id[:36], chosen)
     return redirect(v, "/staff/team")

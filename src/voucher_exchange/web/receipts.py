@@ -34,11 +34,7 @@ VERDICTS = {
 
 def signed_receipt(v: Visitor, trade_id: str) -> SignedReceipt:
     """The signed-in seller's receipt for a paid trade (issued on first view)."""
-    user = v.seller()
-    with v.ctx.uow() as uow:
-        signed = receipt_service.own_receipt(uow.conn, v.ctx.settings, v.ctx.clock.now(), user, trade_id[:64])
-        uow.commit()
-    return signed
+    return receipt_service.issue_own_receipt(v.ctx, v.seller(), trade_id[:64])
 
 
 @router.get("/trades/{trade_id}/receipt.json")

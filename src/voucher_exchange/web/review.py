@@ -15,6 +15,7 @@ from voucher_exchange.review import service as review
 from voucher_exchange.risk.reasons import REASONS
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.web import forms, staff_words
+from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 from voucher_exchange.web.staff_page import staff_page
@@ -35,7 +36,7 @@ def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "")
         wanted = review.QueueFilter(
             reason=reason[:60] or None, min_amount=_amount(min_amount, v), max_amount=_amount(max_amount, v)
         )
-    except DomainError as exc:
+    except DomainError as exc:  # not a refusal: a mistyped filter shows the whole queue, and says why
         wanted, error = review.QueueFilter(), forms.message(exc, v.lang)
     with v.ctx.uow(readonly=True) as uow:
         found = review.queue_items(uow.conn, wanted, v.lang, v.ctx.clock.now())
@@ -98,22 +99,10 @@ def decide(
 ) -> Response:
     """Approve or reject with a note; the trade resumes or stops."""
     reviewer = v.staff(Role.REVIEWER)
-    try:
-        with v.ctx.uow() as uow:
-            review.decide(
-                uow.conn,
-                v.ctx.clock,
-                reviewer,
-                trade_id[:64],
-                outcome,
-                note,
-                reason or None,
-                v.ctx.settings.dual_approval_threshold,
-            )
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
-    except DomainError as exc:
-        return _trade_page(v, trade_id, status=exc.status, error=forms.message(exc, v.lang), note=note)
+    on_refusal(
+        v, lambda refused: _trade_page(v, trade_id, status=refused.status, error=refused.message, note=note)
+    )
+    review.decide_trade(v.ctx, reviewer, trade_id[:64], outcome, note, reason or None)
     return redirect(v, "/staff/review")
 
 
@@ -121,12 +110,11 @@ def decide(
 def reveal(v: Page, trade_id: str) -> Response:
     """Show the voucher's code to a permitted staff member (audited); never put it in a URL."""
     staff = v.staff(Role.REVIEWER)
-    try:
-        with v.ctx.uow() as uow:
-            secret = evidence.reveal_code(uow.conn, v.ctx.vault, staff, trade_id[:64], v.ctx.clock.now())
-            uow.commit()
-    except DomainError as exc:
-        return page(v, "staff/_revealed.html", status=exc.status, error=forms.message(exc, v.lang))
+    # An htmx swap: the refusal comes back as the same fragment, not a page.
+    on_refusal(
+        v, lambda refused: page(v, "staff/_revealed.html", status=refused.status, error=refused.message)
+    )
+    secret = evidence.reveal_voucher_code(v.ctx, staff, trade_id[:64])
     return page(v, "staff/_revealed.html", secret=secret)
 
 
@@ -139,7 +127,5 @@ def answer_appeal(
 ) -> Response:
     """Uphold a reversal or write off what the seller owes for it."""
     reviewer = v.staff(Role.REVIEWER)
-    with v.ctx.uow() as uow:
-        reversal_service.answer_appeal(uow.conn, v.ctx.clock, reviewer, trade_id[:64], outcome, note)
-        uow.commit()
+    reversal_service.decide_appeal(v.ctx, reviewer, trade_id[:64], outcome, note)
     return redirect(v, "/staff/review")

@@ -30,6 +30,7 @@ from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import ConsentKind
 from voucher_exchange.web import forms, shell
 from voucher_exchange.web.forms import AccountNumberText, BankCodeText, NameText, PhoneText, Text
+from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import (
     LANG_COOKIE,
@@ -118,9 +119,7 @@ def language(v: Page, lang: Annotated[str, Form(max_length=5)], next: Text = "/"
     chosen = i18n.pick(lang)
     v.cookies[LANG_COOKIE] = chosen
     if v.user is not None:
-        with v.ctx.uow() as uow:
-            accounts.set_language(uow.conn, v.user, chosen)
-            uow.commit()
+        accounts.change_language(v.ctx, v.user, chosen)
     return redirect(v, safe_next(next))
 
 
@@ -148,21 +147,22 @@ def signup(
         ConsentKind.MARKETING: consent_marketing,
     }
     ticked = {kind for kind, value in boxes.items() if value}
-    try:
-        with v.ctx.uow(readonly=True) as uow:
-            acceptance = trust.accept_current(uow.conn, ticked, "web")
-        accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang, consents=acceptance)
-    except DomainError as exc:
-        return page(
+    on_refusal(
+        v,
+        lambda refused: page(
             v,
             "signup.html",
-            status=exc.status,
+            status=refused.status,
             email=email,
             ticked={k.value for k in ticked},
             consent_docs=shell.documents(v),
-            error=forms.message(exc, v.lang),
-            error_field=exc.field,
-        )
+            error=refused.message,
+            error_field=refused.field,
+        ),
+    )
+    with v.ctx.uow(readonly=True) as uow:
+        acceptance = trust.accept_current(uow.conn, ticked, "web")
+    accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang, consents=acceptance)
     return redirect(v, "/signup/sent")
 
 
@@ -184,20 +184,17 @@ def login_form(v: Page, next: str = "/", notice: str = "") -> Response:
 @router.post("/login")
 def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
     """Sign in."""
+    on_refusal(
+        v,
+        lambda refused: page(
+            v, "login.html", status=refused.status, email=email, next=safe_next(next), error=refused.message
+        ),
+    )
     try:
         session = accounts.log_in(v.ctx, email, password, v.client_ip, SESSION_LASTS, web_step=True)
-    except two_factor.TotpRequired as step:
+    except two_factor.TotpRequired as step:  # not a refusal: the code step follows
         v.cookies[PENDING_COOKIE] = step.pending or ""
         return redirect(v, "/login/code?next=" + quote(safe_next(next), safe="/"))
-    except DomainError as exc:
-        return page(
-            v,
-            "login.html",
-            status=exc.status,
-            email=email,
-            next=safe_next(next),
-            error=forms.message(exc, v.lang),
-        )
     v.start_session(session.token)
     default = "/staff" if session.user.is_staff else "/"
     return redirect(v, safe_next(next, default) if next != "/" else default)
@@ -207,9 +204,7 @@ def login(v: Page, email: Text, password: Text, next: Text = "/") -> Response:
 def logout(v: Page) -> Response:
     """Sign out: the session's token stops working."""
     if v.session_token:
-        with v.ctx.uow() as uow:
-            accounts.log_out(uow.conn, v.session_token)
-            uow.commit()
+        accounts.sign_out(v.ctx, v.session_token)
     response = redirect(v, "/")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -219,9 +214,7 @@ def logout(v: Page) -> Response:
 def sign_out_everywhere(v: Page) -> Response:
     """End every session and API token of the signed-in user, this one included."""
     user = v.seller()
-    with v.ctx.uow() as uow:
-        accounts.log_out_everywhere(uow.conn, user, v.ctx.clock.now())
-        uow.commit()
+    accounts.sign_out_everywhere(v.ctx, user)
     response = redirect(v, "/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -260,20 +253,17 @@ def verify_identity(
 ) -> Response:
     """Verify the seller's identity (adults only)."""
     user = v.seller()
-    try:
-        born = forms.parse_date(birth_date, "birth_date")
-        outcome = identity.verify_identity(v.ctx, user, legal_name, born, phone, nationality or None)
-        if outcome.refused:
-            raise identity.identity_refusal(outcome.refused, v.ctx.settings.jurisdiction)
-    except DomainError as exc:
-        kept = {
-            "legal_name": legal_name,
-            "birth_date": birth_date,
-            "phone": phone,
-            "nationality": nationality,
-        }
-        error = forms.message(exc, v.lang)
-        return _account_page(v, status=exc.status, identity_error=error, identity_form=kept)
+    kept = {"legal_name": legal_name, "birth_date": birth_date, "phone": phone, "nationality": nationality}
+    on_refusal(
+        v,
+        lambda refused: _account_page(
+            v, status=refused.status, identity_error=refused.message, identity_form=kept
+        ),
+    )
+    born = forms.parse_date(birth_date, "birth_date")
+    outcome = identity.verify_identity(v.ctx, user, legal_name, born, phone, nationality or None)
+    if outcome.refused:
+        raise identity.identity_refusal(outcome.refused, v.ctx.settings.jurisdiction)
     return redirect(v, "/account")
 
 
@@ -311,13 +301,13 @@ def check_payout_account(
     """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet."""
     user = v.seller()
     kept = {"bank_code": bank_code, "holder_name": holder_name}
-    try:
-        checked = identity.check_holder(v.ctx, user, bank_code, account_number, holder_name)
-        if not checked.matches:
-            reason = checked.reason or "holder_mismatch"
-            raise InvalidInput(reason, "The account must be in your own verified name.", "account_number")
-    except DomainError as exc:
-        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang), bank_form=kept)
+    on_refusal(
+        v, lambda refused: _account_page(v, status=refused.status, bank_error=refused.message, bank_form=kept)
+    )
+    checked = identity.check_holder(v.ctx, user, bank_code, account_number, holder_name)
+    if not checked.matches:
+        reason = checked.reason or "holder_mismatch"
+        raise InvalidInput(reason, "The account must be in your own verified name.", "account_number")
     return _account_page(v, checked=checked, check_token=_check_token(v, user, checked), bank_form=kept)
 
 
@@ -325,13 +315,11 @@ def check_payout_account(
 def add_payout_account(v: Page, check: Annotated[str, Form(max_length=1000)]) -> Response:
     """Store the account the seller saw checked; the bank is asked once more so what is stored is true."""
     user = v.seller()
-    try:
-        value = _open_check_token(v, user, check)
-        dest = identity.add_payout_destination(v.ctx, user, str(value["b"]), str(value["a"]), str(value["h"]))
-        if dest.status != "verified":
-            raise InvalidInput("payout_destination_mismatch", "The account must be in your own name.")
-    except DomainError as exc:
-        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
+    _bank_refusal(v)
+    value = _open_check_token(v, user, check)
+    dest = identity.add_payout_destination(v.ctx, user, str(value["b"]), str(value["a"]), str(value["h"]))
+    if dest.status != "verified":
+        raise InvalidInput("payout_destination_mismatch", "The account must be in your own name.")
     return redirect(v, "/account")
 
 
@@ -351,8 +339,11 @@ def remove_payout_account(v: Page, destination_id: str) -> Response:
 def _on_account(v: Visitor, act: Callable[[User], object]) -> Response:
     """Do one thing to the seller's accounts: back to the account page, or the page with the error."""
     user = v.seller()
-    try:
-        act(user)
-    except DomainError as exc:
-        return _account_page(v, status=exc.status, bank_error=forms.message(exc, v.lang))
+    _bank_refusal(v)
+    act(user)
     return redirect(v, "/account")
+
+
+def _bank_refusal(v: Visitor) -> None:
+    """A refused bank-account change shows the account page with the error by the accounts."""
+    on_refusal(v, lambda refused: _account_page(v, status=refused.status, bank_error=refused.message))

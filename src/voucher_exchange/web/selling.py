@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
 from voucher_exchange import i18n
+from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
@@ -28,6 +28,7 @@ from voucher_exchange.web import forms
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
+from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, unchanged
 from voucher_exchange.web.seller import brands_on_sale, face_chips
 from voucher_exchange.web.session import Page, Visitor, check_csrf
@@ -39,20 +40,21 @@ router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 def take_quote(v: Page, brand: Text, face: Text) -> Response:
     """A binding quote, then the form to sell under it."""
     user = v.seller()
-    try:
-        throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
-        amount = forms.parse_amount(face, v.ctx.settings.currency)
-        with v.ctx.uow() as uow:
-            quote = quotes.create_quote(uow.conn, v.ctx.settings, v.ctx.clock, user, brand, amount)
-            uow.commit()
-    except DomainError as exc:
-        brands = brands_on_sale(v)
-        calc = {"error": forms.message(exc, v.lang)}
-        chips = face_chips(brands, brand, face)
-        return page(
-            v, "home.html", status=exc.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips
-        )
+    on_refusal(v, lambda refused: _home_refused(v, refused, brand, face))
+    throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
+    amount = forms.parse_amount(face, v.ctx.settings.currency)
+    quote = quotes.take_quote(v.ctx, user, brand, amount)
     return redirect(v, f"/sell/{quote.id}")
+
+
+def _home_refused(v: Visitor, refused: Refusal, brand: str, face: str) -> Response:
+    """The rates page again, the refusal where the calculator's answer goes."""
+    brands = brands_on_sale(v)
+    calc = {"error": refused.message}
+    chips = face_chips(brands, brand, face)
+    return page(
+        v, "home.html", status=refused.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips
+    )
 
 
 def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> Response:
@@ -112,30 +114,31 @@ async def preview_batch(
     text = codes
     if file is not None and file.filename:
         text = (await file.read(200_000)).decode("utf-8-sig", errors="replace")
-    try:
-        forms.check_text(text, "codes")
-        lines = batch.parse_lines(text)
-        amount = forms.parse_amount(face, v.ctx.settings.currency)
-        if method not in set(AcquisitionMethod):
-            raise InvalidInput("method_invalid", "Choose how you got the vouchers.", "method")
-        _refuse_carrier_billing(AcquisitionMethod(method))
-        found = batch.preview(
-            v.ctx,
-            user,
-            brand,
-            amount,
-            lines,
-            AcquisitionMethod(method),
-            forms.parse_date(acquired_on, "acquired_on"),
-            payout_destination_id[:36],
-        )
-    except DomainError as exc:
-        # What was chosen comes back; the codes do not (they are secrets until sold).
-        kept = {"brand": brand, "face": face, "method": method, "acquired_on": acquired_on}
-        kept["chosen_destination"] = payout_destination_id
-        return page(
-            v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v, **kept)
-        )
+    # What was chosen comes back; the codes do not (they are secrets until sold).
+    kept = {"brand": brand, "face": face, "method": method, "acquired_on": acquired_on}
+    kept["chosen_destination"] = payout_destination_id
+    on_refusal(
+        v,
+        lambda refused: page(
+            v, "batch.html", status=refused.status, error=refused.message, **_batch_values(v, **kept)
+        ),
+    )
+    forms.check_text(text, "codes")
+    lines = batch.parse_lines(text)
+    amount = forms.parse_amount(face, v.ctx.settings.currency)
+    if method not in set(AcquisitionMethod):
+        raise InvalidInput("method_invalid", "Choose how you got the vouchers.", "method")
+    _refuse_carrier_billing(AcquisitionMethod(method))
+    found = batch.preview(
+        v.ctx,
+        user,
+        brand,
+        amount,
+        lines,
+        AcquisitionMethod(method),
+        forms.parse_date(acquired_on, "acquired_on"),
+        payout_destination_id[:36],
+    )
     minutes = v.ctx.settings.quote_ttl_seconds // 60
     names = _brand_names(v)
     return page(
@@ -147,18 +150,21 @@ async def preview_batch(
 def sell_batch(v: Page, batch_id: str) -> Response:
     """Sell the previewed batch once, then show its results (a reload or second click sells nothing)."""
     user = v.seller()
-    try:
-        throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
-        batch.sell_previewed(v.ctx, user, batch_id[:36], v.client_ip)
-    except DomainError as exc:
-        try:
-            stored, _ = batch.lines_of(v.ctx, user, batch_id[:36])
-        except DomainError:
-            stored = None
-        if stored is not None and stored.submitted_at is not None:
-            return redirect(v, f"/sell/batch/{stored.id}")
-        return page(v, "batch.html", status=exc.status, error=forms.message(exc, v.lang), **_batch_values(v))
+    on_refusal(v, lambda refused: _batch_refused(v, user, batch_id, refused))
+    throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
+    batch.sell_previewed(v.ctx, user, batch_id[:36], v.client_ip)
     return redirect(v, f"/sell/batch/{batch_id[:36]}")
+
+
+def _batch_refused(v: Visitor, user: User, batch_id: str, refused: Refusal) -> Response:
+    """A batch already sold (a second click, a reload) shows its results; else the form with the error."""
+    try:
+        stored, _ = batch.lines_of(v.ctx, user, batch_id[:36])
+    except DomainError:  # no such batch of this seller's: the form, with the first refusal
+        stored = None
+    if stored is not None and stored.submitted_at is not None:
+        return redirect(v, f"/sell/batch/{stored.id}")
+    return page(v, "batch.html", status=refused.status, error=refused.message, **_batch_values(v))
 
 
 def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
@@ -223,29 +229,26 @@ def sell(
 ) -> Response:
     """Submit the voucher; the trade page follows it."""
     user = v.seller()
-    try:
-        throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
-        if method not in set(AcquisitionMethod):
-            raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
-        _refuse_carrier_billing(AcquisitionMethod(method))
-        cmd = trade_service.SubmitTrade(
-            quote_id=quote_id[:36],
-            code=code,
-            pin=pin or None,
-            method=AcquisitionMethod(method),
-            acquired_on=forms.parse_date(acquired_on, "acquired_on"),
-            payout_destination_id=payout_destination_id,
-            client_ip=v.client_ip,
-            device_id=(v.request.headers.get("x-device-id") or "")[:64] or None,
-        )
-        with v.ctx.uow() as uow:
-            trade_id = trade_service.submit(uow.conn, v.ctx.clock, v.ctx.vault, user, cmd)
-            uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
-    except DomainError as exc:
-        # What was chosen comes back; the code and PIN never do.
-        kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
-        return _sell_page(v, quote_id, status=exc.status, error=forms.message(exc, v.lang), **kept)
+    # What was chosen comes back; the code and PIN never do.
+    kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
+    on_refusal(
+        v, lambda refused: _sell_page(v, quote_id, status=refused.status, error=refused.message, **kept)
+    )
+    throttle.hit(v.ctx, *throttle.trade(user.id, v.client_ip))
+    if method not in set(AcquisitionMethod):
+        raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
+    _refuse_carrier_billing(AcquisitionMethod(method))
+    cmd = trade_service.SubmitTrade(
+        quote_id=quote_id[:36],
+        code=code,
+        pin=pin or None,
+        method=AcquisitionMethod(method),
+        acquired_on=forms.parse_date(acquired_on, "acquired_on"),
+        payout_destination_id=payout_destination_id,
+        client_ip=v.client_ip,
+        device_id=(v.request.headers.get("x-device-id") or "")[:64] or None,
+    )
+    trade_id = trade_service.sell_voucher(v.ctx, user, cmd)
     return redirect(v, f"/trades/{trade_id}")
 
 
@@ -330,32 +333,24 @@ def redirect_payout(v: Page, trade_id: str, payout_destination_id: Text) -> Resp
     return _trade_action(
         v,
         trade_id,
-        lambda conn: trade_service.redirect_payout(
-            conn, v.ctx.clock, user, trade_id[:64], payout_destination_id[:36]
-        ),
-        wake=True,
+        lambda: trade_service.redirect_trade_payout(v.ctx, user, trade_id[:64], payout_destination_id[:36]),
     )
 
 
-def _trade_action(
-    v: Visitor, trade_id: str, act: Callable[[Connection], None], wake: bool = False
-) -> Response:
-    """Do one thing to a seller's trade in one transaction; back to its page, or the page with the error."""
-    try:
-        with v.ctx.uow() as uow:
-            act(uow.conn)
-            if wake:
-                uow.after_commit(v.ctx.wake_workers)
-            uow.commit()
-    except DomainError as exc:
-        return page(
+def _trade_action(v: Visitor, trade_id: str, act: Callable[[], None]) -> Response:
+    """Do one thing to a seller's trade (one use case); back to its page, or the page with the error."""
+    on_refusal(
+        v,
+        lambda refused: page(
             v,
             "trade.html",
-            status=exc.status,
+            status=refused.status,
             brand_names=_brand_names(v),
-            error=forms.message(exc, v.lang),
+            error=refused.message,
             **_trade_context(v, trade_id),
-        )
+        ),
+    )
+    act()
     return redirect(v, f"/trades/{trade_id[:64]}")
 
 
@@ -372,9 +367,7 @@ def receipt(v: Page, trade_id: str) -> Response:
 def cancel(v: Page, trade_id: str) -> Response:
     """Withdraw a trade before verification or while it is reviewed."""
     user = v.seller()
-    return _trade_action(
-        v, trade_id, lambda conn: trade_service.cancel(conn, v.ctx.clock, user, trade_id[:64])
-    )
+    return _trade_action(v, trade_id, lambda: trade_service.cancel_trade(v.ctx, user, trade_id[:64]))
 
 
 @router.post("/trades/{trade_id}/appeal")
@@ -382,5 +375,5 @@ def appeal(v: Page, trade_id: str, note: Annotated[str, Form(max_length=2000)]) 
     """Contest a reversal, once."""
     user = v.seller()
     return _trade_action(
-        v, trade_id, lambda conn: reversal_service.appeal(conn, v.ctx.clock, user, trade_id[:64], note)
+        v, trade_id, lambda: reversal_service.appeal_reversal(v.ctx, user, trade_id[:64], note)
     )

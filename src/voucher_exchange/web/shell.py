@@ -12,7 +12,7 @@ from voucher_exchange import i18n
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
-from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.errors import InvalidInput
 from voucher_exchange.money import Money, fee_for
 from voucher_exchange.security.input_policy import multi_line, single_line
 from voucher_exchange.trust import service as trust
@@ -22,9 +22,9 @@ from voucher_exchange.trust.models import (
     TITLE_MAX,
     ConsentDocument,
     ConsentKind,
-    checked_profile,
 )
-from voucher_exchange.web import forms, profile_cache
+from voucher_exchange.web import profile_cache
+from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
@@ -139,15 +139,13 @@ def save_business(
         "support_hours": support_hours,
         "kakao_channel_url": kakao_channel_url,
     }
-    try:
-        new = checked_profile(sent)
-        with v.ctx.uow() as uow:
-            trust.set_profile(uow.conn, new, operator.email, v.ctx.clock.now())
-            uow.commit()
-    except DomainError as exc:
-        return _profile_page(
-            v, status=exc.status, form=sent, error=forms.message(exc, v.lang), field=exc.field
-        )
+    on_refusal(
+        v,
+        lambda refused: _profile_page(
+            v, status=refused.status, form=sent, error=refused.message, field=refused.field
+        ),
+    )
+    trust.save_profile(v.ctx, sent, operator.email)
     profile_cache.forget(v.ctx)
     return redirect(v, "/staff/business?saved=1")
 
@@ -177,14 +175,13 @@ def consent_documents(v: Page) -> Response:
 def publish(v: Page, kind: Annotated[str, Form(max_length=20)], title: Title, body: Body) -> Response:
     """Publish a new version of one consent text (new sign-ups accept it; nobody's past consent changes)."""
     operator = v.staff(Role.OPERATOR)
-    try:
-        if kind not in set(ConsentKind):
-            raise InvalidInput("document_kind_invalid", "Choose which text to publish.", "kind")
-        with v.ctx.uow() as uow:
-            trust.publish(uow.conn, ConsentKind(kind), title, body, operator.email, v.ctx.clock.now())
-            uow.commit()
-    except DomainError as exc:
-        return _documents_page(
-            v, status=exc.status, error=forms.message(exc, v.lang), chosen=kind, title=title, body=body
-        )
+    on_refusal(
+        v,
+        lambda refused: _documents_page(
+            v, status=refused.status, error=refused.message, chosen=kind, title=title, body=body
+        ),
+    )
+    if kind not in set(ConsentKind):
+        raise InvalidInput("document_kind_invalid", "Choose which text to publish.", "kind")
+    trust.publish_document(v.ctx, ConsentKind(kind), title, body, operator.email)
     return redirect(v, "/staff/terms")

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import User
-from voucher_exchange.errors import DomainError
-from voucher_exchange.web import forms
 from voucher_exchange.web.forms import Text
+from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, safe_next
 from voucher_exchange.web.session import PENDING_COOKIE, SESSION_LASTS, NotStaff, Page, Visitor, check_csrf
 
@@ -30,17 +29,21 @@ def code_form(v: Page, next: str = "/staff") -> Response:
 def code(v: Page, totp: Code, next: Text = "/staff") -> Response:
     """Check the code; a right one finishes the sign-in."""
     pending = v.request.cookies.get(PENDING_COOKIE, "")[:200]
-    try:
-        session = accounts.finish_log_in(v.ctx, pending, totp, SESSION_LASTS)
-    except DomainError as exc:
-        if exc.code == "sign_in_expired":
-            return redirect(v, "/login")
-        return page(v, "login_code.html", status=exc.status, next=safe_next(next, "/staff"),
-                    error=forms.message(exc, v.lang))  # fmt: skip
+    on_refusal(v, lambda refused: _code_refused(v, refused, next))
+    session = accounts.finish_log_in(v.ctx, pending, totp, SESSION_LASTS)
     v.start_session(session.token)
     response = redirect(v, safe_next(next, "/staff") if next != "/" else "/staff")
     response.delete_cookie(PENDING_COOKIE)
     return response
+
+
+def _code_refused(v: Visitor, refused: Refusal, next: str) -> Response:
+    """A wrong code: the code form again; a sign-in that took too long starts over."""
+    if refused.code == "sign_in_expired":
+        return redirect(v, "/login")
+    return page(
+        v, "login_code.html", status=refused.status, next=safe_next(next, "/staff"), error=refused.message
+    )
 
 
 def _staff_member(v: Visitor) -> User:
@@ -48,6 +51,20 @@ def _staff_member(v: Visitor) -> User:
     if not user.is_staff:
         raise NotStaff("forbidden", "Two-factor sign-in is for staff accounts.")
     return user
+
+
+def _enrolment_refused(v: Visitor, user: User, refused: Refusal) -> Response:
+    """A wrong first code: a new secret to add, with the error."""
+    secret, uri = two_factor.begin_enrolment(v.ctx, user)
+    return page(
+        v,
+        "two_factor.html",
+        status=refused.status,
+        enrolled=False,
+        secret=secret,
+        uri=uri,
+        error=refused.message,
+    )
 
 
 @router.get("/account/two-factor")
@@ -64,10 +81,6 @@ def enrolment(v: Page) -> Response:
 def confirm(v: Page, totp: Code) -> Response:
     """Confirm the first code; the recovery codes are shown once."""
     user = _staff_member(v)
-    try:
-        codes = two_factor.confirm_enrolment(v.ctx, user, totp)
-    except DomainError as exc:
-        secret, uri = two_factor.begin_enrolment(v.ctx, user)
-        return page(v, "two_factor.html", status=exc.status, enrolled=False, secret=secret, uri=uri,
-                    error=forms.message(exc, v.lang))  # fmt: skip
+    on_refusal(v, lambda refused: _enrolment_refused(v, user, refused))
+    codes = two_factor.confirm_enrolment(v.ctx, user, totp)
     return page(v, "two_factor.html", enrolled=True, recovery_codes=codes)

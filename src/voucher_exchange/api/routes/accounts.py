@@ -90,18 +90,14 @@ def resend_verification(user: CurrentUser, ctx: Ctx) -> dict[str, str]:
 @router.delete("/sessions/current", status_code=204)
 def log_out(token: BearerToken, user: CurrentUser, ctx: Ctx) -> Response:
     """Log out: this token stops working."""
-    with ctx.uow() as uow:
-        accounts.log_out(uow.conn, token)
-        uow.commit()
+    accounts.sign_out(ctx, token)
     return Response(status_code=204)
 
 
 @router.delete("/sessions", status_code=204)
 def log_out_everywhere(user: CurrentUser, ctx: Ctx) -> Response:
     """Sign out everywhere: every API token and web session of mine stops working."""
-    with ctx.uow() as uow:
-        accounts.log_out_everywhere(uow.conn, user, ctx.clock.now())
-        uow.commit()
+    accounts.sign_out_everywhere(ctx, user)
     return Response(status_code=204)
 
 

@@ -18,10 +18,7 @@ well_known = APIRouter()
 @router.get("/trades/{trade_id}/receipt")
 def get_receipt(trade_id: str, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     """My paid trade's receipt: `{receipt, signature, key_id}`, Ed25519 over the canonical JSON."""
-    with ctx.uow() as uow:
-        signed = receipt_service.own_receipt(uow.conn, ctx.settings, ctx.clock.now(), user, trade_id[:64])
-        uow.commit()
-    return signed.document()
+    return receipt_service.issue_own_receipt(ctx, user, trade_id[:64]).document()
 
 
 @well_known.get(KEYS_PATH)
