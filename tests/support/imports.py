@@ -94,4 +94,7 @@ if __name__ == "__main__":
     for cycle in found:
         print("  " + " -> ".join(cycle))
     upward = kernel_reaches_up(graph)
-    print("kernel imports a capability: " + ("; ".join(f"{k} -> {sorted(v)}" for k, v in upward.items()) or "no"))
+    print(
+        "kernel imports a capability: "
+        + ("; ".join(f"{k} -> {sorted(v)}" for k, v in upward.items()) or "no")
+    )
