@@ -1,7 +1,14 @@
 """Shared fixtures: the exchange over real HTTP, on a real SQLite file and a real PostgreSQL server.
 
-Every fixture parametrized by `backend` runs its tests on both databases. In CI
-(`CI=true`) the session fails if no PostgreSQL test ran, so a missing server cannot
+Which database a test runs on is the `backend` fixture (`exchange`, `core`, `mailed` and the
+files' own database fixtures ask it). A test runs on SQLite only unless it is marked
+`both_backends` (or lives in a directory of BOTH_BACKENDS_BY_DEFAULT): then it runs on SQLite
+and on PostgreSQL. Mark a test `both_backends` when the dialect matters — the ledger, jobs and
+the queue, the trade pipeline, payouts, idempotency, reconciliation, concurrency and races,
+migrations, SQL the databases could answer differently; pages, account flows and other
+behaviour run on SQLite only. README.md ("Tests and benchmarks") lists what runs where.
+
+In CI (`CI=true`) the session fails if no PostgreSQL test ran, so a missing server cannot
 pass silently; the same holds for the web app's tests in headless Chromium.
 """
 
@@ -27,6 +34,8 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
 ]
+# Directories whose tests run on both databases without a marker (schema and dialect tests).
+BOTH_BACKENDS_BY_DEFAULT = ("tests/db/",)
 _ran_on_postgres = 0
 _ran_in_browser = 0
 
@@ -45,6 +54,36 @@ def production_password_hashing(cheap_password_hashing: None) -> Iterator[None]:
     use_hasher(PRODUCTION_HASHER)
     yield
     use_hasher(TEST_HASHER)
+
+
+def backends_for(item: pytest.Item | pytest.Function) -> list[object]:
+    """SQLite, and PostgreSQL too for a test marked `both_backends` (or in a BOTH_BACKENDS_BY_DEFAULT dir)."""
+    path = item.nodeid.split("::")[0]
+    if item.get_closest_marker("both_backends") or path.startswith(BOTH_BACKENDS_BY_DEFAULT):
+        return list(BACKENDS)
+    return [BACKENDS[0]]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `backend` for every test that uses it (directly or through a fixture).
+
+    A test that parametrizes `backend` itself (`@pytest.mark.parametrize("backend", …)`) keeps
+    its own values.
+    """
+    if "backend" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if "backend" in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return
+    metafunc.parametrize("backend", backends_for(metafunc.definition), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database this test runs on: "sqlite", or "postgresql" (see `both_backends`)."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -119,8 +158,8 @@ def postgresql_exchange(
     yield from _session_exchange(request, "postgresql")
 
 
-@pytest.fixture(params=BACKENDS)
-def exchange(request: pytest.FixtureRequest) -> Exchange:
+@pytest.fixture
+def exchange(request: pytest.FixtureRequest, backend: str) -> Exchange:
     """The exchange (API + in-process workers) and sandboxes, over real HTTP: one per backend.
 
     Each backend's exchange starts on first use and serves the rest of the session. They are
@@ -129,14 +168,14 @@ def exchange(request: pytest.FixtureRequest) -> Exchange:
     whole files (each file's SQLite tests, then its PostgreSQL ones), a parametrized exchange
     was stopped and started again at every switch.
     """
-    running: Exchange = request.getfixturevalue(f"{request.param}_exchange")
+    running: Exchange = request.getfixturevalue(f"{backend}_exchange")
     return running
 
 
-@pytest.fixture(params=BACKENDS)
-def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Core]:
-    """The service layer on a fresh database of each backend, sandboxes over HTTP, no API, no worker."""
-    url = migrated_database_url(request, request.param, tmp_path, "vx_core")
+@pytest.fixture
+def core(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Core]:
+    """The service layer on a fresh database of the test's backend, sandboxes over HTTP, no API, no worker."""
+    url = migrated_database_url(request, backend, tmp_path, "vx_core")
     with running_core(tmp_path, url) as running:
         yield running
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import delete, insert, select, update
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.core import Core
 from tests.support.processes import run_cli
 from voucher_exchange.audit import service as audit
@@ -23,6 +23,8 @@ from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import audit_chain_head, audit_log
 from voucher_exchange.db.types import UTCDateTime
+
+pytestmark = pytest.mark.both_backends
 
 
 def _append(core: Core, n: int, actor: str = "op@example.com") -> list[int]:
@@ -182,7 +184,6 @@ OLD_ENTRIES = [
 ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_migration_chains_existing_entries(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

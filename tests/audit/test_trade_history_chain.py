@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, event, select, update
 
 from tests.support.core import Core
@@ -10,6 +11,8 @@ from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
+
+pytestmark = pytest.mark.both_backends
 
 
 def _paid_trade(core: Core) -> tuple[str, list[int]]:

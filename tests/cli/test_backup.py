@@ -12,6 +12,8 @@ from tests.conftest import database_url
 from tests.support.exchange import Exchange, Seller
 from tests.support.processes import run_cli
 
+pytestmark = pytest.mark.both_backends
+
 
 def _env(exchange: Exchange) -> dict[str, str]:
     return {"VX_VAR_DIR": str(exchange.var_dir), "PATH": os.environ["PATH"]}

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.assertions import reason_codes
 from tests.support.exchange import make_seller, running_exchange
 from tests.support.processes import run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_rotation_keeps_every_secret_usable(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:

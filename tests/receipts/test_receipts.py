@@ -1,4 +1,7 @@
-"""Signed receipts over real HTTP on both databases: issue, verify, tamper, rotate, refuse, CLI."""
+"""Signed receipts over real HTTP: issue, verify, tamper, rotate, refuse, CLI.
+
+On SQLite only: signing and verifying do not depend on the database's dialect.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.core import Core
 from tests.support.processes import run_cli
@@ -22,6 +23,8 @@ from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile.statements import Source
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
+
+pytestmark = pytest.mark.both_backends
 
 TOLERANCE = timedelta(minutes=15)
 
