@@ -27,6 +27,8 @@ from tests.support import postgres
 from tests.support.core import Core, running_core
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 from tests.support.hashing import PRODUCTION_HASHER, TEST_HASHER, use_hasher
+from tests.support.live_server import live_server
+from voucher_exchange.bootstrap import build_sandbox
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 
@@ -172,11 +174,30 @@ def exchange(request: pytest.FixtureRequest, backend: str) -> Exchange:
     return running
 
 
+@pytest.fixture(scope="session")
+def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One sandbox server per process (per xdist worker), its state in this worker's temp dir.
+
+    `core` tests share it: each mints its own vouchers and registers its own random bank
+    accounts, and asks the sandbox only about those. Tests that read the sandbox as a whole
+    (a day's statements, every chargeback) are marked `fresh_sandbox` and get their own.
+    """
+    var_dir = tmp_path_factory.mktemp("core-sandbox")
+    with live_server(build_sandbox(var_dir, hang_seconds=2.0)) as url:
+        yield url
+
+
 @pytest.fixture
 def core(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Core]:
-    """The service layer on a fresh database of the test's backend, sandboxes over HTTP, no API, no worker."""
+    """The service layer on a fresh database of the test's backend, sandboxes over HTTP, no API, no worker.
+
+    The database is new for every test; the sandbox is the worker's shared one unless the
+    test is marked `fresh_sandbox`.
+    """
     url = migrated_database_url(request, backend, tmp_path, "vx_core")
-    with running_core(tmp_path, url) as running:
+    fresh = request.node.get_closest_marker("fresh_sandbox") is not None
+    sandbox_url = None if fresh else request.getfixturevalue("shared_sandbox")
+    with running_core(tmp_path, url, sandbox_url) as running:
         yield running
 
 

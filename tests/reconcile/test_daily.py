@@ -24,7 +24,7 @@ from voucher_exchange.reconcile.statements import Source
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 
-pytestmark = pytest.mark.both_backends
+pytestmark = [pytest.mark.both_backends, pytest.mark.fresh_sandbox]  # reads whole-day statements
 
 TOLERANCE = timedelta(minutes=15)
 
