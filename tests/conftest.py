@@ -14,6 +14,8 @@ pass silently; the same holds for the web app's tests in headless Chromium.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -218,28 +220,46 @@ def shift_clock(exchange: Exchange) -> Iterator[Callable[[float], None]]:
     exchange.reset_clock()
 
 
-# Files that take a minute or more on their own (the scale-out test ~10): started first, so under
-# pytest-xdist (`make test`) one worker runs them while the other works through the rest, rather
-# than one worker starting them when everything else is done.
-LONGEST_FIRST = (
-    "tests/e2e/test_scale_out.py",
-    "tests/e2e/test_crash_safety.py",
-    "tests/reconcile/test_daily.py",
-    "tests/trades/test_stateful_model.py",
-)
+# Each file's recorded seconds (setup + call + teardown of its tests in one `make test`),
+# refreshed by `make timings` (`--record-timings`). `make test` sends whole files to its two
+# workers in collection order (--dist loadfile --no-loadscope-reorder), each worker taking the
+# next file as it finishes one: longest first, so the long files start at once on both workers
+# and the short ones fill in at the end, and the two finish together. A file not yet recorded
+# goes first (it may be long; if it is short, it costs nothing there).
+TIMINGS = Path(__file__).with_name("timings.json")
+_file_seconds: dict[str, float] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-timings",
+        action="store_true",
+        help="write each test file's duration in this run to tests/timings.json (make timings)",
+    )
+
+
+def recorded_timings() -> dict[str, float]:
+    """File path -> seconds from tests/timings.json (empty when there is none)."""
+    if not TIMINGS.exists():
+        return {}
+    timings: dict[str, float] = json.loads(TIMINGS.read_text())
+    return timings
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def longest_first(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+    recorded = recorded_timings()
 
-    items.sort(key=longest_first)  # stable: within a file, and every other test, the order stays
+    def longest_first(item: pytest.Item) -> float:
+        return -recorded.get(item.nodeid.split("::")[0], math.inf)
+
+    items.sort(key=longest_first)  # stable: within a file the order stays
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _ran_on_postgres, _ran_in_browser  # noqa: PLW0603  # session-wide tallies read once at the end
+    path = report.nodeid.split("::")[0]
+    _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
     if report.when == "call" and report.passed and "postgres" in report.keywords:
         _ran_on_postgres += 1
     if report.when == "call" and report.passed and "browser" in report.keywords:
@@ -252,12 +272,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"browser tests passed: {_ran_in_browser}")
 
 
+def _record_timings(root: Path) -> None:
+    """Merge this run's per-file seconds into tests/timings.json; forget files that are gone."""
+    timings = recorded_timings() | {path: round(seconds, 1) for path, seconds in _file_seconds.items()}
+    kept = {path: timings[path] for path in sorted(timings) if (root / path).exists()}
+    TIMINGS.write_text(json.dumps(kept, indent=1) + "\n")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         # A pytest-xdist worker runs part of the suite; its reports reach the controller's
         # pytest_runtest_logreport, so the controller tallies the whole run and decides here.
         return
-    selected = session.config.option.markexpr or session.config.option.keyword
+    if session.config.getoption("record_timings") and _file_seconds:
+        _record_timings(session.config.rootpath)
+    # A run of some files (`make fuzz`) or of a selection (-m, -k) need not include every kind;
+    # the whole suite (`make test`, no paths: pytest's testpaths) must.
+    selected = (
+        session.config.option.markexpr
+        or session.config.option.keyword
+        or session.config.args_source is not pytest.Config.ArgsSource.TESTPATHS
+    )
     if os.environ.get("CI") and not selected and session.testscollected and _ran_on_postgres == 0:
         print("\nCI: no PostgreSQL test ran; the PostgreSQL run is mandatory")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
