@@ -6,10 +6,10 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all timings test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,21 @@ run: $(STAMP) ## Start the exchange on SQLite with sandboxes and demo data (PORT
 
 # Two pytest-xdist workers, each file on one worker (its module fixtures start once): much of
 # the suite waits on servers, timeouts and fsync, which two workers overlap even on 2 cores.
-# --no-loadscope-reorder: files go out in collection order (tests/conftest.py puts the longest
-# first); xdist's own order, most tests first, started the one-test scale-out file last.
-test: $(STAMP) ## Run the whole test suite (two workers)
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+# --no-loadscope-reorder: files go out in collection order, which tests/conftest.py sets from
+# tests/timings.json (longest first, so both workers finish together; `make timings` refreshes
+# it). PostgreSQL runs only the tests marked both_backends; the scale-out pushes 300 trades.
+PYTEST_SUITE := $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+
+test: $(STAMP) ## Run the whole test suite (two workers; the README's test command)
+	$(PYTEST_SUITE)
+
+test-all: $(STAMP) ## make test with the 2,000-trade scale-out, then make fuzz and make chaos
+	VX_SCALE_TRADES=2000 $(PYTEST_SUITE)
+	$(MAKE) fuzz
+	$(MAKE) chaos
+
+timings: $(STAMP) ## Run make test's suite and record each file's duration in tests/timings.json
+	$(PYTEST_SUITE) --record-timings
 
 test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
 	$(BIN)/pytest -q -m "not slow"
@@ -36,7 +47,7 @@ test-fast: $(STAMP) ## Run the suite without the slow process-killing tests
 test-browser: $(STAMP) ## Only the web app's tests in headless Chromium
 	$(BIN)/pytest -q -m browser
 
-screenshots: $(STAMP) ## Refresh docs/screenshots/ from the browser tests
+screenshots: $(STAMP) ## Refresh docs/screenshots/ from the browser tests (only this target takes them)
 	VX_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m browser
 
 fuzz: $(STAMP) ## Schema-driven fuzzing of the API on both databases, longer than in `make test` (EXAMPLES=100)

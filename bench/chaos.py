@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -38,7 +39,7 @@ from tests.support.postgres import create_database, start_server, stop_server
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import trades
 from voucher_exchange.db.uow import UnitOfWork
-from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
+from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, DEMO_TOTP_SECRET
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile import service as reconcile_service
@@ -247,12 +248,23 @@ class Run:
 
 
 def _operator(url: str) -> str:
+    """Sign the demo operator in: password and a TOTP code, as staff two-factor requires.
+
+    `serve --demo` enrolled the demo staff with the published demo key, spending the current
+    30-second step; the next step's code is accepted (as in tests/cli/test_commands.py).
+    """
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).at(time.time() + 30)
     response = httpx.post(
         url + "/api/v1/sessions",
-        json={"email": DEMO_OPERATOR_EMAIL, "password": DEMO_OPERATOR_PASSWORD},
+        json={"email": DEMO_OPERATOR_EMAIL, "password": DEMO_OPERATOR_PASSWORD, "totp": code},
         timeout=30,
     )
+    if response.status_code != 201:
+        raise SystemExit(f"the operator could not sign in: {response.status_code} {response.text}")
     token: str = response.json()["token"]
+    queue = httpx.get(url + "/api/v1/review/trades", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    if queue.status_code != 200:
+        raise SystemExit(f"the operator cannot read the review queue: {queue.status_code} {queue.text}")
     return token
 
 

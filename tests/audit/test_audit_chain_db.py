@@ -14,15 +14,17 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import delete, insert, select, update
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
+from tests.support.cli import invoke_cli
 from tests.support.core import Core
-from tests.support.processes import run_cli
 from voucher_exchange.audit import service as audit
 from voucher_exchange.audit.chain import GENESIS, Break, canonical, link
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import audit_chain_head, audit_log
 from voucher_exchange.db.types import UTCDateTime
+
+pytestmark = pytest.mark.both_backends
 
 
 def _append(core: Core, n: int, actor: str = "op@example.com") -> list[int]:
@@ -48,7 +50,7 @@ def _verify(core: Core) -> list[tuple[int | None, Break]]:
 
 def _cli_verify(core: Core, tmp_path: Path) -> tuple[int, str]:
     env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
-    done = run_cli(tmp_path, "audit", "verify", "--database-url", core.ctx.settings.database_url, env=env)
+    done = invoke_cli(tmp_path, "audit", "verify", "--database-url", core.ctx.settings.database_url, env=env)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -74,7 +76,7 @@ def test_an_intact_log_verifies_and_prints_its_head(core: Core, tmp_path: Path) 
     assert (int(recorded.last_id), recorded.hash) == (ids[-1], head)
     assert first_prev == GENESIS
     env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
-    heads = run_cli(
+    heads = invoke_cli(
         tmp_path, "audit", "heads", "--days", "2", "--database-url", core.ctx.settings.database_url, env=env
     )
     assert heads.returncode == 0, heads.stderr
@@ -182,7 +184,6 @@ OLD_ENTRIES = [
 ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_migration_chains_existing_entries(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -214,7 +215,7 @@ def test_staff_actions_at_the_console_are_chained_too(core: Core, tmp_path: Path
     env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
     url = core.ctx.settings.database_url
 
-    made = run_cli(
+    made = invoke_cli(
         tmp_path, "users", "create", "--email", "new-reviewer@example.com", "--password", "long-enough-pass",
         "--role", "reviewer", "--database-url", url, env=env,
     )  # fmt: skip

@@ -21,6 +21,8 @@ from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
+pytestmark = pytest.mark.both_backends
+
 
 def _paid_trade(core: Core) -> tuple[str, list[int]]:
     core.fund(1_000_000, "seed")

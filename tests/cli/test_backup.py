@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import database_url
+from tests.support.cli import invoke_cli
 from tests.support.exchange import Exchange, Seller
-from tests.support.processes import run_cli
+
+pytestmark = pytest.mark.both_backends
 
 
 def _env(exchange: Exchange) -> dict[str, str]:
@@ -28,11 +30,11 @@ def test_backup_then_restore_keeps_the_books(
 ) -> None:
     assert seller.api.wait_for(seller.sell(exchange.mint()))["status"] == "paid"
     env = _env(exchange)
-    source = run_cli(tmp_path, "ledger", "verify", "--database-url", exchange.database_url, env=env)
+    source = invoke_cli(tmp_path, "ledger", "verify", "--database-url", exchange.database_url, env=env)
     assert source.returncode == 0, source.stdout + source.stderr
 
     backup_file = tmp_path / "vx.backup"
-    made = run_cli(
+    made = invoke_cli(
         tmp_path, "db", "backup", str(backup_file), "--database-url", exchange.database_url, env=env
     )
     assert made.returncode == 0, made.stderr
@@ -40,16 +42,18 @@ def test_backup_then_restore_keeps_the_books(
 
     backend = "sqlite" if exchange.database_url.startswith("sqlite") else "postgresql"
     target = database_url(request, backend, tmp_path, "vx_restored")
-    restored = run_cli(tmp_path, "db", "restore", str(backup_file), "--database-url", target, env=env)
+    restored = invoke_cli(tmp_path, "db", "restore", str(backup_file), "--database-url", target, env=env)
     assert restored.returncode == 0, restored.stdout + restored.stderr
 
-    check = run_cli(tmp_path, "ledger", "verify", "--database-url", target, env=env)
+    check = invoke_cli(tmp_path, "ledger", "verify", "--database-url", target, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "all invariants hold" in check.stdout
     assert _paid_trades(check.stdout) == _paid_trades(source.stdout) >= 1
 
-    again = run_cli(tmp_path, "db", "restore", str(backup_file), "--database-url", target, env=env)
+    again = invoke_cli(tmp_path, "db", "restore", str(backup_file), "--database-url", target, env=env)
     assert again.returncode == 1
     assert "database_not_empty" in again.stderr
-    forced = run_cli(tmp_path, "db", "restore", str(backup_file), "--yes", "--database-url", target, env=env)
+    forced = invoke_cli(
+        tmp_path, "db", "restore", str(backup_file), "--yes", "--database-url", target, env=env
+    )
     assert forced.returncode == 0, forced.stderr

@@ -1,8 +1,14 @@
-"""The command line, run as a person would, in a fresh directory."""
+"""The command line, run as a person would, in a fresh directory.
+
+`serve` runs as the installed `voucher-exchange` entry point in a child process (the smoke
+tests of the real command); the other commands run in this process (tests/support/cli.py),
+on a copy of the var/ directory one `serve --demo` made for this file.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -11,6 +17,7 @@ import httpx
 import pyotp
 import pytest
 
+from tests.support.cli import invoke_cli
 from tests.support.processes import run_cli, serving
 from voucher_exchange.demo import DEMO_TOTP_SECRET
 
@@ -32,7 +39,7 @@ def test_serve_demo_runs_everything_and_prints_the_login(tmp_path: Path) -> None
         token = httpx.post(url + "/api/v1/sessions", json=login | {"totp": code}).json()["token"]
         me = httpx.get(url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["roles"] == ["operator", "reveal_codes"]
-        minted = run_cli(tmp_path, "sandbox", "mint", "--brand", "booknlife", "--face-value", "10000",
+        minted = invoke_cli(tmp_path, "sandbox", "mint", "--brand", "booknlife", "--face-value", "10000",
                          "--sandbox-url", url + "/sandbox")  # fmt: skip
         assert minted.returncode == 0, minted.stderr
         assert minted.stdout.startswith("code: ") and "pin: " in minted.stdout
@@ -64,51 +71,60 @@ def test_serve_demo_in_the_us_sells_dollar_brands(tmp_path: Path) -> None:
         assert (korean.status_code, korean.json()["error"]["code"]) == (422, "currency_mismatch")
 
 
-def test_serve_without_demo_needs_a_key_and_a_migrated_database(tmp_path: Path) -> None:
+def test_serve_without_demo_needs_a_key_and_a_migrated_database(tmp_path: Path, demo_var: Path) -> None:
     no_key = run_cli(tmp_path, "serve", "--database-url", f"sqlite:///{tmp_path}/empty.db")
     assert no_key.returncode == 2
     assert "No encryption key at var/keys/master.key" in no_key.stderr
-    env = _demo_db(tmp_path)
+    env = _demo_db(tmp_path, demo_var)
     unmigrated = run_cli(tmp_path, "serve", "--database-url", f"sqlite:///{tmp_path}/empty.db", env=env)
     assert unmigrated.returncode == 2
     assert "Run: voucher-exchange migrate" in unmigrated.stdout
     assert run_cli(tmp_path, "migrate", "--database-url", f"sqlite:///{tmp_path}/empty.db").returncode == 0
 
 
-def _demo_db(tmp_path: Path) -> dict[str, str]:
-    with serving(tmp_path, "--demo"):
+@pytest.fixture(scope="module")
+def demo_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The var/ directory `serve --demo` leaves behind (key, migrated and seeded database, sandbox)."""
+    made = tmp_path_factory.mktemp("demo")
+    with serving(made, "--demo"):
         pass
+    return made / "var"
+
+
+def _demo_db(tmp_path: Path, demo_var: Path) -> dict[str, str]:
+    """A copy of the demo's var/ in this test's directory (modes kept: the key stays 0600)."""
+    shutil.copytree(demo_var, tmp_path / "var", dirs_exist_ok=True)
     return {"VX_VAR_DIR": str(tmp_path / "var")}
 
 
-def test_catalog_export_edit_import_keeps_rate_history(tmp_path: Path) -> None:
-    env = _demo_db(tmp_path)
+def test_catalog_export_edit_import_keeps_rate_history(tmp_path: Path, demo_var: Path) -> None:
+    env = _demo_db(tmp_path, demo_var)
     exported = tmp_path / "catalog.json"
-    assert run_cli(tmp_path, "catalog", "export", str(exported), env=env).returncode == 0
+    assert invoke_cli(tmp_path, "catalog", "export", str(exported), env=env).returncode == 0
     data = json.loads(exported.read_text())
     culture = next(b for b in data["brands"] if b["slug"] == "cultureland")
     culture["rates"] = [{"min_face": 0, "rate_bps": 9200}]
     exported.write_text(json.dumps(data, ensure_ascii=False))
-    imported = run_cli(tmp_path, "catalog", "import", str(exported), env=env)
+    imported = invoke_cli(tmp_path, "catalog", "import", str(exported), env=env)
     assert imported.returncode == 0, imported.stderr
     assert "0 new, 11 updated, 1 new rate versions" in imported.stdout
-    listed = run_cli(tmp_path, "catalog", "list", env=env).stdout
+    listed = invoke_cli(tmp_path, "catalog", "list", env=env).stdout
     line = next(x for x in listed.splitlines() if "cultureland" in x)
     assert "92.00%" in line and "│ 2 " in line
 
 
-def test_catalog_import_explains_a_broken_file(tmp_path: Path) -> None:
-    env = _demo_db(tmp_path)
+def test_catalog_import_explains_a_broken_file(tmp_path: Path, demo_var: Path) -> None:
+    env = _demo_db(tmp_path, demo_var)
     bad = tmp_path / "bad.json"
     bad.write_text('{"brands": [{"slug": "x"}]}')
-    result = run_cli(tmp_path, "catalog", "import", str(bad), env=env)
+    result = invoke_cli(tmp_path, "catalog", "import", str(bad), env=env)
     assert result.returncode == 1
     assert "catalog_invalid" in result.stderr and "Brand x" in result.stderr
 
 
-def test_users_create_makes_staff_who_can_log_in(tmp_path: Path) -> None:
-    env = _demo_db(tmp_path)
-    result = run_cli(
+def test_users_create_makes_staff_who_can_log_in(tmp_path: Path, demo_var: Path) -> None:
+    env = _demo_db(tmp_path, demo_var)
+    result = invoke_cli(
         tmp_path, "users", "create", "--email", "rev@example.com", "--password", "reviewer-pass-1", "--role",
         "reviewer", env=env,
     )  # fmt: skip
@@ -116,12 +132,12 @@ def test_users_create_makes_staff_who_can_log_in(tmp_path: Path) -> None:
     assert "rev@example.com now has roles: reviewer" in result.stdout
 
 
-def test_ledger_verify_fails_on_a_broken_ledger(tmp_path: Path) -> None:
-    env = _demo_db(tmp_path)
-    ok = run_cli(tmp_path, "ledger", "verify", env=env)
+def test_ledger_verify_fails_on_a_broken_ledger(tmp_path: Path, demo_var: Path) -> None:
+    env = _demo_db(tmp_path, demo_var)
+    ok = invoke_cli(tmp_path, "ledger", "verify", env=env)
     assert ok.returncode == 0 and "all invariants hold" in ok.stdout
     with sqlite3.connect(tmp_path / "var" / "voucher-exchange.db") as db:
         db.execute("UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE code = 'treasury'")
-    broken = run_cli(tmp_path, "ledger", "verify", env=env)
+    broken = invoke_cli(tmp_path, "ledger", "verify", env=env)
     assert broken.returncode == 1
     assert "violation: account treasury (KRW) totals differ from its transfers" in broken.stdout

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.assertions import reason_codes
+from tests.support.cli import invoke_cli
 from tests.support.exchange import make_seller, running_exchange
-from tests.support.processes import run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_rotation_keeps_every_secret_usable(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
@@ -28,10 +27,10 @@ def test_rotation_keeps_every_secret_usable(
     new_key_file.write_bytes(bytes(range(32)))
 
     env = {"VX_VAR_DIR": str(tmp_path)}
-    refused = run_cli(tmp_path, "keys", "rotate", "--new-key", str(tmp_path / "keys" / "master.key"),
+    refused = invoke_cli(tmp_path, "keys", "rotate", "--new-key", str(tmp_path / "keys" / "master.key"),
                       "--database-url", url, env=env)  # fmt: skip
     assert refused.returncode == 2 and "32 new random bytes" in refused.stderr
-    rotated = run_cli(
+    rotated = invoke_cli(
         tmp_path, "keys", "rotate", "--new-key", str(new_key_file), "--database-url", url, env=env
     )
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import run_cli
+from tests.support.cli import invoke_cli
 
 pytestmark = pytest.mark.slow
 TYPOLOGIES = ["velocity_burst", "duplicate_code", "mule_ring", "account_takeover", "carrier_billing_gift",
@@ -22,7 +22,7 @@ def _row(output: str, name: str) -> list[str]:
 
 def test_simulate_then_backtest_and_compare_a_shadow_rule_set(tmp_path: Path) -> None:
     env = {"VX_VAR_DIR": str(tmp_path / "var")}
-    sim = run_cli(tmp_path, "simulate", "--seed", "7", "--trades", "150", env=env)
+    sim = invoke_cli(tmp_path, "simulate", "--seed", "7", "--trades", "150", env=env)
     assert sim.returncode == 0, sim.stdout + sim.stderr
     honest = _row(sim.stdout, "honest")
     assert int(honest[1]) > 40 and honest[2] == "0"  # no honest seller held
@@ -34,10 +34,14 @@ def test_simulate_then_backtest_and_compare_a_shadow_rule_set(tmp_path: Path) ->
     db = f"sqlite:///{tmp_path}/var/simulation.db"
     exported = tmp_path / "live.json"
     assert (
-        run_cli(tmp_path, "risk", "rules", "export", str(exported), "--database-url", db, env=env).returncode
+        invoke_cli(
+            tmp_path, "risk", "rules", "export", str(exported), "--database-url", db, env=env
+        ).returncode
         == 0
     )
-    backtest = run_cli(tmp_path, "risk", "backtest", "--rules", str(exported), "--database-url", db, env=env)
+    backtest = invoke_cli(
+        tmp_path, "risk", "backtest", "--rules", str(exported), "--database-url", db, env=env
+    )
     assert backtest.returncode == 0, backtest.stderr
     velocity = _row(backtest.stdout, "seller_velocity_1h")
     assert int(velocity[1]) > 0 and velocity[3] == "100.0%"
@@ -47,7 +51,7 @@ def test_simulate_then_backtest_and_compare_a_shadow_rule_set(tmp_path: Path) ->
     candidate["version"] = "stricter-velocity"
     next(r for r in candidate["rules"] if r["id"] == "seller_velocity_1h")["when"]["value"] = 3
     (tmp_path / "candidate.json").write_text(json.dumps(candidate))
-    published = run_cli(
+    published = invoke_cli(
         tmp_path,
         "risk",
         "rules",
@@ -59,15 +63,15 @@ def test_simulate_then_backtest_and_compare_a_shadow_rule_set(tmp_path: Path) ->
         env=env,
     )
     assert published.returncode == 0, published.stderr
-    again = run_cli(
+    again = invoke_cli(
         tmp_path, "risk", "rules", "publish", str(tmp_path / "candidate.json"), "--database-url", db, env=env
     )
     assert again.returncode == 1 and "ruleset_version_exists" in again.stderr
 
-    assert run_cli(tmp_path, "simulate", "--seed", "8", "--trades", "60", env=env).returncode == 0
-    compare = run_cli(tmp_path, "risk", "compare", "--database-url", db, env=env)
+    assert invoke_cli(tmp_path, "simulate", "--seed", "8", "--trades", "60", env=env).returncode == 0
+    compare = invoke_cli(tmp_path, "risk", "compare", "--database-url", db, env=env)
     assert compare.returncode == 0, compare.stderr
     assert "live vs stricter-velocity" in compare.stdout
     assert re.search(r"│ approve\s+│ review\s+│ \d+", compare.stdout)  # the stricter set holds more
-    listing = run_cli(tmp_path, "risk", "rules", "list", "--database-url", db, env=env)
+    listing = invoke_cli(tmp_path, "risk", "rules", "list", "--database-url", db, env=env)
     assert "stricter-velocity" in listing.stdout and "shadow" in listing.stdout

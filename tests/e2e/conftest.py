@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.exchange import running_exchange
 from tests.support.mailbox import Mailed
 from voucher_exchange.notifications.local import start_local_smtp
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mailed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailed]:
+@pytest.fixture(scope="module")
+def mailed(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mailed]:
     controller, inbox, port = start_local_smtp()
-    var_dir: Path = tmp_path_factory.mktemp(f"recovery-{request.param}")
-    url = database_url(request, request.param, var_dir, "vx_recovery")
+    var_dir: Path = tmp_path_factory.mktemp(f"recovery-{backend}")
+    url = database_url(request, backend, var_dir, "vx_recovery")
     try:
         with running_exchange(var_dir, url, smtp_host="127.0.0.1", smtp_port=port) as exchange:
             yield Mailed(exchange, inbox)

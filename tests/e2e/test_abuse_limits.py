@@ -20,19 +20,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.exchange import Exchange, new_account, running_exchange
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.errors import TooManyRequests, Unauthorized
 from voucher_exchange.security import passwords, throttle
 
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    var_dir: Path = tmp_path_factory.mktemp(f"var-limits-{request.param}")
-    url = database_url(request, request.param, var_dir, "vx_limits")
+@pytest.fixture(scope="module")
+def limited(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Exchange]:
+    var_dir: Path = tmp_path_factory.mktemp(f"var-limits-{backend}")
+    url = database_url(request, backend, var_dir, "vx_limits")
     with running_exchange(var_dir, url, rate_limit_multiplier=1) as running:
         yield running
 

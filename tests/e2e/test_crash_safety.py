@@ -16,20 +16,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 from tests.support.polling import poll_until
 from voucher_exchange.reconcile import service as reconcile_service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 CRASH_POINTS = ["before_issuer_redeem", "after_issuer_redeem", "before_rail_transfer", "after_rail_transfer"]
 SECRETS: list[str] = []
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def isolated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    var_dir = tmp_path_factory.mktemp(f"crash-var-{request.param}")
-    url = database_url(request, request.param, var_dir, "vx_crash")
+@pytest.fixture(scope="module")
+def isolated(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Exchange]:
+    var_dir = tmp_path_factory.mktemp(f"crash-var-{backend}")
+    url = database_url(request, backend, var_dir, "vx_crash")
     with running_exchange(var_dir, url, worker_threads=0) as running:
         yield running
 

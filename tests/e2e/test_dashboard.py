@@ -8,16 +8,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import BACKENDS, migrated_database_url
+from tests.conftest import migrated_database_url
 from tests.support.exchange import Exchange, make_seller, running_exchange
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 
+pytestmark = pytest.mark.both_backends
 
-@pytest.fixture(params=BACKENDS)
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Exchange]:
+
+@pytest.fixture
+def fresh(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Exchange]:
     """An exchange with no trades yet."""
-    url = migrated_database_url(request, request.param, tmp_path, "vx_dash")
+    url = migrated_database_url(request, backend, tmp_path, "vx_dash")
     with running_exchange(tmp_path, url) as exchange:
         yield exchange
 

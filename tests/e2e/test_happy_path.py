@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.exchange import Exchange, Seller
 from voucher_exchange.reconcile import service as reconcile_service
+
+pytestmark = pytest.mark.both_backends
 
 PAID_PATH = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]
 

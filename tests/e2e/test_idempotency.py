@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.support.exchange import Exchange, Seller, make_seller
 from voucher_exchange.db.schema import trades
+
+pytestmark = pytest.mark.both_backends
 
 
 def _trade_count(exchange: Exchange) -> int:

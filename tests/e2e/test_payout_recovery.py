@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.support.exchange import Exchange, Seller, make_seller
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import PayoutStatus
+
+pytestmark = pytest.mark.both_backends
 
 
 def _balances(exchange: Exchange) -> dict[str, tuple[int, int]]:

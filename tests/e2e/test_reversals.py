@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.exchange import Exchange, Seller, make_seller
 from tests.support.polling import poll_until
+
+pytestmark = pytest.mark.both_backends
 
 
 def _balances(exchange: Exchange) -> dict[str, tuple[int, int]]:

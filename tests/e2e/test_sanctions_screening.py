@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.assertions import assert_nothing_moved, reason_codes
+from tests.support.cli import invoke_cli
 from tests.support.exchange import Exchange, Seller, make_seller, new_account
-from tests.support.processes import run_cli
 from voucher_exchange.db.schema import audit_log, decisions, sanctions_clearances, users
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL
 from voucher_exchange.risk.sanctions_customers import payouts_frozen
@@ -27,7 +27,7 @@ SDN = (FIXTURES / "sdn.csv").read_text(encoding="utf-8")
 def load_list(exchange: Exchange, directory: Path, sdn: str) -> str:
     path = directory / "sdn.csv"
     path.write_text(sdn, encoding="utf-8")
-    result = run_cli(
+    result = invoke_cli(
         directory, "sanctions", "load", str(path), str(FIXTURES / "alt.csv"),
         "--database-url", exchange.database_url,
     )  # fmt: skip
@@ -216,9 +216,9 @@ def test_a_new_strong_hit_on_a_list_load_freezes_payouts(listed: Exchange, tmp_p
         assert [t["amount"] for t in listed.rail_transfers(seller.account_number)] == [45500]
         assert listed.lookup(voucher["code"])["state"] == "active"
 
-        frozen = run_cli(tmp_path, "sanctions", "freezes", "--database-url", listed.database_url)
+        frozen = invoke_cli(tmp_path, "sanctions", "freezes", "--database-url", listed.database_url)
         assert f"{seller.email} · Richard Roe · ROE, Richard (entry 2001)" in frozen.stdout
-        released = run_cli(
+        released = invoke_cli(
             tmp_path, "sanctions", "release", seller.email, "--reviewer", "reviewer@example.com",
             "--database-url", listed.database_url,
         )  # fmt: skip

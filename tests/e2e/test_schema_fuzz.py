@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from tests.support.exchange import Exchange
+
+pytestmark = pytest.mark.both_backends
 
 # Per operation and mode; `make fuzz` raises it (VX_FUZZ_EXAMPLES) for a longer run.
 EXAMPLES = int(os.environ.get("VX_FUZZ_EXAMPLES", "25"))

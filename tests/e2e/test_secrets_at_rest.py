@@ -19,17 +19,21 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from tests.conftest import BACKENDS, database_url
+from tests.conftest import database_url
 from tests.support.exchange import Exchange, new_account, new_account_number, running_exchange
+
+pytestmark = pytest.mark.both_backends
 
 PASSWORD = "correct-horse-battery"
 FRAGMENT = 8  # any run of this many characters of a secret counts as a leak
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def fresh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    var_dir: Path = tmp_path_factory.mktemp(f"var-secrets-{request.param}")
-    url = database_url(request, request.param, var_dir, "vx_secrets")
+@pytest.fixture(scope="module")
+def fresh(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Exchange]:
+    var_dir: Path = tmp_path_factory.mktemp(f"var-secrets-{backend}")
+    url = database_url(request, backend, var_dir, "vx_secrets")
     with running_exchange(var_dir, url) as running:
         yield running
 

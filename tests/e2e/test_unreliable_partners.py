@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.support.exchange import Exchange, Seller, make_seller, new_account_number
 from voucher_exchange.db.schema import payouts
 from voucher_exchange.reconcile import service as reconcile_service
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_an_issuer_that_redeems_but_times_out_is_asked_before_retrying(

@@ -14,6 +14,8 @@ from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
 
+pytestmark = pytest.mark.both_backends
+
 
 def _credited_payout(core: Core, rail_behavior: str = "ok") -> tuple[Payout, str, str]:
     """A trade paid up to its payout (treasury empty, so the pipeline stops there)."""

@@ -1,4 +1,7 @@
-"""Signed receipts over real HTTP on both databases: issue, verify, tamper, rotate, refuse, CLI."""
+"""Signed receipts over real HTTP: issue, verify, tamper, rotate, refuse, CLI.
+
+On SQLite only: signing and verifying do not depend on the database's dialect.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
+from tests.support.cli import invoke_cli
 from tests.support.exchange import Exchange, Seller, make_seller
-from tests.support.processes import run_cli
 from voucher_exchange.db.schema import receipts, trades
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import verify
@@ -163,7 +166,7 @@ def test_a_receipt_signed_before_a_rotation_still_verifies_after_it(
     assert (key_dir / f"{old_key}.key").is_file()
 
     env = {"VX_VAR_DIR": str(exchange.var_dir), "VX_DATABASE_URL": exchange.database_url}
-    rotated = run_cli(tmp_path, "receipt", "keys", "rotate", env=env)
+    rotated = invoke_cli(tmp_path, "receipt", "keys", "rotate", env=env)
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     new_key = rotated.stdout.split("new signing key ")[1].split()[0]
     assert new_key != old_key and f"retired {old_key}" in rotated.stdout
@@ -174,7 +177,7 @@ def test_a_receipt_signed_before_a_rotation_still_verifies_after_it(
     assert private.hex() not in printed
     assert base64.urlsafe_b64encode(private).decode().rstrip("=") not in printed
 
-    listed = run_cli(tmp_path, "receipt", "keys", "list", env=env)
+    listed = invoke_cli(tmp_path, "receipt", "keys", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in listed.stdout.splitlines()]
     rows = {row[0]: row[2:] for row in cells if row and row[0] in {old_key, new_key}}
@@ -228,11 +231,11 @@ def test_the_cli_verifies_a_real_file_offline_and_through_the_keys_url(
     keys_file = tmp_path / "keys.json"
     keys_file.write_text(json.dumps({"keys": _keys(exchange)}), encoding="utf-8")
 
-    valid = run_cli(tmp_path, "receipt", "verify", str(receipt_file), "--keys", str(keys_file))
+    valid = invoke_cli(tmp_path, "receipt", "verify", str(receipt_file), "--keys", str(keys_file))
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert valid.stdout.startswith(f"valid: trade {trade_id}, signed by key {document['key_id']}")
 
-    online = run_cli(
+    online = invoke_cli(
         tmp_path, "receipt", "verify", str(receipt_file), env={"VX_PUBLIC_URL": exchange.base_url}
     )
     assert online.returncode == 0, online.stdout + online.stderr
@@ -241,13 +244,13 @@ def test_the_cli_verifies_a_real_file_offline_and_through_the_keys_url(
     forged["receipt"]["payout"]["amount"] = 455000
     forged_file = tmp_path / "forged.json"
     forged_file.write_text(json.dumps(forged), encoding="utf-8")
-    invalid = run_cli(tmp_path, "receipt", "verify", str(forged_file), "--keys", str(keys_file))
+    invalid = invoke_cli(tmp_path, "receipt", "verify", str(forged_file), "--keys", str(keys_file))
     assert invalid.returncode == 1
     assert invalid.stdout.startswith("invalid (receipt_signature_invalid): The signature does not match")
 
     stranger_file = tmp_path / "stranger.json"
     stranger_file.write_text(json.dumps({**document, "key_id": "ffffffffffffffff"}), encoding="utf-8")
-    unknown = run_cli(tmp_path, "receipt", "verify", str(stranger_file), "--keys", str(keys_file))
+    unknown = invoke_cli(tmp_path, "receipt", "verify", str(stranger_file), "--keys", str(keys_file))
     assert unknown.returncode == 1
     assert unknown.stdout.startswith("invalid (receipt_key_unknown): Unknown key 'ffffffffffffffff'")
 

@@ -13,15 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.support.cli import invoke_cli
 from tests.support.core import Core
-from tests.support.processes import run_cli
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile.statements import Source
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
+
+pytestmark = [pytest.mark.both_backends, pytest.mark.fresh_sandbox]  # reads whole-day statements
 
 TOLERANCE = timedelta(minutes=15)
 
@@ -59,7 +62,7 @@ def _cli(core: Core, tmp_path: Path, source: str, text: str) -> tuple[int, str]:
     file = tmp_path / f"{source}.csv"
     file.write_text(text, encoding="utf-8")
     env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
-    done = run_cli(
+    done = invoke_cli(
         tmp_path, "reconcile", source, str(file), "--date", _day(core).isoformat(),
         "--database-url", core.ctx.settings.database_url, env=env,
     )  # fmt: skip
@@ -179,7 +182,7 @@ def test_a_statement_of_the_wrong_kind_is_refused_and_nothing_is_stored(core: Co
     file = tmp_path / "rail.csv"
     file.write_text(_statement(core, "rail"), encoding="utf-8")
     env = {"VX_VAR_DIR": str(core.ctx.settings.var_dir)}
-    done = run_cli(
+    done = invoke_cli(
         tmp_path, "reconcile", "issuer", str(file), "--date", _day(core).isoformat(),
         "--database-url", core.ctx.settings.database_url, env=env,
     )  # fmt: skip

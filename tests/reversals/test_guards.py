@@ -18,6 +18,8 @@ from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
 
+pytestmark = pytest.mark.both_backends
+
 
 def _balances(core: Core) -> dict[str, tuple[int, int]]:
     with core.ctx.uow(readonly=True) as uow:

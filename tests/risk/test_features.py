@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.core import Core
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import DecisionStage, TradeStatus
+
+pytestmark = pytest.mark.both_backends
 
 
 def _features(core: Core, trade_id: str) -> dict[str, Any]:

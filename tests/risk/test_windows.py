@@ -19,7 +19,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, insert, select
 
-from tests.conftest import BACKENDS, database_url, migrated_database_url
+from tests.conftest import database_url, migrated_database_url
 from tests.support.core import Core
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.db import migrate
@@ -34,6 +34,8 @@ from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import period_starts
 from voucher_exchange.trades import service as trade_service
+
+pytestmark = pytest.mark.both_backends
 
 WINDOWED = (
     "seller_trades_1h",
@@ -82,10 +84,10 @@ class Row:
     face_value: int = 10000
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Engine]:
     """A migrated database of each backend with the default catalog."""
-    e = make_engine(migrated_database_url(request, request.param, tmp_path, "vx_windows"))
+    e = make_engine(migrated_database_url(request, backend, tmp_path, "vx_windows"))
     with e.begin() as conn:
         catalog_service.import_catalog(conn, catalog_service.default_catalog(), NOW, "test")
     yield e
@@ -292,7 +294,6 @@ def test_a_trade_without_device_or_ip_writes_only_its_brand_and_account(engine: 
     assert [tuple(r) for r in linked] == [("account", "fp-b", seller)]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_migration_backfills_the_windows_from_stored_trades(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -113,17 +113,20 @@ class Core:
 
 
 @contextmanager
-def running_core(var_dir: Path, database_url: str) -> Iterator[Core]:
-    """The sandboxes on their own port and a context on a fresh database (treasury empty)."""
-    with live_server(build_sandbox(var_dir, hang_seconds=2.0)) as sandbox_url:
+def running_core(var_dir: Path, database_url: str, sandbox_url: str | None = None) -> Iterator[Core]:
+    """A context on a fresh database (treasury empty), and the sandboxes on their own port.
+
+    Given `sandbox_url`, the context talks to that running sandbox instead of starting one.
+    """
+    with ExitStack() as stack:
+        if sandbox_url is None:
+            sandbox_url = stack.enter_context(live_server(build_sandbox(var_dir, hang_seconds=2.0)))
         ctx = build_context(settings_for(var_dir, database_url), sandbox_url, ShiftableClock())
-        try:
-            migrate.upgrade(ctx.engine)
-            with ctx.uow() as uow:
-                catalog_service.import_catalog(
-                    uow.conn, catalog_service.default_catalog(), ctx.clock.now(), "test"
-                )
-                uow.commit()
-            yield Core(ctx, sandbox_url)
-        finally:
-            ctx.close()
+        stack.callback(ctx.close)
+        migrate.upgrade(ctx.engine)
+        with ctx.uow() as uow:
+            catalog_service.import_catalog(
+                uow.conn, catalog_service.default_catalog(), ctx.clock.now(), "test"
+            )
+            uow.commit()
+        yield Core(ctx, sandbox_url)

@@ -1,4 +1,9 @@
-"""Run `voucher-exchange` as a real child process."""
+"""Run `voucher-exchange` as a real child process.
+
+`run_cli` and `serving` start the installed entry point (the `voucher-exchange` script that
+`pip install` put beside this Python); most tests run one-off commands in-process instead
+(tests/support/cli.py). Long-running processes of a deployment use `CLI`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import httpx
 from tests.support.polling import poll_until
 
 CLI = [sys.executable, "-m", "voucher_exchange.cli.main"]
+# The console script `[project.scripts]` installs: the command a person types.
+ENTRY_POINT = [str(Path(sys.executable).with_name("voucher-exchange"))]
 
 
 def free_port() -> int:
@@ -30,7 +37,7 @@ def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproc
     """Run one CLI command to completion."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
     return subprocess.run(
-        [*CLI, *args], cwd=cwd, env={**clean, "COLUMNS": "200", **(env or {})},
+        [*ENTRY_POINT, *args], cwd=cwd, env={**clean, "COLUMNS": "200", **(env or {})},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -50,7 +57,7 @@ def serving(cwd: Path, *args: str) -> Iterator[tuple[str, Path]]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), *args], cwd=cwd,
+            [*ENTRY_POINT, "serve", "--port", str(port), *args], cwd=cwd,
             env={**clean, "COLUMNS": "200", "VX_RATE_LIMIT_MULTIPLIER": "1000"},
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -17,6 +17,8 @@ from voucher_exchange.money import Money
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import batch
 
+pytestmark = pytest.mark.both_backends
+
 BRAND = "booknlife"
 
 

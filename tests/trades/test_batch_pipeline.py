@@ -9,6 +9,7 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import Connection, select
 
 from tests.support.core import Core
@@ -28,6 +29,8 @@ from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import PROCESS_TRADE, TradeStatus
 from voucher_exchange.worker.runner import Worker
+
+pytestmark = pytest.mark.both_backends
 
 S = TradeStatus
 PAID_HISTORY = [

@@ -16,6 +16,8 @@ from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import service as trade_service
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_a_submission_from_an_erased_account_is_refused_and_nothing_is_stored(core: Core) -> None:
     user, destination, account = core.seller()

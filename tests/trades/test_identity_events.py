@@ -28,6 +28,8 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.worker.runner import Worker
 
+pytestmark = pytest.mark.both_backends
+
 S = TradeStatus
 BORN = date(1990, 5, 17)
 PHONE = "010-1234-5678"

@@ -17,6 +17,8 @@ from voucher_exchange.trades import lifecycle, pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import DecisionStage, IllegalTransition, TradeMovedOn, TradeStatus
 
+pytestmark = pytest.mark.both_backends
+
 S = TradeStatus
 
 

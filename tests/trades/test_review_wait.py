@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.support.core import Core
 from tests.support.exchange import ShiftableClock
 from voucher_exchange.accounts import service as account_service
@@ -12,6 +14,8 @@ from voucher_exchange.review import service as review_service
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:

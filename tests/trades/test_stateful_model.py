@@ -46,6 +46,8 @@ from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
+pytestmark = [pytest.mark.both_backends, pytest.mark.fresh_sandbox]  # polls every chargeback
+
 S = TradeStatus
 RESTING = {S.PAID, S.REJECTED, S.CANCELLED, S.FAILED, S.REVERSED, S.IN_REVIEW}
 CRASH_POINTS = ["before_issuer_redeem", "after_issuer_redeem", "before_rail_transfer", "after_rail_transfer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.support.core import Core
@@ -10,6 +11,8 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.db.schema import user_consents
 from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import DEMO_PROFILE, Acceptance, ConsentKind, checked_profile
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_profile_and_text_versions_are_kept_and_audited(core: Core) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from tests.conftest import BACKENDS, migrated_database_url
+from tests.conftest import migrated_database_url
 from voucher_exchange.db import migrate
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.engine import make_engine
@@ -19,12 +19,14 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.models import Job
 
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    e = make_engine(migrated_database_url(request, request.param, tmp_path, "vx_jobs"))
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Engine]:
+    e = make_engine(migrated_database_url(request, backend, tmp_path, "vx_jobs"))
     migrate.upgrade(e)
     yield e
     e.dispose()

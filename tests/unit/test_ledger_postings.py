@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import BACKENDS, migrated_database_url
+from tests.conftest import migrated_database_url
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers
@@ -28,12 +28,14 @@ from voucher_exchange.ledger.models import (
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import postings
 
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    e = make_engine(migrated_database_url(request, request.param, tmp_path, "vx_ledger"))
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Engine]:
+    e = make_engine(migrated_database_url(request, backend, tmp_path, "vx_ledger"))
     migrate.upgrade(e)
     yield e
     e.dispose()

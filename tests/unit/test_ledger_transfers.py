@@ -43,13 +43,15 @@ from voucher_exchange.ledger.models import (
     treasury,
 )
 
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ZERO = {"debits_posted": 0, "credits_posted": 0, "debits_pending": 0, "credits_pending": 0}
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    e = make_engine(database_url(request, request.param, tmp_path, "vx_ledger_transfers"))
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Engine]:
+    e = make_engine(database_url(request, backend, tmp_path, "vx_ledger_transfers"))
     migrate.upgrade(e)
     yield e
     e.dispose()
