@@ -8,8 +8,7 @@ import weakref
 from sqlalchemy import Connection
 from sqlalchemy.pool import Pool
 
-from voucher_exchange.risk.sanctions import SanctionsMatch, SanctionsScreen
-from voucher_exchange.risk.sanctions_identifiers import PersonFacts
+from voucher_exchange.risk.sanctions import SanctionsScreen
 from voucher_exchange.risk.sanctions_list import current_list_id
 
 
@@ -29,16 +28,6 @@ class SanctionsCache:
             if self._screen is None or self._screen.list_id != newest:
                 self._screen = SanctionsScreen.from_db(conn)
             return self._screen
-
-    def screen(
-        self,
-        conn: Connection,
-        name: str,
-        person: PersonFacts | None = None,
-        cleared: frozenset[tuple[int, str]] = frozenset(),
-    ) -> SanctionsMatch:
-        """Screen `name` (and the person's identifiers) against the newest loaded list."""
-        return self.current(conn).screen(name, person, cleared)
 
 
 _CACHES: weakref.WeakKeyDictionary[Pool, SanctionsCache] = weakref.WeakKeyDictionary()
