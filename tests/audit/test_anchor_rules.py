@@ -134,7 +134,7 @@ def test_every_anchor_store_appends_once_per_number_and_lists_in_order(
     store.append(1, b"first")
     with pytest.raises(AnchorTaken):
         store.append(2, b"rewritten")
-    assert [(s.seq, s.document) for s in store.list()] == [(1, b"first"), (2, b"second")]
+    assert [(s.seq, store.read(s.name)) for s in store.list()] == [(1, b"first"), (2, b"second")]
 
 
 def test_the_directory_store_keeps_owner_only_files_and_numbers_stray_names_zero(tmp_path: Path) -> None:
@@ -143,6 +143,8 @@ def test_the_directory_store_keeps_owner_only_files_and_numbers_stray_names_zero
     (tmp_path / "anchors" / "anchor-copy.json").write_bytes(b"stray")
     assert [(s.name, s.seq) for s in store.list()] == [("anchor-copy.json", 0), ("anchor-00000001.json", 1)]
     assert [p.name for p in (tmp_path / "anchors").iterdir() if p.name.endswith(".tmp")] == []
+    with pytest.raises(ValueError, match="not an anchor's name"):
+        store.read("../../keys/audit-anchor.key")
     assert (tmp_path / "anchors").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "anchors" / "anchor-00000001.json").stat().st_mode & 0o777 == 0o600
 

@@ -69,8 +69,14 @@ class AnchorDirectory:
         found = []
         for file in self.path.glob("anchor-*.json"):
             match = _NAME.fullmatch(file.name)
-            found.append(StoredAnchor(file.name, int(match.group(1)) if match else 0, file.read_bytes()))
+            found.append(StoredAnchor(file.name, int(match.group(1)) if match else 0))
         return sorted(found, key=lambda s: (s.seq, s.name))
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes (a name from `list`, never a path)."""
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"{name!r} is not an anchor's name")
+        return (self.path / name).read_bytes()
 
 
 def load_signing_key(path: Path, create: bool) -> Ed25519PrivateKey | None:

@@ -106,15 +106,18 @@ def trusted_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     return {key_id_for(key): key for key in keys}
 
 
+def _check(store: AnchorStore, stored: StoredAnchor, trusted: dict[str, Ed25519PublicKey]) -> Listed:
+    try:
+        return Listed(stored, parse(store.read(stored.name), stored.seq, trusted), None)
+    except BadAnchor as exc:
+        return Listed(stored, None, str(exc))
+    except OSError as exc:
+        return Listed(stored, None, f"cannot be read ({type(exc).__name__})")
+
+
 def list_anchors(store: AnchorStore, trusted: dict[str, Ed25519PublicKey]) -> list[Listed]:
     """Every stored anchor by number, each checked against its signature and the trusted keys."""
-    listed = []
-    for stored in store.list():
-        try:
-            listed.append(Listed(stored, parse(stored.document, stored.seq, trusted), None))
-        except BadAnchor as exc:
-            listed.append(Listed(stored, None, str(exc)))
-    return listed
+    return [_check(store, stored, trusted) for stored in store.list()]
 
 
 def _file_problems(listed: list[Listed]) -> list[Problem]:
@@ -253,11 +256,19 @@ def published_heads(ctx: Context, today: date, days: int = 7) -> Heads:
     The days come from the signed anchors, not from the log, so rewriting the database does
     not move them; "now" is the log's recorded head, anchored or not yet.
     """
-    anchors = [x.anchor for x in list_anchors(ctx.anchors, trusted_keys(ctx.settings)) if x.anchor]
+    trusted = trusted_keys(ctx.settings)
+    oldest_end = datetime.combine(today - timedelta(days=days - 1), time(0), tzinfo=UTC)
+    recent: list[Anchor] = []  # valid anchors, newest first, back to the first one before the window
+    for stored in reversed(ctx.anchors.list()):
+        anchor = _check(ctx.anchors, stored, trusted).anchor
+        if anchor is not None:
+            recent.append(anchor)
+            if anchor.at < oldest_end:
+                break  # every day in the window ends after it: older anchors back no day
     with ctx.uow(readonly=True) as uow:
         now = audit_repo.recorded_head(uow.conn) or (None, chain.GENESIS)
     backing = []
     for day in (today - timedelta(days=n) for n in range(1, days + 1)):
         end = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(days=1)
-        backing.append((day, max((a for a in anchors if a.at < end), key=lambda a: a.seq, default=None)))
-    return Heads(now, anchors[-1] if anchors else None, backing)
+        backing.append((day, max((a for a in recent if a.at < end), key=lambda a: a.seq, default=None)))
+    return Heads(now, recent[0] if recent else None, backing)

@@ -18,11 +18,10 @@ class AnchorTaken(Exception):
 
 @dataclass(frozen=True)
 class StoredAnchor:
-    """One stored document: where it is (for people), the number it was stored under, its bytes."""
+    """One stored document: its name (for people and for `read`) and the number it was stored under."""
 
     name: str
     seq: int
-    document: bytes
 
 
 class AnchorStore(Protocol):
@@ -39,4 +38,8 @@ class AnchorStore(Protocol):
 
     def list(self) -> Sequence[StoredAnchor]:
         """Every stored anchor, by sequence number (anything the store cannot number comes as seq 0)."""
+        ...
+
+    def read(self, name: str) -> bytes:
+        """The document stored under `name` (one that `list` returned)."""
         ...
