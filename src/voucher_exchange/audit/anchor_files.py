@@ -40,7 +40,8 @@ class AnchorDirectory:
 
     def append(self, seq: int, document: bytes) -> str:
         """Write `anchor-<seq>.json` durably; AnchorTaken when it exists already."""
-        private_dir(self.path)
+        if not self.path.is_dir():  # an existing directory may be a mount another user owns: left as it is
+            private_dir(self.path)
         name = f"anchor-{seq:08d}.json"
         temporary = self.path / f".{name}.{uuid.uuid4().hex}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

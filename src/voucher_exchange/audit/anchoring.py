@@ -229,11 +229,18 @@ def take(ctx: Context) -> Taken:
 
 
 def anchor_job(ctx: Context, _ref: str) -> None:
-    """The recurring job: anchor the head; a refusal is logged as an error and tried again next time."""
+    """The recurring job: anchor the head; a refusal or an unwritable store is logged, and tried next time.
+
+    The job never fails: a failed recurring job would back off and be given up, and anchoring
+    would stop until the next restart. `audit verify` reports entries left unanchored.
+    """
     try:
         taken = take(ctx)
     except AnchorRefused as exc:
         log.error("audit_anchor_refused", problems=exc.problems)
+        return
+    except (OSError, ValueError) as exc:  # the store or the key: unreachable, exposed, malformed
+        log.error("audit_anchor_failed", error=f"{type(exc).__name__}: {exc}")
         return
     if taken.new and taken.anchor is not None:
         log.info(
