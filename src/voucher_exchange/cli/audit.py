@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from voucher_exchange.audit import anchoring
 from voucher_exchange.audit.anchor_files import load_signing_key
@@ -85,9 +85,10 @@ def audit_anchor(database_url: DatabaseUrl = None) -> None:
     elif not taken.new:
         console.print(f"audit anchor: nothing new since {anchor.label}, entry {anchor.last_id}")
     else:
+        counted = f"{anchor.count} {'entry' if anchor.count == 1 else 'entries'}"
         console.print(
             f"[green bold]audit anchor: {anchor.label} signed entry {anchor.last_id} "
-            f"({anchor.count} entries), head {anchor.head}[/green bold]",
+            f"({counted}), head {anchor.head}[/green bold]",
             soft_wrap=True,
         )
         console.print(f"wrote {escape(taken.where)}", soft_wrap=True)
@@ -108,9 +109,21 @@ def audit_anchors(database_url: DatabaseUrl = None) -> None:
     console.print(f"anchor store: {escape(where)}", soft_wrap=True)
     if local is not None:
         public = local.public_key()
-        console.print(f"signing key: {key_id_for(public)} (public key {b64url(public.public_bytes_raw())})")
+        console.print(
+            f"signing key: {key_id_for(public)} (public key {b64url(public.public_bytes_raw())})",
+            soft_wrap=True,
+        )
     console.print(f"trusted keys: {', '.join(sorted(trusted)) or 'none'}")
-    table = Table("anchor", "time (UTC)", "entry", "entries", "head", "key", "check")
+    # Hashes fold rather than being cut short: they are there to be copied.
+    table = Table(
+        "anchor",
+        Column("time (UTC)", overflow="fold"),
+        "entry",
+        "entries",
+        Column("head", overflow="fold"),
+        Column("key", overflow="fold"),
+        "check",
+    )
     for item in listed:
         a = item.anchor
         if a is None:
@@ -134,7 +147,7 @@ def audit_heads(
     """The signed anchor backing each past UTC day's end (what the dashboard publishes), to copy elsewhere."""
     with context(database_url) as ctx:
         heads = anchoring.published_heads(ctx, ctx.clock.now().date(), days)
-    table = Table("end of day (UTC)", "anchor", "entry", "hash")
+    table = Table("end of day (UTC)", "anchor", "entry", Column("hash", overflow="fold"))
     last_id, head = heads.now
     newest = heads.newest
     if last_id is None:
