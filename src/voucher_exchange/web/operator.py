@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from voucher_exchange import i18n
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.audit import anchoring
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BIG_RATE_STEP_BPS, BrandStatus
@@ -45,7 +46,7 @@ def dashboard(v: Page) -> Response:
             uow.conn, v.ctx.clock.now(), JURISDICTION_TZ[settings.jurisdiction], settings.currency
         )
         treasury = payout_service.treasury_available(uow.conn, settings.currency)
-        heads = audit.published_heads(uow.conn, v.ctx.clock.now().date()), audit.current_head(uow.conn)
+    heads = anchoring.published_heads(v.ctx, v.ctx.clock.now().date())
     names = brand_names(v)
     chart = volume_chart(
         board,
