@@ -159,14 +159,11 @@ def _state(conn: Connection, user_id: str, began: str, now: datetime) -> Enrolme
     return EnrolmentState.ABANDONED
 
 
-def _begin(ctx: Context, user: User, began: str, now: datetime) -> Enrolment | None:
+def _begin(ctx: Context, conn: Connection, user: User, began: str, now: datetime) -> Enrolment | None:
     """A new secret owned by this session, if nothing is pending (else None: someone was first)."""
     secret = pyotp.random_base32()
     sealed = ctx.vault.encrypt_json({"secret": secret}, _context(user.id))
-    with ctx.uow() as uow:
-        begun = repository.begin(uow.conn, user.id, sealed, now, began)
-        uow.commit()
-    if not begun:
+    if not repository.begin(conn, user.id, sealed, now, began):
         return None
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
     return Enrolment(EnrolmentState.NEW, secret, uri)
@@ -182,7 +179,9 @@ def enrolment(ctx: Context, user: User, session_token: str) -> Enrolment:
     with ctx.uow(readonly=True) as uow:
         state = _state(uow.conn, user.id, began, now)
     if state is None:
-        begun = _begin(ctx, user, began, now)
+        with ctx.uow() as uow:
+            begun = _begin(ctx, uow.conn, user, began, now)
+            uow.commit()
         if begun is not None:
             return begun
         with ctx.uow(readonly=True) as uow:  # another page load began it a moment ago
@@ -212,10 +211,10 @@ def restart_enrolment(ctx: Context, user: User, session_token: str) -> Enrolment
             # Conditional on the owner seen above: a concurrent start-over wins once.
             if found is None or not repository.abandon(uow.conn, user.id, found[1]):
                 raise _elsewhere()
+        begun = _begin(ctx, uow.conn, user, began, now)
+        if begun is None:
+            raise _elsewhere()
         uow.commit()
-    begun = _begin(ctx, user, began, now)
-    if begun is None:
-        raise _elsewhere()
     return begun
 
 
