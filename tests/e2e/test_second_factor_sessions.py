@@ -11,9 +11,11 @@ audited. A code of full-width (or any non-ASCII) digits is a 422 that is not cou
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -283,6 +285,26 @@ def test_only_the_session_that_began_the_setup_may_finish_it_or_start_over(requi
         "/account/two-factor", data={"totp": pyotp.TOTP(new_key.group(1)).now(), "csrf_token": _csrf(second)}
     )
     assert done.status_code == 200 and 'id="recovery-codes"' in done.text
+
+
+@pytest.mark.both_backends
+def test_sessions_racing_to_begin_the_setup_make_one_key(required: Mailed) -> None:
+    user = _staff(required)
+    racers = [_web(required, user.email) for _ in range(6)]
+    barrier = threading.Barrier(len(racers))
+
+    def load(web: httpx.Client) -> httpx.Response:
+        barrier.wait()
+        return web.get("/account/two-factor")
+
+    with ThreadPoolExecutor(len(racers)) as pool:
+        answers = list(pool.map(load, racers))
+    assert [a.status_code for a in answers] == [200] * len(racers)
+    shown = [i for i, a in enumerate(answers) if KEY.search(a.text)]
+    assert len(shown) == 1  # one key made and shown; every other page says it was begun elsewhere
+    assert sum('id="two-factor-elsewhere"' in a.text for a in answers) == len(racers) - 1
+    stored = _setup(required, user.id)
+    assert stored is not None and stored[1] == token_hash(_session(racers[shown[0]]))
 
 
 # ---- what ends the other sessions ----------------------------------------------------------------
