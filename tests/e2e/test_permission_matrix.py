@@ -227,6 +227,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("POST", "/login/code", {"totp": "000000"}, row(303, 303, 303, 303, 303, 303, 303)),  # no password step
     ("GET", "/account/two-factor", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     ("POST", "/account/two-factor", {"totp": "000000"}, row(LOGIN, 403, 403, 403, 401, 401, 403)),
+    ("POST", "/account/two-factor/restart", {}, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     (
         "POST",
         "/account/security/password",

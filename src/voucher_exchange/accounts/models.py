@@ -78,6 +78,43 @@ class User:
         return self.has(Role.REVIEWER)
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """The user behind a session or API token, and whether that token passed the second factor."""
+
+    user: User
+    second_factor: bool
+    """Issued after a right two-factor code: only such a token reaches staff routes."""
+
+
+class RevokeReason(StrEnum):
+    """Why every other session and API token of an account was ended."""
+
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled"
+    """Two-factor was switched on: tokens from before it must not become staff sessions."""
+    ROLES_CHANGED = "roles_changed"
+    """A role was granted or removed."""
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # a name, not a secret
+    """The owner changed the password while signed in."""
+    PASSWORD_RESET = "password_reset"  # noqa: S105  # a name, not a secret
+    """The password was reset with a mailed link."""
+
+
+class EnrolmentState(StrEnum):
+    """Where a staff member's two-factor setup stands, as seen from one session."""
+
+    NEW = "new"
+    """This page load began the setup: the key is shown, this once."""
+    IN_PROGRESS = "in_progress"
+    """This session began the setup earlier: enter the code, or start over."""
+    ABANDONED = "abandoned"
+    """A session that has since ended began the setup: start over."""
+    ELSEWHERE = "elsewhere"
+    """Another session, still signed in, began the setup: only it may finish or start over."""
+    ENROLLED = "enrolled"
+    """Two-factor is on."""
+
+
 class LinkPurpose(StrEnum):
     """What a single-use link mailed to an account does."""
 

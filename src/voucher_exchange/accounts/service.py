@@ -11,7 +11,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from voucher_exchange.accounts import recovery, repository, two_factor
-from voucher_exchange.accounts.models import LinkPurpose, Notice, Role, User
+from voucher_exchange.accounts.models import LinkPurpose, Notice, RevokeReason, Role, SignedIn, User
+from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, NotFound, Unauthorized
@@ -215,18 +216,21 @@ def log_in(
         raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
     throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip, generation)
     user = found[0]
+    # Only a token issued after a right code reaches staff routes, whatever is decided here.
+    second_factor = False
     if user.is_staff and two_factor.enrolled(ctx, user.id):
         if not totp:
             raise two_factor.TotpRequired(_pending_step(ctx, user) if web_step else None)
         two_factor.check_code(ctx, user, totp)
-    return _start(ctx, user, lasts)
+        second_factor = True
+    return _start(ctx, user, lasts, second_factor)
 
 
-def _start(ctx: Context, user: User, lasts: timedelta | None) -> Session:
+def _start(ctx: Context, user: User, lasts: timedelta | None, second_factor: bool = False) -> Session:
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
-        session = _issue(uow.conn, user.id, now, expires_at, kind)
+        session = _issue(uow.conn, user.id, now, expires_at, kind, second_factor)
         uow.commit()
     return session
 
@@ -270,7 +274,7 @@ def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Se
         if not repository.use_link(uow.conn, token_hash, LinkPurpose.SIGN_IN_STEP, now):
             raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
         uow.commit()
-    return _start(ctx, user, lasts)
+    return _start(ctx, user, lasts, second_factor=True)
 
 
 def log_out(conn: Connection, token: str) -> None:
@@ -313,9 +317,16 @@ def set_language(conn: Connection, user: User, language: str) -> None:
         repository.set_language(conn, user.id, language)
 
 
-def _issue(conn: Connection, user_id: str, now: datetime, expires_at: datetime, kind: str) -> Session:
+def _issue(
+    conn: Connection,
+    user_id: str,
+    now: datetime,
+    expires_at: datetime,
+    kind: str,
+    second_factor: bool = False,
+) -> Session:
     token = new_token()
-    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind)
+    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind, second_factor)
     user = repository.by_id(conn, user_id)
     assert user is not None
     return Session(user, token)
@@ -323,26 +334,35 @@ def _issue(conn: Connection, user_id: str, now: datetime, expires_at: datetime, 
 
 def authenticate(conn: Connection, token: str, now: datetime) -> User:
     """The user behind a bearer token that has not expired."""
+    return signed_in(conn, token, now).user
+
+
+def signed_in(conn: Connection, token: str, now: datetime) -> SignedIn:
+    """The user behind an unexpired token, and whether the token passed the second factor."""
     found = repository.by_token(conn, token_hash(token), now) if token else None
     if found is None:
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    return found[0]
+    return SignedIn(found.user, found.second_factor)
 
 
 def authenticate_api(ctx: Context, token: str) -> User:
     """The user behind an unexpired bearer token; an API token in use has its expiry pushed on."""
+    return authenticate_api_session(ctx, token).user
+
+
+def authenticate_api_session(ctx: Context, token: str) -> SignedIn:
+    """As `authenticate_api`, also saying whether the token passed the second factor (staff routes)."""
     now = ctx.clock.now()
     with ctx.uow(readonly=True) as uow:
         found = repository.by_token(uow.conn, token_hash(token), now) if token else None
     if found is None:
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    user, kind, expires_at = found
     renewed = now + _api_lasts(ctx)
-    if kind == KIND_API and renewed - expires_at >= REFRESH_EVERY:
+    if found.kind == KIND_API and renewed - found.expires_at >= REFRESH_EVERY:
         with ctx.uow() as uow:
             repository.extend_token(uow.conn, token_hash(token), renewed)
             uow.commit()
-    return user
+    return SignedIn(found.user, found.second_factor)
 
 
 def list_staff(conn: Connection) -> list[User]:
@@ -367,13 +387,19 @@ def add_staff_member(ctx: Context, email: str, password: str, role: Role, actor:
 
 
 def set_roles(conn: Connection, actor: User, user_id: str, roles: set[Role], now: datetime) -> User:
-    """Replace a staff member's roles (an operator cannot remove their own operator role)."""
+    """Replace a staff member's roles (an operator cannot remove their own operator role).
+
+    A role granted or removed ends every session and API token of the account (theirs
+    included when operators change their own): they sign in again under the new roles.
+    """
     target = repository.by_id(conn, user_id)
     if target is None:
         raise NotFound("user_unknown", "There is no such account.")
     if target.id == actor.id and Role.OPERATOR not in roles:
         raise Conflict("cannot_demote_self", "You cannot take away your own operator role.")
     repository.set_roles(conn, user_id, roles)
+    if set(target.roles) != roles:
+        revoke_other_sessions(conn, user_id, RevokeReason.ROLES_CHANGED, actor.email, now)
     audit.record_change(
         conn,
         actor.email,
@@ -400,6 +426,8 @@ def create_staff(
     if found is not None:
         before = sorted(r.value for r in found[0].roles)
         repository.set_roles(conn, found[0].id, set(found[0].roles) | {role})
+        if role not in found[0].roles:
+            revoke_other_sessions(conn, found[0].id, RevokeReason.ROLES_CHANGED, actor or "worker", now)
         user = repository.by_id(conn, found[0].id)
         assert user is not None
     else:

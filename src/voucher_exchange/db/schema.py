@@ -98,6 +98,9 @@ staff_totp = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("enrolled_at", UTCDateTime),
     Column("last_step", BigInteger, nullable=False, server_default="0"),
+    # The token hash of the session that began an unconfirmed enrolment: only it may confirm
+    # or start over while it lives (a second page load never replaces the secret).
+    Column("begun_by", String(64)),
 )
 
 # One-time recovery codes for staff two-factor, stored as keyed fingerprints.
@@ -149,6 +152,8 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime),
     # api | web: which lifetime applies (web sessions do not slide).
     Column("kind", String(8), nullable=False, server_default="api"),
+    # Issued after a right two-factor code: only such tokens reach staff routes.
+    Column("second_factor", Boolean, nullable=False, server_default="0"),
 )
 
 brands = Table(

@@ -49,6 +49,7 @@ AUDIT_ACTION = {
     "account.email_change_requested": N_("E-mail change requested"),
     "account.sign_out_others": N_("Other sessions signed out"),
     "account.two_factor_enrolled": N_("Two-factor sign-in set up"),
+    "account.sessions_revoked": N_("Other sessions signed out after a security change"),
     "account.recovery_code_used": N_("Two-factor recovery code used"),
     "account.erased": N_("Account deleted (personal data erased)"),
 }
@@ -77,6 +78,7 @@ AUDIT_FIELD = {
     "updated": N_("Updated"),
     "rate_versions": N_("Rate versions"),
     "tokens": N_("Sessions ended"),
+    "reason": N_("Why"),
     "run": N_("Run"),
     "file_sha256": N_("File SHA-256"),
     "matched": N_("Matched"),
@@ -110,6 +112,14 @@ AUDIT_FIELD = {
     "payout_destinations": N_("Unused bank accounts erased"),
 }
 
+# Why an account's other sessions were signed out (accounts/sessions.py), the actions' own words.
+REVOKE_REASON = {
+    "two_factor_enrolled": N_("Two-factor sign-in set up"),
+    "roles_changed": N_("Roles changed"),
+    "password_changed": N_("Password changed"),
+    "password_reset": N_("Password reset by e-mail link"),
+}
+
 
 def value_text(field: str, value: Any, lang: str, currency: str) -> str:
     """One audit value in words: statuses, roles, rates and money as staff read them elsewhere."""
@@ -131,6 +141,8 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
             }
             for b in value
         )
+    if field == "reason":
+        return word(REVOKE_REASON, value, lang)
     if field == "close_reason":
         return word(CLOSE_REASON, value, lang)
     if field == "resumes_at":

@@ -66,6 +66,17 @@ ERRORS = {
         "You have a trade, payout or balance still open. Delete the account once it is settled."
     ),
     "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
+    "totp_malformed": N_(
+        "Type the 6-digit code with the digits 0 to 9 (half-width), or a recovery code as it was shown."
+    ),
+    "totp_session_required": N_(
+        "This sign-in did not use your two-factor code, so it cannot open staff pages. "
+        "Sign out, then sign in again with your password and the code from your app."
+    ),
+    "totp_enrolment_elsewhere": N_(
+        "Two-factor setup was begun from another sign-in, and only that one can finish it or start "
+        "over. If it was not you, change your password: that signs every other session out."
+    ),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),
     "face_value_invalid": N_("This brand is not sold in that face value."),
