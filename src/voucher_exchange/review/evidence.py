@@ -68,6 +68,8 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
     data = view(conn, row, lang).data
     data["evidence"] = evidence_for(conn, trade_id)
     data["issuer_answer"] = row.issuer_answer or {}
+    # Redeemed at the issuer: the code is spent, and may be revealed without a second approval.
+    data["secured"] = row.secured_at is not None
     data["seller"] = {
         "id": seller.id,
         "email": seller.email,
