@@ -156,9 +156,10 @@ def decline(ctx: Context, actor: User, request_id: str) -> None:
         request = _decidable(uow.conn, actor, request_id, now)
         if not requests_repo.close(uow.conn, request.id, RoleRequestStatus.DECLINED, actor.id, now):
             raise _closed()
-        audit.record(
+        audit.record_change(
             uow.conn, actor.email, "staff.roles_declined", request.target_user_id or request.email,
-            {"request": request.id, "roles": _sorted(request.roles_after)}, now,
+            {"status": RoleRequestStatus.PENDING.value}, {"status": RoleRequestStatus.DECLINED.value}, now,
+            request=request.id, roles=_sorted(request.roles_after),
         )  # fmt: skip
         uow.commit()
 

@@ -57,6 +57,14 @@ AUDIT_ACTION = {
     "account.erased": N_("Account deleted (personal data erased)"),
 }
 
+# Where a role or reveal request stands (four eyes: one asks, another approves).
+REQUEST_STATUS = {
+    "pending": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "declined": N_("declined"),
+    "revealed": N_("code seen"),
+}
+
 AUDIT_FIELD = {
     "status": N_("Status"),
     "bands": N_("Rates"),
@@ -126,7 +134,7 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
     if isinstance(value, bool):
         return i18n.gettext(lang, YES) if value else i18n.gettext(lang, NO)
     if field == "status":
-        table = labels.BRAND_STATUS if str(value) in labels.BRAND_STATUS else STATUS
+        table = next((t for t in (labels.BRAND_STATUS, REQUEST_STATUS) if str(value) in t), STATUS)
         return word(table, value, lang)
     if field in ("roles", "role"):
         return ", ".join(word(labels.ROLES, r, lang) for r in ([value] if isinstance(value, str) else value))
