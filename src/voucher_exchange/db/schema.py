@@ -747,7 +747,7 @@ reveal_requests = Table(
     Column("approved_by", ID, ForeignKey("users.id")),
     Column("approved_at", UTCDateTime),
     Column("revealed_at", UTCDateTime),
-    CheckConstraint("status IN ('pending', 'approved', 'declined', 'revealed')", name="status"),
+    CheckConstraint("status IN ('pending', 'approved', 'revealed')", name="status"),
     CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="second_staff"),
     Index("ix_reveal_requests_trade", "trade_id", "requested_by"),
 )

@@ -17,11 +17,9 @@ class RevealStatus(StrEnum):
     """Where a request to see a voucher's code stands."""
 
     PENDING = "pending"
-    """Asked; waits for a second staff member with reveal_codes."""
+    """Asked; waits for a second staff member with reveal_codes (unanswered, it expires)."""
     APPROVED = "approved"
     """Approved by someone else; the requester may reveal the code once, before it expires."""
-    DECLINED = "declined"
-    """Not used (reserved for a decline); nothing was shown."""
     REVEALED = "revealed"
     """The requester saw the code (a redeemed voucher's code needs no approval, but is a row too)."""
 

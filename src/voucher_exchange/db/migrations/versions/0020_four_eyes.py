@@ -73,7 +73,7 @@ def upgrade() -> None:
             ["approved_by"], ["users.id"], name=op.f("fk_reveal_requests_approved_by_users")
         ),
         sa.CheckConstraint(
-            "status IN ('pending', 'approved', 'declined', 'revealed')",
+            "status IN ('pending', 'approved', 'revealed')",
             name=op.f("ck_reveal_requests_status"),
         ),
         sa.CheckConstraint(
