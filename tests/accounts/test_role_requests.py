@@ -18,7 +18,9 @@ from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import role_requests
 from voucher_exchange.accounts.models import LinkPurpose, Role, User
 from voucher_exchange.db.schema import account_tokens, audit_log, users
+from voucher_exchange.db.schema import role_requests as role_requests_table
 from voucher_exchange.errors import DomainError
+from voucher_exchange.privacy import service as privacy
 from voucher_exchange.security.passwords import verify_password
 
 
@@ -163,3 +165,19 @@ def test_the_command_line_makes_the_first_two_operators_and_then_refuses(core: C
     assert _roles(core, first) == {"operator", "reveal_codes"}
     with core.ctx.uow(readonly=True) as uow:
         assert account_repo.by_email(uow.conn, "third@example.com") is None
+
+
+def test_an_erased_staff_members_address_leaves_the_requests_about_them(core: Core) -> None:
+    asker, approver = bootstrap_staff(core.ctx, Role.OPERATOR), bootstrap_staff(core.ctx, Role.OPERATOR)
+    reviewer = bootstrap_staff(core.ctx, Role.REVIEWER)
+    grant_roles(core.ctx, asker, approver, reviewer, {Role.REVIEWER, Role.REVEAL_CODES})
+
+    privacy.erase_account(core.ctx, core.user(reviewer.id), PASSWORD)
+
+    with core.ctx.uow(readonly=True) as uow:
+        kept = uow.conn.execute(
+            select(role_requests_table.c.email, role_requests_table.c.roles_after).where(
+                role_requests_table.c.target_user_id == reviewer.id
+            )
+        ).all()
+    assert [tuple(r) for r in kept] == [(privacy.tombstone(reviewer.id), "reveal_codes,reviewer")]

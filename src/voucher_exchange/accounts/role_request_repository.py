@@ -85,3 +85,10 @@ def count_operators(conn: Connection) -> int:
     """How many live accounts hold the operator role."""
     held = users.c.roles.like("%operator%") & users.c.deleted_at.is_(None)
     return int(conn.execute(select(func.count()).select_from(users).where(held)).scalar_one())
+
+
+def forget_email(conn: Connection, user_id: str, tombstone: str) -> None:
+    """An erased account's address leaves the requests about it (the ids and roles stay: who had what)."""
+    conn.execute(
+        update(role_requests).where(role_requests.c.target_user_id == user_id).values(email=tombstone)
+    )
