@@ -16,6 +16,7 @@ from tests.support.exchange import ShiftableClock
 from tests.support.staff import PASSWORD, bootstrap_staff, grant_roles
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import role_requests
+from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import LinkPurpose, Role, User
 from voucher_exchange.db.schema import account_tokens, audit_log, users
 from voucher_exchange.db.schema import role_requests as role_requests_table
@@ -181,3 +182,15 @@ def test_an_erased_staff_members_address_leaves_the_requests_about_them(core: Co
             )
         ).all()
     assert [tuple(r) for r in kept] == [(privacy.tombstone(reviewer.id), "reveal_codes,reviewer")]
+
+
+def test_an_address_signed_up_after_the_request_does_not_get_the_role(core: Core) -> None:
+    asker, approver = bootstrap_staff(core.ctx, Role.OPERATOR), bootstrap_staff(core.ctx, Role.OPERATOR)
+    filed = role_requests.request_new_staff(core.ctx, asker, "later@example.com", Role.REVIEWER)
+    with core.ctx.uow() as uow:
+        squatter = account_service.sign_up(uow.conn, "later@example.com", PASSWORD, core.ctx.clock.now()).user
+        uow.commit()
+
+    _refused("role_request_stale", role_requests.approve, core.ctx, approver, filed.id)
+
+    assert _roles(core, squatter) == set()

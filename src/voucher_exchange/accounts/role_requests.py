@@ -186,9 +186,12 @@ def _target(conn: Connection, vault: Vault, request: RoleRequest, now: datetime)
         if found is None:
             raise NotFound("user_unknown", "There is no such account.")
         return found
-    existing = repository.by_email(conn, request.email)
-    if existing is not None:  # signed up since the request: approve only what was asked of nothing
-        return existing[0]
+    if repository.by_email(conn, request.email) is not None:
+        # Someone signed up with the address since: not the account the second operator was shown.
+        raise Conflict(
+            "role_request_stale",
+            "The account's roles changed since this was asked; decline it and ask again.",
+        )
     user_id = str(uuid.uuid4())
     repository.insert_user(conn, user_id, request.email, PASSWORD_UNSET, set(), now)
     recovery.issue_link(conn, vault, user_id, LinkPurpose.PASSWORD_RESET, request.email, now)
