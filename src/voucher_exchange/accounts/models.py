@@ -149,3 +149,44 @@ def normalise_name(name: str) -> str:
     """Names compared for 'same person': case, spacing and compatibility forms folded."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     return " ".join(folded.replace(",", " ").replace(".", " ").split())
+
+
+def roles_text(roles: frozenset[Role] | set[Role]) -> str:
+    """Roles as stored: sorted values joined by commas."""
+    return ",".join(sorted(r.value for r in roles))
+
+
+def roles_from_text(text: str) -> frozenset[Role]:
+    """Roles read back from `roles_text`."""
+    return frozenset(Role(r) for r in text.split(",") if r)
+
+
+class RoleRequestStatus(StrEnum):
+    """Where a request to change a staff member's roles stands."""
+
+    PENDING = "pending"
+    """Filed by one operator; waits for another (it expires unanswered)."""
+    APPROVED = "approved"
+    """A second operator approved it; the roles changed."""
+    DECLINED = "declined"
+    """An operator declined or withdrew it; nothing changed."""
+
+
+@dataclass(frozen=True)
+class RoleRequest:
+    """One operator's request to change an account's roles, which a different operator decides.
+
+    `target_user_id` is None when the address has no account yet: approval creates it.
+    """
+
+    id: str
+    target_user_id: str | None
+    email: str
+    roles_before: frozenset[Role]
+    roles_after: frozenset[Role]
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    status: RoleRequestStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = None

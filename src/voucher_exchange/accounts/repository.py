@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from voucher_exchange.accounts import totp_repository
+from voucher_exchange.accounts import role_request_repository, totp_repository
 from voucher_exchange.accounts.models import (
     IdentityCheck,
     IdentityStatus,
@@ -401,6 +401,7 @@ def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict
         "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
         **totp_repository.forget(conn, user_id),
     }
+    role_request_repository.forget_email(conn, user_id, tombstone)
     conn.execute(
         update(users)
         .where(users.c.id == user_id)

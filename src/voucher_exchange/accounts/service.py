@@ -15,7 +15,7 @@ from voucher_exchange.accounts.models import LinkPurpose, Notice, RevokeReason, 
 from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Conflict, NotFound, Unauthorized
+from voucher_exchange.errors import Conflict, Unauthorized
 from voucher_exchange.security import password_policy, throttle
 from voucher_exchange.security.input_policy import parse_email
 from voucher_exchange.security.passwords import (
@@ -370,55 +370,13 @@ def list_staff(conn: Connection) -> list[User]:
     return repository.staff(conn)
 
 
-def change_roles(ctx: Context, actor: User, user_id: str, roles: set[Role]) -> User:
-    """Use case: an operator replaces a staff member's roles (audited, before → after)."""
-    with ctx.uow() as uow:
-        changed = set_roles(uow.conn, actor, user_id, roles, ctx.clock.now())
-        uow.commit()
-    return changed
-
-
-def add_staff_member(ctx: Context, email: str, password: str, role: Role, actor: str) -> User:
-    """Use case: a staff account, or a role for an existing account (audited as `actor`)."""
-    with ctx.uow() as uow:
-        user = create_staff(uow.conn, email, password, role, ctx.clock.now(), actor)
-        uow.commit()
-    return user
-
-
-def set_roles(conn: Connection, actor: User, user_id: str, roles: set[Role], now: datetime) -> User:
-    """Replace a staff member's roles (an operator cannot remove their own operator role).
-
-    A role granted or removed ends every session and API token of the account (theirs
-    included when operators change their own): they sign in again under the new roles.
-    """
-    target = repository.by_id(conn, user_id)
-    if target is None:
-        raise NotFound("user_unknown", "There is no such account.")
-    if target.id == actor.id and Role.OPERATOR not in roles:
-        raise Conflict("cannot_demote_self", "You cannot take away your own operator role.")
-    repository.set_roles(conn, user_id, roles)
-    if set(target.roles) != roles:
-        revoke_other_sessions(conn, user_id, RevokeReason.ROLES_CHANGED, actor.email, now)
-    audit.record_change(
-        conn,
-        actor.email,
-        "staff.roles",
-        user_id,
-        {"roles": sorted(r.value for r in target.roles)},
-        {"roles": sorted(r.value for r in roles)},
-        now,
-    )
-    changed = repository.by_id(conn, user_id)
-    assert changed is not None
-    return changed
-
-
 def create_staff(
     conn: Connection, email: str, password: str, role: Role, now: datetime, actor: str | None = None
 ) -> User:
-    """A reviewer or operator account (or add the role to an existing account).
+    """A reviewer or operator account (or add the role to an existing account), with no second approver.
 
+    Only for the machine's first operators (`role_requests.bootstrap_staff`), the demo and tests:
+    staff change roles through `role_requests` (one operator asks, another approves).
     With `actor`, the audit log records the roles before and after.
     """
     found = repository.by_email(conn, email.strip().lower())

@@ -713,3 +713,46 @@ user_consents = Table(
     Column("accepted_at", UTCDateTime, nullable=False),
     Column("channel", String(10), nullable=False),
 )
+
+# Four eyes on insider powers: a change of a staff member's roles is a request one operator files
+# and a different operator approves (never the requester, never the person whose roles change).
+# `roles_before` is what the target held when the request was filed: approval applies the change
+# only if that still holds. A request for an address without an account creates it on approval.
+role_requests = Table(
+    "role_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("target_user_id", ID, ForeignKey("users.id")),
+    Column("email", String(254), nullable=False),
+    Column("roles_before", String(100), nullable=False),
+    Column("roles_after", String(100), nullable=False),
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("decided_by", ID, ForeignKey("users.id")),
+    Column("decided_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'approved', 'declined')", name="status"),
+    CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="second_operator"),
+    Index("ix_role_requests_status", "status", "requested_at"),
+)
+
+# Revealing the code of a voucher not yet redeemed at the issuer takes a second staff member's
+# approval; every reveal (approved or of a redeemed voucher) is a row here, so whoever saw a code
+# is known and kept from deciding that trade.
+reveal_requests = Table(
+    "reveal_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False),
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("approved_by", ID, ForeignKey("users.id")),
+    Column("approved_at", UTCDateTime),
+    Column("revealed_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'approved', 'revealed')", name="status"),
+    CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="second_staff"),
+    Index("ix_reveal_requests_trade", "trade_id", "requested_by"),
+)
