@@ -25,11 +25,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.mailbox import Mailed
+from tests.support.staff import bootstrap_staff, grant_roles
+from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.db.schema import api_tokens, audit_log, rate_counters, staff_totp, users
-from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
+from voucher_exchange.demo import DEMO_OPERATOR_EMAIL
 from voucher_exchange.security.passwords import token_hash
 
 PASSWORD = "correct-horse-battery"
@@ -310,58 +312,51 @@ def test_sessions_racing_to_begin_the_setup_make_one_key(required: Mailed) -> No
 # ---- what ends the other sessions ----------------------------------------------------------------
 
 
-def _operator(mailed: Mailed) -> tuple[httpx.Client, str]:
-    web = _web(mailed, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
-    return web, _csrf(web, "/staff/team")
-
-
 def test_a_role_granted_or_removed_ends_the_accounts_sessions_and_tokens(mailed: Mailed) -> None:
+    ctx = mailed.exchange.ctx
     email = f"seller-{uuid.uuid4().hex[:8]}@example.com"
     with mailed.api() as api:
         signed_up = api.post("/accounts", json={"email": email, "password": PASSWORD})
     assert signed_up.status_code == 201
     user_id, token = signed_up.json()["id"], signed_up.json()["token"]
     seller_web = _web(mailed, email)
-    operator, csrf = _operator(mailed)
-    operator_sessions = len(_tokens(mailed, _user_id(mailed, DEMO_OPERATOR_EMAIL)))
+    # Roles change by request and a second operator's approval (four eyes); the approval ends them.
+    first = _account(mailed, _user_id(mailed, DEMO_OPERATOR_EMAIL))
+    second = bootstrap_staff(ctx, Role.OPERATOR)
+    first_sessions = len(_tokens(mailed, first.id))
 
-    granted = operator.post(f"/staff/team/{user_id}/roles", data={"roles": "reviewer", "csrf_token": csrf})
-    assert granted.status_code == 303
+    grant_roles(ctx, first, second, _account(mailed, user_id), {Role.REVIEWER})
     with mailed.api(token) as api:
         assert api.get("/me").status_code == 401
     assert seller_web.get("/account").headers["location"] == "/login?next=/account"
     assert _tokens(mailed, user_id) == {}
-    assert operator.get("/staff/team").status_code == 200  # the operator's own session stays
-    assert len(_tokens(mailed, _user_id(mailed, DEMO_OPERATOR_EMAIL))) == operator_sessions
+    assert len(_tokens(mailed, first.id)) == first_sessions  # the operators' own sessions stay
 
-    # The same roles again change nothing, so nothing ends.
+    # A role added ends them too.
     reviewer_token = _api_token(mailed, email)
-    same = operator.post(f"/staff/team/{user_id}/roles", data={"roles": "reviewer", "csrf_token": csrf})
-    assert same.status_code == 303
     with mailed.api(reviewer_token) as api:
         assert api.get("/review/trades").status_code == 200
-
-    # A role added through "add a staff member" for the existing account ends them too.
-    added = operator.post(
-        "/staff/team", data={"email": email, "password": PASSWORD, "role": "reveal_codes", "csrf_token": csrf}
-    )
-    assert added.status_code == 303
+    grant_roles(ctx, second, first, _account(mailed, user_id), {Role.REVIEWER, Role.REVEAL_CODES})
     with mailed.api(reviewer_token) as api:
         assert api.get("/review/trades").status_code == 401
 
     # And a role taken away.
     last_token = _api_token(mailed, email)
-    removed = operator.post(
-        f"/staff/team/{user_id}/roles", data={"roles": "reveal_codes", "csrf_token": csrf}
-    )
-    assert removed.status_code == 303
+    grant_roles(ctx, first, second, _account(mailed, user_id), {Role.REVEAL_CODES})
     with mailed.api(last_token) as api:
         assert api.get("/me").status_code == 401
     assert _revocations(mailed, user_id) == [
-        (DEMO_OPERATOR_EMAIL, {"tokens": 2, "reason": "roles_changed"}),
-        (DEMO_OPERATOR_EMAIL, {"tokens": 1, "reason": "roles_changed"}),
-        (DEMO_OPERATOR_EMAIL, {"tokens": 1, "reason": "roles_changed"}),
+        (second.email, {"tokens": 2, "reason": "roles_changed"}),
+        (first.email, {"tokens": 1, "reason": "roles_changed"}),
+        (second.email, {"tokens": 1, "reason": "roles_changed"}),
     ]
+
+
+def _account(mailed: Mailed, user_id: str) -> User:
+    with mailed.exchange.ctx.uow(readonly=True) as uow:
+        found = account_repo.by_id(uow.conn, user_id)
+    assert found is not None
+    return found
 
 
 def _user_id(mailed: Mailed, email: str) -> str:
