@@ -15,6 +15,9 @@ from sqlalchemy import update
 
 from tests.support.live_server import live_server
 from tests.support.polling import poll_until
+from tests.support.staff import verify_identity
+from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.accounts.models import IdentityStatus
 from voucher_exchange.api.app import create_app
 from voucher_exchange.bootstrap import build_context, build_sandbox
 from voucher_exchange.config import Settings
@@ -66,7 +69,13 @@ class Exchange:
         return Api(self, token)
 
     def operator(self) -> Api:
-        """A client signed in as the demo operator."""
+        """A client signed in as the demo operator (with a verified identity on file: deciding
+        trades needs one, and tests sharing this exchange may have changed it through /me/identity)."""
+        with self.ctx.uow(readonly=True) as uow:
+            found = account_repo.by_email(uow.conn, DEMO_OPERATOR_EMAIL)
+        assert found is not None
+        if found[0].identity_status is not IdentityStatus.VERIFIED:
+            verify_identity(self.ctx, found[0], "Demo Operator")
         api = self.client()
         token = api.post("/sessions", {"email": DEMO_OPERATOR_EMAIL, "password": DEMO_OPERATOR_PASSWORD})
         return self.client(token.json()["token"])
