@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all timings test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,8 +33,10 @@ PYTEST_SUITE := $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 test: $(STAMP) ## Run the whole test suite (two workers; the README's test command)
 	$(PYTEST_SUITE)
 
-test-all: $(STAMP) ## make test with the 2,000-trade scale-out, then make fuzz and make chaos
-	VX_SCALE_TRADES=2000 $(PYTEST_SUITE)
+test-all: test test-extras ## make test, then the longer proofs (make test-extras); .ci/run runs both
+
+test-extras: $(STAMP) ## The 2,000-trade scale-out alone, then make fuzz and make chaos
+	VX_SCALE_TRADES=2000 $(BIN)/pytest -q tests/e2e/test_scale_out.py
 	$(MAKE) fuzz
 	$(MAKE) chaos
 
