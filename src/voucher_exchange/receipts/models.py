@@ -65,6 +65,83 @@ def canonical(receipt: Mapping[str, Any]) -> bytes:
     return json.dumps(receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class DocumentRefused(ValueError):
+    """A pasted document that is not plain JSON of its values (see `parse_document`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DocumentRefused(
+                "receipt_duplicate_key",
+                f"The document names {key[:40]!r} twice. A reader may see the first and a checker "
+                "the last: a genuine receipt never does this.",
+            )
+        found[key] = value
+    return found
+
+
+def _not_json(name: str) -> Any:
+    raise DocumentRefused("receipt_not_canonical", f"{name} is not a JSON value.")
+
+
+def _no_fraction(text: str) -> Any:
+    # A receipt holds integers only (amounts in minor units): no float can change in transit.
+    raise DocumentRefused("receipt_not_canonical", f"{text[:20]} is not a whole number; receipts hold none.")
+
+
+def _compact(text: str) -> str:
+    """`text` without the whitespace between JSON tokens (strings are kept as written)."""
+    out, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            out.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+            out.append(char)
+        elif char not in " \t\r\n":
+            out.append(char)
+    return "".join(out)
+
+
+def parse_document(text: str) -> Any:
+    """A pasted receipt (or notice) as JSON, refused unless every value is written plainly.
+
+    Refused (`DocumentRefused`): a key named twice in one object (`receipt_duplicate_key`),
+    and any value not written as the signer writes it (`receipt_not_canonical`): escapes
+    such as `\\u0070ayout` for ASCII, numbers as `9e3` or `9000.0`, NaN. Whitespace, key order
+    and `\\u` escapes of non-ASCII characters (as `json.dumps` writes by default) are allowed:
+    the text re-serialised compactly, in its own key order, must equal it byte for byte.
+    `ValueError` (or `RecursionError`) when it is not JSON at all.
+    """
+    document = json.loads(
+        text, object_pairs_hook=_no_duplicates, parse_constant=_not_json, parse_float=_no_fraction
+    )
+    compact = _compact(text.strip().lstrip("\ufeff"))
+    plain = {
+        json.dumps(document, ensure_ascii=ascii_only, separators=(",", ":")) for ascii_only in (False, True)
+    }
+    if compact not in plain:
+        raise DocumentRefused(
+            "receipt_not_canonical",
+            "A value is not written the way the exchange writes it (an escape such as \\u0070, or a "
+            "number such as 9e3 or 9000.0). Paste the file exactly as you downloaded it.",
+        )
+    return document
+
+
 def utc_iso(at: datetime) -> str:
     """`2026-11-27T12:43:04.123456Z`: an instant in UTC, as receipts write it."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
@@ -10,7 +9,13 @@ from fastapi.responses import JSONResponse, Response
 
 from voucher_exchange.i18n import N_
 from voucher_exchange.receipts import service as receipt_service
-from voucher_exchange.receipts.models import KEYS_PATH, SignedReceipt, Verdict
+from voucher_exchange.receipts.models import (
+    KEYS_PATH,
+    DocumentRefused,
+    SignedReceipt,
+    Verdict,
+    parse_document,
+)
 from voucher_exchange.web.render import page
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
@@ -25,6 +30,14 @@ VERDICTS = {
     ),
     "receipt_key_unknown": N_("Invalid: it names a signing key this exchange never used."),
     "receipt_signature_malformed": N_("Invalid: the signature is damaged."),
+    "receipt_duplicate_key": N_(
+        "Invalid: the document names the same field twice. A genuine receipt never does; "
+        "someone may have added a forged value."
+    ),
+    "receipt_not_canonical": N_(
+        "Invalid: a value is not written the way the exchange writes it. "
+        "Paste the file exactly as you downloaded it."
+    ),
     "receipt_signature_invalid": N_(
         "Invalid: the signature does not match. A field was changed after signing, "
         "or the signature was altered."
@@ -57,12 +70,15 @@ def verify_form(v: Page) -> Response:
 def verify(v: Page, receipt: Pasted) -> Response:
     """Check a pasted receipt against this exchange's published keys."""
     document: Any
+    refused: Verdict | None = None
     try:
-        document = json.loads(receipt)
+        document = parse_document(receipt)
+    except DocumentRefused as exc:  # a key twice, or a value not written plainly: never shown
+        document, refused = None, Verdict(False, exc.code, exc.message)
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         document = None
     with v.ctx.uow(readonly=True) as uow:
-        verdict: Verdict = receipt_service.check(uow.conn, document)
+        verdict: Verdict = refused or receipt_service.check(uow.conn, document)
     details = document["receipt"] if verdict.valid else None
     return page(
         v,
