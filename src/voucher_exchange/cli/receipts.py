@@ -17,7 +17,14 @@ from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import service as receipt_service
-from voucher_exchange.receipts.models import KEYS_PATH, DocumentRefused, parse_document, parse_keys, verify
+from voucher_exchange.receipts.models import (
+    KEYS_PATH,
+    NOTICE_FIELD,
+    DocumentRefused,
+    parse_document,
+    parse_keys,
+    verify,
+)
 
 receipt_app = typer.Typer(help="Signed receipts: verify one, rotate the signing key.", no_args_is_help=True)
 keys_app = typer.Typer(help="The receipt-signing keys.", no_args_is_help=True)
@@ -69,6 +76,14 @@ def receipt_verify(
     if not verdict.valid:
         console.print(f"[red bold]invalid[/red bold] ({verdict.code}): {escape(verdict.message)}")
         raise typer.Exit(1)
+    if verdict.kind == NOTICE_FIELD:
+        notice = document[NOTICE_FIELD]
+        trade_id, at = escape(str(notice.get("trade_id"))), escape(str(notice.get("reversed_at")))
+        console.print(
+            f"[green bold]valid reversal notice[/green bold]: trade {trade_id} was reversed at {at}, "
+            f"signed by key {verdict.key_id}"
+        )
+        return
     trade_id = escape(str(document["receipt"].get("trade_id")))
     console.print(f"[green bold]valid[/green bold]: trade {trade_id}, signed by key {verdict.key_id}")
 

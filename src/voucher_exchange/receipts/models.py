@@ -202,6 +202,53 @@ def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
     return receipt
 
 
+NOTICE_FIELD = "reversal_notice"
+NOTICE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReversalFacts:
+    """What a reversal notice states: the issuer took the voucher back after the trade was paid."""
+
+    trade_id: str
+    reversed_at: datetime
+    reported_at: datetime
+    reason: str
+    seller_liable: bool
+    owed: Money
+
+
+def build_reversal_notice(facts: ReversalFacts) -> dict[str, Any]:
+    """The notice's fields, as signed: only facts fixed at the reversal, so its signature never changes.
+
+    Ed25519 is deterministic: the same facts and key always give the same signature, so the
+    notice is signed when asked for and need not be stored.
+    """
+    return {
+        "notice": "reversal",
+        "version": NOTICE_VERSION,
+        "trade_id": facts.trade_id,
+        "reversed_at": utc_iso(facts.reversed_at),
+        "reported_at": utc_iso(facts.reported_at),
+        "reason": facts.reason,
+        "seller_liable": facts.seller_liable,
+        "owed": facts.owed.as_json(),
+    }
+
+
+@dataclass(frozen=True)
+class SignedNotice:
+    """A signed reversal notice."""
+
+    notice: dict[str, Any]
+    signature: str
+    key_id: str
+
+    def document(self) -> dict[str, Any]:
+        """`{reversal_notice, signature, key_id}`: the verify page and `receipt verify` check it."""
+        return {NOTICE_FIELD: self.notice, "signature": self.signature, "key_id": self.key_id}
+
+
 def sign(receipt: Mapping[str, Any], private_key: Ed25519PrivateKey) -> str:
     """The base64url Ed25519 signature over the receipt's canonical bytes."""
     return b64url(private_key.sign(canonical(receipt)))
@@ -249,6 +296,8 @@ class Verdict:
     code: str
     message: str
     key_id: str | None = None
+    kind: str = "receipt"
+    """What was checked: "receipt", or "reversal_notice"."""
 
 
 def parse_keys(document: Any) -> dict[str, bytes]:
@@ -268,10 +317,28 @@ def parse_keys(document: Any) -> dict[str, bytes]:
     return found
 
 
+def _signed_part(document: Any) -> tuple[str, Mapping[str, Any]] | None:
+    """("receipt" | "reversal_notice", the signed object), or None when the document is neither.
+
+    A notice's object says `"notice": "reversal"` and a receipt's never has `notice`: one signed
+    object cannot be passed off as the other.
+    """
+    if not isinstance(document, dict):
+        return None
+    receipt, notice = document.get("receipt"), document.get(NOTICE_FIELD)
+    if isinstance(receipt, dict) and notice is None and "notice" not in receipt:
+        return "receipt", receipt
+    if isinstance(notice, dict) and receipt is None and notice.get("notice") == "reversal":
+        return NOTICE_FIELD, notice
+    return None
+
+
 def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
-    """Check a `{receipt, signature, key_id}` document against known public keys."""
-    if not isinstance(document, dict) or not isinstance(document.get("receipt"), dict):
+    """Check a `{receipt, signature, key_id}` (or `{reversal_notice, …}`) document against known keys."""
+    part = _signed_part(document)
+    if part is None:
         return Verdict(False, "receipt_malformed", 'This is not a receipt: expected {"receipt": {...}, ...}.')
+    kind, signed = part
     key_id, signature = document.get("key_id"), document.get("signature")
     if not isinstance(key_id, str) or not isinstance(signature, str):
         return Verdict(False, "receipt_malformed", "The receipt has no signature or no key_id.")
@@ -282,6 +349,7 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "receipt_key_unknown",
             f"Unknown key {key_id[:40]!r}: this exchange never signed with it.",
             key_id[:40],
+            kind,
         )
     try:
         raw_signature = from_b64url(signature)
@@ -293,9 +361,10 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "receipt_signature_malformed",
             "The signature is not a base64url Ed25519 signature.",
             key_id,
+            kind,
         )
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(raw_signature, canonical(document["receipt"]))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(raw_signature, canonical(signed))
     except InvalidSignature:
         return Verdict(
             False,
@@ -303,5 +372,7 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "The signature does not match the receipt: a field was changed after signing, "
             "or the signature was altered.",
             key_id,
+            kind,
         )
-    return Verdict(True, "valid", f"Valid: signed by key {key_id}.", key_id)
+    what = "reversal notice" if kind == NOTICE_FIELD else "receipt"
+    return Verdict(True, "valid", f"Valid {what}: signed by key {key_id}.", key_id, kind)

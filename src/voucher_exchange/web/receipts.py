@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
@@ -11,6 +12,7 @@ from voucher_exchange.i18n import N_
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import (
     KEYS_PATH,
+    NOTICE_FIELD,
     DocumentRefused,
     SignedReceipt,
     Verdict,
@@ -25,6 +27,9 @@ Pasted = Annotated[str, Form(max_length=20_000)]
 # What the verify page says for each outcome (the CLI prints the English `Verdict.message`).
 VERDICTS = {
     "valid": N_("Valid: this receipt was signed by this exchange and has not been changed."),
+    "valid_reversal_notice": N_(
+        "Valid: this reversal notice was signed by this exchange. The trade it names was reversed."
+    ),
     "receipt_malformed": N_(
         "This is not a receipt. Paste the whole JSON file you downloaded from your receipt."
     ),
@@ -77,16 +82,28 @@ def verify(v: Page, receipt: Pasted) -> Response:
         document, refused = None, Verdict(False, exc.code, exc.message)
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         document = None
+    reversal = None
     with v.ctx.uow(readonly=True) as uow:
         verdict: Verdict = refused or receipt_service.check(uow.conn, document)
-    details = document["receipt"] if verdict.valid else None
+        if verdict.valid and verdict.kind == "receipt":
+            # A genuine receipt of a trade reversed since: say so, with the notice that proves it.
+            trade_id = str(document["receipt"].get("trade_id", ""))[:64]
+            reversal = receipt_service.reversal_of(uow.conn, v.ctx.settings.receipt_key_dir, trade_id)
+    details = document[verdict.kind] if verdict.valid else None
+    valid_notice = verdict.valid and verdict.kind == NOTICE_FIELD
     return page(
         v,
         "receipt_verify.html",
         status=200 if verdict.valid else 422,
         pasted=receipt,
         verdict=verdict,
-        message=VERDICTS[verdict.code],
+        message=VERDICTS["valid_reversal_notice" if valid_notice else verdict.code],
         details=details,
+        reversal=reversal,
+        notice_json=(
+            json.dumps(reversal.signed.document(), ensure_ascii=False, indent=2)
+            if reversal and reversal.signed
+            else None
+        ),
         keys_url=KEYS_PATH,
     )
