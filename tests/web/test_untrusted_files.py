@@ -62,7 +62,7 @@ def test_a_bulk_upload_with_a_field_over_131072_characters_is_a_422_and_nothing_
     seller = make_seller(site.exchange)
     voucher = site.exchange.mint("cultureland", 5000)
     content = f"code,pin\r\n{voucher['code']}\r\n{'A' * 131_073}\r\n".encode()
-    with httpx.Client(base_url=site.url, timeout=20) as client:
+    with httpx.Client(base_url=site.url, cookies={"vx_lang": "en"}, timeout=20) as client:
         _log_in(client, seller.email, PASSWORD)
 
         response = _upload(client, seller, content)
@@ -81,7 +81,7 @@ def test_a_bulk_upload_over_200000_bytes_is_a_413_and_nothing_is_stored(site: Si
     voucher = site.exchange.mint("cultureland", 5000)
     content = f"{voucher['code']}\r\n".encode()
     content += b"\r\n" * ((200_001 - len(content)) // 2 + 1)
-    with httpx.Client(base_url=site.url, timeout=20) as client:
+    with httpx.Client(base_url=site.url, cookies={"vx_lang": "en"}, timeout=20) as client:
         _log_in(client, seller.email, PASSWORD)
 
         response = _upload(client, seller, content)
@@ -113,7 +113,7 @@ def test_the_reconciliation_pages_are_paged_however_many_lines_a_run_has(site: S
     big = _run(site, 1_500, "\x1b[2J[bold]bank.csv")
     for n in range(11):
         _run(site, 1, f"bank-{n}.csv")
-    with httpx.Client(base_url=site.url, timeout=20) as client:
+    with httpx.Client(base_url=site.url, cookies={"vx_lang": "en"}, timeout=20) as client:
         _log_in(client, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
 
         first = client.get("/staff/reconciliation")
