@@ -81,6 +81,12 @@ def test_the_verify_page_says_a_reversed_trade_was_reversed_with_a_notice_that_v
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"valid reversal notice: trade {trade_id} was reversed at ")
 
+    # The seller's API answer carries the same notice beside the unchanged receipt.
+    again = _receipt(seller, trade_id)
+    assert {k: again[k] for k in ("receipt", "signature", "key_id")} == document
+    assert again["reversed"] == notice
+    assert _verify(exchange, json.dumps(again)).text.count('data-reversed="true"') == 1
+
     # Altered, or passed off as a receipt, it is refused.
     altered = json.loads(notice_text)
     altered["reversal_notice"]["owed"]["amount"] = 0
@@ -96,6 +102,8 @@ def test_the_verify_page_says_a_reversed_trade_was_reversed_with_a_notice_that_v
 def test_a_receipt_of_a_trade_still_paid_shows_no_reversal(exchange: Exchange, seller: Seller) -> None:
     trade_id, _ = _paid_trade(exchange, seller)
 
-    answer = _verify(exchange, json.dumps(_receipt(seller, trade_id)))
+    document = _receipt(seller, trade_id)
+    answer = _verify(exchange, json.dumps(document))
 
+    assert sorted(document) == ["key_id", "receipt", "signature"]
     assert answer.status_code == 200 and 'id="verify-reversal"' not in answer.text

@@ -62,6 +62,20 @@ def issue_own_receipt(ctx: Context, user: User, trade_id: str) -> SignedReceipt:
     return signed
 
 
+def own_document(ctx: Context, user: User, trade_id: str) -> dict[str, Any]:
+    """Use case: the seller's signed receipt document, with `reversed` once the trade was reversed.
+
+    `reversed` is the signed reversal notice (`reversal_of`); the receipt itself never changes.
+    """
+    signed = issue_own_receipt(ctx, user, trade_id)
+    document = signed.document()
+    with ctx.uow(readonly=True) as uow:
+        reversal = reversal_of(uow.conn, ctx.settings.receipt_key_dir, signed.trade_id)
+    if reversal is not None and reversal.signed is not None:
+        document["reversed"] = reversal.signed.document()
+    return document
+
+
 def own_receipt(
     conn: Connection, settings: Settings, now: datetime, user: User, trade_id: str
 ) -> SignedReceipt:
