@@ -32,12 +32,12 @@ import pyotp
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from tests.support.cluster import Cluster, cluster
 from tests.support.postgres import create_database, start_server, stop_server
 
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.db.schema import trades
+from voucher_exchange.db.schema import ledger_accounts, ledger_transfers, trades, voucher_chargebacks
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, DEMO_TOTP_SECRET
 from voucher_exchange.ledger import service as ledger_service
@@ -197,7 +197,7 @@ class Run:
         while not self.stop.wait(2.0):
             self.tend_once(operator)
 
-    def tend_once(self, operator: str) -> None:
+    def tend_once(self, operator: str, charge_back: bool = True) -> None:
         with self.api(operator) as staff:
             for held in staff.get("/review/trades").json().get("trades", [])[:10]:
                 outcome = self.rng.choice(["approve", "approve", "reject"])
@@ -213,7 +213,7 @@ class Run:
                 for trade in http.get("/trades", params={"status": "failed"}).json().get("trades", []):
                     if trade.get("can_redirect_payout"):
                         self.redirect(seller, http, trade["id"])
-                if self.rng.random() < 0.05:
+                if charge_back and self.rng.random() < 0.05:
                     paid = http.get("/trades", params={"status": "paid"}).json().get("trades", [])
                     if paid:
                         self.chargeback(self.rng.choice(paid)["id"])
@@ -268,25 +268,79 @@ def _operator(url: str) -> str:
     return token
 
 
-def _per_seller(url: str) -> tuple[dict[str, int], dict[str, int]]:
+def _per_seller(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
     """user id → payouts of every secured trade; user id → payouts of reversed trades (owed back)."""
-    engine = make_engine(url)
     earned: Counter[str] = Counter()
     reversed_owed: Counter[str] = Counter()
+    rows = conn.execute(
+        select(trades.c.user_id, trades.c.payout, trades.c.status).where(trades.c.secured_at.is_not(None))
+    )
+    for r in rows:
+        earned[r.user_id] += int(r.payout)
+        if r.status == "reversed":
+            reversed_owed[r.user_id] += int(r.payout)
+    return dict(earned), dict(reversed_owed)
+
+
+def _chargebacks_unapplied(run: Run, url: str) -> int:
+    """Chargebacks the issuer reported that the exchange has not yet received or applied.
+
+    The equation reads trades and balances after this is 0: a report applied between the two
+    reads would look like money that vanished.
+    """
+    feed = httpx.get(f"{run.c.sandbox_url}/issuer/chargebacks", params={"after": 0}, timeout=30)
+    reported = {int(c["id"]) for c in feed.json()["chargebacks"]}
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(trades.c.user_id, trades.c.payout, trades.c.status).where(
-                    trades.c.secured_at.is_not(None)
+            applied = {
+                int(r.issuer_seq)
+                for r in conn.execute(
+                    select(voucher_chargebacks.c.issuer_seq).where(voucher_chargebacks.c.outcome != "pending")
                 )
-            )
-            for r in rows:
-                earned[r.user_id] += int(r.payout)
-                if r.status == "reversed":
-                    reversed_owed[r.user_id] += int(r.payout)
+            }
     finally:
         engine.dispose()
-    return dict(earned), dict(reversed_owed)
+    return len(reported - applied)
+
+
+def _explain(url: str, run: Run, seller: ChaosSeller) -> None:
+    """Print what a seller's money equation is made of: their trades, ledger postings and bank transfers."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            table = Table("trade", "status", "payout", "secured", title=f"{seller.name}: trades")
+            for t in conn.execute(
+                select(trades.c.id, trades.c.status, trades.c.payout, trades.c.secured_at)
+                .where(trades.c.user_id == seller.user_id)
+                .order_by(trades.c.created_at)
+            ):
+                table.add_row(t.id, t.status, str(t.payout), "yes" if t.secured_at else "no")
+            console.print(table)
+            debit, credit = ledger_accounts.alias("debit"), ledger_accounts.alias("credit")
+            postings = Table("key", "debit", "credit", "amount", "phase", title=f"{seller.name}: postings")
+            for p in conn.execute(
+                select(
+                    ledger_transfers.c.key,
+                    debit.c.code,
+                    credit.c.code,
+                    ledger_transfers.c.amount,
+                    ledger_transfers.c.phase,
+                )
+                .join(debit, debit.c.id == ledger_transfers.c.debit_account_id)
+                .join(credit, credit.c.id == ledger_transfers.c.credit_account_id)
+                .where((debit.c.code.contains(seller.user_id)) | (credit.c.code.contains(seller.user_id)))
+                .order_by(ledger_transfers.c.id)
+            ):
+                postings.add_row(p.key, p[1], p[2], str(p.amount), p.phase)
+            console.print(postings)
+    finally:
+        engine.dispose()
+    for account in seller.accounts:
+        sent = httpx.get(
+            run.c.sandbox_url + "/rail/transfers", params={"account_number": account}, timeout=30
+        )
+        console.print(f"{seller.name}: bank transfers to …{account[-4:]}: {sent.json()['transfers']}")
 
 
 def _reconcile(run: Run, url: str, violations: list[str]) -> dict[str, tuple[int, int]]:
@@ -381,11 +435,11 @@ def drive(run: Run, args: argparse.Namespace, url: str) -> int:
         settle = progress.add_task("settling", total=len(run.tally.trades))
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            run.tend_once(operator)
+            run.tend_once(operator, charge_back=False)
             statuses = _statuses(url)
             resting = sum(n for s, n in statuses.items() if s in RESTING)
             progress.update(settle, completed=resting)
-            if resting == sum(statuses.values()):
+            if resting == sum(statuses.values()) and not _chargebacks_unapplied(run, url):
                 break
             time.sleep(1.0)
     return report(run, url)
@@ -396,17 +450,20 @@ def report(run: Run, url: str) -> int:
     statuses = _statuses(url)
     engine = make_engine(url)
     try:
-        with UnitOfWork(engine, readonly=True) as uow:
-            verify = reconcile_service.verify(uow.conn)
-            balances = {b["account"]: b["balance"] for b in ledger_service.balances(uow.conn)}
+        # One snapshot for the books and the trades: the money equation compares the two.
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            verify = reconcile_service.verify(conn)
+            balances = {b["account"]: b["balance"] for b in ledger_service.balances(conn)}
+            earned, reversed_owed = _per_seller(conn)
     finally:
         engine.dispose()
+    if unapplied := _chargebacks_unapplied(run, url):
+        console.print(f"[yellow]{unapplied} chargebacks reported by the issuer were not applied yet")
     violations = list(verify.violations)
     matched = _reconcile(run, url, violations)
     unrested = {s: n for s, n in statuses.items() if s not in RESTING}
     if unrested:
         violations.append(f"trades not at rest: {unrested}")
-    earned, reversed_owed = _per_seller(url)
     for seller in run.sellers:
         sent = sum(
             t["amount"]
@@ -422,6 +479,7 @@ def report(run: Run, url: str) -> int:
             violations.append(
                 f"{seller.name}: earned {earned.get(seller.user_id, 0)} != sent {sent} + netted {netted} + owed {owed}"
             )
+            _explain(url, run, seller)
     table = Table("what", "count", title="make chaos")
     table.add_row("trades accepted", str(len(run.tally.trades)))
     for status, count in sorted(statuses.items()):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from voucher_exchange.audit.anchor_files import AnchorDirectory
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import CodeFormat
 from voucher_exchange.clock import Clock, SystemClock
@@ -46,6 +47,7 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         issuer=issuer,
         rail=rail,
         identity=identity,
+        anchors=AnchorDirectory(settings.audit_anchor_path),
         mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
         if settings.smtp_host
         else None,

@@ -72,6 +72,15 @@ class Settings:
     password_hash_slots: int = 1
     # Largest request body the app reads, in bytes.
     max_body_bytes: int = 1024 * 1024
+    # How often the worker signs an anchor of the audit chain's head (docs/reconciliation-and-audit.md);
+    # `audit verify` fails when entries older than twice this are not anchored.
+    audit_anchor_seconds: float = 15 * 60.0
+    # Where the signed anchors are written, one file each (None = var/audit-anchors).
+    audit_anchor_dir: Path | None = None
+    # The anchor-signing Ed25519 private key (None = var/keys/audit-anchor.key); never in the database.
+    audit_anchor_key: Path | None = None
+    # Public keys (base64url, raw Ed25519) `audit verify` trusts; empty = the local key's public half.
+    audit_anchor_public_keys: tuple[str, ...] = ()
 
     @property
     def currency(self) -> str:
@@ -87,6 +96,16 @@ class Settings:
     def receipt_key_dir(self) -> Path:
         """Where the receipt-signing private keys live (one file per key, mode 0600)."""
         return self.var_dir / "keys" / "receipts"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """The directory of signed audit anchors (one file per anchor, never rewritten)."""
+        return self.audit_anchor_dir or self.var_dir / "audit-anchors"
+
+    @property
+    def audit_anchor_key_path(self) -> Path:
+        """The file of the audit anchors' Ed25519 signing key (0600, made on the first anchor)."""
+        return self.audit_anchor_key or self.var_dir / "keys" / "audit-anchor.key"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -135,4 +154,10 @@ def load_settings() -> Settings:
         staff_two_factor=env.get("VX_STAFF_TWO_FACTOR", "1") != "0",
         password_hash_slots=int(env.get("VX_PASSWORD_HASH_SLOTS", str(Settings.password_hash_slots))),
         max_body_bytes=int(env.get("VX_MAX_BODY_BYTES", str(Settings.max_body_bytes))),
+        audit_anchor_seconds=float(env.get("VX_AUDIT_ANCHOR_SECONDS", str(Settings.audit_anchor_seconds))),
+        audit_anchor_dir=Path(env["VX_AUDIT_ANCHOR_DIR"]) if env.get("VX_AUDIT_ANCHOR_DIR") else None,
+        audit_anchor_key=Path(env["VX_AUDIT_ANCHOR_KEY"]) if env.get("VX_AUDIT_ANCHOR_KEY") else None,
+        audit_anchor_public_keys=tuple(
+            k.strip() for k in env.get("VX_AUDIT_ANCHOR_PUBLIC_KEYS", "").split(",") if k.strip()
+        ),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
 from voucher_exchange.db.uow import UnitOfWork
+from voucher_exchange.ports.anchors import AnchorStore
 from voucher_exchange.ports.identity import IdentityProvider
 from voucher_exchange.ports.issuer import Issuer
 from voucher_exchange.ports.mailer import Mailer
@@ -32,6 +33,8 @@ class Context:
     issuer: Issuer
     rail: PayoutRail
     identity: IdentityProvider
+    # Where signed audit anchors go: outside the database, append only.
+    anchors: AnchorStore
     mailer: Mailer | None = None
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)

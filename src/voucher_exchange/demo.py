@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts import two_factor
-from voucher_exchange.accounts.models import Role
+from voucher_exchange.accounts.models import IdentityCheck, IdentityStatus, Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
 from voucher_exchange.money import Money
@@ -51,12 +55,30 @@ def seed(ctx: Context) -> DemoLogin:
             account_service.create_staff(
                 uow.conn, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD, Role.REVIEWER, now
             )
+        for email, name in ((DEMO_OPERATOR_EMAIL, "Demo Operator"), (DEMO_REVIEWER_EMAIL, "Demo Reviewer")):
+            _demo_identity(uow.conn, email, name, now)
         currency = ctx.settings.currency
         payout_service.fund_treasury(
             uow.conn, f"demo-{currency}", Money(DEMO_TREASURY[currency], currency), now
         )
         uow.commit()
     return DemoLogin(DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+
+
+def _demo_identity(conn: Connection, email: str, name: str, now: datetime) -> None:
+    """Put a verified identity on file for a demo staff member (reviewers need one to decide; demo only)."""
+    found = accounts.by_email(conn, email)
+    if found is None or found[0].identity_status is IdentityStatus.VERIFIED:
+        return
+    user, born = found[0], date(1980, 1, 1)
+    accounts.set_identity(conn, user.id, IdentityStatus.VERIFIED, name, born, "010-0000-0000", None)
+    accounts.add_identity_check(
+        conn,
+        IdentityCheck(
+            str(uuid.uuid4()), user.id, now, IdentityStatus.VERIFIED, None, name, born, None, False,
+            user.kyc_tier, user.kyc_tier,
+        ),
+    )  # fmt: skip
 
 
 def enrol_demo_staff(ctx: Context) -> None:

@@ -23,6 +23,7 @@ OWNERS = {
     "staff_totp": "accounts",
     "totp_recovery_codes": "accounts",
     "identity_checks": "accounts",
+    "role_requests": "accounts",
     # kernel
     "jobs": "jobs",
     "audit_log": "audit",
@@ -60,6 +61,8 @@ OWNERS = {
     "business_profile": "trust",
     "consent_documents": "trust",
     "user_consents": "trust",
+    # review: who asked to see a voucher code, who approved, who saw it
+    "reveal_requests": "review",
 }
 TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 

@@ -132,6 +132,23 @@ def test_users_create_makes_staff_who_can_log_in(tmp_path: Path, demo_var: Path)
     assert "rev@example.com now has roles: reviewer" in result.stdout
 
 
+def test_users_create_bootstraps_two_operators_and_then_refuses(tmp_path: Path, demo_var: Path) -> None:
+    env = _demo_db(tmp_path, demo_var)  # the demo has one operator: one more may be made here
+    second = invoke_cli(
+        tmp_path, "users", "create", "--email", "op2@example.com", "--password", "operator-pass-2", "--role",
+        "operator", env=env,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    third = invoke_cli(
+        tmp_path, "users", "create", "--email", "op3@example.com", "--password", "operator-pass-3", "--role",
+        "operator", env=env,
+    )  # fmt: skip
+    assert third.returncode == 1
+    assert "staff_bootstrap_closed" in third.stderr and "/staff/team" in third.stderr
+    with sqlite3.connect(tmp_path / "var" / "voucher-exchange.db") as db:
+        assert db.execute("SELECT count(*) FROM users WHERE email = 'op3@example.com'").fetchone() == (0,)
+
+
 def test_ledger_verify_fails_on_a_broken_ledger(tmp_path: Path, demo_var: Path) -> None:
     env = _demo_db(tmp_path, demo_var)
     ok = invoke_cli(tmp_path, "ledger", "verify", env=env)

@@ -227,6 +227,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("POST", "/login/code", {"totp": "000000"}, row(303, 303, 303, 303, 303, 303, 303)),  # no password step
     ("GET", "/account/two-factor", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     ("POST", "/account/two-factor", {"totp": "000000"}, row(LOGIN, 403, 403, 403, 401, 401, 403)),
+    ("POST", "/account/two-factor/restart", {}, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     (
         "POST",
         "/account/security/password",
@@ -332,7 +333,16 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ),
     # Revealing needs the review pages (reviewer) and reveal_codes: the demo operator holds both;
     # a reveal-only account cannot open the review pages at all.
-    ("POST", "/staff/review/{trade}/reveal", {}, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    # The held trade's voucher is not redeemed: even the operator sees its code only after a second
+    # staff member with reveal_codes approves their request (four eyes).
+    ("POST", "/staff/review/{trade}/reveal", {}, row(LOGIN, 403, 403, 403, 403, 403, 403)),
+    ("POST", "/staff/review/{trade}/reveal-request", {}, row(LOGIN, 403, 403, 403, 403, 303, 403)),
+    (
+        "POST",
+        "/staff/review/reveal-requests/" + GHOST + "/approve",
+        {},
+        row(LOGIN, 403, 403, 403, 403, 404, 403),
+    ),
     ("GET", "/staff", None, row(LOGIN, 403, 403, 403, 303, 200, 403)),  # a reviewer is sent on to the queue
     ("GET", "/staff/brands", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
     ("GET", "/staff/brands/cultureland", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
@@ -366,6 +376,8 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
     ("POST", "/staff/team/" + GHOST + "/roles", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
+    ("POST", "/staff/team/requests/" + GHOST + "/approve", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
+    ("POST", "/staff/team/requests/" + GHOST + "/decline", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
     # The trust shell: information pages for everyone, the business profile and consent texts for operators.
     ("GET", "/how-it-works", None, OPEN),
     ("GET", "/fees", None, OPEN),

@@ -60,6 +60,10 @@ def test_staff_without_two_factor_reach_nothing_until_they_enrol(required: Maile
         assert api.get("/me").status_code == 200  # their own account still answers
     two_factor.enrol_with(required.exchange.ctx, user, SECRET)
     with required.api(str(body["token"])) as api:
+        # Enrolling ended it: a token from before never becomes a staff token.
+        assert api.get("/review/trades").status_code == 401
+    status, body = _log_in(required, user, _next_code())
+    with required.api(str(body["token"])) as api:
         assert api.get("/review/trades").status_code == 200
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.core import Core
 from tests.support.exchange import ShiftableClock
+from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.review import service as review_service
@@ -28,6 +29,7 @@ def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
             uow.conn, "rev@example.com", "correct-horse-battery", Role.REVIEWER, clock.now()
         )
         uow.commit()
+    reviewer = verify_identity(core.ctx, reviewer)  # reviewers decide with an identity on file
     waits = [10, 30, 50]
     for minutes in waits:
         user, destination, _ = core.seller()

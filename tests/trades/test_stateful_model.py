@@ -29,8 +29,9 @@ from hypothesis.stateful import (
 )
 
 from tests.support.core import Core
+from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
-from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.accounts.models import IdentityStatus, Role, User
 from voucher_exchange.errors import DomainError, ExternalUnavailable
 from voucher_exchange.faults import SimulatedCrash, crash_once_at
 from voucher_exchange.identity import service as identity_service
@@ -220,6 +221,10 @@ class Exchange(RuleBasedStateMachine):
                 Role.REVIEWER,
                 self.core.ctx.clock.now(),
             )
+            uow.commit()
+        if reviewer.identity_status is not IdentityStatus.VERIFIED:  # reviewers decide with an identity
+            reviewer = verify_identity(self.core.ctx, reviewer)
+        with self.core.ctx.uow() as uow:
             review_service.decide(
                 uow.conn, self.core.ctx.clock, reviewer, trade.id, "approve" if approve else "reject", "model"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -10,7 +11,9 @@ from playwright.sync_api import Page
 
 from tests.web.conftest import Site, screenshot
 from tests.web.flows import log_in
+from voucher_exchange.audit import anchoring
 from voucher_exchange.audit import service as audit
+from voucher_exchange.clock import FrozenClock
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile.statements import Source
@@ -66,17 +69,29 @@ def test_the_reconciliation_page_lists_runs_and_their_unmatched_lines(
     assert korean.inner_text(f"#unmatched-{doctored} tbody").startswith("우리 장부에 없음\tvx-payout-unknown")
 
 
-def test_the_dashboard_publishes_the_audit_chain_heads(page: Page, site: Site) -> None:
+def test_the_dashboard_publishes_the_signed_anchor_behind_each_days_head(page: Page, site: Site) -> None:
+    ctx = site.exchange.ctx
+    today = ctx.clock.now().date()
+    # A new entry, anchored yesterday (the worker anchors every 15 minutes; its clock says yesterday here).
+    with ctx.uow() as uow:
+        audit.record(uow.conn, DEMO_OPERATOR_EMAIL, "brand.status", "cultureland", {}, ctx.clock.now())
+        uow.commit()
+    yesterdays = anchoring.take(replace(ctx, clock=FrozenClock(ctx.clock.now() - timedelta(days=1)))).anchor
     log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
     page.goto("/staff")
-    with site.exchange.ctx.uow(readonly=True) as uow:
+    with ctx.uow(readonly=True) as uow:
         last_id, head = audit.current_head(uow.conn)
-        today = site.exchange.ctx.clock.now().date()
-        yesterday = audit.head_at_end_of(uow.conn, today - timedelta(days=1))
+    published = anchoring.published_heads(ctx, today)
 
+    assert yesterdays is not None and published.days[0] == (today - timedelta(days=1), yesterdays)
     assert page.inner_text("#chain-head-now") == head
     rows = page.locator("#audit-chain tr.chain-head").all_inner_texts()
     assert len(rows) == 7
-    assert rows[0].startswith(f"Audit chain head for {(today - timedelta(days=1)).isoformat()}")
-    assert rows[0].endswith(yesterday.hash if yesterday else "no entries yet")
+    assert rows[0].split("\t") == [
+        f"Audit chain head for {(today - timedelta(days=1)).isoformat()}",
+        f"#{yesterdays.last_id}",
+        yesterdays.head,
+        f"anchor {yesterdays.seq}",
+    ]
+    assert rows[1].split("\t")[1:] == ["—", "no anchor yet"]
     assert last_id is not None

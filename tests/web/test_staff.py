@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from tests.support.assertions import assert_nothing_moved
 from tests.support.polling import poll_until
+from tests.support.staff import PASSWORD as STAFF_PASSWORD
+from tests.support.staff import bootstrap_staff
 from tests.web.conftest import PHONE, Site, screenshot
 from tests.web.flows import (
     WebSeller,
@@ -22,6 +24,7 @@ from tests.web.flows import (
     trade_mails,
     wait_status,
 )
+from voucher_exchange.accounts.models import Role
 from voucher_exchange.db.schema import audit_log, brand_rates, brands, ledger_transfers
 from voucher_exchange.demo import (
     DEMO_OPERATOR_EMAIL,
@@ -103,6 +106,20 @@ def test_revealing_a_code_needs_the_permission_and_is_audited(
     operator = new_page()
     log_in(operator, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
     operator.goto(f"/staff/review/{trade_id}")
+    # Not redeemed yet: even the operator sees the code only once a second staff member approves.
+    operator.click("text=Reveal code (audited)")
+    operator.wait_for_selector("#revealed .error")
+    assert voucher["code"] not in operator.content()
+    operator.click("#ask-reveal")
+    operator.wait_for_selector("#reveal-requests")
+    second = bootstrap_staff(site.exchange.ctx, Role.REVIEWER, Role.REVEAL_CODES)
+    approver = new_page()
+    log_in(approver, second.email, STAFF_PASSWORD)
+    approver.goto(f"/staff/review/{trade_id}")
+    approver.click("form[action^='/staff/review/reveal-requests/'] button")
+    approver.wait_for_selector("#reveal-requests")
+    assert voucher["code"] not in approver.content()
+    operator.goto(f"/staff/review/{trade_id}")
     operator.click("text=Reveal code (audited)")
     assert operator.inner_text("#revealed-code") == voucher["code"]
     assert (DEMO_OPERATOR_EMAIL, trade_id) in _audit(site, "voucher.reveal")
@@ -144,7 +161,9 @@ def test_an_operator_changes_a_rate_and_the_calculator_shows_the_new_payout(
     operator.wait_for_url("**/staff/brands/booknlife")
 
 
-def test_operator_pages_show_ledger_payouts_audit_and_staff(page: Page, site: Site) -> None:
+def test_operator_pages_show_ledger_payouts_audit_and_staff(
+    page: Page, new_page: OpenPage, site: Site
+) -> None:
     log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
     page.goto("/staff/payouts")
     page.fill("#amount", "2,000,000")
@@ -166,11 +185,16 @@ def test_operator_pages_show_ledger_payouts_audit_and_staff(page: Page, site: Si
     assert "treasury" in page.inner_text("main")
     page.goto("/staff/team")
     page.fill("#email", "new-reviewer@example.com")
-    page.fill("#password", "long-enough-password")
     page.select_option("#role", "reviewer")
     page.click("form[action='/staff/team'] button[type=submit]")
     page.wait_for_url("**/staff/team")
     assert "new-reviewer@example.com" in page.inner_text("main")
+    # Asked, not yet done: a second operator approves (the new reviewer sets a password by mail).
+    second = new_page()
+    log_in(second, bootstrap_staff(site.exchange.ctx, Role.OPERATOR).email, STAFF_PASSWORD)
+    second.goto("/staff/team")
+    second.click("tr.role-request[data-email='new-reviewer@example.com'] form[action$='/approve'] button")
+    second.wait_for_url("**/staff/team")
     page.goto("/staff/audit")
     text = page.inner_text("main")
     assert "Treasury funded" in text and "Amount: ₩2,000,000" in text

@@ -43,10 +43,12 @@ def test_a_reviewer_enrols_then_signs_in_with_a_code(required: Site, page: Page)
         uow.commit()
     _sign_in(page, email)
     page.wait_for_url("**/account/two-factor")  # nothing else until enrolled
+    secret = page.inner_text("#totp-secret")  # shown this once
+    assert page.get_attribute("#totp-uri", "href").startswith("otpauth://totp/voucher-exchange:")  # type: ignore[union-attr]
     page.goto("/staff/review")
     page.wait_for_url("**/account/two-factor")
-    secret = page.inner_text("#totp-secret")
-    assert page.get_attribute("#totp-uri", "href").startswith("otpauth://totp/voucher-exchange:")  # type: ignore[union-attr]
+    assert page.locator("#two-factor-in-progress").count() == 1  # the same setup, the key not shown again
+    assert page.locator("#totp-secret").count() == 0
     page.fill("#totp", pyotp.TOTP(secret).now())
     page.click("form[action='/account/two-factor'] button[type=submit]")
     assert page.locator("#recovery-codes li").count() == 10

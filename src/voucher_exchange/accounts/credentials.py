@@ -7,7 +7,8 @@ account), so a session left open on a shared computer is not enough to take the 
 from __future__ import annotations
 
 from voucher_exchange.accounts import recovery, repository
-from voucher_exchange.accounts.models import LinkPurpose, Notice, User
+from voucher_exchange.accounts.models import LinkPurpose, Notice, RevokeReason, User
+from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Unauthorized
@@ -37,7 +38,14 @@ def change_password(ctx: Context, user: User, current: str, new: str, session_to
         repository.void_links(uow.conn, user.id, LinkPurpose.PASSWORD_RESET, now)
         # A pending change of e-mail dies with the old password: it may be the intruder's.
         repository.void_links(uow.conn, user.id, LinkPurpose.VERIFY_EMAIL, now)
-        ended = repository.delete_tokens_except(uow.conn, user.id, token_hash(session_token))
+        ended = revoke_other_sessions(
+            uow.conn,
+            user.id,
+            RevokeReason.PASSWORD_CHANGED,
+            user.email,
+            now,
+            keep_token_hash=token_hash(session_token),
+        )
         audit.record(uow.conn, user.email, "account.password_changed", user.id, {"tokens": ended}, now)
         recovery.notify(uow.conn, user.id, Notice.PASSWORD_CHANGED, now)
         uow.commit()

@@ -78,6 +78,43 @@ class User:
         return self.has(Role.REVIEWER)
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """The user behind a session or API token, and whether that token passed the second factor."""
+
+    user: User
+    second_factor: bool
+    """Issued after a right two-factor code: only such a token reaches staff routes."""
+
+
+class RevokeReason(StrEnum):
+    """Why every other session and API token of an account was ended."""
+
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled"
+    """Two-factor was switched on: tokens from before it must not become staff sessions."""
+    ROLES_CHANGED = "roles_changed"
+    """A role was granted or removed."""
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # a name, not a secret
+    """The owner changed the password while signed in."""
+    PASSWORD_RESET = "password_reset"  # noqa: S105  # a name, not a secret
+    """The password was reset with a mailed link."""
+
+
+class EnrolmentState(StrEnum):
+    """Where a staff member's two-factor setup stands, as seen from one session."""
+
+    NEW = "new"
+    """This page load began the setup: the key is shown, this once."""
+    IN_PROGRESS = "in_progress"
+    """This session began the setup earlier: enter the code, or start over."""
+    ABANDONED = "abandoned"
+    """A session that has since ended began the setup: start over."""
+    ELSEWHERE = "elsewhere"
+    """Another session, still signed in, began the setup: only it may finish or start over."""
+    ENROLLED = "enrolled"
+    """Two-factor is on."""
+
+
 class LinkPurpose(StrEnum):
     """What a single-use link mailed to an account does."""
 
@@ -112,3 +149,44 @@ def normalise_name(name: str) -> str:
     """Names compared for 'same person': case, spacing and compatibility forms folded."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     return " ".join(folded.replace(",", " ").replace(".", " ").split())
+
+
+def roles_text(roles: frozenset[Role] | set[Role]) -> str:
+    """Roles as stored: sorted values joined by commas."""
+    return ",".join(sorted(r.value for r in roles))
+
+
+def roles_from_text(text: str) -> frozenset[Role]:
+    """Roles read back from `roles_text`."""
+    return frozenset(Role(r) for r in text.split(",") if r)
+
+
+class RoleRequestStatus(StrEnum):
+    """Where a request to change a staff member's roles stands."""
+
+    PENDING = "pending"
+    """Filed by one operator; waits for another (it expires unanswered)."""
+    APPROVED = "approved"
+    """A second operator approved it; the roles changed."""
+    DECLINED = "declined"
+    """An operator declined or withdrew it; nothing changed."""
+
+
+@dataclass(frozen=True)
+class RoleRequest:
+    """One operator's request to change an account's roles, which a different operator decides.
+
+    `target_user_id` is None when the address has no account yet: approval creates it.
+    """
+
+    id: str
+    target_user_id: str | None
+    email: str
+    roles_before: frozenset[Role]
+    roles_after: frozenset[Role]
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    status: RoleRequestStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = None

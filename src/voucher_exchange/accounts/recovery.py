@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository
-from voucher_exchange.accounts.models import ACCOUNT_MAIL, LinkPurpose, Notice, User
+from voucher_exchange.accounts.models import ACCOUNT_MAIL, LinkPurpose, Notice, RevokeReason, User
+from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import InvalidInput
@@ -123,7 +124,7 @@ def reset_password(ctx: Context, token: str, password: str) -> User:
         repository.void_links(uow.conn, owner.id, LinkPurpose.PASSWORD_RESET, now)
         # A pending change of e-mail dies with the old password: it may be the intruder's.
         repository.void_links(uow.conn, owner.id, LinkPurpose.VERIFY_EMAIL, now)
-        ended = repository.delete_tokens_of(uow.conn, owner.id)
+        ended = revoke_other_sessions(uow.conn, owner.id, RevokeReason.PASSWORD_RESET, owner.email, now)
         if not owner.email_verified:
             repository.mark_verified(uow.conn, owner.id, owner.email, now)
         audit.record(uow.conn, owner.email, "account.password_reset", owner.id, {"tokens": ended}, now)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from voucher_exchange.accounts import totp_repository
+from voucher_exchange.accounts import role_request_repository, totp_repository
 from voucher_exchange.accounts.models import (
     IdentityCheck,
     IdentityStatus,
@@ -78,25 +78,61 @@ _BY_ID_LOCKED = _BY_ID.with_for_update()
 
 
 def add_token(
-    conn: Connection, token_hash: str, user_id: str, now: datetime, expires_at: datetime, kind: str
+    conn: Connection,
+    token_hash: str,
+    user_id: str,
+    now: datetime,
+    expires_at: datetime,
+    kind: str,
+    second_factor: bool = False,
 ) -> None:
     """Remember a token by its hash until `expires_at` (or until revoked)."""
     conn.execute(
         insert(api_tokens).values(
-            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at, kind=kind
+            token_hash=token_hash,
+            user_id=user_id,
+            created_at=now,
+            expires_at=expires_at,
+            kind=kind,
+            second_factor=second_factor,
         )
     )
 
 
-def by_token(conn: Connection, token_hash: str, now: datetime) -> tuple[User, str, datetime] | None:
-    """(user, token kind, expiry) for an unexpired token."""
+@dataclass(frozen=True)
+class Token:
+    """An unexpired token's user, kind, expiry and whether it passed the second factor."""
+
+    user: User
+    kind: str
+    expires_at: datetime
+    second_factor: bool
+
+
+def by_token(conn: Connection, token_hash: str, now: datetime) -> Token | None:
+    """The user and details of an unexpired token."""
     row = conn.execute(_BY_TOKEN, {"token_hash": token_hash, "now": now}).first()
-    return (_to_user(row), row.kind, row.expires_at) if row else None
+    return Token(_to_user(row), row.kind, row.expires_at, bool(row.second_factor)) if row else None
+
+
+def token_live(conn: Connection, token_hash: str, now: datetime) -> bool:
+    """True while the token exists and has not expired."""
+    return by_token(conn, token_hash, now) is not None
+
+
+def pass_second_factor(conn: Connection, token_hash: str, user_id: str) -> bool:
+    """Record that this token's holder gave a right two-factor code (the session that enrolled)."""
+    result = conn.execute(
+        update(api_tokens)
+        .where((api_tokens.c.token_hash == token_hash) & (api_tokens.c.user_id == user_id))
+        .values(second_factor=True)
+    )
+    return bool(result.rowcount)
 
 
 # Built once: every authenticated request runs it (SQLAlchemy then only binds values).
 _BY_TOKEN = (
-    select(users, api_tokens.c.kind, api_tokens.c.expires_at)
+    select(users, api_tokens.c.kind, api_tokens.c.expires_at, api_tokens.c.second_factor)
     .join(api_tokens, api_tokens.c.user_id == users.c.id)
     .where(
         (api_tokens.c.token_hash == bindparam("token_hash"))
@@ -365,6 +401,7 @@ def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict
         "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
         **totp_repository.forget(conn, user_id),
     }
+    role_request_repository.forget_email(conn, user_id, tombstone)
     conn.execute(
         update(users)
         .where(users.c.id == user_id)

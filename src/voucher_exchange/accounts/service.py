@@ -11,10 +11,11 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from voucher_exchange.accounts import recovery, repository, two_factor
-from voucher_exchange.accounts.models import LinkPurpose, Notice, Role, User
+from voucher_exchange.accounts.models import LinkPurpose, Notice, RevokeReason, Role, SignedIn, User
+from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from voucher_exchange.errors import Conflict, TooManyRequests, Unauthorized
 from voucher_exchange.security import password_policy, throttle
 from voucher_exchange.security.input_policy import parse_email
 from voucher_exchange.security.passwords import (
@@ -230,18 +231,21 @@ def log_in(
         raise Unauthorized("invalid_credentials", "The e-mail or password is wrong.")
     throttle.refund(ctx, throttle.LOGIN_PER_ACCOUNT_AND_IP, email, client_ip, generation)
     user = found[0]
+    # Only a token issued after a right code reaches staff routes, whatever is decided here.
+    second_factor = False
     if user.is_staff and two_factor.enrolled(ctx, user.id):
         if not totp:
             raise two_factor.TotpRequired(_pending_step(ctx, user) if web_step else None)
         two_factor.check_code(ctx, user, totp)
-    return _start(ctx, user, lasts)
+        second_factor = True
+    return _start(ctx, user, lasts, second_factor)
 
 
-def _start(ctx: Context, user: User, lasts: timedelta | None) -> Session:
+def _start(ctx: Context, user: User, lasts: timedelta | None, second_factor: bool = False) -> Session:
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
-        session = _issue(uow.conn, user.id, now, expires_at, kind)
+        session = _issue(uow.conn, user.id, now, expires_at, kind, second_factor)
         uow.commit()
     return session
 
@@ -285,7 +289,7 @@ def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Se
         if not repository.use_link(uow.conn, token_hash, LinkPurpose.SIGN_IN_STEP, now):
             raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
         uow.commit()
-    return _start(ctx, user, lasts)
+    return _start(ctx, user, lasts, second_factor=True)
 
 
 def log_out(conn: Connection, token: str) -> None:
@@ -328,9 +332,16 @@ def set_language(conn: Connection, user: User, language: str) -> None:
         repository.set_language(conn, user.id, language)
 
 
-def _issue(conn: Connection, user_id: str, now: datetime, expires_at: datetime, kind: str) -> Session:
+def _issue(
+    conn: Connection,
+    user_id: str,
+    now: datetime,
+    expires_at: datetime,
+    kind: str,
+    second_factor: bool = False,
+) -> Session:
     token = new_token()
-    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind)
+    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind, second_factor)
     user = repository.by_id(conn, user_id)
     assert user is not None
     return Session(user, token)
@@ -338,26 +349,35 @@ def _issue(conn: Connection, user_id: str, now: datetime, expires_at: datetime, 
 
 def authenticate(conn: Connection, token: str, now: datetime) -> User:
     """The user behind a bearer token that has not expired."""
+    return signed_in(conn, token, now).user
+
+
+def signed_in(conn: Connection, token: str, now: datetime) -> SignedIn:
+    """The user behind an unexpired token, and whether the token passed the second factor."""
     found = repository.by_token(conn, token_hash(token), now) if token else None
     if found is None:
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    return found[0]
+    return SignedIn(found.user, found.second_factor)
 
 
 def authenticate_api(ctx: Context, token: str) -> User:
     """The user behind an unexpired bearer token; an API token in use has its expiry pushed on."""
+    return authenticate_api_session(ctx, token).user
+
+
+def authenticate_api_session(ctx: Context, token: str) -> SignedIn:
+    """As `authenticate_api`, also saying whether the token passed the second factor (staff routes)."""
     now = ctx.clock.now()
     with ctx.uow(readonly=True) as uow:
         found = repository.by_token(uow.conn, token_hash(token), now) if token else None
     if found is None:
         raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    user, kind, expires_at = found
     renewed = now + _api_lasts(ctx)
-    if kind == KIND_API and renewed - expires_at >= REFRESH_EVERY:
+    if found.kind == KIND_API and renewed - found.expires_at >= REFRESH_EVERY:
         with ctx.uow() as uow:
             repository.extend_token(uow.conn, token_hash(token), renewed)
             uow.commit()
-    return user
+    return SignedIn(found.user, found.second_factor)
 
 
 def list_staff(conn: Connection) -> list[User]:
@@ -365,49 +385,13 @@ def list_staff(conn: Connection) -> list[User]:
     return repository.staff(conn)
 
 
-def change_roles(ctx: Context, actor: User, user_id: str, roles: set[Role]) -> User:
-    """Use case: an operator replaces a staff member's roles (audited, before → after)."""
-    with ctx.uow() as uow:
-        changed = set_roles(uow.conn, actor, user_id, roles, ctx.clock.now())
-        uow.commit()
-    return changed
-
-
-def add_staff_member(ctx: Context, email: str, password: str, role: Role, actor: str) -> User:
-    """Use case: a staff account, or a role for an existing account (audited as `actor`)."""
-    with ctx.uow() as uow:
-        user = create_staff(uow.conn, email, password, role, ctx.clock.now(), actor)
-        uow.commit()
-    return user
-
-
-def set_roles(conn: Connection, actor: User, user_id: str, roles: set[Role], now: datetime) -> User:
-    """Replace a staff member's roles (an operator cannot remove their own operator role)."""
-    target = repository.by_id(conn, user_id)
-    if target is None:
-        raise NotFound("user_unknown", "There is no such account.")
-    if target.id == actor.id and Role.OPERATOR not in roles:
-        raise Conflict("cannot_demote_self", "You cannot take away your own operator role.")
-    repository.set_roles(conn, user_id, roles)
-    audit.record_change(
-        conn,
-        actor.email,
-        "staff.roles",
-        user_id,
-        {"roles": sorted(r.value for r in target.roles)},
-        {"roles": sorted(r.value for r in roles)},
-        now,
-    )
-    changed = repository.by_id(conn, user_id)
-    assert changed is not None
-    return changed
-
-
 def create_staff(
     conn: Connection, email: str, password: str, role: Role, now: datetime, actor: str | None = None
 ) -> User:
-    """A reviewer or operator account (or add the role to an existing account).
+    """A reviewer or operator account (or add the role to an existing account), with no second approver.
 
+    Only for the machine's first operators (`role_requests.bootstrap_staff`), the demo and tests:
+    staff change roles through `role_requests` (one operator asks, another approves).
     With `actor`, the audit log records the roles before and after.
     """
     found = repository.by_email(conn, email.strip().lower())
@@ -415,6 +399,8 @@ def create_staff(
     if found is not None:
         before = sorted(r.value for r in found[0].roles)
         repository.set_roles(conn, found[0].id, set(found[0].roles) | {role})
+        if role not in found[0].roles:
+            revoke_other_sessions(conn, found[0].id, RevokeReason.ROLES_CHANGED, actor or "worker", now)
         user = repository.by_id(conn, found[0].id)
         assert user is not None
     else:

@@ -57,19 +57,20 @@ async def lang(accept_language: Annotated[str | None, Header(max_length=200)] = 
 
 
 def require(role: Role):  # type: ignore[no-untyped-def]
-    """A dependency that admits only users holding `role` (a plain def: the 2FA check reads the DB)."""
+    """A dependency that admits only users holding `role` with a token that passed the second factor.
 
-    def check(
-        user: Annotated[User, Depends(current_user)], ctx: Annotated[Context, Depends(context)]
-    ) -> User:
-        if not user.has(role):
+    A plain def: the checks read the DB. A token issued without a two-factor code (before
+    enrolment, say) is refused with `totp_session_required`; staff who have not enrolled
+    get `totp_enrolment_required` (two_factor.check_staff_session).
+    """
+
+    def check(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
+        ctx: Context = request.app.state.ctx
+        signed = accounts.authenticate_api_session(ctx, token)
+        if not signed.user.has(role):
             raise Forbidden("forbidden", f"This needs the {role.value} role.")
-        if two_factor.must_enrol(ctx, user):
-            raise Forbidden(
-                "totp_enrolment_required",
-                "Set up two-factor sign-in on the site (/account/two-factor) first.",
-            )
-        return user
+        two_factor.check_staff_session(ctx, signed.user, signed.second_factor)
+        return signed.user
 
     return check
 

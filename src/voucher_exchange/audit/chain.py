@@ -5,7 +5,9 @@ first) and `hash` = SHA-256 over `prev_hash` and the entry's canonical content: 
 JSON of actor, action, subject, details and time with sorted keys, no spaces, ASCII
 escapes. Editing an entry changes its hash; deleting or reordering entries breaks the
 link from one entry to the next. Deleting the newest entries leaves a shorter chain
-that is itself valid: the stored chain head and the heads published each day catch that.
+that is itself valid: the stored chain head catches that. Whoever can write the database
+can re-hash the chain and move the head too: the signed anchors outside it (anchors.py)
+catch that.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -67,11 +66,13 @@ def _entry(row: Any) -> Entry:
     )
 
 
-def entries(conn: Connection) -> Iterator[Entry]:
-    """Every entry in id order, read in batches (the log can be long)."""
+def entries(conn: Connection, upto: int | None = None) -> Iterator[Entry]:
+    """Every entry in id order (up to and including id `upto`, when given), read in batches."""
     after = None
     while True:
         query = select(audit_log).order_by(audit_log.c.id).limit(_BATCH)
+        if upto is not None:
+            query = query.where(audit_log.c.id <= upto)
         if after is not None:
             query = query.where(audit_log.c.id > after)
         rows = conn.execute(query).all()
@@ -85,14 +86,6 @@ def entries(conn: Connection) -> Iterator[Entry]:
 def count(conn: Connection) -> int:
     """How many entries the log holds."""
     return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
-
-
-def last_before(conn: Connection, moment: datetime) -> Entry | None:
-    """The newest entry (by id) written before `moment`: the chain head at that time."""
-    row = conn.execute(
-        select(audit_log).where(audit_log.c.at < moment).order_by(audit_log.c.id.desc()).limit(1)
-    ).first()
-    return None if row is None else _entry(row)
 
 
 def recent(conn: Connection, limit: int, action: str | None) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -70,23 +70,6 @@ def verify(conn: Connection, progress: Callable[[int], None] | None = None) -> c
 def count(conn: Connection) -> int:
     """How many entries the log holds."""
     return audit_repo.count(conn)
-
-
-def head_at_end_of(conn: Connection, day: date) -> chain.Entry | None:
-    """The chain head at the end of a UTC day: the last entry written that day or before."""
-    end = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(days=1)
-    return audit_repo.last_before(conn, end)
-
-
-def published_heads(conn: Connection, today: date, days: int = 7) -> list[tuple[date, chain.Entry | None]]:
-    """The chain head at the end of each of the last `days` UTC days before `today`, newest first.
-
-    These are what the operator publishes (dashboard, daily report): anyone holding an
-    old head can later prove the log up to it was not rewritten.
-    """
-    return [
-        (day, head_at_end_of(conn, day)) for day in (today - timedelta(days=n) for n in range(1, days + 1))
-    ]
 
 
 def current_head(conn: Connection) -> tuple[int | None, str]:

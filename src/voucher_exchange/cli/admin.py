@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from voucher_exchange.accounts import service as accounts
+from voucher_exchange.accounts import role_requests
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.cli.common import DatabaseUrl, console, context, write_json
@@ -26,12 +26,16 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 def users_create(
     email: Annotated[str, typer.Option(help="Login e-mail.")],
     password: Annotated[str, typer.Option(help="At least 10 characters.", prompt=True, hide_input=True)],
-    role: Annotated[Role, typer.Option(help="reviewer or operator.")],
+    role: Annotated[Role, typer.Option(help="reviewer, operator, reveal_codes or may_sell.")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a staff account (or add a role to an existing one)."""
+    """Bootstrap: create a staff account (or add a role) while fewer than two operators exist.
+
+    Once two operators exist, roles change only by an operator's request on the team page
+    (/staff/team) that a different operator approves; this command then refuses.
+    """
     with context(database_url) as ctx:
-        user = accounts.add_staff_member(ctx, email, password, role, actor="cli")
+        user = role_requests.bootstrap_staff(ctx, email, password, role)
     console.print(f"[green]{user.email}[/green] now has roles: {', '.join(sorted(user.roles))}")
 
 

@@ -6,6 +6,7 @@ import typer
 
 from voucher_exchange.cli import (
     admin,
+    audit,
     database,
     keys,
     receipts,
@@ -37,7 +38,7 @@ app.add_typer(reversals.reversals_app, name="reversals")
 app.add_typer(receipts.receipt_app, name="receipt")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)
-app.add_typer(reconcile.audit_app, name="audit")
+app.add_typer(audit.audit_app, name="audit")
 
 if __name__ == "__main__":
     app()

@@ -1,4 +1,4 @@
-"""`reconcile issuer|rail FILE --date D` and `audit verify`: checking our books against the world."""
+"""`reconcile issuer|rail FILE --date D`: checking our books against the world."""
 
 from __future__ import annotations
 
@@ -8,20 +8,15 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from voucher_exchange.audit import service as audit
 from voucher_exchange.cli.common import DatabaseUrl, console, context, err
 from voucher_exchange.reconcile import daily
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reconcile.matching import Bucket, Movement, Result
 from voucher_exchange.reconcile.statements import LIMITS, Source
 from voucher_exchange.security.input_policy import shown
-from voucher_exchange.trades import service as trade_service
-
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 BUCKET_NAMES = {
     Bucket.MATCHED: "matched",
@@ -104,44 +99,3 @@ def reconcile(
         console.print(f"[red bold]reconcile {source.value}: {unmatched} line(s) unmatched[/red bold]")
         raise typer.Exit(1)
     console.print(f"[green bold]reconcile {source.value}: all {run.matched} line(s) matched[/green bold]")
-
-
-@audit_app.command("verify")
-def audit_verify(database_url: DatabaseUrl = None) -> None:
-    """Walk the audit log's hash chain; name every edited, deleted or reordered entry, exit 1."""
-    with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        total = audit.count(uow.conn)
-        with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-            task = bar.add_task("audit", total=total)
-            verdict = audit.verify(uow.conn, lambda done: bar.update(task, completed=done))
-            bar.update(task, completed=verdict.checked)
-        histories = trade_service.verify_histories(uow.conn)
-    for finding in verdict.findings:
-        console.print(f"[red]{finding.kind.value}:[/red] {finding.detail}")
-    for line in histories.findings:
-        console.print(f"[red]{line}[/red]")
-    breaks = len(verdict.findings) + len(histories.findings)
-    if breaks:
-        console.print(f"[red bold]audit verify: {breaks} break(s) in the chains[/red bold]")
-        raise typer.Exit(1)
-    console.print(f"[green bold]audit verify: {verdict.checked} entries intact[/green bold]")
-    console.print(f"head {verdict.head} (entry {verdict.last_id})")
-    console.print(f"trade histories: {histories.events} events of {histories.trades} trades intact")
-
-
-@audit_app.command("heads")
-def audit_heads(
-    days: Annotated[int, typer.Option(help="How many days back, newest first.", min=1, max=366)] = 7,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """The chain head at the end of each past UTC day (what the dashboard publishes), to copy elsewhere."""
-    with context(database_url) as ctx, ctx.uow(readonly=True) as uow:
-        heads = audit.published_heads(uow.conn, ctx.clock.now().date(), days)
-        last_id, head = audit.current_head(uow.conn)
-    table = Table("end of day (UTC)", "entry", "hash")
-    table.add_row("now", "—" if last_id is None else str(last_id), head)
-    for day, entry in heads:
-        table.add_row(
-            day.isoformat(), "—" if entry is None else str(entry.id), "—" if entry is None else entry.hash
-        )
-    console.print(table)

@@ -98,6 +98,9 @@ staff_totp = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("enrolled_at", UTCDateTime),
     Column("last_step", BigInteger, nullable=False, server_default="0"),
+    # The token hash of the session that began an unconfirmed enrolment: only it may confirm
+    # or start over while it lives (a second page load never replaces the secret).
+    Column("begun_by", String(64)),
 )
 
 # One-time recovery codes for staff two-factor, stored as keyed fingerprints.
@@ -149,6 +152,8 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime),
     # api | web: which lifetime applies (web sessions do not slide).
     Column("kind", String(8), nullable=False, server_default="api"),
+    # Issued after a right two-factor code: only such tokens reach staff routes.
+    Column("second_factor", Boolean, nullable=False, server_default="0"),
 )
 
 brands = Table(
@@ -707,4 +712,47 @@ user_consents = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("accepted_at", UTCDateTime, nullable=False),
     Column("channel", String(10), nullable=False),
+)
+
+# Four eyes on insider powers: a change of a staff member's roles is a request one operator files
+# and a different operator approves (never the requester, never the person whose roles change).
+# `roles_before` is what the target held when the request was filed: approval applies the change
+# only if that still holds. A request for an address without an account creates it on approval.
+role_requests = Table(
+    "role_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("target_user_id", ID, ForeignKey("users.id")),
+    Column("email", String(254), nullable=False),
+    Column("roles_before", String(100), nullable=False),
+    Column("roles_after", String(100), nullable=False),
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("decided_by", ID, ForeignKey("users.id")),
+    Column("decided_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'approved', 'declined')", name="status"),
+    CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="second_operator"),
+    Index("ix_role_requests_status", "status", "requested_at"),
+)
+
+# Revealing the code of a voucher not yet redeemed at the issuer takes a second staff member's
+# approval; every reveal (approved or of a redeemed voucher) is a row here, so whoever saw a code
+# is known and kept from deciding that trade.
+reveal_requests = Table(
+    "reveal_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False),
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("approved_by", ID, ForeignKey("users.id")),
+    Column("approved_at", UTCDateTime),
+    Column("revealed_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'approved', 'revealed')", name="status"),
+    CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="second_staff"),
+    Index("ix_reveal_requests_trade", "trade_id", "requested_by"),
 )

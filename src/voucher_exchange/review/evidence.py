@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -13,7 +14,8 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.db.schema import payout_destinations, users
 from voucher_exchange.db.schema import trades as trades_table
-from voucher_exchange.errors import Forbidden, NotFound
+from voucher_exchange.errors import Conflict, Forbidden, NotFound
+from voucher_exchange.review import repository as reveal_repo
 from voucher_exchange.review.service import evidence_for
 from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.security.vault import Vault
@@ -22,6 +24,8 @@ from voucher_exchange.trades.models import Trade
 from voucher_exchange.trades.service import view
 
 HISTORY = 20
+# How long a request to reveal a code (and its approval) stays usable.
+REVEAL_REQUEST_LASTS = timedelta(hours=24)
 
 
 def _emails(conn: Connection, user_ids: set[str]) -> list[dict[str, str]]:
@@ -64,6 +68,8 @@ def trade_file(conn: Connection, trade_id: str, lang: str) -> dict[str, Any]:
     data = view(conn, row, lang).data
     data["evidence"] = evidence_for(conn, trade_id)
     data["issuer_answer"] = row.issuer_answer or {}
+    # Redeemed at the issuer: the code is spent, and may be revealed without a second approval.
+    data["secured"] = row.secured_at is not None
     data["seller"] = {
         "id": seller.id,
         "email": seller.email,
@@ -99,12 +105,104 @@ def reveal_voucher_code(ctx: Context, actor: User, trade_id: str) -> dict[str, A
     return secret
 
 
-def reveal_code(conn: Connection, vault: Vault, actor: User, trade_id: str, now: datetime) -> dict[str, Any]:
-    """The voucher's code and PIN for a staff member allowed to see them; the reveal is audited."""
+def _may_reveal(actor: User) -> None:
     if not actor.has(Role.REVEAL_CODES):
         raise Forbidden("reveal_forbidden", "Revealing a voucher code needs the reveal_codes permission.")
+
+
+def _trade(conn: Connection, trade_id: str) -> Trade:
     row = trade_repo.get(conn, trade_id)
     if row is None:
         raise NotFound("trade_unknown", "There is no such trade.")
-    audit.record(conn, actor.email, "voucher.reveal", trade_id, {"last4": row.voucher_last4}, now)
+    return row
+
+
+def reveal_code(conn: Connection, vault: Vault, actor: User, trade_id: str, now: datetime) -> dict[str, Any]:
+    """The voucher's code and PIN for a staff member allowed to see them; the reveal is audited.
+
+    A voucher redeemed at the issuer (`secured_at`) is spent: its code can be shown. Any other
+    code is still worth its face value to whoever holds it, so it is shown only on the actor's
+    own request that a different staff member with reveal_codes approved (used once). Whoever
+    saw a code may not decide that trade (`review.service.decide`).
+    """
+    _may_reveal(actor)
+    row = _trade(conn, trade_id)
+    before: dict[str, Any] = {"status": "approved"}
+    if row.secured_at is not None:
+        approved_by = None
+        before = {"status": None}
+        reveal_repo.add(
+            conn, str(uuid.uuid4()), trade_id, actor.id, now, now, reveal_repo.RevealStatus.REVEALED
+        )
+    else:
+        spent = reveal_repo.use_approval(conn, trade_id, actor.id, now)
+        if spent is None:
+            raise Forbidden(
+                "reveal_needs_approval",
+                "This voucher is not redeemed yet: ask to reveal its code, and a second staff member "
+                "with the reveal_codes permission must approve.",
+            )
+        approver = account_repo.by_id(conn, spent.approved_by) if spent.approved_by else None
+        approved_by = approver.email if approver else spent.approved_by
+    audit.record_change(
+        conn, actor.email, "voucher.reveal", trade_id, before, {"status": "revealed"}, now,
+        last4=row.voucher_last4, approved_by=approved_by,
+    )  # fmt: skip
     return dict(vault.decrypt_json(row.voucher_enc, trade_id))
+
+
+def request_reveal(ctx: Context, actor: User, trade_id: str) -> reveal_repo.RevealRequest:
+    """Use case: ask to see a voucher's code; a different staff member with reveal_codes approves.
+
+    A pending or approved request of the actor's own for the trade is returned, not repeated.
+    """
+    _may_reveal(actor)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        _trade(uow.conn, trade_id)
+        mine = [r for r in reveal_repo.open_for(uow.conn, trade_id, now) if r.requested_by == actor.id]
+        if mine:
+            return mine[0]
+        request_id = str(uuid.uuid4())
+        reveal_repo.add(
+            uow.conn, request_id, trade_id, actor.id, now, now + REVEAL_REQUEST_LASTS,
+            reveal_repo.RevealStatus.PENDING,
+        )  # fmt: skip
+        audit.record_change(
+            uow.conn, actor.email, "voucher.reveal_requested", trade_id, {"status": None},
+            {"status": "pending"}, now, request=request_id,
+        )  # fmt: skip
+        filed = reveal_repo.get(uow.conn, request_id)
+        assert filed is not None
+        uow.commit()
+    return filed
+
+
+def approve_reveal(ctx: Context, actor: User, request_id: str) -> reveal_repo.RevealRequest:
+    """Use case: a second staff member with reveal_codes approves someone else's reveal request."""
+    _may_reveal(actor)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        request = reveal_repo.get(uow.conn, request_id, lock=True)
+        if request is None:
+            raise NotFound("reveal_request_unknown", "There is no such reveal request.")
+        if request.requested_by == actor.id:
+            raise Forbidden(
+                "reveal_second_staff_required",
+                "You asked to reveal this code; a different staff member must approve it.",
+            )
+        if request.status is not reveal_repo.RevealStatus.PENDING or request.expires_at <= now:
+            raise Conflict("reveal_request_closed", "This reveal request was decided already or expired.")
+        if not reveal_repo.approve(uow.conn, request.id, actor.id, now):
+            raise Conflict("reveal_request_closed", "This reveal request was decided already or expired.")
+        audit.record_change(
+            uow.conn, actor.email, "voucher.reveal_approved", request.trade_id, {"status": "pending"},
+            {"status": "approved"}, now, request=request.id, requested_by=request.requested_by_email,
+        )  # fmt: skip
+        uow.commit()
+    return request
+
+
+def reveal_requests_for(conn: Connection, trade_id: str, now: datetime) -> list[reveal_repo.RevealRequest]:
+    """A trade's reveal requests still waiting or approved (for its review page)."""
+    return reveal_repo.open_for(conn, trade_id, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository as account_repo
-from voucher_exchange.accounts.models import User, normalise_name
+from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.review import repository as reveal_repo
 from voucher_exchange.risk import repository as risk_repo
 from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_after_review, reviewer_view
 from voucher_exchange.trades import lifecycle
@@ -152,6 +154,7 @@ def decide(
         raise NotFound("trade_unknown", "There is no such trade.")
     if trade.status is not TradeStatus.IN_REVIEW:
         raise Conflict("trade_not_in_review", f"The trade is {trade.status.value}, not in review.")
+    _may_decide(conn, reviewer, trade)
     link = conflict_of_interest(conn, reviewer, trade)
     if link is not None:
         raise Forbidden(
@@ -228,8 +231,45 @@ def _first_approval(conn: Connection, trade_id: str) -> StoredDecision | None:
     return found[-1] if found else None
 
 
+def _may_decide(conn: Connection, reviewer: User, trade: Trade) -> None:
+    """Four eyes: a reviewer with no verified identity on file, or who saw the code, may not decide.
+
+    Without an identity the conflict check cannot tell a reviewer from the seller (an alter ego,
+    a puppet account an operator made); whoever saw an unredeemed code could spend it.
+    """
+    if reviewer.identity_status is not IdentityStatus.VERIFIED or reviewer.legal_name is None:
+        raise Forbidden(
+            "reviewer_identity_required",
+            "Verify your identity (Account → Identity) before you decide trades: "
+            "without it nobody can tell whether a trade is linked to you.",
+        )
+    if reveal_repo.has_revealed(conn, trade.id, reviewer.id):
+        raise Forbidden(
+            "reviewer_saw_code",
+            "You revealed this voucher's code, so you cannot decide its trade. Another reviewer must.",
+        )
+
+
+def _shared_address(conn: Connection, reviewer: User, trade: Trade) -> bool:
+    """The trade came from an address the reviewer sold from (sessions keep no addresses).
+
+    A loopback or unspecified address says nothing about a person (every local client has it).
+    """
+    if not trade.client_ip or not _personal_address(trade.client_ip):
+        return False
+    return trade.client_ip in trade_repo.addresses_of(conn, reviewer.id)
+
+
+def _personal_address(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
 def conflict_of_interest(conn: Connection, reviewer: User, trade: Trade) -> str | None:
-    """How a reviewer is linked to a trade, if at all: their own, their bank account, device or identity."""
+    """How a reviewer is linked to a trade, if at all: own trade, bank account, device, address, identity."""
     if reviewer.id == trade.user_id:
         return "your own trade"
     if trade.account_fingerprint and trade.account_fingerprint in payout_repo.account_fingerprints_of(
@@ -238,6 +278,8 @@ def conflict_of_interest(conn: Connection, reviewer: User, trade: Trade) -> str 
         return "a bank account you registered"
     if trade.device_id and trade.device_id in trade_repo.devices_of(conn, reviewer.id):
         return "a device you sold from"
+    if _shared_address(conn, reviewer, trade):
+        return "an address you sold from"
     seller = account_repo.by_id(conn, trade.user_id)
     same_person = (
         seller is not None

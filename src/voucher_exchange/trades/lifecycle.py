@@ -179,7 +179,7 @@ def reject_after_review(conn: Connection, trade_id: str, now: datetime, reviewer
 
 
 def retry(conn: Connection, trade_id: str, target: TradeStatus, now: datetime, actor: str) -> None:
-    """`failed → redeeming | paying_out`: an operator put it back to work."""
+    """`failed → redeeming | credited | paying_out`: an operator put it back to work."""
     _move(conn, trade_id, S.FAILED, target, now, actor, "retried by an operator", resume=True)
 
 

@@ -56,7 +56,7 @@ TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
     S.CREDITED: frozenset({S.PAYING_OUT, S.PAID, S.FAILED}),
     S.PAYING_OUT: frozenset({S.PAID, S.FAILED}),
     S.PAID: frozenset({S.REVERSED}),
-    S.FAILED: frozenset({S.REDEEMING, S.PAYING_OUT, S.REJECTED}),
+    S.FAILED: frozenset({S.REDEEMING, S.CREDITED, S.PAYING_OUT, S.REJECTED}),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REVERSED: frozenset(),

@@ -527,6 +527,16 @@ def open_trades_paying_to(conn: Connection, destination_id: str) -> int:
     return int(found)
 
 
+def addresses_of(conn: Connection, user_id: str) -> set[str]:
+    """Every client address a user sold from."""
+    rows = conn.execute(
+        select(trades.c.client_ip)
+        .distinct()
+        .where((trades.c.user_id == user_id) & trades.c.client_ip.is_not(None))
+    )
+    return {r[0] for r in rows}
+
+
 def devices_of(conn: Connection, user_id: str) -> set[str]:
     """Every device id a user sold from."""
     rows = conn.execute(

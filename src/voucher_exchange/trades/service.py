@@ -44,7 +44,6 @@ from voucher_exchange.trades.models import (
     TradeMovedOn,
     TradeStatus,
 )
-from voucher_exchange.trades.pipeline import new_payout
 
 EARLIEST_ACQUISITION = date(2000, 1, 1)
 DEFAULT_REVIEW_MINUTES = 60
@@ -424,7 +423,10 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
 
     Failed before its value was secured → it redeems again only if it had reached redemption
     (screening and verification are done); failed after → its one payout is sent (or asked
-    about) again with the same rail key. A payout the bank refused is not retried blindly.
+    about) again with the same rail key. Secured but with no payout yet → credited again, so the
+    pipeline opens the payout as it always does: asking whether the seller may be paid into that
+    account now and netting what they owe after a reversal. A payout the bank refused is not
+    retried blindly.
     """
     trade = trade_repo.get(conn, trade_id)
     if trade is None:
@@ -443,10 +445,7 @@ def retry_failed(conn: Connection, clock: Clock, actor: str, trade_id: str) -> T
     origin = trade_repo.came_from(conn, trade.id, TradeStatus.FAILED)
     now = clock.now()
     if trade.secured_at is not None:
-        if payout is None:
-            # Secured but no payout yet: create it, as the pipeline's payout step would.
-            payout_service.create(conn, new_payout(trade), now)
-        target = TradeStatus.PAYING_OUT
+        target = TradeStatus.CREDITED if payout is None else TradeStatus.PAYING_OUT
     elif origin is TradeStatus.REDEEMING:
         target = TradeStatus.REDEEMING
     else:

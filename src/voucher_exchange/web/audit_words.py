@@ -19,9 +19,13 @@ AUDIT_ACTION = {
     "brand.status": N_("Brand status changed"),
     "staff.add": N_("Staff member added"),
     "staff.roles": N_("Roles changed"),
+    "staff.roles_requested": N_("Change of roles requested"),
+    "staff.roles_declined": N_("Change of roles declined"),
     "treasury.fund": N_("Treasury funded"),
     "trade.retry": N_("Failed trade retried"),
     "voucher.reveal": N_("Voucher code revealed"),
+    "voucher.reveal_requested": N_("Voucher code reveal requested"),
+    "voucher.reveal_approved": N_("Voucher code reveal approved"),
     "review.approve": N_("Trade approved"),
     "review.reject": N_("Trade rejected"),
     "review.first_approval": N_("First of two approvals"),
@@ -49,8 +53,17 @@ AUDIT_ACTION = {
     "account.email_change_requested": N_("E-mail change requested"),
     "account.sign_out_others": N_("Other sessions signed out"),
     "account.two_factor_enrolled": N_("Two-factor sign-in set up"),
+    "account.sessions_revoked": N_("Other sessions signed out after a security change"),
     "account.recovery_code_used": N_("Two-factor recovery code used"),
     "account.erased": N_("Account deleted (personal data erased)"),
+}
+
+# Where a role or reveal request stands (four eyes: one asks, another approves).
+REQUEST_STATUS = {
+    "pending": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "declined": N_("declined"),
+    "revealed": N_("code seen"),
 }
 
 AUDIT_FIELD = {
@@ -60,6 +73,10 @@ AUDIT_FIELD = {
     "version": N_("Version"),
     "roles": N_("Roles"),
     "role": N_("Role given"),
+    "request": N_("Request"),
+    "requested_by": N_("Requested by"),
+    "approved_by": N_("Approved by"),
+    "email": N_("E-mail"),
     "note": N_("Note"),
     "close_reason": N_("Close reason"),
     "amount": N_("Amount"),
@@ -77,6 +94,7 @@ AUDIT_FIELD = {
     "updated": N_("Updated"),
     "rate_versions": N_("Rate versions"),
     "tokens": N_("Sessions ended"),
+    "reason": N_("Why"),
     "run": N_("Run"),
     "file_sha256": N_("File SHA-256"),
     "matched": N_("Matched"),
@@ -110,6 +128,14 @@ AUDIT_FIELD = {
     "payout_destinations": N_("Unused bank accounts erased"),
 }
 
+# Why an account's other sessions were signed out (accounts/sessions.py), the actions' own words.
+REVOKE_REASON = {
+    "two_factor_enrolled": N_("Two-factor sign-in set up"),
+    "roles_changed": N_("Roles changed"),
+    "password_changed": N_("Password changed"),
+    "password_reset": N_("Password reset by e-mail link"),
+}
+
 
 def value_text(field: str, value: Any, lang: str, currency: str) -> str:
     """One audit value in words: statuses, roles, rates and money as staff read them elsewhere."""
@@ -118,7 +144,7 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
     if isinstance(value, bool):
         return i18n.gettext(lang, YES) if value else i18n.gettext(lang, NO)
     if field == "status":
-        table = labels.BRAND_STATUS if str(value) in labels.BRAND_STATUS else STATUS
+        table = next((t for t in (labels.BRAND_STATUS, REQUEST_STATUS) if str(value) in t), STATUS)
         return word(table, value, lang)
     if field in ("roles", "role"):
         return ", ".join(word(labels.ROLES, r, lang) for r in ([value] if isinstance(value, str) else value))
@@ -131,6 +157,8 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
             }
             for b in value
         )
+    if field == "reason":
+        return word(REVOKE_REASON, value, lang)
     if field == "close_reason":
         return word(CLOSE_REASON, value, lang)
     if field == "resumes_at":

@@ -66,6 +66,17 @@ ERRORS = {
         "You have a trade, payout or balance still open. Delete the account once it is settled."
     ),
     "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
+    "totp_malformed": N_(
+        "Type the 6-digit code with the digits 0 to 9 (half-width), or a recovery code as it was shown."
+    ),
+    "totp_session_required": N_(
+        "This sign-in did not use your two-factor code, so it cannot open staff pages. "
+        "Sign out, then sign in again with your password and the code from your app."
+    ),
+    "totp_enrolment_elsewhere": N_(
+        "Two-factor setup was begun from another sign-in, and only that one can finish it or start "
+        "over. If it was not you, change your password: that signs every other session out."
+    ),
     "password_invalid": N_("Use a password of 10 to 200 characters."),
     "email_invalid": N_("Enter a valid e-mail address."),
     "face_value_invalid": N_("This brand is not sold in that face value."),
@@ -108,7 +119,22 @@ ERRORS = {
         "The trade failed before its voucher was verified; ask the seller to sell it again."
     ),
     "reveal_forbidden": N_("Revealing a voucher code needs the reveal_codes permission."),
-    "cannot_demote_self": N_("You cannot take away your own operator role."),
+    "roles_own": N_("Nobody changes their own roles: another operator asks, and a third approves."),
+    "roles_second_operator_required": N_("You asked for this change; a different operator must approve it."),
+    "roles_unchanged": N_("The account holds exactly these roles already."),
+    "role_request_closed": N_("This request was decided already."),
+    "role_request_expired": N_("This request expired unanswered; ask again."),
+    "role_request_stale": N_("The account's roles changed since this was asked; decline it and ask again."),
+    "reveal_needs_approval": N_(
+        "This voucher is not redeemed yet: ask to reveal its code, and another staff member with the "
+        "reveal permission must approve."
+    ),
+    "reveal_second_staff_required": N_(
+        "You asked to reveal this code; another staff member must approve it."
+    ),
+    "reveal_request_closed": N_("This reveal request was approved already or expired."),
+    "reviewer_identity_required": N_("Verify your identity before you decide trades."),
+    "reviewer_saw_code": N_("You revealed this voucher's code; another reviewer must decide the trade."),
     "receipt_not_ready": N_("A receipt is ready once the trade is paid."),
     "receipt_key_missing": N_(
         "This server cannot sign receipts yet: its receipt key is missing. Please try again later."

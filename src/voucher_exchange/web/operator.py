@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from voucher_exchange import i18n
+from voucher_exchange.accounts import role_requests
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.audit import anchoring
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BIG_RATE_STEP_BPS, BrandStatus
@@ -45,7 +47,7 @@ def dashboard(v: Page) -> Response:
             uow.conn, v.ctx.clock.now(), JURISDICTION_TZ[settings.jurisdiction], settings.currency
         )
         treasury = payout_service.treasury_available(uow.conn, settings.currency)
-        heads = audit.published_heads(uow.conn, v.ctx.clock.now().date()), audit.current_head(uow.conn)
+    heads = anchoring.published_heads(v.ctx, v.ctx.clock.now().date())
     names = brand_names(v)
     chart = volume_chart(
         board,
@@ -215,35 +217,57 @@ def audit_page(v: Page, action: str = "") -> Response:
 
 
 def _team_page(v: Visitor, status: int = 200, **values: object) -> Response:
-    v.staff(Role.OPERATOR)
+    operator = v.staff(Role.OPERATOR)
     with v.ctx.uow(readonly=True) as uow:
         team = accounts.list_staff(uow.conn)
-    return page(v, "staff/team.html", status=status, team=team, roles=list(Role), **values)
+        waiting = role_requests.pending_requests(uow.conn, v.ctx.clock.now())
+    return page(
+        v, "staff/team.html", status=status, team=team, roles=list(Role), waiting=waiting, me=operator.id,
+        **values,
+    )  # fmt: skip
 
 
 @router.get("/team")
 def team(v: Page) -> Response:
-    """Staff accounts and their roles."""
+    """Staff accounts and their roles; role requests waiting for a second operator."""
     return _team_page(v)
 
 
 @router.post("/team")
-def add_staff(v: Page, email: Field, password: Field, role: Annotated[str, Form(max_length=20)]) -> Response:
-    """Create a staff account (or give an existing account a role)."""
+def add_staff(v: Page, email: Field, role: Annotated[str, Form(max_length=20)]) -> Response:
+    """Ask for a role for an address (a new account on approval); a second operator decides."""
     operator = v.staff(Role.OPERATOR)
     on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
     if role not in set(Role):
         raise InvalidInput("role_invalid", "Choose a role.", "role")
-    accounts.add_staff_member(v.ctx, email, password, Role(role), operator.email)
+    role_requests.request_new_staff(v.ctx, operator, email, Role(role))
     return redirect(v, "/staff/team")
 
 
 @router.post("/team/{user_id}/roles")
 async def set_roles(v: Page, user_id: str, request: Request) -> Response:
-    """Replace a staff member's roles."""
+    """Ask for a staff member's roles to be replaced; a second operator decides."""
     operator = v.staff(Role.OPERATOR)
     form = await request.form()
     chosen = {Role(r) for r in form.getlist("roles") if isinstance(r, str) and r in set(Role)}
     on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
-    accounts.change_roles(v.ctx, operator, user_id[:36], chosen)
+    role_requests.request_roles(v.ctx, operator, user_id[:36], chosen)
+    return redirect(v, "/staff/team")
+
+
+@router.post("/team/requests/{request_id}/approve")
+def approve_roles(v: Page, request_id: str) -> Response:
+    """A second operator approves a role request: the roles change."""
+    operator = v.staff(Role.OPERATOR)
+    on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
+    role_requests.approve(v.ctx, operator, request_id[:36])
+    return redirect(v, "/staff/team")
+
+
+@router.post("/team/requests/{request_id}/decline")
+def decline_roles(v: Page, request_id: str) -> Response:
+    """Decline a role request (or withdraw one's own); nothing changes."""
+    operator = v.staff(Role.OPERATOR)
+    on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
+    role_requests.decline(v.ctx, operator, request_id[:36])
     return redirect(v, "/staff/team")

@@ -5,7 +5,7 @@ A page handler says how its page comes back refused, then calls its use case and
 
     operator = v.staff(Role.OPERATOR)
     on_refusal(v, lambda refused: _team_page(v, status=refused.status, error=refused.message))
-    accounts.add_staff_member(v.ctx, email, password, Role(role), operator.email)
+    role_requests.request_new_staff(v.ctx, operator, email, Role(role))
     return redirect(v, "/staff/team")
 
 The app's one `DomainError` handler (`api/errors.py`, which the web app hands `answer`) renders

@@ -59,6 +59,7 @@ def _trade_page(v: Visitor, trade_id: str, status: int = 200, **values: object) 
     with v.ctx.uow(readonly=True) as uow:
         file = evidence.trade_file(uow.conn, trade_id[:64], v.lang)
         linked = seller_file.related(uow.conn, file["id"])
+        reveals = evidence.reveal_requests_for(uow.conn, file["id"], v.ctx.clock.now())
     close = {o: sorted(r) for o, r in review.CLOSE_REASONS.items()}
     return staff_page(
         v,
@@ -66,6 +67,8 @@ def _trade_page(v: Visitor, trade_id: str, status: int = 200, **values: object) 
         status=status,
         t=file,
         related=linked,
+        reveals=reveals,
+        me=v.staff(Role.REVIEWER).id,
         close=close,
         issuer_facts=lambda answer: staff_words.issuer_facts(
             answer, v.lang, JURISDICTION_TZ[v.ctx.settings.jurisdiction], v.ctx.settings.currency
@@ -116,6 +119,31 @@ def reveal(v: Page, trade_id: str) -> Response:
     )
     secret = evidence.reveal_voucher_code(v.ctx, staff, trade_id[:64])
     return page(v, "staff/_revealed.html", secret=secret)
+
+
+@router.post("/{trade_id}/reveal-request")
+def request_reveal(v: Page, trade_id: str) -> Response:
+    """Ask to see an unredeemed voucher's code; another staff member with reveal_codes approves."""
+    staff = v.staff(Role.REVIEWER)
+    on_refusal(v, lambda refused: _trade_page(v, trade_id, status=refused.status, error=refused.message))
+    evidence.request_reveal(v.ctx, staff, trade_id[:64])
+    return redirect(v, f"/staff/review/{trade_id[:64]}")
+
+
+@router.post("/reveal-requests/{request_id}/approve")
+def approve_reveal(v: Page, request_id: str, trade_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """A second staff member with reveal_codes lets the requester see the code once."""
+    staff = v.staff(Role.REVIEWER)
+    on_refusal(
+        v,
+        lambda refused: (
+            _trade_page(v, trade_id, status=refused.status, error=refused.message)
+            if trade_id
+            else page(v, "staff/_revealed.html", status=refused.status, error=refused.message)
+        ),
+    )
+    approved = evidence.approve_reveal(v.ctx, staff, request_id[:36])
+    return redirect(v, f"/staff/review/{approved.trade_id}")
 
 
 @router.post("/appeals/{trade_id}")

@@ -64,6 +64,8 @@ class Visitor:
     csrf_seed: str
     new_csrf_seed: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    second_factor: bool = False
+    """The session was issued after a right two-factor code (staff pages need it)."""
 
     @property
     def csrf_token(self) -> str:
@@ -92,12 +94,18 @@ class Visitor:
         return self.user
 
     def staff(self, role: Role) -> User:
-        """The signed-in user holding `role`, or a refusal."""
+        """The signed-in user holding `role` in a session that passed the second factor, or a refusal.
+
+        Staff who have not enrolled are sent to set it up; a session signed in without the
+        code (before enrolment, say) is refused with `totp_session_required`.
+        """
         user = self.seller()
         if not user.has(role):
             raise NotStaff("forbidden", f"This page needs the {role.value} role.")
-        if two_factor.must_enrol(self.ctx, user):
-            raise EnrolmentRequired
+        try:
+            two_factor.check_staff_session(self.ctx, user, self.second_factor)
+        except two_factor.EnrolmentRequired as needed:
+            raise EnrolmentRequired from needed
         return user
 
 
@@ -111,10 +119,12 @@ def visitor(request: Request) -> Visitor:
     ctx = _context(request)
     token = request.cookies.get(SESSION_COOKIE) or None
     user = None
+    second_factor = False
     if token:
         with ctx.uow(readonly=True) as uow:
             try:
-                user = accounts.authenticate(uow.conn, token[:200], ctx.clock.now())
+                signed = accounts.signed_in(uow.conn, token[:200], ctx.clock.now())
+                user, second_factor = signed.user, signed.second_factor
             except DomainError:
                 token = None
     lang = i18n.pick(
@@ -126,7 +136,7 @@ def visitor(request: Request) -> Visitor:
     fresh = not (16 <= len(seed) <= 64)
     if fresh:
         seed = secrets.token_urlsafe(24)
-    return Visitor(request, ctx, user, lang, token, seed, fresh)
+    return Visitor(request, ctx, user, lang, token, seed, fresh, second_factor=second_factor)
 
 
 async def check_csrf(request: Request) -> None:

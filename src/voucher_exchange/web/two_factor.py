@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
-from voucher_exchange.accounts.models import User
+from voucher_exchange.accounts.models import EnrolmentState, User
+from voucher_exchange.accounts.two_factor import Enrolment
 from voucher_exchange.web.forms import Text
 from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, safe_next
@@ -53,34 +54,46 @@ def _staff_member(v: Visitor) -> User:
     return user
 
 
-def _enrolment_refused(v: Visitor, user: User, refused: Refusal) -> Response:
-    """A wrong first code: a new secret to add, with the error."""
-    secret, uri = two_factor.begin_enrolment(v.ctx, user)
+def _setup_page(v: Visitor, setup: Enrolment | None, status: int = 200, error: str = "") -> Response:
+    """The setup page in its state: the key (only when just begun), the code form, or why not."""
+    state = setup.state.value if setup else ""
     return page(
         v,
         "two_factor.html",
-        status=refused.status,
-        enrolled=False,
-        secret=secret,
-        uri=uri,
-        error=refused.message,
+        status=status,
+        state=state,
+        enrolled=state == EnrolmentState.ENROLLED,
+        secret=setup.secret if setup else None,
+        uri=setup.uri if setup else None,
+        error=error,
     )
+
+
+def _setup_refused(v: Visitor, user: User, refused: Refusal) -> Response:
+    """A wrong first code or a refused start-over: the page in its state, with the error (no new key)."""
+    setup = two_factor.enrolment_state(v.ctx, user, v.session_token or "")
+    return _setup_page(v, setup, status=refused.status, error=refused.message)
 
 
 @router.get("/account/two-factor")
 def enrolment(v: Page) -> Response:
-    """Set up two-factor: a new secret, shown once, to add to an authenticator app."""
+    """Set up two-factor: a new key, shown once; loading the page again never replaces it."""
     user = _staff_member(v)
-    if two_factor.enrolled(v.ctx, user.id):
-        return page(v, "two_factor.html", enrolled=True)
-    secret, uri = two_factor.begin_enrolment(v.ctx, user)
-    return page(v, "two_factor.html", enrolled=False, secret=secret, uri=uri)
+    return _setup_page(v, two_factor.enrolment(v.ctx, user, v.session_token or ""))
 
 
 @router.post("/account/two-factor")
 def confirm(v: Page, totp: Code) -> Response:
-    """Confirm the first code; the recovery codes are shown once."""
+    """Confirm the first code (in the session that began the setup); the recovery codes are shown once."""
     user = _staff_member(v)
-    on_refusal(v, lambda refused: _enrolment_refused(v, user, refused))
-    codes = two_factor.confirm_enrolment(v.ctx, user, totp)
-    return page(v, "two_factor.html", enrolled=True, recovery_codes=codes)
+    on_refusal(v, lambda refused: _setup_refused(v, user, refused))
+    codes = two_factor.confirm_enrolment(v.ctx, user, totp, v.session_token or "")
+    return page(v, "two_factor.html", state=EnrolmentState.ENROLLED.value, recovery_codes=codes)
+
+
+@router.post("/account/two-factor/restart")
+def restart(v: Page) -> Response:
+    """Start over with a new key: only the session that began the setup, or any once that one ended."""
+    user = _staff_member(v)
+    on_refusal(v, lambda refused: _setup_refused(v, user, refused))
+    return _setup_page(v, two_factor.restart_enrolment(v.ctx, user, v.session_token or ""))

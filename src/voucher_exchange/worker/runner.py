@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from voucher_exchange import logs
 from voucher_exchange.accounts.mail import mail_account
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
+from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient
 from voucher_exchange.errors import ExternalUnavailable
@@ -83,6 +84,7 @@ HANDLERS: dict[str, JobKind] = {
     SELLER_CLEARED: JobKind(trade_service.resume_held_payouts_job),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
+    anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
 }
 RECURRING_REF = "default"
 
