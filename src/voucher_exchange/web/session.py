@@ -64,6 +64,8 @@ class Visitor:
     csrf_seed: str
     new_csrf_seed: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    # Drawn without the database (the page saying it cannot be reached): nothing is read.
+    offline: bool = False
 
     @property
     def csrf_token(self) -> str:
@@ -106,12 +108,16 @@ def _context(request: Request) -> Context:
     return ctx
 
 
-def visitor(request: Request) -> Visitor:
-    """Build the Visitor from the request's cookies."""
+def visitor(request: Request, offline: bool = False) -> Visitor:
+    """Build the Visitor from the request's cookies; `offline`: without reading the database.
+
+    An offline visitor is anonymous: the page it draws (the database cannot be reached)
+    shows nobody's account.
+    """
     ctx = _context(request)
     token = request.cookies.get(SESSION_COOKIE) or None
     user = None
-    if token:
+    if token and not offline:
         with ctx.uow(readonly=True) as uow:
             try:
                 user = accounts.authenticate(uow.conn, token[:200], ctx.clock.now())
@@ -126,7 +132,7 @@ def visitor(request: Request) -> Visitor:
     fresh = not (16 <= len(seed) <= 64)
     if fresh:
         seed = secrets.token_urlsafe(24)
-    return Visitor(request, ctx, user, lang, token, seed, fresh)
+    return Visitor(request, ctx, user, lang, token, seed, fresh, offline=offline)
 
 
 async def check_csrf(request: Request) -> None:
