@@ -84,7 +84,7 @@ def test_a_pooled_connection_the_server_ended_is_replaced_before_the_next_unit_o
 
 
 @PG_ONLY
-def test_a_connection_lost_before_commit_stores_nothing_and_the_keyed_work_runs_again(core: Core) -> None:
+def test_a_connection_lost_before_commit_stores_nothing_and_the_work_runs_again(core: Core) -> None:
     user_id, subject = str(uuid.uuid4()), uuid.uuid4().hex
     runs = []
 
