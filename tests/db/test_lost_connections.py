@@ -22,7 +22,7 @@ from tests.support.core import Core
 from tests.support.processes import free_port
 from voucher_exchange import idempotency
 from voucher_exchange.db.engine import make_engine
-from voucher_exchange.db.retry import CommitOutcomeUnknown, is_transient, is_unavailable
+from voucher_exchange.db.retry import CommitOutcomeUnknown, again_if_lost, is_transient, is_unavailable
 from voucher_exchange.db.schema import idempotency_keys, rate_counters
 from voucher_exchange.db.uow import UnitOfWork
 
@@ -172,6 +172,34 @@ def test_without_a_key_a_commit_whose_answer_was_lost_is_not_run_again(
     with pytest.raises(CommitOutcomeUnknown):
         idempotency.run(core.ctx, str(uuid.uuid4()), None, "POST /test", {"n": 1}, work)
     assert (len(runs), _marks(core, subject)) == (1, 1)  # stored once; the caller answers 503
+
+
+@PG_ONLY
+def test_a_step_outside_idempotency_runs_again_only_if_its_connection_was_lost_before_commit(
+    core: Core,
+) -> None:
+    subject, runs = uuid.uuid4().hex, []
+
+    def count_once() -> int:  # as the abuse limits count an attempt: one unit of work
+        with core.ctx.uow() as uow:
+            _mark(uow, subject)
+            runs.append(subject)
+            if len(runs) == 1:
+                uow.conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+            uow.commit()
+        return len(runs)
+
+    assert again_if_lost(count_once) == 2
+    assert _marks(core, subject) == 1
+
+    def commit_lost() -> None:
+        runs.append("unknown")
+        raise CommitOutcomeUnknown("the connection was lost during COMMIT")
+
+    runs.clear()
+    with pytest.raises(CommitOutcomeUnknown):
+        again_if_lost(commit_lost)
+    assert runs == ["unknown"]  # never again: it may have been stored
 
 
 def _connect_error(url: str, wait: float) -> tuple[BaseException, float]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import psycopg
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
+
+T = TypeVar("T")
+LOST_ATTEMPTS = 3
 
 # PostgreSQL: serialization_failure, deadlock_detected. SQLite: a writer waited past busy_timeout.
 _TRANSIENT_SQLSTATES = {"40001", "40P01"}
@@ -54,3 +60,19 @@ def is_connection_failure(error: BaseException | None) -> bool:
         return False
     # No SQLSTATE: the failure was on our side of the socket (refused, reset, closed).
     return error.sqlstate is None or error.sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def again_if_lost(step: Callable[[], T]) -> T:
+    """Run `step` again (at most LOST_ATTEMPTS times in all) when its connection was lost before COMMIT.
+
+    For a step of one unit of work, or whose earlier units only read or write the same value
+    again: a connection lost before COMMIT stored nothing of the failing unit. A loss during
+    COMMIT (`CommitOutcomeUnknown`) is raised, never retried here.
+    """
+    for attempt in range(1, LOST_ATTEMPTS + 1):
+        try:
+            return step()
+        except (DBAPIError, PendingRollbackError) as exc:
+            if not is_unavailable(exc) or attempt == LOST_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
