@@ -3,10 +3,13 @@
 Two API processes and two worker processes on a PostgreSQL server of this module's own,
 durable (fsync and synchronous commit on: an immediate restart must not lose a commit the
 API acknowledged). Clients send `POST /quotes` and `POST /trades` without pause, each with an
-Idempotency-Key; a third of the way in the server is restarted the way a crash would end it.
-Every answer must be 2xx, or 503 `database_unavailable` with Retry-After while the database
-cannot be reached — the client then sends the same request with the same key again. Every
-accepted trade must then be paid exactly once, and nothing may be lost or added.
+Idempotency-Key; after the first dozen trades the server is restarted the way a crash would
+end it. Every answer must be 2xx, or 503 `database_unavailable` with Retry-After while the
+database cannot be reached — the client then sends the same request with the same key again.
+Every accepted trade must then be paid exactly once, nothing may be lost or added, and the
+workers must live through it. Then the server stays down for a while: the API answers 503
+with Retry-After, pages a 503 page drawn without the database, and both serve again at once
+when it is back.
 """
 
 from __future__ import annotations
