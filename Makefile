@@ -67,7 +67,7 @@ bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
 	$(BIN)/python -m bench.risk_decision
 	$(BIN)/python -m bench.sanctions_screening
 
-chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs, then every invariant (SECONDS=120)
+chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs + a PostgreSQL restart, then every invariant and zero 5xx (SECONDS=120)
 	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)
 
 graph: $(STAMP) ## Print which package imports which (the architecture test checks the layering)

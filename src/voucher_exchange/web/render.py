@@ -148,7 +148,7 @@ def page(v: Visitor, template: str, status: int = 200, **values: Any) -> Respons
         path=v.request.url.path,
         currency=v.ctx.settings.currency,
         # Fragments (htmx swaps, `_*.html`) have no footer.
-        business=None if template.startswith("_") else profile_cache.business_profile(v.ctx),
+        business=None if template.startswith("_") else profile_cache.business_profile(v.ctx, v.offline),
         **values,
     )
     return _finish(v, HTMLResponse(html, status_code=status))
