@@ -4,12 +4,17 @@ PostgreSQL, one sandbox process, N APIs and M workers (real processes on loopbac
 `--seconds`, sellers sell vouchers of every kind — clean, flaky and slow issuers, partial
 balances, carrier-billing declarations, codes sold twice, repeated idempotency keys —
 some into accounts their bank refuses (they then redirect the payout), reviewers decide
-held trades, the issuer charges back some paid vouchers, and a random worker is SIGKILLed
-and replaced every few seconds. Then the load stops, every trade is given time to come to
-rest, and the invariants are checked: `ledger verify` (secure before pay, exactly once,
-balanced, nothing lost), every trade at rest, for every seller the money equation
-(earned = sent to the bank + settled against reversals + still owed), and today's issuer
-and bank statements reconciled one-to-one against the books. Exit code 1 on any violation.
+held trades, the issuer charges back some paid vouchers, a random worker is SIGKILLed
+and replaced every few seconds, and halfway through PostgreSQL itself is restarted the way a
+crash ends it (`pg_ctl restart -m immediate`; the server runs durable, fsync and synchronous
+commit on, so that the restart loses no acknowledged commit; `--no-db-restart` leaves it
+alone and fast). Then the load stops, every trade is given time to come to rest, and the
+invariants are checked: `ledger verify` (secure before pay, exactly once, balanced, nothing
+lost), every trade at rest, for every seller the money equation (earned = sent to the bank +
+settled against reversals + still owed), and today's issuer and bank statements reconciled
+one-to-one against the books. Every API answer is counted:
+a 5xx is a violation, except 503 with Retry-After (the database away longer than the few
+seconds a request waits for it). Exit code 1 on any violation.
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ from typing import Any
 
 import httpx
 import pyotp
+from pytest_postgresql.executors.proc import PostgreSQLExecutor
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Connection, select
 from tests.support.cluster import Cluster, cluster
-from tests.support.postgres import create_database, start_server, stop_server
+from tests.support.postgres import create_database, restart_server, start_server, stop_server
 
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import ledger_accounts, ledger_transfers, trades, voucher_chargebacks
@@ -74,6 +80,10 @@ class Tally:
     chargebacks: int = 0
     reviews: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    # Every 5xx the API answered, by route and status; a 503 with Retry-After is counted apart.
+    server_errors: Counter[str] = field(default_factory=Counter)
+    retry_later: Counter[str] = field(default_factory=Counter)
+    db_restart_seconds: float | None = None
     codes: list[str] = field(default_factory=list)
     code_of: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,8 +102,28 @@ class Run:
     def api(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(
-            base_url=self.rng.choice(self.c.api_urls) + "/api/v1", headers=headers, timeout=30
+            base_url=self.rng.choice(self.c.api_urls) + "/api/v1",
+            headers=headers,
+            timeout=30,
+            event_hooks={"response": [self._count_5xx]},
         )
+
+    def _count_5xx(self, response: httpx.Response) -> None:
+        if response.status_code < 500:
+            return
+        where = f"{response.request.method} {response.request.url.path} {response.status_code}"
+        with self.tally.lock:
+            if response.status_code == 503 and response.headers.get("Retry-After", "").isdigit():
+                self.tally.retry_later[where] += 1
+            else:
+                self.tally.server_errors[where] += 1
+
+    def restart_database(self, server: PostgreSQLExecutor, after: float) -> None:
+        """Once, `after` seconds in: every database connection dies at once, then crash recovery."""
+        if not self.stop.wait(after):
+            started = time.monotonic()
+            restart_server(server)
+            self.tally.db_restart_seconds = time.monotonic() - started
 
     def sandbox(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return httpx.post(self.c.sandbox_url + path, json=body, timeout=30)
@@ -387,23 +417,32 @@ def main() -> None:
         "--kill-every", type=float, default=8.0, help="seconds between worker SIGKILLs, on average"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--db-restart",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="restart PostgreSQL (pg_ctl restart -m immediate) halfway through",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)  # fault injection, not security
-    server = start_server()
+    server = start_server(durable=args.db_restart)
     try:
         url = create_database(server, "vx_chaos")
         base = Path(tempfile.mkdtemp(prefix="vx-chaos-"))
         env = {"VX_CHARGEBACK_POLL_SECONDS": "1", "VX_HTTP_TIMEOUT_SECONDS": "1", "VX_JOB_MAX_ATTEMPTS": "8"}
         with cluster(base, url, args.apis, args.workers, extra_env=env) as deployment:
             run = Run(deployment, rng)
-            violations = drive(run, args, url)
+            violations = drive(run, args, url, server if args.db_restart else None)
     finally:
         stop_server(server)
     raise SystemExit(1 if violations else 0)
 
 
-def drive(run: Run, args: argparse.Namespace, url: str) -> int:
-    """Load, faults and kills for the set time; then settle and check. Returns the number of violations."""
+def drive(run: Run, args: argparse.Namespace, url: str, server: PostgreSQLExecutor | None = None) -> int:
+    """Load, faults and kills (and a `server` restart) for the set time; then settle and check.
+
+    Returns the number of violations.
+    """
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -421,6 +460,8 @@ def drive(run: Run, args: argparse.Namespace, url: str) -> int:
             threading.Thread(target=run.killer, args=(args.kill_every,), daemon=True),
             threading.Thread(target=run.tend, args=(operator,), daemon=True),
         ]
+        if server is not None:
+            threads.append(threading.Thread(target=run.restart_database, args=(server, args.seconds / 2)))
         for t in threads:
             t.start()
         chaos = progress.add_task("chaos", total=args.seconds)
@@ -494,6 +535,13 @@ def report(run: Run, url: str) -> int:
         table.add_row(f"client saw {error}", str(count))
     for source, (count, unmatched) in matched.items():
         table.add_row(f"{source} statement lines matched / unmatched", f"{count} / {unmatched}")
+    restart = run.tally.db_restart_seconds
+    table.add_row("PostgreSQL restarted mid-run", "no" if restart is None else f"yes, down {restart:.1f} s")
+    table.add_row("API 5xx answers", str(sum(run.tally.server_errors.values())))
+    for where, count in sorted(run.tally.server_errors.items()):
+        table.add_row(f"  {where}", str(count))
+        violations.append(f"the API answered {where} ({count}x)")
+    table.add_row("API 503 with Retry-After (database away)", str(sum(run.tally.retry_later.values())))
     table.add_row("violations", str(len(violations)))
     console.print(table)
     for line in violations:

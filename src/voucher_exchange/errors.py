@@ -57,6 +57,12 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class TooLarge(DomainError):
+    """The upload or file is larger than the limit for it; nothing was kept."""
+
+    status = 413
+
+
 class ExternalUnavailable(Exception):
     """An outside service (issuer, rail, identity) did not answer in time or failed.
 

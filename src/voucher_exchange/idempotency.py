@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 
 from voucher_exchange.context import Context
-from voucher_exchange.db.retry import is_transient
+from voucher_exchange.db.retry import CommitOutcomeUnknown, is_transient, is_unavailable
 from voucher_exchange.db.schema import idempotency_keys
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import Conflict, DomainError
@@ -76,12 +76,21 @@ def run(
     body: Any,
     work: Callable[[UnitOfWork], Result],
 ) -> Result:
-    """Do `work` in one transaction, at most once per (user, key); retry deadlocks and lock timeouts."""
+    """Do `work` in one transaction, at most once per (user, key); retry what cannot have been stored.
+
+    Deadlocks, lock timeouts and a connection lost before COMMIT rolled everything back:
+    the work runs again. A connection lost during COMMIT (`CommitOutcomeUnknown`) runs
+    again only under a key, whose stored response then answers if the first run was
+    stored; without a key it is raised (the API answers 503: the client cannot be told).
+    """
     for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
         try:
             return _run_once(ctx, user_id, key, method_path, body, work)
-        except DBAPIError as exc:
-            if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
+        except CommitOutcomeUnknown:
+            if key is None or attempt == TRANSIENT_ATTEMPTS:
+                raise
+        except (DBAPIError, PendingRollbackError) as exc:
+            if not (is_transient(exc) or is_unavailable(exc)) or attempt == TRANSIENT_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 

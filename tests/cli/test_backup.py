@@ -57,3 +57,25 @@ def test_backup_then_restore_keeps_the_books(
         tmp_path, "db", "restore", str(backup_file), "--yes", "--database-url", target, env=env
     )
     assert forced.returncode == 0, forced.stderr
+
+
+def test_a_backup_is_readable_by_its_owner_only_whatever_the_umask(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    env = _env(exchange)
+    fresh, existing = tmp_path / "new" / "vx.backup", tmp_path / "old.backup"
+    existing.write_bytes(b"an older backup")
+    existing.chmod(0o644)
+    was = os.umask(0o022)  # an operator's usual shell: files 0644 unless the program says otherwise
+    try:
+        made = [
+            invoke_cli(tmp_path, "db", "backup", str(f), "--database-url", exchange.database_url, env=env)
+            for f in (fresh, existing)
+        ]
+    finally:
+        os.umask(was)
+
+    assert [m.returncode for m in made] == [0, 0], [m.stderr for m in made]
+    assert [f.stat().st_mode & 0o777 for f in (fresh, existing)] == [0o600, 0o600]
+    assert fresh.parent.stat().st_mode & 0o777 == 0o700
+    assert existing.read_bytes()[:15] != b"an older backup"

@@ -136,6 +136,31 @@ def test_sign_ups_are_limited_per_address_with_retry_after(limited: Exchange, wi
     assert response.json()["error"]["code"] == "rate_limited"
 
 
+def test_a_sign_up_turned_away_as_server_busy_does_not_use_up_the_e_mails_sign_ups(
+    limited: Exchange, window: None
+) -> None:
+    api = httpx.Client(base_url=limited.base_url + "/api/v1", timeout=30)
+    email = f"busy-{uuid.uuid4().hex[:8]}@example.com"
+    body = {"email": email, "password": PASSWORD}
+    pool = passwords._slots
+    assert pool.acquire(timeout=10)  # the one hashing slot is taken: each sign-up waits 0.5 s, then busy
+    try:
+        busy = [api.post("/accounts", json=body) for _ in range(throttle.SIGN_UP_PER_EMAIL.count + 2)]
+    finally:
+        pool.release()
+
+    assert [(r.status_code, r.json()["error"]["code"], r.headers["Retry-After"]) for r in busy] == [
+        (429, "server_busy", "1")
+    ] * 7
+    # The client retried as told, seven times; the e-mail is not locked out for the rest of the hour.
+    created = api.post("/accounts", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == email
+    # Real attempts still count: the four more this hour allows, then 429.
+    again = [api.post("/accounts", json=body).status_code for _ in range(throttle.SIGN_UP_PER_EMAIL.count)]
+    assert again == [409] * (throttle.SIGN_UP_PER_EMAIL.count - 1) + [429]
+
+
 def test_quotes_and_trades_are_limited_per_account(limited: Exchange, window: None) -> None:
     api, _ = new_account(limited)
     body = {"brand": "cultureland", "face_value": {"amount": 50000, "currency": "KRW"}}

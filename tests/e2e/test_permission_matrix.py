@@ -320,6 +320,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(LOGIN, 403, 403, 403, 404, 404, 403),
     ),
     ("GET", "/staff/reconciliation", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    ("GET", "/staff/reconciliation/runs/" + GHOST, None, row(LOGIN, 403, 403, 403, 403, 404, 403)),
     ("POST", "/trades/" + GHOST + "/cancel", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("GET", "/staff/review", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     ("GET", "/staff/review/{trade}", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -96,6 +99,47 @@ def create_database(executor: PostgreSQLExecutor, name: str, template: str | Non
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return f"postgresql+psycopg://postgres@127.0.0.1:{executor.port}/{name}"
+
+
+def restart_server(executor: PostgreSQLExecutor) -> None:
+    """`pg_ctl restart -m immediate`: every backend dies at once, as in a crash; then crash recovery.
+
+    pg_ctl starts the server again with the options it was started with (postmaster.opts)
+    and waits (-w) until it accepts connections.
+    """
+    subprocess.run(
+        [
+            executor.executable,
+            "restart",
+            "-m",
+            "immediate",
+            "-w",
+            "-D",
+            executor.datadir,
+            "-l",
+            executor.logfile,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    _wait_accepting(executor.port)
+
+
+@contextmanager
+def server_down(executor: PostgreSQLExecutor) -> Iterator[None]:
+    """The server stopped at once (`pg_ctl stop -m immediate`) within the block, then started again."""
+    subprocess.run(
+        [executor.executable, "stop", "-m", "immediate", "-w", "-D", executor.datadir],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield
+    finally:
+        # restart starts a stopped server too, with the options it last ran with (postmaster.opts).
+        restart_server(executor)
 
 
 def stop_server(executor: PostgreSQLExecutor) -> None:

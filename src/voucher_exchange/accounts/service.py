@@ -15,7 +15,7 @@ from voucher_exchange.accounts.models import LinkPurpose, Notice, RevokeReason, 
 from voucher_exchange.accounts.sessions import revoke_other_sessions
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Conflict, Unauthorized
+from voucher_exchange.errors import Conflict, TooManyRequests, Unauthorized
 from voucher_exchange.security import password_policy, throttle
 from voucher_exchange.security.input_policy import parse_email
 from voucher_exchange.security.passwords import (
@@ -127,7 +127,7 @@ def register(
     if taken:
         raise _email_taken()
     # Slow on purpose, so outside any transaction.
-    password_hash = hash_password(password)
+    password_hash = _sign_up_hash(ctx, password, email, client_ip)
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
@@ -138,6 +138,21 @@ def register(
         uow.commit()
     ctx.wake_workers()
     return session
+
+
+def _sign_up_hash(ctx: Context, password: str, email: str, client_ip: str | None) -> str:
+    """The password's hash; a sign-up turned away as `server_busy` is given back its counted attempt.
+
+    The answer tells the client to retry in a second: a retry that does as it is told must not
+    use up the e-mail's sign-ups (5 an hour) and lock the address out for the rest of the hour.
+    """
+    try:
+        return hash_password(password)
+    except TooManyRequests as busy:
+        if busy.code == "server_busy":
+            for limit, parts in throttle.sign_up(email, client_ip):
+                throttle.refund(ctx, limit, *parts)
+        raise
 
 
 def register_quietly(
@@ -158,7 +173,7 @@ def register_quietly(
     password_policy.check(password, email)
     with ctx.uow(readonly=True) as uow:
         found = repository.by_email(uow.conn, email)
-    password_hash = hash_password(password)
+    password_hash = _sign_up_hash(ctx, password, email, client_ip)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         if found is not None:

@@ -17,6 +17,7 @@ from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.context import Context
+from voucher_exchange.db.retry import again_if_lost
 from voucher_exchange.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
@@ -38,12 +39,18 @@ async def bearer_token(authorization: Annotated[str | None, Header(max_length=40
 def current_user(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
     """The user behind `Authorization: Bearer <token>` (an API token's expiry moves on with use)."""
     ctx: Context = request.app.state.ctx
-    return accounts.authenticate_api(ctx, token)
+    return _authenticate(ctx, token)
 
 
 async def as_user(ctx: Context, token: str, work: Callable[[User], T]) -> T:
     """Authenticate the token and run `work(user)`, both in one threadpool hop."""
-    return await run_in_threadpool(lambda: work(accounts.authenticate_api(ctx, token)))
+    return await run_in_threadpool(lambda: work(_authenticate(ctx, token)))
+
+
+def _authenticate(ctx: Context, token: str) -> User:
+    # A read, then at most the token's new expiry (the same value again): safe to run again
+    # when the database connection was lost (a restart) before anything was stored.
+    return again_if_lost(lambda: accounts.authenticate_api(ctx, token))
 
 
 async def client_ip(request: Request) -> str | None:

@@ -9,21 +9,28 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voucher_exchange import logs
+from voucher_exchange.db.retry import CommitOutcomeUnknown, is_unavailable
 from voucher_exchange.errors import DomainError, ExternalUnavailable
 
 log = logs.get(__name__)
 # Mailed links and sign-in tickets travel in paths: never write them to a log.
 _LINK_TOKEN = re.compile(r"vx[ls]_[A-Za-z0-9_-]+")
 
+DATABASE_UNAVAILABLE = "The exchange cannot reach its database for a moment. Try again in a few seconds."
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     401: "unauthorized",
     413: "payload_too_large",
 }
+
+
+def _path(request: Request) -> str:
+    return _LINK_TOKEN.sub("vxl_•••", request.url.path)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -89,11 +96,23 @@ def install(app: FastAPI, pages: PageErrors | None = None, refusals: Refusals | 
             status_code=503,
         )
 
+    async def _database(request: Request, exc: Exception) -> Response:
+        if not is_unavailable(exc):
+            return await _bug(request, exc)
+        # The database is restarting or unreachable and waiting within this request did not
+        # get through (db/engine.py, db/retry.py). Nothing was stored, or (the connection lost
+        # during COMMIT) a retry with the same Idempotency-Key answers with what was.
+        log.warning("database_unavailable", path=_path(request), error=type(exc).__name__)
+        response = respond(request, 503, "database_unavailable", DATABASE_UNAVAILABLE)
+        response.headers["Retry-After"] = "1"
+        return response
+
+    app.add_exception_handler(SQLAlchemyError, _database)
+    app.add_exception_handler(CommitOutcomeUnknown, _database)
+
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unhandled_error", path=_LINK_TOKEN.sub("vxl_•••", request.url.path), error=type(exc).__name__
-        )
+        log.error("unhandled_error", path=_path(request), error=type(exc).__name__)
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side."), status_code=500
         )

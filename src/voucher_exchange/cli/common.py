@@ -10,12 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from voucher_exchange.bootstrap import build_context
 from voucher_exchange.config import Settings, load_settings
 from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError
 from voucher_exchange.security.files import KeyFileExposed
+from voucher_exchange.security.input_policy import shown
 
 console = Console()
 err = Console(stderr=True)
@@ -57,7 +59,8 @@ def context(database_url: str | None, sandbox_url: str | None = None) -> Iterato
     try:
         yield ctx
     except DomainError as exc:
-        err.print(f"[red]{exc.code}:[/red] {exc.message}")
+        # A message may quote a file's text: never read as markup, control characters escaped.
+        err.print(f"[red]{exc.code}:[/red] {escape(shown(exc.message))}")
         raise typer.Exit(1) from exc
     finally:
         ctx.close()

@@ -17,21 +17,35 @@ from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import service as receipt_service
-from voucher_exchange.receipts.models import KEYS_PATH, parse_keys, verify
+from voucher_exchange.receipts.models import (
+    KEYS_PATH,
+    NOTICE_FIELD,
+    DocumentRefused,
+    parse_document,
+    parse_keys,
+    verify,
+)
 
 receipt_app = typer.Typer(help="Signed receipts: verify one, rotate the signing key.", no_args_is_help=True)
 keys_app = typer.Typer(help="The receipt-signing keys.", no_args_is_help=True)
 receipt_app.add_typer(keys_app, name="keys")
 
 
-def _read_json(source: str, what: str) -> Any:
-    """JSON from a file, or from an http(s) URL; exit 2 with a clear message when unreadable."""
+def _read_json(source: str, what: str, strict: bool = False) -> Any:
+    """JSON from a file, or from an http(s) URL; exit 2 with a clear message when unreadable.
+
+    `strict` (a receipt): a key named twice or a value not written plainly is invalid, exit 1.
+    """
     try:
         if source.startswith(("http://", "https://")):
             response = httpx.get(source, timeout=10, follow_redirects=True)
             response.raise_for_status()
             return response.json()
-        return json.loads(Path(source).read_text(encoding="utf-8"))
+        text = Path(source).read_text(encoding="utf-8")
+        return parse_document(text) if strict else json.loads(text)
+    except DocumentRefused as exc:
+        console.print(f"[red bold]invalid[/red bold] ({exc.code}): {escape(exc.message)}")
+        raise typer.Exit(1) from exc
     except (OSError, httpx.HTTPError) as exc:
         err.print(f"[red]Cannot read the {what} from {source}:[/red] {type(exc).__name__}")
         raise typer.Exit(2) from exc
@@ -52,7 +66,7 @@ def receipt_verify(
 ) -> None:
     """Check a receipt's Ed25519 signature: exit 0 when valid, 1 when not (and say what is wrong)."""
     source = keys or settings().public_url.rstrip("/") + KEYS_PATH
-    document = _read_json(str(file), "receipt")
+    document = _read_json(str(file), "receipt", strict=True)
     try:
         public_keys = parse_keys(_read_json(source, "keys"))
     except ValueError as exc:
@@ -62,6 +76,14 @@ def receipt_verify(
     if not verdict.valid:
         console.print(f"[red bold]invalid[/red bold] ({verdict.code}): {escape(verdict.message)}")
         raise typer.Exit(1)
+    if verdict.kind == NOTICE_FIELD:
+        notice = document[NOTICE_FIELD]
+        trade_id, at = escape(str(notice.get("trade_id"))), escape(str(notice.get("reversed_at")))
+        console.print(
+            f"[green bold]valid reversal notice[/green bold]: trade {trade_id} was reversed at {at}, "
+            f"signed by key {verdict.key_id}"
+        )
+        return
     trade_id = escape(str(document["receipt"].get("trade_id")))
     console.print(f"[green bold]valid[/green bold]: trade {trade_id}, signed by key {verdict.key_id}")
 

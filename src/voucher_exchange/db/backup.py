@@ -20,6 +20,19 @@ Progress = Callable[[int, int], None]  # (pages done, pages total)
 PAGES_PER_STEP = 1024
 
 
+def private_file(path: Path) -> None:
+    """Make `path` an empty file only the owner may read or write (0600), to be filled next.
+
+    A backup holds every table: its mode must not depend on the caller's umask, and a file
+    that existed with a wider mode is narrowed (and emptied) before anything is written.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def _sqlite_path(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
         raise InvalidInput("backup_unsupported", "An in-memory database cannot be backed up.")
@@ -54,15 +67,18 @@ def _tool(name: str) -> str:
 
 
 def backup(database_url: str, target: Path, progress: Progress | None = None) -> None:
-    """Write a consistent copy of the database to `target`."""
+    """Write a consistent copy of the database to `target`, readable by its owner only (0600)."""
     url = make_url(database_url)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.exists():
+        target.parent.mkdir(mode=0o700, parents=True)
     if url.get_backend_name() == "sqlite":
         source = _sqlite_path(url)
         if not source.exists():
             raise InvalidInput("database_missing", f"There is no database at {source}.")
+        private_file(target)  # SQLite writes into the file as it is, and its journal takes its mode
         _sqlite_copy(source, target, progress)
         return
+    private_file(target)  # pg_dump truncates and fills it, keeping the mode
     uri, env = _pg_args(url)
     subprocess.run(  # noqa: S603  # fixed tool, arguments we built
         [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", f"--dbname={uri}"],

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from voucher_exchange.db.retry import is_connection_failure
+
+# How long a new PostgreSQL connection waits for a server that is restarting; longer, and the
+# request is answered 503 database_unavailable with Retry-After (api/errors.py).
+CONNECT_WAIT_SECONDS = 5.0
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -21,12 +29,14 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, connect_wait_seconds: float = CONNECT_WAIT_SECONDS) -> Engine:
     """An engine with the settings each backend needs for correct concurrency.
 
     SQLite: WAL, foreign keys on, a generous busy timeout, and every transaction
     opened with BEGIN IMMEDIATE so writers queue instead of failing on lock upgrade.
-    PostgreSQL: psycopg 3, READ COMMITTED plus explicit row locks and conditional updates.
+    PostgreSQL: psycopg 3, READ COMMITTED plus explicit row locks and conditional updates;
+    dead pooled connections are replaced before use, and a server that cannot take a new
+    connection yet (restarting) is waited for up to `connect_wait_seconds`.
     """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -45,17 +55,62 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     # hide_parameters: errors and logs never carry bound values (defence in depth for secrets).
-    # No pool_pre_ping (a round trip before every transaction): connections are recycled
-    # before a server or proxy would drop them, and a connection that died anyway fails its
-    # transaction with `connection_invalidated`, which the worker retries as transient.
-    return create_engine(
+    # pool_pre_ping: a pooled connection is tried (one empty-query round trip, about 50 µs of
+    # CPU) before a transaction gets it, so one that died with the server (a restart, a
+    # failover) is replaced before any work is sent on it, for every request, page and job
+    # alike. A connection that dies during a transaction still fails it: the retry policy
+    # (db/retry.py) decides whether the work may run again.
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=20,
         pool_recycle=1800,
+        pool_pre_ping=True,
         hide_parameters=True,
         json_serializer=_json_text,
     )
+    _connect_patiently(engine, connect_wait_seconds)
+    return engine
+
+
+def _connect_patiently(engine: Engine, wait_seconds: float) -> None:
+    """Keep trying a new connection for up to `wait_seconds` while the server cannot take it yet.
+
+    A restarting server refuses connections, then answers "the database system is starting
+    up" until crash recovery is done, usually a second or two: waiting that out turns the
+    restart into latency instead of errors. Other failures (a wrong password, no such
+    database) are raised at once. Nothing has been sent yet, so trying again is always safe.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        deadline = time.monotonic() + wait_seconds
+        pause = 0.05
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except psycopg.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if not _not_ready(exc) or left <= 0:
+                    raise
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.5)
+
+
+def _not_ready(error: psycopg.OperationalError) -> bool:
+    """True when a new connection failed because the server is away or not ready yet.
+
+    psycopg gives no SQLSTATE for a refused connection attempt; the server's refusal is
+    text. Refused, reset or timed out (no "FATAL:" from the server), or "the database
+    system is starting up / shutting down / in recovery mode / not yet accepting
+    connections": wait. Any other FATAL (no such database, a wrong password, too many
+    clients) is answered at once. (A server that words its messages in another language is
+    not waited for: its restart then shows as 503 database_unavailable for a second.)
+    """
+    if not is_connection_failure(error):
+        return False
+    message = str(error)
+    return "FATAL:" not in message or "the database system is" in message
 
 
 def _tune_sqlite(engine: Engine) -> None:

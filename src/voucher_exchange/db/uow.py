@@ -6,6 +6,9 @@ from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from voucher_exchange.db.retry import CommitOutcomeUnknown, is_unavailable
 
 
 class UnitOfWork:
@@ -42,8 +45,18 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     def commit(self) -> None:
-        """Commit the transaction, then run after-commit callbacks."""
-        self.conn.commit()
+        """Commit the transaction, then run after-commit callbacks.
+
+        Raises `CommitOutcomeUnknown` when the connection was lost during COMMIT: the
+        transaction may have been stored or not, and only the caller knows whether running
+        the work again is safe (db/retry.py).
+        """
+        try:
+            self.conn.commit()
+        except DBAPIError as exc:
+            if self._readonly or not is_unavailable(exc):
+                raise
+            raise CommitOutcomeUnknown("the connection was lost during COMMIT") from exc
         self._committed = True
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:

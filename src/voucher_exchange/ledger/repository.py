@@ -50,7 +50,10 @@ _CREATED = "vx_ledger_accounts_created"
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _transaction_over(conn: Connection) -> None:
-    conn.info.pop(_CREATED, None)
+    # A connection lost mid-transaction has no info to clear (a new one starts empty), and
+    # asking for it would raise PendingRollbackError from inside the rollback, hiding the loss.
+    if not conn.invalidated:
+        conn.info.pop(_CREATED, None)
 
 
 # The money path's statements are SQL text built once per shape and run with

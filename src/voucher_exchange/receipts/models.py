@@ -65,6 +65,83 @@ def canonical(receipt: Mapping[str, Any]) -> bytes:
     return json.dumps(receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class DocumentRefused(ValueError):
+    """A pasted document that is not plain JSON of its values (see `parse_document`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DocumentRefused(
+                "receipt_duplicate_key",
+                f"The document names {key[:40]!r} twice. A reader may see the first and a checker "
+                "the last: a genuine receipt never does this.",
+            )
+        found[key] = value
+    return found
+
+
+def _not_json(name: str) -> Any:
+    raise DocumentRefused("receipt_not_canonical", f"{name} is not a JSON value.")
+
+
+def _no_fraction(text: str) -> Any:
+    # A receipt holds integers only (amounts in minor units): no float can change in transit.
+    raise DocumentRefused("receipt_not_canonical", f"{text[:20]} is not a whole number; receipts hold none.")
+
+
+def _compact(text: str) -> str:
+    """`text` without the whitespace between JSON tokens (strings are kept as written)."""
+    out, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            out.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+            out.append(char)
+        elif char not in " \t\r\n":
+            out.append(char)
+    return "".join(out)
+
+
+def parse_document(text: str) -> Any:
+    """A pasted receipt (or notice) as JSON, refused unless every value is written plainly.
+
+    Refused (`DocumentRefused`): a key named twice in one object (`receipt_duplicate_key`),
+    and any value not written as the signer writes it (`receipt_not_canonical`): escapes
+    such as `\\u0070ayout` for ASCII, numbers as `9e3` or `9000.0`, NaN. Whitespace, key order
+    and `\\u` escapes of non-ASCII characters (as `json.dumps` writes by default) are allowed:
+    the text re-serialised compactly, in its own key order, must equal it byte for byte.
+    `ValueError` (or `RecursionError`) when it is not JSON at all.
+    """
+    document = json.loads(
+        text, object_pairs_hook=_no_duplicates, parse_constant=_not_json, parse_float=_no_fraction
+    )
+    compact = _compact(text.strip().lstrip("\ufeff"))
+    plain = {
+        json.dumps(document, ensure_ascii=ascii_only, separators=(",", ":")) for ascii_only in (False, True)
+    }
+    if compact not in plain:
+        raise DocumentRefused(
+            "receipt_not_canonical",
+            "A value is not written the way the exchange writes it (an escape such as \\u0070, or a "
+            "number such as 9e3 or 9000.0). Paste the file exactly as you downloaded it.",
+        )
+    return document
+
+
 def utc_iso(at: datetime) -> str:
     """`2026-11-27T12:43:04.123456Z`: an instant in UTC, as receipts write it."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -125,6 +202,53 @@ def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
     return receipt
 
 
+NOTICE_FIELD = "reversal_notice"
+NOTICE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReversalFacts:
+    """What a reversal notice states: the issuer took the voucher back after the trade was paid."""
+
+    trade_id: str
+    reversed_at: datetime
+    reported_at: datetime
+    reason: str
+    seller_liable: bool
+    owed: Money
+
+
+def build_reversal_notice(facts: ReversalFacts) -> dict[str, Any]:
+    """The notice's fields, as signed: only facts fixed at the reversal, so its signature never changes.
+
+    Ed25519 is deterministic: the same facts and key always give the same signature, so the
+    notice is signed when asked for and need not be stored.
+    """
+    return {
+        "notice": "reversal",
+        "version": NOTICE_VERSION,
+        "trade_id": facts.trade_id,
+        "reversed_at": utc_iso(facts.reversed_at),
+        "reported_at": utc_iso(facts.reported_at),
+        "reason": facts.reason,
+        "seller_liable": facts.seller_liable,
+        "owed": facts.owed.as_json(),
+    }
+
+
+@dataclass(frozen=True)
+class SignedNotice:
+    """A signed reversal notice."""
+
+    notice: dict[str, Any]
+    signature: str
+    key_id: str
+
+    def document(self) -> dict[str, Any]:
+        """`{reversal_notice, signature, key_id}`: the verify page and `receipt verify` check it."""
+        return {NOTICE_FIELD: self.notice, "signature": self.signature, "key_id": self.key_id}
+
+
 def sign(receipt: Mapping[str, Any], private_key: Ed25519PrivateKey) -> str:
     """The base64url Ed25519 signature over the receipt's canonical bytes."""
     return b64url(private_key.sign(canonical(receipt)))
@@ -172,6 +296,8 @@ class Verdict:
     code: str
     message: str
     key_id: str | None = None
+    kind: str = "receipt"
+    """What was checked: "receipt", or "reversal_notice"."""
 
 
 def parse_keys(document: Any) -> dict[str, bytes]:
@@ -191,10 +317,28 @@ def parse_keys(document: Any) -> dict[str, bytes]:
     return found
 
 
+def _signed_part(document: Any) -> tuple[str, Mapping[str, Any]] | None:
+    """("receipt" | "reversal_notice", the signed object), or None when the document is neither.
+
+    A notice's object says `"notice": "reversal"` and a receipt's never has `notice`: one signed
+    object cannot be passed off as the other.
+    """
+    if not isinstance(document, dict):
+        return None
+    receipt, notice = document.get("receipt"), document.get(NOTICE_FIELD)
+    if isinstance(receipt, dict) and notice is None and "notice" not in receipt:
+        return "receipt", receipt
+    if isinstance(notice, dict) and receipt is None and notice.get("notice") == "reversal":
+        return NOTICE_FIELD, notice
+    return None
+
+
 def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
-    """Check a `{receipt, signature, key_id}` document against known public keys."""
-    if not isinstance(document, dict) or not isinstance(document.get("receipt"), dict):
+    """Check a `{receipt, signature, key_id}` (or `{reversal_notice, …}`) document against known keys."""
+    part = _signed_part(document)
+    if part is None:
         return Verdict(False, "receipt_malformed", 'This is not a receipt: expected {"receipt": {...}, ...}.')
+    kind, signed = part
     key_id, signature = document.get("key_id"), document.get("signature")
     if not isinstance(key_id, str) or not isinstance(signature, str):
         return Verdict(False, "receipt_malformed", "The receipt has no signature or no key_id.")
@@ -205,6 +349,7 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "receipt_key_unknown",
             f"Unknown key {key_id[:40]!r}: this exchange never signed with it.",
             key_id[:40],
+            kind,
         )
     try:
         raw_signature = from_b64url(signature)
@@ -216,9 +361,10 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "receipt_signature_malformed",
             "The signature is not a base64url Ed25519 signature.",
             key_id,
+            kind,
         )
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(raw_signature, canonical(document["receipt"]))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(raw_signature, canonical(signed))
     except InvalidSignature:
         return Verdict(
             False,
@@ -226,5 +372,7 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             "The signature does not match the receipt: a field was changed after signing, "
             "or the signature was altered.",
             key_id,
+            kind,
         )
-    return Verdict(True, "valid", f"Valid: signed by key {key_id}.", key_id)
+    what = "reversal notice" if kind == NOTICE_FIELD else "receipt"
+    return Verdict(True, "valid", f"Valid {what}: signed by key {key_id}.", key_id, kind)

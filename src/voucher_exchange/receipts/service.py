@@ -21,16 +21,21 @@ from voucher_exchange.receipts.models import (
     ReceiptFacts,
     ReceiptKey,
     ReceiptNotReady,
+    ReversalFacts,
+    SignedNotice,
     SignedReceipt,
     Verdict,
     b64url,
     build_receipt,
+    build_reversal_notice,
     canonical,
     from_b64url,
     keys_document,
     sign,
     verify,
 )
+from voucher_exchange.reversals import repository as chargeback_repo
+from voucher_exchange.reversals.models import ChargebackOutcome
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import Trade, TradeStatus
@@ -55,6 +60,20 @@ def issue_own_receipt(ctx: Context, user: User, trade_id: str) -> SignedReceipt:
         signed = own_receipt(uow.conn, ctx.settings, ctx.clock.now(), user, trade_id)
         uow.commit()
     return signed
+
+
+def own_document(ctx: Context, user: User, trade_id: str) -> dict[str, Any]:
+    """Use case: the seller's signed receipt document, with `reversed` once the trade was reversed.
+
+    `reversed` is the signed reversal notice (`reversal_of`); the receipt itself never changes.
+    """
+    signed = issue_own_receipt(ctx, user, trade_id)
+    document = signed.document()
+    with ctx.uow(readonly=True) as uow:
+        reversal = reversal_of(uow.conn, ctx.settings.receipt_key_dir, signed.trade_id)
+    if reversal is not None and reversal.signed is not None:
+        document["reversed"] = reversal.signed.document()
+    return document
 
 
 def own_receipt(
@@ -166,3 +185,35 @@ def check(conn: Connection, document: Any) -> Verdict:
     """Check a receipt document against this exchange's published keys."""
     keys = {k.key_id: from_b64url(k.public_key) for k in receipt_repo.all_keys(conn)}
     return verify(document, keys)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A reversed trade, and its signed notice (None when this host holds no signing key)."""
+
+    facts: ReversalFacts
+    signed: SignedNotice | None
+
+
+def reversal_of(conn: Connection, key_dir: Path, trade_id: str) -> Reversal | None:
+    """The trade's reversal, if the issuer took its voucher back, with a notice signed now.
+
+    Read-only: the notice is not stored (its fields are fixed and Ed25519 is deterministic).
+    """
+    report = chargeback_repo.applied_for(conn, trade_id)
+    if report is None or report.processed_at is None:
+        return None
+    facts = ReversalFacts(
+        trade_id=trade_id,
+        reversed_at=report.processed_at,
+        reported_at=report.reported_at,
+        reason=report.reason,
+        seller_liable=report.outcome is ChargebackOutcome.REVERSED,
+        owed=report.receivable,
+    )
+    notice = build_reversal_notice(facts)
+    for key in receipt_repo.signing_keys(conn):
+        private_key = keyfiles.load(key_dir, key.key_id)
+        if private_key is not None:
+            return Reversal(facts, SignedNotice(notice, sign(notice, private_key), key.key_id))
+    return Reversal(facts, None)

@@ -10,11 +10,11 @@ transfer made by whoever owns that money, never an edit.
 
 from __future__ import annotations
 
-import hashlib
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
 
@@ -35,21 +35,30 @@ from voucher_exchange.reconcile.matching import (
     match,
 )
 from voucher_exchange.reconcile.models import NewRun, StoredRun
-from voucher_exchange.reconcile.statements import Source, parse
+from voucher_exchange.reconcile.statements import ReadStatement, Source, read
 
 _CHUNK = 200
+# A run keeps at most this many unmatched lines (the counts stay exact; the command prints
+# every line): a statement full of strangers must not grow the database by its own size.
+UNMATCHED_KEPT = 1000
 _MAX_PER_REFERENCE = 50
 INVENTORY_PREFIX = "inventory:"
 
 
 @dataclass(frozen=True)
 class Statement:
-    """A statement file as the operator gave it."""
+    """A statement file as the operator gave it: its text, or the open file to read line by line."""
 
     source: Source
     day: date
     name: str
-    text: str
+    content: str | BinaryIO
+
+    def read(self) -> ReadStatement:
+        """Its movements, read under the limits (`statements.read`)."""
+        content = self.content
+        stream = io.BytesIO(content.encode("utf-8")) if isinstance(content, str) else content
+        return read(self.source, stream, self.day)
 
 
 def _transfers(conn: Connection, references: list[str]) -> dict[str, list[Transfer]]:
@@ -108,11 +117,16 @@ def rail_movements(conn: Connection, start: datetime, end: datetime) -> list[Mov
 
 def reconcile(conn: Connection, statement: Statement, tolerance: timedelta) -> Reconciliation:
     """Match the statement to our books of its day (read-only)."""
-    theirs = parse(statement.source, statement.text, statement.day)
-    start, end = day_bounds(statement.day)
-    read = issuer_movements if statement.source is Source.ISSUER else rail_movements
-    ours = read(conn, start - tolerance, end + tolerance)
-    return match(theirs, ours, statement.day, tolerance)
+    return _reconcile(conn, statement.source, statement.day, statement.read().movements, tolerance)
+
+
+def _reconcile(
+    conn: Connection, source: Source, day: date, theirs: list[Movement], tolerance: timedelta
+) -> Reconciliation:
+    start, end = day_bounds(day)
+    ours_of = issuer_movements if source is Source.ISSUER else rail_movements
+    ours = ours_of(conn, start - tolerance, end + tolerance)
+    return match(theirs, ours, day, tolerance)
 
 
 def _side(movement: Movement | None) -> dict[str, Any] | None:
@@ -144,19 +158,23 @@ def unmatched_lines(found: Reconciliation) -> list[dict[str, Any]]:
 def run(
     conn: Connection, statement: Statement, tolerance: timedelta, actor: str, now: datetime
 ) -> tuple[StoredRun, list[Result]]:
-    """Reconcile a statement, store the run and audit it; returns the run and every result."""
-    found = reconcile(conn, statement, tolerance)
+    """Reconcile a statement, store the run and audit it; returns the run and every result.
+
+    A statement refused by its reader (too large, not CSV) raises before anything is stored.
+    """
+    theirs = statement.read()
+    found = _reconcile(conn, statement.source, statement.day, theirs.movements, tolerance)
     new = NewRun(
         source=statement.source,
         statement_date=statement.day,
         file_name=statement.name,
-        file_sha256=hashlib.sha256(statement.text.encode()).hexdigest(),
+        file_sha256=theirs.sha256,
         tolerance_seconds=int(tolerance.total_seconds()),
         matched=found.count(Bucket.MATCHED),
         missing_ours=found.count(Bucket.MISSING_OURS),
         missing_theirs=found.count(Bucket.MISSING_THEIRS),
         mismatched=found.count(Bucket.MISMATCHED),
-        unmatched=unmatched_lines(found),
+        unmatched=unmatched_lines(found)[:UNMATCHED_KEPT],
         run_by=actor,
     )
     run_id = reconcile_repo.insert_run(conn, new, now)
@@ -183,3 +201,31 @@ def run(
 def recent_runs(conn: Connection, limit: int = 30) -> list[StoredRun]:
     """The newest runs first."""
     return reconcile_repo.recent_runs(conn, limit)
+
+
+def stored_run(conn: Connection, run_id: int) -> StoredRun | None:
+    """One stored run, or None."""
+    return reconcile_repo.run(conn, run_id)
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of stored runs, newest first, each with at most `LINES_PER_RUN` unmatched lines."""
+
+    runs: list[StoredRun]
+    number: int
+    pages: int
+    total: int
+
+
+RUNS_PER_PAGE = 10
+LINES_PER_RUN = 50
+
+
+def runs_page(conn: Connection, number: int) -> RunsPage:
+    """Page `number` (from 1) of the runs; a number past the last gives the last page."""
+    total = reconcile_repo.count_runs(conn)
+    pages = max(1, -(-total // RUNS_PER_PAGE))
+    number = min(max(1, number), pages)
+    runs = reconcile_repo.recent_runs(conn, RUNS_PER_PAGE, (number - 1) * RUNS_PER_PAGE)
+    return RunsPage(runs, number, pages, total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from voucher_exchange.db.schema import reconciliation_runs
 from voucher_exchange.reconcile.models import NewRun, StoredRun
@@ -53,10 +53,17 @@ def _run(row: Any) -> StoredRun:
     )
 
 
-def recent_runs(conn: Connection, limit: int) -> list[StoredRun]:
-    """The newest runs first."""
-    rows = conn.execute(select(reconciliation_runs).order_by(reconciliation_runs.c.id.desc()).limit(limit))
+def recent_runs(conn: Connection, limit: int, offset: int = 0) -> list[StoredRun]:
+    """The newest runs first, `offset` runs skipped."""
+    rows = conn.execute(
+        select(reconciliation_runs).order_by(reconciliation_runs.c.id.desc()).limit(limit).offset(offset)
+    )
     return [_run(r) for r in rows]
+
+
+def count_runs(conn: Connection) -> int:
+    """How many runs are stored."""
+    return int(conn.execute(select(func.count()).select_from(reconciliation_runs)).scalar_one())
 
 
 def run(conn: Connection, run_id: int) -> StoredRun | None:

@@ -52,3 +52,5 @@ class Chargeback:
     appeal_note: str | None
     appealed_at: datetime | None
     appeal_outcome: AppealOutcome | None
+    processed_at: datetime | None = None
+    """When it was applied (the trade reversed); None while pending."""

@@ -30,6 +30,7 @@ def _chargeback(row: Any) -> Chargeback:
         appeal_note=row.appeal_note,
         appealed_at=row.appealed_at,
         appeal_outcome=AppealOutcome(row.appeal_outcome) if row.appeal_outcome else None,
+        processed_at=row.processed_at,
     )
 
 

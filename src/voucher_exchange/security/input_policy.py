@@ -59,3 +59,22 @@ def parse_email(text: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidInput("email_invalid", "Enter a valid e-mail address.", "email") from exc
     return checked.normalized.lower()
+
+
+# C0 and C1 controls, DEL, and the format characters that reorder or hide text on a terminal
+# (bidirectional overrides and isolates, zero-width characters, the BOM).
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+
+
+def shown(text: str) -> str:
+    """Text from a file or a stranger, safe to show: each control character as its escape.
+
+    `\\x1b[2J` is shown as the eight characters `\\x1b[2J`, never sent to the terminal. The
+    result may still hold markup-like brackets: print it as a Rich `Text`, or escaped.
+    """
+    return _UNSHOWABLE.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
+from voucher_exchange.db.retry import again_if_lost
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import TooManyRequests
 from voucher_exchange.security import throttle_repository as repository
@@ -102,9 +103,15 @@ def hit(ctx: Context, *checks: Check) -> None:
         (limit.name, _subject(ctx, limit, *parts), start)
         for (limit, parts), start in zip(checks, starts, strict=True)
     ]
-    with ctx.uow() as uow:
-        counts = repository.increment(uow.conn, windows)
-        uow.commit()
+
+    def increment() -> list[int]:
+        with ctx.uow() as uow:
+            counted = repository.increment(uow.conn, windows)
+            uow.commit()
+        return counted
+
+    # Counted again only if the connection was lost before COMMIT (nothing stored).
+    counts = again_if_lost(increment)
     for (limit, _), start, count in zip(checks, starts, counts, strict=True):
         if count > limit.count * ctx.settings.rate_limit_multiplier:
             refused.append((limit, start + limit.window))

@@ -8,7 +8,6 @@ e-mail when every line has settled, not one per line.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import User
 from voucher_exchange.context import Context
-from voucher_exchange.errors import Conflict, DomainError, InvalidInput, NotFound
+from voucher_exchange.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
 from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
@@ -30,6 +29,12 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TERMINAL, TradeStatus
 
 MAX_LINES = 50
+# An uploaded CSV is read up to this many bytes, never more; a larger file is refused whole.
+MAX_FILE_BYTES = 200_000
+# A code is at most 100 characters, a PIN 40; a longer cell is refused, never cut short.
+MAX_CODE = 100
+MAX_PIN = 40
+MAX_LINE_CHARS = 1000  # room for a shop's extra columns, which are ignored
 BATCH_SUMMARY = "batch.summary"
 # A line has settled when nothing more happens without a person: the summary can be written.
 SETTLED = {s.value for s in TERMINAL} | {TradeStatus.FAILED.value, TradeStatus.IN_REVIEW.value}
@@ -55,14 +60,46 @@ class LineResult:
     error: DomainError | None
 
 
+def _too_long(number: int) -> InvalidInput:
+    return InvalidInput(
+        "batch_line_too_long",
+        f"Line {number} is too long: a code is at most {MAX_CODE} characters and a PIN {MAX_PIN}. "
+        "Put one code (and its PIN) per line; nothing was stored.",
+        "codes",
+    )
+
+
+def check_file_size(size: int) -> None:
+    """Refuse an uploaded list larger than `MAX_FILE_BYTES` (read at most one byte more to know)."""
+    if size > MAX_FILE_BYTES:
+        raise TooLarge(
+            "batch_file_too_large",
+            f"The file is larger than {MAX_FILE_BYTES:,} bytes. Upload a CSV of at most {MAX_LINES} "
+            "codes, one per line; nothing was stored.",
+            "file",
+        )
+
+
 def parse_lines(text: str) -> list[BatchLine]:
     """`code` or `code,pin` per line (comma, semicolon or tab); a header line is skipped."""
     lines = []
-    for number, row in enumerate(csv.reader(io.StringIO(text.replace(";", ",").replace("\t", ","))), 1):
+    physical = text.replace(";", ",").replace("\t", ",").splitlines(keepends=True)
+    for number, raw in enumerate(physical, 1):
+        # Checked before the csv module sees it: its own field limit (131,072) is an exception.
+        if len(raw) > MAX_LINE_CHARS:
+            raise _too_long(number)
+        try:
+            row = next(csv.reader([raw]), [])
+        except csv.Error as exc:  # an unclosed quote (a field may not span lines here)
+            raise _too_long(number) from exc
         cells = [c.strip() for c in row if c.strip()]
         if not cells or cells[0].lower() in _HEADER_WORDS:
             continue
-        lines.append(BatchLine(number, cells[0][:100], cells[1][:40] if len(cells) > 1 else None))
+        if len(cells[0]) > MAX_CODE or (len(cells) > 1 and len(cells[1]) > MAX_PIN):
+            raise _too_long(number)
+        lines.append(BatchLine(number, cells[0], cells[1] if len(cells) > 1 else None))
+        if len(lines) > MAX_LINES:
+            break
     if not lines:
         raise InvalidInput("batch_empty", "Paste at least one code, one per line.", "codes")
     if len(lines) > MAX_LINES:

@@ -60,10 +60,10 @@ def error_page(request: Request, status: int, code: str, text: str) -> Response 
     """An HTML error page in the visitor's language; None for API paths (they answer in JSON)."""
     if not is_page(request):
         return None
-    v = visitor(request)
+    v = visitor(request, offline=code == "database_unavailable")
     known = labels.ERRORS.get(code)
     text = i18n.gettext(v.lang, known) if known else text
-    titles = {404: N_("Not found"), 403: N_("Not allowed")}
+    titles = {404: N_("Not found"), 403: N_("Not allowed"), 503: N_("Back in a moment")}
     title = i18n.gettext(v.lang, titles.get(status, N_("Something is not right")))
     return page(v, "error.html", status=status, title=title, message=text)
 

@@ -57,6 +57,9 @@ ERRORS = {
     "invalid_credentials": N_("The e-mail or password is wrong."),
     "rate_limited": N_("Too many attempts. Wait a few minutes and try again."),
     "server_busy": N_("We are handling many sign-ins right now. Try again in a second."),
+    "database_unavailable": N_(
+        "The exchange cannot reach its database for a moment. Wait a few seconds and try again."
+    ),
     "password_common": N_("This password is one of the most used and is guessed first. Choose another."),
     "password_like_email": N_("The password must not contain your e-mail address."),
     "email_taken": N_("An account with this e-mail exists. Log in instead."),

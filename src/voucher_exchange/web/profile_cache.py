@@ -17,17 +17,20 @@ _lock = Lock()
 _cached: dict[int, tuple[float, BusinessProfile]] = {}
 
 
-def business_profile(ctx: Context) -> BusinessProfile | None:
+def business_profile(ctx: Context, cached_only: bool = False) -> BusinessProfile | None:
     """The profile for a page (cached per context, so a page costs no query most of the time).
 
     While the database cannot be read (an error page may be what is being drawn), the last
     profile read is shown, or none at all: never the demo one in place of the real one.
+    `cached_only`: the database is known to be away, so do not wait for it.
     """
     key = id(ctx)
     with _lock:
         hit = _cached.get(key)
-    if hit is not None and time.monotonic() - hit[0] < FRESH_SECONDS:
+    if hit is not None and (cached_only or time.monotonic() - hit[0] < FRESH_SECONDS):
         return hit[1]
+    if cached_only:
+        return None
     try:
         with ctx.uow(readonly=True) as uow:
             found = trust.profile(uow.conn)

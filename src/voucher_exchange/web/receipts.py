@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse, Response
 
 from voucher_exchange.i18n import N_
 from voucher_exchange.receipts import service as receipt_service
-from voucher_exchange.receipts.models import KEYS_PATH, SignedReceipt, Verdict
+from voucher_exchange.receipts.models import (
+    KEYS_PATH,
+    NOTICE_FIELD,
+    DocumentRefused,
+    SignedReceipt,
+    Verdict,
+    parse_document,
+)
 from voucher_exchange.web.render import page
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
@@ -20,11 +27,22 @@ Pasted = Annotated[str, Form(max_length=20_000)]
 # What the verify page says for each outcome (the CLI prints the English `Verdict.message`).
 VERDICTS = {
     "valid": N_("Valid: this receipt was signed by this exchange and has not been changed."),
+    "valid_reversal_notice": N_(
+        "Valid: this reversal notice was signed by this exchange. The trade it names was reversed."
+    ),
     "receipt_malformed": N_(
         "This is not a receipt. Paste the whole JSON file you downloaded from your receipt."
     ),
     "receipt_key_unknown": N_("Invalid: it names a signing key this exchange never used."),
     "receipt_signature_malformed": N_("Invalid: the signature is damaged."),
+    "receipt_duplicate_key": N_(
+        "Invalid: the document names the same field twice. A genuine receipt never does; "
+        "someone may have added a forged value."
+    ),
+    "receipt_not_canonical": N_(
+        "Invalid: a value is not written the way the exchange writes it. "
+        "Paste the file exactly as you downloaded it."
+    ),
     "receipt_signature_invalid": N_(
         "Invalid: the signature does not match. A field was changed after signing, "
         "or the signature was altered."
@@ -57,20 +75,35 @@ def verify_form(v: Page) -> Response:
 def verify(v: Page, receipt: Pasted) -> Response:
     """Check a pasted receipt against this exchange's published keys."""
     document: Any
+    refused: Verdict | None = None
     try:
-        document = json.loads(receipt)
+        document = parse_document(receipt)
+    except DocumentRefused as exc:  # a key twice, or a value not written plainly: never shown
+        document, refused = None, Verdict(False, exc.code, exc.message)
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         document = None
+    reversal = None
     with v.ctx.uow(readonly=True) as uow:
-        verdict: Verdict = receipt_service.check(uow.conn, document)
-    details = document["receipt"] if verdict.valid else None
+        verdict: Verdict = refused or receipt_service.check(uow.conn, document)
+        if verdict.valid and verdict.kind == "receipt":
+            # A genuine receipt of a trade reversed since: say so, with the notice that proves it.
+            trade_id = str(document["receipt"].get("trade_id", ""))[:64]
+            reversal = receipt_service.reversal_of(uow.conn, v.ctx.settings.receipt_key_dir, trade_id)
+    details = document[verdict.kind] if verdict.valid else None
+    valid_notice = verdict.valid and verdict.kind == NOTICE_FIELD
     return page(
         v,
         "receipt_verify.html",
         status=200 if verdict.valid else 422,
         pasted=receipt,
         verdict=verdict,
-        message=VERDICTS[verdict.code],
+        message=VERDICTS["valid_reversal_notice" if valid_notice else verdict.code],
         details=details,
+        reversal=reversal,
+        notice_json=(
+            json.dumps(reversal.signed.document(), ensure_ascii=False, indent=2)
+            if reversal and reversal.signed
+            else None
+        ),
         keys_url=KEYS_PATH,
     )

@@ -17,6 +17,7 @@ from voucher_exchange.catalog.models import Brand
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.risk.screening import JURISDICTION_TZ
+from voucher_exchange.security.input_policy import shown
 from voucher_exchange.web import labels, profile_cache, staff_words
 from voucher_exchange.web.session import CSRF_COOKIE, SESSION_DAYS, Visitor
 
@@ -89,6 +90,7 @@ def environment(lang: str, tz: str) -> Environment:
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.globals["gettext"] = _with_particles(env.globals["gettext"])  # type: ignore[arg-type]
     env.filters["money"] = lambda v: _money(v, lang)
+    env.filters["shown"] = lambda v: shown(str(v))  # text from a file: control characters escaped
     env.filters["face_values"] = lambda b: _face_values(b, lang)
     env.filters["rate_range"] = lambda b: _rate_range(b, lang)
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
@@ -146,7 +148,7 @@ def page(v: Visitor, template: str, status: int = 200, **values: Any) -> Respons
         path=v.request.url.path,
         currency=v.ctx.settings.currency,
         # Fragments (htmx swaps, `_*.html`) have no footer.
-        business=None if template.startswith("_") else profile_cache.business_profile(v.ctx),
+        business=None if template.startswith("_") else profile_cache.business_profile(v.ctx, v.offline),
         **values,
     )
     return _finish(v, HTMLResponse(html, status_code=status))

@@ -111,9 +111,6 @@ async def preview_batch(
 ) -> Response:
     """Count, total face, fee and payout before anything is sold; the batch waits under a one-time id."""
     user = v.seller()
-    text = codes
-    if file is not None and file.filename:
-        text = (await file.read(200_000)).decode("utf-8-sig", errors="replace")
     # What was chosen comes back; the codes do not (they are secrets until sold).
     kept = {"brand": brand, "face": face, "method": method, "acquired_on": acquired_on}
     kept["chosen_destination"] = payout_destination_id
@@ -123,6 +120,11 @@ async def preview_batch(
             v, "batch.html", status=refused.status, error=refused.message, **_batch_values(v, **kept)
         ),
     )
+    text = codes
+    if file is not None and file.filename:
+        raw = await file.read(batch.MAX_FILE_BYTES + 1)
+        batch.check_file_size(len(raw))
+        text = raw.decode("utf-8-sig", errors="replace")
     forms.check_text(text, "codes")
     lines = batch.parse_lines(text)
     amount = forms.parse_amount(face, v.ctx.settings.currency)

@@ -66,6 +66,8 @@ class Visitor:
     cookies: dict[str, str] = field(default_factory=dict)
     second_factor: bool = False
     """The session was issued after a right two-factor code (staff pages need it)."""
+    # Drawn without the database (the page saying it cannot be reached): nothing is read.
+    offline: bool = False
 
     @property
     def csrf_token(self) -> str:
@@ -114,13 +116,17 @@ def _context(request: Request) -> Context:
     return ctx
 
 
-def visitor(request: Request) -> Visitor:
-    """Build the Visitor from the request's cookies."""
+def visitor(request: Request, offline: bool = False) -> Visitor:
+    """Build the Visitor from the request's cookies; `offline`: without reading the database.
+
+    An offline visitor is anonymous: the page it draws (the database cannot be reached)
+    shows nobody's account.
+    """
     ctx = _context(request)
     token = request.cookies.get(SESSION_COOKIE) or None
     user = None
     second_factor = False
-    if token:
+    if token and not offline:
         with ctx.uow(readonly=True) as uow:
             try:
                 signed = accounts.signed_in(uow.conn, token[:200], ctx.clock.now())
@@ -136,7 +142,7 @@ def visitor(request: Request) -> Visitor:
     fresh = not (16 <= len(seed) <= 64)
     if fresh:
         seed = secrets.token_urlsafe(24)
-    return Visitor(request, ctx, user, lang, token, seed, fresh, second_factor=second_factor)
+    return Visitor(request, ctx, user, lang, token, seed, fresh, second_factor=second_factor, offline=offline)
 
 
 async def check_csrf(request: Request) -> None:

@@ -19,7 +19,7 @@ from voucher_exchange.accounts.mail import mail_account
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
-from voucher_exchange.db.retry import is_transient
+from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
@@ -54,6 +54,7 @@ TREASURY_WAIT_SECONDS = 15.0
 CLEARANCE_WAIT_SECONDS = 3600.0
 """A held payout looks again hourly; a new identity check or a sanctions release wakes it at once."""
 TRANSIENT_RETRY_SECONDS = 0.05
+UNAVAILABLE_RETRY_SECONDS = 0.5
 NOTIFIED_POLL_SECONDS = 1.0
 MIN_IDLE_SECONDS = 0.02  # a due job another worker holds: do not spin
 
@@ -204,7 +205,12 @@ class Worker:
 
     def _failed(self, job: Job, exc: Exception) -> None:
         """What a job's failure means: run again soon, wait (for funds, a review), or count an attempt."""
-        if isinstance(exc, DBAPIError):
+        if is_unavailable(exc):
+            # The database restarted or the connection dropped (before or during COMMIT): every
+            # step is safe to run again, as after a crash, and the wait is not the job's fault.
+            log.info("job_database_unavailable", error=type(exc).__name__)
+            self._later(job, UNAVAILABLE_RETRY_SECONDS, "database unavailable")
+        elif isinstance(exc, DBAPIError):
             if is_transient(exc):
                 # A deadlock or lock timeout: every step is one transaction, so just run it again.
                 log.info("job_transient_db_error", error=type(exc.orig).__name__)
@@ -266,8 +272,11 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # e.g. database briefly unavailable
-                log.exception("worker_loop_error")
+            except Exception as exc:  # e.g. database briefly unavailable
+                if is_unavailable(exc):  # leased jobs run again when their lease ends
+                    log.warning("worker_database_unavailable", error=type(exc).__name__)
+                else:
+                    log.exception("worker_loop_error")
                 busy = False
             if not busy:
                 self.ctx.job_signal.wait(self._idle_seconds())

@@ -17,8 +17,11 @@ well_known = APIRouter()
 
 @router.get("/trades/{trade_id}/receipt")
 def get_receipt(trade_id: str, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
-    """My paid trade's receipt: `{receipt, signature, key_id}`, Ed25519 over the canonical JSON."""
-    return receipt_service.issue_own_receipt(ctx, user, trade_id[:64]).document()
+    """My paid trade's receipt: `{receipt, signature, key_id}`, Ed25519 over the canonical JSON.
+
+    A reversed trade's answer also carries `reversed`: the signed reversal notice.
+    """
+    return receipt_service.own_document(ctx, user, trade_id[:64])
 
 
 @well_known.get(KEYS_PATH)
