@@ -336,3 +336,13 @@ def test_each_key_has_its_own_rate_limit(limited: Exchange) -> None:
         assert api.get("/trades").status_code == 200
     finally:
         limited.clock.offset = timedelta(0)
+
+
+def test_an_account_holds_at_most_25_working_keys(exchange: Exchange) -> None:
+    api, _ = new_account(exchange)
+    made = [_create(api, ["trades:read"]) for _ in range(25)]
+    over = api.post("/api-keys", {"name": "one too many", "scopes": ["trades:read"]})
+    assert _error(over) == (409, "too_many_api_keys")
+    assert len(api.get("/api-keys").json()["api_keys"]) == 25
+    assert api.http.delete(f"/api-keys/{made[0]['id']}").status_code == 204
+    assert api.post("/api-keys", {"name": "in its place", "scopes": ["trades:read"]}).status_code == 201
