@@ -66,6 +66,8 @@ class Settings:
     api_token_days: int = 30
     # Scales every abuse limit (security/throttle.py); only load tests and benches raise it.
     rate_limit_multiplier: int = 1
+    # Requests one API key may make per minute, on top of the account's own limits (apikeys/).
+    api_key_requests_per_minute: int = 600
     # Staff must set up two-factor sign-in before any staff page or API answers them.
     staff_two_factor: bool = True
     # Concurrent password hashes (argon2id, 64 MiB each); more are refused at once with 429 server_busy.
@@ -151,6 +153,9 @@ def load_settings() -> Settings:
         ),
         api_token_days=int(env.get("VX_API_TOKEN_DAYS", str(Settings.api_token_days))),
         rate_limit_multiplier=int(env.get("VX_RATE_LIMIT_MULTIPLIER", "1")),
+        api_key_requests_per_minute=int(
+            env.get("VX_API_KEY_REQUESTS_PER_MINUTE", str(Settings.api_key_requests_per_minute))
+        ),
         staff_two_factor=env.get("VX_STAFF_TWO_FACTOR", "1") != "0",
         password_hash_slots=int(env.get("VX_PASSWORD_HASH_SLOTS", str(Settings.password_hash_slots))),
         max_body_bytes=int(env.get("VX_MAX_BODY_BYTES", str(Settings.max_body_bytes))),

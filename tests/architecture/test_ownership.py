@@ -61,6 +61,8 @@ OWNERS = {
     "business_profile": "trust",
     "consent_documents": "trust",
     "user_consents": "trust",
+    # apikeys: partner API keys (hashes only)
+    "api_keys": "apikeys",
     # review: who asked to see a voucher code, who approved, who saw it
     "reveal_requests": "review",
 }

@@ -28,6 +28,7 @@ from tests.support.exchange import Exchange, make_seller, new_account, running_e
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.api.routes import accounts as api_accounts
+from voucher_exchange.api.routes import api_keys as api_api_keys
 from voucher_exchange.api.routes import catalog as api_catalog
 from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
@@ -159,6 +160,10 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ),
     ("POST", "/me/payout-destinations", {"kind": "bank_account"}, row(401, 422, 422, 422, 422, 422, 422)),
     ("GET", "/me/payout-destinations", None, SIGNED_IN),
+    ("POST", "/api-keys", {"name": "x", "scopes": []}, row(401, 422, 422, 422, 422, 422, 422)),
+    ("GET", "/api-keys", None, SIGNED_IN),
+    ("POST", "/api-keys/" + GHOST + "/roll", None, row(401, 404, 404, 404, 404, 404, 404)),
+    ("DELETE", "/api-keys/" + GHOST, None, row(401, 404, 404, 404, 404, 404, 404)),
     ("GET", "/brands", None, OPEN),
     (
         "POST",
@@ -468,7 +473,7 @@ def test_the_table_covers_every_route() -> None:
 
     api_served = {
         (method, re.sub(r"\{[a-z_]+\}", "{id}", route.path))  # type: ignore[attr-defined]
-        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts)
+        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts, api_api_keys)
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
     }

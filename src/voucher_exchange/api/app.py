@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
-from voucher_exchange.api.routes import accounts, catalog, receipts, staff, trades
+from voucher_exchange.api.routes import accounts, api_keys, catalog, receipts, staff, trades
 from voucher_exchange.api.schemas import ERROR_RESPONSES
+from voucher_exchange.api.scopes import route_template
 from voucher_exchange.context import Context
 from voucher_exchange.db import migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
@@ -68,7 +69,7 @@ def create_app(
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
-    for router in (accounts.router, catalog.router, trades.router, staff.router):
+    for router in (accounts.router, catalog.router, trades.router, staff.router, api_keys.router):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.well_known)
@@ -150,9 +151,4 @@ class Observe:
 
 def _route_template(scope: Scope) -> str:
     """`/api/v1/trades/{trade_id}`: the matched route with its router prefix, never raw ids."""
-    route_path = getattr(scope.get("route"), "path", None)
-    if route_path is None:
-        return "unmatched"
-    actual = [part for part in scope["path"].split("/") if part]
-    suffix = [part for part in route_path.split("/") if part]
-    return "/" + "/".join(actual[: len(actual) - len(suffix)] + suffix)
+    return route_template(scope) or "unmatched"

@@ -8,6 +8,7 @@ the threadpool, one hop per dependency. Hot routes authenticate inside their one
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -16,6 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from voucher_exchange.accounts import service as accounts
 from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import Role, User
+from voucher_exchange.api.scopes import Route, required_scope, route_template
+from voucher_exchange.apikeys import service as api_keys
+from voucher_exchange.apikeys.models import is_key
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import again_if_lost
 from voucher_exchange.errors import Forbidden, Unauthorized
@@ -29,33 +33,53 @@ async def context(request: Request) -> Context:
     return ctx
 
 
-async def bearer_token(authorization: Annotated[str | None, Header(max_length=400)] = None) -> str:
-    """The token of `Authorization: Bearer <token>`."""
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
-    return authorization.removeprefix("Bearer ").strip()
-
-
-def current_user(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
-    """The user behind `Authorization: Bearer <token>` (an API token's expiry moves on with use)."""
-    ctx: Context = request.app.state.ctx
-    return _authenticate(ctx, token)
-
-
-async def as_user(ctx: Context, token: str, work: Callable[[User], T]) -> T:
-    """Authenticate the token and run `work(user)`, both in one threadpool hop."""
-    return await run_in_threadpool(lambda: work(_authenticate(ctx, token)))
-
-
-def _authenticate(ctx: Context, token: str) -> User:
-    # A read, then at most the token's new expiry (the same value again): safe to run again
-    # when the database connection was lost (a restart) before anything was stored.
-    return again_if_lost(lambda: accounts.authenticate_api(ctx, token))
-
-
 async def client_ip(request: Request) -> str | None:
     """The peer's address (the proxy's, unless the server is told to trust forwarded headers)."""
     return request.client.host if request.client else None
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """A request's bearer credential, with what an API key is checked against: route and address."""
+
+    token: str
+    route: Route
+    client_ip: str | None
+
+
+async def bearer_token(
+    request: Request, authorization: Annotated[str | None, Header(max_length=400)] = None
+) -> Bearer:
+    """The credential of `Authorization: Bearer <token>`: a session token or an API key."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthorized("unauthorized", "Sign in and send 'Authorization: Bearer <token>'.")
+    template = route_template(request.scope) or request.url.path
+    token = authorization.removeprefix("Bearer ").strip()
+    return Bearer(token, (request.method, template), await client_ip(request))
+
+
+def authenticate(ctx: Context, bearer: Bearer) -> User:
+    """The user behind a session token, or behind an API key allowed this route from this address.
+
+    A key is told from a session token by its mark (`vxk_`), so neither costs the other a lookup.
+    """
+    if is_key(bearer.token):
+        scope = required_scope(bearer.route)
+        # Reads, then at most a conditional last-used stamp: safe to run again when the database
+        # connection was lost (a restart) before anything was stored.
+        return again_if_lost(lambda: api_keys.authenticate(ctx, bearer.token, scope, bearer.client_ip))
+    return again_if_lost(lambda: accounts.authenticate_api(ctx, bearer.token))
+
+
+def current_user(request: Request, bearer: Annotated[Bearer, Depends(bearer_token)]) -> User:
+    """The user behind `Authorization: Bearer <token>` (an API token's expiry moves on with use)."""
+    ctx: Context = request.app.state.ctx
+    return authenticate(ctx, bearer)
+
+
+async def as_user(ctx: Context, bearer: Bearer, work: Callable[[User], T]) -> T:
+    """Authenticate the credential and run `work(user)`, both in one threadpool hop."""
+    return await run_in_threadpool(lambda: work(authenticate(ctx, bearer)))
 
 
 async def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
@@ -71,9 +95,11 @@ def require(role: Role):  # type: ignore[no-untyped-def]
     get `totp_enrolment_required` (two_factor.check_staff_session).
     """
 
-    def check(request: Request, token: Annotated[str, Depends(bearer_token)]) -> User:
+    def check(request: Request, bearer: Annotated[Bearer, Depends(bearer_token)]) -> User:
         ctx: Context = request.app.state.ctx
-        signed = accounts.authenticate_api_session(ctx, token)
+        if is_key(bearer.token):
+            raise Forbidden("insufficient_scope", "Staff routes take a signed-in session, never an API key.")
+        signed = accounts.authenticate_api_session(ctx, bearer.token)
         if not signed.user.has(role):
             raise Forbidden("forbidden", f"This needs the {role.value} role.")
         two_factor.check_staff_session(ctx, signed.user, signed.second_factor)
@@ -87,6 +113,6 @@ CurrentUser = Annotated[User, Depends(current_user)]
 Lang = Annotated[str, Depends(lang)]
 Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
 Operator = Annotated[User, Depends(require(Role.OPERATOR))]
-BearerToken = Annotated[str, Depends(bearer_token)]
+BearerToken = Annotated[Bearer, Depends(bearer_token)]
 ClientIp = Annotated[str | None, Depends(client_ip)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

@@ -18,7 +18,7 @@ from voucher_exchange.errors import DomainError, ExternalUnavailable
 
 log = logs.get(__name__)
 # Mailed links and sign-in tickets travel in paths: never write them to a log.
-_LINK_TOKEN = re.compile(r"vx[ls]_[A-Za-z0-9_-]+")
+_LINK_TOKEN = re.compile(r"vx[lsk]_[A-Za-z0-9_-]+")
 
 DATABASE_UNAVAILABLE = "The exchange cannot reach its database for a moment. Try again in a few seconds."
 _HTTP_CODES = {

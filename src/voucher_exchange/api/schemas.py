@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from voucher_exchange.apikeys.models import MAX_OVERLAP_HOURS, Scope
 from voucher_exchange.money import MAX_MINOR_UNITS
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.security.input_policy import (
@@ -161,3 +162,27 @@ class AppealAnswerIn(Body):
 
     outcome: Literal["upheld", "written_off"]
     note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
+
+
+class ApiKeyIn(Body):
+    """POST /api-keys."""
+
+    name: Annotated[Line, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
+    # CIDRs such as "203.0.113.0/24"; checked (422 invalid_cidr) by the use case.
+    allowed_ips: Annotated[list[Annotated[Line, Field(max_length=50)]], Field(max_length=20)] | None = None
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError as exc:  # year 9999 in a zone west of UTC
+            raise ValueError("expires_at is out of range") from exc
+
+
+class ApiKeyRollIn(Body):
+    """POST /api-keys/{id}/roll."""
+
+    overlap_hours: Annotated[StrictInt, Field(ge=0, le=MAX_OVERLAP_HOURS)] | None = None

@@ -756,3 +756,24 @@ reveal_requests = Table(
     CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="second_staff"),
     Index("ix_reveal_requests_trade", "trade_id", "requested_by"),
 )
+
+# Partner API keys (apikeys/): only a keyed hash of the secret is kept; `prefix` (the first
+# characters of the key) names it in lists, logs and e-mails. A key stops working when revoked,
+# when it expires, or at the end of the overlap after it was rolled (`replaced_by` its successor).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    # Space-separated scope names and CIDRs (empty: any address).
+    Column("scopes", String(200), nullable=False),
+    Column("allowed_ips", String(1000), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("replaced_by", ID),
+)

@@ -10,6 +10,7 @@ from voucher_exchange import idempotency
 from voucher_exchange.accounts import credentials
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import User
+from voucher_exchange.apikeys import service as api_keys
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict
@@ -60,6 +61,8 @@ def erase_account(ctx: Context, user: User, password: str) -> dict[str, int]:
         conn = uow.conn
         erased = account_repo.erase(conn, user.id, tombstone(user.id), now)
         erased["idempotency_keys"] = idempotency.forget(conn, user.id)
+        # Its API keys stop working in the same transaction (every process looks keys up each time).
+        erased["api_keys"] = api_keys.erase_of(conn, user.id)
         erased["payout_destinations"] = payout_repo.erase_unused_destinations(
             conn, user.id, repository.destinations_named_by_trades(user.id)
         )

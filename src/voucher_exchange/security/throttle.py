@@ -157,6 +157,17 @@ def quote(user_id: str, client_ip: str | None) -> tuple[Check, Check]:
     return (QUOTE_PER_ACCOUNT, (user_id,)), (QUOTE_PER_IP, (client_ip,))
 
 
+def api_key(key_id: str, per_minute: int) -> Check:
+    """The limit on one API key's requests (the account's own limits apply as well)."""
+    limit = Limit(
+        "apikey:key",
+        per_minute,
+        timedelta(minutes=1),
+        "This API key made too many requests. Wait {minutes} minutes and try again.",
+    )
+    return limit, (key_id,)
+
+
 def trade(user_id: str, client_ip: str | None) -> tuple[Check, Check]:
     """The limits on submitting a trade."""
     return (TRADE_PER_ACCOUNT, (user_id,)), (TRADE_PER_IP, (client_ip,))

@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from voucher_exchange import logs
 from voucher_exchange.accounts.mail import mail_account
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
+from voucher_exchange.apikeys.mail import mail_key_event
+from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient, is_unavailable
@@ -82,6 +84,7 @@ HANDLERS: dict[str, JobKind] = {
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
+    API_KEY_MAIL: JobKind(mail_key_event),
     SELLER_CLEARED: JobKind(trade_service.resume_held_payouts_job),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),

@@ -90,7 +90,7 @@ def resend_verification(user: CurrentUser, ctx: Ctx) -> dict[str, str]:
 @router.delete("/sessions/current", status_code=204)
 def log_out(token: BearerToken, user: CurrentUser, ctx: Ctx) -> Response:
     """Log out: this token stops working."""
-    accounts.sign_out(ctx, token)
+    accounts.sign_out(ctx, token.token)
     return Response(status_code=204)
 
 
