@@ -346,3 +346,24 @@ def test_an_account_holds_at_most_25_working_keys(exchange: Exchange) -> None:
     assert len(api.get("/api-keys").json()["api_keys"]) == 25
     assert api.http.delete(f"/api-keys/{made[0]['id']}").status_code == 204
     assert api.post("/api-keys", {"name": "in its place", "scopes": ["trades:read"]}).status_code == 201
+
+
+def test_a_key_retrying_with_its_idempotency_key_gets_the_first_answer_and_a_changed_body_is_refused(
+    exchange: Exchange,
+) -> None:
+    seller = make_seller(exchange)
+    partner = _key_client(exchange, _create(seller.api, ["quotes:write"])["key"])
+    headers = {"Idempotency-Key": f"partner-{uuid.uuid4().hex}"}
+
+    first = partner.post("/quotes", json=QUOTE, headers=headers)
+    assert first.status_code == 201
+    again = partner.post("/quotes", json=QUOTE, headers=headers)
+    assert (again.status_code, again.json()) == (201, first.json())
+    other = {"brand": "cultureland", "face_value": {"amount": 10000, "currency": "KRW"}}
+    assert _error(partner.post("/quotes", json=other, headers=headers)) == (409, "idempotency_key_reused")
+    # The same key from the account's signed-in session is the same operation: the first answer.
+    assert seller.api.post("/quotes", QUOTE, headers=headers).json() == first.json()
+    user_id = seller.api.get("/me").json()["id"]
+    with exchange.ctx.uow(readonly=True) as uow:
+        made = uow.conn.execute(select(quotes.c.id).where(quotes.c.user_id == user_id)).all()
+    assert [r.id for r in made] == [first.json()["id"]]
