@@ -34,7 +34,16 @@ from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
 from voucher_exchange.api.routes import trades as api_trades
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
-from voucher_exchange.web import account_security, operator, reconciliation, review, seller, selling, shell
+from voucher_exchange.web import (
+    account_security,
+    developers,
+    operator,
+    reconciliation,
+    review,
+    seller,
+    selling,
+    shell,
+)
 from voucher_exchange.web import receipts as web_receipts
 from voucher_exchange.web import recovery as web_recovery
 from voucher_exchange.web import two_factor as web_two_factor
@@ -256,6 +265,12 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("POST", "/logout", {}, row(303, 303, 303, 303, 303, 303, 303)),
     ("POST", "/account/sign-out-everywhere", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
     ("GET", "/account", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
+    # The developers page: any account sees it (staff without may_sell are told it is for sellers);
+    # only selling accounts change anything. Nobody's key is GHOST: 404 after the permission check.
+    ("GET", "/account/developers", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/account/developers/keys", {"name": "x"}, row(LOGIN, 422, 422, 422, 403, 403, 422)),
+    ("POST", "/account/developers/keys/" + GHOST + "/roll", {}, row(LOGIN, 404, 404, 404, 403, 403, 404)),
+    ("POST", "/account/developers/keys/" + GHOST + "/revoke", {}, row(LOGIN, 404, 404, 404, 403, 403, 404)),
     (
         "POST",
         "/account/identity",
@@ -462,6 +477,7 @@ def test_the_table_covers_every_route() -> None:
         shell,
         web_recovery,
         account_security,
+        developers,
         web_two_factor,
     ):
         for route in module.router.routes:

@@ -19,6 +19,7 @@ TOUCH_EVERY = timedelta(minutes=5)
 MAX_ACTIVE_KEYS = 25
 MAX_LIFETIME = timedelta(days=3650)
 MAX_ALLOWED_IPS = 20
+MAX_NAME = 100
 # The job that mails the account owner that a key was created, rolled or revoked.
 API_KEY_MAIL = "apikeys.mail"
 

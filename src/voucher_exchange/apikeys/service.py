@@ -25,6 +25,7 @@ from voucher_exchange.apikeys.models import (
     MAX_ACTIVE_KEYS,
     MAX_ALLOWED_IPS,
     MAX_LIFETIME,
+    MAX_NAME,
     PREFIX_CHARS,
     TOUCH_EVERY,
     ApiKey,
@@ -75,6 +76,13 @@ def parse_request(
     name: str, scopes: list[Scope], allowed_ips: list[str] | None, expires_at: datetime | None, now: datetime
 ) -> KeyRequest:
     """Check what the owner asked for; InvalidInput names the field at fault."""
+    # The API's schema refuses these before; a web form can send them empty.
+    if not name.strip() or len(name.strip()) > MAX_NAME:
+        raise InvalidInput(
+            "api_key_name_required", f"Give the key a name of up to {MAX_NAME} characters.", "name"
+        )
+    if not scopes:
+        raise InvalidInput("scopes_required", "Choose at least one scope the key may use.", "scopes")
     networks = parse_networks(allowed_ips or [])
     if networks is None or len(networks) > MAX_ALLOWED_IPS:
         raise InvalidInput(

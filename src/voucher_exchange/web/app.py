@@ -14,6 +14,7 @@ from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.web import (
     account_security,
+    developers,
     labels,
     operator,
     receipts,
@@ -93,6 +94,7 @@ def mount(app: FastAPI) -> None:
         seller.router,
         recovery.router,
         account_security.router,
+        developers.router,
         two_factor.router,
         selling.router,
         receipts.router,

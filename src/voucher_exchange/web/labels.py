@@ -205,6 +205,28 @@ ERRORS.update(
     }
 )
 
+# API keys on the developers page (issue 23).
+ERRORS.update(
+    {
+        "api_key_name_required": N_("Give the key a name of up to 100 characters."),
+        "scopes_required": N_("Choose at least one scope the key may use."),
+        "scope_unknown": N_("Choose scopes from the list."),
+        "invalid_cidr": N_(
+            "Allowed addresses are up to 20 networks such as 203.0.113.0/24 or 2001:db8::/32."
+        ),
+        "invalid_expiry": N_("Choose when the key expires."),
+        "overlap_invalid": N_("Choose how long the old key keeps working."),
+        "too_many_api_keys": N_("An account may hold 25 working keys. Revoke one first."),
+        "api_key_unknown": N_("There is no such API key of yours."),
+        "api_key_inactive": N_(
+            "This key was revoked, has expired or was already rolled: roll its successor."
+        ),
+        "developers_sellers_only": N_(
+            "API keys and webhooks are for selling accounts. Use a personal account to integrate."
+        ),
+    }
+)
+
 PROFILE_LABELS = {
     "business_name": N_("Business name (상호)"),
     "representative": N_("Representative (대표자)"),

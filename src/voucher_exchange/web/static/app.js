@@ -14,3 +14,22 @@ document.addEventListener("change", (event) => {
     if (master) master.checked = boxes.every((box) => box.checked);
   }
 });
+// A secret shown once (a new API key, a webhook signing secret) is on the page a POST answered
+// with: put the page's own address back, so reloading shows the list instead of sending the form
+// again. Copy buttons copy the secret without the person having to select it on a phone.
+(() => {
+  const once = document.querySelector("[data-shown-once]");
+  if (once) history.replaceState(null, "", once.dataset.shownOnce);
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const field = document.getElementById(button.dataset.copy);
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch {
+      document.execCommand("copy");
+    }
+    button.textContent = button.dataset.copied;
+  });
+})();
