@@ -56,7 +56,7 @@ DEFAULT_OVERLAP = "24"
 DONE = {"revoked": N_("The key was revoked. Programs using it are refused from now on.")}
 
 
-def _seller(v: Visitor) -> User:
+def seller_only(v: Visitor) -> User:
     """The signed-in account, if it may hold keys: staff only with the may_sell role."""
     user = v.seller()
     if not _may_integrate(user):
@@ -71,7 +71,8 @@ def _may_integrate(user: User) -> bool:
     return not user.is_staff or Role.MAY_SELL in user.roles
 
 
-def _page(v: Visitor, status: int = 200, **values: Any) -> Response:
+def show(v: Visitor, status: int = 200, **values: Any) -> Response:
+    """The developers page (every refusal on it comes back here, with the reason by its form)."""
     user = v.seller()
     allowed = _may_integrate(user)
     keys = api_keys.list_keys(v.ctx, user) if allowed else []
@@ -96,7 +97,7 @@ def _page(v: Visitor, status: int = 200, **values: Any) -> Response:
 def developers(v: Page, notice: str = "") -> Response:
     """API keys: create, roll, revoke, and when each was last used."""
     known = DONE.get(notice)
-    return _page(v, done=i18n.gettext(v.lang, known) if known else "")
+    return show(v, done=i18n.gettext(v.lang, known) if known else "")
 
 
 def _scopes(values: list[str]) -> list[Scope]:
@@ -120,11 +121,11 @@ def create_key(
     expires_in_days: Choice = "",
 ) -> Response:
     """Make a key and show its secret on this answer only."""
-    user = _seller(v)
+    user = seller_only(v)
     kept = {"name": name, "scopes": scopes or [], "allowed_ips": allowed_ips, "expires": expires_in_days}
     on_refusal(
         v,
-        lambda refused: _page(
+        lambda refused: show(
             v, status=refused.status, key_error=refused.message, key_field=refused.field, key_form=kept
         ),
     )
@@ -134,24 +135,24 @@ def create_key(
     expires_at = v.ctx.clock.now() + lifetime if lifetime else None
     wanted = _scopes(scopes or [])
     made = api_keys.create_key(v.ctx, user, name, wanted, _networks(allowed_ips), expires_at)
-    return _page(v, status=201, made=made, made_how="created")
+    return show(v, status=201, made=made, made_how="created")
 
 
 @router.post(PATH + "/keys/{key_id}/roll")
 def roll_key(v: Page, key_id: str, overlap_hours: Choice = DEFAULT_OVERLAP) -> Response:
     """Replace a key by a new one (shown on this answer only); the old one works for the overlap."""
-    user = _seller(v)
-    on_refusal(v, lambda refused: _page(v, status=refused.status, list_error=refused.message))
+    user = seller_only(v)
+    on_refusal(v, lambda refused: show(v, status=refused.status, list_error=refused.message))
     if overlap_hours not in OVERLAPS:
         raise InvalidInput("overlap_invalid", "Choose how long the old key keeps working.", "overlap_hours")
     made = api_keys.roll_key(v.ctx, user, key_id[:36], timedelta(hours=int(overlap_hours)))
-    return _page(v, status=201, made=made, made_how="rolled")
+    return show(v, status=201, made=made, made_how="rolled")
 
 
 @router.post(PATH + "/keys/{key_id}/revoke")
 def revoke_key(v: Page, key_id: str) -> Response:
     """Revoke a key: programs using it are refused from the next request on."""
-    user = _seller(v)
-    on_refusal(v, lambda refused: _page(v, status=refused.status, list_error=refused.message))
+    user = seller_only(v)
+    on_refusal(v, lambda refused: show(v, status=refused.status, list_error=refused.message))
     api_keys.revoke_key(v.ctx, user, key_id[:36])
     return redirect(v, PATH + "?notice=revoked")
