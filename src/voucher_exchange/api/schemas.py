@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from voucher_exchange.money import MAX_MINOR_UNITS
 from voucher_exchange.risk.models import AcquisitionMethod
@@ -161,3 +161,26 @@ class AppealAnswerIn(Body):
 
     outcome: Literal["upheld", "written_off"]
     note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
+
+
+WebhookEventName = Annotated[Line, Field(min_length=1, max_length=40)]
+
+
+class WebhookEndpointIn(Body):
+    """POST /webhook-endpoints: where to send which events."""
+
+    url: Annotated[Line, Field(min_length=1, max_length=2048)]
+    events: Annotated[list[WebhookEventName], Field(min_length=1, max_length=20)]
+    description: Annotated[Line, Field(max_length=200)] | None = None
+
+
+class RotateSecretIn(Body):
+    """POST /webhook-endpoints/{id}/rotate-secret: how long the old secret keeps signing too."""
+
+    overlap_hours: Annotated[StrictInt, Field(ge=0, le=168)] | None = None
+
+
+class ReplayIn(Body):
+    """POST /webhook-endpoints/{id}/replay: re-deliver every event since this time."""
+
+    since: AwareDatetime
