@@ -138,12 +138,13 @@ def deliveries(ctx: Context, user: User, endpoint_id: str) -> list[dict[str, Any
 
 
 def replay(ctx: Context, user: User, endpoint_id: str, since: datetime) -> int:
-    """Deliver again every stored event since `since` the endpoint subscribes to (same event ids)."""
+    """Deliver again every stored event since `since` that the endpoint subscribes to or was sent
+    (its test events), with the same event ids; how many."""
     now = ctx.clock.now()
-    if since > now:
-        raise InvalidInput("replay_since_invalid", "Replay starts at a time in the past.", "since")
     with ctx.uow() as uow:
         found = _own(ctx, user, endpoint_id, uow.conn)
+        if since > now:
+            raise InvalidInput("replay_since_invalid", "Replay starts at a time in the past.", "since")
         if found.status is not EndpointStatus.ENABLED:
             raise InvalidInput(
                 "webhook_endpoint_disabled",
