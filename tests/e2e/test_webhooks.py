@@ -69,9 +69,12 @@ def test_a_sale_reaches_the_partner_signed_with_the_trade_as_the_api_shows_it(
     trade_id = seller.sell(exchange.mint("cultureland", 50000))
     seller.api.wait_for(trade_id, {"paid"})
     arrivals = partner.wait(name, 2)
-    events = [_verified(a, endpoint["secret"]) for a in arrivals]
+    # Not ordered by contract (receivers deduplicate and sort by the trade's own times).
+    events = sorted(
+        (_verified(a, endpoint["secret"]) for a in arrivals), key=lambda e: e["type"] != "trade.received"
+    )
     assert [e["type"] for e in events] == ["trade.received", "trade.paid"]
-    assert [a.headers["webhook-id"] for a in arrivals] == [e["id"] for e in events]
+    assert sorted(a.headers["webhook-id"] for a in arrivals) == sorted(e["id"] for e in events)
     assert all(e["id"].startswith("evt_") for e in events)
     received, paid = (e["data"]["trade"] for e in events)
     assert (received["id"], received["status"], paid["status"]) == (trade_id, "received", "paid")
@@ -245,3 +248,70 @@ def test_the_sandbox_receiver_keeps_what_arrived(exchange: Exchange) -> None:
     delivery = poll_until(arrived, 20)[0]
     event = Webhook(endpoint["secret"]).verify(delivery["body"], delivery["headers"])
     assert event["type"] == "webhook.test" and delivery["answered"] == 200
+
+
+def test_refusals_reviews_and_withdrawals_are_announced_too(exchange: Exchange, partner: Partner) -> None:
+    seller = make_seller(exchange)
+    name = f"more-{uuid.uuid4().hex[:8]}"
+    events = [*TRADE_EVENTS, "trade.cancelled"]
+    endpoint = _endpoint(seller, partner.path(name), events)
+    refused = seller.sell(exchange.mint("cultureland", 5000), "cultureland", 5000, method="carrier_billing")
+    assert seller.api.wait_for(refused)["status"] == "rejected"
+    held = seller.sell(exchange.mint("google-play-kr", 150000), "google-play-kr", 150000)
+    assert seller.api.wait_for(held)["status"] == "in_review"
+    assert seller.api.post(f"/trades/{held}/cancel").status_code == 200
+    arrivals = partner.wait(name, 5)
+    seen = sorted(
+        (e["data"]["trade"]["id"] == refused, e["type"], e["data"]["trade"]["status"])
+        for e in (_verified(a, endpoint["secret"]) for a in arrivals)
+    )
+    assert seen == [
+        (False, "trade.cancelled", "cancelled"),
+        (False, "trade.in_review", "in_review"),
+        (False, "trade.received", "received"),
+        (True, "trade.received", "received"),
+        (True, "trade.rejected", "rejected"),
+    ]
+    rejected = next(a.event for a in arrivals if a.event["type"] == "trade.rejected")["data"]["trade"]
+    assert rejected["decision"]["reasons"][0]["code"] == "carrier_billing_prohibited"
+
+
+def test_a_refused_payout_a_reversal_and_the_debt_it_leaves_are_announced(
+    exchange: Exchange, partner: Partner
+) -> None:
+    seller = make_seller(exchange)
+    name = f"money-{uuid.uuid4().hex[:8]}"
+    events = ["trade.paid", "trade.failed", "trade.reversed", "payout.refused", "receivable.changed"]
+    endpoint = _endpoint(seller, partner.path(name), events)
+    voucher = exchange.mint("cultureland", 50000)
+    paid = seller.api.wait_for(seller.sell(voucher), timeout=30)
+    assert paid["status"] == "paid"
+    charged = exchange.sandbox("POST", "/issuer/chargebacks", {"code": voucher["code"], "reason": "stolen"})
+    assert charged.status_code == 202, charged.text
+    seller.api.wait_for(paid["id"], {"reversed"}, timeout=30)
+    # The next sale's payout settles the debt first (netting); its bank account then refuses the rest.
+    exchange.sandbox(
+        "POST",
+        "/rail/accounts",
+        {"bank_code": "004", "account_number": seller.account_number, "holder_name": seller.legal_name,
+         "behavior": "reject"},
+    )  # fmt: skip
+    refused = seller.sell(exchange.mint("cultureland", 100000), "cultureland", 100000)
+    assert seller.api.wait_for(refused, timeout=30)["status"] == "failed"
+    arrivals = partner.wait(name, 6)
+    seen = [(e["type"], e["data"]["trade"]["id"], e["data"].get("receivable"), e["data"].get("reason"))
+            for e in (_verified(a, endpoint["secret"]) for a in arrivals)]  # fmt: skip
+    owed = {"amount": 45500, "currency": "KRW"}
+    # Deliveries are not ordered (the contract says so): compare what arrived, in a fixed order.
+    assert sorted(seen, key=lambda s: (s[1] == refused, s[0])) == [
+        ("receivable.changed", paid["id"], owed, "reversal"),
+        ("trade.paid", paid["id"], None, None),
+        ("trade.reversed", paid["id"], None, None),
+        ("payout.refused", refused, None, None),
+        ("receivable.changed", refused, {"amount": 0, "currency": "KRW"}, "netting"),
+        ("trade.failed", refused, None, None),
+    ]
+    reversed_trade = next(a.event for a in arrivals if a.event["type"] == "trade.reversed")["data"]["trade"]
+    assert reversed_trade["reversal"]["owed"] == owed
+    failed_trade = next(a.event for a in arrivals if a.event["type"] == "payout.refused")["data"]["trade"]
+    assert failed_trade["can_redirect_payout"] is True
