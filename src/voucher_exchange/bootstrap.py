@@ -54,7 +54,8 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         if settings.smtp_host
         else None,
         webhooks=SafeWebhookSender(
-            settings.webhook_timeout_seconds,
+            # Below the job lease, so no second worker sends an attempt while the first still waits.
+            min(settings.webhook_timeout_seconds, 0.8 * settings.job_lease_seconds),
             settings.webhook_private_targets,
             # Plain http to the sandbox receiver, where private targets are allowed (demo, tests).
             http_hosts=[urlsplit(sandbox_url).hostname or ""],

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
     isolated: Exchange, partner: Partner, tmp_path: Path, point: str
 ) -> None:
     seller = make_seller(isolated)
-    name = f"crash-{point}"
+    name = f"crash-{point}-{uuid.uuid4().hex[:8]}"
     created = seller.api.post(
         "/webhook-endpoints", {"url": partner.path(name), "events": ["trade.received", "trade.paid"]}
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from voucher_exchange.accounts.models import User
 from voucher_exchange.context import Context
 from voucher_exchange.errors import InvalidInput, NotFound
@@ -176,3 +178,8 @@ def send_test(ctx: Context, user: User, endpoint_id: str) -> str:
         uow.after_commit(ctx.wake_workers)
         uow.commit()
     return event_id
+
+
+def forget_account(conn: Connection, user_id: str, now: datetime) -> int:
+    """An erased account's endpoints are deleted (nothing more is sent); how many."""
+    return sum(repo.delete_endpoint(conn, e.id, now) for e in repo.endpoints_of(conn, user_id))
