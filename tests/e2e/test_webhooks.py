@@ -315,3 +315,20 @@ def test_a_refused_payout_a_reversal_and_the_debt_it_leaves_are_announced(
     assert reversed_trade["reversal"]["owed"] == owed
     failed_trade = next(a.event for a in arrivals if a.event["type"] == "payout.refused")["data"]["trade"]
     assert failed_trade["can_redirect_payout"] is True
+
+
+def test_workers_delivering_together_send_each_attempt_once(exchange: Exchange, partner: Partner) -> None:
+    # The exchange's worker threads claim delivery jobs concurrently (SKIP LOCKED on PostgreSQL,
+    # BEGIN IMMEDIATE on SQLite); each job's lease outlasts the send, so no attempt goes out twice.
+    seller = make_seller(exchange)
+    name = f"many-{uuid.uuid4().hex[:8]}"
+    endpoint = _endpoint(seller, partner.path(name))
+    sent = [
+        seller.api.post(f"/webhook-endpoints/{endpoint['id']}/test").json()["event_id"] for _ in range(20)
+    ]
+    log = _log(seller, endpoint["id"], 20)
+    assert sorted((r["event_id"], r["attempt"], r["status_code"]) for r in log) == sorted(
+        (event_id, 1, 200) for event_id in sent
+    )
+    ids = [a.headers["webhook-id"] for a in partner.at(name)]
+    assert sorted(ids) == sorted(sent)
