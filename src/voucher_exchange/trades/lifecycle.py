@@ -50,7 +50,8 @@ def _move(
     **values: Any,
 ) -> None:
     check_transition(current, target)
-    if not trade_repo.set_status(conn, trade_id, current, target, now, **values):
+    seller = trade_repo.set_status(conn, trade_id, current, target, now, **values)
+    if seller is None:
         raise TradeMovedOn(trade_id, current)
     trade_repo.add_event(conn, trade_id, current, target, now, actor, note)
     if target in NOTIFY_ON:
@@ -60,7 +61,7 @@ def _move(
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
     if publish:
         # The partner's webhook event, in the same transaction: never lost, never for a rollback.
-        status_event(conn, trade_id, target, now)
+        status_event(conn, trade_id, target, now, seller)
 
 
 def receive(conn: Connection, trade_id: str, now: datetime, actor: str) -> None:
