@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import ssl
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.partner import Partner, partner_server
 from voucher_exchange.errors import InvalidInput
@@ -117,3 +126,77 @@ def test_an_endpoint_that_cannot_be_reached_is_an_answer_not_an_exception() -> N
     result = sender.send("https://black-hole.example/x", {}, b"{}")
     assert result.status_code is None
     assert result.error is not None
+
+
+def _tls_pair(tmp_path: Path, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A CA and a certificate for `host` signed by it: (the server's context, a client trusting the CA)."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cadata=ca.public_bytes(pem).decode())
+    return server, client
+
+
+def test_over_https_the_pinned_connection_still_verifies_the_host_name(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _tls_pair(tmp_path, "partner.example")
+    arrived: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the stdlib's name
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            arrived.append(self.headers["host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        # Resolved and checked as partner.example's address (private targets allowed in this
+        # test, so 127.0.0.1 may stand for it); the certificate is checked for the name.
+        sender = SafeWebhookSender(
+            2.0, private_targets=True, resolver=Dns("127.0.0.1"), ssl_context=client_ctx
+        )
+        ok = sender.send(f"https://partner.example:{port}/tls", {}, b"{}")
+        assert (ok.status_code, ok.error, arrived) == (204, None, [f"partner.example:{port}"])
+        # A name the certificate does not cover fails the handshake, pinned or not.
+        wrong = sender.send(f"https://other.example:{port}/tls", {}, b"{}")
+        assert wrong.status_code is None and wrong.error is not None
+        assert arrived == [f"partner.example:{port}"]
+    finally:
+        server.shutdown()
+        server.server_close()

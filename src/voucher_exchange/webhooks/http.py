@@ -82,12 +82,14 @@ class SafeWebhookSender:
         private_targets: bool,
         http_hosts: Iterable[str] = (),
         resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout = timeout_seconds
         self.private_targets = private_targets
         self.http_hosts = LOCAL_HOSTS | frozenset(h.lower() for h in http_hosts)
         self.resolver = resolver
-        self._ssl = httpx.create_ssl_context()
+        # The system's trust store (certifi); a test passes a context trusting its own CA.
+        self._ssl = ssl_context or httpx.create_ssl_context()
 
     def check_url(self, url: str) -> None:
         """Refuse a URL that may not receive deliveries (when saved; `send` checks again)."""
