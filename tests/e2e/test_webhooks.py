@@ -6,6 +6,7 @@ checked with the official Standard Webhooks library (`standardwebhooks`, pinned 
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from tests.support.exchange import Exchange, Seller, make_seller
 from tests.support.partner import Arrival, Partner, partner_server
 from tests.support.polling import poll_until
 from voucher_exchange.accounts import repository as account_repo
-from voucher_exchange.db.schema import webhook_events
+from voucher_exchange.db.schema import webhook_endpoints, webhook_events
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import service as trade_service
 
@@ -65,6 +66,14 @@ def test_a_sale_reaches_the_partner_signed_with_the_trade_as_the_api_shows_it(
     assert sorted(endpoint["events"]) == sorted(TRADE_EVENTS)
     listed = seller.api.get("/webhook-endpoints").json()["endpoints"]
     assert [e["id"] for e in listed] == [endpoint["id"]] and "secret" not in listed[0]
+    with exchange.ctx.uow(readonly=True) as uow:
+        stored = uow.conn.execute(
+            webhook_endpoints.select().where(webhook_endpoints.c.id == endpoint["id"])
+        ).one()
+    key = base64.b64decode(endpoint["secret"].removeprefix("whsec_"))
+    # Encrypted at rest: neither the secret nor its key bytes are in the row.
+    assert all(endpoint["secret"] not in str(v) and key not in bytes(str(v), "utf-8") for v in stored)
+    assert key not in stored.secret_enc
 
     trade_id = seller.sell(exchange.mint("cultureland", 50000))
     seller.api.wait_for(trade_id, {"paid"})
