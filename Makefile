@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: $(STAMP) ## CPU per trade per process, speed and latency, durable Postgre
 bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades; sanctions screening on the 2024 list
 	$(BIN)/python -m bench.risk_decision
 	$(BIN)/python -m bench.sanctions_screening
+
+bench-webhooks: $(STAMP) ## Webhook latency from payment to the partner (p50, p99) and CPU per delivered event (TRADES=200)
+	$(BIN)/python -m bench.webhooks --trades $(or $(TRADES),200)
 
 chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs + a PostgreSQL restart, then every invariant and zero 5xx (SECONDS=120)
 	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)

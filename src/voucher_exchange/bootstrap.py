@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -24,6 +25,7 @@ from voucher_exchange.security import passwords
 from voucher_exchange.security.files import secure_var_dir
 from voucher_exchange.security.vault import Vault, load_or_create_master_key
 from voucher_exchange.trades.models import NOTIFY_TRADE
+from voucher_exchange.webhooks.http import SafeWebhookSender
 
 
 def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
@@ -51,6 +53,13 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
         if settings.smtp_host
         else None,
+        webhooks=SafeWebhookSender(
+            # Below the job lease, so no second worker sends an attempt while the first still waits.
+            min(settings.webhook_timeout_seconds, 0.8 * settings.job_lease_seconds),
+            settings.webhook_private_targets,
+            # Plain http to the sandbox receiver, where private targets are allowed (demo, tests).
+            http_hosts=[urlsplit(sandbox_url).hostname or ""],
+        ),
     )
     ctx.on_close.extend([issuer.close, rail.close, identity.close])
     return ctx

@@ -52,6 +52,12 @@ class Settings:
     dual_approval_above: int | None = None
     # How far apart a statement line's time and ours may be and still match (reconciliation).
     reconcile_tolerance_seconds: int = 15 * 60
+    # Webhooks may go to private and loopback addresses, and over plain http to 127.0.0.1,
+    # localhost and the sandbox (`serve --demo` and tests only; never in production).
+    webhook_private_targets: bool = False
+    # How long a partner's endpoint has to answer; keep it below job_lease_seconds, so no second
+    # worker sends the same attempt while the first still waits.
+    webhook_timeout_seconds: float = 10.0
 
     @property
     def dual_approval_threshold(self) -> int:
@@ -147,6 +153,10 @@ def load_settings() -> Settings:
         ),
         dual_approval_above=int(env["VX_DUAL_APPROVAL_ABOVE"]) if env.get("VX_DUAL_APPROVAL_ABOVE") else None,
         reconcile_tolerance_seconds=int(env.get("VX_RECONCILE_TOLERANCE_SECONDS", "900")),
+        webhook_private_targets=env.get("VX_WEBHOOK_PRIVATE_TARGETS", "0") == "1",
+        webhook_timeout_seconds=float(
+            env.get("VX_WEBHOOK_TIMEOUT_SECONDS", str(Settings.webhook_timeout_seconds))
+        ),
         operator_name=env.get("VX_OPERATOR_NAME") or None,
         idempotency_ttl_seconds=int(
             env.get("VX_IDEMPOTENCY_TTL_SECONDS", str(Settings.idempotency_ttl_seconds))

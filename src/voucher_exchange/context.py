@@ -19,6 +19,7 @@ from voucher_exchange.ports.identity import IdentityProvider
 from voucher_exchange.ports.issuer import Issuer
 from voucher_exchange.ports.mailer import Mailer
 from voucher_exchange.ports.rail import PayoutRail
+from voucher_exchange.ports.webhooks import WebhookSender
 from voucher_exchange.security.vault import Vault
 
 
@@ -36,6 +37,8 @@ class Context:
     # Where signed audit anchors go: outside the database, append only.
     anchors: AnchorStore
     mailer: Mailer | None = None
+    # Posts signed webhook deliveries (the guarded client; a test may swap its resolver).
+    webhooks: WebhookSender | None = None
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)
     on_close: list[Callable[[], None]] = field(default_factory=list)

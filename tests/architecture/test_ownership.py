@@ -65,6 +65,11 @@ OWNERS = {
     "api_keys": "apikeys",
     # review: who asked to see a voucher code, who approved, who saw it
     "reveal_requests": "review",
+    # webhooks: endpoints, and the events other capabilities record through `webhooks.events`
+    "webhook_endpoints": "webhooks",
+    "webhook_events": "webhooks",
+    "webhook_deliveries": "webhooks",
+    "webhook_attempts": "webhooks",
 }
 TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 

@@ -213,6 +213,7 @@ def test_an_account_with_money_in_flight_cannot_be_deleted_and_a_settled_one_is_
         "two_factor": 0,
         "idempotency_keys": 0,
         "payout_destinations": 1,
+        "webhook_endpoints": 0,
     }
     assert _api_login(mailed, settled.email).status_code == 401
     with mailed.api() as api:

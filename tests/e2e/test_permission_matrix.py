@@ -33,6 +33,7 @@ from voucher_exchange.api.routes import catalog as api_catalog
 from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
 from voucher_exchange.api.routes import trades as api_trades
+from voucher_exchange.api.routes import webhooks as api_webhooks
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.web import (
     account_security,
@@ -63,6 +64,7 @@ class World:
     trade_id: str
     quote_id: str
     refused_id: str
+    webhook_id: str
 
 
 def _api_client(exchange: Exchange, email: str | None, password: str | None) -> httpx.Client:
@@ -104,6 +106,10 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         assert refused["status"] == "rejected"
         quote_id = owner.quote()["id"]
         other = make_seller(exchange)
+        hook = owner.api.post(
+            "/webhook-endpoints", {"url": "http://127.0.0.1:9/hooks", "events": ["trade.paid"]}
+        )
+        assert hook.status_code == 201, hook.text
         _, unverified_email = new_account(exchange)
         ctx = exchange.ctx
         staff = {}
@@ -126,7 +132,17 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         for persona, (email, password) in logins.items():
             api[persona] = _api_client(exchange, email, password)
             web[persona], csrf[persona] = _web_client(exchange, email, password)
-        yield World(exchange, logins, api, web, csrf, str(trade["id"]), str(quote_id), str(refused["id"]))
+        yield World(
+            exchange,
+            logins,
+            api,
+            web,
+            csrf,
+            str(trade["id"]),
+            str(quote_id),
+            str(refused["id"]),
+            hook.json()["id"],
+        )
 
 
 # ---- the table ---------------------------------------------------------------------------------
@@ -208,6 +224,25 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
         row(401, 403, 403, 403, 422, 422, 403),
     ),
     ("GET", "/ledger/balances", None, row(401, 403, 403, 403, 403, 200, 403)),
+    # Webhook endpoints, the owner's own (scope `webhooks:manage` with a key); {webhook} is the seller's.
+    (
+        "POST",
+        "/webhook-endpoints",
+        {"url": "ftp://example.com/", "events": ["trade.paid"]},
+        row(401, 422, 422, 422, 422, 422, 422),
+    ),
+    ("GET", "/webhook-endpoints", None, SIGNED_IN),
+    ("GET", "/webhook-endpoints/{webhook}", None, row(401, 200, 404, 404, 404, 404, 404)),
+    ("DELETE", "/webhook-endpoints/" + GHOST, None, row(401, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/webhook-endpoints/{webhook}/rotate-secret", {}, row(401, 201, 404, 404, 404, 404, 404)),
+    ("GET", "/webhook-endpoints/{webhook}/deliveries", None, row(401, 200, 404, 404, 404, 404, 404)),
+    (
+        "POST",
+        "/webhook-endpoints/{webhook}/replay",
+        {"since": "2999-01-01T00:00:00Z"},
+        row(401, 422, 404, 404, 404, 404, 404),
+    ),
+    ("POST", "/webhook-endpoints/" + GHOST + "/test", None, row(401, 404, 404, 404, 404, 404, 404)),
 ]
 
 LOGIN = 303  # a web page sends an anonymous visitor to /login
@@ -444,6 +479,7 @@ def _fill(path: str, world: World) -> str:
         path.replace("{trade}", world.trade_id)
         .replace("{quote}", world.quote_id)
         .replace("{refused}", world.refused_id)
+        .replace("{webhook}", world.webhook_id)
         .replace("{token}", "vxl_not-a-link")
     )
 
@@ -489,12 +525,12 @@ def test_the_table_covers_every_route() -> None:
 
     api_served = {
         (method, re.sub(r"\{[a-z_]+\}", "{id}", route.path))  # type: ignore[attr-defined]
-        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts, api_api_keys)
+        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts, api_api_keys, api_webhooks)
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
     }
     assert {
-        (m, re.sub(r"\{trade\}|\{refused\}|\{token\}|" + GHOST, "{id}", p)) for m, p in api_routes
+        (m, re.sub(r"\{trade\}|\{refused\}|\{webhook\}|\{token\}|" + GHOST, "{id}", p)) for m, p in api_routes
     } == api_served
 
 

@@ -238,6 +238,10 @@ def settings_for(var_dir: Path, database_url: str) -> Settings:
         # Staff helpers sign in without enrolling two-factor; tests/e2e/test_two_factor.py
         # and tests/web/test_two_factor.py run with it required.
         staff_two_factor=False,
+        # Partners' test endpoints listen on 127.0.0.1 (tests/e2e/test_webhook_ssrf.py runs without it);
+        # a slow endpoint is given up on well within the job lease.
+        webhook_private_targets=True,
+        webhook_timeout_seconds=1.0,
     )
 
 

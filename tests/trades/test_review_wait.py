@@ -12,7 +12,7 @@ from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.review import service as review_service
-from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import pipeline, seller_view
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 
@@ -24,7 +24,7 @@ def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
     clock = core.ctx.clock
     assert isinstance(clock, ShiftableClock)
     with core.ctx.uow() as uow:
-        assert trade_service.expected_review_minutes(uow.conn) == trade_service.DEFAULT_REVIEW_MINUTES
+        assert seller_view.expected_review_minutes(uow.conn) == seller_view.DEFAULT_REVIEW_MINUTES
         reviewer = account_service.create_staff(
             uow.conn, "rev@example.com", "correct-horse-battery", Role.REVIEWER, clock.now()
         )
@@ -44,4 +44,4 @@ def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
             review_service.decide(uow.conn, clock, reviewer, trade_id, "reject", "checked")
             uow.commit()
     with core.ctx.uow() as uow:
-        assert trade_service.expected_review_minutes(uow.conn) == 30
+        assert seller_view.expected_review_minutes(uow.conn) == 30

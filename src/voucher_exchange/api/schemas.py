@@ -186,3 +186,26 @@ class ApiKeyRollIn(Body):
     """POST /api-keys/{id}/roll."""
 
     overlap_hours: Annotated[StrictInt, Field(ge=0, le=MAX_OVERLAP_HOURS)] | None = None
+
+
+WebhookEventName = Annotated[Line, Field(min_length=1, max_length=40)]
+
+
+class WebhookEndpointIn(Body):
+    """POST /webhook-endpoints: where to send which events."""
+
+    url: Annotated[Line, Field(min_length=1, max_length=2048)]
+    events: Annotated[list[WebhookEventName], Field(min_length=1, max_length=20)]
+    description: Annotated[Line, Field(max_length=200)] | None = None
+
+
+class RotateSecretIn(Body):
+    """POST /webhook-endpoints/{id}/rotate-secret: how long the old secret keeps signing too."""
+
+    overlap_hours: Annotated[StrictInt, Field(ge=0, le=168)] | None = None
+
+
+class ReplayIn(Body):
+    """POST /webhook-endpoints/{id}/replay: re-deliver every event since this time."""
+
+    since: AwareDatetime

@@ -40,7 +40,13 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, with --demo, everything else in one process)."""
     logs.configure()
-    cfg = settings(database_url, jurisdiction=jurisdiction.upper() if jurisdiction else None, demo=demo)
+    cfg = settings(
+        database_url,
+        jurisdiction=jurisdiction.upper() if jurisdiction else None,
+        demo=demo,
+        # The demo's partners are on this machine (the sandbox receiver, a local script).
+        webhook_private_targets=True if demo else None,
+    )
     if cfg.public_url == Settings.public_url:
         cfg = cfg.with_overrides(public_url=f"http://{host}:{port}")
     mail = None

@@ -777,3 +777,69 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
     Column("replaced_by", ID),
 )
+
+# Webhooks (owner: webhooks). A seller's endpoints, the events written with the facts (the body is
+# built once and stored, so every attempt and replay sends the same bytes), one delivery per
+# (endpoint, event) and one row per attempt (the delivery log).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(200)),
+    Column("events", JSON, nullable=False),
+    Column("status", String(10), nullable=False, server_default="enabled"),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("old_secret_enc", LargeBinary),
+    Column("old_secret_until", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("disabled_reason", String(40)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('enabled', 'disabled', 'deleted')", name="status"),
+    Index("ix_webhook_endpoints_user", "user_id", "status"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_events_user", "user_id", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(40), ForeignKey("webhook_events.id"), nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("delivery_id", ID, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(40), ForeignKey("webhook_events.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(200)),
+    Column("at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    # An attempt is recorded once, however many workers saw its lease run out.
+    UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempts_delivery_attempt"),
+    Index("ix_webhook_attempts_endpoint", "endpoint_id", "at"),
+)

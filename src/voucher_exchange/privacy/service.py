@@ -20,6 +20,7 @@ from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.privacy import repository
 from voucher_exchange.trades.models import TERMINAL
+from voucher_exchange.webhooks import service as webhook_service
 
 SETTLED = frozenset({PayoutStatus.EXECUTED.value, PayoutStatus.REJECTED.value})
 
@@ -66,6 +67,7 @@ def erase_account(ctx: Context, user: User, password: str) -> dict[str, int]:
         erased["payout_destinations"] = payout_repo.erase_unused_destinations(
             conn, user.id, repository.destinations_named_by_trades(user.id)
         )
+        erased["webhook_endpoints"] = webhook_service.forget_account(conn, user.id, now)
         audit.record(uow.conn, f"user:{user.id}", "account.erased", user.id, erased, now)
         uow.commit()
     return erased

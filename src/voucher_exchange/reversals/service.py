@@ -27,7 +27,7 @@ from voucher_exchange.reversals import postings
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals.models import AppealOutcome, Chargeback, ChargebackOutcome
 from voucher_exchange.risk import repository as risk_repo
-from voucher_exchange.trades import lifecycle
+from voucher_exchange.trades import lifecycle, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
 
@@ -100,6 +100,8 @@ def _apply(conn: Connection, report: Chargeback, now: datetime, window_days: int
         "owed": {"amount": owed, "currency": trade.currency},
     }
     lifecycle.reverse(conn, trade.id, now, evidence)
+    if owed:
+        publish.receivable_changed(conn, trade.id, "reversal", now)
     risk_repo.label(conn, trade.id, "bad", "reversal", report.reason, now)
     outcome = ChargebackOutcome.REVERSED if liable else ChargebackOutcome.LOSS
     chargeback_repo.settle(conn, report.id, outcome, owed, now)
@@ -184,5 +186,7 @@ def answer_appeal(
                     "appeal_already_answered", "What was owed changed meanwhile; try again."
                 ) from None
     lifecycle.answer_appeal(conn, trade.id, now, reviewer.email, answer.value, note)
+    if answer is AppealOutcome.WRITTEN_OFF and remaining > 0:
+        publish.receivable_changed(conn, trade.id, "write_off", now)
     audit.record(conn, reviewer.email, f"reversal.appeal.{answer.value}", trade.id, {"note": note}, now)
     return answer

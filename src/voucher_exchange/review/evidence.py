@@ -21,7 +21,7 @@ from voucher_exchange.risk import sanctions_customers
 from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import Trade
-from voucher_exchange.trades.service import view
+from voucher_exchange.trades.seller_view import view
 
 HISTORY = 20
 # How long a request to reveal a code (and its approval) stays usable.

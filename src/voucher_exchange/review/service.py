@@ -22,7 +22,7 @@ from voucher_exchange.risk.sanctions_customers import NOT_LISTED_PERSON, clear_a
 from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import DecisionStage, StoredDecision, Trade, TradeMovedOn, TradeStatus
-from voucher_exchange.trades.service import view
+from voucher_exchange.trades.seller_view import view
 
 REVIEW_RULESET = "human"
 # Where an approved trade resumes, by the status it was held from.

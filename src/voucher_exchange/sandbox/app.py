@@ -14,6 +14,7 @@ from voucher_exchange.sandbox.identity import identity_router
 from voucher_exchange.sandbox.issuer import BrandLookup, issuer_router
 from voucher_exchange.sandbox.rail import rail_router
 from voucher_exchange.sandbox.store import SandboxError, SandboxStore
+from voucher_exchange.sandbox.webhooks import ReceiverStore, receiver_router
 
 DB_FILENAME = "sandbox.db"
 
@@ -25,7 +26,7 @@ def create_sandbox_app(
     *,
     clock: Clock | None = None,
 ) -> FastAPI:
-    """The sandboxes, mounted at /issuer, /rail and /identity; state lives in `state_dir`.
+    """The sandboxes, mounted at /issuer, /rail, /identity and /webhooks; state lives in `state_dir`.
 
     `hang_seconds` is how long a "timeout" voucher or account keeps the caller waiting.
     """
@@ -37,6 +38,11 @@ def create_sandbox_app(
         ("/issuer", "Sandbox issuer", issuer_router(store, brands, hang_seconds, clock)),
         ("/rail", "Sandbox payout rail", rail_router(store, hang_seconds)),
         ("/identity", "Sandbox identity vendor", identity_router(clock)),
+        (
+            "/webhooks",
+            "Sandbox webhook receiver",
+            receiver_router(ReceiverStore(state_dir / "webhook-receivers.db", clock), hang_seconds),
+        ),
     )
     for prefix, title, router in services:
         service = FastAPI(title=title)

@@ -29,6 +29,8 @@ from voucher_exchange.trades.models import (
     TradeStatus,
     check_transition,
 )
+from voucher_exchange.trades.publish import status_event, trade_event
+from voucher_exchange.webhooks.models import EventType
 
 S = TradeStatus
 WORKER = "worker"
@@ -44,10 +46,12 @@ def _move(
     note: str | None = None,
     *,
     resume: bool = False,
+    publish: bool = True,
     **values: Any,
 ) -> None:
     check_transition(current, target)
-    if not trade_repo.set_status(conn, trade_id, current, target, now, **values):
+    seller = trade_repo.set_status(conn, trade_id, current, target, now, **values)
+    if seller is None:
         raise TradeMovedOn(trade_id, current)
     trade_repo.add_event(conn, trade_id, current, target, now, actor, note)
     if target in NOTIFY_ON:
@@ -55,12 +59,16 @@ def _move(
         queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)
     if resume:
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+    if publish:
+        # The partner's webhook event, in the same transaction: never lost, never for a rollback.
+        status_event(conn, trade_id, target, now, seller)
 
 
 def receive(conn: Connection, trade_id: str, now: datetime, actor: str) -> None:
     """A new trade was stored as `received`: write its first event and hand it to the worker."""
     trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None)
     queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
+    status_event(conn, trade_id, S.RECEIVED, now)
 
 
 def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
@@ -135,11 +143,15 @@ def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
         now,
         WORKER,
         "the bank refused the transfer; the seller can choose another account",
+        publish=False,
     )
     trade_repo.add_decision(
         conn, trade_id, DecisionStage.PAYOUT, "refused", [PAYOUT_REFUSED], "bank", {}, WORKER, now
     )
     queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{S.FAILED.value}", now)
+    # After the decision, so both events' trade carries why it failed.
+    status_event(conn, trade_id, S.FAILED, now)
+    trade_event(conn, trade_id, EventType.PAYOUT_REFUSED, now)
 
 
 def redirect_payout(conn: Connection, trade_id: str, now: datetime, actor: str, destination_id: str) -> None:
@@ -212,7 +224,8 @@ VOUCHER_REVERSED = "voucher_reversed"
 
 def reverse(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, Any]) -> None:
     """`paid → reversed`: the issuer took the value back; the evidence is kept with the trade."""
-    _move(conn, trade_id, S.PAID, S.REVERSED, now, "issuer", f"reversed by the issuer: {evidence['reason']}")
+    note = f"reversed by the issuer: {evidence['reason']}"
+    _move(conn, trade_id, S.PAID, S.REVERSED, now, "issuer", note, publish=False)
     trade_repo.add_decision(
         conn,
         trade_id,
@@ -224,6 +237,7 @@ def reverse(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, 
         "issuer",
         now,
     )
+    status_event(conn, trade_id, S.REVERSED, now)  # after the evidence: the event's trade shows it
 
 
 def record_appeal(conn: Connection, trade_id: str, now: datetime, seller: str, note: str) -> None:

@@ -16,7 +16,7 @@ from voucher_exchange.notifications import service as notifications
 from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
-from voucher_exchange.trades.service import view
+from voucher_exchange.trades.seller_view import view
 
 
 def notify_trade(ctx: Context, ref: str) -> None:

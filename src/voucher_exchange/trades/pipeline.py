@@ -56,7 +56,7 @@ from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
-from voucher_exchange.trades import lifecycle, postings
+from voucher_exchange.trades import lifecycle, postings, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -376,6 +376,7 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
         except InsufficientFunds:
             # Another trade of this seller settled the debt first: read it again.
             raise TradeMovedOn(trade.id, S.CREDITED) from None
+        publish.receivable_changed(conn, trade.id, "netting", now)
     rest = trade.payout.amount - offset
     if not rest:
         lifecycle.settle_by_netting(conn, trade.id, now)

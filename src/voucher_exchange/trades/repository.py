@@ -134,8 +134,9 @@ def set_status(
     target: TradeStatus,
     now: datetime,
     **values: Any,
-) -> bool:
-    """`UPDATE … WHERE status = expected`; False if someone moved it first. Lifecycle only.
+) -> str | None:
+    """`UPDATE … WHERE status = expected … RETURNING user_id`: the seller's id, or None if someone
+    moved it first. Lifecycle only (which tells the seller's webhooks without reading the trade).
 
     The statement is built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
@@ -146,7 +147,8 @@ def set_status(
         statement = _SET_STATUS[shape] = _set_status(shape)
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
-    return bool(conn.execute(statement, params).rowcount)
+    seller: str | None = conn.execute(statement, params).scalar_one_or_none()
+    return seller
 
 
 def _set_status(columns: tuple[str, ...]) -> Update:
@@ -159,6 +161,7 @@ def _set_status(columns: tuple[str, ...]) -> Update:
             updated_at=bindparam("now"),
             **{column: bindparam(f"new_{column}") for column in columns},
         )
+        .returning(trades.c.user_id)
     )
 
 

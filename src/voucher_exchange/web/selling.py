@@ -21,7 +21,7 @@ from voucher_exchange.quotes import service as quotes
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.security import throttle
-from voucher_exchange.trades import batch
+from voucher_exchange.trades import batch, seller_view
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.web import forms
@@ -187,7 +187,7 @@ def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
     review_minutes = None
     if any(ln.status == TradeStatus.IN_REVIEW.value for ln in lines):
         with v.ctx.uow(readonly=True) as uow:
-            review_minutes = trade_service.expected_review_minutes(uow.conn)
+            review_minutes = seller_view.expected_review_minutes(uow.conn)
     return {"batch": stored, "results": rendered, "waiting": waiting, "review_minutes": review_minutes}
 
 

@@ -42,6 +42,8 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.batch import BATCH_SUMMARY
 from voucher_exchange.trades.models import NOTIFY_TRADE, PROCESS_TRADE
 from voucher_exchange.trades.notices import notify_batch, notify_trade
+from voucher_exchange.webhooks.delivery import deliver, mail_disabled
+from voucher_exchange.webhooks.models import DELIVER, MAIL_DISABLED
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
@@ -89,6 +91,8 @@ HANDLERS: dict[str, JobKind] = {
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
+    DELIVER: JobKind(deliver),
+    MAIL_DISABLED: JobKind(mail_disabled),
 }
 RECURRING_REF = "default"
 

@@ -14,7 +14,7 @@ from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import service as review_service
 from voucher_exchange.trades.models import TradeStatus
-from voucher_exchange.trades.service import view
+from voucher_exchange.trades.seller_view import view
 
 router = APIRouter()
 

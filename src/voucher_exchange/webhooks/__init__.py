@@ -1,0 +1,1 @@
+"""Webhooks: a seller's endpoints, the events written with the facts, and their signed delivery."""
