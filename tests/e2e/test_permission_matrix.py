@@ -37,6 +37,7 @@ from voucher_exchange.api.routes import webhooks as api_webhooks
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.web import (
     account_security,
+    developer_endpoints,
     developers,
     operator,
     reconciliation,
@@ -306,6 +307,33 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("POST", "/account/developers/keys", {"name": "x"}, row(LOGIN, 422, 422, 422, 403, 403, 422)),
     ("POST", "/account/developers/keys/" + GHOST + "/roll", {}, row(LOGIN, 404, 404, 404, 403, 403, 404)),
     ("POST", "/account/developers/keys/" + GHOST + "/revoke", {}, row(LOGIN, 404, 404, 404, 403, 403, 404)),
+    # Endpoints: {webhook} is the seller's own; refused requests (no event, a bad time) make nothing.
+    ("GET", "/account/developers/endpoints/{webhook}", None, row(LOGIN, 200, 404, 404, 403, 403, 404)),
+    ("POST", "/account/developers/endpoints", {"url": "x"}, row(LOGIN, 422, 422, 422, 403, 403, 422)),
+    (
+        "POST",
+        "/account/developers/endpoints/" + GHOST + "/test",
+        {},
+        row(LOGIN, 404, 404, 404, 403, 403, 404),
+    ),
+    (
+        "POST",
+        "/account/developers/endpoints/{webhook}/rotate-secret",
+        {"overlap_hours": "never"},
+        row(LOGIN, 422, 404, 404, 403, 403, 404),
+    ),
+    (
+        "POST",
+        "/account/developers/endpoints/{webhook}/replay",
+        {"since": "not a time"},
+        row(LOGIN, 422, 404, 404, 403, 403, 404),
+    ),
+    (
+        "POST",
+        "/account/developers/endpoints/" + GHOST + "/delete",
+        {},
+        row(LOGIN, 404, 404, 404, 403, 403, 404),
+    ),
     (
         "POST",
         "/account/identity",
@@ -495,6 +523,7 @@ def test_the_table_covers_every_route() -> None:
                 p.replace("{trade}", "{id}")
                 .replace("{quote}", "{id}")
                 .replace("{refused}", "{id}")
+                .replace("{webhook}", "{id}")
                 .replace("{token}", "{id}"),
             )
             .replace("/cultureland", "/{slug}")
@@ -514,6 +543,7 @@ def test_the_table_covers_every_route() -> None:
         web_recovery,
         account_security,
         developers,
+        developer_endpoints,
         web_two_factor,
     ):
         for route in module.router.routes:
@@ -525,7 +555,15 @@ def test_the_table_covers_every_route() -> None:
 
     api_served = {
         (method, re.sub(r"\{[a-z_]+\}", "{id}", route.path))  # type: ignore[attr-defined]
-        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts, api_api_keys, api_webhooks)
+        for module in (
+            api_accounts,
+            api_catalog,
+            api_staff,
+            api_trades,
+            api_receipts,
+            api_api_keys,
+            api_webhooks,
+        )
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
     }

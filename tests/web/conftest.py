@@ -7,15 +7,17 @@ serves every test here; each test gets a fresh browser context (no shared cookie
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support.exchange import Exchange, running_exchange
+from tests.support.exchange import Api, Exchange, new_account, running_exchange
 from voucher_exchange.notifications.local import Inbox, start_local_smtp
 
 CHROMIUM = os.environ.get("VX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -125,3 +127,51 @@ def screenshot(page: Page, name: str) -> None:
     folder = Path(SCREENSHOTS)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+PAGE = "/account/developers"
+
+
+def csrf_of(client: httpx.Client, path: str) -> str:
+    """The CSRF token in the forms of `path`, as this client sees it."""
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+@dataclass
+class WebAccount:
+    """A signed-up account, signed in to the site over plain HTTP (the developers page's tests)."""
+
+    api: Api
+    web: httpx.Client
+    user_id: str
+
+    def csrf(self) -> str:
+        return csrf_of(self.web, PAGE)
+
+    def create(self, **fields: str | list[str]) -> httpx.Response:
+        """Post the developers page's key form (a key named "shop" that may read trades, unless told)."""
+        data = {"name": "shop", "scopes": ["trades:read"], "csrf_token": self.csrf()} | fields
+        return self.web.post(PAGE + "/keys", data=data)
+
+
+@pytest.fixture
+def accounts(site: Site) -> Iterator[Callable[..., WebAccount]]:
+    """Open accounts signed in over HTTP, in a language (`en` unless told); closed afterwards."""
+    opened: list[httpx.Client] = []
+
+    def open_account(lang: str = "en") -> WebAccount:
+        api, email = new_account(site.exchange)
+        web = httpx.Client(base_url=site.url, timeout=20, cookies={"vx_lang": lang})
+        opened.append(web)
+        token = csrf_of(web, "/login")
+        signed = web.post(
+            "/login", data={"email": email, "password": "correct-horse-battery", "csrf_token": token}
+        )
+        assert signed.status_code == 303, signed.text
+        return WebAccount(api, web, api.get("/me").json()["id"])
+
+    yield open_account
+    for client in opened:
+        client.close()

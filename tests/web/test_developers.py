@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -17,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.support.exchange import Api, new_account
-from tests.web.conftest import Site
+from tests.support.exchange import new_account
+from tests.web.conftest import PAGE, Site, WebAccount
 from tests.web.test_hostile_forms import FORMS, text
 from tests.web.test_security import _csrf, _log_in
 from voucher_exchange.apikeys.models import Scope
@@ -26,38 +25,8 @@ from voucher_exchange.db.schema import api_keys
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
 PASSWORD = "correct-horse-battery"
-PAGE = "/account/developers"
+Accounts = Callable[..., WebAccount]
 SECRET = re.compile(r"vxk_[A-Za-z0-9_-]{20,}")
-
-
-@dataclass
-class WebAccount:
-    api: Api
-    web: httpx.Client
-    user_id: str
-
-    def csrf(self) -> str:
-        return _csrf(self.web, PAGE)
-
-    def create(self, **fields: str | list[str]) -> httpx.Response:
-        data = {"name": "shop", "scopes": ["trades:read"], "csrf_token": self.csrf()} | fields
-        return self.web.post(PAGE + "/keys", data=data)
-
-
-@pytest.fixture
-def accounts(site: Site) -> Iterator[object]:
-    opened: list[httpx.Client] = []
-
-    def open_account(lang: str = "en") -> WebAccount:
-        api, email = new_account(site.exchange)
-        web = httpx.Client(base_url=site.url, timeout=20, cookies={"vx_lang": lang})
-        opened.append(web)
-        assert _log_in(web, email, PASSWORD).status_code == 303
-        return WebAccount(api, web, api.get("/me").json()["id"])
-
-    yield open_account
-    for client in opened:
-        client.close()
 
 
 def _key_count(site: Site, user_id: str) -> int:
@@ -78,7 +47,7 @@ def _secret(page: httpx.Response) -> str:
     return found[0]
 
 
-def test_a_key_made_on_the_page_is_shown_once_and_works_on_the_api(site: Site, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_made_on_the_page_is_shown_once_and_works_on_the_api(site: Site, accounts: Accounts) -> None:
     me = accounts()
     assert me.web.get(PAGE).status_code == 200
     made = me.create(
@@ -120,7 +89,7 @@ def test_a_key_made_on_the_page_is_shown_once_and_works_on_the_api(site: Site, a
 )
 def test_a_refused_key_shows_why_keeps_what_was_typed_and_creates_nothing(
     site: Site,
-    accounts,  # type: ignore[no-untyped-def]
+    accounts: Accounts,
     fields: dict[str, str | list[str]],
     status: int,
     message: str,
@@ -135,7 +104,7 @@ def test_a_refused_key_shows_why_keeps_what_was_typed_and_creates_nothing(
     assert _key_count(site, me.user_id) == 0
 
 
-def test_a_refusal_reads_in_korean(site: Site, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_a_refusal_reads_in_korean(site: Site, accounts: Accounts) -> None:
     me = accounts("ko")
     assert "<h1>개발자</h1>" in me.web.get(PAGE).text
     refused = me.create(scopes=[])
@@ -144,7 +113,7 @@ def test_a_refusal_reads_in_korean(site: Site, accounts) -> None:  # type: ignor
     assert _key_count(site, me.user_id) == 0
 
 
-def test_every_form_needs_our_csrf_token(site: Site, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_every_form_needs_our_csrf_token(site: Site, accounts: Accounts) -> None:
     me = accounts()
     secret = _secret(me.create())
     key_id = me.api.get("/api-keys").json()["api_keys"][0]["id"]
@@ -162,7 +131,7 @@ def test_every_form_needs_our_csrf_token(site: Site, accounts) -> None:  # type:
         assert program.get("/trades").status_code == 200
 
 
-def test_another_sellers_key_answers_as_if_it_did_not_exist(site: Site, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_another_sellers_key_answers_as_if_it_did_not_exist(site: Site, accounts: Accounts) -> None:
     owner, other = accounts(), accounts()
     secret = _secret(owner.create())
     key_id = owner.api.get("/api-keys").json()["api_keys"][0]["id"]
@@ -178,7 +147,7 @@ def test_another_sellers_key_answers_as_if_it_did_not_exist(site: Site, accounts
         assert program.get("/trades").status_code == 200
 
 
-def test_rolling_shows_the_new_key_once_and_revoking_stops_it_at_once(site: Site, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_rolling_shows_the_new_key_once_and_revoking_stops_it_at_once(site: Site, accounts: Accounts) -> None:
     me = accounts()
     first = _secret(me.create(name="nightly"))
     first_id = me.api.get("/api-keys").json()["api_keys"][0]["id"]

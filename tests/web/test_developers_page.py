@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.support.exchange import new_account
+from tests.support.polling import poll_until
 from tests.web.conftest import PHONE, Site, screenshot
 from tests.web.flows import log_in
 from tests.web.test_axe import violations
@@ -112,6 +114,58 @@ def test_a_seller_makes_a_key_sees_it_once_rolls_and_revokes_it_in_korean(phone_
     _clean(page, "revoked, with the past keys open")
     with _program(site, rolled) as gone:
         assert gone.get("/trades").status_code == 401
+
+
+def test_a_seller_adds_an_endpoint_and_sees_a_test_event_in_its_log_in_korean(
+    phone_ko: Page, site: Site
+) -> None:
+    page = phone_ko
+    _, email = new_account(site.exchange)
+    log_in(page, email)
+    page.goto("/account/developers")
+    assert page.inner_text("#no-endpoints") == "아직 엔드포인트가 없습니다."
+    receiver = site.exchange.sandbox("POST", "/webhooks/receivers", {}).json()
+
+    # Refused: no event chosen. Nothing is made, the URL typed stays.
+    page.fill("#endpoint-url", receiver["url"])
+    page.click("#add-endpoint")
+    page.wait_for_selector("#endpoint-error")
+    assert "이벤트" in page.inner_text("#endpoint-error")
+    assert page.input_value("#endpoint-url") == receiver["url"]
+    _clean(page, "refused: no event")
+
+    page.check("#event-trade-paid")
+    page.check("#event-trade-received")
+    page.click("#add-endpoint")
+    page.wait_for_selector("#new-secret-value")
+    secret = page.input_value("#new-secret-value")
+    assert secret.startswith("whsec_")
+    assert page.inner_text("#new-secret-title") == "엔드포인트 서명 비밀값"
+    assert page.inner_text("#no-deliveries") == "아직 보낸 것이 없습니다."
+    _clean(page, "the endpoint's secret, shown once")
+
+    page.reload()
+    assert page.locator("#new-secret-value").count() == 0 and secret not in page.content()
+    page.click("#send-test")
+    page.wait_for_selector("#endpoint-notice")
+    assert "테스트 이벤트" in page.inner_text("#endpoint-notice")
+    # The worker delivers it at once; the log shows the attempt once reloaded.
+    poll_until(
+        lambda: page.reload() or page.locator("tr.attempt[data-type='webhook.test']").count() == 1,
+        20,
+        what="the test event in the delivery log",
+    )
+    result = page.inner_text("tr.attempt[data-type='webhook.test'] .result")
+    assert result == "전송됨 (200)"
+    screenshot(page, "developers-endpoint-log-ko")
+    _clean(page, "the delivery log")
+    arrived = site.exchange.sandbox("GET", f"/webhooks/receivers/{receiver['id']}/deliveries").json()
+    assert [json.loads(d["body"])["type"] for d in arrived["deliveries"]] == ["webhook.test"]
+
+    # The developers page lists it; the endpoint's page is one tap away.
+    page.goto("/account/developers")
+    assert page.inner_text(".endpoint-row .endpoint-status") == "이벤트 받는 중"
+    _clean(page, "one key-less account with an endpoint")
 
 
 def test_the_developers_page_passes_axe_in_english_too(browser: Browser, site: Site) -> None:

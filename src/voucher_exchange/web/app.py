@@ -14,6 +14,7 @@ from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.web import (
     account_security,
+    developer_endpoints,
     developers,
     labels,
     operator,
@@ -95,6 +96,7 @@ def mount(app: FastAPI) -> None:
         recovery.router,
         account_security.router,
         developers.router,
+        developer_endpoints.router,
         two_factor.router,
         selling.router,
         receipts.router,

@@ -1,4 +1,5 @@
-"""The seller's developers page: API keys for the programs that act for the account.
+"""The seller's developers page: API keys for the programs that act for the account, and the
+webhook endpoints we send events to (their own pages: web/developer_endpoints.py).
 
 A new key's secret is shown once, on the page the creating (or rolling) POST answers with:
 never in a URL, never stored, never logged. The page's script then replaces the address with
@@ -26,6 +27,8 @@ from voucher_exchange.security.input_policy import single_line
 from voucher_exchange.web.refusals import on_refusal
 from voucher_exchange.web.render import page, redirect
 from voucher_exchange.web.session import Page, Visitor, check_csrf
+from voucher_exchange.webhooks import service as webhooks
+from voucher_exchange.webhooks.models import EventType
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 PATH = "/account/developers"
@@ -52,8 +55,33 @@ OVERLAPS = {
     "24": N_("Keep the old key working for 24 hours"),
     "168": N_("Keep the old key working for 7 days"),
 }
+SECRET_OVERLAPS = {
+    "0": N_("Stops signing now"),
+    "1": N_("Signs too for 1 hour"),
+    "24": N_("Signs too for 24 hours"),
+    "168": N_("Signs too for 7 days"),
+}
 DEFAULT_OVERLAP = "24"
-DONE = {"revoked": N_("The key was revoked. Programs using it are refused from now on.")}
+# What each event means, in the reader's words (the type itself is shown as code).
+EVENTS = {
+    EventType.TRADE_RECEIVED: N_("A trade was accepted for processing"),
+    EventType.TRADE_IN_REVIEW: N_("A trade waits for a person to decide"),
+    EventType.TRADE_PAID: N_("A trade was paid"),
+    EventType.TRADE_REJECTED: N_("A trade was refused"),
+    EventType.TRADE_CANCELLED: N_("A trade was cancelled"),
+    EventType.TRADE_FAILED: N_("A trade stopped and needs someone to act"),
+    EventType.TRADE_REVERSED: N_("The issuer took a paid voucher's value back"),
+    EventType.PAYOUT_REFUSED: N_("The bank refused a payout"),
+    EventType.RECEIVABLE_CHANGED: N_("What you owe after a reversal changed"),
+}
+DISABLED_BECAUSE = {
+    "gone": N_("Disabled: it answered 410 Gone. Add it again to receive events."),
+    "failing": N_("Disabled: every delivery failed for three days. Add it again to receive events."),
+}
+DONE = {
+    "revoked": N_("The key was revoked. Programs using it are refused from now on."),
+    "endpoint_deleted": N_("The endpoint was deleted. Nothing more is sent to it."),
+}
 
 
 def seller_only(v: Visitor) -> User:
@@ -76,6 +104,7 @@ def show(v: Visitor, status: int = 200, **values: Any) -> Response:
     user = v.seller()
     allowed = _may_integrate(user)
     keys = api_keys.list_keys(v.ctx, user) if allowed else []
+    endpoints = webhooks.list_own(v.ctx, user) if allowed else []
     now = v.ctx.clock.now()
     return page(
         v,
@@ -88,6 +117,9 @@ def show(v: Visitor, status: int = 200, **values: Any) -> Response:
         lifetimes=LIFETIMES,
         overlaps=OVERLAPS,
         default_overlap=DEFAULT_OVERLAP,
+        endpoints=endpoints,
+        events=EVENTS,
+        disabled_because=DISABLED_BECAUSE,
         api_base=str(v.request.base_url).rstrip("/") + "/api/v1",
         **values,
     )
@@ -95,7 +127,7 @@ def show(v: Visitor, status: int = 200, **values: Any) -> Response:
 
 @router.get(PATH)
 def developers(v: Page, notice: str = "") -> Response:
-    """API keys: create, roll, revoke, and when each was last used."""
+    """API keys (create, roll, revoke, when each was last used) and webhook endpoints."""
     known = DONE.get(notice)
     return show(v, done=i18n.gettext(v.lang, known) if known else "")
 
@@ -144,7 +176,9 @@ def roll_key(v: Page, key_id: str, overlap_hours: Choice = DEFAULT_OVERLAP) -> R
     user = seller_only(v)
     on_refusal(v, lambda refused: show(v, status=refused.status, list_error=refused.message))
     if overlap_hours not in OVERLAPS:
-        raise InvalidInput("overlap_invalid", "Choose how long the old key keeps working.", "overlap_hours")
+        raise InvalidInput(
+            "overlap_invalid", "Choose how long the old key or secret keeps working.", "overlap_hours"
+        )
     made = api_keys.roll_key(v.ctx, user, key_id[:36], timedelta(hours=int(overlap_hours)))
     return show(v, status=201, made=made, made_how="rolled")
 

@@ -215,12 +215,21 @@ ERRORS.update(
             "Allowed addresses are up to 20 networks such as 203.0.113.0/24 or 2001:db8::/32."
         ),
         "invalid_expiry": N_("Choose when the key expires."),
-        "overlap_invalid": N_("Choose how long the old key keeps working."),
+        "overlap_invalid": N_("Choose how long the old key or secret keeps working."),
         "too_many_api_keys": N_("An account may hold 25 working keys. Revoke one first."),
         "api_key_unknown": N_("There is no such API key of yours."),
         "api_key_inactive": N_(
             "This key was revoked, has expired or was already rolled: roll its successor."
         ),
+        "webhook_url_not_allowed": N_(
+            "Give a public https URL such as https://example.com/webhooks: no user name or password, "
+            "a host name that resolves, and no private, loopback or link-local address."
+        ),
+        "webhook_event_unknown": N_("Choose at least one event from the list."),
+        "webhook_endpoint_limit": N_("An account may have 10 endpoints. Delete one first."),
+        "webhook_endpoint_unknown": N_("There is no such webhook endpoint."),
+        "webhook_endpoint_disabled": N_("This endpoint is disabled. Add it again to receive events."),
+        "replay_since_invalid": N_("Enter a date and time in the past, like 2026-12-07 09:30."),
         "developers_sellers_only": N_(
             "API keys and webhooks are for selling accounts. Use a personal account to integrate."
         ),
