@@ -509,7 +509,15 @@ def test_the_table_covers_every_route() -> None:
 
     api_served = {
         (method, re.sub(r"\{[a-z_]+\}", "{id}", route.path))  # type: ignore[attr-defined]
-        for module in (api_accounts, api_catalog, api_staff, api_trades, api_receipts, api_api_keys, api_webhooks)
+        for module in (
+            api_accounts,
+            api_catalog,
+            api_staff,
+            api_trades,
+            api_receipts,
+            api_api_keys,
+            api_webhooks,
+        )
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
     }
