@@ -10,6 +10,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -368,3 +369,31 @@ def test_a_retried_create_or_rotation_does_it_once_and_never_replays_the_secret(
     with exchange.ctx.uow(readonly=True) as uow:
         stored = uow.conn.execute(select(idempotency_keys.c.response_body)).scalars().all()
     assert not any("whsec_" in json.dumps(b) for b in stored)
+
+
+def test_a_partner_key_sells_and_its_endpoint_receives_the_signed_events(
+    exchange: Exchange, partner: Partner
+) -> None:
+    """Issue 23's acceptance: a program with a scoped key registers its endpoint, sells a voucher,
+    and receives `trade.received` and `trade.paid`, each verified by the official library."""
+    seller = make_seller(exchange)
+    scopes = ["quotes:write", "trades:write", "trades:read", "webhooks:manage"]
+    made = seller.api.post("/api-keys", {"name": "partner program", "scopes": scopes})
+    assert made.status_code == 201, made.text
+    program = replace(seller, api=exchange.client(made.json()["key"]))
+    name = f"key-{uuid.uuid4().hex[:8]}"
+    endpoint = _endpoint(program, partner.path(name), ["trade.received", "trade.paid"])
+
+    trade_id = program.sell(exchange.mint("cultureland", 50000))
+    program.api.wait_for(trade_id, {"paid"})
+    events = [_verified(a, endpoint["secret"]) for a in partner.wait(name, 2)]
+    assert sorted(e["type"] for e in events) == ["trade.paid", "trade.received"]
+    assert {e["data"]["trade"]["id"] for e in events} == {trade_id}
+
+    # A key without webhooks:manage touches no endpoint.
+    narrow = seller.api.post("/api-keys", {"name": "reader", "scopes": ["trades:read"]}).json()["key"]
+    refused = exchange.client(narrow).post(
+        "/webhook-endpoints", {"url": partner.path("x"), "events": ["trade.paid"]}
+    )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "insufficient_scope")
+    assert [e["id"] for e in seller.api.get("/webhook-endpoints").json()["endpoints"]] == [endpoint["id"]]
