@@ -75,8 +75,12 @@ def run(
     method_path: str,
     body: Any,
     work: Callable[[UnitOfWork], Result],
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Result:
     """Do `work` in one transaction, at most once per (user, key); retry what cannot have been stored.
+
+    `keep` says what of the response is stored for a retry (default: all of it): a response
+    holding a secret shown once (a webhook signing secret) is stored without it.
 
     Deadlocks, lock timeouts and a connection lost before COMMIT rolled everything back:
     the work runs again. A connection lost during COMMIT (`CommitOutcomeUnknown`) runs
@@ -85,7 +89,7 @@ def run(
     """
     for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
         try:
-            return _run_once(ctx, user_id, key, method_path, body, work)
+            return _run_once(ctx, user_id, key, method_path, body, work, keep)
         except CommitOutcomeUnknown:
             if key is None or attempt == TRANSIENT_ATTEMPTS:
                 raise
@@ -128,6 +132,7 @@ def _run_once(
     method_path: str,
     body: Any,
     work: Callable[[UnitOfWork], Result],
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Result:
     if key is None:
         with ctx.uow() as uow:
@@ -141,7 +146,8 @@ def _run_once(
             if stored is not None:
                 return stored
             status, response = work(uow)
-            _store(uow, user_id, key, method_path, request_hash, (status, response), ctx)
+            kept = keep(response) if keep is not None else response
+            _store(uow, user_id, key, method_path, request_hash, (status, kept), ctx)
             uow.commit()
             return status, response
     except (IntegrityError, DomainError):

@@ -7,19 +7,22 @@ checked with the official Standard Webhooks library (`standardwebhooks`, pinned 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from tests.support.exchange import Exchange, Seller, make_seller
 from tests.support.partner import Arrival, Partner, partner_server
 from tests.support.polling import poll_until
 from voucher_exchange.accounts import repository as account_repo
-from voucher_exchange.db.schema import webhook_endpoints, webhook_events
+from voucher_exchange.db.schema import idempotency_keys, webhook_endpoints, webhook_events
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import service as trade_service
 
@@ -341,3 +344,56 @@ def test_workers_delivering_together_send_each_attempt_once(exchange: Exchange, 
     )
     ids = [a.headers["webhook-id"] for a in partner.at(name)]
     assert sorted(ids) == sorted(sent)
+
+
+def test_a_retried_create_or_rotation_does_it_once_and_never_replays_the_secret(exchange: Exchange) -> None:
+    seller = make_seller(exchange)
+    receiver = exchange.sandbox("POST", "/webhooks/receivers", {}).json()
+    body = {"url": receiver["url"], "events": ["trade.paid"]}
+    key = {"Idempotency-Key": f"create-{uuid.uuid4().hex}"}
+
+    first = seller.api.post("/webhook-endpoints", body, headers=key)
+    assert first.status_code == 201 and first.json()["secret"].startswith("whsec_")
+    again = seller.api.post("/webhook-endpoints", body, headers=key)
+    assert (again.status_code, again.json()) == (201, first.json() | {"secret": None})
+    other = seller.api.post("/webhook-endpoints", {**body, "events": ["trade.received"]}, headers=key)
+    assert (other.status_code, other.json()["error"]["code"]) == (409, "idempotency_key_reused")
+    assert [e["id"] for e in seller.api.get("/webhook-endpoints").json()["endpoints"]] == [first.json()["id"]]
+
+    endpoint = first.json()["id"]
+    rotate = {"Idempotency-Key": f"rotate-{uuid.uuid4().hex}"}
+    rotated = seller.api.post(f"/webhook-endpoints/{endpoint}/rotate-secret", {}, headers=rotate)
+    assert rotated.status_code == 201 and rotated.json()["secret"].startswith("whsec_")
+    retried = seller.api.post(f"/webhook-endpoints/{endpoint}/rotate-secret", {}, headers=rotate)
+    assert (retried.status_code, retried.json()) == (201, {"secret": None})
+    with exchange.ctx.uow(readonly=True) as uow:
+        stored = uow.conn.execute(select(idempotency_keys.c.response_body)).scalars().all()
+    assert not any("whsec_" in json.dumps(b) for b in stored)
+
+
+def test_a_partner_key_sells_and_its_endpoint_receives_the_signed_events(
+    exchange: Exchange, partner: Partner
+) -> None:
+    """Issue 23's acceptance: a program with a scoped key registers its endpoint, sells a voucher,
+    and receives `trade.received` and `trade.paid`, each verified by the official library."""
+    seller = make_seller(exchange)
+    scopes = ["quotes:write", "trades:write", "trades:read", "webhooks:manage"]
+    made = seller.api.post("/api-keys", {"name": "partner program", "scopes": scopes})
+    assert made.status_code == 201, made.text
+    program = replace(seller, api=exchange.client(made.json()["key"]))
+    name = f"key-{uuid.uuid4().hex[:8]}"
+    endpoint = _endpoint(program, partner.path(name), ["trade.received", "trade.paid"])
+
+    trade_id = program.sell(exchange.mint("cultureland", 50000))
+    program.api.wait_for(trade_id, {"paid"})
+    events = [_verified(a, endpoint["secret"]) for a in partner.wait(name, 2)]
+    assert sorted(e["type"] for e in events) == ["trade.paid", "trade.received"]
+    assert {e["data"]["trade"]["id"] for e in events} == {trade_id}
+
+    # A key without webhooks:manage touches no endpoint.
+    narrow = seller.api.post("/api-keys", {"name": "reader", "scopes": ["trades:read"]}).json()["key"]
+    refused = exchange.client(narrow).post(
+        "/webhook-endpoints", {"url": partner.path("x"), "events": ["trade.paid"]}
+    )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "insufficient_scope")
+    assert [e["id"] for e in seller.api.get("/webhook-endpoints").json()["endpoints"]] == [endpoint["id"]]

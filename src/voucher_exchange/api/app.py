@@ -69,7 +69,14 @@ def create_app(
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
-    for router in (accounts.router, catalog.router, trades.router, staff.router, api_keys.router, webhooks.router):
+    for router in (
+        accounts.router,
+        catalog.router,
+        trades.router,
+        staff.router,
+        api_keys.router,
+        webhooks.router,
+    ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.well_known)

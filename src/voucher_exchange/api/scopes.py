@@ -36,7 +36,7 @@ KEY_SCOPES: dict[Route, Scope] = {
     _api("GET", "/trades/{trade_id}"): Scope.TRADES_READ,
     _api("GET", "/trades/{trade_id}/receipt"): Scope.RECEIPTS_READ,
     _api("GET", "/me/payout-destinations"): Scope.PAYOUT_DESTINATIONS_READ,
-    # Webhook endpoints (issue 23, item 3): decided here before they are served.
+    # Webhook endpoints (issue 23, item 3).
     _api("POST", "/webhook-endpoints"): Scope.WEBHOOKS_MANAGE,
     _api("GET", "/webhook-endpoints"): Scope.WEBHOOKS_MANAGE,
     _api("GET", "/webhook-endpoints/{endpoint_id}"): Scope.WEBHOOKS_MANAGE,
@@ -44,6 +44,7 @@ KEY_SCOPES: dict[Route, Scope] = {
     _api("POST", "/webhook-endpoints/{endpoint_id}/rotate-secret"): Scope.WEBHOOKS_MANAGE,
     _api("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): Scope.WEBHOOKS_MANAGE,
     _api("POST", "/webhook-endpoints/{endpoint_id}/replay"): Scope.WEBHOOKS_MANAGE,
+    _api("POST", "/webhook-endpoints/{endpoint_id}/test"): Scope.WEBHOOKS_MANAGE,
 }
 
 SESSION_ONLY: frozenset[Route] = frozenset(
@@ -78,9 +79,6 @@ NO_CREDENTIAL: frozenset[Route] = frozenset(
         _api("GET", "/brands"),
     }
 )
-
-# Contract routes a later change will serve; the architecture test lets these be in the table unserved.
-NOT_YET_SERVED_PREFIX = API_PREFIX + "/webhook-endpoints"
 
 
 def required_scope(route: Route) -> Scope | None:

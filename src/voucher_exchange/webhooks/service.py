@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
 from voucher_exchange.context import Context
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import InvalidInput, NotFound
 from voucher_exchange.webhooks import events, signing
 from voucher_exchange.webhooks import repository as repo
@@ -54,14 +56,19 @@ def _checked_events(wanted: list[str]) -> list[str]:
     return sorted(set(wanted))
 
 
-def create(ctx: Context, user: User, cmd: NewEndpoint) -> dict[str, Any]:
-    """Add an endpoint; the answer carries its signing secret, the only time it is shown."""
+def create(ctx: Context, user: User, cmd: NewEndpoint, key: str | None = None) -> dict[str, Any]:
+    """Add an endpoint; the answer carries its signing secret, the only time it is shown.
+
+    Under an `Idempotency-Key` a retry answers with the same endpoint and `secret: null`: the
+    secret is never stored where a replay could show it (rotate it if the first answer was lost).
+    """
     chosen = _checked_events(cmd.events)
     assert ctx.webhooks is not None
     ctx.webhooks.check_url(cmd.url)  # resolves the host: before the transaction opens
     secret = signing.new_secret()
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+
+    def work(uow: UnitOfWork) -> idempotency.Result:
         if len(repo.endpoints_of(uow.conn, user.id)) >= MAX_ENDPOINTS:
             raise InvalidInput(
                 "webhook_endpoint_limit", f"An account can have at most {MAX_ENDPOINTS} endpoints.", "url"
@@ -70,9 +77,17 @@ def create(ctx: Context, user: User, cmd: NewEndpoint) -> dict[str, Any]:
         enc = ctx.vault.encrypt(secret.encode(), secret_context(endpoint_id))
         repo.add_endpoint(uow.conn, endpoint_id, user.id, cmd.url, chosen, cmd.description, enc, now)
         found = repo.endpoint(uow.conn, endpoint_id)
-        uow.commit()
-    assert found is not None
-    return found.public() | {"secret": secret}
+        assert found is not None
+        return 201, found.public() | {"secret": secret}
+
+    body = {"url": cmd.url, "events": chosen, "description": cmd.description}
+    _, answer = idempotency.run(ctx, user.id, key, "POST /webhook-endpoints", body, work, _without_secret)
+    return answer
+
+
+def _without_secret(answer: dict[str, Any]) -> dict[str, Any]:
+    """What a retry under the same Idempotency-Key is answered: all but the secret."""
+    return answer | {"secret": None}
 
 
 def _own(ctx: Context, user: User, endpoint_id: str, conn: Any) -> Endpoint:
@@ -102,8 +117,14 @@ def delete(ctx: Context, user: User, endpoint_id: str) -> None:
         uow.commit()
 
 
-def rotate_secret(ctx: Context, user: User, endpoint_id: str, overlap_hours: int | None) -> str:
-    """A new secret; the old one keeps signing too (two signatures) for `overlap_hours` (default 24)."""
+def rotate_secret(
+    ctx: Context, user: User, endpoint_id: str, overlap_hours: int | None, key: str | None = None
+) -> str | None:
+    """A new secret; the old one keeps signing too (two signatures) for `overlap_hours` (default 24).
+
+    A retry under the same `Idempotency-Key` rotates nothing more and answers None: the new
+    secret is shown once (rotate again, with a new key, if the first answer was lost).
+    """
     hours = DEFAULT_OVERLAP_HOURS if overlap_hours is None else overlap_hours
     if not 0 <= hours <= MAX_OVERLAP_HOURS:
         raise InvalidInput(
@@ -111,12 +132,17 @@ def rotate_secret(ctx: Context, user: User, endpoint_id: str, overlap_hours: int
         )
     secret = signing.new_secret()
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+
+    def work(uow: UnitOfWork) -> idempotency.Result:
         found = _own(ctx, user, endpoint_id, uow.conn)
         enc = ctx.vault.encrypt(secret.encode(), secret_context(found.id))
         repo.rotate_secret(uow.conn, found.id, enc, found.secret_enc, now + timedelta(hours=hours), now)
-        uow.commit()
-    return secret
+        return 201, {"secret": secret}
+
+    path = f"POST /webhook-endpoints/{endpoint_id[:64]}/rotate-secret"
+    _, answer = idempotency.run(ctx, user.id, key, path, {"overlap_hours": hours}, work, _without_secret)
+    shown: str | None = answer["secret"]
+    return shown
 
 
 def deliveries(ctx: Context, user: User, endpoint_id: str) -> list[dict[str, Any]]:
@@ -139,44 +165,53 @@ def deliveries(ctx: Context, user: User, endpoint_id: str) -> list[dict[str, Any
     ]
 
 
-def replay(ctx: Context, user: User, endpoint_id: str, since: datetime) -> int:
+def replay(ctx: Context, user: User, endpoint_id: str, since: datetime, key: str | None = None) -> int:
     """Deliver again every stored event since `since` that the endpoint subscribes to or was sent
-    (its test events), with the same event ids; how many."""
+    (its test events), with the same event ids; how many (once per `Idempotency-Key`)."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+
+    def work(uow: UnitOfWork) -> idempotency.Result:
         found = _own(ctx, user, endpoint_id, uow.conn)
         if since > now:
             raise InvalidInput("replay_since_invalid", "Replay starts at a time in the past.", "since")
-        if found.status is not EndpointStatus.ENABLED:
-            raise InvalidInput(
-                "webhook_endpoint_disabled",
-                "This endpoint is disabled; add it again to receive events.",
-                None,
-            )
+        _require_enabled(found)
         # What it subscribes to, and what was sent to it before (its test events).
         since_rows = repo.events_since(uow.conn, user.id, found.id, since)
         chosen = [r for r in since_rows if r.sent_here or found.subscribes(r.type)]
         for row in chosen:
             events.start(uow.conn, found.id, row.id, now)
         uow.after_commit(ctx.wake_workers)
-        uow.commit()
-    return len(chosen)
+        return 202, {"events": len(chosen)}
+
+    path = f"POST /webhook-endpoints/{endpoint_id[:64]}/replay"
+    _, answer = idempotency.run(ctx, user.id, key, path, {"since": iso(since)}, work)
+    count: int = answer["events"]
+    return count
 
 
-def send_test(ctx: Context, user: User, endpoint_id: str) -> str:
-    """A `webhook.test` event to this endpoint only; its event id."""
+def _require_enabled(found: Endpoint) -> None:
+    if found.status is not EndpointStatus.ENABLED:
+        raise InvalidInput(
+            "webhook_endpoint_disabled",
+            "This endpoint is disabled; add it again to receive events.",
+            None,
+        )
+
+
+def send_test(ctx: Context, user: User, endpoint_id: str, key: str | None = None) -> str:
+    """A `webhook.test` event to this endpoint only; its event id (once per `Idempotency-Key`)."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+
+    def work(uow: UnitOfWork) -> idempotency.Result:
         found = _own(ctx, user, endpoint_id, uow.conn)
-        if found.status is not EndpointStatus.ENABLED:
-            raise InvalidInput(
-                "webhook_endpoint_disabled",
-                "This endpoint is disabled; add it again to receive events.",
-                None,
-            )
+        _require_enabled(found)
         event_id = events.record_test(uow.conn, found, now)
         uow.after_commit(ctx.wake_workers)
-        uow.commit()
+        return 202, {"event_id": event_id}
+
+    path = f"POST /webhook-endpoints/{endpoint_id[:64]}/test"
+    _, answer = idempotency.run(ctx, user.id, key, path, {}, work)
+    event_id: str = answer["event_id"]
     return event_id
 
 

@@ -11,21 +11,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 
-from voucher_exchange.api.deps import Ctx, CurrentUser
+from voucher_exchange.api.deps import Ctx, CurrentUser, IdempotencyKey
 from voucher_exchange.api.schemas import ReplayIn, RotateSecretIn, WebhookEndpointIn
 from voucher_exchange.webhooks import service
 
 router = APIRouter()
-SCOPE = "webhooks:manage"
-"""The API-key scope every route of this router needs (checked once keys land)."""
+# An API key needs `webhooks:manage` for every route here (api/scopes.py).
 EndpointId = Annotated[str, Path(max_length=64)]
 
 
 @router.post("/webhook-endpoints", status_code=201)
-def create_endpoint(body: WebhookEndpointIn, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+def create_endpoint(
+    body: WebhookEndpointIn, user: CurrentUser, ctx: Ctx, key: IdempotencyKey = None
+) -> dict[str, Any]:
     """Receive events at a URL; the answer shows the signing secret once."""
     cmd = service.NewEndpoint(url=body.url, events=list(body.events), description=body.description)
-    return service.create(ctx, user, cmd)
+    return service.create(ctx, user, cmd, key)
 
 
 @router.get("/webhook-endpoints")
@@ -49,11 +50,15 @@ def delete_endpoint(endpoint_id: EndpointId, user: CurrentUser, ctx: Ctx) -> Res
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", status_code=201)
 def rotate_secret(
-    endpoint_id: EndpointId, user: CurrentUser, ctx: Ctx, body: RotateSecretIn | None = None
-) -> dict[str, str]:
+    endpoint_id: EndpointId,
+    user: CurrentUser,
+    ctx: Ctx,
+    body: RotateSecretIn | None = None,
+    key: IdempotencyKey = None,
+) -> dict[str, str | None]:
     """A new signing secret; the old one signs too for the overlap (default 24 h)."""
     overlap = body.overlap_hours if body else None
-    return {"secret": service.rotate_secret(ctx, user, endpoint_id, overlap)}
+    return {"secret": service.rotate_secret(ctx, user, endpoint_id, overlap, key)}
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries")
@@ -63,13 +68,17 @@ def deliveries(endpoint_id: EndpointId, user: CurrentUser, ctx: Ctx) -> dict[str
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/replay", status_code=202)
-def replay(endpoint_id: EndpointId, body: ReplayIn, user: CurrentUser, ctx: Ctx) -> JSONResponse:
+def replay(
+    endpoint_id: EndpointId, body: ReplayIn, user: CurrentUser, ctx: Ctx, key: IdempotencyKey = None
+) -> JSONResponse:
     """Deliver again every event since a time (the same event ids)."""
-    count = service.replay(ctx, user, endpoint_id, body.since)
+    count = service.replay(ctx, user, endpoint_id, body.since, key)
     return JSONResponse({"events": count}, status_code=202)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/test", status_code=202)
-def send_test(endpoint_id: EndpointId, user: CurrentUser, ctx: Ctx) -> JSONResponse:
+def send_test(
+    endpoint_id: EndpointId, user: CurrentUser, ctx: Ctx, key: IdempotencyKey = None
+) -> JSONResponse:
     """Send a `webhook.test` event to this endpoint."""
-    return JSONResponse({"event_id": service.send_test(ctx, user, endpoint_id)}, status_code=202)
+    return JSONResponse({"event_id": service.send_test(ctx, user, endpoint_id, key)}, status_code=202)
