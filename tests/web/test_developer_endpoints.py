@@ -193,3 +193,24 @@ def test_rotating_replaying_and_deleting(site: Site, accounts: Accounts) -> None
     assert "The endpoint was deleted." in listed and 'id="no-endpoints"' in listed
     assert me.web.get(here).status_code == 404
     assert _endpoint_count(site, me.user_id) == 0
+
+
+def test_no_secret_shown_once_reaches_the_logs(
+    site: Site, accounts: Accounts, capfd: pytest.CaptureFixture[str]
+) -> None:
+    me = accounts()
+    key = re.search(r"vxk_[A-Za-z0-9_-]{20,}", me.create().text)
+    assert key is not None
+    secret = _one_secret(_add(me, _receiver(site)["url"]))
+    endpoint_id = _endpoint_id(me)
+    me.web.post(f"{ENDPOINTS}/{endpoint_id}/test", data={"csrf_token": me.csrf()})
+    rotated = _one_secret(
+        me.web.post(f"{ENDPOINTS}/{endpoint_id}/rotate-secret", data={"csrf_token": me.csrf()})
+    )
+    poll_until(
+        lambda: "Delivered (200)" in me.web.get(f"{ENDPOINTS}/{endpoint_id}").text, 20, what="delivery"
+    )
+    out, err = capfd.readouterr()
+    assert out + err  # the exchange did log (to this process's stdout and stderr)
+    for shown_once in (key.group(0), secret, rotated):
+        assert shown_once not in out + err
