@@ -20,9 +20,10 @@ from tests.support.exchange import new_account
 from tests.web.conftest import PAGE, Site, WebAccount
 from tests.web.test_hostile_forms import FORMS, text
 from tests.web.test_security import _csrf, _log_in
+from voucher_exchange.accounts import service as accounts_service
+from voucher_exchange.accounts.models import Role
 from voucher_exchange.apikeys.models import Scope
 from voucher_exchange.db.schema import api_keys
-from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
 PASSWORD = "correct-horse-battery"
 Accounts = Callable[..., WebAccount]
@@ -179,19 +180,39 @@ def test_rolling_shows_the_new_key_once_and_revoking_stops_it_at_once(site: Site
     assert "Revoked and expired keys (2)" in shown
 
 
-def test_staff_without_the_selling_role_are_told_keys_are_for_sellers(site: Site) -> None:
+def test_staff_hold_keys_and_endpoints_only_with_the_selling_role(site: Site) -> None:
+    email = f"reviewer-{uuid.uuid4().hex[:8]}@example.com"
+    ctx = site.exchange.ctx
+    with ctx.uow() as uow:
+        reviewer = accounts_service.create_staff(uow.conn, email, PASSWORD, Role.REVIEWER, ctx.clock.now())
+        uow.commit()
     with httpx.Client(base_url=site.url, timeout=20, cookies={"vx_lang": "en"}) as staff:
-        _log_in(staff, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+        _log_in(staff, email, PASSWORD)
         shown = staff.get(PAGE)
         assert shown.status_code == 200
         assert 'id="sellers-only"' in shown.text and 'id="key-form"' not in shown.text
-        refused = staff.post(
+        for path, data in (
+            ("/keys", {"name": "x", "scopes": "trades:read"}),
+            ("/endpoints", {"url": "https://example.com/hooks", "events": "trade.paid"}),
+        ):
+            refused = staff.post(PAGE + path, data=data | {"csrf_token": _csrf(staff, PAGE)})
+            assert (
+                refused.status_code == 403
+                and "API keys and webhooks are for selling accounts" in refused.text
+            )
+        assert _key_count(site, reviewer.id) == 0
+    # An operator allowed this staff member to sell: the page is theirs as well (a new session).
+    with ctx.uow() as uow:
+        accounts_service.create_staff(uow.conn, email, PASSWORD, Role.MAY_SELL, ctx.clock.now())
+        uow.commit()
+    with httpx.Client(base_url=site.url, timeout=20, cookies={"vx_lang": "en"}) as staff:
+        _log_in(staff, email, PASSWORD)
+        assert 'id="key-form"' in staff.get(PAGE).text
+        made = staff.post(
             PAGE + "/keys", data={"name": "x", "scopes": "trades:read", "csrf_token": _csrf(staff, PAGE)}
         )
-        assert refused.status_code == 403
-        with site.exchange.ctx.uow(readonly=True) as uow:
-            made = uow.conn.execute(select(func.count()).where(api_keys.c.name == "x")).scalar_one()
-        assert made == 0
+        assert made.status_code == 201 and len(SECRET.findall(made.text)) == 1
+        assert _key_count(site, reviewer.id) == 1
 
 
 @pytest.fixture(scope="module")
