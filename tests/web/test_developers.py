@@ -24,6 +24,8 @@ from voucher_exchange.accounts import service as accounts_service
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.apikeys.models import Scope
 from voucher_exchange.db.schema import api_keys
+from voucher_exchange.web.developers import EVENTS, SCOPES
+from voucher_exchange.webhooks.models import SUBSCRIBABLE
 
 PASSWORD = "correct-horse-battery"
 Accounts = Callable[..., WebAccount]
@@ -242,3 +244,8 @@ def test_no_developers_form_input_gives_a_server_error_or_shows_a_secret_twice(
     assert answer.status_code < 500, (path, data, answer.text[:300])
     assert "Traceback" not in answer.text
     assert len(SECRET.findall(answer.text)) <= 1
+
+
+def test_the_forms_offer_every_scope_and_every_event_a_seller_can_subscribe_to() -> None:
+    assert set(SCOPES) == set(Scope)
+    assert set(EVENTS) == SUBSCRIBABLE

@@ -105,6 +105,11 @@ def test_a_seller_makes_a_key_sees_it_once_rolls_and_revokes_it_in_korean(phone_
     with _program(site, secret) as old, _program(site, rolled) as new:
         assert (old.get("/trades").status_code, new.get("/trades").status_code) == (401, 200)
 
+    # Revoking asks first: dismissed, nothing happens; accepted, the key stops.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click(".revoke-key")
+    assert page.locator(".revoke-key").count() == 1 and page.locator("#developers-notice").count() == 0
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click(".revoke-key")
     page.wait_for_selector("#developers-notice")
     assert "키를 폐기했습니다" in page.inner_text("#developers-notice")

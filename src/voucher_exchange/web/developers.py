@@ -2,8 +2,9 @@
 webhook endpoints we send events to (their own pages: web/developer_endpoints.py).
 
 A new key's secret is shown once, on the page the creating (or rolling) POST answers with:
-never in a URL, never stored, never logged. The page's script then replaces the address with
-the page's own, so reloading shows the list (with the prefix only), not the form sent again.
+never in a URL, never logged, stored only as a keyed hash. The page's script then replaces the
+address with the page's own, so reloading shows the list (with the prefix only), not the form
+sent again.
 Keys are for selling accounts: a staff account without `may_sell` is told so and changes nothing.
 """
 

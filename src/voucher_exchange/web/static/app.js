@@ -33,3 +33,8 @@ document.addEventListener("change", (event) => {
     button.textContent = button.dataset.copied;
   });
 })();
+// Undoable only by starting over (revoking a key, deleting an endpoint): ask once before sending.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
