@@ -175,7 +175,8 @@ def test_rotating_replaying_and_deleting(site: Site, accounts: Accounts) -> None
     poll_until(lambda: len(_arrivals(site, receiver)) == 1, 20, what="the test event")
     since = (site.exchange.ctx.clock.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     replayed = me.web.post(here + "/replay", data={"csrf_token": me.csrf(), "since": since + "+00:00"})
-    assert (replayed.status_code, replayed.headers["location"]) == (303, here + "?notice=replayed")
+    assert (replayed.status_code, replayed.headers["location"]) == (303, here + "?notice=replayed&count=1")
+    assert "Events since that time being delivered again: 1." in me.web.get(replayed.headers["location"]).text
     arrivals = poll_until(
         lambda: found if len(found := _arrivals(site, receiver)) == 2 else None, 20, what="the replay"
     )

@@ -20,6 +20,7 @@ from voucher_exchange.i18n import N_
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.security.input_policy import single_line
 from voucher_exchange.web.developers import (
+    DEFAULT_OVERLAP,
     DISABLED_BECAUSE,
     EVENTS,
     PATH,
@@ -43,7 +44,7 @@ Moment = Annotated[str, Form(max_length=25)]
 
 DONE = {
     "test_sent": N_("A test event is on its way. It shows in the log below once it was sent."),
-    "replayed": N_("The events since that time are being delivered again."),
+    "replayed": N_("Events since that time being delivered again: %(count)s."),
 }
 # A replay starts this long ago unless the seller picks another time.
 REPLAY_DEFAULT = timedelta(hours=24)
@@ -95,10 +96,11 @@ def add_endpoint(
 
 
 @router.get(ENDPOINTS + "/{endpoint_id}")
-def endpoint(v: Page, endpoint_id: str, notice: str = "") -> Response:
+def endpoint(v: Page, endpoint_id: str, notice: str = "", count: str = "") -> Response:
     """One endpoint: its events, the delivery log, and what can be done with it."""
     known = DONE.get(notice)
-    return _endpoint_page(v, endpoint_id, done=i18n.gettext(v.lang, known) if known else "")
+    done = i18n.gettext(v.lang, known) % {"count": int(count[:6]) if count.isdigit() else 0} if known else ""
+    return _endpoint_page(v, endpoint_id, done=done)
 
 
 def _refusal_here(v: Visitor, endpoint_id: str) -> None:
@@ -123,7 +125,7 @@ def send_test(v: Page, endpoint_id: str) -> Response:
 
 
 @router.post(ENDPOINTS + "/{endpoint_id}/rotate-secret")
-def rotate_secret(v: Page, endpoint_id: str, overlap_hours: Choice = "24") -> Response:
+def rotate_secret(v: Page, endpoint_id: str, overlap_hours: Choice = DEFAULT_OVERLAP) -> Response:
     """A new signing secret, shown on this answer only; the old one signs too for the overlap."""
     user = seller_only(v)
     _refusal_here(v, endpoint_id)
@@ -160,8 +162,8 @@ def replay(v: Page, endpoint_id: str, since: Moment = "") -> Response:
             else show(v, status=refused.status, endpoint_list_error=refused.message)
         ),
     )
-    webhooks.replay(v.ctx, user, endpoint_id[:64], _since(v, since))
-    return redirect(v, f"{ENDPOINTS}/{endpoint_id[:64]}?notice=replayed")
+    count = webhooks.replay(v.ctx, user, endpoint_id[:64], _since(v, since))
+    return redirect(v, f"{ENDPOINTS}/{endpoint_id[:64]}?notice=replayed&count={count}")
 
 
 @router.post(ENDPOINTS + "/{endpoint_id}/delete")
