@@ -78,7 +78,7 @@ def test_a_whole_sale_with_the_keyboard_only(page: Page, site: Site) -> None:
 
 def test_every_field_has_a_label_and_focus_is_visible(page: Page, site: Site) -> None:
     become_seller(page, site)
-    for path in ("/", "/account", "/sell/batch", "/trades", "/signup"):
+    for path in ("/", "/account", "/account/developers", "/sell/batch", "/trades", "/signup"):
         page.goto(path)
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]

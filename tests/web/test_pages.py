@@ -15,8 +15,15 @@ SELLER_PAGES = {
     "/account": "Your account",
     "/sell/batch": "Sell many vouchers",
     "/trades": "My trades",
+    "/account/developers": "Webhook endpoints",
 }
-KOREAN = {"/": "매입 시세", "/account": "내 계정", "/sell/batch": "상품권 여러 장 판매", "/trades": "내 거래"}
+KOREAN = {
+    "/": "매입 시세",
+    "/account": "내 계정",
+    "/sell/batch": "상품권 여러 장 판매",
+    "/trades": "내 거래",
+    "/account/developers": "웹훅 엔드포인트",
+}
 STAFF_PAGES = {
     "/staff": ("Last 30 days", "최근 30일"),
     "/staff/review": ("Review queue", "검토 대기열"),
