@@ -212,6 +212,7 @@ def test_an_account_with_money_in_flight_cannot_be_deleted_and_a_settled_one_is_
         "recovery_codes": 0,
         "two_factor": 0,
         "idempotency_keys": 0,
+        "api_keys": 0,
         "payout_destinations": 1,
         "webhook_endpoints": 0,
     }
