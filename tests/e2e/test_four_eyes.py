@@ -243,3 +243,44 @@ def test_a_reviewer_cannot_decide_a_trade_sold_from_an_address_they_sold_from(ex
     assert _roles(exchange, reviewer) == {"reviewer"}
     assert _trade_status(other, trade["id"]) == "in_review"
     assert_nothing_moved(exchange, other, trade["id"], voucher, face_value=150000)
+
+
+def test_a_reviewer_cannot_decide_a_trade_sold_from_an_address_they_are_signed_in_from(
+    exchange: Exchange,
+) -> None:
+    # A reviewer who never sold, signed in from one address; a puppet account sells from it.
+    reviewer = bootstrap_staff(exchange.ctx, Role.REVIEWER)
+    address = f"203.0.113.{uuid.uuid4().int % 250}"
+    signed_in = httpx.post(
+        exchange.base_url + "/api/v1/sessions",
+        json={"email": reviewer.email, "password": PASSWORD},
+        headers={"X-Forwarded-For": address},
+        timeout=30,
+    )
+    assert signed_in.status_code == 201, signed_in.text
+    puppet = make_seller(exchange)
+    puppet.api.http.headers["X-Forwarded-For"] = address
+    voucher = exchange.mint("google-play-kr", 150000)
+    trade = puppet.api.wait_for(puppet.sell(voucher, "google-play-kr", 150000))
+    assert trade["status"] == "in_review"
+
+    decided = exchange.client(signed_in.json()["token"]).post(
+        f"/review/trades/{trade['id']}/decision", {"outcome": "approve", "note": "ok"}
+    )
+
+    assert (decided.status_code, decided.json()["error"]["code"]) == (403, "reviewer_conflict")
+    assert "an address you are signed in from" in decided.json()["error"]["message"]
+    assert _trade_status(puppet, trade["id"]) == "in_review"
+    assert_nothing_moved(exchange, puppet, trade["id"], voucher, face_value=150000)
+    # Another reviewer, signed in elsewhere, may decide it.
+    other = bootstrap_staff(exchange.ctx, Role.REVIEWER)
+    elsewhere = httpx.post(
+        exchange.base_url + "/api/v1/sessions",
+        json={"email": other.email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "192.0.2.77"},
+        timeout=30,
+    ).json()["token"]
+    approved = exchange.client(elsewhere).post(
+        f"/review/trades/{trade['id']}/decision", {"outcome": "approve", "note": "checked"}
+    )
+    assert approved.status_code == 200, approved.text

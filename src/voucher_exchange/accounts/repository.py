@@ -85,8 +85,10 @@ def add_token(
     expires_at: datetime,
     kind: str,
     second_factor: bool = False,
+    client_ip: str | None = None,
 ) -> None:
-    """Remember a token by its hash until `expires_at` (or until revoked)."""
+    """Remember a token by its hash until `expires_at` (or until revoked), with the address it
+    was signed in from."""
     conn.execute(
         insert(api_tokens).values(
             token_hash=token_hash,
@@ -95,8 +97,20 @@ def add_token(
             expires_at=expires_at,
             kind=kind,
             second_factor=second_factor,
+            client_ip=client_ip[:64] if client_ip else None,
         )
     )
+
+
+def session_addresses_of(conn: Connection, user_id: str) -> set[str]:
+    """The client addresses a user's sessions and API tokens were signed in from (ended ones are
+    deleted; one past its expiry but not yet swept still counts)."""
+    rows = conn.execute(
+        select(api_tokens.c.client_ip)
+        .distinct()
+        .where((api_tokens.c.user_id == user_id) & api_tokens.c.client_ip.is_not(None))
+    )
+    return {r[0] for r in rows}
 
 
 @dataclass(frozen=True)

@@ -238,14 +238,20 @@ def log_in(
             raise two_factor.TotpRequired(_pending_step(ctx, user) if web_step else None)
         two_factor.check_code(ctx, user, totp)
         second_factor = True
-    return _start(ctx, user, lasts, second_factor)
+    return _start(ctx, user, lasts, second_factor, client_ip)
 
 
-def _start(ctx: Context, user: User, lasts: timedelta | None, second_factor: bool = False) -> Session:
+def _start(
+    ctx: Context,
+    user: User,
+    lasts: timedelta | None,
+    second_factor: bool = False,
+    client_ip: str | None = None,
+) -> Session:
     now = ctx.clock.now()
     expires_at, kind = _lifetime(now, lasts, _api_lasts(ctx))
     with ctx.uow() as uow:
-        session = _issue(uow.conn, user.id, now, expires_at, kind, second_factor)
+        session = _issue(uow.conn, user.id, now, expires_at, kind, second_factor, client_ip)
         uow.commit()
     return session
 
@@ -269,7 +275,9 @@ def _pending_step(ctx: Context, user: User) -> str:
     return token
 
 
-def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Session:
+def finish_log_in(
+    ctx: Context, pending: str, code: str, lasts: timedelta, client_ip: str | None = None
+) -> Session:
     """The web's second step: the ticket from the password step and a code give a session."""
     token_hash = recovery.digest(ctx.vault, pending)
     now = ctx.clock.now()
@@ -289,7 +297,7 @@ def finish_log_in(ctx: Context, pending: str, code: str, lasts: timedelta) -> Se
         if not repository.use_link(uow.conn, token_hash, LinkPurpose.SIGN_IN_STEP, now):
             raise Unauthorized("sign_in_expired", "Your sign-in took too long. Log in again.")
         uow.commit()
-    return _start(ctx, user, lasts, second_factor=True)
+    return _start(ctx, user, lasts, second_factor=True, client_ip=client_ip)
 
 
 def log_out(conn: Connection, token: str) -> None:
@@ -339,9 +347,10 @@ def _issue(
     expires_at: datetime,
     kind: str,
     second_factor: bool = False,
+    client_ip: str | None = None,
 ) -> Session:
     token = new_token()
-    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind, second_factor)
+    repository.add_token(conn, token_hash(token), user_id, now, expires_at, kind, second_factor, client_ip)
     user = repository.by_id(conn, user_id)
     assert user is not None
     return Session(user, token)

@@ -154,6 +154,8 @@ api_tokens = Table(
     Column("kind", String(8), nullable=False, server_default="api"),
     # Issued after a right two-factor code: only such tokens reach staff routes.
     Column("second_factor", Boolean, nullable=False, server_default="0"),
+    # The address signed in from (the conflict check compares a reviewer's with a trade's).
+    Column("client_ip", String(64)),
 )
 
 brands = Table(

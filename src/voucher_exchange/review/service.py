@@ -250,14 +250,18 @@ def _may_decide(conn: Connection, reviewer: User, trade: Trade) -> None:
         )
 
 
-def _shared_address(conn: Connection, reviewer: User, trade: Trade) -> bool:
-    """The trade came from an address the reviewer sold from (sessions keep no addresses).
+def _shared_address(conn: Connection, reviewer: User, trade: Trade) -> str | None:
+    """How the trade's address is the reviewer's: one they sold from, or one they are signed in from.
 
     A loopback or unspecified address says nothing about a person (every local client has it).
     """
     if not trade.client_ip or not _personal_address(trade.client_ip):
-        return False
-    return trade.client_ip in trade_repo.addresses_of(conn, reviewer.id)
+        return None
+    if trade.client_ip in trade_repo.addresses_of(conn, reviewer.id):
+        return "an address you sold from"
+    if trade.client_ip in account_repo.session_addresses_of(conn, reviewer.id):
+        return "an address you are signed in from"
+    return None
 
 
 def _personal_address(text: str) -> bool:
@@ -278,8 +282,8 @@ def conflict_of_interest(conn: Connection, reviewer: User, trade: Trade) -> str 
         return "a bank account you registered"
     if trade.device_id and trade.device_id in trade_repo.devices_of(conn, reviewer.id):
         return "a device you sold from"
-    if _shared_address(conn, reviewer, trade):
-        return "an address you sold from"
+    if shared := _shared_address(conn, reviewer, trade):
+        return shared
     seller = account_repo.by_id(conn, trade.user_id)
     same_person = (
         seller is not None

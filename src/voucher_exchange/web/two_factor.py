@@ -31,7 +31,7 @@ def code(v: Page, totp: Code, next: Text = "/staff") -> Response:
     """Check the code; a right one finishes the sign-in."""
     pending = v.request.cookies.get(PENDING_COOKIE, "")[:200]
     on_refusal(v, lambda refused: _code_refused(v, refused, next))
-    session = accounts.finish_log_in(v.ctx, pending, totp, SESSION_LASTS)
+    session = accounts.finish_log_in(v.ctx, pending, totp, SESSION_LASTS, v.client_ip)
     v.start_session(session.token)
     response = redirect(v, safe_next(next, "/staff") if next != "/" else "/staff")
     response.delete_cookie(PENDING_COOKIE)
