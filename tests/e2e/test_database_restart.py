@@ -77,8 +77,10 @@ class Seen:
 
 
 def _send(http: httpx.Client, path: str, body: dict[str, Any], key: str, seen: Seen) -> httpx.Response:
-    """POST until answered with something other than 503; a 503 must say when to come back."""
-    for _ in range(60):
+    """POST until answered with something other than 503 (a minute at most); a 503 must say when
+    to come back. The same Idempotency-Key every time: a retry is never a second trade."""
+
+    def attempt() -> list[httpx.Response] | None:
         response = http.post(path, json=body, headers={"Idempotency-Key": key})
         with seen.lock:
             seen.statuses[f"{path} {response.status_code}"] += 1
@@ -88,10 +90,9 @@ def _send(http: httpx.Client, path: str, body: dict[str, Any], key: str, seen: S
                 and "database_unavailable" in response.text
             ):
                 seen.server_errors.append(f"{path} {response.status_code} {response.text[:200]}")
-        if response.status_code != 503:
-            return response
-        time.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0) / 4)
-    raise AssertionError(f"{path}: still 503 after a minute")
+        return None if response.status_code == 503 else [response]
+
+    return poll_until(attempt, 60, interval=0.25, what=f"{path} answered other than 503")[0]
 
 
 def _client(
