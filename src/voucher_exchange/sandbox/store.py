@@ -146,8 +146,8 @@ class Transfer(TransferRequest):
         )
 
 
-class SandboxStore:
-    """All sandbox state, on one SQLite connection per thread (threads never share one).
+class ThreadLocalSqlite:
+    """One SQLite file of sandbox state, on one connection per thread (threads never share one).
 
     The connection stays open for the thread's life: opening one per call cost a
     connect and, whenever the last one closed, a WAL checkpoint with its fsyncs, several
@@ -155,7 +155,7 @@ class SandboxStore:
     `synchronous=NORMAL` keeps a committed write through a killed process.
     """
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock, schema: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._clock = clock
@@ -163,7 +163,7 @@ class SandboxStore:
         with self._connect() as db:
             # WAL lets readers proceed while a writer holds the lock; it sticks to the file.
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            db.executescript(schema)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -176,6 +176,13 @@ class SandboxStore:
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         yield db
+
+
+class SandboxStore(ThreadLocalSqlite):
+    """All sandbox state: the issuer's vouchers, the bank's accounts and transfers, identities."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        super().__init__(path, clock, _SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

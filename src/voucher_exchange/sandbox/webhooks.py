@@ -9,12 +9,8 @@ deliveries to that URL are kept as they arrived (headers and raw body) and liste
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from voucher_exchange.clock import Clock
-from voucher_exchange.sandbox.store import SandboxError
+from voucher_exchange.sandbox.store import SandboxError, ThreadLocalSqlite
 
 Behavior = Literal["ok", "fail", "gone", "slow"]
 ANSWERS = {"ok": 200, "fail": 500, "gone": 410, "slow": 200}
@@ -50,31 +46,15 @@ class ReceiverBody(BaseModel):
     behavior: Behavior = "ok"
 
 
-class ReceiverStore:
+class ReceiverStore(ThreadLocalSqlite):
     """Receivers and what reached them, in their own SQLite file (one connection per thread)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._clock = clock
-        self._local = threading.local()
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        yield db
+        super().__init__(path, clock, _SCHEMA)
 
     def create(self, behavior: str) -> str:
         receiver_id = "rcv_" + uuid.uuid4().hex[:20]
-        with self._db() as db:
+        with self._connect() as db:
             db.execute(
                 "INSERT INTO receivers (id, behavior, created_at) VALUES (?, ?, ?)",
                 (receiver_id, behavior, self._clock.now().isoformat()),
@@ -82,14 +62,14 @@ class ReceiverStore:
         return receiver_id
 
     def behavior(self, receiver_id: str) -> str:
-        with self._db() as db:
+        with self._connect() as db:
             row = db.execute("SELECT behavior FROM receivers WHERE id = ?", (receiver_id,)).fetchone()
         if row is None:
             raise SandboxError(404, "receiver_unknown", "There is no such receiver.")
         return str(row["behavior"])
 
     def keep(self, receiver_id: str, headers: dict[str, str], body: str, answered: int) -> None:
-        with self._db() as db:
+        with self._connect() as db:
             db.execute(
                 "INSERT INTO received (receiver_id, at, headers, body, answered) VALUES (?, ?, ?, ?, ?)",
                 (receiver_id, self._clock.now().isoformat(), json.dumps(headers), body, answered),
@@ -97,7 +77,7 @@ class ReceiverStore:
 
     def received(self, receiver_id: str) -> list[dict[str, object]]:
         self.behavior(receiver_id)  # 404 for an unknown receiver
-        with self._db() as db:
+        with self._connect() as db:
             rows = db.execute(
                 "SELECT at, headers, body, answered FROM received WHERE receiver_id = ? ORDER BY seq LIMIT ?",
                 (receiver_id, KEPT_PER_RECEIVER),
