@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import database_url
 from tests.support.exchange import Exchange, Seller, make_seller, running_exchange
 from tests.support.polling import poll_until
+from tests.support.worker_process import start_worker
 from voucher_exchange.reconcile import service as reconcile_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
@@ -34,28 +35,6 @@ def isolated(
     url = database_url(request, backend, var_dir, "vx_crash")
     with running_exchange(var_dir, url, worker_threads=0) as running:
         yield running
-
-
-def start_worker(exchange: Exchange, log: Path, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "VX_DATABASE_URL": exchange.database_url,
-        "VX_SANDBOX_URL": exchange.sandbox_url,
-        "VX_VAR_DIR": str(exchange.var_dir),
-        "VX_JOB_LEASE_SECONDS": "2",
-        "VX_HTTP_TIMEOUT_SECONDS": "1",
-        "VX_WORKER_POLL_SECONDS": "0.05",
-    }
-    env.pop("VX_CRASH_AT", None)
-    if crash_at:
-        env["VX_CRASH_AT"] = crash_at
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "voucher_exchange.cli.main", "worker", "--concurrency", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _submit_batch(exchange: Exchange, count: int) -> list[tuple[Seller, str, dict[str, Any]]]:

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +15,11 @@ from tests.conftest import database_url
 from tests.support.exchange import Exchange, make_seller, running_exchange
 from tests.support.partner import Partner, partner_server
 from tests.support.polling import poll_until
+from tests.support.worker_process import start_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
+
+WEBHOOK_ENV = {"VX_WEBHOOK_TIMEOUT_SECONDS": "1", "VX_WEBHOOK_PRIVATE_TARGETS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +38,6 @@ def partner() -> Iterator[Partner]:
         yield running
 
 
-def start_worker(exchange: Exchange, log: Path, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "VX_DATABASE_URL": exchange.database_url,
-        "VX_SANDBOX_URL": exchange.sandbox_url,
-        "VX_VAR_DIR": str(exchange.var_dir),
-        "VX_JOB_LEASE_SECONDS": "2",
-        "VX_HTTP_TIMEOUT_SECONDS": "1",
-        "VX_WEBHOOK_TIMEOUT_SECONDS": "1",
-        "VX_WEBHOOK_PRIVATE_TARGETS": "1",
-        "VX_WORKER_POLL_SECONDS": "0.05",
-    }
-    env.pop("VX_CRASH_AT", None)
-    if crash_at:
-        env["VX_CRASH_AT"] = crash_at
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "voucher_exchange.cli.main", "worker", "--concurrency", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 @pytest.mark.parametrize("point", ["before_webhook_send", "after_webhook_send"])
 def test_a_worker_killed_mid_delivery_loses_no_event(
     isolated: Exchange, partner: Partner, tmp_path: Path, point: str
@@ -75,9 +51,9 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
     endpoint = created.json()
     trade_id = seller.sell(isolated.mint("cultureland", 50000))
     log = tmp_path / "worker.log"
-    doomed = start_worker(isolated, log, crash_at=point)
+    doomed = start_worker(isolated, log, crash_at=point, extra_env=WEBHOOK_ENV)
     assert doomed.wait(timeout=60) == -signal.SIGKILL
-    survivor = start_worker(isolated, log)
+    survivor = start_worker(isolated, log, extra_env=WEBHOOK_ENV)
     try:
         seller.api.wait_for(trade_id, {"paid"}, timeout=60)
 
