@@ -25,3 +25,13 @@ def mailed(
             yield Mailed(exchange, inbox)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def required(mailed: Mailed) -> Iterator[Mailed]:
+    """Two-factor required for staff (the suite's default helpers sign staff in without it)."""
+    ctx = mailed.exchange.ctx
+    settings = ctx.settings
+    ctx.settings = settings.with_overrides(staff_two_factor=True)
+    yield mailed
+    ctx.settings = settings

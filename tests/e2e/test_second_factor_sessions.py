@@ -14,7 +14,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -41,16 +40,6 @@ CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 KEY = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
 FULL_WIDTH = "１２３４５６"
 ARABIC_INDIC = "١٢٣٤٥٦"
-
-
-@pytest.fixture
-def required(mailed: Mailed) -> Iterator[Mailed]:
-    """Two-factor required for staff (the suite's default helpers sign staff in without it)."""
-    ctx = mailed.exchange.ctx
-    settings = ctx.settings
-    ctx.settings = settings.with_overrides(staff_two_factor=True)
-    yield mailed
-    ctx.settings = settings
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pyotp
-import pytest
 
 from tests.support.mailbox import Mailed
 from voucher_exchange.accounts import service as accounts
@@ -16,16 +14,6 @@ from voucher_exchange.accounts.models import Role, User
 
 PASSWORD = "correct-horse-battery"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-
-
-@pytest.fixture
-def required(mailed: Mailed) -> Iterator[Mailed]:
-    """Two-factor required for staff (the suite's default helpers sign staff in without it)."""
-    ctx = mailed.exchange.ctx
-    settings = ctx.settings
-    ctx.settings = settings.with_overrides(staff_two_factor=True)
-    yield mailed
-    ctx.settings = settings
 
 
 def _staff(mailed: Mailed) -> User:
