@@ -67,7 +67,7 @@ DEFAULT_OVERLAP = "24"
 EVENTS = {
     EventType.TRADE_RECEIVED: N_("A trade was accepted for processing"),
     EventType.TRADE_IN_REVIEW: N_("A trade waits for a person to decide"),
-    EventType.TRADE_PAID: N_("A trade was paid"),
+    EventType.TRADE_PAID: N_("A trade was paid out, or settled what you owed after a reversal"),
     EventType.TRADE_REJECTED: N_("A trade was refused"),
     EventType.TRADE_CANCELLED: N_("A trade was cancelled"),
     EventType.TRADE_FAILED: N_("A trade stopped and needs someone to act"),
