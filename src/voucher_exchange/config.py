@@ -89,6 +89,12 @@ class Settings:
     audit_anchor_key: Path | None = None
     # Public keys (base64url, raw Ed25519) `audit verify` trusts; empty = the local key's public half.
     audit_anchor_public_keys: tuple[str, ...] = ()
+    # KYC tier 2: the largest identity document a seller may upload, in bytes (JPEG, PNG or PDF).
+    identity_document_max_bytes: int = 5 * 1024 * 1024
+    # Days an identity document's file is kept after the reviewer's decision (the decision row stays).
+    identity_document_retention_days: int = 30
+    # How often the worker deletes identity documents past their retention.
+    identity_document_purge_seconds: float = 3600.0
 
     @property
     def currency(self) -> str:
@@ -104,6 +110,11 @@ class Settings:
     def receipt_key_dir(self) -> Path:
         """Where the receipt-signing private keys live (one file per key, mode 0600)."""
         return self.var_dir / "keys" / "receipts"
+
+    @property
+    def identity_document_dir(self) -> Path:
+        """Where uploaded identity documents are kept, each an encrypted file (0600)."""
+        return self.var_dir / "identity-documents"
 
     @property
     def audit_anchor_path(self) -> Path:
@@ -172,6 +183,15 @@ def load_settings() -> Settings:
         audit_anchor_seconds=float(env.get("VX_AUDIT_ANCHOR_SECONDS", str(Settings.audit_anchor_seconds))),
         audit_anchor_dir=Path(env["VX_AUDIT_ANCHOR_DIR"]) if env.get("VX_AUDIT_ANCHOR_DIR") else None,
         audit_anchor_key=Path(env["VX_AUDIT_ANCHOR_KEY"]) if env.get("VX_AUDIT_ANCHOR_KEY") else None,
+        identity_document_max_bytes=int(
+            env.get("VX_IDENTITY_DOCUMENT_MAX_BYTES", str(Settings.identity_document_max_bytes))
+        ),
+        identity_document_retention_days=int(
+            env.get("VX_IDENTITY_DOCUMENT_RETENTION_DAYS", str(Settings.identity_document_retention_days))
+        ),
+        identity_document_purge_seconds=float(
+            env.get("VX_IDENTITY_DOCUMENT_PURGE_SECONDS", str(Settings.identity_document_purge_seconds))
+        ),
         audit_anchor_public_keys=tuple(
             k.strip() for k in env.get("VX_AUDIT_ANCHOR_PUBLIC_KEYS", "").split(",") if k.strip()
         ),

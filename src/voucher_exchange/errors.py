@@ -63,6 +63,12 @@ class TooLarge(DomainError):
     status = 413
 
 
+class UnsupportedType(DomainError):
+    """The upload is not one of the file types accepted there (read from its bytes); nothing was kept."""
+
+    status = 415
+
+
 class ExternalUnavailable(Exception):
     """An outside service (issuer, rail, identity) did not answer in time or failed.
 

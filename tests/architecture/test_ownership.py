@@ -63,6 +63,8 @@ OWNERS = {
     "user_consents": "trust",
     # apikeys: partner API keys (hashes only)
     "api_keys": "apikeys",
+    # KYC tier 2: the documents sellers upload and the reviewers' decisions
+    "identity_documents": "identity",
     # review: who asked to see a voucher code, who approved, who saw it
     "reveal_requests": "review",
     # webhooks: endpoints, and the events other capabilities record through `webhooks.events`

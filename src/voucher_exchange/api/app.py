@@ -21,7 +21,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
-from voucher_exchange.api.routes import accounts, api_keys, catalog, receipts, staff, trades, webhooks
+from voucher_exchange.api.routes import (
+    accounts,
+    api_keys,
+    catalog,
+    identity_documents,
+    receipts,
+    staff,
+    trades,
+    webhooks,
+)
+from voucher_exchange.api.routes.identity_documents import DOCUMENT_UPLOAD_PATHS, UPLOAD_MARGIN_BYTES
 from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.scopes import route_template
 from voucher_exchange.context import Context
@@ -66,11 +76,16 @@ def create_app(
         # Per slot: one hashing, the rest waiting their turn (at most SLOT_WAIT_SECONDS each);
         # eight in flight by default, as before one slot became the default.
         max_password_requests=8 * ctx.settings.password_hash_slots,
+        # An ID document may be larger than other bodies; the form's own fields fit in the margin.
+        upload_limits=dict.fromkeys(
+            DOCUMENT_UPLOAD_PATHS, ctx.settings.identity_document_max_bytes + UPLOAD_MARGIN_BYTES
+        ),
     )
     database_metrics = CollectorRegistry(auto_describe=True)
     database_metrics.register(DatabaseCollector(ctx.engine))
     for router in (
         accounts.router,
+        identity_documents.router,
         catalog.router,
         trades.router,
         staff.router,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,9 +40,17 @@ PASSWORD_ROUTES = frozenset({"/api/v1/sessions", "/api/v1/accounts", "/login", "
 class RequestGuards:
     """Body size limit, control characters in the URL, password-route admission, security headers."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_password_requests: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_password_requests: int,
+        upload_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # POST paths that take a file (an ID document) and their own, larger, body limit.
+        self.upload_limits = dict(upload_limits or {})
         self.max_password_requests = max_password_requests
         # Only the event loop's thread touches it: no lock needed.
         self.password_requests = 0
@@ -74,6 +83,8 @@ class RequestGuards:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes
+        if scope.get("method") == "POST":
+            limit = self.upload_limits.get(scope.get("path", ""), limit)
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await _refuse(

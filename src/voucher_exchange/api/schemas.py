@@ -125,6 +125,14 @@ class ReviewDecisionIn(Body):
     reason: Annotated[Line | None, Field(max_length=40)] = None
 
 
+class DocumentDecisionIn(Body):
+    """POST /review/identity-documents/{id}/decision."""
+
+    outcome: Literal["approve", "reject"]
+    reason: Annotated[Line | None, Field(max_length=40)] = None
+    note: Annotated[Lines, Field(max_length=NOTE_MAX)] = ""
+
+
 class ErrorDetail(BaseModel):
     """What went wrong: a stable code, a message for people, the field at fault (if one)."""
 

@@ -55,6 +55,7 @@ SESSION_ONLY: frozenset[Route] = frozenset(
         _api("POST", "/me/identity"),
         _api("POST", "/me/email-verification"),
         _api("POST", "/me/payout-destinations"),
+        _api("POST", "/me/identity/documents"),
         # Keys are managed by a signed-in person only: a leaked key cannot mint or keep itself alive.
         _api("POST", "/api-keys"),
         _api("GET", "/api-keys"),
@@ -66,6 +67,9 @@ SESSION_ONLY: frozenset[Route] = frozenset(
         _api("GET", "/review/appeals"),
         _api("POST", "/review/appeals/{trade_id}/decision"),
         _api("GET", "/ledger/balances"),
+        _api("GET", "/review/identity-documents"),
+        _api("GET", "/review/identity-documents/{document_id}/file"),
+        _api("POST", "/review/identity-documents/{document_id}/decision"),
     }
 )
 

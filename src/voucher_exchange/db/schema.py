@@ -845,3 +845,30 @@ webhook_attempts = Table(
     UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempts_delivery_attempt"),
     Index("ix_webhook_attempts_endpoint", "endpoint_id", "at"),
 )
+
+# KYC tier 2 (owner: identity). An identity document a seller uploaded and a reviewer's decision;
+# the image is an encrypted file under var/identity-documents/ (`file_name`, NULL once deleted after
+# the retention period); the row, with the decision, is kept.
+identity_documents = Table(
+    "identity_documents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    # Sniffed from the bytes, never taken from the upload's header.
+    Column("content_type", String(40), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("file_name", String(80)),
+    Column("status", String(10), nullable=False),
+    Column("reason", String(40)),
+    Column("note", Text),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", ID),
+    Column("file_deleted_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+    CheckConstraint("kind IN ('id_card', 'driver_license', 'passport')", name="kind"),
+    Index("ix_identity_documents_user", "user_id", "uploaded_at"),
+    Index("ix_identity_documents_status", "status", "uploaded_at"),
+)

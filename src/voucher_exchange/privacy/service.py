@@ -14,6 +14,7 @@ from voucher_exchange.apikeys import service as api_keys
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict
+from voucher_exchange.identity import documents as identity_documents
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import seller_payable, seller_receivable
 from voucher_exchange.payouts import repository as payout_repo
@@ -68,6 +69,10 @@ def erase_account(ctx: Context, user: User, password: str) -> dict[str, int]:
             conn, user.id, repository.destinations_named_by_trades(user.id)
         )
         erased["webhook_endpoints"] = webhook_service.forget_account(conn, user.id, now)
+        # The ID images go once this commits; the decisions stay (docs/privacy.md).
+        erased["identity_documents"] = identity_documents.forget_account(
+            uow, ctx.settings.identity_document_dir, user.id, now
+        )
         audit.record(uow.conn, f"user:{user.id}", "account.erased", user.id, erased, now)
         uow.commit()
     return erased

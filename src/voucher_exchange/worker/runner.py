@@ -25,6 +25,8 @@ from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
+from voucher_exchange.identity import documents as identity_documents
+from voucher_exchange.identity.document_models import PURGE_DOCUMENTS
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.payouts.models import (
     WAITING_FOR_CLEARANCE,
@@ -91,6 +93,7 @@ HANDLERS: dict[str, JobKind] = {
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
+    PURGE_DOCUMENTS: JobKind(identity_documents.purge_job, every="identity_document_purge_seconds"),
     DELIVER: JobKind(deliver),
     MAIL_DISABLED: JobKind(mail_disabled),
 }

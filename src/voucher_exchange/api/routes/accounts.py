@@ -19,6 +19,7 @@ from voucher_exchange.api.schemas import (
     PasswordResetIn,
     SignUp,
 )
+from voucher_exchange.identity import documents as identity_documents
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.reversals import service as reversal_service
@@ -110,12 +111,15 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
         used_day = trade_service.used_since(uow.conn, user.id, day)
         used_month = trade_service.used_since(uow.conn, user.id, month)
         owed = reversal_service.owed_by(uow.conn, user.id, ctx.settings.currency)
+        document = identity_documents.status_of(uow.conn, user.id)
     cur = ctx.settings.currency
     return {
         "id": user.id,
         "email": user.email,
         "kyc_tier": user.kyc_tier,
         "identity_status": user.identity_status.value,
+        # KYC tier 2: the latest ID document's review (`none`, `pending`, `approved`, `rejected` + reason).
+        "identity_document": document,
         "email_verified": user.email_verified,
         "roles": sorted(r.value for r in user.roles),
         "limits": {
