@@ -27,12 +27,18 @@ from voucher_exchange.privacy import service as privacy
 pytestmark = pytest.mark.both_backends
 
 # A real (tiny) JPEG's first bytes and enough body to look for on disk.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"ID-CARD-PIXELS" * 300 + b"\xff\xd9"
+JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + b"ID-CARD-PIXELS" * 300
+    + b"\xff\xd9"
+)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"passport-scan" * 100
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"%PDF-", b"JFIF")
 
 
-def _upload(api: Api, data: bytes, kind: str = "id_card", name: str = "id.jpg", sent_type: str = "image/jpeg") -> Any:
+def _upload(
+    api: Api, data: bytes, kind: str = "id_card", name: str = "id.jpg", sent_type: str = "image/jpeg"
+) -> Any:
     return api.http.post(
         "/me/identity/documents", data={"kind": kind}, files={"document": (name, data, sent_type)}
     )
@@ -41,7 +47,9 @@ def _upload(api: Api, data: bytes, kind: str = "id_card", name: str = "id.jpg", 
 def _reviewer(exchange: Exchange, legal_name: str | None = None, birth_date: str = "1985-03-03") -> Api:
     email = f"staff-{uuid.uuid4().hex[:8]}@example.com"
     with exchange.ctx.uow() as uow:
-        account_service.create_staff(uow.conn, email, "correct-horse-battery", Role.REVIEWER, exchange.ctx.clock.now())
+        account_service.create_staff(
+            uow.conn, email, "correct-horse-battery", Role.REVIEWER, exchange.ctx.clock.now()
+        )
         uow.commit()
     token = exchange.client().post("/sessions", {"email": email, "password": "correct-horse-battery"}).json()
     api = exchange.client(token["token"])
@@ -109,7 +117,10 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
     with exchange.ctx.uow(readonly=True) as uow:
         row = uow.conn.execute(select(identity_documents).where(identity_documents.c.id == doc_id)).one()
     assert (row.content_type, row.size_bytes, row.sha256, row.file_name) == (
-        "image/jpeg", len(JPEG), hashlib.sha256(JPEG).hexdigest(), f"{doc_id}.enc"
+        "image/jpeg",
+        len(JPEG),
+        hashlib.sha256(JPEG).hexdigest(),
+        f"{doc_id}.enc",
     )
 
     # Sellers and the seller themself never get the image back; reviewers do, audited, not cached.
@@ -123,7 +134,9 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
     viewed = _audit(exchange, "identity.document_viewed", doc_id)
     assert len(viewed) == 1 and viewed[0]["actor"].startswith("staff-")
 
-    bad = reviewer.post(f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "ugly"})
+    bad = reviewer.post(
+        f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "ugly"}
+    )
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "reason_invalid")
     approved = reviewer.post(f"/review/identity-documents/{doc_id}/decision", {"outcome": "approve"})
     assert approved.status_code == 200, approved.text
@@ -138,8 +151,13 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
     }
     over_tier_one, _ = _sell_500k(exchange, seller)
     assert over_tier_one["status"] == "paid", over_tier_one
-    again_decided = reviewer.post(f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "expired"})
-    assert (again_decided.status_code, again_decided.json()["error"]["code"]) == (409, "identity_document_decided")
+    again_decided = reviewer.post(
+        f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "expired"}
+    )
+    assert (again_decided.status_code, again_decided.json()["error"]["code"]) == (
+        409,
+        "identity_document_decided",
+    )
 
 
 def test_a_reviewer_cannot_decide_their_own_document_or_their_identitys(exchange: Exchange) -> None:
@@ -147,7 +165,9 @@ def test_a_reviewer_cannot_decide_their_own_document_or_their_identitys(exchange
     name = f"Choi Review {uuid.uuid4().hex[:6]}"
     reviewer = _reviewer(exchange, name, "1990-05-17")
     account = new_account_number()
-    exchange.sandbox("POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name})
+    exchange.sandbox(
+        "POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name}
+    )
     added = reviewer.post(
         "/me/payout-destinations",
         {"kind": "bank_account", "bank_code": "004", "account_number": account, "holder_name": name},
@@ -176,7 +196,10 @@ def test_a_reviewer_cannot_decide_their_own_document_or_their_identitys(exchange
     )
     assert rejected.status_code == 200, rejected.text
     me = seller.api.get("/me").json()
-    assert (me["kyc_tier"], me["identity_document"]) == (1, {"status": "rejected", "reason": "shows_resident_number"})
+    assert (me["kyc_tier"], me["identity_document"]) == (
+        1,
+        {"status": "rejected", "reason": "shows_resident_number"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,7 +217,11 @@ def test_bad_type_or_size_is_refused_and_nothing_is_stored(
 ) -> None:
     seller = make_seller(exchange)
     # A 1 MiB limit keeps the test small; the default is 5 MiB.
-    monkeypatch.setattr(exchange.ctx, "settings", exchange.ctx.settings.with_overrides(identity_document_max_bytes=1024 * 1024))
+    monkeypatch.setattr(
+        exchange.ctx,
+        "settings",
+        exchange.ctx.settings.with_overrides(identity_document_max_bytes=1024 * 1024),
+    )
     before = _stored(exchange)
     refused = _upload(seller.api, data, sent_type="image/jpeg")
     assert (refused.status_code, refused.json()["error"]["code"]) == (status, code)
@@ -204,7 +231,12 @@ def test_bad_type_or_size_is_refused_and_nothing_is_stored(
 
 def test_only_a_tier_one_seller_may_upload(exchange: Exchange) -> None:
     api = exchange.client(
-        exchange.client().post("/accounts", {"email": f"t0-{uuid.uuid4().hex[:8]}@example.com", "password": "correct-horse-battery"}).json()["token"]
+        exchange.client()
+        .post(
+            "/accounts",
+            {"email": f"t0-{uuid.uuid4().hex[:8]}@example.com", "password": "correct-horse-battery"},
+        )
+        .json()["token"]
     )
     before = _stored(exchange)
     refused = _upload(api, JPEG)
@@ -216,9 +248,12 @@ def test_the_file_is_deleted_after_the_retention_period_and_the_decision_kept(ex
     seller = make_seller(exchange)
     doc_id = _upload(seller.api, JPEG).json()["id"]
     folder: Path = exchange.ctx.settings.identity_document_dir
-    assert _reviewer(exchange).post(
-        f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "unreadable"}
-    ).status_code == 200
+    assert (
+        _reviewer(exchange)
+        .post(f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "unreadable"})
+        .status_code
+        == 200
+    )
     retention = exchange.ctx.settings.identity_document_retention_days
     try:
         exchange.clock.offset = timedelta(days=retention) - timedelta(minutes=5)
@@ -236,7 +271,9 @@ def test_the_file_is_deleted_after_the_retention_period_and_the_decision_kept(ex
     assert seller.api.get("/me").json()["identity_document"] == {"status": "rejected", "reason": "unreadable"}
     gone = _reviewer(exchange).get(f"/review/identity-documents/{doc_id}/file")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "identity_document_deleted")
-    assert [e["details"] for e in _audit(exchange, "identity.document_deleted", doc_id)] == [{"why": "retention"}]
+    assert [e["details"] for e in _audit(exchange, "identity.document_deleted", doc_id)] == [
+        {"why": "retention"}
+    ]
 
 
 def test_erasing_the_account_deletes_the_file(exchange: Exchange) -> None:

@@ -34,7 +34,7 @@ def write(directory: Path, vault: Vault, document_id: str, plaintext: bytes) -> 
         fh.write(vault.encrypt(plaintext, _context(document_id)))
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(partial, final)
+    partial.replace(final)
     return name
 
 

@@ -45,7 +45,9 @@ def _kind(text: str) -> DocumentKind:
         return DocumentKind(text)
     except ValueError:
         raise InvalidInput(
-            "document_kind_invalid", "Choose the kind of document: id_card, driver_license or passport.", "kind"
+            "document_kind_invalid",
+            "Choose the kind of document: id_card, driver_license or passport.",
+            "kind",
         ) from None
 
 
@@ -61,7 +63,8 @@ def check_may_upload(conn: Connection, user: User) -> None:
     latest = repo.latest_of(conn, user.id)
     if latest is not None and latest.status is DocumentStatus.PENDING:
         raise Conflict(
-            "identity_document_pending", "Your document is waiting for a reviewer. We will tell you the outcome."
+            "identity_document_pending",
+            "Your document is waiting for a reviewer. We will tell you the outcome.",
         )
 
 
@@ -164,9 +167,12 @@ def view_document(ctx: Context, reviewer: User, document_id: str) -> tuple[str, 
             raise NotFound("identity_document_unknown", "There is no such identity document.")
         if doc.file_name is None:
             raise NotFound(
-                "identity_document_deleted", "The file was deleted after its retention period; the decision is kept."
+                "identity_document_deleted",
+                "The file was deleted after its retention period; the decision is kept.",
             )
-        audit.record(uow.conn, reviewer.email, "identity.document_viewed", doc.id, {"kind": doc.kind.value}, now)
+        audit.record(
+            uow.conn, reviewer.email, "identity.document_viewed", doc.id, {"kind": doc.kind.value}, now
+        )
         uow.commit()
     return doc.content_type, files.read(ctx.settings.identity_document_dir, ctx.vault, doc.id, doc.file_name)
 
@@ -233,7 +239,8 @@ def decide_document(
             seller.identity_status is not IdentityStatus.VERIFIED or seller.kyc_tier < 1
         ):
             raise Conflict(
-                "kyc_tier1_required", "The seller is no longer verified at tier 1; the document cannot raise them."
+                "kyc_tier1_required",
+                "The seller is no longer verified at tier 1; the document cannot raise them.",
             )
         status = DocumentStatus.APPROVED if outcome == "approve" else DocumentStatus.REJECTED
         if not repo.decide(conn, doc.id, status, rejected_for, note, reviewer.id, now):
@@ -243,9 +250,7 @@ def decide_document(
         details = {"seller": seller.id, "reason": rejected_for.value if rejected_for else None, "note": note}
         audit.record(conn, reviewer.email, f"identity.document_{status.value}", doc.id, details, now)
         uow.commit()
-    return replace(
-        doc, status=status, reason=rejected_for, note=note, decided_at=now, decided_by=reviewer.id
-    )
+    return replace(doc, status=status, reason=rejected_for, note=note, decided_at=now, decided_by=reviewer.id)
 
 
 def purge_expired(ctx: Context) -> int:
@@ -263,7 +268,9 @@ def purge_expired(ctx: Context) -> int:
             files.delete(directory, doc.file_name)
             with ctx.uow() as uow:
                 if repo.forget_file(uow.conn, doc.id, now):
-                    audit.record(uow.conn, "worker", "identity.document_deleted", doc.id, {"why": "retention"}, now)
+                    audit.record(
+                        uow.conn, "worker", "identity.document_deleted", doc.id, {"why": "retention"}, now
+                    )
                     deleted += 1
                 uow.commit()
         if len(due) < PURGE_CHUNK:

@@ -23,10 +23,10 @@ from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
-from voucher_exchange.jobs import queue
-from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.identity import documents as identity_documents
 from voucher_exchange.identity.document_models import PURGE_DOCUMENTS
+from voucher_exchange.jobs import queue
+from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.payouts.models import (
     WAITING_FOR_CLEARANCE,

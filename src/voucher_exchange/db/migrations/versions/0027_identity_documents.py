@@ -43,9 +43,7 @@ def upgrade() -> None:
         _when("file_deleted_at"),
         # Every name is this revision's own, not the naming convention's (which may change).
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_documents")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_identity_documents_user_id_users")
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_identity_documents_user_id_users")),
         sa.CheckConstraint(
             "status IN ('pending', 'approved', 'rejected')", name=op.f("ck_identity_documents_status")
         ),
@@ -53,12 +51,8 @@ def upgrade() -> None:
             "kind IN ('id_card', 'driver_license', 'passport')", name=op.f("ck_identity_documents_kind")
         ),
     )
-    op.create_index(
-        op.f("ix_identity_documents_user"), "identity_documents", ["user_id", "uploaded_at"]
-    )
-    op.create_index(
-        op.f("ix_identity_documents_status"), "identity_documents", ["status", "uploaded_at"]
-    )
+    op.create_index(op.f("ix_identity_documents_user"), "identity_documents", ["user_id", "uploaded_at"])
+    op.create_index(op.f("ix_identity_documents_status"), "identity_documents", ["status", "uploaded_at"])
 
 
 def downgrade() -> None:
