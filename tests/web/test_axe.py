@@ -42,7 +42,15 @@ def violations(page: Page) -> list[dict[str, Any]]:
 
 def test_seller_pages_pass_axe(page: Page, site: Site) -> None:
     become_seller(page, site)
-    for path in ("/", "/account", "/account/developers", "/sell/batch", "/trades", "/signup"):
+    for path in (
+        "/",
+        "/account",
+        "/account/identity-document",
+        "/account/developers",
+        "/sell/batch",
+        "/trades",
+        "/signup",
+    ):
         page.goto(path)
         assert violations(page) == [], path
     take_quote(page, "cultureland", "10000")

@@ -64,7 +64,7 @@ def check_may_upload(conn: Connection, user: User) -> None:
     if latest is not None and latest.status is DocumentStatus.PENDING:
         raise Conflict(
             "identity_document_pending",
-            "Your document is waiting for a reviewer. We will tell you the outcome.",
+            "Your document is waiting for a reviewer; the outcome will show on your account page.",
         )
 
 

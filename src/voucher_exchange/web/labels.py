@@ -253,3 +253,48 @@ CONSENT_KIND = {
     "privacy": N_("Collection and use of personal data (개인정보 수집·이용)"),
     "marketing": N_("Offers by e-mail (마케팅 정보 수신)"),
 }
+
+# KYC tier 2: ID documents.
+DOCUMENT_KIND = {
+    "id_card": N_("Resident registration card (주민등록증)"),
+    "driver_license": N_("Driving licence (운전면허증)"),
+    "passport": N_("Passport (여권)"),
+}
+
+DOCUMENT_STATUS = {
+    "none": N_("Not uploaded"),
+    "pending": N_("Waiting for a reviewer"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+}
+
+DOCUMENT_REJECTION = {
+    "shows_resident_number": N_(
+        "The back digits of the resident registration number (주민등록번호) were visible. "
+        "Cover them and upload again."
+    ),
+    "unreadable": N_(
+        "We could not read it: blurred, cropped or too dark. Take a sharper photo of the whole card."
+    ),
+    "name_mismatch": N_("The name is not the one you verified."),
+    "birth_date_mismatch": N_("The birth date is not the one you verified."),
+    "expired": N_("The document has expired. Upload a valid one."),
+    "not_an_id": N_("The file is not an identity document."),
+}
+
+ERRORS.update(
+    {
+        "kyc_tier1_required": N_(
+            "Verify your identity and add a bank account in your own name before you upload an ID."
+        ),
+        "kyc_tier2_already": N_("Your account is already at tier 2."),
+        "identity_document_pending": N_(
+            "Your document is waiting for a reviewer; the outcome will show on your account page."
+        ),
+        "document_kind_invalid": N_("Choose the kind of document."),
+        "document_empty": N_("Choose a photo or scan of your ID."),
+        "document_too_large": N_("The file is too large. Upload a file of at most 5 MB."),
+        "document_type_unsupported": N_("Upload a JPEG, PNG or PDF file of your ID."),
+        "reason_invalid": N_("To reject, choose a reason."),
+    }
+)

@@ -111,6 +111,9 @@ def environment(lang: str, tz: str) -> Environment:
         reversal_reason=lambda r: i18n.gettext(lang, labels.REVERSAL_REASON.get(str(r), str(r))),
         PROFILE_LABELS=labels.PROFILE_LABELS,
         CONSENT_KIND=labels.CONSENT_KIND,
+        document_kind=lambda k: i18n.gettext(lang, labels.DOCUMENT_KIND.get(str(k), str(k))),
+        document_status=lambda s: i18n.gettext(lang, labels.DOCUMENT_STATUS.get(str(s), str(s))),
+        document_rejection=lambda r: i18n.gettext(lang, labels.DOCUMENT_REJECTION.get(str(r), str(r))),
     )
     env.filters.update(staff_words.filters(lang, tz))
     env.globals.update(staff_words.helpers(lang))
