@@ -30,6 +30,7 @@ from voucher_exchange.accounts.models import Role
 from voucher_exchange.api.routes import accounts as api_accounts
 from voucher_exchange.api.routes import api_keys as api_api_keys
 from voucher_exchange.api.routes import catalog as api_catalog
+from voucher_exchange.api.routes import identity_documents as api_identity_documents
 from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
 from voucher_exchange.api.routes import trades as api_trades
@@ -39,6 +40,7 @@ from voucher_exchange.web import (
     account_security,
     developer_endpoints,
     developers,
+    identity_document,
     operator,
     reconciliation,
     review,
@@ -225,6 +227,16 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
         row(401, 403, 403, 403, 422, 422, 403),
     ),
     ("GET", "/ledger/balances", None, row(401, 403, 403, 403, 403, 200, 403)),
+    # KYC tier 2: a JSON body is not the multipart upload (422); the review routes need a reviewer.
+    ("POST", "/me/identity/documents", {}, row(401, 422, 422, 422, 422, 422, 422)),
+    ("GET", "/review/identity-documents", None, row(401, 403, 403, 403, 200, 200, 403)),
+    ("GET", "/review/identity-documents/" + GHOST + "/file", None, row(401, 403, 403, 403, 404, 404, 403)),
+    (
+        "POST",
+        "/review/identity-documents/" + GHOST + "/decision",
+        {"outcome": "maybe"},
+        row(401, 403, 403, 403, 422, 422, 403),
+    ),
     # Webhook endpoints, the owner's own (scope `webhooks:manage` with a key); {webhook} is the seller's.
     (
         "POST",
@@ -484,6 +496,18 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
     ("GET", "/staff/terms", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
+    # KYC tier 2: the seller's upload page (no file: 422), the reviewers' queue, document and decision.
+    ("GET", "/account/identity-document", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/account/identity-document", {"kind": "id_card"}, row(LOGIN, 422, 422, 422, 422, 422, 422)),
+    ("GET", "/staff/identity-documents", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
+    ("GET", "/staff/identity-documents/" + GHOST, None, row(LOGIN, 403, 403, 403, 404, 404, 403)),
+    ("GET", "/staff/identity-documents/" + GHOST + "/file", None, row(LOGIN, 403, 403, 403, 404, 404, 403)),
+    (
+        "POST",
+        "/staff/identity-documents/" + GHOST + "/decision",
+        {"outcome": "maybe"},
+        row(LOGIN, 403, 403, 403, 404, 404, 403),
+    ),
     (
         "POST",
         "/staff/terms",
@@ -545,6 +569,7 @@ def test_the_table_covers_every_route() -> None:
         developers,
         developer_endpoints,
         web_two_factor,
+        identity_document,
     ):
         for route in module.router.routes:
             path = re.sub(
@@ -563,6 +588,7 @@ def test_the_table_covers_every_route() -> None:
             api_receipts,
             api_api_keys,
             api_webhooks,
+            api_identity_documents,
         )
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]
