@@ -10,8 +10,12 @@ from tests.conftest import database_url
 from tests.support.assertions import reason_codes
 from tests.support.cli import invoke_cli
 from tests.support.exchange import make_seller, running_exchange
+from tests.support.staff import PASSWORD as STAFF_PASSWORD
+from tests.support.staff import bootstrap_staff
+from voucher_exchange.accounts.models import Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
+PDF = b"%PDF-1.4\n% a passport scan\n" + bytes(range(256)) * 4
 
 
 def test_rotation_keeps_every_secret_usable(
@@ -22,6 +26,14 @@ def test_rotation_keeps_every_secret_usable(
         seller = make_seller(exchange)
         voucher = exchange.mint()
         assert seller.api.wait_for(seller.sell(voucher))["status"] == "paid"
+        # An ID document waiting for review: its encrypted file is re-encrypted too.
+        upload = seller.api.http.post(
+            "/me/identity/documents", data={"kind": "passport"}, files={"document": ("p.pdf", PDF)}
+        )
+        assert upload.status_code == 202, upload.text
+        document_id = upload.json()["id"]
+    document_file = tmp_path / "identity-documents" / f"{document_id}.enc"
+    before_rotation = document_file.read_bytes()
     old_key = (tmp_path / "keys" / "master.key").read_bytes()
     new_key_file = tmp_path / "new.key"
     new_key_file.write_bytes(bytes(range(32)))
@@ -34,7 +46,9 @@ def test_rotation_keeps_every_secret_usable(
         tmp_path, "keys", "rotate", "--new-key", str(new_key_file), "--database-url", url, env=env
     )
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
-    assert "rotated 1 trades, 1 claims, 1 payout destinations" in rotated.stdout
+    assert "rotated 1 trades, 1 claims, 1 payout destinations, 1 ID documents" in rotated.stdout
+    assert document_file.read_bytes() != before_rotation
+    assert sorted(p.name for p in document_file.parent.iterdir()) == [document_file.name]
     assert (tmp_path / "keys" / "master.key").read_bytes() == bytes(range(32))
     assert (tmp_path / "keys" / "master.key.old").read_bytes() == old_key
 
@@ -46,3 +60,7 @@ def test_rotation_keeps_every_secret_usable(
         fresh = seller.api.wait_for(seller.sell(exchange.mint()))
         assert fresh["status"] == "paid"
         assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45500, 45500]
+        reviewer = bootstrap_staff(exchange.ctx, Role.REVIEWER)
+        token = exchange.client().post("/sessions", {"email": reviewer.email, "password": STAFF_PASSWORD})
+        shown = exchange.client(token.json()["token"]).get(f"/review/identity-documents/{document_id}/file")
+        assert (shown.status_code, shown.content) == (200, PDF)

@@ -215,6 +215,7 @@ def test_an_account_with_money_in_flight_cannot_be_deleted_and_a_settled_one_is_
         "api_keys": 0,
         "payout_destinations": 1,
         "webhook_endpoints": 0,
+        "identity_documents": 0,
     }
     assert _api_login(mailed, settled.email).status_code == 401
     with mailed.api() as api:

@@ -40,6 +40,7 @@ def keys_rotate(
             Vault(fresh),
             SystemClock(),
             lambda done, total: bar.update(task, completed=done, total=total),
+            document_dir=cfg.identity_document_dir,
         )
     engine.dispose()
     old_copy = cfg.key_path.with_suffix(".key.old")
@@ -48,6 +49,7 @@ def keys_rotate(
     cfg.key_path.chmod(0o600)
     console.print(
         f"[green]rotated[/green] {summary.trades} trades, {summary.claims} claims, "
-        f"{summary.destinations} payout destinations. New key installed at {cfg.key_path}; "
+        f"{summary.destinations} payout destinations, {summary.documents} ID documents. "
+        f"New key installed at {cfg.key_path}; "
         f"the old one is {old_copy}. Copy the new key to every host before starting them."
     )

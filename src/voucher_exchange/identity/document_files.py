@@ -46,3 +46,28 @@ def read(directory: Path, vault: Vault, document_id: str, name: str) -> bytes:
 def delete(directory: Path, name: str) -> None:
     """Remove a document's file (nothing when it is already gone)."""
     (directory / Path(name).name).unlink(missing_ok=True)
+
+
+def _rotated(directory: Path, name: str) -> Path:
+    return directory / f"{Path(name).name}.rotated"
+
+
+def write_rotated(directory: Path, old: Vault, new: Vault, document_id: str, name: str) -> None:
+    """Master-key rotation, step one: the file re-encrypted with `new` beside the original."""
+    plaintext = read(directory, old, document_id, name)
+    target = _rotated(directory, name)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(new.encrypt(plaintext, _context(document_id)))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def install_rotated(directory: Path, name: str) -> None:
+    """Step two, once the database's rotation committed: the re-encrypted file replaces the original."""
+    _rotated(directory, name).replace(directory / Path(name).name)
+
+
+def discard_rotated(directory: Path, name: str) -> None:
+    """The rotation rolled back: drop the re-encrypted copy (the original still opens with the old key)."""
+    _rotated(directory, name).unlink(missing_ok=True)

@@ -124,6 +124,12 @@ def with_files_of(conn: Connection, user_id: str) -> list[IdentityDocument]:
     return [_to_document(r) for r in conn.execute(query)]
 
 
+def all_with_files(conn: Connection) -> list[IdentityDocument]:
+    """Every document whose file is still kept (master-key rotation re-encrypts them)."""
+    query = select(identity_documents).where(_c.file_name.is_not(None)).order_by(_c.id)
+    return [_to_document(r) for r in conn.execute(query)]
+
+
 def forget_file(conn: Connection, document_id: str, now: datetime) -> bool:
     """Mark a document's file as deleted (the row and decision stay); False when it already was."""
     result = conn.execute(

@@ -36,6 +36,7 @@ from voucher_exchange.identity.document_models import (
     sniff,
 )
 from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.security.vault import Vault
 
 PURGE_CHUNK = 100
 
@@ -300,3 +301,28 @@ def forget_account(uow: UnitOfWork, directory: Path, user_id: str, now: datetime
 
     uow.after_commit(delete_files)
     return len(kept)
+
+
+def reencrypt_files(uow: UnitOfWork, directory: Path, old: Vault, new: Vault) -> int:
+    """Master-key rotation: re-encrypt every kept document file with `new`, installed when `uow` commits.
+
+    The copies are written beside the originals first; they replace them only after the
+    rotation's transaction committed, so a rollback leaves every file readable with the old key.
+    """
+    names: list[str] = []
+    try:
+        for doc in repo.all_with_files(uow.conn):
+            assert doc.file_name is not None
+            files.write_rotated(directory, old, new, doc.id, doc.file_name)
+            names.append(doc.file_name)
+    except BaseException:
+        for name in names:
+            files.discard_rotated(directory, name)
+        raise
+
+    def install() -> None:
+        for name in names:
+            files.install_rotated(directory, name)
+
+    uow.after_commit(install)
+    return len(names)
