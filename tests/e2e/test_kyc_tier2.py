@@ -294,3 +294,13 @@ def test_erasing_the_account_deletes_the_file(exchange: Exchange) -> None:
     with exchange.ctx.uow(readonly=True) as uow:
         row = uow.conn.execute(select(identity_documents).where(identity_documents.c.id == doc_id)).one()
     assert (row.status, row.file_name) == ("rejected", None)
+
+
+def test_a_body_far_beyond_the_limit_is_cut_off_before_it_is_read(exchange: Exchange) -> None:
+    seller = make_seller(exchange)
+    before = _stored(exchange)
+    limit = exchange.ctx.settings.identity_document_max_bytes
+    refused = _upload(seller.api, b"\xff\xd8\xff" + bytes(limit + 128 * 1024))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (413, "payload_too_large")
+    assert _stored(exchange) == before
+    assert seller.api.get("/me").json()["identity_document"] == {"status": "none"}
