@@ -4,7 +4,7 @@ The row holds what the document is (kind, sniffed type, size, SHA-256 of the pla
 decision; the image itself is an encrypted file under var/ (`file_name`, NULL once deleted after
 the retention period). The decision row is kept.
 
-Revision ID: 0027
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-07
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0027"
+revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
