@@ -21,7 +21,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
-from voucher_exchange.api.routes import accounts, api_keys, catalog, receipts, staff, trades, webhooks
+from voucher_exchange.api.routes import (
+    accounts,
+    api_keys,
+    catalog,
+    receipts,
+    staff,
+    trades,
+    transparency,
+    webhooks,
+)
 from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.scopes import route_template
 from voucher_exchange.context import Context
@@ -80,6 +89,8 @@ def create_app(
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.well_known)
+    app.include_router(transparency.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(transparency.site_root)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -55,7 +55,9 @@ def node_modules() -> Path:
 def is_page(request: Request) -> bool:
     """True for web pages (not the API, sandboxes, docs or probes)."""
     path = request.url.path
-    return not path.startswith(("/api/", "/sandbox", "/docs", "/openapi", "/metrics", "/healthz", "/readyz"))
+    return not path.startswith(
+        ("/api/", "/sandbox", "/docs", "/openapi", "/metrics", "/healthz", "/readyz", "/transparency.json")
+    )
 
 
 def error_page(request: Request, status: int, code: str, text: str) -> Response | None:
