@@ -262,3 +262,15 @@ def publish(raw: RawFigures, period: Period, rule: Disclosure = DISCLOSURE) -> d
         else {"id": raw.audit_head.id, "hash": raw.audit_head.hash, "at": _iso(raw.audit_head.at)},
         "disclosure": rule.describe(cur),
     }
+
+
+def unrecorded(raw: RawFigures) -> frozenset[str]:
+    """The document's fields that are null because nothing records them yet (not because they are hidden)."""
+    names: set[str] = set()
+    if raw.promise is None:
+        names |= {"promise_misses", "compensation_paid"}
+    if raw.issuer_pauses is None:
+        names.add("issuer_pauses")
+    if raw.fraud is None:
+        names |= {"fraud_reports", "median_report_to_freeze_seconds"}
+    return frozenset(names)

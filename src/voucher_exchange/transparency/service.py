@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from voucher_exchange.context import Context
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.transparency import figures
-from voucher_exchange.transparency.models import Period, last_days, month_period, publish
+from voucher_exchange.transparency.models import Period, last_days, month_period, publish, unrecorded
 
 # A report still growing (the last 30 days, this month) is computed at most every 5 minutes per
 # process; a month that is over does not change, and is kept for a day.
@@ -29,6 +29,8 @@ class Report:
 
     period: Period
     document: dict[str, Any]
+    unrecorded: frozenset[str]
+    """Fields that are null because nothing records them yet (the page says so)."""
 
 
 class _Cache:
@@ -78,7 +80,7 @@ def transparency_report(ctx: Context, month: str | None = None) -> Report:
     def compute() -> Report:
         with ctx.uow(readonly=True) as uow:
             raw = figures.raw_figures(uow.conn, period, currency)
-        return Report(period, publish(raw, period))
+        return Report(period, publish(raw, period), unrecorded(raw))
 
     key = (period.start, period.end, currency)
     return CACHE.get(ctx.engine, key, COMPLETE_SECONDS if period.complete else OPEN_SECONDS, compute)

@@ -26,6 +26,7 @@ from voucher_exchange.web import (
     seller,
     selling,
     shell,
+    transparency,
     two_factor,
 )
 from voucher_exchange.web.render import page, redirect
@@ -106,6 +107,7 @@ def mount(app: FastAPI) -> None:
         operator.router,
         reconciliation.router,
         shell.router,
+        transparency.router,
     ):
         app.include_router(router)
 
