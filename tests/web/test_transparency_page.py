@@ -11,7 +11,9 @@ from playwright.sync_api import Browser, Page
 
 from tests.support.exchange import make_seller
 from tests.web.conftest import DESKTOP, Site, screenshot
+from tests.web.flows import log_in
 from tests.web.test_axe import violations
+from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +58,14 @@ def test_anyone_reads_the_report_in_korean_on_a_phone(phone: Page, site: Site) -
         assert document["period"]["month"] == month
     finally:
         site.exchange.reset_clock()
+
+
+def test_the_operators_dashboard_links_the_public_report(page: Page) -> None:
+    log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+    page.goto("/staff")
+    page.click("#dashboard-transparency")
+    page.wait_for_url("**/transparency")
+    assert page.inner_text("h1") == "Transparency report"
 
 
 def test_a_month_not_yet_begun_is_explained(phone: Page) -> None:
