@@ -27,9 +27,9 @@ def test_anyone_gets_the_same_document_at_both_addresses(exchange: Exchange) -> 
     assert document["period"]["from"] == f"{today - timedelta(days=31)}T15:00:00Z"
     assert document["period"]["month"] is None and document["currency"] == "KRW"
     # Not recorded on this branch: null, never a made-up zero.
-    assert [document[k] for k in ("promise_misses", "compensation_paid", "issuer_pauses", "fraud_reports")] == [
-        None
-    ] * 4
+    assert [
+        document[k] for k in ("promise_misses", "compensation_paid", "issuer_pauses", "fraud_reports")
+    ] == [None] * 4
     month = httpx.get(exchange.base_url + "/transparency.json?month=2026-11", timeout=10).json()
     assert month["period"] == {
         "from": "2026-10-31T15:00:00Z",
@@ -65,7 +65,10 @@ def test_an_overlong_month_is_a_422_not_a_500(exchange: Exchange) -> None:
 
 def test_the_page_says_why_a_month_is_refused(exchange: Exchange) -> None:
     answer = httpx.get(
-        exchange.base_url + "/transparency", params={"month": "2026-13"}, cookies={"vx_lang": "ko"}, timeout=10
+        exchange.base_url + "/transparency",
+        params={"month": "2026-13"},
+        cookies={"vx_lang": "ko"},
+        timeout=10,
     )
     assert answer.status_code == 422
     assert "월은 2026-11처럼 YYYY-MM 형식으로 적어 주세요." in answer.text

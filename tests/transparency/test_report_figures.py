@@ -22,15 +22,22 @@ from tests.support.exchange import ShiftableClock
 from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role, User
-from voucher_exchange.db.schema import audit_log, decisions, ledger_accounts, ledger_transfers, trade_events, trades
+from voucher_exchange.db.schema import (
+    audit_log,
+    decisions,
+    ledger_accounts,
+    ledger_transfers,
+    trade_events,
+    trades,
+)
 from voucher_exchange.ports.issuer import Chargeback
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import service as review_service
+from voucher_exchange.trades import pipeline
 from voucher_exchange.transparency import figures
 from voucher_exchange.transparency import service as transparency
 from voucher_exchange.transparency.models import Disclosure, month_period, publish
-from voucher_exchange.trades import pipeline
 
 pytestmark = pytest.mark.both_backends
 
@@ -155,17 +162,23 @@ def _expected(core: Core) -> dict[str, Any]:
     for e in events:
         if e.from_status == "in_review" and e.to_status != "in_review" and _in_month(e.at):
             since = [
-                x.at for x in events if x.trade_id == e.trade_id and x.to_status == "in_review" and x.at <= e.at
+                x.at
+                for x in events
+                if x.trade_id == e.trade_id and x.to_status == "in_review" and x.at <= e.at
             ]
             reviews.append((e.at - max(since)).total_seconds())
     reasons: Counter[str] = Counter()
     for e in events:
         if e.to_status == "rejected" and _in_month(e.at):
             refusing = [
-                d for d in all_decisions if d.trade_id == e.trade_id and d.outcome == "reject" and d.stage != "shadow"
+                d
+                for d in all_decisions
+                if d.trade_id == e.trade_id and d.outcome == "reject" and d.stage != "shadow"
             ]
             reasons[refusing[-1].reasons[0] if refusing and refusing[-1].reasons else "other"] += 1
-    reversed_ = [e for e in events if e.from_status == "paid" and e.to_status == "reversed" and _in_month(e.at)]
+    reversed_ = [
+        e for e in events if e.from_status == "paid" and e.to_status == "reversed" and _in_month(e.at)
+    ]
 
     def flow(debit: str, credit: str | None = None) -> dict[str, Any]:
         amounts = [

@@ -15,7 +15,10 @@ RULE = Disclosure()
 
 def test_the_last_30_days_are_whole_local_days_ending_at_the_start_of_today() -> None:
     period = last_days(NOW, "Asia/Seoul")
-    assert (period.start, period.end) == (datetime(2026, 11, 6, 15, tzinfo=UTC), datetime(2026, 12, 6, 15, tzinfo=UTC))
+    assert (period.start, period.end) == (
+        datetime(2026, 11, 6, 15, tzinfo=UTC),
+        datetime(2026, 12, 6, 15, tzinfo=UTC),
+    )
     assert period.month is None and not period.complete
 
 
@@ -33,11 +36,15 @@ def test_a_month_is_local_and_the_current_one_runs_to_the_start_of_today() -> No
         False,
     )
     january = month_period("2026-01", NOW, "America/New_York")
-    assert (january.start, january.end) == (datetime(2026, 1, 1, 5, tzinfo=UTC), datetime(2026, 2, 1, 5, tzinfo=UTC))
+    assert (january.start, january.end) == (
+        datetime(2026, 1, 1, 5, tzinfo=UTC),
+        datetime(2026, 2, 1, 5, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "1999-12", "0001-01", "9999-12", "", " 2026-11x"]
+    "text",
+    ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "1999-12", "0001-01", "9999-12", "", " 2026-11x"],
 )
 def test_a_malformed_month_is_refused_with_a_stable_code(text: str) -> None:
     with pytest.raises(InvalidInput) as refused:

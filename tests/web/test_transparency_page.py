@@ -34,7 +34,9 @@ def test_anyone_reads_the_report_in_korean_on_a_phone(phone: Page, site: Site) -
         assert phone.inner_text("#figures-title") == "최근 30일"
         # One paid trade here (a few more if other tests sold today): too few to show, or rounded.
         trades = phone.inner_text("#tr-trades")
-        assert trades == HIDDEN or (int(trades.replace(",", "")) >= 10 and int(trades.replace(",", "")) % 5 == 0)
+        assert trades == HIDDEN or (
+            int(trades.replace(",", "")) >= 10 and int(trades.replace(",", "")) % 5 == 0
+        )
         if trades == HIDDEN:
             assert phone.inner_text("#tr-volume") == HIDDEN and phone.inner_text("#tr-p50") == HIDDEN
         # The sections other work will fill say so, never a made-up zero.

@@ -13,10 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, case, exists, func, select
+from sqlalchemy import ColumnElement, Connection, case, exists, func, select
 from sqlalchemy.sql.expression import Subquery
 
-from voucher_exchange.db.schema import audit_log, decisions, ledger_accounts, ledger_transfers, trade_events, trades
+from voucher_exchange.db.schema import (
+    audit_log,
+    decisions,
+    ledger_accounts,
+    ledger_transfers,
+    trade_events,
+    trades,
+)
 from voucher_exchange.transparency.models import (
     OTHER,
     AuditHead,
@@ -56,7 +63,7 @@ def raw_figures(conn: Connection, period: Period, currency: str) -> RawFigures:
     )
 
 
-def _in(column: Any, period: Period) -> ColumnElement[bool]:
+def _in(column: ColumnElement[Any], period: Period) -> ColumnElement[bool]:
     return (column >= period.start) & (column < period.end)
 
 
@@ -91,7 +98,9 @@ def _percentiles(conn: Connection, durations: Subquery, *percents: int) -> Perce
 
 def _move(period: Period, currency: str, before: str | None, after: str) -> ColumnElement[bool]:
     """An event of the period that moved a trade of `currency` into `after` (from `before`, when given)."""
-    moved = (_e.to_status == after) & (_e.from_status != after) & _in(_e.at, period) & (_t.currency == currency)
+    moved = (
+        (_e.to_status == after) & (_e.from_status != after) & _in(_e.at, period) & (_t.currency == currency)
+    )
     return moved & (_e.from_status == before) if before is not None else moved
 
 
@@ -123,7 +132,10 @@ def _paid(conn: Connection, period: Period, currency: str) -> tuple[Flow, Percen
         select(func.count(), func.coalesce(func.sum(_t.face_value), 0)).select_from(paid).where(where)
     ).one()
     durations = (
-        select(_seconds(conn, _e.at, _t.created_at).label("seconds")).select_from(paid).where(where).subquery()
+        select(_seconds(conn, _e.at, _t.created_at).label("seconds"))
+        .select_from(paid)
+        .where(where)
+        .subquery()
     )
     return Flow(int(count), int(total)), _percentiles(conn, durations, 50, 95)
 

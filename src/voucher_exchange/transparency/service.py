@@ -1,4 +1,4 @@
-"""The public transparency report: one use case, read-only, cached so a public URL cannot load the database."""
+"""The public transparency report: one read-only use case, cached so that a public URL cannot load the DB."""
 
 from __future__ import annotations
 
