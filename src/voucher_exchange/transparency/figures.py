@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Integer, case, cast, exists, func, select
 from sqlalchemy.sql.expression import Subquery
 
 from voucher_exchange.db.schema import (
@@ -71,7 +71,10 @@ def _seconds(conn: Connection, later: Any, earlier: Any) -> ColumnElement[Any]:
     """`later − earlier` in seconds, in the database's own arithmetic."""
     if conn.dialect.name == "postgresql":
         return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; julianday() would keep only milliseconds.
+    whole = func.strftime("%s", later) - func.strftime("%s", earlier)
+    micros = cast(func.substr(later, 21, 6), Integer) - cast(func.substr(earlier, 21, 6), Integer)
+    return whole + micros / 1_000_000.0
 
 
 def _percentiles(conn: Connection, durations: Subquery, *percents: int) -> Percentiles:
