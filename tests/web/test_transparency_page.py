@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.support.exchange import make_seller
-from tests.web.conftest import DESKTOP, Site, screenshot
+from tests.web.conftest import DESKTOP, PHONE, Site, screenshot
 from tests.web.flows import log_in
 from tests.web.test_axe import violations
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
@@ -87,5 +87,9 @@ def test_the_transparency_page_passes_axe(browser: Browser, site: Site, lang: st
         assert violations(page) == [], "last 30 days"
         page.goto("/transparency?month=2026-13")
         assert violations(page) == [], "a refused month"
+        page.set_viewport_size(PHONE)
+        page.goto("/transparency?month=2026-11")
+        assert violations(page) == [], "a month, on a phone"
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
