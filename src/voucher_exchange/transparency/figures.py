@@ -120,9 +120,9 @@ def _submitted(conn: Connection, period: Period, currency: str) -> tuple[int, in
     """Trades submitted in the period, and how many of them were held for review at some point."""
     was_held = exists().where((_e.trade_id == _t.id) & (_e.to_status == "in_review"))
     row = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((was_held, 1), else_=0)), 0)).where(
-            _in(_t.created_at, period) & (_t.currency == currency)
-        )
+        select(func.count(), func.coalesce(func.sum(case((was_held, 1), else_=0)), 0))
+        .select_from(trades)
+        .where(_in(_t.created_at, period) & (_t.currency == currency))
     ).one()
     return int(row[0]), int(row[1])
 
