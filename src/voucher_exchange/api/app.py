@@ -29,6 +29,7 @@ from voucher_exchange.api.routes import (
     receipts,
     staff,
     trades,
+    transparency,
     webhooks,
 )
 from voucher_exchange.api.routes.identity_documents import DOCUMENT_UPLOAD_PATHS, UPLOAD_MARGIN_BYTES
@@ -95,6 +96,8 @@ def create_app(
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.well_known)
+    app.include_router(transparency.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(transparency.site_root)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

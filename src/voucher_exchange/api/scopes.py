@@ -81,6 +81,7 @@ NO_CREDENTIAL: frozenset[Route] = frozenset(
         _api("POST", "/password-resets/{token}"),
         _api("POST", "/email-verifications/{token}"),
         _api("GET", "/brands"),
+        _api("GET", "/transparency.json"),
     }
 )
 

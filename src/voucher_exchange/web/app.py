@@ -27,6 +27,7 @@ from voucher_exchange.web import (
     seller,
     selling,
     shell,
+    transparency,
     two_factor,
 )
 from voucher_exchange.web.render import page, redirect
@@ -56,7 +57,9 @@ def node_modules() -> Path:
 def is_page(request: Request) -> bool:
     """True for web pages (not the API, sandboxes, docs or probes)."""
     path = request.url.path
-    return not path.startswith(("/api/", "/sandbox", "/docs", "/openapi", "/metrics", "/healthz", "/readyz"))
+    return not path.startswith(
+        ("/api/", "/sandbox", "/docs", "/openapi", "/metrics", "/healthz", "/readyz", "/transparency.json")
+    )
 
 
 def error_page(request: Request, status: int, code: str, text: str) -> Response | None:
@@ -106,6 +109,7 @@ def mount(app: FastAPI) -> None:
         operator.router,
         reconciliation.router,
         shell.router,
+        transparency.router,
     ):
         app.include_router(router)
 

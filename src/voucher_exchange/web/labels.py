@@ -236,6 +236,14 @@ ERRORS.update(
     }
 )
 
+# The public transparency report (issue 25).
+ERRORS.update(
+    {
+        "transparency_month_invalid": N_("Give the month as YYYY-MM, e.g. 2026-11."),
+        "transparency_month_future": N_("That month has not begun; there is nothing to report yet."),
+    }
+)
+
 PROFILE_LABELS = {
     "business_name": N_("Business name (상호)"),
     "representative": N_("Representative (대표자)"),

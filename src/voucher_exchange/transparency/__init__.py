@@ -1,0 +1,1 @@
+"""The public transparency report: how the exchange behaved over a month or the last 30 days."""
