@@ -170,6 +170,7 @@ LOGIN_NOTICES = {
     "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
     "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
     "account_deleted": N_("Your account was deleted."),
+    "login_closed": N_("Your login was closed. Nobody can sign in to it; your records stay."),
 }
 
 
