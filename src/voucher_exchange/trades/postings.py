@@ -63,7 +63,7 @@ def net_against_linked_receivable(trade_id: str, user_id: str, owner_id: str, am
     """Part of a new trade's payable settles what another account of the same person owes
     (identity/links.py); covered: never more than that account owes."""
     return TransferIntent(
-        f"trade:{trade_id}:netting:{owner_id}",
+        f"trade:{trade_id}:{owner_id}:netting",
         f"trade:{trade_id}",
         seller_payable(user_id, amount.currency),
         seller_receivable(owner_id, amount.currency),
