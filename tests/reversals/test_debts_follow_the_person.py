@@ -15,13 +15,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.support.core import Core
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.db.schema import api_tokens, audit_log, ledger_transfers, person_links, users
 from voucher_exchange.errors import Conflict, Unauthorized
+from voucher_exchange.identity import links
 from voucher_exchange.identity import service as identity_service
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ports.issuer import Chargeback as Reported
@@ -112,7 +113,9 @@ def test_a_new_account_with_the_same_identity_settles_the_debt_before_it_is_paid
     assert _owes(core, again.id) == (0, 0)
     with core.ctx.uow(readonly=True) as uow:
         netted = uow.conn.execute(
-            select(ledger_transfers.c.amount).where(ledger_transfers.c.key == f"trade:{sold}:{choi.id}:netting")
+            select(ledger_transfers.c.amount).where(
+                ledger_transfers.c.key == f"trade:{sold}:{choi.id}:netting"
+            )
         ).scalar_one()
         audited = uow.conn.execute(
             select(audit_log.c.details).where(
@@ -212,7 +215,9 @@ def test_an_account_inside_its_liability_window_cannot_be_erased_and_the_debt_fi
     )
     account = "778899001122"
     core.sandbox("/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": new_name})
-    dest = identity_service.add_payout_destination(core.ctx, core.user(signed.user.id), "004", account, new_name)
+    dest = identity_service.add_payout_destination(
+        core.ctx, core.user(signed.user.id), "004", account, new_name
+    )
     sold = core.submit(core.user(signed.user.id), dest.id)
     pipeline.process_trade(core.ctx, sold)
     assert core.rail_transfers(account) == []
@@ -241,3 +246,22 @@ def test_an_open_receivable_refuses_erasure_and_after_the_window_a_settled_accou
     core.ctx.clock.offset += timedelta(days=core.ctx.settings.liability_window_days + 1)  # type: ignore[attr-defined]
     privacy.erase_account(core.ctx, core.user(kim.id), PASSWORD)
     assert _row(core, kim.id).email == f"erased-{kim.id}@deleted.invalid"
+
+
+def test_identities_verified_before_links_were_kept_are_linked_by_the_backfill(core: Core) -> None:
+    old, _, _ = core.seller(name=CHOI, birth_date=BORN)
+    with core.ctx.uow() as uow:  # as a database migrated to 0026 holds it: checks, no fingerprints
+        uow.conn.execute(delete(person_links))
+        uow.commit()
+    new, _, _ = core.seller(name=CHOI, birth_date=BORN)
+    with core.ctx.uow() as uow:
+        uow.conn.execute(delete(person_links).where(person_links.c.user_id == new.id))
+        uow.commit()
+    with core.ctx.uow(readonly=True) as uow:
+        assert links.linked_accounts(uow.conn, core.ctx.vault, new.id) == []
+
+    assert links.link_past_identities(core.ctx) == 2
+    assert links.link_past_identities(core.ctx) == 2  # again: nothing doubles
+    with core.ctx.uow(readonly=True) as uow:
+        assert links.linked_accounts(uow.conn, core.ctx.vault, new.id) == [old.id]
+        assert _count(core, person_links) == 2

@@ -81,7 +81,9 @@ def test_deletion_waits_the_login_closes_and_the_new_account_is_told_what_it_owe
     assert "로그인을 닫았습니다. 이 계정으로는 아무도 로그인할 수 없고, 기록은 남습니다." in phone.content()
 
     # The issuer takes the voucher back after the login was closed: the debt stays on the record.
-    taken = site.exchange.sandbox("POST", "/issuer/chargebacks", {"code": voucher["code"], "reason": "stolen"})
+    taken = site.exchange.sandbox(
+        "POST", "/issuer/chargebacks", {"code": voucher["code"], "reason": "stolen"}
+    )
     assert taken.status_code == 202, taken.text
 
     def owed() -> int | None:
@@ -96,8 +98,8 @@ def test_deletion_waits_the_login_closes_and_the_new_account_is_told_what_it_owe
     become_seller(again, site, legal_name=name)
     again.goto("/account")
     assert again.inner_text("#owed-linked") == (
-        "회원님의 다른 계정(본인 확인된 이름과 생년월일, 계좌 또는 이메일 주소가 같은 계정)에서 갚으셔야 할 금액 "
-        "9,000원이 있습니다. 그 계정에서 판매한 상품권을 대금 지급 후 발행사가 환수했습니다."
+        "회원님의 다른 계정(본인 확인된 이름과 생년월일, 계좌 또는 이메일 주소가 같은 계정)에서 "
+        "갚으셔야 할 금액 9,000원이 있습니다. 그 계정에서 판매한 상품권을 대금 지급 후 발행사가 환수했습니다."
     )
     assert again.locator("#owed-own").count() == 0
     assert again.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

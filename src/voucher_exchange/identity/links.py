@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
+from voucher_exchange.context import Context
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.security.vault import Vault
 
@@ -76,10 +77,14 @@ def linked_accounts(conn: Connection, vault: Vault, user_id: str) -> list[str]:
     return sorted(found)
 
 
-def link_past_identities(conn: Connection, vault: Vault, now: datetime) -> int:
-    """Store the fingerprint of every verified identity check made before links were kept; how many."""
-    done = 0
-    for user_id, legal_name, birth_date in accounts.verified_identities(conn):
-        remember_identity(conn, vault, user_id, legal_name, birth_date, now)
-        done += 1
+def link_past_identities(ctx: Context) -> int:
+    """Use case: store the fingerprint of every verified identity check, including those made
+    before links were kept (migration 0026 cannot: the key is the vault's); how many checks."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        done = 0
+        for user_id, legal_name, birth_date in accounts.verified_identities(uow.conn):
+            remember_identity(uow.conn, ctx.vault, user_id, legal_name, birth_date, now)
+            done += 1
+        uow.commit()
     return done

@@ -22,7 +22,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict
 from voucher_exchange.identity import links
 from voucher_exchange.ledger import repository as ledger_repo
-from voucher_exchange.ledger.models import seller_payable, seller_receivable
+from voucher_exchange.ledger.models import Account, seller_payable, seller_receivable
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.privacy import repository
@@ -45,18 +45,21 @@ def money_in_flight(conn: Connection, user_id: str, currency: str) -> bool:
         return True
     if repository.unsettled_payouts(conn, user_id, SETTLED):
         return True
-    account = ledger_repo.account(conn, seller_payable(user_id, currency))
+    return _open(ledger_repo.account(conn, seller_payable(user_id, currency)))
+
+
+def _open(account: Account | None) -> bool:
+    """A ledger account with a balance or a pending transfer."""
     return account is not None and (
-        account.debits_posted != account.credits_posted or account.debits_pending or account.credits_pending
+        account.debits_posted != account.credits_posted
+        or account.debits_pending != 0
+        or account.credits_pending != 0
     )
 
 
 def _receivable_open(conn: Connection, vault: Vault, user_id: str, currency: str) -> bool:
     """The person owes money after a reversal, on this account or another of theirs (posted or pending)."""
-    account = ledger_repo.account(conn, seller_receivable(user_id, currency))
-    if account is not None and (
-        account.debits_posted != account.credits_posted or account.debits_pending or account.credits_pending
-    ):
+    if _open(ledger_repo.account(conn, seller_receivable(user_id, currency))):
         return True
     return reversals.owed_by_person(conn, vault, user_id, currency).linked.is_positive()
 

@@ -132,7 +132,9 @@ class PersonOwes:
 
 def owed_by_person(conn: Connection, vault: Vault, user_id: str, currency: str) -> PersonOwes:
     """What the account owes and what the same person's other accounts owe (identity/links.py)."""
-    linked = sum(owed_by(conn, other, currency).amount for other in links.linked_accounts(conn, vault, user_id))
+    linked = sum(
+        owed_by(conn, other, currency).amount for other in links.linked_accounts(conn, vault, user_id)
+    )
     return PersonOwes(owed_by(conn, user_id, currency), Money(linked, currency))
 
 

@@ -59,7 +59,9 @@ def net_against_receivable(trade_id: str, user_id: str, amount: Money) -> Transf
     )
 
 
-def net_against_linked_receivable(trade_id: str, user_id: str, owner_id: str, amount: Money) -> TransferIntent:
+def net_against_linked_receivable(
+    trade_id: str, user_id: str, owner_id: str, amount: Money
+) -> TransferIntent:
     """Part of a new trade's payable settles what another account of the same person owes
     (identity/links.py); covered: never more than that account owes."""
     return TransferIntent(

@@ -40,7 +40,13 @@ def _page(v: Visitor, status: int = 200, **values: Any) -> Response:
         }
     window = v.ctx.settings.liability_window_days
     return page(
-        v, "account_security.html", status=status, me=user, erasure=erasure, liability_window_days=window, **values
+        v,
+        "account_security.html",
+        status=status,
+        me=user,
+        erasure=erasure,
+        liability_window_days=window,
+        **values,
     )
 
 

@@ -5,7 +5,7 @@
 account with the same fingerprint (or a payout account with the same fingerprint) is the same
 person: it settles what that person owes. The fingerprints need the vault's key, which the
 migration does not have: they are written at each identity check and when a login is closed
-(`voucher-exchange accounts link-identities` writes them for checks made before this revision).
+(`voucher-exchange reversals link-identities` writes them for checks made before this revision).
 
 `users.closed_at`: the login was closed (no sign-in, no session), the record kept.
 
