@@ -265,3 +265,15 @@ def test_identities_verified_before_links_were_kept_are_linked_by_the_backfill(c
     with core.ctx.uow(readonly=True) as uow:
         assert links.linked_accounts(uow.conn, core.ctx.vault, new.id) == [old.id]
         assert _count(core, person_links) == 2
+
+
+def test_a_login_is_not_closed_while_a_trade_is_open(core: Core) -> None:
+    seller, destination, _ = core.seller()
+    core.submit(seller, destination)  # received, not processed yet
+    row, links_before = _row(core, seller.id), _count(core, person_links)
+    with pytest.raises(Conflict) as refused:
+        privacy.close_login(core.ctx, core.user(seller.id), PASSWORD)
+    assert refused.value.code == "money_in_flight"
+    assert _row(core, seller.id) == row
+    assert _count(core, person_links) == links_before
+    assert _count(core, audit_log, audit_log.c.action == "account.login_closed") == 0
