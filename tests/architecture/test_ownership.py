@@ -23,6 +23,7 @@ OWNERS = {
     "staff_totp": "accounts",
     "totp_recovery_codes": "accounts",
     "identity_checks": "accounts",
+    "person_links": "accounts",
     "role_requests": "accounts",
     # kernel
     "jobs": "jobs",

@@ -310,6 +310,12 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         {"password": "wrong-password"},
         row(LOGIN, 401, 401, 401, 401, 401, 401),
     ),
+    (
+        "POST",
+        "/account/security/close",
+        {"password": "wrong-password"},
+        row(LOGIN, 401, 401, 401, 401, 401, 401),
+    ),
     ("POST", "/logout", {}, row(303, 303, 303, 303, 303, 303, 303)),
     ("POST", "/account/sign-out-everywhere", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
     ("GET", "/account", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),

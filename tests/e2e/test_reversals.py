@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -121,3 +122,29 @@ def test_the_seller_appeals_once_and_a_reviewer_writes_the_debt_off(exchange: Ex
         False,
     )
     assert seller.api.get("/me").json()["receivable"] == {"amount": 0, "currency": "KRW"}
+
+
+def test_a_new_account_of_the_same_person_sees_and_settles_the_debt_over_http(exchange: Exchange) -> None:
+    name = f"Choi Minho {uuid.uuid4().hex[:6]}"
+    choi = make_seller(exchange, legal_name=name, birth_date="1988-03-14")
+    choi_id = choi.api.get("/me").json()["id"]
+    trade, voucher = _paid(exchange, choi)
+    _chargeback(exchange, voucher, "stolen")
+    choi.api.wait_for(trade["id"], {"reversed"}, timeout=30)
+
+    namesake = make_seller(exchange, legal_name=name, birth_date="1991-07-02")  # another person
+    assert namesake.api.get("/me").json()["receivable"] == {"amount": 0, "currency": "KRW"}
+    again = make_seller(exchange, legal_name=name, birth_date="1988-03-14")
+    me = again.api.get("/me").json()
+    assert (me["receivable"], me["receivable_linked"]) == (
+        {"amount": 45500, "currency": "KRW"},
+        {"amount": 45500, "currency": "KRW"},
+    )
+
+    sold, _ = _paid(exchange, again, 100000)  # payout 91,000: 45,500 settles Choi's debt first
+    assert [t["amount"] for t in exchange.rail_transfers(again.account_number)] == [91000 - 45500]
+    assert "settled what another account of the same person owed after a reversal" in [
+        e["note"] for e in sold["events"]
+    ]
+    assert _balances(exchange)[f"seller_receivable:{choi_id}"] == (0, 0)
+    assert again.api.get("/me").json()["receivable"] == {"amount": 0, "currency": "KRW"}

@@ -60,18 +60,24 @@ class Core:
             )
             uow.commit()
 
-    def seller(self, rail_behavior: str = "ok") -> tuple[User, str, str]:
+    def seller(
+        self,
+        rail_behavior: str = "ok",
+        name: str | None = None,
+        birth_date: date = date(1990, 5, 17),
+        email: str | None = None,
+    ) -> tuple[User, str, str]:
         """A verified seller with a verified account: (user, destination id, account number)."""
-        name = f"Kim Minji {uuid.uuid4().hex[:6]}"
+        name = name or f"Kim Minji {uuid.uuid4().hex[:6]}"
         with self.ctx.uow() as uow:
             signed = account_service.sign_up(
                 uow.conn,
-                f"{uuid.uuid4().hex[:10]}@example.com",
+                email or f"{uuid.uuid4().hex[:10]}@example.com",
                 "correct-horse-battery",
                 self.ctx.clock.now(),
             )
             uow.commit()
-        identity_service.verify_identity(self.ctx, signed.user, name, date(1990, 5, 17), "010-1234-5678")
+        identity_service.verify_identity(self.ctx, signed.user, name, birth_date, "010-1234-5678")
         account = str(uuid.uuid4().int)[:12]
         self.sandbox(
             "/rail/accounts",

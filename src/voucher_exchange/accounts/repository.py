@@ -17,8 +17,8 @@ from voucher_exchange.accounts.models import (
     User,
     normalise_name,
 )
-from voucher_exchange.db.dialect import locked
-from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, users
+from voucher_exchange.db.dialect import insert_ignore, locked
+from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, person_links, users
 
 PASSWORD_ERASED = "!erased"  # noqa: S105  # never a valid argon2 hash: no password matches it
 
@@ -195,9 +195,9 @@ def set_identity(
 
 def lock_live(conn: Connection, user_id: str) -> bool:
     """Lock the user's row (serialising with account deletion); False when the account is erased."""
-    query = select(users.c.deleted_at).where(users.c.id == user_id)
+    query = select(users.c.deleted_at, users.c.closed_at).where(users.c.id == user_id)
     row = conn.execute(locked(conn, query)).first()
-    return row is not None and row.deleted_at is None
+    return row is not None and row.deleted_at is None and row.closed_at is None
 
 
 def set_tier(conn: Connection, user_id: str, tier: int) -> None:
@@ -376,7 +376,7 @@ def mark_verified(conn: Connection, user_id: str, email: str, now: datetime) -> 
     """Record that the owner reads mail at `email`; the account's e-mail becomes it."""
     result = conn.execute(
         update(users)
-        .where((users.c.id == user_id) & users.c.deleted_at.is_(None))
+        .where((users.c.id == user_id) & users.c.deleted_at.is_(None) & users.c.closed_at.is_(None))
         .values(email=email, email_verified_at=now)
     )
     return bool(result.rowcount)
@@ -428,3 +428,68 @@ def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict
         )
     )
     return {name: int(count or 0) for name, count in erased.items()}
+
+
+def close_login(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict[str, int]:
+    """Close a person's login and keep their record: sessions, links and two-factor go, the
+    e-mail becomes a tombstone (the address may sign up again) and no password matches."""
+    closed = {
+        "sessions": conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount,
+        "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
+        **totp_repository.forget(conn, user_id),
+    }
+    role_request_repository.forget_email(conn, user_id, tombstone)
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(email=tombstone, password_hash=PASSWORD_ERASED, roles="", closed_at=now)
+    )
+    return {name: int(count or 0) for name, count in closed.items()}
+
+
+def closed_at(conn: Connection, user_id: str) -> datetime | None:
+    """When the account's login was closed (None while it is open)."""
+    row = conn.execute(select(users.c.closed_at).where(users.c.id == user_id)).first()
+    return row.closed_at if row else None
+
+
+def add_person_link(conn: Connection, user_id: str, kind: str, key: str, now: datetime) -> None:
+    """Tie the account to a person's keyed fingerprint (`identity` or `email`); once."""
+    insert_ignore(
+        conn,
+        person_links,
+        {"kind": kind, "key": key, "user_id": user_id, "created_at": now},
+        ["kind", "key", "user_id"],
+    )
+
+
+def accounts_with_links(conn: Connection, keys: list[tuple[str, str]], but: str) -> set[str]:
+    """The accounts (other than `but`) tied to any of these (kind, key) fingerprints."""
+    found: set[str] = set()
+    for kind, key in keys:
+        rows = conn.execute(
+            select(person_links.c.user_id).where(
+                (person_links.c.kind == kind) & (person_links.c.key == key) & (person_links.c.user_id != but)
+            )
+        )
+        found.update(row.user_id for row in rows)
+    return found
+
+
+def links_of(conn: Connection, user_id: str) -> list[tuple[str, str]]:
+    """The (kind, key) fingerprints stored for an account."""
+    rows = conn.execute(
+        select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user_id)
+    )
+    return [(row.kind, row.key) for row in rows]
+
+
+def verified_identities(conn: Connection) -> list[tuple[str, str, date]]:
+    """(user id, legal name, birth date) of every verified identity check, oldest first."""
+    c = identity_checks.c
+    rows = conn.execute(
+        select(c.user_id, c.legal_name, c.birth_date)
+        .where(c.status == IdentityStatus.VERIFIED.value)
+        .order_by(c.checked_at)
+    )
+    return [(row.user_id, row.legal_name, row.birth_date) for row in rows]

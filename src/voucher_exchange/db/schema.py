@@ -69,6 +69,21 @@ users = Table(
     Column("password_changed_at", UTCDateTime),
     # An erased account: the e-mail is a tombstone, nobody can log in (docs/privacy.md).
     Column("deleted_at", UTCDateTime),
+    # The login was closed instead (no sign-in; the record and what it owes stay; docs/privacy.md).
+    Column("closed_at", UTCDateTime),
+)
+
+# One person behind several accounts: keyed fingerprints (the vault's, never the values) of a
+# verified identity (legal name + birth date) and of a closed login's e-mail address. Accounts
+# sharing one settle each other's debts after reversals (identity/links.py).
+person_links = Table(
+    "person_links",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('identity', 'email')", name="kind"),
 )
 
 # Single-use links mailed to an account (password reset, e-mail verification). Only a keyed

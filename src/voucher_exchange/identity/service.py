@@ -24,6 +24,7 @@ from voucher_exchange.accounts.models import (
 from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Forbidden, InvalidInput, NotFound
+from voucher_exchange.identity import links
 from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import banks
 from voucher_exchange.payouts import repository as payout_repo
@@ -99,6 +100,9 @@ def verify_identity(
                 tier,
             ),
         )
+        if status is IdentityStatus.VERIFIED:
+            # The person behind the account: another account of theirs settles its debts (links.py).
+            links.remember_identity(conn, ctx.vault, user.id, legal_name, birth_date, now)
         if name_changed:
             audit.record(
                 conn,

@@ -286,6 +286,21 @@ def account_fingerprints_of(conn: Connection, user_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def holders_of_same_accounts(conn: Connection, user_id: str) -> set[str]:
+    """Other users a bank confirmed as holders of a bank account this user was confirmed for
+    (verified, or unconfirmed after a change of name): one person's account, several logins.
+    A rejected account (someone typed another's number) ties nobody."""
+    d = payout_destinations.c
+    confirmed = (DestinationStatus.VERIFIED.value, DestinationStatus.UNCONFIRMED.value)
+    own = select(d.account_fingerprint).where((d.user_id == user_id) & d.status.in_(confirmed))
+    rows = conn.execute(
+        select(d.user_id)
+        .where(d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != user_id))
+        .distinct()
+    )
+    return {row.user_id for row in rows}
+
+
 def erase_unused_destinations(conn: Connection, user_id: str, used_elsewhere: Select[Any]) -> int:
     """Delete a person's bank accounts that no payout used and `used_elsewhere` does not list
     (a SELECT of destination ids with no NULL, e.g. those the person's trades name); how many went."""

@@ -3,11 +3,12 @@ owners (accounts, payouts, idempotency), which each provide the function that fo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from voucher_exchange.db.schema import payouts, trades
+from voucher_exchange.db.schema import payouts, trade_events, trades
 
 
 def open_trades(conn: Connection, user_id: str, terminal: frozenset[str]) -> int:
@@ -27,3 +28,15 @@ def destinations_named_by_trades(user_id: str) -> Select[Any]:
     t = trades.c
     named = (t.user_id == user_id) & t.payout_destination_id.is_not(None)
     return select(t.payout_destination_id).where(named)
+
+
+def last_paid_at(conn: Connection, user_id: str, paid: str) -> datetime | None:
+    """When the person's most recent trade became paid (None if none ever was)."""
+    e, t = trade_events.c, trades.c
+    query = (
+        select(func.max(e.at))
+        .select_from(trade_events.join(trades, trades.c.id == e.trade_id))
+        .where((t.user_id == user_id) & (e.to_status == paid))
+    )
+    found: datetime | None = conn.execute(query).scalar_one()
+    return found

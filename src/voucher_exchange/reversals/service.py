@@ -20,6 +20,7 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
 from voucher_exchange.context import Context
 from voucher_exchange.errors import Conflict, InvalidInput, NotFound
+from voucher_exchange.identity import links
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable
 from voucher_exchange.money import Money
@@ -27,6 +28,7 @@ from voucher_exchange.reversals import postings
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals.models import AppealOutcome, Chargeback, ChargebackOutcome
 from voucher_exchange.risk import repository as risk_repo
+from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades import lifecycle, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
@@ -113,6 +115,27 @@ def owed_by(conn: Connection, user_id: str, currency: str) -> Money:
     account = ledger_repo.account(conn, seller_receivable(user_id, currency))
     owed = 0 if account is None else account.debits_posted - account.credits_posted
     return Money(owed, currency)
+
+
+@dataclass(frozen=True)
+class PersonOwes:
+    """What a person owes after reversals: on this account, and on their other accounts."""
+
+    own: Money
+    linked: Money
+
+    @property
+    def total(self) -> Money:
+        """Everything the person owes (what this account's next payouts settle first)."""
+        return Money(self.own.amount + self.linked.amount, self.own.currency)
+
+
+def owed_by_person(conn: Connection, vault: Vault, user_id: str, currency: str) -> PersonOwes:
+    """What the account owes and what the same person's other accounts owe (identity/links.py)."""
+    linked = sum(
+        owed_by(conn, other, currency).amount for other in links.linked_accounts(conn, vault, user_id)
+    )
+    return PersonOwes(owed_by(conn, user_id, currency), Money(linked, currency))
 
 
 def appeal_reversal(ctx: Context, user: User, trade_id: str, note: str) -> None:

@@ -31,12 +31,13 @@ from sqlalchemy import Connection
 
 from voucher_exchange import logs
 from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
-from voucher_exchange.identity import clearance
+from voucher_exchange.identity import clearance, links
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
@@ -364,7 +365,7 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     blocked, destination = _payout_blocked(ctx, conn, trade, now)
     if blocked is not None:
         return None
-    owed = _owed_by(conn, trade)
+    owed = _owed_by(conn, trade.user_id, trade.currency)
     offset = min(owed, trade.payout.amount)
     if offset:
         try:
@@ -378,6 +379,8 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
             raise TradeMovedOn(trade.id, S.CREDITED) from None
         publish.receivable_changed(conn, trade.id, "netting", now)
     rest = trade.payout.amount - offset
+    if rest:
+        rest -= _net_linked_debts(ctx, conn, trade, rest, now)
     if not rest:
         lifecycle.settle_by_netting(conn, trade.id, now)
         return None
@@ -392,10 +395,47 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     return replace(paying, reserved=reserved)
 
 
-def _owed_by(conn: Connection, trade: Trade) -> int:
-    """What the seller still owes after reversals (the receivable's debit balance)."""
-    account = ledger_repo.account(conn, seller_receivable(trade.user_id, trade.currency))
+def _owed_by(conn: Connection, user_id: str, currency: str) -> int:
+    """What an account still owes after reversals (the receivable's debit balance)."""
+    account = ledger_repo.account(conn, seller_receivable(user_id, currency))
     return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
+
+
+def _net_linked_debts(ctx: Context, conn: Connection, trade: Trade, left: int, now: datetime) -> int:
+    """Settle what other accounts of the same person owe (identity/links.py) from what is left of
+    this payout, oldest debt's account first by id; how much was settled.
+
+    Netting, not a hold: no money leaves for this person while a debt of theirs is open, and the
+    debt shrinks by what they would have been paid. Each transfer is audited: it moves money
+    between two of the person's accounts.
+    """
+    settled = 0
+    for owner in links.linked_accounts(conn, ctx.vault, trade.user_id):
+        share = min(_owed_by(conn, owner, trade.currency), left - settled)
+        if share <= 0:
+            continue
+        amount = Money(share, trade.currency)
+        try:
+            ledger_repo.write(
+                conn, postings.net_against_linked_receivable(trade.id, trade.user_id, owner, amount), now
+            )
+        except InsufficientFunds:
+            # Another trade settled that debt first: read it again.
+            raise TradeMovedOn(trade.id, S.CREDITED) from None
+        audit.record(
+            conn,
+            WORKER,
+            "receivable.netted_linked",
+            trade.id,
+            {"seller": trade.user_id, "owed_by": owner, "amount": amount.as_json()},
+            now,
+        )
+        settled += share
+        if settled == left:
+            break
+    if settled:
+        lifecycle.record_linked_netting(conn, trade.id, now)
+    return settled
 
 
 def _payout_blocked(

@@ -57,3 +57,20 @@ def net_against_receivable(trade_id: str, user_id: str, amount: Money) -> Transf
         "settled against the amount owed after a reversal",
         covered=True,
     )
+
+
+def net_against_linked_receivable(
+    trade_id: str, user_id: str, owner_id: str, amount: Money
+) -> TransferIntent:
+    """Part of a new trade's payable settles what another account of the same person owes
+    (identity/links.py); covered: never more than that account owes."""
+    return TransferIntent(
+        f"trade:{trade_id}:{owner_id}:netting",
+        f"trade:{trade_id}",
+        seller_payable(user_id, amount.currency),
+        seller_receivable(owner_id, amount.currency),
+        amount.amount,
+        Phase.SINGLE,
+        "settled against the amount owed by a linked account after a reversal",
+        covered=True,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import format_date
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
@@ -28,7 +29,25 @@ DONE = {
 
 def _page(v: Visitor, status: int = 200, **values: Any) -> Response:
     user = v.seller()
-    return page(v, "account_security.html", status=status, me=user, **values)
+    blocked = privacy.erasure_status(v.ctx, user)
+    erasure = None
+    if blocked is not None:
+        erasure = {
+            "code": blocked.code,
+            "from": format_date(blocked.possible_from, "long", locale=i18n.locale(v.lang))
+            if blocked.possible_from
+            else "",
+        }
+    window = v.ctx.settings.liability_window_days
+    return page(
+        v,
+        "account_security.html",
+        status=status,
+        me=user,
+        erasure=erasure,
+        liability_window_days=window,
+        **values,
+    )
 
 
 @router.get("/account/security")
@@ -85,5 +104,16 @@ def delete_account(v: Page, password: Text) -> Response:
     _refusal_under(v, "delete")
     privacy.erase_account(v.ctx, user, password)
     response = redirect(v, "/login?notice=account_deleted")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/account/security/close")
+def close_login(v: Page, password: Text) -> Response:
+    """Close the login and keep the record (when deletion must wait)."""
+    user = v.seller()
+    _refusal_under(v, "close")
+    privacy.close_login(v.ctx, user, password)
+    response = redirect(v, "/login?notice=login_closed")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -56,6 +56,8 @@ AUDIT_ACTION = {
     "account.sessions_revoked": N_("Other sessions signed out after a security change"),
     "account.recovery_code_used": N_("Two-factor recovery code used"),
     "account.erased": N_("Account deleted (personal data erased)"),
+    "account.login_closed": N_("Login closed (record kept)"),
+    "receivable.netted_linked": N_("Payout settled a linked account's debt"),
 }
 
 # Where a role or reveal request stands (four eyes: one asks, another approves).
@@ -200,7 +202,7 @@ def subject_link(action: str, subject: str) -> str | None:
     """Where an audit entry's subject can be looked at: a trade, a seller, a brand."""
     if action.startswith("brand."):
         return f"/staff/brands/{subject}"
-    if action.startswith(("review.", "reversal.", "trade.", "voucher.")):
+    if action.startswith(("review.", "reversal.", "receivable.", "trade.", "voucher.")):
         return f"/staff/review/{subject}"
     if action.startswith(
         (

@@ -68,6 +68,14 @@ ERRORS = {
     "money_in_flight": N_(
         "You have a trade, payout or balance still open. Delete the account once it is settled."
     ),
+    "receivable_open": N_(
+        "You owe money after a reversal. The account can be deleted once it is settled; "
+        "you can close your login now instead."
+    ),
+    "liability_window_open": N_(
+        "An issuer can still take back a voucher you sold. The date from which you can delete "
+        "the account is shown below; you can close your login now instead."
+    ),
     "totp_invalid": N_("That code is not right, or was already used. Enter the newest code."),
     "totp_malformed": N_(
         "Type the 6-digit code with the digits 0 to 9 (half-width), or a recovery code as it was shown."

@@ -24,6 +24,7 @@ from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.quotes import service as quotes
+from voucher_exchange.reversals import service as reversals
 from voucher_exchange.risk import screening
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trust import service as trust
@@ -170,6 +171,7 @@ LOGIN_NOTICES = {
     "password_reset": N_("Your password was changed and every session was signed out. Log in with it."),
     "email_verified": N_("Your e-mail address is confirmed. Log in to continue."),
     "account_deleted": N_("Your account was deleted."),
+    "login_closed": N_("Your login was closed. Nobody can sign in to it; your records stay."),
 }
 
 
@@ -225,11 +227,14 @@ def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
     limits = screening.TIER_LIMITS[v.ctx.settings.jurisdiction][min(user.kyc_tier, 2)]
     with v.ctx.uow(readonly=True) as uow:
         fresh = accounts.authenticate(uow.conn, v.session_token or "", v.ctx.clock.now())
+        owes = reversals.owed_by_person(uow.conn, v.ctx.vault, user.id, v.ctx.settings.currency)
     return page(
         v,
         "account.html",
         status=status,
         me=fresh,
+        owes_own=owes.own.as_json() if owes.own.is_positive() else None,
+        owes_linked=owes.linked.as_json() if owes.linked.is_positive() else None,
         destinations=identity.list_destinations(v.ctx, user),
         banks=banks.banks_for(v.ctx.settings.jurisdiction),
         limits=limits,

@@ -173,6 +173,9 @@ EVENT_NOTE = {
         "Settled against the amount owed after a reversal"
     ),
     "appealed by the seller": N_("Appealed by the seller"),
+    "settled what another account of the same person owed after a reversal": N_(
+        "Settled what another account of the same person owed after a reversal"
+    ),
 }
 _GAVE_UP = re.compile(r"gave up after (\d+) attempts; an operator must look")
 _REVERSED = re.compile(r"reversed by the issuer: (\w+)")

@@ -110,7 +110,7 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     with ctx.uow(readonly=True) as uow:
         used_day = trade_service.used_since(uow.conn, user.id, day)
         used_month = trade_service.used_since(uow.conn, user.id, month)
-        owed = reversal_service.owed_by(uow.conn, user.id, ctx.settings.currency)
+        owed = reversal_service.owed_by_person(uow.conn, ctx.vault, user.id, ctx.settings.currency)
         document = identity_documents.status_of(uow.conn, user.id)
     cur = ctx.settings.currency
     return {
@@ -126,8 +126,11 @@ def me(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
             "daily_remaining": Money(max(limits.daily - used_day, 0), cur).as_json(),
             "monthly_remaining": Money(max(limits.monthly - used_month, 0), cur).as_json(),
         },
-        # Money owed after a reversal; the next payouts settle it first.
-        "receivable": owed.as_json(),
+        # Money the person owes after reversals, on this account and on their other accounts
+        # (same verified identity, bank account or closed login's e-mail); the next payouts
+        # settle it first. `receivable_linked` is the part owed on the other accounts.
+        "receivable": owed.total.as_json(),
+        "receivable_linked": owed.linked.as_json(),
     }
 
 
