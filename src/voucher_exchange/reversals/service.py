@@ -10,6 +10,7 @@ the ledger keys make every posting idempotent.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from voucher_exchange.reversals import postings
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals.models import AppealOutcome, Chargeback, ChargebackOutcome
 from voucher_exchange.risk import repository as risk_repo
-from voucher_exchange.trades import lifecycle, publish
+from voucher_exchange.trades import facts, lifecycle, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
 
@@ -100,6 +101,31 @@ def _apply(conn: Connection, report: Chargeback, now: datetime, window_days: int
         "owed": {"amount": owed, "currency": trade.currency},
     }
     lifecycle.reverse(conn, trade.id, now, evidence)
+    # The issuer's report as it arrived in its feed (the item, in canonical JSON: its hash).
+    item = {
+        "id": report.issuer_seq,
+        "reference": report.reference,
+        "amount": report.amount.amount,
+        "currency": report.amount.currency,
+        "reason": report.reason,
+        "reported_at": facts.utc_iso(report.reported_at),
+    }
+    facts.record_fact(
+        conn,
+        trade.id,
+        "issuer",
+        "issuer.chargeback",
+        json.dumps(item, sort_keys=True, separators=(",", ":")).encode(),
+        {
+            "reason": report.reason,
+            "reported_at": facts.utc_iso(report.reported_at),
+            "reference": str(report.issuer_seq),
+            "amount": report.amount.as_json(),
+            "seller_liable": liable,
+            "owed": {"amount": owed, "currency": trade.currency},
+        },
+        now,
+    )
     if owed:
         publish.receivable_changed(conn, trade.id, "reversal", now)
     risk_repo.label(conn, trade.id, "bad", "reversal", report.reason, now)
