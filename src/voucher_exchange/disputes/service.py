@@ -143,6 +143,12 @@ def _appeal_block(conn: Connection, trade: Trade) -> dict[str, Any] | None:
     }
 
 
+def own_record(conn: Connection, user: User, trade_id: str) -> dict[str, Any] | None:
+    """The seller's evidence record, unsigned (for their trade page); None when the trade has none."""
+    trade = _own(conn, user, trade_id)
+    return build_record(conn, trade) if has_record(conn, trade) else None
+
+
 def own_evidence(ctx: Context, user: User, trade_id: str) -> SignedRecord:
     """Use case: the seller's signed evidence record (the first record ever may make the first key)."""
     with ctx.uow() as uow:
