@@ -172,7 +172,7 @@ def appeal(conn: Connection, clock: Clock, user: User, trade_id: str, note: str)
     now = clock.now()
     if not chargeback_repo.record_appeal(conn, report.id, note, now):
         raise Conflict(
-            "appeal_already_made", "You have already appealed this reversal; a reviewer will answer."
+            "appeal_already_made", "You have already appealed this; a reviewer will answer."
         )
     lifecycle.record_appeal(conn, trade.id, now, user.email, note)
     audit.record(conn, user.email, "reversal.appeal", trade.id, {"chargeback": report.issuer_seq}, now)
