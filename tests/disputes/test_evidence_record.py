@@ -9,6 +9,7 @@ import base64
 import copy
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
+from tests.support.cli import invoke_cli
 from tests.support.exchange import Exchange, make_seller
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.db.schema import ledger_transfers, payouts
@@ -56,7 +58,7 @@ def _keys(exchange: Exchange) -> list[dict[str, str]]:
 
 
 def test_an_already_used_voucher_gets_a_signed_record_the_seller_appeals_and_a_reviewer_answers(
-    exchange: Exchange,
+    exchange: Exchange, tmp_path: Path
 ) -> None:
     seller = make_seller(exchange)
     voucher = exchange.mint("cultureland", 50000, state="redeemed", redeemed_at=USED_AT)
@@ -106,6 +108,16 @@ def test_an_already_used_voucher_gets_a_signed_record_the_seller_appeals_and_a_r
     assert _offline_valid(document, keys)
     with exchange.ctx.uow(readonly=True) as uow:
         assert receipt_service.check(uow.conn, document).kind == "record"
+    # `voucher-exchange receipt verify` checks it offline, with a saved copy of the keys.
+    record_file, keys_file = tmp_path / "evidence.json", tmp_path / "keys.json"
+    record_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    keys_file.write_text(json.dumps({"keys": keys}), encoding="utf-8")
+    checked = invoke_cli(tmp_path, "receipt", "verify", str(record_file), "--keys", str(keys_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith(
+        f"valid evidence record: trade {trade['id']} (voucher_already_redeemed), 1 fact(s), "
+        f"signed by key {document['key_id']}"
+    )
     # The same record, asked again: the same signature (nothing is re-dated).
     assert seller.api.get(f"/trades/{trade['id']}/evidence").json() == document
 
@@ -119,6 +131,18 @@ def test_an_already_used_voucher_gets_a_signed_record_the_seller_appeals_and_a_r
         assert not _offline_valid(forged, keys)
         with exchange.ctx.uow(readonly=True) as uow:
             assert receipt_service.check(uow.conn, forged).code == "receipt_signature_invalid"
+        record_file.write_text(json.dumps(forged), encoding="utf-8")
+        refused_cli = invoke_cli(tmp_path, "receipt", "verify", str(record_file), "--keys", str(keys_file))
+        assert refused_cli.returncode == 1
+        assert refused_cli.stdout.startswith("invalid (receipt_signature_invalid)")
+    # A receipt's signature cannot be passed off as a record's: the record says what it is.
+    relabelled = {
+        "receipt": document["record"],
+        "signature": document["signature"],
+        "key_id": document["key_id"],
+    }
+    with exchange.ctx.uow(readonly=True) as uow:
+        assert receipt_service.check(uow.conn, relabelled).code == "receipt_malformed"
 
     appealed = seller.api.post(
         f"/trades/{trade['id']}/appeal",
