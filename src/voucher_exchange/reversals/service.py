@@ -171,9 +171,7 @@ def appeal(conn: Connection, clock: Clock, user: User, trade_id: str, note: str)
         raise Conflict("appeal_not_possible", "Only a reversal you are asked to pay back can be appealed.")
     now = clock.now()
     if not chargeback_repo.record_appeal(conn, report.id, note, now):
-        raise Conflict(
-            "appeal_already_made", "You have already appealed this; a reviewer will answer."
-        )
+        raise Conflict("appeal_already_made", "You have already appealed this; a reviewer will answer.")
     lifecycle.record_appeal(conn, trade.id, now, user.email, note)
     audit.record(conn, user.email, "reversal.appeal", trade.id, {"chargeback": report.issuer_seq}, now)
 
