@@ -242,3 +242,30 @@ def test_no_record_for_a_paid_trade_nor_for_someone_elses(exchange: Exchange) ->
     assert (strange.status_code, strange.json()["error"]["code"]) == (404, "trade_unknown")
     empty = seller.api.post(f"/trades/{paid['id']}/appeal", {})
     assert (empty.status_code, empty.json()["error"]["code"]) == (422, "message_required")
+
+
+def test_a_partner_key_reads_the_record_with_trades_read_only(exchange: Exchange) -> None:
+    seller = make_seller(exchange)
+    trade = seller.api.wait_for(seller.sell(exchange.mint("cultureland", 50000, state="expired")), timeout=30)
+    assert [r["code"] for r in trade["decision"]["reasons"]] == ["voucher_expired"]
+    keys = {}
+    for scopes in (["trades:read"], ["receipts:read", "trades:write"]):
+        made = seller.api.post("/api-keys", {"name": f"shop {scopes[0]}", "scopes": scopes})
+        assert made.status_code == 201, made.text
+        keys[scopes[0]] = exchange.client(made.json()["key"])
+
+    read = keys["trades:read"].get(f"/trades/{trade['id']}/evidence")
+    assert read.status_code == 200, read.text
+    assert read.json() == seller.api.get(f"/trades/{trade['id']}/evidence").json()
+    assert read.json()["record"]["facts"][0]["details"]["state"] == "expired"
+    other = keys["receipts:read"].get(f"/trades/{trade['id']}/evidence")
+    assert (other.status_code, other.json()["error"]["code"]) == (403, "insufficient_scope")
+    # The appeal needs trades:write: the key with it may appeal; the appeal shows on the record.
+    appealed = keys["receipts:read"].post(
+        f"/trades/{trade['id']}/appeal", {"message": "It was valid on the day."}
+    )
+    assert appealed.status_code == 202, appealed.text
+    assert (
+        keys["trades:read"].get(f"/trades/{trade['id']}/evidence").json()["record"]["appeal"]["status"]
+        == "open"
+    )
