@@ -868,7 +868,7 @@ trade_appeals = Table(
     "trade_appeals",
     metadata,
     Column("trade_id", ID, ForeignKey("trades.id"), primary_key=True),
-    Column("seller", String(254), nullable=False),
+    Column("seller", String(254), nullable=False),  # the seller's user id (no e-mail: erasure)
     Column("message", Text, nullable=False),
     Column("appealed_at", UTCDateTime, nullable=False),
     Column("outcome", String(20)),

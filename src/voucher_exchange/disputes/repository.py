@@ -18,6 +18,7 @@ class RefusalAppeal:
 
     trade_id: str
     seller: str
+    """The seller's user id (never an e-mail: an erased account leaves nothing here to scrub)."""
     message: str
     appealed_at: datetime
     outcome: str | None

@@ -184,7 +184,7 @@ def appeal(conn: Connection, clock: Clock, user: User, trade_id: str, message: s
             "back, can be appealed.",
         )
     now = clock.now()
-    if not appeal_repo.add(conn, trade.id, user.email, message, now):
+    if not appeal_repo.add(conn, trade.id, user.id, message, now):
         raise Conflict("appeal_already_made", "You have already appealed this; a reviewer will answer.")
     trade_repo.add_event(
         conn, trade.id, TradeStatus.REJECTED, TradeStatus.REJECTED, now, user.email, APPEALED
