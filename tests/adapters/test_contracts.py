@@ -6,6 +6,7 @@ joins by adding a fixture parameter.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import string
@@ -173,6 +174,37 @@ def test_lookup_then_redeem(world: World, issuer: Issuer) -> None:
     assert redemption == Redemption(reference="trade-1", amount=50000)
     assert (after.state, after.balance, after.redeemed_by) == (VoucherState.REDEEMED, 0, "trade-1")
     assert world.redemptions() == [{"reference": "trade-1", "amount": 50000, "brand": BRAND}]
+
+
+def test_a_voucher_used_elsewhere_tells_when_and_under_which_reference(world: World, issuer: Issuer) -> None:
+    code, pin = world.mint(state="redeemed", redeemed_at="2026-12-01T14:03:00+09:00")
+
+    looked = issuer.lookup(BRAND, code, pin)
+    with pytest.raises(VoucherRefused) as refused:
+        issuer.redeem(BRAND, code, pin, 50000, "trade-1")
+
+    assert (looked.state, looked.balance) == (VoucherState.REDEEMED, 0)
+    assert looked.redeemed_at == datetime(2026, 12, 1, 5, 3, tzinfo=UTC)
+    assert looked.redeemed_by is not None and looked.redeemed_by.startswith("POS-")
+    # The answer exactly as received: what the issuer serves for the same question, byte for byte.
+    served = world.http.post("/issuer/vouchers/lookup", json={"brand": BRAND, "code": code, "pin": pin})
+    assert looked.answer == served.content
+    assert json.loads(looked.answer)["redeemed_at"] == "2026-12-01T05:03:00+00:00"
+    assert refused.value.state is VoucherState.REDEEMED
+    assert json.loads(refused.value.answer)["error"]["code"] == "voucher_redeemed"
+    assert issuer.lookup(BRAND, code, pin) == looked
+
+
+def test_our_own_redemption_has_its_time_of_use(world: World, issuer: Issuer) -> None:
+    code, pin = world.mint()
+    assert issuer.lookup(BRAND, code, pin).redeemed_at is None
+
+    issuer.redeem(BRAND, code, pin, 50000, "trade-1")
+    after = issuer.lookup(BRAND, code, pin)
+
+    assert after.redeemed_by == "trade-1"
+    assert after.redeemed_at is not None and after.redeemed_at.tzinfo is not None
+    assert b'"redeemed_at"' in after.answer
 
 
 def test_redeem_is_idempotent_on_reference(world: World, issuer: Issuer) -> None:

@@ -37,6 +37,8 @@ OWNERS = {
     "quotes": "quotes",
     "trades": "trades",
     "trade_events": "trades",
+    "trade_facts": "trades",
+    "trade_appeals": "disputes",
     "trade_batches": "trades",
     "trade_batch_lines": "trades",
     "voucher_claims": "trades",

@@ -212,6 +212,7 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ),
     ("POST", "/trades/{trade}/appeal", {"note": "x"}, row(401, 409, 404, 404, 404, 404, 404)),
     ("GET", "/trades/{trade}/receipt", None, row(401, 409, 404, 404, 404, 404, 404)),
+    ("GET", "/trades/{trade}/evidence", None, row(401, 409, 404, 404, 404, 404, 404)),  # held: no record
     ("GET", "/review/trades", None, row(401, 403, 403, 403, 200, 200, 403)),
     ("GET", "/review/appeals", None, row(401, 403, 403, 403, 200, 200, 403)),
     (
@@ -405,6 +406,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("GET", "/trades/{trade}/timeline", None, row(LOGIN, 200, 404, 404, 404, 404, 404)),
     ("GET", "/trades/{trade}/receipt", None, row(LOGIN, 409, 404, 404, 404, 404, 404)),  # not paid yet
     ("GET", "/trades/{trade}/receipt.json", None, row(LOGIN, 409, 404, 404, 404, 404, 404)),
+    ("GET", "/trades/{trade}/evidence.json", None, row(LOGIN, 409, 404, 404, 404, 404, 404)),
     (
         "POST",
         "/trades/{trade}/payout",

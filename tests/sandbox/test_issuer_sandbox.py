@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,7 @@ def test_lookup_reports_what_was_minted(client: httpx.Client) -> None:
         "issued_at": "2025-03-01T00:30:00+00:00",
         "purchase_channel": "carrier_billing",
         "redeemed_by": None,
+        "redeemed_at": None,
     }
 
 
@@ -96,7 +99,22 @@ def test_a_voucher_minted_redeemed_has_nothing_left(client: httpx.Client) -> Non
 
     body = client.post("/vouchers/lookup", json={"code": v["code"], "pin": v["pin"]}).json()
 
-    assert (body["state"], body["balance"], body["redeemed_by"]) == ("redeemed", 0, None)
+    assert (body["state"], body["balance"]) == ("redeemed", 0)
+    # Spent at one of the issuer's shops: its own reference, and when.
+    assert re.fullmatch(r"POS-[0-9A-Z]{8}", body["redeemed_by"])
+    assert datetime.fromisoformat(body["redeemed_at"]).tzinfo is not None
+
+
+def test_a_voucher_minted_redeemed_tells_the_time_of_use_given(client: httpx.Client) -> None:
+    v = mint(client, state="redeemed", redeemed_at="2026-12-01T14:03:00+09:00")
+
+    body = client.post("/vouchers/lookup", json={"code": v["code"], "pin": v["pin"]}).json()
+
+    assert body["redeemed_at"] == "2026-12-01T05:03:00+00:00"
+    refused = client.post(
+        "/vouchers", json={"brand": "test-brand", "face_value": 50000, "redeemed_at": "2026-12-01T00:00:00Z"}
+    )
+    assert refused.status_code == 422  # a time of use for a voucher nobody used
 
 
 @pytest.mark.parametrize(
@@ -117,6 +135,7 @@ def test_unknown_code_is_not_found(client: httpx.Client, payload: dict[str, Any]
         "issued_at": None,
         "purchase_channel": None,
         "redeemed_by": None,
+        "redeemed_at": None,
     }
 
 

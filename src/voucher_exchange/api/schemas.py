@@ -160,15 +160,24 @@ class PayoutRedirectIn(Body):
 
 
 class AppealIn(Body):
-    """POST /trades/{id}/appeal: why the seller contests a reversal."""
+    """POST /trades/{id}/appeal: why the seller contests a refusal or a reversal.
 
-    note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
+    `message` (contract section 6); `note`, its earlier name, is still read.
+    """
+
+    message: Annotated[Lines | None, Field(min_length=1, max_length=NOTE_MAX)] = None
+    note: Annotated[Lines | None, Field(min_length=1, max_length=NOTE_MAX)] = None
+
+    @property
+    def text(self) -> str:
+        """What the seller wrote, under either name."""
+        return self.message or self.note or ""
 
 
 class AppealAnswerIn(Body):
-    """POST /review/appeals/{trade_id}/decision."""
+    """POST /review/appeals/{trade_id}/decision: upheld | overturned (refusal) | written_off (reversal)."""
 
-    outcome: Literal["upheld", "written_off"]
+    outcome: Literal["upheld", "overturned", "written_off"]
     note: Annotated[Lines, Field(min_length=1, max_length=NOTE_MAX)]
 
 

@@ -35,6 +35,7 @@ KEY_SCOPES: dict[Route, Scope] = {
     _api("GET", "/trades"): Scope.TRADES_READ,
     _api("GET", "/trades/{trade_id}"): Scope.TRADES_READ,
     _api("GET", "/trades/{trade_id}/receipt"): Scope.RECEIPTS_READ,
+    _api("GET", "/trades/{trade_id}/evidence"): Scope.TRADES_READ,
     _api("GET", "/me/payout-destinations"): Scope.PAYOUT_DESTINATIONS_READ,
     # Webhook endpoints (issue 23, item 3).
     _api("POST", "/webhook-endpoints"): Scope.WEBHOOKS_MANAGE,

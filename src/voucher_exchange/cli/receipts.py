@@ -18,6 +18,7 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import (
+    EVIDENCE_FIELD,
     KEYS_PATH,
     NOTICE_FIELD,
     DocumentRefused,
@@ -82,6 +83,14 @@ def receipt_verify(
         console.print(
             f"[green bold]valid reversal notice[/green bold]: trade {trade_id} was reversed at {at}, "
             f"signed by key {verdict.key_id}"
+        )
+        return
+    if verdict.kind == EVIDENCE_FIELD:
+        record = document[EVIDENCE_FIELD]
+        trade_id, reason = escape(str(record.get("trade_id"))), escape(str(record.get("reason")))
+        console.print(
+            f"[green bold]valid evidence record[/green bold]: trade {trade_id} ({reason}), "
+            f"{len(record.get('facts') or [])} fact(s), signed by key {verdict.key_id}"
         )
         return
     trade_id = escape(str(document["receipt"].get("trade_id")))

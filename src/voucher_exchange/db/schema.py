@@ -887,3 +887,35 @@ identity_documents = Table(
     Index("ix_identity_documents_user", "user_id", "uploaded_at"),
     Index("ix_identity_documents_status", "status", "uploaded_at"),
 )
+
+# The outside facts a refusal or reversal rests on (the issuer's answer by its SHA-256), each
+# with the trade's event chain position when it was recorded (migration 0026).
+trade_facts = Table(
+    "trade_facts",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("what", String(60), nullable=False),
+    Column("answer_sha256", String(64)),
+    Column("details", JSON, nullable=False),
+    Column("event_index", Integer),
+    Column("event_hash", String(64)),
+)
+
+# A seller's appeal against a refusal (one per trade) and the reviewer's answer. Appeals against
+# reversals stay with their chargeback report (`chargebacks`), where the write-off is decided.
+trade_appeals = Table(
+    "trade_appeals",
+    metadata,
+    Column("trade_id", ID, ForeignKey("trades.id"), primary_key=True),
+    Column("seller", String(254), nullable=False),  # the seller's user id (no e-mail: erasure)
+    Column("message", Text, nullable=False),
+    Column("appealed_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20)),
+    Column("answer", Text),
+    Column("answered_by", String(254)),
+    Column("answered_at", UTCDateTime),
+    CheckConstraint("outcome IS NULL OR outcome IN ('upheld', 'overturned')", name="outcome"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +26,10 @@ class HttpIssuer:
 
     def lookup(self, brand: str, code: str, pin: str | None) -> VoucherStatus:
         """Balance, state and provenance of a voucher; changes nothing."""
-        body = self._post("/vouchers/lookup", {"brand": brand, "code": code, "pin": pin})
+        raw = self._post_raw("/vouchers/lookup", {"brand": brand, "code": code, "pin": pin})
+        body: dict[str, Any] = json.loads(raw)
         issued_at = body.get("issued_at")
+        redeemed_at = body.get("redeemed_at")
         return VoucherStatus(
             state=VoucherState(body["state"]),
             balance=int(body["balance"]),
@@ -34,6 +37,8 @@ class HttpIssuer:
             issued_at=_aware(issued_at) if issued_at else None,
             purchase_channel=body.get("purchase_channel"),
             redeemed_by=body.get("redeemed_by"),
+            redeemed_at=_aware(str(redeemed_at)) if redeemed_at else None,
+            answer=raw,
         )
 
     def redeem(self, brand: str, code: str, pin: str | None, amount: int, reference: str) -> Redemption:
@@ -69,6 +74,10 @@ class HttpIssuer:
         self._client.close()
 
     def _post(self, path: str, payload: dict[str, object]) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self._post_raw(path, payload))
+        return result
+
+    def _post_raw(self, path: str, payload: dict[str, object]) -> bytes:
         # Messages name the operation only: codes and PINs must never reach logs.
         try:
             response = self._client.post(path, json=payload)
@@ -79,14 +88,13 @@ class HttpIssuer:
         if response.status_code >= 500:
             raise ExternalUnavailable(f"issuer failed {path} with HTTP {response.status_code}")
         if response.status_code == 409 and path == "/vouchers/redeem":
-            raise VoucherRefused(VoucherState(response.json()["state"]))
+            raise VoucherRefused(VoucherState(response.json()["state"]), response.content)
         if response.status_code != 200:
             # Anything else means we sent something the issuer cannot accept: a bug, not a state.
             raise RuntimeError(
                 f"issuer rejected {path} with HTTP {response.status_code}: {_error_code(response)}"
             )
-        result: dict[str, Any] = response.json()
-        return result
+        return response.content
 
 
 def _aware(value: str) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -33,6 +33,10 @@ class VoucherStatus:
     issued_at: datetime | None
     purchase_channel: str | None  # card|bank_transfer|carrier_billing|gift|promotion|unknown
     redeemed_by: str | None  # the redemption reference, when redeemed
+    redeemed_at: datetime | None = None
+    """When the voucher was used, where the issuer says."""
+    answer: bytes = field(default=b"", compare=False, repr=False)
+    """The issuer's answer exactly as received (its SHA-256 goes on the evidence record)."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,11 @@ class Redemption:
 class VoucherRefused(Exception):
     """The issuer refused to redeem: the voucher is not (or no longer) redeemable by us."""
 
-    def __init__(self, state: VoucherState) -> None:
+    def __init__(self, state: VoucherState, answer: bytes = b"") -> None:
         super().__init__(state.value)
         self.state = state
+        self.answer = answer
+        """The issuer's refusal exactly as received."""
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,23 @@ def build_reversal_notice(facts: ReversalFacts) -> dict[str, Any]:
     }
 
 
+EVIDENCE_FIELD = "record"
+EVIDENCE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SignedRecord:
+    """A signed evidence record of a refused or reversed trade (disputes/ builds the record)."""
+
+    record: dict[str, Any]
+    signature: str
+    key_id: str
+
+    def document(self) -> dict[str, Any]:
+        """`{record, signature, key_id}`: verified like a receipt (the verify page, `receipt verify`)."""
+        return {EVIDENCE_FIELD: self.record, "signature": self.signature, "key_id": self.key_id}
+
+
 @dataclass(frozen=True)
 class SignedNotice:
     """A signed reversal notice."""
@@ -297,7 +314,7 @@ class Verdict:
     message: str
     key_id: str | None = None
     kind: str = "receipt"
-    """What was checked: "receipt", or "reversal_notice"."""
+    """What was checked: "receipt", "reversal_notice" or "record" (an evidence record)."""
 
 
 def parse_keys(document: Any) -> dict[str, bytes]:
@@ -318,18 +335,22 @@ def parse_keys(document: Any) -> dict[str, bytes]:
 
 
 def _signed_part(document: Any) -> tuple[str, Mapping[str, Any]] | None:
-    """("receipt" | "reversal_notice", the signed object), or None when the document is neither.
+    """("receipt" | "reversal_notice" | "record", the signed object), or None when it is none of them.
 
-    A notice's object says `"notice": "reversal"` and a receipt's never has `notice`: one signed
-    object cannot be passed off as the other.
+    A notice's object says `"notice": "reversal"`, an evidence record's `"notice": "evidence"`,
+    and a receipt's never has `notice`: one signed object cannot be passed off as another.
     """
     if not isinstance(document, dict):
         return None
-    receipt, notice = document.get("receipt"), document.get(NOTICE_FIELD)
-    if isinstance(receipt, dict) and notice is None and "notice" not in receipt:
+    receipt, notice, record = (document.get(k) for k in ("receipt", NOTICE_FIELD, EVIDENCE_FIELD))
+    if [receipt, notice, record].count(None) != 2:
+        return None
+    if isinstance(receipt, dict) and "notice" not in receipt:
         return "receipt", receipt
-    if isinstance(notice, dict) and receipt is None and notice.get("notice") == "reversal":
+    if isinstance(notice, dict) and notice.get("notice") == "reversal":
         return NOTICE_FIELD, notice
+    if isinstance(record, dict) and record.get("notice") == "evidence":
+        return EVIDENCE_FIELD, record
     return None
 
 
@@ -374,5 +395,5 @@ def verify(document: Any, public_keys: Mapping[str, bytes]) -> Verdict:
             key_id,
             kind,
         )
-    what = "reversal notice" if kind == NOTICE_FIELD else "receipt"
+    what = {NOTICE_FIELD: "reversal notice", EVIDENCE_FIELD: "evidence record"}.get(kind, "receipt")
     return Verdict(True, "valid", f"Valid {what}: signed by key {key_id}.", key_id, kind)

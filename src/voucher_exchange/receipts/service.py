@@ -24,6 +24,7 @@ from voucher_exchange.receipts.models import (
     ReversalFacts,
     SignedNotice,
     SignedReceipt,
+    SignedRecord,
     Verdict,
     b64url,
     build_receipt,
@@ -116,6 +117,16 @@ def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -
     issued = receipt_repo.get(conn, trade.id)
     assert issued is not None  # stored just above or by the concurrent winner
     return issued
+
+
+def sign_record(conn: Connection, key_dir: Path, now: datetime, record: dict[str, Any]) -> SignedRecord:
+    """An evidence record signed with the receipt keys (same keys, same canonical JSON).
+
+    Not stored: Ed25519 is deterministic, so the same record and key give the same signature;
+    a record that changed (an appeal, an answer) gets a new one.
+    """
+    key_id, private_key = _signer(conn, key_dir, now)
+    return SignedRecord(record, sign(record, private_key), key_id)
 
 
 def _signer(conn: Connection, key_dir: Path, now: datetime) -> tuple[str, Ed25519PrivateKey]:

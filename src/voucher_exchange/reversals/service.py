@@ -10,6 +10,7 @@ the ledger keys make every posting idempotent.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals.models import AppealOutcome, Chargeback, ChargebackOutcome
 from voucher_exchange.risk import repository as risk_repo
 from voucher_exchange.security.vault import Vault
-from voucher_exchange.trades import lifecycle, publish
+from voucher_exchange.trades import facts, lifecycle, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
 
@@ -102,6 +103,31 @@ def _apply(conn: Connection, report: Chargeback, now: datetime, window_days: int
         "owed": {"amount": owed, "currency": trade.currency},
     }
     lifecycle.reverse(conn, trade.id, now, evidence)
+    # The issuer's report as it arrived in its feed (the item, in canonical JSON: its hash).
+    item = {
+        "id": report.issuer_seq,
+        "reference": report.reference,
+        "amount": report.amount.amount,
+        "currency": report.amount.currency,
+        "reason": report.reason,
+        "reported_at": facts.utc_iso(report.reported_at),
+    }
+    facts.record_fact(
+        conn,
+        trade.id,
+        "issuer",
+        "issuer.chargeback",
+        json.dumps(item, sort_keys=True, separators=(",", ":")).encode(),
+        {
+            "reason": report.reason,
+            "reported_at": facts.utc_iso(report.reported_at),
+            "reference": str(report.issuer_seq),
+            "amount": report.amount.as_json(),
+            "seller_liable": liable,
+            "owed": {"amount": owed, "currency": trade.currency},
+        },
+        now,
+    )
     if owed:
         publish.receivable_changed(conn, trade.id, "reversal", now)
     risk_repo.label(conn, trade.id, "bad", "reversal", report.reason, now)
@@ -168,9 +194,7 @@ def appeal(conn: Connection, clock: Clock, user: User, trade_id: str, note: str)
         raise Conflict("appeal_not_possible", "Only a reversal you are asked to pay back can be appealed.")
     now = clock.now()
     if not chargeback_repo.record_appeal(conn, report.id, note, now):
-        raise Conflict(
-            "appeal_already_made", "You have already appealed this reversal; a reviewer will answer."
-        )
+        raise Conflict("appeal_already_made", "You have already appealed this; a reviewer will answer.")
     lifecycle.record_appeal(conn, trade.id, now, user.email, note)
     audit.record(conn, user.email, "reversal.appeal", trade.id, {"chargeback": report.issuer_seq}, now)
 

@@ -56,11 +56,15 @@ class MintBody(_Body):
     )
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     failure: Literal["none", "flaky", "timeout"] = "none"
+    # Only for state "redeemed": when someone else used it (default: now).
+    redeemed_at: datetime | None = None
 
     @model_validator(mode="after")
     def _balance_within_face_value(self) -> MintBody:
         if self.balance is not None and self.balance > self.face_value:
             raise ValueError("balance cannot exceed face_value")
+        if self.redeemed_at is not None and self.state != "redeemed":
+            raise ValueError("redeemed_at is for a redeemed voucher only")
         return self
 
 
@@ -114,6 +118,14 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
         issued_at = body.issued_at or clock.now()
         if issued_at.tzinfo is None:
             issued_at = issued_at.replace(tzinfo=UTC)
+        redeemed_by: str | None = None
+        redeemed_at: str | None = None
+        if body.state == "redeemed":
+            # Spent at one of the issuer's shops: its own reference and time of use.
+            used = body.redeemed_at or clock.now()
+            used = used if used.tzinfo is not None else used.replace(tzinfo=UTC)
+            redeemed_at = used.astimezone(UTC).isoformat()
+            redeemed_by = "POS-" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
         balance = body.balance
         if balance is None:
             # A voucher someone else already spent has nothing left on it.
@@ -130,9 +142,10 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
                 state=body.state,
                 issued_at=issued_at.astimezone(UTC).isoformat(),
                 purchase_channel=body.purchase_channel,
-                redeemed_by=None,
+                redeemed_by=redeemed_by,
                 latency_ms=body.latency_ms,
                 failure=body.failure,
+                redeemed_at=redeemed_at,
             )
             if await run_in_threadpool(store.add_voucher, voucher):
                 return {
@@ -156,6 +169,7 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
                 "issued_at": None,
                 "purchase_channel": None,
                 "redeemed_by": None,
+                "redeemed_at": None,
             }
         await behave(voucher, redeem=False)
         current = await run_in_threadpool(store.find_voucher, voucher.code)
@@ -167,6 +181,7 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
             "issued_at": current.issued_at,
             "purchase_channel": current.purchase_channel,
             "redeemed_by": current.redeemed_by,
+            "redeemed_at": current.redeemed_at,
         }
 
     @router.post("/vouchers/redeem")

@@ -95,6 +95,8 @@ class Voucher:
     redeemed_by: str | None
     latency_ms: int = 0
     failure: str = "none"
+    redeemed_at: str | None = None
+    """When it was used (ISO 8601, UTC), as the issuer tells it in a look-up."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,11 @@ class SandboxStore(ThreadLocalSqlite):
 
     def __init__(self, path: Path, clock: Clock) -> None:
         super().__init__(path, clock, _SCHEMA)
+        with self._connect() as db:
+            # State files written before the issuer told the time of use lack the column.
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(vouchers)")}
+            if "redeemed_at" not in columns:
+                db.execute("ALTER TABLE vouchers ADD COLUMN redeemed_at TEXT")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -210,8 +217,8 @@ class SandboxStore(ThreadLocalSqlite):
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO vouchers (code, pin, brand, currency, face_value, balance, state,"
-                    " issued_at, purchase_channel, redeemed_by, latency_ms, failure)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " issued_at, purchase_channel, redeemed_by, latency_ms, failure, redeemed_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         voucher.code,
                         voucher.pin,
@@ -225,6 +232,7 @@ class SandboxStore(ThreadLocalSqlite):
                         voucher.redeemed_by,
                         voucher.latency_ms,
                         voucher.failure,
+                        voucher.redeemed_at,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -236,7 +244,7 @@ class SandboxStore(ThreadLocalSqlite):
         with self._connect() as db:
             row = db.execute(
                 "SELECT code, pin, brand, currency, face_value, balance, state, issued_at,"
-                " purchase_channel, redeemed_by, latency_ms, failure"
+                " purchase_channel, redeemed_by, latency_ms, failure, redeemed_at"
                 " FROM vouchers WHERE code = ?",
                 (code,),
             ).fetchone()
@@ -270,6 +278,7 @@ class SandboxStore(ThreadLocalSqlite):
                 return int(row["redeemed_amount"])
             if state != "active":
                 raise SandboxError(409, f"voucher_{state}", f"The voucher is {state}.", state)
+            now = self._now()
             if amount != row["balance"]:
                 raise SandboxError(
                     409,
@@ -278,14 +287,14 @@ class SandboxStore(ThreadLocalSqlite):
                     "active",
                 )
             db.execute(
-                "UPDATE vouchers SET state = 'redeemed', balance = 0, redeemed_by = ?"
+                "UPDATE vouchers SET state = 'redeemed', balance = 0, redeemed_by = ?, redeemed_at = ?"
                 " WHERE code = ? AND state = 'active' AND balance = ?",
-                (reference, code, amount),
+                (reference, now, code, amount),
             )
             db.execute(
                 "INSERT INTO redemptions (code, reference, brand, amount, redeemed_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (code, reference, row["brand"], amount, self._now()),
+                (code, reference, row["brand"], amount, now),
             )
         return amount
 

@@ -57,7 +57,7 @@ from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
-from voucher_exchange.trades import lifecycle, postings, publish
+from voucher_exchange.trades import facts, lifecycle, postings, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -219,22 +219,65 @@ def risk_subject(trade: Trade) -> RiskSubject:
     )
 
 
-def _look_up(ctx: Context, handoff: Handoff) -> tuple[VoucherStatus, Decision]:
+@dataclass(frozen=True)
+class LookedUp:
+    """The issuer's answer to a look-up, when it was asked, and how the rules judged it."""
+
+    answer: VoucherStatus
+    decision: Decision
+    asked_at: datetime
+
+
+def _look_up(ctx: Context, handoff: Handoff) -> LookedUp:
     """Ask the issuer about the voucher, and judge its answer (state, balance, channel)."""
     trade = handoff.trade
     code, pin = _voucher(ctx, trade)
+    asked_at = ctx.clock.now()
     with timed(ISSUER_LATENCY, "lookup"):
         answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
     declared = AcquisitionMethod(trade.acquisition_method)
-    return answer, screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
+    decision = screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
+    return LookedUp(answer, decision, asked_at)
+
+
+def _issuer_fact(
+    conn: Connection,
+    trade: Trade,
+    what: str,
+    asked_at: datetime,
+    answer: VoucherStatus | None,
+    refused: VoucherRefused | None,
+    now: datetime,
+) -> None:
+    """Keep the issuer's answer a refusal rests on (its hash, time of use, reference) on the trade."""
+    details: dict[str, object] = {"asked": what.removeprefix("issuer."), "asked_at": facts.utc_iso(asked_at)}
+    raw = b""
+    if answer is not None:
+        raw = answer.answer
+        details["state"] = answer.state.value
+        details["balance"] = {"amount": answer.balance, "currency": answer.currency or trade.currency}
+        if answer.purchase_channel:
+            details["purchase_channel"] = answer.purchase_channel
+        if answer.redeemed_at is not None:
+            details["redeemed_at"] = facts.utc_iso(answer.redeemed_at)
+        if answer.redeemed_by:
+            # The issuer's reference for the redemption; one of ours would name another seller's trade.
+            mine = answer.redeemed_by == trade.id or not facts.is_trade(conn, answer.redeemed_by)
+            details["reference" if mine else "redeemed_through_this_exchange"] = (
+                answer.redeemed_by if mine else True
+            )
+    if refused is not None:
+        raw = refused.answer
+        details["state"] = refused.state.value
+    facts.record_fact(conn, trade.id, "issuer", what, raw or None, details, now)
 
 
 def _verify(
-    ctx: Context, conn: Connection, handoff: Handoff, looked: tuple[VoucherStatus, Decision], now: datetime
+    ctx: Context, conn: Connection, handoff: Handoff, looked: LookedUp, now: datetime
 ) -> Handoff | None:
     """Refuse on the issuer's answer, then ask the risk engine."""
     trade = handoff.trade
-    answer, decision = looked
+    answer, decision = looked.answer, looked.decision
     declared = AcquisitionMethod(trade.acquisition_method)
     brand = catalog_service.require_standing(conn, trade.brand_slug)
     trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
@@ -251,6 +294,8 @@ def _verify(
         )
     if decision.outcome is Outcome.REJECT:
         _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
+        if looked.decision.outcome is Outcome.REJECT:  # the issuer's answer refused it
+            _issuer_fact(conn, trade, "issuer.lookup", looked.asked_at, answer, None, now)
         return None
     # The current sanctions list decides, not the one the seller was last screened against.
     sanctions_rescreen.screen_if_stale(conn, trade.user_id, now)
@@ -310,11 +355,21 @@ def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> 
         raise
 
 
-def _redeem(ctx: Context, handoff: Handoff) -> Redemption | Decision:
+@dataclass(frozen=True)
+class RedeemRefused:
+    """The issuer refused to redeem: the decision to record, when it was asked, and its answer."""
+
+    decision: Decision
+    asked_at: datetime
+    refused: VoucherRefused
+
+
+def _redeem(ctx: Context, handoff: Handoff) -> Redemption | RedeemRefused:
     """Secure the value at the issuer: its redemption, or the refusal to record."""
     trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     crash_point("before_issuer_redeem")
+    asked_at = ctx.clock.now()
     try:
         redemption = _redeem_or_learn(ctx, trade, code, pin)
     except VoucherRefused as refused:
@@ -323,19 +378,21 @@ def _redeem(ctx: Context, handoff: Handoff) -> Redemption | Decision:
             if refused.state is VoucherState.ACTIVE
             else screening.reason_for_state(refused.state)
         )
-        return Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value})
+        decision = Decision(Outcome.REJECT, [reason], {"issuer_state": refused.state.value})
+        return RedeemRefused(decision, asked_at, refused)
     crash_point("after_issuer_redeem")
     return redemption
 
 
 def _secure(
-    ctx: Context, conn: Connection, handoff: Handoff, redeemed: Redemption | Decision, now: datetime
+    ctx: Context, conn: Connection, handoff: Handoff, redeemed: Redemption | RedeemRefused, now: datetime
 ) -> Handoff | None:
     """Record the issuer's refusal; or mark the voucher secured, credit the seller, and create and
     reserve the payout, atomically (no outside call in between, so one transaction)."""
     trade = handoff.trade
-    if isinstance(redeemed, Decision):
-        _reject(conn, trade, S.REDEEMING, redeemed, DecisionStage.REDEEM, now)
+    if isinstance(redeemed, RedeemRefused):
+        _reject(conn, trade, S.REDEEMING, redeemed.decision, DecisionStage.REDEEM, now)
+        _issuer_fact(conn, trade, "issuer.redeem", redeemed.asked_at, None, redeemed.refused, now)
         return None
     lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
     for intent in postings.credit_trade(trade):

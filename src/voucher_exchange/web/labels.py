@@ -169,8 +169,16 @@ ERRORS = {
     "payout_destination_unverified": N_(
         "That account is not verified in your own name. Choose or add one that is."
     ),
-    "appeal_already_made": N_("You have already appealed this reversal; a reviewer will answer."),
-    "appeal_not_possible": N_("Only a reversal you are asked to pay back can be appealed."),
+    "appeal_already_made": N_("You have already appealed this; a reviewer will answer."),
+    "appeal_not_possible": N_(
+        "Only a refusal that rests on the issuer's answer, or a reversal you are asked to pay back, "
+        "can be appealed."
+    ),
+    "message_required": N_("Say why the decision is wrong (at most 2,000 characters)."),
+    "evidence_not_available": N_(
+        "This trade has no evidence record: only a refusal or reversal that rests on the issuer's "
+        "answer has one."
+    ),
     "appeal_already_answered": N_("This appeal was answered already."),
     "reviewer_conflict": N_("This trade is linked to you; another reviewer must decide it."),
     "second_reviewer_required": N_("You approved this trade already; a second reviewer must approve it too."),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from voucher_exchange.i18n import N_
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import (
+    EVIDENCE_FIELD,
     KEYS_PATH,
     NOTICE_FIELD,
     DocumentRefused,
@@ -30,6 +31,7 @@ VERDICTS = {
     "valid_reversal_notice": N_(
         "Valid: this reversal notice was signed by this exchange. The trade it names was reversed."
     ),
+    "valid_record": N_("Valid: this evidence record was signed by this exchange and has not been changed."),
     "receipt_malformed": N_(
         "This is not a receipt. Paste the whole JSON file you downloaded from your receipt."
     ),
@@ -91,13 +93,16 @@ def verify(v: Page, receipt: Pasted) -> Response:
             reversal = receipt_service.reversal_of(uow.conn, v.ctx.settings.receipt_key_dir, trade_id)
     details = document[verdict.kind] if verdict.valid else None
     valid_notice = verdict.valid and verdict.kind == NOTICE_FIELD
+    valid_record = verdict.valid and verdict.kind == EVIDENCE_FIELD
     return page(
         v,
         "receipt_verify.html",
         status=200 if verdict.valid else 422,
         pasted=receipt,
         verdict=verdict,
-        message=VERDICTS["valid_reversal_notice" if valid_notice else verdict.code],
+        message=VERDICTS[
+            "valid_reversal_notice" if valid_notice else "valid_record" if valid_record else verdict.code
+        ],
         details=details,
         reversal=reversal,
         notice_json=(

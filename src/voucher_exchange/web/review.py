@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.errors import DomainError
-from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import evidence, seller_file
 from voucher_exchange.review import service as review
 from voucher_exchange.risk.reasons import REASONS
@@ -40,7 +40,7 @@ def queue(v: Page, reason: str = "", min_amount: str = "", max_amount: str = "")
         wanted, error = review.QueueFilter(), forms.message(exc, v.lang)
     with v.ctx.uow(readonly=True) as uow:
         found = review.queue_items(uow.conn, wanted, v.lang, v.ctx.clock.now())
-        appeals = reversal_service.open_appeals(uow.conn)
+        appeals = dispute_service.open_appeals(uow.conn)
     return staff_page(
         v,
         "staff/review_queue.html",
@@ -153,7 +153,7 @@ def answer_appeal(
     outcome: Annotated[str, Form(max_length=20)],
     note: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    """Uphold a reversal or write off what the seller owes for it."""
+    """Answer an appeal: uphold a refusal or a reversal, overturn a refusal, or write a debt off."""
     reviewer = v.staff(Role.REVIEWER)
-    reversal_service.decide_appeal(v.ctx, reviewer, trade_id[:64], outcome, note)
+    dispute_service.decide_appeal(v.ctx, reviewer, trade_id[:64], outcome, note)
     return redirect(v, "/staff/review")

@@ -8,17 +8,17 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from voucher_exchange import i18n
 from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
+from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
-from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.security import throttle
 from voucher_exchange.trades import batch, seller_view
@@ -300,7 +300,15 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
     shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
-    return shown | {"shown": _digest(v, shown)}
+    return shown | {"shown": _digest(v, shown), "evidence": _evidence(v, t)}
+
+
+def _evidence(v: Visitor, t: dict[str, Any]) -> dict[str, Any] | None:
+    """The evidence record of a refused or reversed trade, to show in plain words (None: none)."""
+    if t["status"] not in ("rejected", "reversed"):
+        return None
+    with v.ctx.uow(readonly=True) as uow:
+        return dispute_service.own_record(uow.conn, v.seller(), t["id"])
 
 
 def _digest(v: Visitor, shown: dict[str, Any]) -> str:
@@ -374,8 +382,16 @@ def cancel(v: Page, trade_id: str) -> Response:
 
 @router.post("/trades/{trade_id}/appeal")
 def appeal(v: Page, trade_id: str, note: Annotated[str, Form(max_length=2000)]) -> Response:
-    """Contest a reversal, once."""
+    """Contest a refusal resting on the issuer's answer, or a reversal; once."""
     user = v.seller()
-    return _trade_action(
-        v, trade_id, lambda: reversal_service.appeal_reversal(v.ctx, user, trade_id[:64], note)
+    return _trade_action(v, trade_id, lambda: dispute_service.appeal_trade(v.ctx, user, trade_id[:64], note))
+
+
+@router.get("/trades/{trade_id}/evidence.json")
+def evidence_download(v: Page, trade_id: str) -> Response:
+    """The signed evidence record as a file: verified like a receipt (the verify page, `receipt verify`)."""
+    signed = dispute_service.own_evidence(v.ctx, v.seller(), trade_id[:64])
+    disposition = f'attachment; filename="evidence-{signed.record["trade_id"]}.json"'
+    return JSONResponse(
+        signed.document(), headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
     )

@@ -28,6 +28,8 @@ _AFTER = {
 _APPROVED = N_("A reviewer approved this trade.")
 _FAILED = N_("Something failed outside our control. Our team will finish or undo this trade.")
 _RESUMED = N_("Our team resumed this trade.")
+_APPEALED = N_("You appealed this decision.")
+_ANSWERED = N_("A reviewer answered your appeal.")
 
 
 def story(events: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -37,6 +39,11 @@ def story(events: list[dict[str, Any]]) -> list[dict[str, str]]:
     for event in events:
         now = str(event["status"])
         text = _AFTER.get((before or "", now))
+        if before == now:  # the status stayed: an appeal, or a reviewer's answer to it
+            # (A reviewer's note is not shown to the seller; the seller's own is.)
+            text = _APPEALED if event.get("note") == "appealed by the seller" else _ANSWERED
+            told.append({"at": str(event["at"]), "step": now, "text": text})
+            continue
         if text is None and before == "in_review" and now not in OFF_PATH:
             text = _APPROVED
         elif text is None and before == "failed" and now not in OFF_PATH:

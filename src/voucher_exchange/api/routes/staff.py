@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from voucher_exchange import idempotency
 from voucher_exchange.api.deps import Ctx, IdempotencyKey, Lang, Operator, Reviewer
 from voucher_exchange.api.schemas import AppealAnswerIn, ReviewDecisionIn
+from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.ledger import service as ledger_service
-from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.review import service as review_service
 from voucher_exchange.trades.models import TradeStatus
 from voucher_exchange.trades.seller_view import view
@@ -77,18 +77,19 @@ def balances(user: Operator, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/review/appeals")
 def appeals(user: Reviewer, ctx: Ctx) -> dict[str, Any]:
-    """Sellers' appeals against reversals, oldest first, with the issuer's report."""
+    """Sellers' appeals against refusals and reversals, oldest first."""
     with ctx.uow(readonly=True) as uow:
-        found = reversal_service.open_appeals(uow.conn)
+        found = dispute_service.open_appeals(uow.conn)
     return {
         "appeals": [
             {
-                "trade_id": a.reference,
+                "trade_id": a.trade_id,
+                "kind": a.kind,
                 "reason": a.reason,
-                "reported_at": a.reported_at.isoformat(),
-                "owed": a.receivable.as_json(),
-                "note": a.appeal_note,
-                "appealed_at": a.appealed_at.isoformat() if a.appealed_at else None,
+                "owed": a.owed,
+                "note": a.message,
+                "message": a.message,
+                "appealed_at": a.appealed_at.isoformat(),
             }
             for a in found
         ]
@@ -99,10 +100,10 @@ def appeals(user: Reviewer, ctx: Ctx) -> dict[str, Any]:
 def answer_appeal(
     trade_id: str, body: AppealAnswerIn, user: Reviewer, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Uphold a reversal, or write off what the seller owes for it."""
+    """Answer an appeal: a refusal upheld or overturned; a reversal upheld or its debt written off."""
 
     def work(uow: Any) -> idempotency.Result:
-        reversal_service.answer_appeal(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note)
+        dispute_service.answer_appeal(uow.conn, ctx.clock, user, trade_id[:64], body.outcome, body.note)
         trade = review_service.trade(uow.conn, trade_id[:64])
         return 200, view(uow.conn, trade, lang).data
 

@@ -11,7 +11,7 @@ from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
 from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang, as_user
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
-from voucher_exchange.reversals import service as reversal_service
+from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.security import throttle
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
@@ -109,15 +109,25 @@ def redirect_payout(
 
 
 @router.post("/trades/{trade_id}/appeal")
-def appeal_reversal(
+def appeal(
     trade_id: str, body: AppealIn, user: CurrentUser, ctx: Ctx, lang: Lang, key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Contest a reversal I am asked to pay back; once. A reviewer answers."""
+    """Contest a refusal resting on the issuer's answer, or a reversal I am asked to pay back; once."""
 
     def work(uow: Any) -> idempotency.Result:
-        reversal_service.appeal(uow.conn, ctx.clock, user, trade_id[:64], body.note)
-        return 200, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+        dispute_service.appeal(uow.conn, ctx.clock, user, trade_id[:64], body.text)
+        return 202, trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
 
     path = f"POST /trades/{trade_id[:64]}/appeal"
     status, payload = idempotency.run(ctx, user.id, key, path, body.model_dump(mode="json"), work)
     return JSONResponse(payload, status_code=status)
+
+
+@router.get("/trades/{trade_id}/evidence")
+async def evidence(trade_id: str, token: BearerToken, ctx: Ctx) -> dict[str, Any]:
+    """The signed evidence record of my refused or reversed trade: `{record, signature, key_id}`."""
+
+    def read(user: User) -> dict[str, Any]:
+        return dispute_service.own_evidence(ctx, user, trade_id[:64]).document()
+
+    return await as_user(ctx, token, read)
