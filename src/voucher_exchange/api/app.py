@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voucher_exchange import __version__
 from voucher_exchange.api import errors
 from voucher_exchange.api.guards import RequestGuards
-from voucher_exchange.api.routes import accounts, api_keys, catalog, receipts, staff, trades, webhooks
+from voucher_exchange.api.routes import accounts, api_keys, catalog, fraud, receipts, staff, trades, webhooks
 from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.scopes import route_template
 from voucher_exchange.context import Context
@@ -76,6 +76,7 @@ def create_app(
         staff.router,
         api_keys.router,
         webhooks.router,
+        fraud.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)

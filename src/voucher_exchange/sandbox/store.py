@@ -324,6 +324,19 @@ class SandboxStore(ThreadLocalSqlite):
             ).fetchone()
         return _chargeback(found)
 
+    def block(self, code: str, reason: str, charge_back: bool) -> str:
+        """Block an active voucher; with `charge_back`, take a redeemed one's value back. The state after."""
+        with self._tx() as db:
+            db.execute("UPDATE vouchers SET state = 'blocked' WHERE code = ? AND state = 'active'", (code,))
+            row = db.execute("SELECT state FROM vouchers WHERE code = ?", (code,)).fetchone()
+        state = str(row["state"])
+        if charge_back and state == "redeemed":
+            try:
+                self.report_chargeback(code, reason)
+            except SandboxError:
+                pass  # redeemed by someone the issuer cannot charge back (no redemption of ours)
+        return state
+
     def chargebacks_after(self, seq: int, limit: int = 500) -> list[dict[str, object]]:
         """Chargebacks reported after `seq`, oldest first, without the codes (the adapter's feed)."""
         with self._connect() as db:

@@ -21,6 +21,8 @@ from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
+from voucher_exchange.fraud import service as fraud_service
+from voucher_exchange.fraud.models import MATCH_REPORT
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.jobs import queue
@@ -92,6 +94,7 @@ HANDLERS: dict[str, JobKind] = {
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
     DELIVER: JobKind(deliver),
+    MATCH_REPORT: JobKind(fraud_service.match_job),
     MAIL_DISABLED: JobKind(mail_disabled),
 }
 RECURRING_REF = "default"
