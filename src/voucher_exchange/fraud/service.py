@@ -14,19 +14,22 @@ held payouts net against it, as after any reversal).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
-from voucher_exchange import logs
+from voucher_exchange import idempotency, logs
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.context import Context
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import Conflict, ExternalUnavailable, Forbidden, InvalidInput, NotFound
 from voucher_exchange.fraud import models
 from voucher_exchange.fraud import repository as repo
+from voucher_exchange.fraud import views
 from voucher_exchange.fraud.models import MATCH_REPORT, Action, Case, Match, Outcome, Source
 from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
@@ -57,45 +60,64 @@ class ReportForm:
     description: str
 
 
-def file_report(ctx: Context, form: ReportForm, client_ip: str | None, issuer: User | None = None) -> str:
+def file_report(
+    ctx: Context,
+    form: ReportForm,
+    client_ip: str | None,
+    issuer: User | None = None,
+    idempotency_key: str | None = None,
+) -> str:
     """Use case: store a fraud report and have it matched after the answer; its id.
 
     Limited per address and per contact (429 `rate_limited`). The same work and the same answer
-    whatever the codes: a fingerprint per code and brand, stored, and one job.
+    whatever the codes: a fingerprint per code and brand, stored, and one job. An issuer's
+    request may carry an `Idempotency-Key` (the first answer is given again).
     """
     new = models.validate(form.codes, form.name, form.contact, form.police_case_number, form.description)
     throttle.hit(ctx, *throttle.fraud_report(new.reporter.contact, client_ip))
+
+    def work(uow: UnitOfWork) -> idempotency.Result:
+        return 202, {"report_id": _store(ctx, uow, new, issuer)}
+
+    if issuer is None:
+        with ctx.uow() as uow:
+            _, body = work(uow)
+            uow.commit()
+    else:
+        _, body = idempotency.run(ctx, issuer.id, idempotency_key, "POST /fraud-reports", asdict(form), work)
+    return str(body["report_id"])
+
+
+def _store(ctx: Context, uow: UnitOfWork, new: models.NewReport, issuer: User | None) -> str:
     report_id = str(uuid.uuid4())
-    with ctx.uow() as uow:
-        now = ctx.clock.now()
-        slugs = sorted(b.slug for b in catalog_service.list_brands(uow.conn))
-        rows = [
-            (position, slug, trade_service.voucher_fingerprint(ctx.vault, slug, code), models.mask(code))
-            for position, code in enumerate(new.codes)
-            for slug in slugs
-        ]
-        source = Source.ISSUER if issuer is not None else Source.PUBLIC
-        repo.add_report(
-            uow.conn,
-            {
-                "id": report_id,
-                "received_at": now,
-                "source": source.value,
-                "reporter_user_id": issuer.id if issuer is not None else None,
-                "reporter_enc": ctx.vault.encrypt_json(
-                    {"name": new.reporter.name, "contact": new.reporter.contact}, report_id
-                ),
-                "police_case_number": new.police_case_number,
-                "description": new.description,
-                "code_count": len(new.codes),
-            },
-        )
-        repo.add_codes(uow.conn, report_id, rows)
-        queue.enqueue(uow.conn, MATCH_REPORT, report_id, now)
-        actor = issuer.email if issuer is not None else "public"
-        audit.record(uow.conn, actor, "fraud.report", report_id, {"codes": len(new.codes), "source": source.value}, now)
-        uow.after_commit(ctx.wake_workers)
-        uow.commit()
+    now = ctx.clock.now()
+    slugs = sorted(b.slug for b in catalog_service.list_brands(uow.conn))
+    rows = [
+        (position, slug, trade_service.voucher_fingerprint(ctx.vault, slug, code), models.mask(code))
+        for position, code in enumerate(new.codes)
+        for slug in slugs
+    ]
+    source = Source.ISSUER if issuer is not None else Source.PUBLIC
+    repo.add_report(
+        uow.conn,
+        {
+            "id": report_id,
+            "received_at": now,
+            "source": source.value,
+            "reporter_user_id": issuer.id if issuer is not None else None,
+            "reporter_enc": ctx.vault.encrypt_json(
+                {"name": new.reporter.name, "contact": new.reporter.contact}, report_id
+            ),
+            "police_case_number": new.police_case_number,
+            "description": new.description,
+            "code_count": len(new.codes),
+        },
+    )
+    repo.add_codes(uow.conn, report_id, rows)
+    queue.enqueue(uow.conn, MATCH_REPORT, report_id, now)
+    actor = issuer.email if issuer is not None else "public"
+    audit.record(uow.conn, actor, "fraud.report", report_id, {"codes": len(new.codes), "source": source.value}, now)
+    uow.after_commit(ctx.wake_workers)
     return report_id
 
 
@@ -322,6 +344,22 @@ def close(ctx: Context, staff: User, case_id: str, note: str) -> None:
             raise Conflict("case_closed", "This case is closed.")
         audit.record(uow.conn, staff.email, "fraud.close", case_id, {"note": note}, now)
         uow.commit()
+
+
+def export_case_file(ctx: Context, staff: User, case_id: str, reveal: bool) -> dict[str, Any]:
+    """Use case: the case file for law enforcement (audited); full account numbers only with the
+    reveal_codes role, and the audit entry says so."""
+    _may_work(staff)
+    if reveal and not staff.has(Role.REVEAL_CODES):
+        raise Forbidden("reveal_forbidden", "Full account numbers need the reveal_codes permission.")
+    with ctx.uow() as uow:
+        document = views.case_file(uow.conn, ctx.vault, case_id, reveal)
+        audit.record(
+            uow.conn, staff.email, "fraud.case_file", case_id, {"account_numbers": document["account_numbers"]},
+            ctx.clock.now(),
+        )  # fmt: skip
+        uow.commit()
+    return document
 
 
 def figures(conn: Connection, start: datetime, end: datetime) -> tuple[int, float | None]:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import Field
 
-from voucher_exchange.api.deps import Bearer, Ctx, authenticate
+from voucher_exchange.api.deps import Bearer, Ctx, IdempotencyKey, authenticate
 from voucher_exchange.api.schemas import Body
 from voucher_exchange.api.scopes import route_template
 from voucher_exchange.apikeys.models import is_key
@@ -42,11 +42,13 @@ def report_fraud(
     request: Request,
     ctx: Ctx,
     authorization: Annotated[str | None, Header(max_length=400)] = None,
+    key: IdempotencyKey = None,
 ) -> dict[str, str]:
     """Report vouchers as stolen or scam-sourced → 202 `{report_id}`, the same for any code.
 
     Limited per address and per contact (429 `rate_limited`). An issuer sends its API key
-    (scope `fraud_reports:write`); a session token is not looked at (anyone may report).
+    (scope `fraud_reports:write`, and may send `Idempotency-Key`); a session token is not looked
+    at (anyone may report).
     """
     ip = request.client.host if request.client else None
     issuer = None
@@ -60,5 +62,5 @@ def report_fraud(
         police_case_number=body.police_case_number,
         description=body.description,
     )
-    return {"report_id": fraud_service.file_report(ctx, form, ip, issuer)}
+    return {"report_id": fraud_service.file_report(ctx, form, ip, issuer, key)}
 
