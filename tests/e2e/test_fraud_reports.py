@@ -1,4 +1,4 @@
-"""A victim reports a voucher: held before payout, or a case that freezes and nets (real HTTP, both databases).
+"""A victim reports a voucher: held before payout, or a frozen payout that nets (real HTTP, both databases).
 
 The report's answer is the same whatever the codes; what a code matched is decided after the answer.
 """
@@ -95,7 +95,9 @@ def test_a_report_holds_a_trade_in_verifying_before_anything_is_paid(exchange: E
                 fraud_report_codes.c.report_id == answer.json()["report_id"]
             )
         ).all()
-    assert [(m.trade_id, m.status_at_match, m.action) for m in matches] == [(trade_id, "verifying", Action.HELD)]
+    assert [(m.trade_id, m.status_at_match, m.action) for m in matches] == [
+        (trade_id, "verifying", Action.HELD)
+    ]
     assert case.frozen_at is not None and case.seconds_to_freeze is not None
     # Only fingerprints and the masked form are kept: never the code.
     assert {s.masked for s in stored} == {"••••" + voucher["code"][-4:]}
@@ -139,7 +141,10 @@ def test_a_report_on_a_paid_trade_freezes_the_next_payout_and_the_issuer_reversa
 
     # Staff reverse through the issuer's chargeback: the debt nets against the held payout.
     staff = bootstrap_staff(exchange.ctx, Role.REVIEWER)
-    assert fraud_service.reverse(exchange.ctx, staff, case.id, paid["id"], "Police confirmed.") is Outcome.REVERSED
+    assert (
+        fraud_service.reverse(exchange.ctx, staff, case.id, paid["id"], "Police confirmed.")
+        is Outcome.REVERSED
+    )
     assert seller.api.wait_for(paid["id"], {"reversed"}, timeout=30)["status"] == "reversed"
     settled = seller.api.wait_for(second_id, {"paid"}, timeout=30)
     assert settled["events"][-1]["note"] == "settled against the amount owed after a reversal"
@@ -180,7 +185,10 @@ def test_an_unknown_code_gets_the_same_answer_in_the_same_time(exchange: Exchang
         unknown_times.append(spent_unknown)
         assert (answer.status_code, other.status_code) == (202, 202)
         assert set(answer.json()) == set(other.json()) == {"report_id"}
-        assert answer.headers.keys() - {"date", "x-request-id"} == other.headers.keys() - {"date", "x-request-id"}
+        assert answer.headers.keys() - {"date", "x-request-id"} == other.headers.keys() - {
+            "date",
+            "x-request-id",
+        }
     # Equal behaviour, not speed: the medians are within a generous factor of each other.
     known_median, unknown_median = statistics.median(known_times), statistics.median(unknown_times)
     assert known_median < 3 * unknown_median + 0.05 and unknown_median < 3 * known_median + 0.05
@@ -195,8 +203,14 @@ def test_bad_reports_are_refused_with_stable_codes_and_store_nothing(exchange: E
         ({"codes": ["A1B2C3D4E5"] * 21, "reporter": good, "description": "x"}, "too_many_codes"),
         ({"codes": ["abc"], "reporter": good, "description": "x"}, "code_invalid"),
         ({"codes": ["ABCD-EF/12"], "reporter": good, "description": "x"}, "code_invalid"),
-        ({"codes": ["A1B2C3D4E5"], "reporter": {**good, "name": " "}, "description": "x"}, "reporter_name_invalid"),
-        ({"codes": ["A1B2C3D4E5"], "reporter": {**good, "contact": "1"}, "description": "x"}, "reporter_contact_invalid"),
+        (
+            {"codes": ["A1B2C3D4E5"], "reporter": {**good, "name": " "}, "description": "x"},
+            "reporter_name_invalid",
+        ),
+        (
+            {"codes": ["A1B2C3D4E5"], "reporter": {**good, "contact": "1"}, "description": "x"},
+            "reporter_contact_invalid",
+        ),
         ({"codes": ["A1B2C3D4E5"], "reporter": good, "description": " "}, "description_invalid"),
         (
             {"codes": ["A1B2C3D4E5"], "reporter": good, "police_case_number": "9" * 65, "description": "x"},
@@ -246,5 +260,3 @@ def test_an_issuer_reports_with_its_api_key(exchange: Exchange) -> None:
         row = fraud_repo.report(uow.conn, answer.json()["report_id"])
     assert row.source == "issuer"
     poll_until(lambda: _matched(exchange, answer.json()["report_id"]), 30, what="the match job")
-
-

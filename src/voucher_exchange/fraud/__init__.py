@@ -1,1 +1,1 @@
-"""Fraud reports and cases: a victim's, an issuer's or the police's report of stolen vouchers, what it matched, and staff's work on it."""
+"""Fraud reports and cases: reports of stolen vouchers, what they matched, and staff's work on them."""

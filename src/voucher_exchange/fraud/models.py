@@ -109,7 +109,9 @@ def validate(
             clean.append(norm)
     name, contact = name.strip(), contact.strip()
     if not 1 <= len(name) <= MAX_NAME:
-        raise InvalidInput("reporter_name_invalid", "Enter your name (at most 100 characters).", "reporter.name")
+        raise InvalidInput(
+            "reporter_name_invalid", "Enter your name (at most 100 characters).", "reporter.name"
+        )
     if not MIN_CONTACT <= len(contact) <= MAX_CONTACT:
         raise InvalidInput(
             "reporter_contact_invalid",

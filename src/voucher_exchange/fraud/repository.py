@@ -125,7 +125,9 @@ def set_issuer_block(conn: Connection, match_id: int, state: str) -> None:
 def set_outcome(conn: Connection, match_id: int, outcome: Outcome, actor: str, now: datetime) -> None:
     """What staff did with a match."""
     conn.execute(
-        update(fraud_matches).where(m.id == match_id).values(outcome=outcome.value, outcome_by=actor, outcome_at=now)
+        update(fraud_matches)
+        .where(m.id == match_id)
+        .values(outcome=outcome.value, outcome_by=actor, outcome_at=now)
     )
 
 
@@ -163,7 +165,9 @@ def count_reports(conn: Connection, start: datetime, end: datetime) -> int:
     """Reports received in [start, end)."""
     return int(
         conn.execute(
-            select(func.count()).select_from(fraud_reports).where((r.received_at >= start) & (r.received_at < end))
+            select(func.count())
+            .select_from(fraud_reports)
+            .where((r.received_at >= start) & (r.received_at < end))
         ).scalar_one()
     )
 

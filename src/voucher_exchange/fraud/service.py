@@ -27,9 +27,8 @@ from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.context import Context
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import Conflict, ExternalUnavailable, Forbidden, InvalidInput, NotFound
-from voucher_exchange.fraud import models
+from voucher_exchange.fraud import models, views
 from voucher_exchange.fraud import repository as repo
-from voucher_exchange.fraud import views
 from voucher_exchange.fraud.models import MATCH_REPORT, Action, Case, Match, Outcome, Source
 from voucher_exchange.jobs import queue
 from voucher_exchange.money import Money
@@ -116,7 +115,9 @@ def _store(ctx: Context, uow: UnitOfWork, new: models.NewReport, issuer: User | 
     repo.add_codes(uow.conn, report_id, rows)
     queue.enqueue(uow.conn, MATCH_REPORT, report_id, now)
     actor = issuer.email if issuer is not None else "public"
-    audit.record(uow.conn, actor, "fraud.report", report_id, {"codes": len(new.codes), "source": source.value}, now)
+    audit.record(
+        uow.conn, actor, "fraud.report", report_id, {"codes": len(new.codes), "source": source.value}, now
+    )
     uow.after_commit(ctx.wake_workers)
     return report_id
 
@@ -153,7 +154,9 @@ def match_job(ctx: Context, report_id: str) -> None:
         _block_at_issuer(ctx, match_id, trade)
 
 
-def _act(conn: Connection, case_id: str, trade: Trade, masked: str, now: datetime) -> tuple[int | None, Action, bool]:
+def _act(
+    conn: Connection, case_id: str, trade: Trade, masked: str, now: datetime
+) -> tuple[int | None, Action, bool]:
     """Hold, freeze or note one matched trade (reading it again if the worker moved it meanwhile)."""
     evidence = {"case_id": case_id}
     for _ in range(5):
@@ -354,10 +357,8 @@ def export_case_file(ctx: Context, staff: User, case_id: str, reveal: bool) -> d
         raise Forbidden("reveal_forbidden", "Full account numbers need the reveal_codes permission.")
     with ctx.uow() as uow:
         document = views.case_file(uow.conn, ctx.vault, case_id, reveal)
-        audit.record(
-            uow.conn, staff.email, "fraud.case_file", case_id, {"account_numbers": document["account_numbers"]},
-            ctx.clock.now(),
-        )  # fmt: skip
+        shown = {"account_numbers": document["account_numbers"]}
+        audit.record(uow.conn, staff.email, "fraud.case_file", case_id, shown, ctx.clock.now())
         uow.commit()
     return document
 

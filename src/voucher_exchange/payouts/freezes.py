@@ -41,7 +41,9 @@ class Freeze:
 
 
 def _freeze(conn: Connection, row: Any) -> Freeze:
-    held = conn.execute(select(func.coalesce(func.sum(h.amount), 0)).where(h.freeze_id == row.id)).scalar_one()
+    held = conn.execute(
+        select(func.coalesce(func.sum(h.amount), 0)).where(h.freeze_id == row.id)
+    ).scalar_one()
     return Freeze(
         row.id,
         row.user_id,
@@ -95,7 +97,9 @@ def hold(conn: Connection, user_id: str, payout_reference: str, amount: Money, n
             return True
     for row in freezes:
         held = int(
-            conn.execute(select(func.coalesce(func.sum(h.amount), 0)).where(h.freeze_id == row.id)).scalar_one()
+            conn.execute(
+                select(func.coalesce(func.sum(h.amount), 0)).where(h.freeze_id == row.id)
+            ).scalar_one()
         )
         if held < int(row.amount):
             insert_ignore(

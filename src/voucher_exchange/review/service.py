@@ -216,7 +216,9 @@ def decide(
         if outcome == "approve":
             held_from = trade_repo.came_from(conn, trade_id, TradeStatus.IN_REVIEW)
             assert held_from is not None
-            lifecycle.resume_after_review(conn, trade_id, _resume_at(conn, trade, held_from), now, reviewer.email, note)
+            lifecycle.resume_after_review(
+                conn, trade_id, _resume_at(conn, trade, held_from), now, reviewer.email, note
+            )
         else:
             lifecycle.reject_after_review(conn, trade_id, now, reviewer.email, note)
     except TradeMovedOn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
@@ -331,10 +332,9 @@ class SandboxStore(ThreadLocalSqlite):
             row = db.execute("SELECT state FROM vouchers WHERE code = ?", (code,)).fetchone()
         state = str(row["state"])
         if charge_back and state == "redeemed":
-            try:
+            # Redeemed by someone the issuer cannot charge back (no redemption of ours): nothing to do.
+            with contextlib.suppress(SandboxError):
                 self.report_chargeback(code, reason)
-            except SandboxError:
-                pass  # redeemed by someone the issuer cannot charge back (no redemption of ours)
         return state
 
     def chargebacks_after(self, seq: int, limit: int = 500) -> list[dict[str, object]]:

@@ -109,10 +109,18 @@ def hold_on_report(
     """
     if current not in HOLDABLE_ON_REPORT:
         raise TradeMovedOn(trade_id, current)
-    _move(conn, trade_id, current, S.IN_REVIEW, now, "fraud_report", "held: a fraud report named this voucher",
-          publish=False)  # fmt: skip
+    note = "held: a fraud report named this voucher"
+    _move(conn, trade_id, current, S.IN_REVIEW, now, "fraud_report", note, publish=False)
     trade_repo.add_decision(
-        conn, trade_id, DecisionStage.REPORT, "review", [FRAUD_REPORT], "report", evidence, "fraud_report", now
+        conn,
+        trade_id,
+        DecisionStage.REPORT,
+        "review",
+        [FRAUD_REPORT],
+        "report",
+        evidence,
+        "fraud_report",
+        now,
     )
     status_event(conn, trade_id, S.IN_REVIEW, now)  # after the decision: the event's trade shows why
 
@@ -120,7 +128,15 @@ def hold_on_report(
 def note_report(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, Any]) -> None:
     """A fraud report named a trade already held for review: the reviewer sees it (the status stays)."""
     trade_repo.add_decision(
-        conn, trade_id, DecisionStage.REPORT, "review", [FRAUD_REPORT], "report", evidence, "fraud_report", now
+        conn,
+        trade_id,
+        DecisionStage.REPORT,
+        "review",
+        [FRAUD_REPORT],
+        "report",
+        evidence,
+        "fraud_report",
+        now,
     )
 
 

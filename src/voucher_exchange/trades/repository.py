@@ -314,7 +314,9 @@ def came_from_report(conn: Connection, trade_id: str) -> bool:
     """Whether the trade's last move into review was a fraud report's hold."""
     row = conn.execute(
         select(trade_events.c.actor)
-        .where((trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == TradeStatus.IN_REVIEW.value))
+        .where(
+            (trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == TradeStatus.IN_REVIEW.value)
+        )
         .order_by(trade_events.c.id.desc())
         .limit(1)
     ).first()

@@ -47,9 +47,19 @@ def report(
     police_case_number: Field = "",
 ) -> Response:
     """File the report; the answer page says the same whatever the codes."""
-    typed = {"name": name, "contact": contact, "police_case_number": police_case_number, "description": description}
+    typed = {
+        "name": name,
+        "contact": contact,
+        "police_case_number": police_case_number,
+        "description": description,
+    }
     # The codes typed are never put back into the page.
-    on_refusal(v, lambda refused: page(v, "fraud_report.html", status=refused.status, error=refused.message, form=typed))
+    on_refusal(
+        v,
+        lambda refused: page(
+            v, "fraud_report.html", status=refused.status, error=refused.message, form=typed
+        ),
+    )
     form = fraud_service.ReportForm(_codes(codes), name, contact, police_case_number or None, description)
     report_id = fraud_service.file_report(v.ctx, form, v.client_ip)
     return page(v, "fraud_report_sent.html", report_id=report_id)
@@ -79,12 +89,12 @@ def case(v: Page, case_id: str) -> Response:
     return _case_page(v, case_id)
 
 
-@router.post("/staff/fraud/{case_id}/trades/{trade_id}/{action}")
+@router.post("/staff/fraud/{case_id}/trades/{trade_id}")
 def act(
     v: Page,
     case_id: str,
     trade_id: str,
-    action: Literal["hold", "release", "reverse"],
+    action: Annotated[Literal["hold", "release", "reverse"], Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Hold, release, or reverse one matched trade through the issuer (audited)."""

@@ -21,10 +21,10 @@ from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
-from voucher_exchange.fraud import service as fraud_service
-from voucher_exchange.fraud.models import MATCH_REPORT
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.fraud import service as fraud_service
+from voucher_exchange.fraud.models import MATCH_REPORT
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds

@@ -63,4 +63,3 @@ def report_fraud(
         description=body.description,
     )
     return {"report_id": fraud_service.file_report(ctx, form, ip, issuer, key)}
-
