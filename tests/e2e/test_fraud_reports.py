@@ -99,6 +99,15 @@ def test_a_report_holds_a_trade_in_verifying_before_anything_is_paid(exchange: E
         (trade_id, "verifying", Action.HELD)
     ]
     assert case.frozen_at is not None and case.seconds_to_freeze is not None
+    # The transparency report's figures for a period holding just this report.
+    with exchange.ctx.uow(readonly=True) as uow:
+        figures = fraud_service.figures(
+            uow.conn, case.received_at, case.received_at + timedelta(microseconds=1)
+        )
+        empty = fraud_service.figures(
+            uow.conn, case.received_at - timedelta(days=3650), case.received_at - timedelta(days=3649)
+        )
+    assert figures == (1, case.seconds_to_freeze) and empty == (0, None)
     # Only fingerprints and the masked form are kept: never the code.
     assert {s.masked for s in stored} == {"••••" + voucher["code"][-4:]}
     assert all(voucher["code"] not in s.fingerprint for s in stored)
