@@ -108,6 +108,18 @@ def test_a_report_holds_a_trade_in_verifying_before_anything_is_paid(exchange: E
             uow.conn, case.received_at - timedelta(days=3650), case.received_at - timedelta(days=3649)
         )
     assert figures == (1, case.seconds_to_freeze) and empty == (0, None)
+    # Only fingerprints and the masked form are kept: never the code.
+    assert {row.masked for row in stored} == {"••••" + voucher["code"][-4:]}
+    with exchange.ctx.uow(readonly=True) as uow:
+        rows = [
+            *uow.conn.execute(select(fraud_reports).where(fraud_reports.c.id == answer.json()["report_id"])),
+            *uow.conn.execute(
+                select(fraud_report_codes).where(fraud_report_codes.c.report_id == answer.json()["report_id"])
+            ),
+        ]
+    # Neither the code nor the reporter's name is in any column (the reporter is encrypted).
+    assert len(rows) > 1 and not [r for r in rows if voucher["code"] in repr(tuple(r))]
+    assert not [r for r in rows if "김피해" in repr(tuple(r))]
 
     # A reviewer finds the report false: the trade goes back to ask the issuer (it was held before
     # the answer came), not on to redemption.
