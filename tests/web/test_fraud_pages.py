@@ -149,3 +149,28 @@ def test_a_korean_reviewer_reads_the_case_holds_releases_and_downloads_the_maske
             for r in uow.conn.execute(select(audit_log.c.action).where(audit_log.c.subject == case_id))
         ]
     assert actions == ["fraud.release", "fraud.hold", "fraud.case_file"]
+
+
+def test_a_trade_held_by_a_report_shows_why_in_the_review_queue_in_korean(
+    korean_phone: Page, site: Site
+) -> None:
+    seller = make_seller(site.exchange)
+    voucher = site.exchange.mint("cultureland", 10000, latency_ms=1500)  # sits in verifying
+    trade_id = seller.sell(voucher, "cultureland", 10000)
+    seller.api.wait_for(trade_id, {"verifying"}, timeout=30)
+    answer = site.exchange.client().post(
+        "/fraud-reports",
+        {"codes": [voucher["code"]], "reporter": {"name": "김피해", "contact": "held@example.com"},
+         "description": "사기 피해"},
+    )  # fmt: skip
+    assert answer.status_code == 202
+    seller.api.wait_for(trade_id, {"in_review"}, timeout=30)
+
+    page = korean_phone
+    log_in(page, DEMO_REVIEWER_EMAIL, DEMO_REVIEWER_PASSWORD)
+    page.goto("/staff/review?reason=fraud_report")
+    row = page.locator("tr.held-trade", has=page.locator(f"a[href='/staff/review/{trade_id}']"))
+    assert row.locator("span.reason").all_inner_texts() == ["도난·사기 신고됨"]
+    page.goto(f"/staff/review/{trade_id}")
+    assert "도난·사기 신고됨" in page.inner_text("main")
+    assert violations(page) == []
