@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from voucher_exchange import idempotency, logs
+from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import Role, User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
@@ -41,7 +41,6 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import Trade, TradeMovedOn, TradeStatus
 
 S = TradeStatus
-log = logs.get(__name__)
 SYSTEM = "fraud_report"
 # Secured or paid: the value left the issuer; the seller's payouts are frozen instead.
 FREEZE_ON = frozenset({S.REDEEMING, S.CREDITED, S.PAYING_OUT, S.FAILED, S.PAID})
