@@ -244,6 +244,29 @@ def test_unredeemable_vouchers_are_refused_and_untouched(
     assert world.redemptions() == []
 
 
+def test_block_stops_an_unspent_voucher_and_charges_back_a_redeemed_one_only_when_asked(
+    world: World, issuer: Issuer
+) -> None:
+    unspent, unspent_pin = world.mint()
+    spent, spent_pin = world.mint()
+    issuer.redeem(BRAND, spent, spent_pin, 50000, "trade-9")
+    after = issuer.chargebacks(0)
+
+    assert issuer.block(BRAND, unspent, unspent_pin, "stolen", False) is VoucherState.BLOCKED
+    assert issuer.lookup(BRAND, unspent, unspent_pin).state is VoucherState.BLOCKED
+    with pytest.raises(VoucherRefused):
+        issuer.redeem(BRAND, unspent, unspent_pin, 50000, "trade-10")
+    # Redeemed by us: it stays redeemed, and nothing is charged back unless asked.
+    assert issuer.block(BRAND, spent, spent_pin, "stolen", False) is VoucherState.REDEEMED
+    assert issuer.chargebacks(0) == after
+    assert issuer.block(BRAND, spent, spent_pin, "fraud", True) is VoucherState.REDEEMED
+    charged = issuer.chargebacks(0)
+    assert [(c.reference, c.amount, c.currency, c.reason) for c in charged] == [
+        ("trade-9", 50000, "KRW", "fraud")
+    ]
+    assert issuer.block(BRAND, "0000000000000000", None, "stolen", True) is VoucherState.NOT_FOUND
+
+
 def test_unknown_code_and_wrong_pin_are_not_found(world: World, issuer: Issuer) -> None:
     code, pin = world.mint()
     wrong = "0000" if pin != "0000" else "1111"

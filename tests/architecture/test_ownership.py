@@ -16,6 +16,11 @@ from tests.support.ownership import schema_tables, writes_in_source
 
 # table → the one package that writes it. Reading across packages is allowed (views, features).
 OWNERS = {
+    # fraud: victims' and issuers' reports, their cases and matched trades
+    "fraud_reports": "fraud",
+    "fraud_report_codes": "fraud",
+    "fraud_cases": "fraud",
+    "fraud_matches": "fraud",
     # accounts: the seller's record, their credentials and identity checks
     "users": "accounts",
     "account_tokens": "accounts",
@@ -48,6 +53,8 @@ OWNERS = {
     "ledger_transfers": "ledger",
     "payouts": "payouts",
     "payout_destinations": "payouts",
+    "payout_freezes": "payouts",
+    "payout_freeze_holds": "payouts",
     "voucher_chargebacks": "reversals",
     "reconciliation_runs": "reconcile",
     "risk_rulesets": "risk",

@@ -30,6 +30,7 @@ from voucher_exchange.accounts.models import Role
 from voucher_exchange.api.routes import accounts as api_accounts
 from voucher_exchange.api.routes import api_keys as api_api_keys
 from voucher_exchange.api.routes import catalog as api_catalog
+from voucher_exchange.api.routes import fraud as api_fraud
 from voucher_exchange.api.routes import identity_documents as api_identity_documents
 from voucher_exchange.api.routes import receipts as api_receipts
 from voucher_exchange.api.routes import staff as api_staff
@@ -40,6 +41,7 @@ from voucher_exchange.web import (
     account_security,
     developer_endpoints,
     developers,
+    fraud,
     identity_document,
     operator,
     reconciliation,
@@ -257,6 +259,13 @@ API: list[tuple[str, str, Any, tuple[int, ...]]] = [
         row(401, 422, 404, 404, 404, 404, 404),
     ),
     ("POST", "/webhook-endpoints/" + GHOST + "/test", None, row(401, 404, 404, 404, 404, 404, 404)),
+    # Anyone may report (a session token is not looked at): a report without codes is refused alike.
+    (
+        "POST",
+        "/fraud-reports",
+        {"codes": [], "reporter": {"name": "x", "contact": "x@example.com"}, "description": "x"},
+        row(422, 422, 422, 422, 422, 422, 422),
+    ),
 ]
 
 LOGIN = 303  # a web page sends an anonymous visitor to /login
@@ -279,6 +288,23 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         row(401, 401, 401, 401, 401, 401, 401),
     ),
     ("GET", "/password-reset", None, OPEN),
+    ("GET", "/fraud-report", None, OPEN),
+    (
+        "POST",
+        "/fraud-report",
+        {"codes": "", "name": "x", "contact": "x@example.com", "description": "x"},
+        row(422, 422, 422, 422, 422, 422, 422),
+    ),
+    ("GET", "/staff/fraud", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
+    ("GET", "/staff/fraud/" + GHOST, None, row(LOGIN, 403, 403, 403, 404, 404, 403)),
+    (
+        "POST",
+        "/staff/fraud/" + GHOST + "/trades/" + GHOST,
+        {"action": "hold", "note": "x"},
+        row(LOGIN, 403, 403, 403, 404, 404, 403),
+    ),
+    ("POST", "/staff/fraud/" + GHOST + "/close", {"note": "x"}, row(LOGIN, 403, 403, 403, 404, 404, 403)),
+    ("POST", "/staff/fraud/" + GHOST + "/file", {}, row(LOGIN, 403, 403, 403, 404, 404, 403)),
     ("POST", "/password-reset", {"email": "nobody@example.com"}, OPEN),  # the same answer for anyone
     ("GET", "/password-reset/{token}", None, row(422, 422, 422, 422, 422, 422, 422)),
     ("POST", "/password-reset/{token}", {"password": PASSWORD}, row(422, 422, 422, 422, 422, 422, 422)),
@@ -578,6 +604,7 @@ def test_the_table_covers_every_route() -> None:
         developer_endpoints,
         web_two_factor,
         identity_document,
+        fraud,
     ):
         for route in module.router.routes:
             path = re.sub(
@@ -597,6 +624,7 @@ def test_the_table_covers_every_route() -> None:
             api_api_keys,
             api_webhooks,
             api_identity_documents,
+            api_fraud,
         )
         for route in module.router.routes
         for method in route.methods  # type: ignore[attr-defined]

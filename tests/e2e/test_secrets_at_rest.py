@@ -111,13 +111,24 @@ def _demo_run(exchange: Exchange) -> tuple[list[str], list[tuple[str, Any]]]:
         assert submitted.status_code == 202, submitted.text
         keyed.append(("POST /trades", body))
         assert api.wait_for(submitted.json()["id"])["status"] == "paid"
+    # A victim reports the sold codes and one never seen: the report keeps fingerprints only.
+    unseen = exchange.mint("cultureland", 10000)["code"]
+    secrets.append(unseen)
+    report = {
+        "codes": [*secrets[1:2], unseen],
+        "reporter": {"name": "Victim", "contact": "victim@example.com"},
+        "description": "Scammed.",
+    }
+    assert exchange.client().post("/fraud-reports", report).status_code == 202
     return secrets, keyed
 
 
 def test_no_column_of_any_table_holds_a_secret_or_an_unkeyed_hash_of_one(fresh: Exchange) -> None:
     secrets, keyed = _demo_run(fresh)
     cells = _everything(fresh)
-    assert {table for table, _, _ in cells} >= {"idempotency_keys", "trades", "payout_destinations", "users"}
+    assert {table for table, _, _ in cells} >= {
+        "idempotency_keys", "trades", "payout_destinations", "users", "fraud_reports", "fraud_report_codes",
+    }  # fmt: skip
 
     needles: dict[str, str] = {}
     for secret in secrets:

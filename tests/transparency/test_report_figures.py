@@ -216,7 +216,7 @@ def _expected(core: Core) -> dict[str, Any]:
         "promise_misses": None,
         "compensation_paid": None,
         "issuer_pauses": None,
-        "fraud_reports": None,
+        "fraud_reports": 0,
         "median_report_to_freeze_seconds": None,
         "audit_head": {"id": head.id, "hash": head.hash, "at": head.at.isoformat().replace("+00:00", "Z")},
         "disclosure": {"threshold": 1, "count_step": 1, "money_step": {"amount": 1, "currency": "KRW"}},

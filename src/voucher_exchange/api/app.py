@@ -25,6 +25,7 @@ from voucher_exchange.api.routes import (
     accounts,
     api_keys,
     catalog,
+    fraud,
     identity_documents,
     receipts,
     staff,
@@ -92,6 +93,7 @@ def create_app(
         staff.router,
         api_keys.router,
         webhooks.router,
+        fraud.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(receipts.router, prefix="/api/v1", responses=ERROR_RESPONSES)

@@ -46,6 +46,8 @@ KEY_SCOPES: dict[Route, Scope] = {
     _api("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): Scope.WEBHOOKS_MANAGE,
     _api("POST", "/webhook-endpoints/{endpoint_id}/replay"): Scope.WEBHOOKS_MANAGE,
     _api("POST", "/webhook-endpoints/{endpoint_id}/test"): Scope.WEBHOOKS_MANAGE,
+    # Fraud reports (issue 24): anyone without a credential, or an issuer with this scope.
+    _api("POST", "/fraud-reports"): Scope.FRAUD_REPORTS_WRITE,
 }
 
 SESSION_ONLY: frozenset[Route] = frozenset(

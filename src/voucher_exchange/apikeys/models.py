@@ -39,6 +39,8 @@ class Scope(StrEnum):
     """Fetch signed receipts of paid trades."""
     WEBHOOKS_MANAGE = "webhooks:manage"
     """Manage webhook endpoints and their deliveries."""
+    FRAUD_REPORTS_WRITE = "fraud_reports:write"
+    """Report vouchers as stolen or scam-sourced (issuers)."""
 
 
 class KeyEvent(StrEnum):

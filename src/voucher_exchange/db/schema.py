@@ -919,3 +919,97 @@ trade_appeals = Table(
     Column("answered_at", UTCDateTime),
     CheckConstraint("outcome IS NULL OR outcome IN ('upheld', 'overturned')", name="outcome"),
 )
+
+# Payout freezes (owner: payouts). A hold on a seller's next payouts up to an amount, with what it
+# is for (`fraud_case:<id>`): each payout it holds is a row of `payout_freeze_holds`, so the freeze
+# holds no more than its amount; releasing it lets the held payouts go (or net against a debt).
+payout_freezes = Table(
+    "payout_freezes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("reference", String(100), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("released_at", UTCDateTime),
+    Column("released_by", String(254)),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_payout_freezes_user", "user_id", "released_at"),
+)
+
+payout_freeze_holds = Table(
+    "payout_freeze_holds",
+    metadata,
+    Column("freeze_id", ID, ForeignKey("payout_freezes.id"), primary_key=True),
+    Column("reference", String(100), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("held_at", UTCDateTime, nullable=False),
+)
+
+# Fraud reports and cases (owner: fraud). A report keeps no code: one keyed fingerprint per code and
+# brand (the trades' own `voucher:<brand>` fingerprint) and the masked form. The reporter's name and
+# contact are encrypted. A report that matched a trade opens a case; `frozen_at` - `received_at` is
+# the report-to-freeze time the transparency report publishes.
+fraud_reports = Table(
+    "fraud_reports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
+    Column("source", String(10), nullable=False),
+    Column("reporter_user_id", ID, ForeignKey("users.id")),
+    Column("reporter_enc", LargeBinary, nullable=False),
+    Column("police_case_number", String(64)),
+    Column("description", Text, nullable=False),
+    Column("code_count", Integer, nullable=False),
+    Column("matched_at", UTCDateTime),
+    Column("match_count", Integer, nullable=False, server_default="0"),
+    CheckConstraint("source IN ('public', 'issuer')", name="source"),
+)
+
+fraud_report_codes = Table(
+    "fraud_report_codes",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("report_id", ID, ForeignKey("fraud_reports.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("brand_slug", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    Column("masked", String(16), nullable=False),
+)
+
+fraud_cases = Table(
+    "fraud_cases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("report_id", ID, ForeignKey("fraud_reports.id"), nullable=False, unique=True),
+    Column("status", String(10), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("frozen_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", String(254)),
+    CheckConstraint("status IN ('open', 'closed')", name="status"),
+    Index("ix_fraud_cases_received", "received_at"),
+)
+
+fraud_matches = Table(
+    "fraud_matches",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("case_id", ID, ForeignKey("fraud_cases.id"), nullable=False),
+    Column("trade_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("masked", String(16), nullable=False),
+    Column("status_at_match", String(20), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("matched_at", UTCDateTime, nullable=False),
+    Column("issuer_block", String(20)),
+    Column("outcome", String(20)),
+    Column("outcome_at", UTCDateTime),
+    Column("outcome_by", String(254)),
+    CheckConstraint("action IN ('held', 'frozen', 'noted')", name="action"),
+    UniqueConstraint("case_id", "trade_id", name="uq_fraud_matches_case_trade"),
+)

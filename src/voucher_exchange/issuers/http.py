@@ -69,6 +69,14 @@ class HttpIssuer:
             for c in response.json()["chargebacks"]
         ]
 
+    def block(self, brand: str, code: str, pin: str | None, reason: str, charge_back: bool) -> VoucherState:
+        """Block a voucher reported stolen (and with `charge_back`, take a redeemed one's value back)."""
+        body = self._post(
+            "/vouchers/block",
+            {"brand": brand, "code": code, "pin": pin, "reason": reason, "charge_back": charge_back},
+        )
+        return VoucherState(body["state"])
+
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()

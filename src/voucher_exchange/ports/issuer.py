@@ -87,3 +87,12 @@ class Issuer(Protocol):
     def chargebacks(self, after: int) -> list[Chargeback]:
         """Values the issuer took back after redemption, reported after the issuer's own id `after`."""
         ...
+
+    def block(self, brand: str, code: str, pin: str | None, reason: str, charge_back: bool) -> VoucherState:
+        """Ask the issuer to block a voucher reported stolen or scam-sourced; the state it is in after.
+
+        An unspent voucher becomes `blocked` (nobody can redeem it). One already redeemed stays
+        `redeemed`; with `charge_back` the issuer also takes the value back from the redeemer (for a
+        voucher we redeemed, a chargeback appears in `chargebacks`). An unknown code is `not_found`.
+        """
+        ...

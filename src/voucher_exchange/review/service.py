@@ -32,6 +32,21 @@ RESUME_AFTER = {
 }
 
 
+# A fraud report may hold a trade before its own checks ran: approved, it runs the checks it missed.
+RESUME_AFTER_REPORT = {
+    TradeStatus.RECEIVED: TradeStatus.SCREENING,
+    TradeStatus.SCREENING: TradeStatus.SCREENING,
+    TradeStatus.VERIFYING: TradeStatus.VERIFYING,
+}
+
+
+def _resume_at(conn: Connection, trade: Trade, held_from: TradeStatus) -> TradeStatus:
+    """Where an approved trade goes on: where it was held, or, held by a report, the checks it missed."""
+    if trade_repo.came_from_report(conn, trade.id):
+        return RESUME_AFTER_REPORT[held_from]
+    return RESUME_AFTER[held_from]
+
+
 # Close reasons a reviewer picks; each becomes the trade's label for backtests.
 CLOSE_REASONS = {
     "approve": {"legitimate": "good", "insufficient_evidence": "good", NOT_LISTED_PERSON: "good"},
@@ -201,7 +216,9 @@ def decide(
         if outcome == "approve":
             held_from = trade_repo.came_from(conn, trade_id, TradeStatus.IN_REVIEW)
             assert held_from is not None
-            lifecycle.resume_after_review(conn, trade_id, RESUME_AFTER[held_from], now, reviewer.email, note)
+            lifecycle.resume_after_review(
+                conn, trade_id, _resume_at(conn, trade, held_from), now, reviewer.email, note
+            )
         else:
             lifecycle.reject_after_review(conn, trade_id, now, reviewer.email, note)
     except TradeMovedOn:

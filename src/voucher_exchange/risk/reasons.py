@@ -186,6 +186,13 @@ _REASONS = [
         "대금을 지급한 뒤 발행사가 이 상품권을 도난·사기·결제 취소로 신고했습니다. 지급액은 반환 대상이며 "
         "다음 지급에서 차감됩니다. 한 번 이의를 제기하실 수 있습니다.",
     ),
+    Reason(
+        "fraud_report",
+        "Someone reported this voucher as stolen or taken in a scam. A reviewer checks the report "
+        "before anything is paid; you will hear from us.",
+        "이 상품권이 도난 또는 사기 피해품이라는 신고가 접수되었습니다. 지급 전에 담당자가 신고 내용을 "
+        "확인하며, 결과를 알려 드리겠습니다.",
+    ),
 ]
 
 REASONS: dict[str, Reason] = {r.code: r for r in _REASONS}

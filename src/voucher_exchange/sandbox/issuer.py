@@ -90,6 +90,13 @@ class ChargebackBody(_Body):
     reason: Literal["stolen", "fraud", "chargeback"]
 
 
+class BlockBody(LookupBody):
+    """POST /vouchers/block: a voucher reported stolen or scam-sourced."""
+
+    reason: Literal["stolen", "fraud", "chargeback"]
+    charge_back: bool = False
+
+
 def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float, clock: Clock) -> APIRouter:
     """The issuer's endpoints over `store`."""
     router = APIRouter()
@@ -199,6 +206,15 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
             if hang:
                 await asyncio.sleep(hang_seconds)
         return {"reference": body.reference, "amount": amount}
+
+    @router.post("/vouchers/block")
+    async def block(body: BlockBody) -> dict[str, object]:
+        """Block an unspent voucher; a redeemed one stays redeemed (and is charged back if asked)."""
+        voucher = await find(body)
+        if voucher is None:
+            return {"state": "not_found"}
+        state = await run_in_threadpool(store.block, voucher.code, body.reason, body.charge_back)
+        return {"state": state}
 
     @router.get("/redemptions")
     async def redemptions() -> dict[str, object]:

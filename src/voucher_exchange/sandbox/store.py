@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
@@ -332,6 +333,18 @@ class SandboxStore(ThreadLocalSqlite):
                 (code,),
             ).fetchone()
         return _chargeback(found)
+
+    def block(self, code: str, reason: str, charge_back: bool) -> str:
+        """Block an active voucher; with `charge_back`, take a redeemed one's value back. The state after."""
+        with self._tx() as db:
+            db.execute("UPDATE vouchers SET state = 'blocked' WHERE code = ? AND state = 'active'", (code,))
+            row = db.execute("SELECT state FROM vouchers WHERE code = ?", (code,)).fetchone()
+        state = str(row["state"])
+        if charge_back and state == "redeemed":
+            # Redeemed by someone the issuer cannot charge back (no redemption of ours): nothing to do.
+            with contextlib.suppress(SandboxError):
+                self.report_chargeback(code, reason)
+        return state
 
     def chargebacks_after(self, seq: int, limit: int = 500) -> list[dict[str, object]]:
         """Chargebacks reported after `seq`, oldest first, without the codes (the adapter's feed)."""

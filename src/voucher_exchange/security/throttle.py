@@ -77,6 +77,8 @@ QUOTE_PER_ACCOUNT = Limit("quote:account", 120, timedelta(minutes=1), _WAIT)
 QUOTE_PER_IP = Limit("quote:ip", 600, timedelta(minutes=1), _WAIT)
 TRADE_PER_ACCOUNT = Limit("trade:account", 30, timedelta(minutes=1), _WAIT)
 TRADE_PER_IP = Limit("trade:ip", 120, timedelta(minutes=1), _WAIT)
+FRAUD_REPORT_PER_IP = Limit("fraud_report:ip", 20, timedelta(hours=1), _WAIT)
+FRAUD_REPORT_PER_CONTACT = Limit("fraud_report:contact", 5, timedelta(hours=1), _WAIT)
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -171,3 +173,8 @@ def api_key(key_id: str, per_minute: int) -> Check:
 def trade(user_id: str, client_ip: str | None) -> tuple[Check, Check]:
     """The limits on submitting a trade."""
     return (TRADE_PER_ACCOUNT, (user_id,)), (TRADE_PER_IP, (client_ip,))
+
+
+def fraud_report(contact: str, client_ip: str | None) -> tuple[Check, Check]:
+    """The limits on filing a fraud report: per address and per reporter's contact."""
+    return (FRAUD_REPORT_PER_IP, (client_ip,)), (FRAUD_REPORT_PER_CONTACT, (contact.strip().lower(),))

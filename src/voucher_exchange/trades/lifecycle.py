@@ -95,6 +95,51 @@ def hold_for_review(
     _move(conn, trade_id, S.VERIFYING, S.IN_REVIEW, now, WORKER, note, issuer_answer=issuer_answer)
 
 
+FRAUD_REPORT = "fraud_report"
+# Statuses a fraud report can still stop before anything is secured or paid.
+HOLDABLE_ON_REPORT = frozenset({S.RECEIVED, S.SCREENING, S.VERIFYING})
+
+
+def hold_on_report(
+    conn: Connection, trade_id: str, current: TradeStatus, now: datetime, evidence: dict[str, Any]
+) -> None:
+    """`received | screening | verifying → in_review`: a fraud report named the voucher; a person decides.
+
+    Whatever the worker is doing with the trade then finds it moved on and stops (`TradeMovedOn`).
+    """
+    if current not in HOLDABLE_ON_REPORT:
+        raise TradeMovedOn(trade_id, current)
+    note = "held: a fraud report named this voucher"
+    _move(conn, trade_id, current, S.IN_REVIEW, now, "fraud_report", note, publish=False)
+    trade_repo.add_decision(
+        conn,
+        trade_id,
+        DecisionStage.REPORT,
+        "review",
+        [FRAUD_REPORT],
+        "report",
+        evidence,
+        "fraud_report",
+        now,
+    )
+    status_event(conn, trade_id, S.IN_REVIEW, now)  # after the decision: the event's trade shows why
+
+
+def note_report(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, Any]) -> None:
+    """A fraud report named a trade already held for review: the reviewer sees it (the status stays)."""
+    trade_repo.add_decision(
+        conn,
+        trade_id,
+        DecisionStage.REPORT,
+        "review",
+        [FRAUD_REPORT],
+        "report",
+        evidence,
+        "fraud_report",
+        now,
+    )
+
+
 def reject(
     conn: Connection,
     trade_id: str,

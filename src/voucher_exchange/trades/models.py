@@ -47,10 +47,12 @@ class TradeStatus(StrEnum):
 S = TradeStatus
 
 TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
-    S.RECEIVED: frozenset({S.SCREENING, S.CANCELLED, S.FAILED}),
+    # A fraud report can hold a trade for review from the moment it was received.
+    S.RECEIVED: frozenset({S.SCREENING, S.IN_REVIEW, S.CANCELLED, S.FAILED}),
     S.SCREENING: frozenset({S.VERIFYING, S.IN_REVIEW, S.REJECTED, S.CANCELLED, S.FAILED}),
     S.VERIFYING: frozenset({S.REDEEMING, S.IN_REVIEW, S.REJECTED, S.FAILED}),
-    S.IN_REVIEW: frozenset({S.VERIFYING, S.REDEEMING, S.REJECTED, S.CANCELLED}),
+    # Back to screening: a trade a fraud report held before its checks ran goes through them all.
+    S.IN_REVIEW: frozenset({S.SCREENING, S.VERIFYING, S.REDEEMING, S.REJECTED, S.CANCELLED}),
     S.REDEEMING: frozenset({S.CREDITED, S.REJECTED, S.FAILED}),
     # Straight to paid when what the seller owed after a reversal absorbs the whole payout (netting).
     S.CREDITED: frozenset({S.PAYING_OUT, S.PAID, S.FAILED}),
@@ -127,6 +129,8 @@ class DecisionStage(StrEnum):
     """The issuer took the value back after payout."""
     REVIEW = "review"
     """A reviewer's decision."""
+    REPORT = "report"
+    """A fraud report named the voucher (a victim, an issuer): held for a reviewer."""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import freezes
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
     Destination,
@@ -505,7 +506,12 @@ def _payout_blocked(
     funds, after a crash) is reserved and sent.
     """
     blocked, destination = clearance.payout_blocked(conn, trade.user_id, trade.payout_destination_id, now)
-    return (blocked.value if blocked is not None else None), destination
+    if blocked is not None:
+        return blocked.value, destination
+    # A fraud case froze the seller's next payouts up to what a reported trade paid them.
+    if freezes.hold(conn, trade.user_id, trade.ledger_reference, trade.payout, now):
+        return freezes.FRAUD_FREEZE, destination
+    return None, destination
 
 
 def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:

@@ -310,6 +310,29 @@ def came_from(conn: Connection, trade_id: str, status: TradeStatus) -> TradeStat
     return TradeStatus(row.from_status) if row is not None and row.from_status else None
 
 
+def came_from_report(conn: Connection, trade_id: str) -> bool:
+    """Whether the trade's last move into review was a fraud report's hold."""
+    row = conn.execute(
+        select(trade_events.c.actor)
+        .where(
+            (trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == TradeStatus.IN_REVIEW.value)
+        )
+        .order_by(trade_events.c.id.desc())
+        .limit(1)
+    ).first()
+    return row is not None and row.actor == "fraud_report"
+
+
+def with_fingerprints(conn: Connection, fingerprints: list[str]) -> list[Trade]:
+    """Every trade of a voucher with one of these keyed fingerprints, oldest first."""
+    if not fingerprints:
+        return []
+    rows = conn.execute(
+        select(trades).where(trades.c.voucher_fingerprint.in_(fingerprints)).order_by(trades.c.created_at)
+    )
+    return [_trade(r) for r in rows]
+
+
 def add_decision(
     conn: Connection,
     trade_id: str,

@@ -4,9 +4,8 @@ Every figure is an SQL aggregate; percentiles take the nearest rank with ORDER B
 so PostgreSQL and SQLite answer alike and no trade comes back as a row. Events count where
 they happened: a trade paid in the period counts there, whenever it was submitted.
 
-Three sections come from work not on this branch yet; each is one function returning None
-("not recorded yet", null in the JSON): `promise_figures`, `issuer_pauses`,
-`fraud_report_figures`.
+Two sections come from work not merged yet; each is one function returning None
+("not recorded yet", null in the JSON): `promise_figures`, `issuer_pauses`.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from voucher_exchange.db.schema import (
     trade_events,
     trades,
 )
+from voucher_exchange.fraud import service as fraud_service
 from voucher_exchange.transparency.models import (
     OTHER,
     AuditHead,
@@ -246,8 +246,6 @@ def issuer_pauses(conn: Connection, period: Period) -> list[IssuerPause] | None:
 
 
 def fraud_report_figures(conn: Connection, period: Period) -> FraudFigures | None:
-    """Fraud reports received in the period and the median time from a report to the freeze.
-
-    Not recorded on this branch: the fraud-reports work adds its table. Until then None.
-    """
-    return None
+    """Fraud reports received in the period and the median time from a report to the freeze."""
+    found = fraud_service.figures(conn, period.start, period.end)
+    return FraudFigures(found.reports, found.freezes, found.median_seconds)

@@ -16,6 +16,7 @@ from voucher_exchange.web import (
     account_security,
     developer_endpoints,
     developers,
+    fraud,
     identity_document,
     labels,
     operator,
@@ -108,6 +109,7 @@ def mount(app: FastAPI) -> None:
         review.router,
         operator.router,
         reconciliation.router,
+        fraud.router,
         shell.router,
         transparency.router,
     ):

@@ -47,6 +47,7 @@ SCOPES = {
     Scope.PAYOUT_DESTINATIONS_READ: N_("Read your bank accounts (masked)"),
     Scope.RECEIPTS_READ: N_("Fetch signed receipts of paid trades"),
     Scope.WEBHOOKS_MANAGE: N_("Manage webhook endpoints and their deliveries"),
+    Scope.FRAUD_REPORTS_WRITE: N_("Report vouchers as stolen or scam-sourced (issuers)"),
 }
 # Offered lifetimes (days; "" never expires) and roll overlaps (hours), so nothing is typed.
 LIFETIMES = {"": N_("Never"), "30": N_("In 30 days"), "90": N_("In 90 days"), "365": N_("In a year")}

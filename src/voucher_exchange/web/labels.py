@@ -322,3 +322,22 @@ ERRORS.update(
         "reason_invalid": N_("To reject, choose a reason."),
     }
 )
+
+# Fraud reports and cases (issue 24).
+ERRORS.update(
+    {
+        "codes_required": N_("Enter at least one voucher code."),
+        "too_many_codes": N_("Report at most 20 codes at a time."),
+        "code_invalid": N_("Each voucher code has 6 to 64 letters and digits."),
+        "reporter_name_invalid": N_("Enter your name (at most 100 characters)."),
+        "reporter_contact_invalid": N_("Enter a phone number or e-mail address where we can reach you."),
+        "police_case_number_invalid": N_("The police case number is too long."),
+        "description_invalid": N_("Say briefly what happened (at most 4,000 characters)."),
+        "case_unknown": N_("There is no such case, or no such trade on it."),
+        "case_closed": N_("This case is closed."),
+        "nothing_to_hold": N_("The trade is refused, cancelled or reversed: nothing is left to hold."),
+        "decide_in_review": N_("This trade waits in the review queue: approve or reject it there."),
+        "trade_not_paid": N_("Only a paid trade is reversed through the issuer."),
+        "issuer_did_not_charge_back": N_("The issuer did not charge the voucher back; the freeze stays."),
+    }
+)

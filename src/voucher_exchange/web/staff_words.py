@@ -50,6 +50,7 @@ REASON = {
     "reviewer_rejected": N_("Rejected by a reviewer"),
     "payout_refused": N_("Bank refused the payout"),
     "voucher_reversed": N_("Reversed by the issuer"),
+    "fraud_report": N_("Reported stolen or scam"),
 }
 
 CLOSE_REASON = {
@@ -156,6 +157,7 @@ ACTOR = {
     "worker": N_("System"),
     "bank": N_("Bank"),
     "issuer": N_("Issuer"),
+    "fraud_report": N_("Fraud report"),
     "cli": N_("Command line"),
     "sanctions-rescreen": N_("Sanctions re-screen"),
 }
@@ -164,6 +166,7 @@ ACTOR = {
 EVENT_NOTE = {
     "withdrawn by the seller during review": N_("Withdrawn by the seller during review"),
     "cancelled by seller": N_("Cancelled by the seller"),
+    "held: a fraud report named this voucher": N_("Held: a fraud report named this voucher"),
     "retried by an operator": N_("Retried by an operator"),
     "sent again to another account": N_("Sent again to another account"),
     "the bank refused the transfer; the seller can choose another account": N_(

@@ -23,6 +23,8 @@ from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.fraud import service as fraud_service
+from voucher_exchange.fraud.models import MATCH_REPORT
 from voucher_exchange.identity import documents as identity_documents
 from voucher_exchange.identity.document_models import PURGE_DOCUMENTS
 from voucher_exchange.jobs import queue
@@ -95,6 +97,7 @@ HANDLERS: dict[str, JobKind] = {
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
     PURGE_DOCUMENTS: JobKind(identity_documents.purge_job, every="identity_document_purge_seconds"),
     DELIVER: JobKind(deliver),
+    MATCH_REPORT: JobKind(fraud_service.match_job),
     MAIL_DISABLED: JobKind(mail_disabled),
 }
 RECURRING_REF = "default"

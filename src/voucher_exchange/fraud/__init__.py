@@ -1,0 +1,1 @@
+"""Fraud reports and cases: reports of stolen vouchers, what they matched, and staff's work on them."""
