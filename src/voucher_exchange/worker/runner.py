@@ -23,6 +23,9 @@ from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.issuers import guard as issuer_guard
+from voucher_exchange.issuers.mail import mail_action as mail_issuer_action
+from voucher_exchange.issuers.models import EVALUATE, EVALUATE_NOW, MAIL_ACTION
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
@@ -91,6 +94,9 @@ HANDLERS: dict[str, JobKind] = {
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
+    EVALUATE: JobKind(issuer_guard.evaluate_job, every="issuer_guard_seconds"),
+    EVALUATE_NOW: JobKind(issuer_guard.evaluate_job),
+    MAIL_ACTION: JobKind(mail_issuer_action),
     DELIVER: JobKind(deliver),
     MAIL_DISABLED: JobKind(mail_disabled),
 }
