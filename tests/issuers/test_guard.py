@@ -42,7 +42,9 @@ def _behave(core: Core, **behavior: Any) -> None:
 
 
 def _statement(core: Core, day: date) -> str:
-    response = httpx.get(f"{core.sandbox_url}/issuer/statements", params={"date": day.isoformat()}, timeout=10)
+    response = httpx.get(
+        f"{core.sandbox_url}/issuer/statements", params={"date": day.isoformat()}, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.text
 
@@ -78,10 +80,15 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
     ctx = core.ctx
     core.fund(1_000_000, "seed")
     guard.save_facts(
-        ctx, "cultureland", name="한국문화진흥", registration_status="registered",
-        registration_number="2009-12", insurance_expires_on=date(2027, 6, 30), exposure_limit=200_000,
+        ctx,
+        "cultureland",
+        name="한국문화진흥",
+        registration_status="registered",
+        registration_number="2009-12",
+        insurance_expires_on=date(2027, 6, 30),
+        exposure_limit=200_000,
         actor=OPERATOR,
-    )  # fmt: skip
+    )
     rate_rule = guard.add_rule(ctx, "cultureland", "failure_surge", 3, "lower_rate", 200, OPERATOR)
     pause_rule = guard.add_rule(ctx, None, "settlement_shortfall_bps", 500, "pause_quotes", None, OPERATOR)
     assert _bands(core, "cultureland") == [(0, 9000), (50000, 9100)]
@@ -119,8 +126,9 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
         pipeline.process_trade(ctx, trade_id)
     with ctx.uow(readonly=True) as uow:
         assert [trade_repo.get(uow.conn, t).status.value for t in trades] == ["paid"] * 3  # type: ignore[union-attr]
-    assert guard.evaluate(ctx) == guard.Evaluation([], {"booknlife": 0, "cultureland": 90_000, "google": 0,
-                                                        "happymoney": 0, "lotte": 0, "shinsegae": 0})  # fmt: skip
+    assert guard.evaluate(ctx) == guard.Evaluation(
+        [], {"booknlife": 0, "cultureland": 90_000, "google": 0, "happymoney": 0, "lotte": 0, "shinsegae": 0}
+    )
 
     # Its settlement file pays 10% short: the statement import asks the guard, which pauses the brand.
     _behave(core, statement_short_bps=1000)
@@ -131,7 +139,9 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
     with ctx.uow(readonly=True) as uow:
         facts = issuer_repo.get(uow.conn, "cultureland")
         assert facts is not None
-        seen = measure(uow.conn, facts, guard.brands_of(uow.conn, "cultureland", "KRW"), "KRW", ctx.clock.now())
+        seen = measure(
+            uow.conn, facts, guard.brands_of(uow.conn, "cultureland", "KRW"), "KRW", ctx.clock.now()
+        )
     assert (seen.expected_7d, seen.settled_7d) == (90_000, 81_000)
     assert seen.signals[Signal.SETTLEMENT_SHORTFALL_BPS] == 1000
     assert seen.exposure == 9_000
@@ -141,7 +151,9 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
     assert _status(core, "cultureland") is BrandStatus.PAUSED
     quotes_before = _count(core, quotes)
     with ctx.uow() as uow, pytest.raises(Conflict) as refused:
-        quote_service.create_quote(uow.conn, ctx.settings, ctx.clock, user, "cultureland", Money(10000, "KRW"))
+        quote_service.create_quote(
+            uow.conn, ctx.settings, ctx.clock, user, "cultureland", Money(10000, "KRW")
+        )
     assert refused.value.code == "brand_paused"
     assert _count(core, quotes) == quotes_before
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.errors import InvalidInput
 from voucher_exchange.issuers import models
 from voucher_exchange.issuers.models import (
@@ -17,23 +18,47 @@ from voucher_exchange.issuers.models import (
     Signal,
 )
 from voucher_exchange.issuers.views import BrandGuard, both_languages, status_reason
-from voucher_exchange.catalog.models import BrandStatus
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
 
-def _rule(rule_id: int, signal: Signal, threshold: int, action: ActionKind, amount: int | None = None,
-          issuer: str | None = None, enabled: bool = True) -> Rule:  # fmt: skip
+def _rule(
+    rule_id: int,
+    signal: Signal,
+    threshold: int,
+    action: ActionKind,
+    amount: int | None = None,
+    issuer: str | None = None,
+    enabled: bool = True,
+) -> Rule:
     return Rule(rule_id, issuer, signal, threshold, action, amount, enabled, NOW, "op@example.com")
 
 
-def _action(action_id: int, rule_id: int, kind: ActionKind, signal: Signal, amount: int | None = None,
-            lifted: bool = False, rearmed: bool = False, slugs: tuple[str, ...] = ("happymoney",)) -> Action:  # fmt: skip
+def _action(
+    action_id: int,
+    rule_id: int,
+    kind: ActionKind,
+    signal: Signal,
+    amount: int | None = None,
+    lifted: bool = False,
+    rearmed: bool = False,
+    slugs: tuple[str, ...] = ("happymoney",),
+) -> Action:
     return Action(
-        action_id, "happymoney", rule_id, kind, amount, signal, 5, 3,
-        tuple(BrandChange(s, "active") for s in slugs), NOW,
-        NOW if lifted else None, "op@example.com" if lifted else None, NOW if rearmed else None,
-    )  # fmt: skip
+        action_id,
+        "happymoney",
+        rule_id,
+        kind,
+        amount,
+        signal,
+        5,
+        3,
+        tuple(BrandChange(s, "active") for s in slugs),
+        NOW,
+        NOW if lifted else None,
+        "op@example.com" if lifted else None,
+        NOW if rearmed else None,
+    )
 
 
 # ---- one test per signal -------------------------------------------------------------------
@@ -108,9 +133,11 @@ SIGNALS: dict[Signal, int | None] = {
         (Signal.UNREGISTERED, 1, True),
         (Signal.INSURANCE_LAPSED_DAYS, -1000, False),
     ],
-    ids=lambda v: str(v),
+    ids=str,
 )
-def test_a_rule_fires_at_or_past_its_threshold_on_a_known_signal(signal: Signal, threshold: int, fires: bool) -> None:
+def test_a_rule_fires_at_or_past_its_threshold_on_a_known_signal(
+    signal: Signal, threshold: int, fires: bool
+) -> None:
     rule = _rule(1, signal, threshold, ActionKind.PAUSE_QUOTES)
     due = models.due("happymoney", SIGNALS, [rule], held=set())
     assert [(f.rule.id, f.observed) for f in due] == ([(1, SIGNALS[signal])] if fires else [])
@@ -150,8 +177,15 @@ def test_a_lifted_action_rearms_only_once_its_signal_is_normal_again() -> None:
         ("failure_surge", 5, "close_shop", None, "guard_action_unknown"),
         ("failure_surge", 10**13, "suspend", None, "guard_threshold_invalid"),
     ],
-    ids=["rate-no-amount", "rate-too-big", "cap-zero", "pause-with-amount", "bad-signal", "bad-action",
-         "huge-threshold"],  # fmt: skip
+    ids=[
+        "rate-no-amount",
+        "rate-too-big",
+        "cap-zero",
+        "pause-with-amount",
+        "bad-signal",
+        "bad-action",
+        "huge-threshold",
+    ],
 )
 def test_a_bad_rule_is_refused_with_a_stable_code(
     signal: str, threshold: int, action: str, amount: int | None, code: str
@@ -197,21 +231,42 @@ def test_pause_and_suspend_explain_a_stopped_brand_and_only_that() -> None:
 def test_sellers_are_told_why_in_plain_korean_and_english_with_the_local_date() -> None:
     seoul = ZoneInfo("Asia/Seoul")
     late = Action(
-        1, "happymoney", 1, ActionKind.PAUSE_QUOTES, None, Signal.SETTLEMENT_DELAY_DAYS, 3, 2,
-        (BrandChange("happymoney", "active"),), datetime(2026, 12, 6, 16, 30, tzinfo=UTC), None, None,
-    )  # fmt: skip
+        1,
+        "happymoney",
+        1,
+        ActionKind.PAUSE_QUOTES,
+        None,
+        Signal.SETTLEMENT_DELAY_DAYS,
+        3,
+        2,
+        (BrandChange("happymoney", "active"),),
+        datetime(2026, 12, 6, 16, 30, tzinfo=UTC),
+        None,
+        None,
+    )
     # 16:30 UTC on the 6th is the 7th in Seoul.
     assert status_reason(BrandGuard(None, (late,)), BrandStatus.PAUSED, seoul) == {
         "ko": "발행사 정산 지연으로 매입을 일시 중지했습니다 (2026-12-07).",
         "en": "We paused buying on 2026-12-07 because the issuer is late settling.",
     }
     lowered = Action(
-        2, "happymoney", 2, ActionKind.LOWER_RATE, 150, Signal.FAILURE_SURGE, 7, 5,
-        (BrandChange("happymoney", "rate_version:1"),), NOW, None, None,
-    )  # fmt: skip
+        2,
+        "happymoney",
+        2,
+        ActionKind.LOWER_RATE,
+        150,
+        Signal.FAILURE_SURGE,
+        7,
+        5,
+        (BrandChange("happymoney", "rate_version:1"),),
+        NOW,
+        None,
+        None,
+    )
     assert both_languages(lowered, seoul) == {
         "ko": "발행사 시스템 장애로 매입 시세를 1.5%p 낮췄습니다 (2026-12-07).",
-        "en": "We lowered our rate by 1.5 percentage points on 2026-12-07 because the issuer's systems are failing.",
+        "en": "We lowered our rate by 1.5 percentage points on 2026-12-07 "
+        "because the issuer's systems are failing.",
     }
 
 

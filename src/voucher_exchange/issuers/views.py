@@ -90,8 +90,9 @@ def notices(guard: BrandGuard, lang: str, tz: ZoneInfo) -> list[str]:
 def issuer_pauses(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Issuer pauses and suspensions in force at any moment of [start, end), oldest first.
 
-    Each: `{issuer, brands, action, reason, reason_text:{ko, en}, from, to}` where `reason` is the
-    signal's code and `to` is None while it stands. For the transparency report.
+    Each: `{issuer, brands, action, reason, reason_text:{ko, en}, from, to}`: `reason` is the
+    signal's code, `reason_text` the sentence sellers saw (dated in UTC), `to` None while it
+    stands. For the transparency report.
     """
     tz = ZoneInfo("UTC")
     return [
@@ -100,8 +101,7 @@ def issuer_pauses(conn: Connection, start: datetime, end: datetime) -> list[dict
             "brands": [c.slug for c in a.brands],
             "action": a.action.value,
             "reason": a.signal.value,
-            "reason_text": {lang: gettext(lang, models.CAUSES[a.signal]) for lang in LANGUAGES},
-            "sentence": both_languages(a, tz),
+            "reason_text": both_languages(a, tz),
             "from": a.started_at,
             "to": a.lifted_at,
         }

@@ -16,6 +16,7 @@ from voucher_exchange.web import (
     account_security,
     developer_endpoints,
     developers,
+    issuers,
     labels,
     operator,
     receipts,
@@ -103,6 +104,7 @@ def mount(app: FastAPI) -> None:
         review.router,
         operator.router,
         reconciliation.router,
+        issuers.router,
         shell.router,
     ):
         app.include_router(router)

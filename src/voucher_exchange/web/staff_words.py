@@ -158,6 +158,7 @@ ACTOR = {
     "issuer": N_("Issuer"),
     "cli": N_("Command line"),
     "sanctions-rescreen": N_("Sanctions re-screen"),
+    "issuer-guard": N_("Issuer guard"),
 }
 
 # Fixed notes the system writes on a trade's history (trades/lifecycle.py), in staff's words.
