@@ -3,6 +3,7 @@ delay, timeouts against the normal hour, and the exposure limit; lifting undoes 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,12 +13,16 @@ from sqlalchemy import func, select
 
 from tests.support.core import Core
 from tests.support.exchange import ShiftableClock
+from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts.models import Role
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import BrandStatus
 from voucher_exchange.db.schema import quotes
 from voucher_exchange.errors import Conflict, ExternalTimedOut, ExternalUnavailable
 from voucher_exchange.issuers import guard, health, views
 from voucher_exchange.issuers import repository as issuer_repo
+from voucher_exchange.issuers.mail import mail_action
 from voucher_exchange.issuers.models import CallOutcome, Signal
 from voucher_exchange.issuers.signals import measure
 from voucher_exchange.money import Money
@@ -165,3 +170,50 @@ def test_timeouts_count_against_the_issuers_normal_hour(core: Core) -> None:
     assert (signals[Signal.TIMEOUT_SURGE], signals[Signal.FAILURE_SURGE]) == (3, 1)
     assert len(guard.evaluate(core.ctx).taken) == 1
     assert _brand(core).status is BrandStatus.PAUSED
+
+
+class _Outbox:
+    """A `Mailer` that keeps what it was asked to send (the port's other implementation is SMTP)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, str]] = []
+
+    def send(self, to: str, subject: str, body: str, language: str) -> None:
+        self.sent.append((to, subject, body, language))
+
+
+def test_every_operator_is_mailed_when_an_action_is_taken_and_lifted(core: Core) -> None:
+    with core.ctx.uow() as uow:
+        for email, roles, language in [
+            ("ops-ko@example.com", {Role.OPERATOR}, "ko"),
+            ("ops-en@example.com", {Role.OPERATOR, Role.REVIEWER}, "en"),
+            ("reviewer@example.com", {Role.REVIEWER}, "en"),
+        ]:
+            user = account_service.sign_up(
+                uow.conn, email, "correct-horse-battery", core.ctx.clock.now()
+            ).user
+            account_repo.set_roles(uow.conn, user.id, roles)
+            account_repo.set_language(uow.conn, user.id, language)
+        uow.commit()
+    _facts(core, registration_status="unregistered")
+    guard.add_rule(core.ctx, "cultureland", "unregistered", 1, "pause_quotes", None, OPERATOR)
+    [action_id] = guard.evaluate(core.ctx).taken
+    guard.lift_action(core.ctx, action_id, OPERATOR)
+    outbox = _Outbox()
+    mailing = replace(core.ctx, mailer=outbox)
+
+    mail_action(mailing, f"started:{action_id}")
+    mail_action(mailing, f"lifted:{action_id}")
+
+    day = core.ctx.clock.now().astimezone(SEOUL).date().isoformat()
+    assert [(to, subject, language) for to, subject, _, language in outbox.sent] == [
+        ("ops-en@example.com", "Issuer guard: action taken on cultureland", "en"),
+        ("ops-ko@example.com", "발행사 감시: cultureland 조치 실행", "ko"),
+        ("ops-en@example.com", "Issuer guard: action on cultureland lifted", "en"),
+        ("ops-ko@example.com", "발행사 감시: cultureland 조치 해제", "ko"),
+    ]
+    korean_body = outbox.sent[1][2]
+    assert korean_body.startswith(
+        f"발행사 선불업 미등록으로 매입을 일시 중지했습니다 ({day}).\n\n신호 unregistered: 1 (기준 1)."
+    )
+    assert outbox.sent[2][2].splitlines()[4] == f"Lifted by {OPERATOR}."
