@@ -225,7 +225,13 @@ def test_pause_and_suspend_explain_a_stopped_brand_and_only_that() -> None:
     assert guard.stopping(BrandStatus.PAUSED) is pause
     assert guard.stopping(BrandStatus.SUSPENDED) is suspend
     assert guard.stopping(BrandStatus.ACTIVE) is None
-    assert BrandGuard(None, (rate,)).stopping(BrandStatus.PAUSED) is None  # paused by hand: no reason
+    assert BrandGuard(None, (rate,)).stopping(BrandStatus.PAUSED) is None
+    # Paused or suspended by hand: the general words, undated.
+    assert status_reason(BrandGuard(None, (rate,)), BrandStatus.SUSPENDED, ZoneInfo("UTC")) == {
+        "ko": "발행사의 사정으로 현재 이 상품권은 매입하지 않습니다.",
+        "en": "We are not buying this brand at the moment because its issuer is not safe to deal with.",
+    }
+    assert status_reason(BrandGuard(None, (rate,)), BrandStatus.ACTIVE, ZoneInfo("UTC")) is None
 
 
 def test_sellers_are_told_why_in_plain_korean_and_english_with_the_local_date() -> None:

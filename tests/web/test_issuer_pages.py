@@ -102,6 +102,11 @@ def test_the_rates_page_tells_a_korean_seller_why_a_brand_is_paused(
     )
     cultureland = next(b for b in brands if b["slug"] == "cultureland")
     assert "status_reason" not in cultureland
+    happymoney = next(b for b in brands if b["slug"] == "happymoney")  # suspended in the catalog itself
+    assert (happymoney["status"], happymoney["status_reason"]["ko"]) == (
+        "suspended",
+        "발행사의 사정으로 현재 이 상품권은 매입하지 않습니다.",
+    )
 
 
 def test_the_operator_sees_the_issuer_and_lifts_the_pause(

@@ -24,6 +24,7 @@ from voucher_exchange.issuers.models import (
     Rule,
     Signal,
 )
+from voucher_exchange.risk import reasons
 
 CHART_DAYS = 30
 
@@ -69,9 +70,15 @@ def brand_guards(conn: Connection, brands: list[Brand]) -> dict[str, BrandGuard]
 
 
 def status_reason(guard: BrandGuard, status: BrandStatus, tz: ZoneInfo) -> dict[str, str] | None:
-    """`status_reason` in GET /brands: why a paused or suspended brand is, when the guard did it."""
+    """`status_reason` in GET /brands: why a paused or suspended brand is — the guard's dated
+    sentence when it did it, else the general words of `brand_paused` / `brand_suspended`."""
+    if status is BrandStatus.ACTIVE:
+        return None
     action = guard.stopping(status)
-    return both_languages(action, tz) if action is not None else None
+    if action is not None:
+        return both_languages(action, tz)
+    general = reasons.reason("brand_suspended" if status is BrandStatus.SUSPENDED else "brand_paused")
+    return {"ko": general.ko, "en": general.en}
 
 
 def issuer_json(brand: Brand, guard: BrandGuard) -> dict[str, Any]:
