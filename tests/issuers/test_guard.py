@@ -93,8 +93,10 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
     pause_rule = guard.add_rule(ctx, None, "settlement_shortfall_bps", 500, "pause_quotes", None, OPERATOR)
     assert _bands(core, "cultureland") == [(0, 9000), (50000, 9100)]
 
-    # A stretch of 30 minutes in which every look-up fails: three trades fail verification.
-    _behave(core, failure="failing", until=(datetime.now(UTC) + timedelta(minutes=30)).isoformat())
+    # A stretch of 30 minutes in which every look-up is slow and fails: three trades fail verification.
+    _behave(
+        core, latency_ms=100, failure="failing", until=(datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    )
     trades = []
     for face in (50000, 30000, 10000):
         user, destination, _ = core.seller()
