@@ -45,6 +45,8 @@ class Settings:
     operator_name: str | None = None
     # How often the worker reads the issuers' chargeback feeds.
     chargeback_poll_seconds: float = 20.0
+    # How often the worker evaluates the issuer guard's rules (also after each issuer statement).
+    issuer_guard_seconds: float = 300.0
     # How often the worker deletes risk-window counters and links older than 31 days.
     risk_window_prune_seconds: float = 3600.0
     # Approving a held trade above this face value (minor units) takes two different reviewers;
@@ -159,6 +161,7 @@ def load_settings() -> Settings:
         chargeback_poll_seconds=float(
             env.get("VX_CHARGEBACK_POLL_SECONDS", str(Settings.chargeback_poll_seconds))
         ),
+        issuer_guard_seconds=float(env.get("VX_ISSUER_GUARD_SECONDS", str(Settings.issuer_guard_seconds))),
         risk_window_prune_seconds=float(
             env.get("VX_RISK_WINDOW_PRUNE_SECONDS", str(Settings.risk_window_prune_seconds))
         ),

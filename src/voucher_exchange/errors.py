@@ -74,3 +74,7 @@ class ExternalUnavailable(Exception):
 
     The outcome of the call is unknown: ask the other side for status before retrying.
     """
+
+
+class ExternalTimedOut(ExternalUnavailable):
+    """The outside service did not answer in time (the issuer guard counts these apart)."""

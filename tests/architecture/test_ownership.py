@@ -82,6 +82,13 @@ OWNERS = {
     "webhook_events": "webhooks",
     "webhook_deliveries": "webhooks",
     "webhook_attempts": "webhooks",
+    # issuers: the issuer guard (facts, failed calls, settlements per statement, rules, actions, exposure)
+    "issuers": "issuers",
+    "issuer_call_failures": "issuers",
+    "issuer_settlements": "issuers",
+    "issuer_guard_rules": "issuers",
+    "issuer_guard_actions": "issuers",
+    "issuer_exposure_points": "issuers",
 }
 TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 

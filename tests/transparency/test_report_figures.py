@@ -215,7 +215,7 @@ def _expected(core: Core) -> dict[str, Any]:
         "written_off": flow("losses", "seller_receivable"),
         "promise_misses": None,
         "compensation_paid": None,
-        "issuer_pauses": None,
+        "issuer_pauses": [],
         "fraud_reports": 0,
         "median_report_to_freeze_seconds": None,
         "audit_head": {"id": head.id, "hash": head.hash, "at": head.at.isoformat().replace("+00:00", "Z")},

@@ -107,6 +107,7 @@ def test_staff_pages_pass_axe(page: Page, site: Site) -> None:
         "/staff/payouts",
         "/staff/team",
         "/staff/reconciliation",
+        "/staff/issuers",
         "/staff/audit",
         "/staff/ledger",
         f"/staff/review/sellers/{operator_id}",

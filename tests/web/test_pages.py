@@ -33,6 +33,7 @@ STAFF_PAGES = {
     "/staff/payouts": ("Payouts and treasury", "지급과 자금"),
     "/staff/audit": ("Audit log", "감사 기록"),
     "/staff/team": ("Staff and roles", "직원과 권한"),
+    "/staff/issuers": ("Exposure per day, last 30 days", "최근 30일 일별 미정산 금액"),
 }
 
 

@@ -250,6 +250,8 @@ class Brand:
     code_format: CodeFormat
     rates: RateSchedule
     scam_favoured: bool = False
+    daily_cap: int | None = None
+    """Face value (minor units) bought per day at most (the issuer guard's cap); None: no cap."""
 
     def check_face_value(self, face_value: Money) -> None:
         """Refuse a face value in the wrong currency or not sold by this brand."""

@@ -52,6 +52,7 @@ def _to_brand(row: Any) -> Brand:
         code_format=CodeFormat.from_json(row.code_format),
         rates=RateSchedule(row.rate_version, RateSchedule.bands_from_json(row.bands)),
         scam_favoured=bool(row.scam_favoured),
+        daily_cap=None if row.daily_cap is None else int(row.daily_cap),
     )
 
 
@@ -108,6 +109,20 @@ def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime) 
         return None
     conn.execute(update(brands).where(brands.c.slug == slug).values(status=status.value, updated_at=now))
     return BrandStatus(before)
+
+
+def set_daily_cap(conn: Connection, slug: str, cap: int | None, now: datetime) -> tuple[int | None] | None:
+    """Set or clear a brand's daily cap; (the cap it had,) read under a row lock; None: no such brand."""
+    row = conn.execute(locked(conn, select(brands.c.daily_cap).where(brands.c.slug == slug))).first()
+    if row is None:
+        return None
+    conn.execute(update(brands).where(brands.c.slug == slug).values(daily_cap=cap, updated_at=now))
+    return (None if row.daily_cap is None else int(row.daily_cap),)
+
+
+def issuer_codes(conn: Connection) -> list[str]:
+    """Every issuer the catalog names, sorted."""
+    return sorted(conn.execute(select(brands.c.issuer).distinct()).scalars())
 
 
 def current_rate_bands(conn: Connection, slug: str) -> tuple[int, list[dict[str, int]]] | None:

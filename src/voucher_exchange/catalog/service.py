@@ -163,6 +163,23 @@ def set_status(conn: Connection, slug: str, status: BrandStatus, now: datetime, 
     )
 
 
+def set_daily_cap(conn: Connection, slug: str, cap: int | None, now: datetime, actor: str) -> None:
+    """Cap (or uncap, with None) the face value a brand is bought for per day; audited, before → after."""
+    if cap is not None and cap <= 0:
+        raise InvalidInput("daily_cap_invalid", "A daily cap is a positive amount.", "daily_cap")
+    before = repository.set_daily_cap(conn, slug, cap, now)
+    if before is None:
+        raise unknown_brand(slug)
+    audit.record_change(
+        conn, actor, "brand.daily_cap", slug, {"daily_cap": before[0]}, {"daily_cap": cap}, now
+    )
+
+
+def issuer_codes(conn: Connection) -> list[str]:
+    """Every issuer the catalog names."""
+    return repository.issuer_codes(conn)
+
+
 def rate_history(conn: Connection, slug: str) -> list[dict[str, Any]]:
     """Every rate version of a brand, newest first."""
     return list(reversed(repository.rate_history(conn, slug)))

@@ -8,6 +8,7 @@ from voucher_exchange.cli import (
     admin,
     audit,
     database,
+    issuers,
     keys,
     receipts,
     reconcile,
@@ -35,6 +36,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(reversals.reversals_app, name="reversals")
+app.add_typer(issuers.issuers_app, name="issuers")
 app.add_typer(receipts.receipt_app, name="receipt")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)

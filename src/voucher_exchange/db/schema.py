@@ -186,6 +186,8 @@ brands = Table(
     Column("code_format", JSON, nullable=False),
     Column("scam_favoured", Boolean, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Face value (minor units) bought per day at most, set by the issuer guard; NULL: no cap.
+    Column("daily_cap", BigInteger),
 )
 
 brand_rates = Table(
@@ -1012,4 +1014,109 @@ fraud_matches = Table(
     Column("outcome_by", String(254)),
     CheckConstraint("action IN ('held', 'frozen', 'noted')", name="action"),
     UniqueConstraint("case_id", "trade_id", name="uq_fraud_matches_case_trade"),
+)
+
+
+# The issuer guard (issuers/): who stands behind each brand, what it owes us, and what we did about it.
+issuers = Table(
+    "issuers",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # 전자금융업 선불업 registration, as the operator last checked it.
+    Column("registration_status", String(12), nullable=False, server_default="unknown"),
+    Column("registration_number", String(60)),
+    Column("insurance_expires_on", Date),
+    # Value redeemed and not yet settled (deployment currency, minor units) the operator accepts.
+    Column("exposure_limit", BigInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(254), nullable=False),
+    CheckConstraint(
+        "registration_status IN ('registered', 'unregistered', 'unknown')", name="registration_status"
+    ),
+)
+
+# Each issuer call that failed or timed out (a look-up or a redeem); successes are not written.
+issuer_call_failures = Table(
+    "issuer_call_failures",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("brand_slug", String(60), nullable=False),
+    Column("operation", String(10), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('failure', 'timeout')", name="kind"),
+    Index("ix_issuer_call_failures_at", "at"),
+)
+
+# Per reconciled issuer statement and brand: what we redeemed that day and what the issuer settled.
+issuer_settlements = Table(
+    "issuer_settlements",
+    metadata,
+    Column("run_id", AutoId, primary_key=True, autoincrement=False),
+    Column("brand_slug", String(60), primary_key=True),
+    Column("statement_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("expected", BigInteger, nullable=False),
+    Column("settled", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_issuer_settlements_date", "statement_date"),
+)
+
+# The operator's rules: when `signal` reaches `threshold`, take `action` (for one issuer, or all).
+issuer_guard_rules = Table(
+    "issuer_guard_rules",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("issuer", String(60)),
+    Column("signal", String(30), nullable=False),
+    Column("threshold", BigInteger, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("amount", BigInteger),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(254), nullable=False),
+    CheckConstraint("action IN ('lower_rate', 'cap_daily_volume', 'pause_quotes', 'suspend')", name="action"),
+)
+
+# Every action the guard took, in force until an operator lifts it (history is never overwritten).
+issuer_guard_actions = Table(
+    "issuer_guard_actions",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("issuer", String(60), nullable=False),
+    Column("rule_id", AutoId, ForeignKey("issuer_guard_rules.id"), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("amount", BigInteger),
+    Column("signal", String(30), nullable=False),
+    Column("observed", BigInteger, nullable=False),
+    Column("threshold", BigInteger, nullable=False),
+    # The brands it changed, each with what it was before.
+    Column("brands", JSON, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("lifted_at", UTCDateTime),
+    Column("lifted_by", String(254)),
+    Column("rearmed_at", UTCDateTime),
+    # Idempotent evaluation: a rule's action is taken once while it is in force.
+    Index(
+        "uq_issuer_guard_actions_in_force",
+        "rule_id",
+        unique=True,
+        sqlite_where=text("lifted_at IS NULL"),
+        postgresql_where=text("lifted_at IS NULL"),
+    ),
+    Index("ix_issuer_guard_actions_issuer", "issuer", "started_at"),
+)
+
+# Exposure per issuer and day (UTC): the last value the guard saw, the day's peak, the limit then.
+issuer_exposure_points = Table(
+    "issuer_exposure_points",
+    metadata,
+    Column("issuer", String(60), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("exposure", BigInteger, nullable=False),
+    Column("peak", BigInteger, nullable=False),
+    Column("limit_amount", BigInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from voucher_exchange.errors import ExternalUnavailable
+from voucher_exchange.errors import ExternalTimedOut, ExternalUnavailable
 from voucher_exchange.ports.issuer import (
     Chargeback,
     Redemption,
@@ -90,7 +90,7 @@ class HttpIssuer:
         try:
             response = self._client.post(path, json=payload)
         except httpx.TimeoutException as exc:
-            raise ExternalUnavailable(f"issuer did not answer {path} in time") from exc
+            raise ExternalTimedOut(f"issuer did not answer {path} in time") from exc
         except httpx.TransportError as exc:
             raise ExternalUnavailable(f"issuer unreachable for {path}") from exc
         if response.status_code >= 500:

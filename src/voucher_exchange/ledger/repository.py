@@ -483,3 +483,23 @@ def lock(conn: Connection, refs: Sequence[AccountRef]) -> None:
         .order_by(ledger_accounts.c.id)
         .with_for_update()
     ).all()
+
+
+def first_debit_after(conn: Connection, refs: Sequence[AccountRef], after: datetime) -> datetime | None:
+    """When the first posted transfer into any of these accounts at or after `after` was made, or None."""
+    codes = [ref.code for ref in refs]
+    if not codes:
+        return None
+    t = ledger_transfers.c
+    query = (
+        select(func.min(t.created_at))
+        .join_from(ledger_transfers, ledger_accounts, ledger_accounts.c.id == t.debit_account_id)
+        .where(
+            ledger_accounts.c.code.in_(codes),
+            ledger_accounts.c.currency.in_({ref.currency for ref in refs}),
+            t.phase.in_([Phase.SINGLE.value, Phase.POST.value]),
+            t.created_at >= after,
+        )
+    )
+    found: datetime | None = conn.execute(query).scalar()
+    return found

@@ -31,6 +31,11 @@ class Quote:
         return now >= self.expires_at
 
 
+def day_start(moment: datetime) -> datetime:
+    """00:00 UTC of the moment's day: when a daily cap starts counting again."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def price(
     quote_id: str, user_id: str, brand: Brand, face_value: Money, now: datetime, ttl_seconds: int
 ) -> Quote:

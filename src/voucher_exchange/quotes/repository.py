@@ -127,3 +127,14 @@ def take(conn: Connection, quote_id: str, trade_id: str) -> bool:
         .values(trade_id=trade_id)
     )
     return bool(result.rowcount)
+
+
+def sold_since(conn: Connection, brand: str, since: datetime) -> int:
+    """Face value of the brand's quotes created since `since` and taken by a trade."""
+    q = quotes.c
+    total = conn.execute(
+        select(func.coalesce(func.sum(q.face_value), 0)).where(
+            q.brand_slug == brand, q.created_at >= since, q.trade_id.is_not(None)
+        )
+    ).scalar_one()
+    return int(total)

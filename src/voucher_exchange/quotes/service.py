@@ -14,7 +14,7 @@ from voucher_exchange.catalog.models import Brand
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
 from voucher_exchange.context import Context
-from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.errors import Conflict, DomainError, InvalidInput
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import models, repository
 from voucher_exchange.quotes.models import Quote
@@ -47,6 +47,7 @@ def create_quote(
     if known is not None:
         try:
             quote = _price(settings, user, known.brand, face_value, now)
+            _within_daily_cap(conn, known.brand, face_value, now)
         except DomainError:
             pass  # refuse only on fresh data: the cached brand may be out of date
         else:
@@ -56,8 +57,26 @@ def create_quote(
     if fresh is None:
         raise catalog.unknown_brand(brand_slug)
     quote = _price(settings, user, fresh.brand, face_value, now)
+    _within_daily_cap(conn, fresh.brand, face_value, now)
     repository.save(conn, quote)
     return quote
+
+
+def _within_daily_cap(conn: Connection, brand: Brand, face_value: Money, now: datetime) -> None:
+    """Refuse a quote that would take today's sold face value past the brand's daily cap.
+
+    Sold = quotes of the brand taken by a trade since 00:00 UTC. The check is on new quotes only:
+    a quote already given is honoured, so the day may end a few quotes past the cap.
+    """
+    if brand.daily_cap is None:
+        return
+    sold = repository.sold_since(conn, brand.slug, models.day_start(now))
+    if sold + face_value.amount > brand.daily_cap:
+        raise Conflict(
+            "brand_daily_cap_reached",
+            f"We have bought as many {brand.name_en} vouchers as we buy in a day. Try again tomorrow.",
+            "brand",
+        )
 
 
 def _price(settings: Settings, user: User, brand: Brand, face_value: Money, now: datetime) -> Quote:

@@ -19,6 +19,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection
 
 from voucher_exchange.audit import service as audit
+from voucher_exchange.issuers import repository as issuer_repo
+from voucher_exchange.issuers.models import EVALUATE_NOW
+from voucher_exchange.jobs import queue
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import Phase, Transfer
 from voucher_exchange.money import Money
@@ -193,9 +196,48 @@ def run(
         },
         now,
     )
+    if statement.source is Source.ISSUER:
+        _record_settlements(conn, run_id, statement.day, found, tolerance, now)
     stored = reconcile_repo.run(conn, run_id)
     assert stored is not None  # inserted above, same transaction
     return stored, list(found.results)
+
+
+def settled_by_brand(
+    found: Reconciliation, brand_of: dict[str, str], day: date
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(brand, currency) → (value we redeemed, value the statement settled of it) for the day.
+
+    Our redemption counts when the statement lists it or it falls on the day (a pair read in the
+    margin around the day counts with its line). A line settles at most what we redeemed; a
+    line of another kind settles nothing.
+    """
+    start, end = day_bounds(day)
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for result in found.results:
+        ours, theirs = result.ours, result.theirs
+        if ours is None or (theirs is None and not start <= ours.at < end):
+            continue
+        key = (brand_of.get(ours.where, ""), ours.amount.currency)
+        settled = 0
+        if theirs is not None and theirs.kind is ours.kind and theirs.amount.currency == ours.amount.currency:
+            settled = min(theirs.amount.amount, ours.amount.amount)
+        expected_before, settled_before = totals.get(key, (0, 0))
+        totals[key] = (expected_before + ours.amount.amount, settled_before + settled)
+    return totals
+
+
+def _record_settlements(
+    conn: Connection, run_id: int, day: date, found: Reconciliation, tolerance: timedelta, now: datetime
+) -> None:
+    """Per brand, what the issuer settled of our redemptions (the issuer guard's shortfall and delay),
+    and ask the guard to look again."""
+    start, end = day_bounds(day)
+    secured = views.trades_secured_between(conn, start - tolerance, end + tolerance)
+    brand_of = {f"trade:{t.trade_id}": t.brand_slug for t in secured}
+    for (brand, currency), (expected, settled) in sorted(settled_by_brand(found, brand_of, day).items()):
+        issuer_repo.record_settlement(conn, run_id, day, brand, currency, expected, settled, now)
+    queue.enqueue(conn, EVALUATE_NOW, "statement", now)
 
 
 def recent_runs(conn: Connection, limit: int = 30) -> list[StoredRun]:

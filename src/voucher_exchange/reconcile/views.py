@@ -149,16 +149,21 @@ class SecuredTrade:
     redemption_ref: str
     currency: str
     secured_at: datetime
+    brand_slug: str
 
 
 def trades_secured_between(conn: Connection, start: datetime, end: datetime) -> list[SecuredTrade]:
     """Trades secured in [start, end), oldest first."""
     rows = conn.execute(
-        select(trades.c.id, trades.c.redemption_ref, trades.c.currency, trades.c.secured_at)
+        select(
+            trades.c.id, trades.c.redemption_ref, trades.c.currency, trades.c.secured_at, trades.c.brand_slug
+        )
         .where((trades.c.secured_at >= start) & (trades.c.secured_at < end))
         .order_by(trades.c.secured_at, trades.c.id)
     )
-    return [SecuredTrade(r.id, r.redemption_ref or r.id, r.currency, r.secured_at) for r in rows]
+    return [
+        SecuredTrade(r.id, r.redemption_ref or r.id, r.currency, r.secured_at, r.brand_slug) for r in rows
+    ]
 
 
 @dataclass(frozen=True)

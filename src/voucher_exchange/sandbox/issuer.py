@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voucher_exchange.clock import Clock
 from voucher_exchange.sandbox import statements
-from voucher_exchange.sandbox.store import CallCount, SandboxError, SandboxStore, Voucher
+from voucher_exchange.sandbox.store import CallCount, IssuerBehavior, SandboxError, SandboxStore, Voucher
 
 MAX_MINOR_UNITS = 10**12
 _MINT_ATTEMPTS = 20
@@ -83,6 +83,15 @@ class RedeemBody(LookupBody):
     reference: str = Field(min_length=1, max_length=128)
 
 
+class BehaviorBody(_Body):
+    """POST /behavior: the whole issuer slow, failing or short-paying for a stretch."""
+
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    failure: Literal["none", "flaky", "failing", "timeout"] = "none"
+    until: datetime | None = None
+    statement_short_bps: int = Field(default=0, ge=0, le=10_000)
+
+
 class ChargebackBody(_Body):
     """POST /chargebacks."""
 
@@ -103,7 +112,23 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
     # Codes must be unguessable even in a demo, so they come from the OS's randomness.
     rng = random.SystemRandom()
 
+    async def behave_as_issuer() -> None:
+        """The stretch set by POST /behavior, before any voucher's own behaviour."""
+        stretch = await run_in_threadpool(store.behavior)
+        if stretch.until is not None and clock.now() >= datetime.fromisoformat(stretch.until):
+            return
+        if stretch.failure == "none" and not stretch.latency_ms:
+            return
+        calls = await run_in_threadpool(store.count_issuer_call)
+        if stretch.latency_ms:
+            await asyncio.sleep(stretch.latency_ms / 1000)
+        if stretch.failure == "timeout":
+            await asyncio.sleep(hang_seconds)  # the caller has given up by now: the call did nothing
+        if stretch.failure in ("failing", "timeout") or (stretch.failure == "flaky" and calls % 2 == 1):
+            raise SandboxError(503, "issuer_unavailable", "The issuer is unavailable.")
+
     async def behave(voucher: Voucher, *, redeem: bool) -> CallCount:
+        await behave_as_issuer()
         count = await run_in_threadpool(store.count_call, voucher.code, redeem=redeem)
         if voucher.latency_ms:
             await asyncio.sleep(voucher.latency_ms / 1000)
@@ -216,6 +241,25 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
         state = await run_in_threadpool(store.block, voucher.code, body.reason, body.charge_back)
         return {"state": state}
 
+    @router.post("/behavior")
+    async def set_behavior(body: BehaviorBody) -> dict[str, object]:
+        """Make every look-up and redeem slow or failing until `until`, and the statements short."""
+        until = body.until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        behavior = IssuerBehavior(
+            body.latency_ms,
+            body.failure,
+            until.astimezone(UTC).isoformat() if until else None,
+            body.statement_short_bps,
+        )
+        await run_in_threadpool(store.set_behavior, behavior)
+        return _behavior_json(behavior)
+
+    @router.get("/behavior")
+    async def get_behavior() -> dict[str, object]:
+        return _behavior_json(await run_in_threadpool(store.behavior))
+
     @router.get("/redemptions")
     async def redemptions() -> dict[str, object]:
         return {"redemptions": await run_in_threadpool(store.redemptions)}
@@ -241,6 +285,15 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
         )
 
     return router
+
+
+def _behavior_json(behavior: IssuerBehavior) -> dict[str, object]:
+    return {
+        "latency_ms": behavior.latency_ms,
+        "failure": behavior.failure,
+        "until": behavior.until,
+        "statement_short_bps": behavior.statement_short_bps,
+    }
 
 
 def _matches(voucher: Voucher, pin: str | None, brand: str | None) -> bool:

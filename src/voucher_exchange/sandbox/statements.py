@@ -67,7 +67,9 @@ def _csv(header: tuple[str, ...], lines: list[tuple[object, ...]]) -> str:
 
 
 def issuer_statement(store: SandboxStore, day: date) -> str:
-    """The issuer's settlement file: every redemption of `day` (UTC)."""
+    """The issuer's settlement file: every redemption of `day` (UTC), each short by the issuer's
+    `statement_short_bps` when set (an issuer that settles less than it owes)."""
+    short = store.behavior().statement_short_bps
     found = []
     for row in store.statement_rows("issuer"):
         moment = _on(day, row["redeemed_at"])
@@ -83,7 +85,7 @@ def issuer_statement(store: SandboxStore, day: date) -> str:
             f"V{int(str(row['voucher_id'])):08d}",
             str(row["code"])[-4:],
             row["brand"],
-            row["amount"],
+            int(str(row["amount"])) * (10_000 - short) // 10_000,
             row["currency"],
             _utc(moment),
         )

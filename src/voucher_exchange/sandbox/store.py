@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS chargebacks (
     reason TEXT NOT NULL,
     reported_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS issuer_behavior (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    latency_ms INTEGER NOT NULL DEFAULT 0,
+    failure TEXT NOT NULL DEFAULT 'none',
+    until TEXT,
+    statement_short_bps INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS accounts (
     bank_code TEXT NOT NULL,
     account_number TEXT NOT NULL,
@@ -106,6 +114,18 @@ class CallCount:
 
     calls: int
     redeem_calls: int
+
+
+@dataclass(frozen=True)
+class IssuerBehavior:
+    """How the whole issuer behaves for a stretch (every voucher, every brand), on top of each
+    voucher's own behaviour; `until` None: until changed."""
+
+    latency_ms: int = 0
+    failure: str = "none"  # none | flaky | failing | timeout
+    until: str | None = None
+    statement_short_bps: int = 0
+    """Each line of the settlement file pays this much less (basis points of its amount)."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +280,33 @@ class SandboxStore(ThreadLocalSqlite):
                 (1 if redeem else 0, code),
             ).fetchone()
         return CallCount(calls=row["calls"], redeem_calls=row["redeem_calls"])
+
+    def set_behavior(self, behavior: IssuerBehavior) -> None:
+        """Make the issuer slow, failing or short-paying (or normal again) from now."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO issuer_behavior (id, latency_ms, failure, until, statement_short_bps, calls)"
+                " VALUES (1, ?, ?, ?, ?, 0) ON CONFLICT (id) DO UPDATE SET latency_ms = excluded.latency_ms,"
+                " failure = excluded.failure, until = excluded.until,"
+                " statement_short_bps = excluded.statement_short_bps, calls = 0",
+                (behavior.latency_ms, behavior.failure, behavior.until, behavior.statement_short_bps),
+            )
+
+    def behavior(self) -> IssuerBehavior:
+        """The issuer's behaviour as set (normal when never set)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT latency_ms, failure, until, statement_short_bps FROM issuer_behavior WHERE id = 1"
+            ).fetchone()
+        return IssuerBehavior() if row is None else IssuerBehavior(**dict(row))
+
+    def count_issuer_call(self) -> int:
+        """Count one more call during the stretch; the new total."""
+        with self._tx() as db:
+            row = db.execute(
+                "UPDATE issuer_behavior SET calls = calls + 1 WHERE id = 1 RETURNING calls"
+            ).fetchone()
+        return 0 if row is None else int(row["calls"])
 
     def redeem(self, code: str, amount: int, reference: str) -> int:
         """Move the whole balance to the operator; returns the amount. Idempotent on reference.

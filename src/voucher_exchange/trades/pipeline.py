@@ -20,8 +20,9 @@ the database work of all of them in one transaction (see its docstring).
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.faults import crash_point
 from voucher_exchange.identity import clearance, links
+from voucher_exchange.issuers import health as issuer_health
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
@@ -229,12 +231,22 @@ class LookedUp:
     asked_at: datetime
 
 
+@contextmanager
+def _counted(ctx: Context, brand: str, operation: str) -> Iterator[None]:
+    """Record an issuer call that failed or timed out (the issuer guard's signal), then let it rise."""
+    try:
+        yield
+    except ExternalUnavailable as error:
+        issuer_health.record_failure(ctx, brand, operation, error)
+        raise
+
+
 def _look_up(ctx: Context, handoff: Handoff) -> LookedUp:
     """Ask the issuer about the voucher, and judge its answer (state, balance, channel)."""
     trade = handoff.trade
     code, pin = _voucher(ctx, trade)
     asked_at = ctx.clock.now()
-    with timed(ISSUER_LATENCY, "lookup"):
+    with timed(ISSUER_LATENCY, "lookup"), _counted(ctx, trade.brand_slug, "lookup"):
         answer = ctx.issuer.lookup(trade.brand_slug, code, pin)
     declared = AcquisitionMethod(trade.acquisition_method)
     decision = screening.screen_issuer_answer(answer, trade.face_value.amount, trade.currency, declared)
@@ -346,10 +358,10 @@ def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> 
     """Redeem; if the answer was lost, ask the issuer what happened before trying again."""
     face = trade.face_value.amount
     try:
-        with timed(ISSUER_LATENCY, "redeem"):
+        with timed(ISSUER_LATENCY, "redeem"), _counted(ctx, trade.brand_slug, "redeem"):
             return ctx.issuer.redeem(trade.brand_slug, code, pin, face, trade.id)
     except ExternalUnavailable:
-        with timed(ISSUER_LATENCY, "lookup"):
+        with timed(ISSUER_LATENCY, "lookup"), _counted(ctx, trade.brand_slug, "lookup"):
             status = ctx.issuer.lookup(trade.brand_slug, code, pin)
         if status.state is VoucherState.REDEEMED and status.redeemed_by == trade.id:
             return Redemption(reference=trade.id, amount=face)

@@ -4,8 +4,8 @@ Every figure is an SQL aggregate; percentiles take the nearest rank with ORDER B
 so PostgreSQL and SQLite answer alike and no trade comes back as a row. Events count where
 they happened: a trade paid in the period counts there, whenever it was submitted.
 
-Two sections come from work not merged yet; each is one function returning None
-("not recorded yet", null in the JSON): `promise_figures`, `issuer_pauses`.
+One section comes from work not merged yet; its function returns None ("not recorded yet",
+null in the JSON): `promise_figures`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from voucher_exchange.db.schema import (
     trades,
 )
 from voucher_exchange.fraud import service as fraud_service
+from voucher_exchange.issuers import views as issuer_views
 from voucher_exchange.transparency.models import (
     OTHER,
     AuditHead,
@@ -237,12 +238,14 @@ def promise_figures(conn: Connection, period: Period, currency: str) -> PromiseF
     return None
 
 
-def issuer_pauses(conn: Connection, period: Period) -> list[IssuerPause] | None:
-    """The issuer-failure guard's actions in the period (lower rate, cap, pause, suspend), with reasons.
-
-    Not recorded on this branch: the issuer guard adds them. Until then None.
-    """
-    return None
+def issuer_pauses(conn: Connection, period: Period) -> list[IssuerPause]:
+    """The issuer guard's pauses and suspensions in force at any moment of the period, with reasons."""
+    return [
+        IssuerPause(
+            p["issuer"], tuple(p["brands"]), p["action"], p["reason"], p["reason_text"], p["from"], p["to"]
+        )
+        for p in issuer_views.issuer_pauses(conn, period.start, period.end)
+    ]
 
 
 def fraud_report_figures(conn: Connection, period: Period) -> FraudFigures | None:

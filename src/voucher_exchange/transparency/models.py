@@ -98,12 +98,16 @@ class PromiseFigures:
 
 @dataclass(frozen=True)
 class IssuerPause:
-    """An issuer (or one of its brands) paused, capped or suspended, and why (plain words)."""
+    """An issuer's brands paused or suspended by the issuer guard: why (the signal's code, and the
+    sentence sellers saw in Korean and English), from when, and until when (None: still)."""
 
     issuer: str
+    brands: tuple[str, ...]
     action: str
     reason: str
+    reason_text: dict[str, str]
     at: datetime
+    until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,15 @@ def publish(raw: RawFigures, period: Period, rule: Disclosure = DISCLOSURE) -> d
         "issuer_pauses": None
         if raw.issuer_pauses is None
         else [
-            {"issuer": p.issuer, "action": p.action, "reason": p.reason, "at": _iso(p.at)}
+            {
+                "issuer": p.issuer,
+                "brands": list(p.brands),
+                "action": p.action,
+                "reason": p.reason,
+                "reason_text": p.reason_text,
+                "at": _iso(p.at),
+                "until": None if p.until is None else _iso(p.until),
+            }
             for p in raw.issuer_pauses
         ],
         "fraud_reports": None if fraud is None else rule.count(fraud.reports),

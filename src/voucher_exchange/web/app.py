@@ -18,6 +18,7 @@ from voucher_exchange.web import (
     developers,
     fraud,
     identity_document,
+    issuers,
     labels,
     operator,
     receipts,
@@ -110,6 +111,7 @@ def mount(app: FastAPI) -> None:
         operator.router,
         reconciliation.router,
         fraud.router,
+        issuers.router,
         shell.router,
         transparency.router,
     ):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from voucher_exchange.reports.models import Dashboard
 
@@ -58,3 +60,37 @@ def volume_chart(
                 )
             )
     return Chart(bars, [(name(brand), colour) for brand, colour in colours.items()])
+
+
+@dataclass(frozen=True)
+class ExposureChart:
+    """Exposure per day as bars (the day's peak), with the limit as a line (None: no limit)."""
+
+    bars: list[Bar]
+    limit_y: float | None
+    width: int = WIDTH
+    height: int = HEIGHT
+
+
+def exposure_chart(
+    days: Sequence[date],
+    points: Sequence[Mapping[str, Any]],
+    limit: int | None,
+    amount: Callable[[int], str] = str,
+) -> ExposureChart:
+    """One bar per day (its peak exposure), scaled so the limit line fits; red bars reached the limit."""
+    by_day = {p["day"]: int(p["peak"]) for p in points}
+    top = max([*by_day.values(), limit or 0, 1])
+    slot = WIDTH / max(len(days), 1)
+    bars = []
+    for i, day in enumerate(days):
+        peak = by_day.get(day)
+        if peak is None:
+            continue
+        height = HEIGHT * peak / top
+        colour = "#D55E00" if limit is not None and peak >= limit else "#0072B2"
+        bars.append(
+            Bar(i * slot + GAP / 2, HEIGHT - height, slot - GAP, height, colour, f"{day} {amount(peak)}")
+        )
+    limit_y = HEIGHT - HEIGHT * limit / top if limit is not None else None
+    return ExposureChart(bars, limit_y)

@@ -95,6 +95,9 @@ ERRORS = {
     "brand_unknown": N_("Choose a brand from the list."),
     "brand_paused": N_("We are not buying this brand at the moment."),
     "brand_suspended": N_("We are not buying this brand at the moment."),
+    "brand_daily_cap_reached": N_(
+        "We have bought as much of this brand as we buy in a day. Try again tomorrow."
+    ),
     "quote_expired": N_("Your quote has expired. Ask for a new one; it is valid for 15 minutes."),
     "quote_used": N_("This quote was already used. Ask for a new one."),
     "quote_unknown": N_("There is no such quote. Ask for a new one."),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Form
@@ -21,11 +22,13 @@ from voucher_exchange.catalog.models import Brand, BrandStatus
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
+from voucher_exchange.issuers import views as issuer_views
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import banks
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.reversals import service as reversals
 from voucher_exchange.risk import screening
+from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import ConsentKind
@@ -104,7 +107,18 @@ def home(v: Page, brand: str = "", face: str = "") -> Response:
     chosen = brand or next((b.slug for b in brands if b.status is BrandStatus.ACTIVE), "")
     chips = face_chips(brands, chosen, face)
     calc = _calculate(v, brand, face)
-    return page(v, "home.html", brands=brands, brand=chosen, face=face, calc=calc, chips=chips)
+    notices = guard_notices(v, brands)
+    return page(
+        v, "home.html", brands=brands, brand=chosen, face=face, calc=calc, chips=chips, notices=notices
+    )
+
+
+def guard_notices(v: Visitor, brands: list[Brand]) -> dict[str, list[str]]:
+    """slug → what the issuer guard did to the brand (paused, rate lowered…), in the reader's words."""
+    tz = ZoneInfo(JURISDICTION_TZ[v.ctx.settings.jurisdiction])
+    with v.ctx.uow(readonly=True) as uow:
+        guards = issuer_views.brand_guards(uow.conn, brands)
+    return {slug: issuer_views.notices(guard, v.lang, tz) for slug, guard in guards.items() if guard.actions}
 
 
 @router.get("/calculator")

@@ -30,7 +30,7 @@ from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, unchanged
-from voucher_exchange.web.seller import brands_on_sale, face_chips
+from voucher_exchange.web.seller import brands_on_sale, face_chips, guard_notices
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -52,9 +52,11 @@ def _home_refused(v: Visitor, refused: Refusal, brand: str, face: str) -> Respon
     brands = brands_on_sale(v)
     calc = {"error": refused.message}
     chips = face_chips(brands, brand, face)
+    notices = guard_notices(v, brands)
     return page(
-        v, "home.html", status=refused.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips
-    )
+        v, "home.html", status=refused.status, brands=brands, brand=brand, face=face, calc=calc, chips=chips,
+        notices=notices,
+    )  # fmt: skip
 
 
 def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> Response:

@@ -160,6 +160,7 @@ ACTOR = {
     "fraud_report": N_("Fraud report"),
     "cli": N_("Command line"),
     "sanctions-rescreen": N_("Sanctions re-screen"),
+    "issuer-guard": N_("Issuer guard"),
 }
 
 # Fixed notes the system writes on a trade's history (trades/lifecycle.py), in staff's words.

@@ -27,6 +27,9 @@ from voucher_exchange.fraud import service as fraud_service
 from voucher_exchange.fraud.models import MATCH_REPORT
 from voucher_exchange.identity import documents as identity_documents
 from voucher_exchange.identity.document_models import PURGE_DOCUMENTS
+from voucher_exchange.issuers import guard as issuer_guard
+from voucher_exchange.issuers.mail import mail_action as mail_issuer_action
+from voucher_exchange.issuers.models import EVALUATE, EVALUATE_NOW, MAIL_ACTION
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
@@ -96,6 +99,9 @@ HANDLERS: dict[str, JobKind] = {
     PRUNE_WINDOWS: JobKind(risk_service.prune_windows, every="risk_window_prune_seconds"),
     anchoring.ANCHOR_AUDIT: JobKind(anchoring.anchor_job, every="audit_anchor_seconds"),
     PURGE_DOCUMENTS: JobKind(identity_documents.purge_job, every="identity_document_purge_seconds"),
+    EVALUATE: JobKind(issuer_guard.evaluate_job, every="issuer_guard_seconds"),
+    EVALUATE_NOW: JobKind(issuer_guard.evaluate_job),
+    MAIL_ACTION: JobKind(mail_issuer_action),
     DELIVER: JobKind(deliver),
     MATCH_REPORT: JobKind(fraud_service.match_job),
     MAIL_DISABLED: JobKind(mail_disabled),

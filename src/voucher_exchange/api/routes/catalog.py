@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -13,17 +14,20 @@ from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, IdempotencyKey
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
+from voucher_exchange.issuers import views as issuer_views
+from voucher_exchange.issuers.views import BrandGuard
 from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.quotes.models import Quote
+from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.security import throttle
 
 router = APIRouter()
 
 
-def brand_json(b: Brand) -> dict[str, Any]:
-    """A brand as the API shows it."""
-    return {
+def brand_json(b: Brand, guard: BrandGuard, tz: ZoneInfo) -> dict[str, Any]:
+    """A brand as the API shows it; `status_reason` (ko/en) when the issuer guard paused or suspended it."""
+    shown = {
         "slug": b.slug,
         "name": {"ko": b.name_ko, "en": b.name_en},
         "currency": b.currency,
@@ -37,7 +41,12 @@ def brand_json(b: Brand) -> dict[str, Any]:
             "pin_required": b.code_format.pin_length is not None,
             "pin_length": b.code_format.pin_length,
         },
+        "issuer": issuer_views.issuer_json(b, guard),
     }
+    reason = issuer_views.status_reason(guard, b.status, tz)
+    if reason is not None:
+        shown["status_reason"] = reason
+    return shown
 
 
 def quote_json(q: Quote) -> dict[str, Any]:
@@ -57,9 +66,11 @@ def quote_json(q: Quote) -> dict[str, Any]:
 @router.get("/brands")
 def list_brands(ctx: Ctx) -> dict[str, Any]:
     """The brands this exchange buys, with current rates and status."""
+    tz = ZoneInfo(JURISDICTION_TZ[ctx.settings.jurisdiction])
     with ctx.uow(readonly=True) as uow:
         brands = catalog.list_brands(uow.conn, ctx.settings.currency)
-    return {"brands": [brand_json(b) for b in brands]}
+        guards = issuer_views.brand_guards(uow.conn, brands)
+    return {"brands": [brand_json(b, guards[b.slug], tz) for b in brands]}
 
 
 @router.post("/quotes", status_code=201)
