@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks bench-freeze chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs + a PostgreSQL resta
 
 graph: $(STAMP) ## Print which package imports which (the architecture test checks the layering)
 	$(BIN)/python -m tests.support.imports
+
+bench-freeze: $(STAMP) ## Time from a fraud report to the hold or payout freeze it causes (REPORTS=20)
+	$(BIN)/python -m bench.report_to_freeze --reports $(or $(REPORTS),20)
 
 bench-login: $(STAMP) ## Memory and p99 of other requests while 100 concurrent bad log-ins run
 	$(BIN)/python -m bench.login_flood
