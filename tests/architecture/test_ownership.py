@@ -70,6 +70,9 @@ OWNERS = {
     "webhook_events": "webhooks",
     "webhook_deliveries": "webhooks",
     "webhook_attempts": "webhooks",
+    # promises: the payout-time promise's terms, and the promise each trade was made
+    "payout_promise_terms": "promises",
+    "trade_promises": "promises",
 }
 TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 
