@@ -47,21 +47,44 @@ def set_terms(
     ctx: Context, minutes: int, compensation_bps: int, window_start: str, window_end: str, actor: str
 ) -> PromiseTerms:
     """Use case: the operator sets the promise (audited before → after). Trades secured before keep theirs."""
-    tz = JURISDICTION_TZ[ctx.settings.jurisdiction]
-    new = checked_terms(minutes, compensation_bps, window_start, window_end, tz)
-    now = ctx.clock.now()
     with ctx.uow() as uow:
-        before = terms(uow.conn, ctx.settings)
-        promise_repo.save_terms(uow.conn, DEFAULT_RAIL, new, now, actor)
-        audit.record(
+        new = change_terms(
             uow.conn,
+            ctx.settings,
+            minutes,
+            compensation_bps,
+            window_start,
+            window_end,
             actor,
-            "promise.terms",
-            DEFAULT_RAIL,
-            {"before": terms_json(before), "after": terms_json(new)},
-            now,
+            ctx.clock.now(),
         )
         uow.commit()
+    return new
+
+
+def change_terms(
+    conn: Connection,
+    settings: Settings,
+    minutes: int,
+    compensation_bps: int,
+    window_start: str,
+    window_end: str,
+    actor: str,
+    now: datetime,
+) -> PromiseTerms:
+    """Check and store new terms for the rail, with an audit entry of before → after."""
+    tz = JURISDICTION_TZ[settings.jurisdiction]
+    new = checked_terms(minutes, compensation_bps, window_start, window_end, tz)
+    before = terms(conn, settings)
+    promise_repo.save_terms(conn, DEFAULT_RAIL, new, now, actor)
+    audit.record(
+        conn,
+        actor,
+        "promise.terms",
+        DEFAULT_RAIL,
+        {"before": terms_json(before), "after": terms_json(new)},
+        now,
+    )
     return new
 
 

@@ -181,9 +181,7 @@ def promise_for_quote(
     conn: Connection, settings: Settings, fee: Money, now: datetime, expires_at: datetime
 ) -> dict[str, Any]:
     """What a quote states about the payout-time promise before the seller sells (review wait too)."""
-    return promise_service.quote_promise(
-        conn, settings, fee, now, expires_at, expected_review_minutes(conn)
-    )
+    return promise_service.quote_promise(conn, settings, fee, now, expires_at, expected_review_minutes(conn))
 
 
 def _note_for(event: TradeEvent, seller: User | None) -> str | None:
