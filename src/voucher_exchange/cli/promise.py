@@ -58,18 +58,9 @@ def set_terms(
     cfg = settings(database_url)
     engine = make_engine(cfg.database_url)
     try:
-        with UnitOfWork(engine) as uow:
-            terms = promise_service.change_terms(
-                uow.conn,
-                cfg,
-                minutes,
-                round(compensation_percent * 100),
-                start,
-                end,
-                actor,
-                SystemClock().now(),
-            )
-            uow.commit()
+        terms = promise_service.set_terms(
+            engine, cfg, minutes, round(compensation_percent * 100), (start, end), actor, SystemClock().now()
+        )
     except DomainError as exc:
         err.print(f"[red]{exc.code}:[/red] {exc.message}")
         raise typer.Exit(1) from exc

@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from voucher_exchange.audit import service as audit
 from voucher_exchange.config import Settings
-from voucher_exchange.context import Context
+from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import Phase, TransferIntent, promise_compensation, seller_payable
 from voucher_exchange.money import Money
@@ -44,20 +44,20 @@ def terms(conn: Connection, settings: Settings, rail: str = DEFAULT_RAIL) -> Pro
 
 
 def set_terms(
-    ctx: Context, minutes: int, compensation_bps: int, window_start: str, window_end: str, actor: str
+    engine: Engine,
+    settings: Settings,
+    minutes: int,
+    compensation_bps: int,
+    window: tuple[str, str],
+    actor: str,
+    now: datetime,
 ) -> PromiseTerms:
-    """Use case: the operator sets the promise (audited before → after). Trades secured before keep theirs."""
-    with ctx.uow() as uow:
-        new = change_terms(
-            uow.conn,
-            ctx.settings,
-            minutes,
-            compensation_bps,
-            window_start,
-            window_end,
-            actor,
-            ctx.clock.now(),
-        )
+    """Use case: the operator sets the promise (audited before → after). Trades secured before keep theirs.
+
+    Takes the engine, not a Context: setting it needs no keys nor outside services.
+    """
+    with UnitOfWork(engine) as uow:
+        new = change_terms(uow.conn, settings, minutes, compensation_bps, window[0], window[1], actor, now)
         uow.commit()
     return new
 
