@@ -450,10 +450,10 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
 
 def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: datetime) -> Payout:
     """The payout about to be handed to the bank, with the compensation added if it misses the
-    trade's promise (the first attempt only: a payout sent again to another account after the
-    bank refused the seller's is not late by the exchange's doing). One transaction with the
-    reservation that follows, so the bank transfer carries exactly what the ledger says."""
-    if payout.attempt != 1 or payout.status is not PayoutStatus.CREATED:
+    trade's promise (any attempt: after a refused transfer, the one sent to the seller's other
+    account too; once per trade). One transaction with the reservation that follows, so the bank
+    transfer carries exactly what the ledger says."""
+    if payout.status is not PayoutStatus.CREATED:
         return payout
     extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now)
     if extra is None:
