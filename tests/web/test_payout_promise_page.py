@@ -10,8 +10,10 @@ from playwright.sync_api import Browser
 
 from tests.support.exchange import new_account_number
 from tests.web.conftest import PHONE, Site, screenshot
-from tests.web.flows import add_bank_account, become_seller, submit_voucher, take_quote, wait_status
+from tests.web.flows import add_bank_account, become_seller, log_in, submit_voucher, take_quote, wait_status
 from tests.web.test_axe import violations
+from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
+from voucher_exchange.promises import service as promise_service
 
 pytestmark = pytest.mark.browser
 
@@ -75,4 +77,53 @@ def test_a_late_payout_shows_its_compensation_in_korean_on_a_phone(browser: Brow
         assert violations(page) == [], "trade page with compensation"
     finally:
         site.exchange.reset_clock()
+        context.close()
+
+
+def _terms(site: Site) -> dict[str, object]:
+    with site.exchange.ctx.uow(readonly=True) as uow:
+        return promise_service.terms_json(promise_service.terms(uow.conn, site.exchange.ctx.settings))
+
+
+def test_an_operator_sets_the_promise_on_the_payouts_page_in_korean(browser: Browser, site: Site) -> None:
+    context = browser.new_context(base_url=site.url, viewport=PHONE, locale="ko-KR", bypass_csp=True)  # type: ignore[arg-type]
+    context.add_cookies([{"name": "vx_lang", "value": "ko", "url": site.url}])
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    exchange = site.exchange
+    try:
+        log_in(page, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
+        page.goto("/staff/payouts")
+        assert page.inner_text("#promise-terms h2") == "입금 시간 보장"
+        assert violations(page) == [], "payouts page with the promise form"
+        before = _terms(site)
+
+        page.fill("#promise-compensation", "150")
+        page.click("#save-promise")
+        assert page.inner_text("#form-error") == "보상은 수수료의 0%에서 100% 사이로 정하세요."
+        assert _terms(site) == before  # refused: nothing stored
+
+        page.fill("#promise-minutes", "15")
+        page.fill("#promise-compensation", "50")
+        page.fill("#window-start", "23:40")
+        page.fill("#window-end", "00:20")
+        page.click("#save-promise")
+        page.wait_for_url("**/staff/payouts")
+        assert _terms(site) == {
+            "minutes": 15,
+            "compensation_bps": 5000,
+            "bank_window": {"from": "23:40", "to": "00:20", "timezone": "Asia/Seoul"},
+        }
+        assert page.input_value("#promise-minutes") == "15"
+    finally:
+        # The other browser tests expect the default promise and no window, whatever the hour.
+        promise_service.set_terms(
+            exchange.ctx.engine,
+            exchange.ctx.settings,
+            10,
+            10_000,
+            ("00:00", "00:00"),
+            "test",
+            exchange.clock.now(),
+        )
         context.close()
