@@ -14,6 +14,7 @@ from tests.support.exchange import ShiftableClock
 from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.faults import SimulatedCrash, crash_once_at
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import BankWindowClosed, PayoutStatus, TreasuryShort
@@ -209,3 +210,35 @@ def test_a_payout_in_the_banks_window_queues_until_it_ends_and_is_excluded(core:
     assert "promise_compensation" not in _balances(core)
     with core.ctx.uow(readonly=True) as uow:
         assert reconcile_service.verify(uow.conn).violations == []
+
+
+@pytest.mark.parametrize(
+    "crash_at", ["after_promise_checked", "before_rail_transfer", "after_rail_transfer"], ids=str
+)
+def test_a_crash_around_a_late_payout_pays_the_compensation_once(core: Core, crash_at: str) -> None:
+    core.fund(45_499, "short")
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    _clock(core).offset += timedelta(minutes=11)
+    core.fund(1_000_000, "late")
+
+    with crash_once_at(crash_at), pytest.raises(SimulatedCrash):
+        pipeline.process_trade(core.ctx, trade_id)
+    pipeline.process_trade(core.ctx, trade_id)  # the job runs again after the crash
+
+    with core.ctx.uow(readonly=True) as uow:
+        payout = payout_service.for_trade(uow.conn, trade_id)
+        compensations = [
+            t
+            for t in reconcile_service.trade_transfers(uow.conn, trade_id)
+            if t.debit == "promise_compensation"
+        ]
+        violations = reconcile_service.verify(uow.conn).violations
+    assert payout is not None and (payout.status, payout.amount.amount) == (PayoutStatus.EXECUTED, 50_000)
+    assert [t.amount.amount for t in compensations] == [4_500]
+    assert [t["amount"] for t in core.rail_transfers(account)] == [50_000]
+    assert _notes(core, trade_id).count(lifecycle.COMPENSATION_NOTE) == 1
+    assert _view(core, user.id, trade_id)["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert violations == []

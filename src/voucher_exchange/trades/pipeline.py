@@ -443,6 +443,7 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
                 raise BankWindowClosed(payout.id, window.ends_after(now))
             _with_compensation(uow.conn, trade, payout, now)
         uow.commit()
+    crash_point("after_promise_checked")
     if blocked is not None:
         raise PayoutHeld(payout.id, blocked)
     return payout_service.send(ctx, payout.id)
