@@ -3,14 +3,17 @@ bank sent late carried the fee back automatically (one bank transfer, `ledger ve
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.support.exchange import Exchange, Seller, make_seller
+from tests.support.polling import poll_until
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.reconcile import service as reconcile_service
 
@@ -103,6 +106,9 @@ def test_a_payout_the_bank_sent_late_carries_the_fee_back(
     exchange: Exchange, shift_clock: Callable[[float], None]
 ) -> None:
     seller = make_seller(exchange)
+    receiver = exchange.sandbox("POST", "/webhooks/receivers", {"behavior": "ok"}).json()
+    endpoint = seller.api.post("/webhook-endpoints", {"url": receiver["url"], "events": ["trade.paid"]})
+    assert endpoint.status_code == 201, endpoint.text
     exchange.sandbox(  # the seller's bank refuses the first transfer: the payout is delayed
         "POST",
         "/rail/accounts",
@@ -135,3 +141,15 @@ def test_a_payout_the_bank_sent_late_carries_the_fee_back(
     assert receipt["payout"] == {"amount": 45500, "currency": "KRW"}
     assert receipt["promise_due_at"] == paid["promise"]["due_at"]
     assert _verify(exchange) == []
+
+    def delivered() -> dict[str, Any] | None:
+        found = exchange.sandbox("GET", f"/webhooks/receivers/{receiver['id']}/deliveries").json()[
+            "deliveries"
+        ]
+        return json.loads(found[0]["body"]) if found else None
+
+    # The partner's trade.paid event carries the trade as GET /trades/{id} shows it.
+    event = poll_until(delivered, 20, what="the trade.paid webhook")
+    assert event["type"] == "trade.paid"
+    assert event["data"]["trade"]["compensation"] == {"amount": 4500, "currency": "KRW"}
+    assert event["data"]["trade"]["promise"] == paid["promise"]
