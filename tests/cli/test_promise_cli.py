@@ -63,6 +63,10 @@ def test_setting_the_promise_is_stored_and_audited(url: str) -> None:
     code, output = invoke("show", "--database-url", url)
     assert "compensation: 50% of the fee, added to a late payout" in output
     assert "bank window: 23:40–00:20 (Asia/Seoul)" in output
+    # What is not given stays as it is.
+    code, output = invoke("set", "--minutes", "12", "--database-url", url)
+    assert code == 0, output
+    assert _stored(url)[:1] == [("bank", 12, 5000, "23:40", "00:20")]
 
 
 @pytest.mark.parametrize(

@@ -43,24 +43,30 @@ def show(database_url: DatabaseUrl = None) -> None:
 
 @promise_app.command("set")
 def set_terms(
-    minutes: Annotated[int, typer.Option(help="Paid within this many minutes of securing.")] = 10,
+    minutes: Annotated[int | None, typer.Option(help="Paid within this many minutes of securing.")] = None,
     compensation_percent: Annotated[
-        float, typer.Option(help="Share of the fee added to a late payout (100 = the fee in full).")
-    ] = 100.0,
+        float | None, typer.Option(help="Share of the fee added to a late payout (100 = the fee in full).")
+    ] = None,
     bank_window: Annotated[
-        str, typer.Option(help="The banks' nightly window, local time, HH:MM-HH:MM (payouts queue in it).")
-    ] = "23:30-00:30",
+        str | None,
+        typer.Option(help="The banks' nightly window, local time, HH:MM-HH:MM (payouts queue in it)."),
+    ] = None,
     actor: Annotated[str, typer.Option(help="Who sets it (the audit log's actor).")] = "cli",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set the promise for trades secured from now on (audited; trades secured before keep theirs)."""
-    start, _, end = bank_window.partition("-")
+    """Set the promise for trades secured from now on (audited; trades secured before keep theirs).
+
+    What is not given stays as it is.
+    """
+    window = None
+    if bank_window is not None:
+        start, _, end = bank_window.partition("-")
+        window = (start, end)
+    bps = None if compensation_percent is None else round(compensation_percent * 100)
     cfg = settings(database_url)
     engine = make_engine(cfg.database_url)
     try:
-        terms = promise_service.set_terms(
-            engine, cfg, minutes, round(compensation_percent * 100), (start, end), actor, SystemClock().now()
-        )
+        terms = promise_service.set_terms(engine, cfg, minutes, bps, window, actor, SystemClock().now())
     except DomainError as exc:
         err.print(f"[red]{exc.code}:[/red] {exc.message}")
         raise typer.Exit(1) from exc

@@ -46,18 +46,19 @@ def terms(conn: Connection, settings: Settings, rail: str = DEFAULT_RAIL) -> Pro
 def set_terms(
     engine: Engine,
     settings: Settings,
-    minutes: int,
-    compensation_bps: int,
-    window: tuple[str, str],
+    minutes: int | None,
+    compensation_bps: int | None,
+    window: tuple[str, str] | None,
     actor: str,
     now: datetime,
 ) -> PromiseTerms:
-    """Use case: the operator sets the promise (audited before → after). Trades secured before keep theirs.
+    """Use case: the operator sets the promise (audited before → after); None keeps that part as it is.
+    Trades secured before keep the promise they were made.
 
     Takes the engine, not a Context: setting it needs no keys nor outside services.
     """
     with UnitOfWork(engine) as uow:
-        new = change_terms(uow.conn, settings, minutes, compensation_bps, window[0], window[1], actor, now)
+        new = change_terms(uow.conn, settings, minutes, compensation_bps, window, actor, now)
         uow.commit()
     return new
 
@@ -65,17 +66,22 @@ def set_terms(
 def change_terms(
     conn: Connection,
     settings: Settings,
-    minutes: int,
-    compensation_bps: int,
-    window_start: str,
-    window_end: str,
+    minutes: int | None,
+    compensation_bps: int | None,
+    window: tuple[str, str] | None,
     actor: str,
     now: datetime,
 ) -> PromiseTerms:
     """Check and store new terms for the rail, with an audit entry of before → after."""
-    tz = JURISDICTION_TZ[settings.jurisdiction]
-    new = checked_terms(minutes, compensation_bps, window_start, window_end, tz)
     before = terms(conn, settings)
+    start, end = window or (f"{before.window.start:%H:%M}", f"{before.window.end:%H:%M}")
+    new = checked_terms(
+        before.minutes if minutes is None else minutes,
+        before.compensation_bps if compensation_bps is None else compensation_bps,
+        start,
+        end,
+        JURISDICTION_TZ[settings.jurisdiction],
+    )
     promise_repo.save_terms(conn, DEFAULT_RAIL, new, now, actor)
     audit.record(
         conn,
