@@ -153,3 +153,31 @@ def test_a_payout_the_bank_sent_late_carries_the_fee_back(
     assert event["type"] == "trade.paid"
     assert event["data"]["trade"]["compensation"] == {"amount": 4500, "currency": "KRW"}
     assert event["data"]["trade"]["promise"] == paid["promise"]
+
+
+def test_a_payout_in_the_banks_window_queues_until_it_ends_and_is_not_compensated(
+    exchange: Exchange, window_now: None, shift_clock: Callable[[float], None]
+) -> None:
+    seller = make_seller(exchange)
+    quote = seller.quote("cultureland", 50000)
+    assert quote["promise"]["excluded_because"] == "bank_window"  # told before selling
+    voucher = exchange.mint("cultureland", 50000)
+    response = seller.api.post("/trades", seller.trade_body(quote["id"], voucher["code"], voucher.get("pin")))
+    assert response.status_code == 202, response.text
+    trade_id = response.json()["id"]
+
+    def queued() -> dict[str, Any] | None:
+        trade: dict[str, Any] = seller.api.get(f"/trades/{trade_id}").json()
+        notes = [e["note"] for e in trade["events"]]
+        return trade if "payout queued: the banks' nightly window" in notes else None
+
+    waiting = poll_until(queued, 30, what="the payout to queue for the banks' window")
+    assert waiting["status"] == "paying_out"
+    assert waiting["promise"]["excluded_because"] == "bank_window"
+    assert exchange.rail_transfers(seller.account_number) == []
+
+    shift_clock(40 * 60)  # the window is over: the worker sends it
+    paid = seller.api.wait_for(trade_id, timeout=30)
+    assert paid["status"] == "paid" and paid["compensation"] is None
+    assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45_500]
+    assert _verify(exchange) == []
