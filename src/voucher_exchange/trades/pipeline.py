@@ -452,8 +452,9 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
 def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: datetime) -> Payout:
     """The payout about to be handed to the bank, with the compensation added if it misses the
     trade's promise (any attempt: after a refused transfer, the one sent to the seller's other
-    account too; once per trade). One transaction with the reservation that follows, so the bank
-    transfer carries exactly what the ledger says."""
+    account too; once per trade). The compensation's ledger transfer, the promise marked
+    compensated and the payout's raised amount commit together, before the payout is reserved, so
+    the bank transfer carries exactly what the ledger says and a re-run adds nothing."""
     if payout.status is not PayoutStatus.CREATED:
         return payout
     extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now)
