@@ -60,6 +60,9 @@ class Settings:
     # How long a partner's endpoint has to answer; keep it below job_lease_seconds, so no second
     # worker sends the same attempt while the first still waits.
     webhook_timeout_seconds: float = 10.0
+    # The banks' nightly window (local time) until the operator sets the promise's own: payouts
+    # queue in it. "off" (or empty) = none; the tests run with none, whatever the time of day.
+    bank_window: str = "23:30-00:30"
 
     @property
     def dual_approval_threshold(self) -> int:
@@ -172,6 +175,7 @@ def load_settings() -> Settings:
             env.get("VX_WEBHOOK_TIMEOUT_SECONDS", str(Settings.webhook_timeout_seconds))
         ),
         operator_name=env.get("VX_OPERATOR_NAME") or None,
+        bank_window=env.get("VX_BANK_WINDOW", Settings.bank_window),
         idempotency_ttl_seconds=int(
             env.get("VX_IDEMPOTENCY_TTL_SECONDS", str(Settings.idempotency_ttl_seconds))
         ),

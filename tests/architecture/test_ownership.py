@@ -89,6 +89,9 @@ OWNERS = {
     "issuer_guard_rules": "issuers",
     "issuer_guard_actions": "issuers",
     "issuer_exposure_points": "issuers",
+    # promises: the payout-time promise's terms, and the promise each trade was made
+    "payout_promise_terms": "promises",
+    "trade_promises": "promises",
 }
 TABLES = schema_tables((ROOT / "db" / "schema.py").read_text(encoding="utf-8"))
 

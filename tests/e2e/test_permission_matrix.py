@@ -519,6 +519,12 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
         {"amount": "x", "reference": "matrix"},
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
+    (
+        "POST",
+        "/staff/promise",
+        {"minutes": "x", "compensation_percent": "100", "window_start": "23:30", "window_end": "00:30"},
+        row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ),
     ("GET", "/staff/audit", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
     ("GET", "/staff/team", None, row(LOGIN, 403, 403, 403, 403, 200, 403)),
     (

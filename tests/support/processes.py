@@ -36,6 +36,7 @@ def free_port() -> int:
 def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one CLI command to completion."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VX_")}
+    clean["VX_BANK_WINDOW"] = "off"  # no payout queues for the banks' window by the time of day
     return subprocess.run(
         [*ENTRY_POINT, *args], cwd=cwd, env={**clean, "COLUMNS": "200", **(env or {})},
         capture_output=True, text=True, timeout=120, check=False,
@@ -58,7 +59,7 @@ def serving(cwd: Path, *args: str) -> Iterator[tuple[str, Path]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*ENTRY_POINT, "serve", "--port", str(port), *args], cwd=cwd,
-            env={**clean, "COLUMNS": "200", "VX_RATE_LIMIT_MULTIPLIER": "1000"},
+            env={**clean, "COLUMNS": "200", "VX_RATE_LIMIT_MULTIPLIER": "1000", "VX_BANK_WINDOW": "off"},
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

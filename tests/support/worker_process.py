@@ -22,6 +22,7 @@ def start_worker(
         "VX_JOB_LEASE_SECONDS": "2",
         "VX_HTTP_TIMEOUT_SECONDS": "1",
         "VX_WORKER_POLL_SECONDS": "0.05",
+        "VX_BANK_WINDOW": "off",
         **(extra_env or {}),
     }
     env.pop("VX_CRASH_AT", None)

@@ -39,11 +39,9 @@ def test_anyone_reads_the_report_in_korean_on_a_phone(phone: Page, site: Site) -
         )
         if trades == HIDDEN:
             assert phone.inner_text("#tr-volume") == HIDDEN and phone.inner_text("#tr-p50") == HIDDEN
-        # The sections other work will fill say so, never a made-up zero.
-        for figure in ("#tr-promise", "#tr-compensation"):
-            assert phone.inner_text(figure) == "아직 기록하지 않음", figure
-        # The period ends before today: no fraud report or issuer pause of any test falls in it.
-        assert phone.inner_text("#tr-fraud") == "0" and phone.inner_text("#tr-freeze") == HIDDEN
+        # The period ends before today: no promise miss, fraud report or pause of any test is in it.
+        assert phone.inner_text("#tr-promise") == "0" and phone.inner_text("#tr-fraud") == "0"
+        assert phone.inner_text("#tr-freeze") == HIDDEN
         assert phone.inner_text("#tr-pauses") == "매입을 중지한 발행사가 없습니다."
         assert re.fullmatch(r"[0-9a-f]{64}", phone.inner_text("#tr-audit-hash"))
         assert "1건부터 9건까지의 거래나 사건으로 만든 수치는 숨깁니다" in phone.inner_text("#rounding")

@@ -10,6 +10,7 @@ from voucher_exchange.cli import (
     database,
     issuers,
     keys,
+    promise,
     receipts,
     reconcile,
     reversals,
@@ -38,6 +39,7 @@ app.add_typer(risk.risk_app, name="risk")
 app.add_typer(reversals.reversals_app, name="reversals")
 app.add_typer(issuers.issuers_app, name="issuers")
 app.add_typer(receipts.receipt_app, name="receipt")
+app.add_typer(promise.promise_app, name="promise")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)
 app.add_typer(audit.audit_app, name="audit")

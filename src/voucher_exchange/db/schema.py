@@ -1120,3 +1120,35 @@ issuer_exposure_points = Table(
     Column("limit_amount", BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The payout-time promise the operator makes, per payout rail (one row until someone sets it).
+payout_promise_terms = Table(
+    "payout_promise_terms",
+    metadata,
+    Column("rail", String(30), primary_key=True),
+    Column("minutes", Integer, nullable=False),
+    Column("compensation_bps", Integer, nullable=False),
+    # The banks' nightly window, local time "HH:MM" (it may cross midnight).
+    Column("window_start", String(5), nullable=False),
+    Column("window_end", String(5), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(254), nullable=False),
+    CheckConstraint("minutes > 0", name="minutes_positive"),
+    CheckConstraint("compensation_bps BETWEEN 0 AND 10000", name="compensation_bps_range"),
+)
+
+# The promise one trade was made, fixed when its voucher was secured; compensated at most once.
+trade_promises = Table(
+    "trade_promises",
+    metadata,
+    Column("trade_id", ID, ForeignKey("trades.id"), primary_key=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("applies", Boolean, nullable=False),
+    Column("excluded_because", String(20)),
+    Column("compensation_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("compensated_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("compensation_amount >= 0", name="compensation_not_negative"),
+    Index("ix_trade_promises_compensated", "compensated_at"),
+)

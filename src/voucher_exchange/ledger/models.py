@@ -38,6 +38,8 @@ class AccountKind(StrEnum):
     """What one seller owes the exchange after a reversal (asset)."""
     LOSSES = "losses"
     """Value the exchange lost and will not recover (expense)."""
+    PROMISE_COMPENSATION = "promise_compensation"
+    """What the exchange paid sellers for missing its payout-time promise (expense)."""
 
 
 # House accounts that every trade touches: keeping their totals in their row would make
@@ -133,6 +135,11 @@ def seller_receivable(user_id: str, currency: str) -> AccountRef:
 def losses(currency: str) -> AccountRef:
     """The exchange's own losses."""
     return AccountRef("losses", currency, AccountKind.LOSSES)
+
+
+def promise_compensation(currency: str) -> AccountRef:
+    """Compensation paid for payouts later than promised (an operator expense)."""
+    return AccountRef("promise_compensation", currency, AccountKind.PROMISE_COMPENSATION)
 
 
 @dataclass(frozen=True)

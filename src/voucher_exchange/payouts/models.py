@@ -51,6 +51,19 @@ class PayoutHeld(Exception):
         self.why = why
 
 
+WAITING_FOR_BANK_WINDOW = "waiting for the banks' nightly window to end"
+"""Why a payout waits between 23:30 and 00:30 (KST, by default): the banks do not take transfers."""
+
+
+class BankWindowClosed(Exception):
+    """The banks' nightly window is open: the payout waits, unreserved, until `until`."""
+
+    def __init__(self, payout_id: str, until: datetime) -> None:
+        super().__init__(f"payout {payout_id} waits for the bank window to end at {until.isoformat()}")
+        self.payout_id = payout_id
+        self.until = until
+
+
 class TreasuryShort(Exception):
     """The treasury cannot cover the payout yet; it waits for funding."""
 

@@ -86,6 +86,16 @@ def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetim
     return payout if inserted else None
 
 
+def add_to_amount(conn: Connection, payout_id: str, extra: int) -> bool:
+    """Raise a payout not yet reserved by `extra` (a compensation); False if it was reserved already."""
+    done = conn.execute(
+        update(payouts)
+        .where((payouts.c.id == payout_id) & (payouts.c.status == PayoutStatus.CREATED.value))
+        .values(amount=payouts.c.amount + extra)
+    )
+    return done.rowcount == 1
+
+
 def get(conn: Connection, payout_id: str) -> Payout | None:
     """One payout, or None."""
     row = conn.execute(select(payouts).where(payouts.c.id == payout_id)).first()

@@ -88,6 +88,15 @@ def create(conn: Connection, new: NewPayout, now: datetime) -> Payout:
     return created
 
 
+def add_to_amount(conn: Connection, payout: Payout, extra: Money) -> Payout:
+    """The created payout raised by `extra` before it is reserved (a compensation the ledger already
+    credited to the seller's payable); the bank transfer then carries the sum."""
+    if not payout_repo.add_to_amount(conn, payout.id, extra.amount):
+        # Reserved by another process in between: its amount is fixed. Roll back the caller.
+        raise RuntimeError(f"payout {payout.id} was reserved before its compensation was added")
+    return replace(payout, amount=payout.amount + extra)
+
+
 def in_flight(conn: Connection) -> list[Payout]:
     """Payouts created or sent but not yet answered by the rail, oldest first."""
     return payout_repo.in_flight(conn)

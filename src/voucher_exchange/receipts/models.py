@@ -166,6 +166,9 @@ class ReceiptFacts:
     operator_name: str | None
     # Who issued it (trust/: the business profile when signed); receipts signed before had none.
     issuer: Mapping[str, Any] | None = None
+    # Added to the payout when it went to the bank later than promised (promises/); None otherwise.
+    compensation: Money | None = None
+    promise_due_at: datetime | None = None
 
 
 def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
@@ -199,6 +202,11 @@ def build_receipt(facts: ReceiptFacts, issued_at: datetime) -> dict[str, Any]:
         receipt["operator"] = facts.operator_name
     if facts.issuer:
         receipt["issuer"] = dict(facts.issuer)
+    if facts.compensation is not None:
+        # The bank transfer was payout + compensation: the promised time was missed.
+        receipt["compensation"] = facts.compensation.as_json()
+        if facts.promise_due_at is not None:
+            receipt["promise_due_at"] = utc_iso(facts.promise_due_at)
     return receipt
 
 

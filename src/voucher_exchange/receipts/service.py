@@ -15,6 +15,7 @@ from voucher_exchange.config import Settings
 from voucher_exchange.context import Context
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError, NotFound
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import repository as receipt_repo
 from voucher_exchange.receipts.models import (
@@ -94,6 +95,8 @@ def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -
     paid_at = trade_service.paid_at(conn, trade.id)
     if trade.status is not TradeStatus.PAID or paid_at is None or trade.secured_at is None:
         raise ReceiptNotReady()
+    promise = promise_service.promise_of(conn, trade.id)
+    compensation = promise.compensation if promise is not None else None
     facts = ReceiptFacts(
         trade_id=trade.id,
         brand=trade.brand_slug,
@@ -109,6 +112,8 @@ def _issued(conn: Connection, settings: Settings, now: datetime, trade: Trade) -
         liability_window_days=settings.liability_window_days,
         operator_name=settings.operator_name,
         issuer=trust.profile(conn).issuer_block(),
+        compensation=compensation,
+        promise_due_at=promise.due_at if compensation is not None and promise is not None else None,
     )
     receipt = build_receipt(facts, now)
     key_id, private_key = _signer(conn, settings.receipt_key_dir, now)

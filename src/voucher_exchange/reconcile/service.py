@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from voucher_exchange.context import Context
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ledger.models import Transfer
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.reconcile import daily, views
 from voucher_exchange.reconcile.matching import Result
 from voucher_exchange.reconcile.models import StoredRun
@@ -62,15 +63,18 @@ def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
     posted = views.posted_payout_ids(conn)
     paid = views.trades_with_payouts(conn, PAID_OR_AFTER)
     netted = views.netted_by_trade(conn)
+    compensated = promise_service.compensations_by_trade(conn)
     for r in paid:
-        # What a seller owed after a reversal may settle part or all of a later payout (netting).
-        offset = netted.get(r.trade_id, 0)
+        # What a seller owed after a reversal may settle part or all of a later payout (netting);
+        # a payout later than promised carries its compensation on top.
+        offset = netted.get(r.trade_id, 0) - compensated.get(r.trade_id, 0)
         if r.payout_id is None or r.paid is None:
             if offset != r.quoted.amount:
                 report.violations.append(f"trade {r.trade_id} is paid without an executed payout")
         elif r.paid.amount + offset != r.quoted.amount:
             report.violations.append(
-                f"trade {r.trade_id} paid {r.paid.amount} (+{offset} netted), quoted {r.quoted.amount}"
+                f"trade {r.trade_id} paid {r.paid.amount} (+{offset} netted less compensation),"
+                f" quoted {r.quoted.amount}"
             )
         elif r.payout_id not in posted:
             report.violations.append(f"trade {r.trade_id}'s payout is not posted in the ledger")

@@ -175,6 +175,13 @@ def mark_paid(conn: Connection, trade_id: str, now: datetime) -> None:
 
 
 PAYOUT_REFUSED = "payout_refused"
+BANK_WINDOW_NOTE = "payout queued: the banks' nightly window"
+COMPENSATION_NOTE = "payout later than promised: compensation added"
+
+
+def note(conn: Connection, trade_id: str, status: TradeStatus, now: datetime, text: str) -> None:
+    """A step in the trade's history that does not change its status (the payout queued, compensated)."""
+    trade_repo.add_event(conn, trade_id, status, status, now, WORKER, text)
 
 
 def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:

@@ -47,6 +47,7 @@ from voucher_exchange.money import Money
 from voucher_exchange.payouts import freezes
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
+    BankWindowClosed,
     Destination,
     NewPayout,
     Payout,
@@ -56,6 +57,7 @@ from voucher_exchange.payouts.models import (
     TreasuryShort,
 )
 from voucher_exchange.ports.issuer import Redemption, VoucherRefused, VoucherState, VoucherStatus
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
@@ -408,6 +410,9 @@ def _secure(
         _issuer_fact(conn, trade, "issuer.redeem", redeemed.asked_at, None, redeemed.refused, now)
         return None
     lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
+    # The promise's clock starts now; a trade a person reviewed was told it is excluded.
+    held = trade_repo.came_from(conn, trade.id, S.IN_REVIEW) is not None
+    promise_service.record_promise(conn, ctx.settings, trade.id, trade.fee, now, held)
     for intent in postings.credit_trade(trade):
         ledger_repo.write(conn, intent, now)
     credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redeemed.reference)
@@ -457,6 +462,11 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
     lifecycle.start_payout(conn, trade.id, now)
     paying = _moved(trade, S.PAYING_OUT, now)
+    if promise_service.terms(conn, ctx.settings).window.contains(now):
+        # The banks are closed: the payout waits, unreserved, until the window ends (`_send`).
+        lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.BANK_WINDOW_NOTE)
+        return paying
+    payout = _with_compensation(conn, trade, payout, now)
     try:
         with conn.begin_nested():
             reserved = payout_service.reserve(conn, payout, now, destination)
@@ -540,11 +550,35 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
         payout = payout_service.for_trade(uow.conn, trade.id)
         assert payout is not None, f"trade {trade.id} is paying out without a payout"
         waited = payout.status is PayoutStatus.CREATED
-        blocked = _payout_blocked(ctx, uow.conn, trade, ctx.clock.now())[0] if waited else None
+        now = ctx.clock.now()
+        blocked = _payout_blocked(ctx, uow.conn, trade, now)[0] if waited else None
+        if waited and blocked is None:
+            window = promise_service.terms(uow.conn, ctx.settings).window
+            if window.contains(now):
+                raise BankWindowClosed(payout.id, window.ends_after(now))
+            _with_compensation(uow.conn, trade, payout, now)
         uow.commit()
+    crash_point("after_promise_checked")
     if blocked is not None:
         raise PayoutHeld(payout.id, blocked)
     return payout_service.send(ctx, payout.id)
+
+
+def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: datetime) -> Payout:
+    """The payout about to be handed to the bank, with the compensation added if it misses the
+    trade's promise (any attempt: after a refused transfer, the one sent to the seller's other
+    account too; once per trade). The compensation's ledger transfer, the promise marked
+    compensated and the payout's raised amount commit together, before the payout is reserved, so
+    the bank transfer carries exactly what the ledger says and a re-run adds nothing."""
+    if payout.status is not PayoutStatus.CREATED:
+        return payout
+    extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now)
+    if extra is None:
+        return payout
+    lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.COMPENSATION_NOTE)
+    if not extra.is_positive():
+        return payout
+    return payout_service.add_to_amount(conn, payout, extra)
 
 
 def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcome, now: datetime) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from voucher_exchange.accounts.models import User
+from voucher_exchange.config import Settings
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.risk.reasons import render
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
@@ -93,8 +95,32 @@ def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) 
             ),
             "new_quote_offer": _new_quote_offer(trade, decision),
             "reversal": _reversal(conn, trade),
+            **_promise(conn, trade),
         }
     )
+
+
+# Before the voucher is secured, these trades still have the promise ahead of them.
+_BEFORE_SECURED = frozenset(
+    {TradeStatus.RECEIVED, TradeStatus.SCREENING, TradeStatus.VERIFYING, TradeStatus.REDEEMING}
+)
+
+
+def _promise(conn: Connection, trade: Trade) -> dict[str, Any]:
+    """`promise` (due_at, applies, excluded_because?) and `compensation` (once added to the payout)."""
+    promise = promise_service.promise_of(conn, trade.id)
+    held = promise is None and (
+        trade.status is TradeStatus.IN_REVIEW
+        or (
+            trade.status in _BEFORE_SECURED
+            and trade_repo.came_from(conn, trade.id, TradeStatus.IN_REVIEW) is not None
+        )
+    )
+    compensation = promise.compensation if promise is not None else None
+    return {
+        "promise": promise_service.promise_json(promise, held, trade.status in _BEFORE_SECURED),
+        "compensation": compensation.as_json() if compensation is not None else None,
+    }
 
 
 def _reversal(conn: Connection, trade: Trade) -> dict[str, Any] | None:
@@ -149,6 +175,13 @@ def expected_review_minutes(conn: Connection) -> int:
     if not waits:
         return DEFAULT_REVIEW_MINUTES
     return max(1, round(statistics.median(waits) / 60))
+
+
+def promise_for_quote(
+    conn: Connection, settings: Settings, fee: Money, now: datetime, expires_at: datetime
+) -> dict[str, Any]:
+    """What a quote states about the payout-time promise before the seller sells (review wait too)."""
+    return promise_service.quote_promise(conn, settings, fee, now, expires_at, expected_review_minutes(conn))
 
 
 def _note_for(event: TradeEvent, seller: User | None) -> str | None:

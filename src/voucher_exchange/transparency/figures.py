@@ -3,9 +3,6 @@
 Every figure is an SQL aggregate; percentiles take the nearest rank with ORDER BY … OFFSET,
 so PostgreSQL and SQLite answer alike and no trade comes back as a row. Events count where
 they happened: a trade paid in the period counts there, whenever it was submitted.
-
-One section comes from work not merged yet; its function returns None ("not recorded yet",
-null in the JSON): `promise_figures`.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ from voucher_exchange.db.schema import (
 )
 from voucher_exchange.fraud import service as fraud_service
 from voucher_exchange.issuers import views as issuer_views
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.transparency.models import (
     OTHER,
     AuditHead,
@@ -229,13 +227,11 @@ def audit_head(conn: Connection, period: Period) -> AuditHead | None:
     return None if row is None else AuditHead(int(row.id), str(row.hash), row.at)
 
 
-def promise_figures(conn: Connection, period: Period, currency: str) -> PromiseFigures | None:
-    """Payout-promise misses and the compensation paid in the period.
-
-    Not recorded on this branch: the payout-promise work adds where misses and compensation
-    are kept. Until it is wired here, None (null in the JSON, "not recorded yet" on the page).
-    """
-    return None
+def promise_figures(conn: Connection, period: Period, currency: str) -> PromiseFigures:
+    """Payout-promise misses and the compensation paid for them in the period (one deployment
+    currency: the compensation is paid in it)."""
+    misses, paid = promise_service.promise_figures(conn, period.start, period.end)
+    return PromiseFigures(misses, Flow(misses, paid))
 
 
 def issuer_pauses(conn: Connection, period: Period) -> list[IssuerPause]:

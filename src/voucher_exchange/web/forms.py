@@ -79,6 +79,14 @@ def parse_percent_bps(text: str) -> int:
     return int(bps)
 
 
+def parse_whole(text: str, field: str, code: str) -> int:
+    """'10' → 10 (digits only, at most six), or `code` on the field."""
+    cleaned = text.strip().rstrip("%").strip()
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 6:
+        raise InvalidInput(code, "Enter a whole number.", field)
+    return int(cleaned)
+
+
 def message(error: DomainError, lang: str) -> str:
     """The error in the reader's language (the service's own words when we have no translation)."""
     known = labels.ERRORS.get(error.code)

@@ -224,6 +224,15 @@ ERRORS.update(
     }
 )
 
+# The payout-time promise on the staff payouts page.
+ERRORS.update(
+    {
+        "promise_minutes_invalid": N_("Promise between 1 minute and 24 hours."),
+        "compensation_invalid": N_("Compensation is between 0 and 100% of the fee."),
+        "time_invalid": N_("Give a time as HH:MM, e.g. 23:30."),
+    }
+)
+
 # API keys on the developers page (issue 23).
 ERRORS.update(
     {

@@ -19,6 +19,7 @@ from voucher_exchange.errors import InvalidInput
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reports import service as reports
 from voucher_exchange.risk.screening import JURISDICTION_TZ
@@ -157,6 +158,7 @@ def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
     v.staff(Role.OPERATOR)
     with v.ctx.uow(readonly=True) as uow:
         screen = trade_views.payouts_screen(uow.conn, v.ctx.clock.now(), v.ctx.settings.currency)
+        promise = promise_service.terms_json(promise_service.terms(uow.conn, v.ctx.settings))
     return staff_page(
         v,
         "staff/payouts.html",
@@ -166,6 +168,7 @@ def _payouts_page(v: Visitor, status: int = 200, **values: object) -> Response:
         failed=screen.failed,
         treasury=screen.treasury,
         funding=screen.funding,
+        promise=promise,
         **values,
     )
 
@@ -194,6 +197,27 @@ def fund(v: Page, amount: Field, reference: Field) -> Response:
     recorded = payout_service.record_treasury_funding(v.ctx, reference, money, operator.email)
     if not recorded:
         return _payouts_page(v, status=409, error=i18n.gettext(v.lang, labels.ERRORS["funding_recorded"]))
+    return redirect(v, "/staff/payouts")
+
+
+@router.post("/promise")
+def set_promise(
+    v: Page, minutes: Field, compensation_percent: Field, window_start: Field, window_end: Field
+) -> Response:
+    """Set the payout-time promise for trades secured from now on (audited)."""
+    operator = v.staff(Role.OPERATOR)
+    on_refusal(v, lambda refused: _payouts_page(v, status=refused.status, error=refused.message))
+    whole = forms.parse_whole(minutes, "minutes", "promise_minutes_invalid")
+    percent = forms.parse_whole(compensation_percent, "compensation_percent", "compensation_invalid")
+    promise_service.set_terms(
+        v.ctx.engine,
+        v.ctx.settings,
+        whole,
+        percent * 100,
+        (window_start, window_end),
+        operator.email,
+        v.ctx.clock.now(),
+    )
     return redirect(v, "/staff/payouts")
 
 

@@ -17,6 +17,7 @@ from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
+from voucher_exchange.promises import service as promise_service
 from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
 from voucher_exchange.risk.models import AcquisitionMethod
@@ -66,6 +67,10 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
         if quote is None or quote.user_id != user.id:
             raise InvalidInput("quote_unknown", "There is no such quote. Ask for a new one.")
         brand = catalog.require_brand(uow.conn, quote.brand)
+        # What the quote said about the payout-time promise when it was made, stated before selling.
+        promise = seller_view.promise_for_quote(
+            uow.conn, v.ctx.settings, quote.fee, quote.created_at, quote.expires_at
+        )
     verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
     return page(
         v,
@@ -75,6 +80,7 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
         brand=brand,
         destinations=verified,
         expired=quote.is_expired(v.ctx.clock.now()) or quote.trade_id is not None,
+        promise=promise,
         methods=list(AcquisitionMethod),
         today=v.ctx.clock.now().date().isoformat(),
         **values,
@@ -301,7 +307,9 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
-    shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
+    with v.ctx.uow(readonly=True) as uow:
+        terms = promise_service.terms_json(promise_service.terms(uow.conn, v.ctx.settings))
+    shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told, "terms": terms}
     return shown | {"shown": _digest(v, shown), "evidence": _evidence(v, t)}
 
 

@@ -25,6 +25,15 @@ _AFTER = {
     ("paying_out", "failed"): N_("Your bank did not accept the transfer. The money is kept safe for you."),
     ("failed", "paying_out"): N_("We sent the money again, to the account you chose."),
 }
+# Steps that do not change the status, told by their note (trades.lifecycle writes these notes).
+_NOTED = {
+    "payout queued: the banks' nightly window": N_(
+        "The banks do not take transfers at this hour. Your payout goes as soon as they reopen."
+    ),
+    "payout later than promised: compensation added": N_(
+        "We missed our payout-time promise, so your fee is refunded and added to this payout."
+    ),
+}
 _APPROVED = N_("A reviewer approved this trade.")
 _FAILED = N_("Something failed outside our control. Our team will finish or undo this trade.")
 _RESUMED = N_("Our team resumed this trade.")
@@ -38,6 +47,10 @@ def story(events: list[dict[str, Any]]) -> list[dict[str, str]]:
     before: str | None = None
     for event in events:
         now = str(event["status"])
+        noted = _NOTED.get(str(event.get("note") or "")) if now == before else None
+        if noted is not None:
+            told.append({"at": str(event["at"]), "step": now, "text": noted})
+            continue
         text = _AFTER.get((before or "", now))
         if before == now:  # the status stayed: an appeal, or a reviewer's answer to it
             # (A reviewer's note is not shown to the seller; the seller's own is.)
@@ -59,5 +72,6 @@ def story(events: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def went_off_path(events: list[dict[str, Any]]) -> bool:
-    """True when the trade was held, refused, withdrawn, failed or reversed at some point."""
-    return any(e["status"] in OFF_PATH for e in events)
+    """True when the trade was held, refused, withdrawn, failed or reversed at some point, or its
+    payout queued for the banks' window or came late (with compensation)."""
+    return any(e["status"] in OFF_PATH or e.get("note") in _NOTED for e in events)

@@ -34,8 +34,10 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.payouts.models import (
+    WAITING_FOR_BANK_WINDOW,
     WAITING_FOR_CLEARANCE,
     WAITING_FOR_FUNDS,
+    BankWindowClosed,
     PayoutHeld,
     TreasuryShort,
 )
@@ -239,6 +241,9 @@ class Worker:
                 self._failed_attempt(job, f"database error: {type(exc.orig).__name__}")
         elif isinstance(exc, TreasuryShort):
             self._later(job, TREASURY_WAIT_SECONDS, WAITING_FOR_FUNDS)
+        elif isinstance(exc, BankWindowClosed):
+            wait = max((exc.until - self.ctx.clock.now()).total_seconds(), 1.0)
+            self._later(job, wait, WAITING_FOR_BANK_WINDOW)
         elif isinstance(exc, PayoutHeld):
             log.info("payout_held", payout_id=exc.payout_id, why=exc.why)
             self._later(job, CLEARANCE_WAIT_SECONDS, WAITING_FOR_CLEARANCE)

@@ -21,6 +21,7 @@ from voucher_exchange.quotes import service as quotes
 from voucher_exchange.quotes.models import Quote
 from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.security import throttle
+from voucher_exchange.trades.seller_view import promise_for_quote
 
 router = APIRouter()
 
@@ -86,7 +87,8 @@ async def create_quote(
 
         def work(uow: Any) -> idempotency.Result:
             made = quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face)
-            return 201, quote_json(made)
+            promise = promise_for_quote(uow.conn, ctx.settings, made.fee, made.created_at, made.expires_at)
+            return 201, {**quote_json(made), "promise": promise}
 
         return idempotency.run(ctx, user.id, key, "POST /quotes", request_body, work)
 

@@ -1,0 +1,244 @@
+"""The payout-time promise through the pipeline: a payout handed to the bank late carries the fee back
+(one bank transfer, one ledger transfer from the expense account, exactly once); a trade held for
+review or queued in the banks' nightly window was told it is excluded and gets nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.support.core import Core
+from tests.support.exchange import ShiftableClock
+from tests.support.staff import verify_identity
+from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts.models import Role
+from voucher_exchange.faults import SimulatedCrash, crash_once_at
+from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.payouts.models import BankWindowClosed, PayoutStatus, TreasuryShort
+from voucher_exchange.promises import repository as promise_repo
+from voucher_exchange.promises import service as promise_service
+from voucher_exchange.promises.models import DEFAULT_RAIL, checked_terms
+from voucher_exchange.receipts import service as receipt_service
+from voucher_exchange.reconcile import service as reconcile_service
+from voucher_exchange.review import service as review_service
+from voucher_exchange.trades import lifecycle, pipeline
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades import service as trade_service
+from voucher_exchange.trades.models import TradeStatus
+
+pytestmark = pytest.mark.both_backends
+
+S = TradeStatus
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def _clock(core: Core) -> ShiftableClock:
+    clock = core.ctx.clock
+    assert isinstance(clock, ShiftableClock)
+    return clock
+
+
+def _balances(core: Core) -> dict[str, tuple[int, int]]:
+    with core.ctx.uow(readonly=True) as uow:
+        return {b["account"]: (b["balance"], b["pending"]) for b in ledger_service.balances(uow.conn)}
+
+
+def _view(core: Core, user_id: str, trade_id: str) -> dict[str, object]:
+    with core.ctx.uow(readonly=True) as uow:
+        return trade_service.get_own(uow.conn, core.user(user_id), trade_id, "en").data
+
+
+def _notes(core: Core, trade_id: str) -> list[str]:
+    with core.ctx.uow(readonly=True) as uow:
+        return [e.note for e in trade_repo.events(uow.conn, trade_id) if e.note]
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def test_a_payout_sent_after_the_promise_carries_the_fee_back_exactly_once(core: Core) -> None:
+    core.fund(45_499, "short")  # one won short: the payout waits for funding
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    with core.ctx.uow(readonly=True) as uow:
+        secured_at = trade_repo.get(uow.conn, trade_id).secured_at  # type: ignore[union-attr]
+    assert secured_at is not None
+    waiting = _view(core, user.id, trade_id)
+    assert waiting["promise"] == {"due_at": _iso(secured_at + timedelta(minutes=10)), "applies": True}
+    assert waiting["compensation"] is None
+
+    _clock(core).offset += timedelta(minutes=11)
+    core.fund(1_000_000, "late")
+    pipeline.process_trade(core.ctx, trade_id)
+    pipeline.process_trade(core.ctx, trade_id)  # a retry moves nothing twice
+
+    with core.ctx.uow(readonly=True) as uow:
+        payout = payout_service.for_trade(uow.conn, trade_id)
+        transfers = reconcile_service.trade_transfers(uow.conn, trade_id)
+        report = reconcile_service.verify(uow.conn)
+        # A second claim (another worker, a crash and a re-run) finds it paid.
+        assert promise_service.claim_compensation(uow.conn, trade_id, user.id, _clock(core).now()) is None
+    assert payout is not None and payout.status is PayoutStatus.EXECUTED
+    assert payout.amount.amount == 45_500 + 4_500
+    assert [(t.reference, t.debit, t.credit, t.amount.amount, t.phase.value) for t in transfers] == [
+        (f"trade:{trade_id}", "inventory:cultureland", f"seller_payable:{user.id}", 45_500, "single"),
+        (f"trade:{trade_id}", "inventory:cultureland", "margin", 4_500, "single"),
+        (f"trade:{trade_id}", "promise_compensation", f"seller_payable:{user.id}", 4_500, "single"),
+        (f"payout:{payout.id}", f"seller_payable:{user.id}", "treasury", 50_000, "pending"),
+        (f"payout:{payout.id}", f"seller_payable:{user.id}", "treasury", 50_000, "post"),
+    ]
+    assert _balances(core) == {
+        "inventory:cultureland": (50_000, 0),
+        "margin": (-4_500, 0),
+        "promise_compensation": (4_500, 0),
+        "operator_capital": (-1_045_499, 0),
+        f"seller_payable:{user.id}": (0, 0),
+        "treasury": (995_499, 0),
+    }
+    # One bank transfer: the payout and its compensation together (what the rail statement shows).
+    assert [(t["amount"], t["status"]) for t in core.rail_transfers(account)] == [(50_000, "executed")]
+    assert report.violations == []
+    paid = _view(core, user.id, trade_id)
+    assert paid["status"] == "paid"
+    assert paid["promise"] == {"due_at": _iso(secured_at + timedelta(minutes=10)), "applies": True}
+    assert paid["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert _notes(core, trade_id).count(lifecycle.COMPENSATION_NOTE) == 1
+    receipt = receipt_service.issue_own_receipt(core.ctx, core.user(user.id), trade_id).receipt
+    assert receipt["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert receipt["payout"] == {"amount": 45_500, "currency": "KRW"}
+    assert receipt["promise_due_at"] == _iso(secured_at + timedelta(minutes=10))
+    with core.ctx.uow(readonly=True) as uow:
+        start = secured_at - timedelta(days=1)
+        assert promise_service.promise_figures(uow.conn, start, start + timedelta(days=2)) == (1, 4_500)
+        assert promise_service.promise_figures(uow.conn, start - timedelta(days=3), start) == (0, 0)
+
+
+def test_a_payout_sent_in_time_carries_nothing(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    pipeline.process_trade(core.ctx, trade_id)
+    view = _view(core, user.id, trade_id)
+    assert view["status"] == "paid"
+    assert view["promise"]["applies"] is True  # type: ignore[index]
+    assert view["compensation"] is None
+    assert "promise_compensation" not in _balances(core)
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500]
+    receipt = receipt_service.issue_own_receipt(core.ctx, core.user(user.id), trade_id).receipt
+    assert "compensation" not in receipt
+
+
+def test_a_trade_held_for_review_is_told_so_and_never_compensated(core: Core) -> None:
+    core.fund(1, "seed")  # the payout will also wait for funding, past its due time
+    clock = _clock(core)
+    with core.ctx.uow() as uow:
+        reviewer = account_service.create_staff(
+            uow.conn, "rev@example.com", "correct-horse-battery", Role.REVIEWER, clock.now()
+        )
+        uow.commit()
+    reviewer = verify_identity(core.ctx, reviewer)
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination, face_value=150000, brand="google-play-kr")
+    pipeline.process_trade(core.ctx, trade_id)
+    held = _view(core, user.id, trade_id)
+    assert held["status"] == "in_review"
+    assert held["promise"] == {"due_at": None, "applies": False, "excluded_because": "review_hold"}
+
+    clock.offset += timedelta(hours=2)
+    with core.ctx.uow() as uow:
+        review_service.decide(uow.conn, clock, reviewer, trade_id, "approve", "checked")
+        uow.commit()
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    clock.offset += timedelta(minutes=30)
+    core.fund(1_000_000, "late")
+    pipeline.process_trade(core.ctx, trade_id)
+
+    paid = _view(core, user.id, trade_id)
+    assert paid["status"] == "paid"
+    assert paid["promise"]["excluded_because"] == "review_hold"  # type: ignore[index]
+    assert paid["promise"]["applies"] is False  # type: ignore[index]
+    assert paid["compensation"] is None
+    assert "promise_compensation" not in _balances(core)
+    with core.ctx.uow(readonly=True) as uow:
+        assert (
+            promise_service.claim_compensation(uow.conn, trade_id, user.id, clock.now() + timedelta(days=1))
+            is None
+        )
+    assert [t["amount"] for t in core.rail_transfers(account)] == [130_500]
+
+
+def test_a_payout_in_the_banks_window_queues_until_it_ends_and_is_excluded(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    clock = _clock(core)
+    local = clock.now().astimezone(SEOUL)
+    start, end = local - timedelta(minutes=5), local + timedelta(minutes=30)
+    terms = checked_terms(10, 10_000, f"{start:%H:%M}", f"{end:%H:%M}", "Asia/Seoul")
+    with core.ctx.uow() as uow:
+        promise_repo.save_terms(uow.conn, DEFAULT_RAIL, terms, clock.now(), "test")
+        uow.commit()
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+
+    with pytest.raises(BankWindowClosed) as waits:
+        pipeline.process_trade(core.ctx, trade_id)
+
+    window_end = end.replace(second=0, microsecond=0)
+    assert waits.value.until == window_end.astimezone(waits.value.until.tzinfo)
+    with core.ctx.uow(readonly=True) as uow:
+        payout = payout_service.for_trade(uow.conn, trade_id)
+    assert payout is not None and payout.status is PayoutStatus.CREATED and payout.pending_transfer_id is None
+    assert core.rail_transfers(account) == []
+    assert _balances(core)["treasury"] == (1_000_000, 0)
+    queued = _view(core, user.id, trade_id)
+    assert queued["status"] == "paying_out"
+    assert queued["promise"]["excluded_because"] == "bank_window"  # type: ignore[index]
+    assert lifecycle.BANK_WINDOW_NOTE in _notes(core, trade_id)
+
+    clock.offset += timedelta(minutes=40)  # the window ended; the payout is long past due
+    pipeline.process_trade(core.ctx, trade_id)
+
+    paid = _view(core, user.id, trade_id)
+    assert paid["status"] == "paid" and paid["compensation"] is None
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500]
+    assert "promise_compensation" not in _balances(core)
+    with core.ctx.uow(readonly=True) as uow:
+        assert reconcile_service.verify(uow.conn).violations == []
+
+
+@pytest.mark.parametrize(
+    "crash_at", ["after_promise_checked", "before_rail_transfer", "after_rail_transfer"], ids=str
+)
+def test_a_crash_around_a_late_payout_pays_the_compensation_once(core: Core, crash_at: str) -> None:
+    core.fund(45_499, "short")
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    _clock(core).offset += timedelta(minutes=11)
+    core.fund(1_000_000, "late")
+
+    with crash_once_at(crash_at), pytest.raises(SimulatedCrash):
+        pipeline.process_trade(core.ctx, trade_id)
+    pipeline.process_trade(core.ctx, trade_id)  # the job runs again after the crash
+
+    with core.ctx.uow(readonly=True) as uow:
+        payout = payout_service.for_trade(uow.conn, trade_id)
+        compensations = [
+            t
+            for t in reconcile_service.trade_transfers(uow.conn, trade_id)
+            if t.debit == "promise_compensation"
+        ]
+        violations = reconcile_service.verify(uow.conn).violations
+    assert payout is not None and (payout.status, payout.amount.amount) == (PayoutStatus.EXECUTED, 50_000)
+    assert [t.amount.amount for t in compensations] == [4_500]
+    assert [t["amount"] for t in core.rail_transfers(account)] == [50_000]
+    assert _notes(core, trade_id).count(lifecycle.COMPENSATION_NOTE) == 1
+    assert _view(core, user.id, trade_id)["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert violations == []
