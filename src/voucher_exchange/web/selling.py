@@ -184,11 +184,18 @@ def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
         for ln in lines
     ]
     waiting = any(ln.status is not None and ln.status not in batch.SETTLED for ln in lines)
+    held = sum(1 for ln in lines if ln.status == TradeStatus.IN_REVIEW.value)
     review_minutes = None
-    if any(ln.status == TradeStatus.IN_REVIEW.value for ln in lines):
+    if held:
         with v.ctx.uow(readonly=True) as uow:
             review_minutes = seller_view.expected_review_minutes(uow.conn)
-    return {"batch": stored, "results": rendered, "waiting": waiting, "review_minutes": review_minutes}
+    return {
+        "batch": stored,
+        "results": rendered,
+        "waiting": waiting,
+        "held": held,
+        "review_minutes": review_minutes,
+    }
 
 
 @router.get("/sell/batch/{batch_id}")
