@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.support.polling import poll_until
 from tests.web.conftest import Site
-from tests.web.flows import become_seller, trade_mails
+from tests.web.flows import become_seller, sign_up, trade_mails
+from tests.web.test_trust_shell import PROFILE, _operator, _save_profile
+from voucher_exchange.web import profile_cache
 
 pytestmark = pytest.mark.browser
 
@@ -46,3 +49,26 @@ def test_a_batch_held_for_review_never_claims_it_is_done_nor_that_nothing_was_se
     # Nothing was paid, nothing claimed from the vouchers.
     assert site.exchange.rail_transfers(seller.account_number) == []
     assert all(site.exchange.lookup(v["code"])["state"] == "active" for v in vouchers)
+
+
+def test_the_header_title_and_e_mails_carry_the_business_profiles_service_name(
+    phone: Page, site: Site
+) -> None:
+    with _operator(site) as operator:
+        assert _save_profile(operator, {**PROFILE, "service_name": "믿음교환"}).status_code == 303
+    profile_cache.forget(site.exchange.ctx)
+    try:
+        phone.goto("/")
+        assert phone.inner_text("#service-name") == "믿음교환"
+        assert phone.locator("#service-demo").count() == 0  # a saved profile is no demo
+        assert phone.title().endswith(" · 믿음교환")
+        assert "voucher" not in phone.inner_text("header.top").lower()
+        email = sign_up(phone, site=site)
+        mail = site.inbox.to(email)[0]
+        assert parseaddr(str(mail["From"]))[0] == "믿음교환"
+        assert mail["Subject"] == "믿음교환 이메일 주소를 확인해 주세요"
+        assert "voucher-exchange" not in mail.get_content()
+    finally:
+        with _operator(site) as operator:
+            _save_profile(operator, PROFILE)
+        profile_cache.forget(site.exchange.ctx)

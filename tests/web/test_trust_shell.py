@@ -104,7 +104,7 @@ def test_the_operator_sets_the_business_profile_and_every_footer_shows_it(
             "1588-0000",
             "02-555-0199",
         )
-        assert len(entry.details["before"]) == len(entry.details["after"]) == 9
+        assert len(entry.details["before"]) == len(entry.details["after"]) == 10
 
         _save_profile(operator, {**PROFILE, "support_hours": "매일 10:00–22:00"})
         entry = _last_audit(site, "business_profile.update")
@@ -265,6 +265,7 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
 
     document = phone.request.get(f"/trades/{trade_id}/receipt.json").json()
     assert document["receipt"]["issuer"] == {
+        "service_name": "(주)믿음상품권",  # none saved: the business name is the service's name
         "business_name": "(주)믿음상품권",
         "representative": "김정직",
         "registration_number": "123-45-67890",

@@ -23,6 +23,8 @@ class BusinessProfile:
     support_email: str
     support_hours: str
     kakao_channel_url: str
+    # The name sellers know the service by (header, page titles, e-mails, receipts); blank = business_name.
+    service_name: str = ""
     # True while the operator has not saved a profile: every page says these are demo values.
     is_demo: bool = False
 
@@ -39,15 +41,22 @@ class BusinessProfile:
             support_email=values["support_email"],
             support_hours=values["support_hours"],
             kakao_channel_url=values["kakao_channel_url"],
+            service_name=values.get("service_name", ""),
         )
 
     def as_fields(self) -> dict[str, str]:
         """The editable fields, by name (what the audit log compares)."""
         return {k: v for k, v in asdict(self).items() if k != "is_demo"}
 
+    @property
+    def display_name(self) -> str:
+        """The one name every page, e-mail and receipt shows (the service name, else the business name)."""
+        return self.service_name or self.business_name
+
     def issuer_block(self) -> dict[str, object]:
         """What a newly signed receipt says about its issuer (strings, and `demo` when it is one)."""
         block: dict[str, object] = {
+            "service_name": self.display_name,
             "business_name": self.business_name,
             "representative": self.representative,
             "registration_number": self.registration_number,
@@ -66,10 +75,15 @@ class BusinessProfile:
         return "tel:" + "".join(c for c in self.support_phone if c.isdigit() or c == "+")
 
 
-PROFILE_FIELDS = tuple(f.name for f in fields(BusinessProfile) if f.name != "is_demo")
-# Every field is needed except the KakaoTalk channel (not every business has one).
-REQUIRED_FIELDS = tuple(f for f in PROFILE_FIELDS if f != "kakao_channel_url")
-FIELD_MAX = {"address": 200, "kakao_channel_url": 200, "support_email": 254}
+# The service name first: it is what the operator's sellers see most.
+PROFILE_FIELDS = (
+    "service_name",
+    *(f.name for f in fields(BusinessProfile) if f.name not in ("is_demo", "service_name")),
+)
+# Every field is needed except the KakaoTalk channel (not every business has one) and the
+# service name (blank: the business name is the service's name).
+REQUIRED_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in ("kakao_channel_url", "service_name"))
+FIELD_MAX = {"address": 200, "kakao_channel_url": 200, "support_email": 254, "service_name": 40}
 
 DEMO_PROFILE = BusinessProfile(
     business_name="(주)바우처익스체인지 데모",
@@ -81,6 +95,7 @@ DEMO_PROFILE = BusinessProfile(
     support_email="help@voucher-exchange.test",
     support_hours="평일 09:00–18:00 (점심 12:00–13:00)",
     kakao_channel_url="https://pf.kakao.com/_demo",
+    service_name="바우처익스체인지",
     is_demo=True,
 )
 

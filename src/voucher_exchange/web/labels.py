@@ -237,6 +237,7 @@ ERRORS.update(
 )
 
 PROFILE_LABELS = {
+    "service_name": N_("Service name (shown in the header, e-mails and receipts)"),
     "business_name": N_("Business name (상호)"),
     "representative": N_("Representative (대표자)"),
     "registration_number": N_("Business registration no. (사업자등록번호)"),
