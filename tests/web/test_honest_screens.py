@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from email.utils import parseaddr
 
 import pytest
 from playwright.sync_api import Page
 
+from tests.support.exchange import new_account_number
 from tests.support.polling import poll_until
 from tests.web.conftest import Site
-from tests.web.flows import become_seller, sign_up, trade_mails
+from tests.web.flows import (
+    add_bank_account,
+    become_seller,
+    log_in,
+    sign_up,
+    submit_voucher,
+    take_quote,
+    trade_mails,
+    wait_status,
+)
 from tests.web.test_trust_shell import PROFILE, _operator, _save_profile
 from voucher_exchange.web import profile_cache
 
@@ -72,3 +83,108 @@ def test_the_header_title_and_e_mails_carry_the_business_profiles_service_name(
         with _operator(site) as operator:
             _save_profile(operator, PROFILE)
         profile_cache.forget(site.exchange.ctx)
+
+
+def test_an_account_the_bank_refused_is_shown_as_refused_and_never_offered_again(
+    phone: Page, site: Site
+) -> None:
+    seller = become_seller(phone, site)
+    site.exchange.sandbox(
+        "POST", "/rail/accounts",
+        {"bank_code": "004", "account_number": seller.account_number, "holder_name": seller.legal_name,
+         "behavior": "reject"},
+    )  # fmt: skip
+    voucher = site.exchange.mint("cultureland", 10000)
+    take_quote(phone, "cultureland", "10000")
+    trade_id = submit_voucher(phone, voucher["code"])
+    wait_status(phone, "failed")
+    masked = "••••" + seller.account_number[-4:]
+    # The seller is the one who acts, and the refusal names the account.
+    assert phone.inner_text("#trade-status") == "다른 계좌를 골라 주세요"
+    assert phone.inner_text("#payout-refused strong") == (
+        f"은행이 KB국민은행 {masked} 계좌로 보낸 9,000원 입금을 거절했습니다."
+    )
+    phone.goto("/trades")
+    assert "다른 계좌를 골라 주세요" in phone.inner_text("table")
+    assert "담당자 확인 중" not in phone.inner_text("table")
+
+    phone.goto("/account")
+    row = phone.locator(f"li.account-row:has-text('{masked}')")
+    assert row.locator(".account-refused").inner_text().startswith("은행이 입금을 거절함")
+    assert "확인됨" not in row.inner_text() and row.locator(".default-badge").count() == 0
+    refused_id = row.get_attribute("data-destination")
+
+    # With another account added, neither the next sale nor a batch offers the refused one.
+    other = new_account_number()
+    holder = {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name}
+    site.exchange.sandbox("POST", "/rail/accounts", holder)
+    add_bank_account(phone, "088", other)
+    take_quote(phone, "cultureland", "10000")
+    offered = phone.locator("#payout_destination_id option").evaluate_all("os => os.map(o => o.value)")
+    assert refused_id not in offered and len(offered) == 1
+    phone.goto("/sell/batch")
+    offered = phone.locator("#payout_destination_id option").evaluate_all("os => os.map(o => o.value)")
+    assert refused_id not in offered and len(offered) == 1
+    # Refused: the voucher's money waits in the seller's payable, nothing reached the bank.
+    assert site.exchange.rail_transfers(seller.account_number) == []
+    assert phone.request.get(f"/trades/{trade_id}").ok
+
+
+# Each token (amount, brand, status, time) as laid out: how many line boxes, and whether its
+# right edge stays inside the viewport. Read from the rendered page, not from the CSS.
+_TOKENS = """(els) => els.map(e => {
+  const box = e.getBoundingClientRect();
+  const style = getComputedStyle(e);
+  const line = parseFloat(style.lineHeight) || 1.6 * parseFloat(style.fontSize);
+  return {text: e.textContent.trim(), rects: e.getClientRects().length,
+          oneLine: box.height <= line * 1.3, inside: box.right <= window.innerWidth + 0.5};
+})"""
+
+
+def _tokens_whole(page: Page, selector: str) -> list[str]:
+    """The tokens under `selector`; asserts each sits on one line inside a 390 px screen."""
+    found = page.locator(f"{selector} .tok").evaluate_all(_TOKENS)
+    assert found, f"no tokens under {selector}"
+    broken = [t for t in found if t["rects"] != 1 or not t["oneLine"] or not t["inside"]]
+    assert broken == [], broken
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    return [t["text"] for t in found]
+
+
+def test_history_batch_results_and_rates_are_cards_on_a_phone_and_never_break_a_token(
+    phone: Page, site: Site, new_page: Callable[..., Page]
+) -> None:
+    phone.goto("/")
+    rates = _tokens_whole(phone, "table.rates")
+    assert "컬쳐랜드 문화상품권" in rates and "₩50,000" in rates
+
+    seller = become_seller(phone, site)
+    vouchers = [site.exchange.mint("cultureland", 5000) for _ in range(2)]
+    phone.goto("/sell/batch")
+    phone.fill("#codes", "\n".join(v["code"] for v in vouchers))
+    phone.select_option("#brand", "cultureland")
+    phone.fill("#face", "5000")
+    phone.select_option("#method", "gift")
+    phone.click("#batch-preview")
+    phone.click("#sell-all")
+    phone.wait_for_selector("#batch-settled", timeout=25_000)
+    _tokens_whole(phone, "#batch-lines")
+    # A card row: the result sits at the right edge of its card, on the number's line.
+    first = phone.locator("tr.batch-line").first
+    number, result = (first.locator(s).bounding_box() for s in (".line-number", ".result"))
+    assert number is not None and result is not None
+    assert abs(number["y"] - result["y"]) < 4 and result["x"] > 390 / 2
+
+    phone.goto("/trades")
+    shown = _tokens_whole(phone, "#history")
+    assert shown.count("₩4,500") == 2 and "컬쳐랜드 문화상품권" in shown
+    # Amounts right-aligned in the card: their right edge meets the card's inner edge.
+    edges = phone.locator("#history tr.trade-row").first.evaluate(
+        "row => [row, row.querySelector('.amount')].map(e => e.getBoundingClientRect().right)"
+    )
+    assert 0 <= edges[0] - edges[1] <= 24
+    # From a desktop's width the same list is a table again.
+    desk = new_page("ko-KR")
+    log_in(desk, seller.email)
+    desk.goto("/trades")
+    assert desk.locator("#history thead").evaluate("h => getComputedStyle(h).display") == "table-header-group"

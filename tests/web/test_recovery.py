@@ -33,7 +33,9 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     take_quote(page, "cultureland", "50000")
     trade_id = submit_voucher(page, voucher["code"])
     wait_status(page, "failed")
-    assert page.inner_text("#payout-refused strong") == "Your bank refused the transfer of ₩45,500."
+    assert page.inner_text("#payout-refused strong") == (
+        f"The bank refused the transfer of ₩45,500 to KB Kookmin Bank ••••{seller.account_number[-4:]}."
+    )
     # The seller's steps in plain words: the bank's refusal and where the money is.
     assert page.inner_text("#story li[data-step='failed']").endswith(
         "Your bank did not accept the transfer. The money is kept safe for you."

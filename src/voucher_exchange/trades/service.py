@@ -98,6 +98,13 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "Add a bank account first and use its id.",
             "payout_destination_id",
         )
+    if destination.status is DestinationStatus.REFUSED:
+        raise Conflict(
+            "payout_destination_refused",
+            "The bank refused a transfer to this account. Choose another account, or add this one again "
+            "once your bank has fixed it.",
+            "payout_destination_id",
+        )
     trade_id = TradeId(str(uuid.uuid4()))
     if not quote_repo.take(conn, quote.id, trade_id):
         raise Conflict("quote_used", "This quote was already used. Ask for a new one.", "quote_id")
@@ -251,16 +258,16 @@ def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, d
         raise NotFound(
             "payout_destination_unknown", "Add a bank account first and use its id.", "payout_destination_id"
         )
+    if destination.id == refused.destination_id or destination.status is DestinationStatus.REFUSED:
+        raise Conflict(
+            "payout_destination_refused",
+            "Your bank refused this account. Choose or add another account in your own name.",
+            "payout_destination_id",
+        )
     if destination.status is not DestinationStatus.VERIFIED:
         raise Conflict(
             "payout_destination_unverified",
             "That account is not verified in your own name. Choose or add one that is.",
-            "payout_destination_id",
-        )
-    if destination.id == refused.destination_id:
-        raise Conflict(
-            "payout_destination_refused",
-            "Your bank refused this account. Choose or add another account in your own name.",
             "payout_destination_id",
         )
     now = clock.now()

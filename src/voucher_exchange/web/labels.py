@@ -19,6 +19,19 @@ STATUS = {
     "reversed": N_("Reversed"),
 }
 
+
+def trade_status(trade: dict[str, object]) -> str:
+    """A trade's status as its seller should read it: after the bank refused a payout, the seller
+    is the one who acts (chooses another account), not our team."""
+    decision = trade.get("decision") or {}
+    reasons = decision.get("reasons", []) if isinstance(decision, dict) else []
+    if trade.get("status") == "failed" and any(r.get("code") == "payout_refused" for r in reasons):
+        return PAYOUT_REFUSED_STATUS
+    return STATUS.get(str(trade.get("status")), str(trade.get("status")))
+
+
+PAYOUT_REFUSED_STATUS = N_("Choose another account")
+
 # The happy path, in order, for the timeline.
 STEPS = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]
 # Statuses where nothing happens until a person acts: the page stops polling.

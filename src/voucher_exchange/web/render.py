@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from voucher_exchange import i18n, korean
 from voucher_exchange.catalog.models import Brand
@@ -52,16 +52,17 @@ def _with_particles(gettext: Callable[..., str]) -> Callable[..., str]:
     return translate
 
 
-def _face_values(brand: Brand, lang: str) -> str:
-    """A brand's face values in the reader's words and money format."""
+def _face_values(brand: Brand, lang: str) -> Markup:
+    """A brand's face values in the reader's words and money format; a line never breaks inside an amount."""
     values = brand.face_values
 
-    def fmt(amount: int) -> str:
-        return i18n.format_money(Money(amount, brand.currency), lang)
+    def fmt(amount: int) -> Markup:
+        return Markup('<span class="tok">%s</span>') % i18n.format_money(Money(amount, brand.currency), lang)
 
     if values.allowed:
-        return ", ".join(fmt(v) for v in values.allowed)
-    template = i18n.gettext(lang, "%(low)s to %(high)s, in steps of %(step)s")
+        return Markup(", ").join(fmt(v) for v in values.allowed)
+    template = escape(i18n.gettext(lang, "%(low)s to %(high)s, in steps of %(step)s"))
+    # An escaped Markup formatted with Markup values: nothing unescaped gets in.
     return template % {"low": fmt(values.minimum), "high": fmt(values.maximum), "step": fmt(values.step)}
 
 
@@ -102,6 +103,7 @@ def environment(lang: str, tz: str) -> Environment:
         lang=lang,
         languages=i18n.LANGUAGES,
         status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
+        trade_label=lambda t: i18n.gettext(lang, labels.trade_status(t)),
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
         bank_name=lambda code: banks.bank_name(str(code), lang),
         STEPS=labels.STEPS,

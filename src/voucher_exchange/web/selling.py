@@ -296,17 +296,22 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     """A trade and what the seller can do next: other accounts after a refused payout, a new quote."""
     t = _own_trade(v, trade_id)
     others = []
+    refused_account = None
     if t["can_redirect_payout"]:
         user = v.seller()
-        others = [
-            d
-            for d in identity.list_destinations(v.ctx, user)
-            if d.status == "verified" and d.id != t["payout_destination_id"]
-        ]
+        kept = identity.list_destinations(v.ctx, user)
+        others = [d for d in kept if d.status == "verified" and d.id != t["payout_destination_id"]]
+        refused_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
-    shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told}
+    shown = {
+        "t": t,
+        "other_destinations": others,
+        "refused_account": refused_account,
+        "offer_face": offer_face,
+        "story": told,
+    }
     return shown | {"shown": _digest(v, shown)}
 
 
