@@ -9,10 +9,12 @@ from email.utils import parseaddr
 import pytest
 from playwright.sync_api import Page
 
-from tests.support.exchange import new_account_number
+from tests.support.assertions import assert_voucher_untouched
+from tests.support.exchange import Api, new_account_number
 from tests.support.polling import poll_until
 from tests.web.conftest import Site
 from tests.web.flows import (
+    PASSWORD,
     add_bank_account,
     become_seller,
     log_in,
@@ -125,7 +127,20 @@ def test_an_account_the_bank_refused_is_shown_as_refused_and_never_offered_again
     phone.goto("/sell/batch")
     offered = phone.locator("#payout_destination_id option").evaluate_all("os => os.map(o => o.value)")
     assert refused_id not in offered and len(offered) == 1
-    # Refused: the voucher's money waits in the seller's payable, nothing reached the bank.
+    # Nor does the API: a new trade to the refused account is refused, and nothing is written.
+    token = Api(site.exchange, None).post("/sessions", {"email": seller.email, "password": PASSWORD}).json()
+    api = Api(site.exchange, token["token"])
+    before = api.get("/trades").json()["trades"]
+    quote = api.post("/quotes", {"brand": "cultureland", "face_value": {"amount": 10000, "currency": "KRW"}})
+    fresh = site.exchange.mint("cultureland", 10000)
+    answer = api.post("/trades", {
+        "quote_id": quote.json()["id"], "voucher": {"code": fresh["code"]},
+        "acquisition": {"method": "gift", "acquired_on": "2026-11-01"}, "payout_destination_id": refused_id,
+    })  # fmt: skip
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "payout_destination_refused")
+    assert api.get("/trades").json()["trades"] == before
+    assert_voucher_untouched(site.exchange, fresh, 10000)
+    # The refused trade's money waits in the seller's payable: nothing reached the bank.
     assert site.exchange.rail_transfers(seller.account_number) == []
     assert phone.request.get(f"/trades/{trade_id}").ok
 
