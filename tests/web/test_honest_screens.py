@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from email.utils import parseaddr
+from urllib.parse import unquote
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from tests.support.assertions import assert_voucher_untouched
 from tests.support.exchange import Api, new_account_number
 from tests.support.polling import poll_until
-from tests.web.conftest import Site
+from tests.web.conftest import PHONE, Site
 from tests.web.flows import (
     PASSWORD,
     add_bank_account,
@@ -24,8 +25,9 @@ from tests.web.flows import (
     trade_mails,
     wait_status,
 )
+from tests.web.test_axe import violations
 from tests.web.test_trust_shell import PROFILE, _operator, _save_profile
-from voucher_exchange.web import profile_cache
+from voucher_exchange.web import labels, profile_cache
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +144,8 @@ def test_an_account_the_bank_refused_is_shown_as_refused_and_never_offered_again
     assert_voucher_untouched(site.exchange, fresh, 10000)
     # The refused trade's money waits in the seller's payable: nothing reached the bank.
     assert site.exchange.rail_transfers(seller.account_number) == []
-    assert phone.request.get(f"/trades/{trade_id}").ok
+    phone.goto(f"/trades/{trade_id}")
+    assert phone.inner_text("#trade-number") == labels.trade_number(trade_id)  # a way to a person
 
 
 # Each token (amount, brand, status, time) as laid out: how many line boxes, and whether its
@@ -203,3 +206,76 @@ def test_history_batch_results_and_rates_are_cards_on_a_phone_and_never_break_a_
     log_in(desk, seller.email)
     desk.goto("/trades")
     assert desk.locator("#history thead").evaluate("h => getComputedStyle(h).display") == "table-header-group"
+
+
+def test_a_held_or_refused_trade_shows_a_real_wait_no_accusation_and_a_way_to_a_person(
+    phone: Page, site: Site
+) -> None:
+    with _operator(site) as operator:
+        assert _save_profile(operator, PROFILE).status_code == 303
+    profile_cache.forget(site.exchange.ctx)
+    become_seller(phone, site)
+    held = site.exchange.mint("google-play-kr", 150000)
+    take_quote(phone, "google-play-kr", "150000")
+    trade_id = submit_voucher(phone, held["code"])
+    wait_status(phone, "in_review")
+    timeline = phone.inner_text("#timeline")
+    assert "1397" not in timeline and "서민금융" not in timeline
+    wait = re.search(r"대개 ([0-9]+)분 안에", phone.inner_text("#expected-wait"))
+    assert wait is not None and int(wait.group(1)) >= 10
+    number = trade_id.replace("-", "")[:8].upper()
+    number = f"{number[:4]}-{number[4:]}"
+    assert phone.inner_text("#trade-number") == number
+    assert phone.get_attribute("#support-call", "href") == "tel:025550199"
+    assert phone.get_attribute("#support-kakao", "href") == PROFILE["kakao_channel_url"]
+    mail = phone.get_attribute("#support-mail", "href") or ""
+    assert mail.startswith("mailto:help@trust.example?subject=") and number in unquote(mail)
+    # Tap targets a thumb can hit.
+    for button in ("#support-call", "#support-kakao", "#support-mail"):
+        box = phone.locator(button).bounding_box()
+        assert box is not None and box["height"] >= 44
+
+    refused = site.exchange.mint("cultureland", 10000, state="redeemed")
+    take_quote(phone, "cultureland", "10000")
+    refused_id = submit_voucher(phone, refused["code"])
+    wait_status(phone, "rejected")
+    assert phone.inner_text("#trade-number") == labels.trade_number(refused_id)
+    # A paid trade needs no such box (a voucher bought a month ago: no cash-out pattern).
+    paid = site.exchange.mint("cultureland", 10000, issued_at="2026-11-01T09:00:00+00:00")
+    take_quote(phone, "cultureland", "10000")
+    submit_voucher(phone, paid["code"])
+    wait_status(phone, "paid")
+    assert phone.locator("#support").count() == 0
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_changed_seller_pages_pass_axe_on_a_phone_and_weigh_under_200_kb(
+    browser: Browser, site: Site, lang: str
+) -> None:
+    context = browser.new_context(base_url=site.url, viewport=PHONE, bypass_csp=True)  # type: ignore[arg-type]
+    context.add_cookies([{"name": "vx_lang", "value": lang, "url": site.url}])
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        seller = become_seller(page, site)
+        site.exchange.sandbox(
+            "POST", "/rail/accounts",
+            {"bank_code": "004", "account_number": seller.account_number, "holder_name": seller.legal_name,
+             "behavior": "reject"},
+        )  # fmt: skip
+        take_quote(page, "cultureland", "10000")
+        failed = submit_voucher(page, site.exchange.mint("cultureland", 10000)["code"])
+        wait_status(page, "failed")
+        other = new_account_number()
+        holder = {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name}
+        site.exchange.sandbox("POST", "/rail/accounts", holder)
+        add_bank_account(page, "088", other)
+        take_quote(page, "google-play-kr", "150000")
+        held = submit_voucher(page, site.exchange.mint("google-play-kr", 150000)["code"])
+        wait_status(page, "in_review")
+        for path in ("/", "/trades", "/account", f"/trades/{failed}", f"/trades/{held}"):
+            answer = page.goto(path)
+            assert answer is not None and len(answer.body()) < 200_000, path
+            assert violations(page) == [], path
+    finally:
+        context.close()

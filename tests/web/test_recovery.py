@@ -70,7 +70,7 @@ def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page,
     take_quote(phone, "google-play-kr", "150000")
     submit_voucher(phone, voucher["code"])
     wait_status(phone, "in_review")
-    assert "분이 걸립니다" in phone.inner_text("#expected-wait")
+    assert "분 안에 끝납니다" in phone.inner_text("#expected-wait")
     # The page polls while a person reviews; an unchanged timeline is answered 204, so the
     # withdraw button is never replaced under a press.
     trade_id = phone.url.rsplit("/", 1)[1]

@@ -20,6 +20,12 @@ STATUS = {
 }
 
 
+def trade_number(trade_id: str) -> str:
+    """The short number a seller reads out to support: the id's first 8 hex digits, '3F9A-21C7'."""
+    digits = str(trade_id).replace("-", "")[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
+
+
 def trade_status(trade: dict[str, object]) -> str:
     """A trade's status as its seller should read it: after the bank refused a payout, the seller
     is the one who acts (chooses another account), not our team."""

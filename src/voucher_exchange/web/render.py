@@ -97,6 +97,7 @@ def environment(lang: str, tz: str) -> Environment:
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
     env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
     env.filters["amount"] = lambda v: i18n.format_amount_text(_as_money(v), lang)
+    env.filters["trade_no"] = labels.trade_number
     env.filters["minute"] = lambda v: i18n.format_minute(_moment(v), lang, tz) if v else ""
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
     env.globals.update(

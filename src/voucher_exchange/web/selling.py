@@ -24,7 +24,7 @@ from voucher_exchange.security import throttle
 from voucher_exchange.trades import batch, seller_view
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
-from voucher_exchange.web import forms
+from voucher_exchange.web import forms, profile_cache
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
@@ -292,6 +292,10 @@ def _brand_names(v: Visitor) -> dict[str, str]:
     return {b.slug: (b.name_ko if v.lang == "ko" else b.name_en) for b in brands_on_sale(v)}
 
 
+# Where a seller may need a person: a hold, a refusal, a failure, a reversal.
+SUPPORTED = {"in_review", "rejected", "failed", "reversed"}
+
+
 def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     """A trade and what the seller can do next: other accounts after a refused payout, a new quote."""
     t = _own_trade(v, trade_id)
@@ -309,6 +313,8 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         "t": t,
         "other_destinations": others,
         "refused_account": refused_account,
+        # The timeline is also a fragment (no footer): the support action needs the contact itself.
+        "support": profile_cache.business_profile(v.ctx, v.offline) if t["status"] in SUPPORTED else None,
         "offer_face": offer_face,
         "story": told,
     }
