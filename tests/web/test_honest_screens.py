@@ -26,8 +26,9 @@ from tests.web.flows import (
     wait_status,
 )
 from tests.web.test_axe import violations
-from tests.web.test_trust_shell import PROFILE, _operator, _save_profile
-from voucher_exchange.web import labels, profile_cache
+from tests.web.test_trust_shell import PROFILE, _operator, _save_profile, fresh_texts  # noqa: F401
+from voucher_exchange.errors import DomainError
+from voucher_exchange.web import forms, labels, profile_cache
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +67,7 @@ def test_a_batch_held_for_review_never_claims_it_is_done_nor_that_nothing_was_se
     assert all(site.exchange.lookup(v["code"])["state"] == "active" for v in vouchers)
 
 
+@pytest.mark.usefixtures("fresh_texts")  # the demo profile again afterwards, for the other tests
 def test_the_header_title_and_e_mails_carry_the_business_profiles_service_name(
     phone: Page, site: Site
 ) -> None:
@@ -84,8 +86,6 @@ def test_the_header_title_and_e_mails_carry_the_business_profiles_service_name(
         assert mail["Subject"] == "믿음교환 이메일 주소를 확인해 주세요"
         assert "voucher-exchange" not in mail.get_content()
     finally:
-        with _operator(site) as operator:
-            _save_profile(operator, PROFILE)
         profile_cache.forget(site.exchange.ctx)
 
 
@@ -208,6 +208,7 @@ def test_history_batch_results_and_rates_are_cards_on_a_phone_and_never_break_a_
     assert desk.locator("#history thead").evaluate("h => getComputedStyle(h).display") == "table-header-group"
 
 
+@pytest.mark.usefixtures("fresh_texts")
 def test_a_held_or_refused_trade_shows_a_real_wait_no_accusation_and_a_way_to_a_person(
     phone: Page, site: Site
 ) -> None:
@@ -279,3 +280,84 @@ def test_the_changed_seller_pages_pass_axe_on_a_phone_and_weigh_under_200_kb(
             assert violations(page) == [], path
     finally:
         context.close()
+
+
+def site_message(lang: str, code: str) -> str:
+    """What the site says for an error code, in `lang` (the web's own wording)."""
+    return forms.message(DomainError(code, ""), lang)
+
+
+def test_cancelling_removing_and_deleting_ask_first_even_without_javascript(
+    browser: Browser, site: Site
+) -> None:
+    # No JavaScript at all: the confirmation is a page of its own.
+    context = browser.new_context(base_url=site.url, viewport=PHONE, java_script_enabled=False)  # type: ignore[arg-type]
+    context.add_cookies([{"name": "vx_lang", "value": "ko", "url": site.url}])
+    context.set_default_timeout(15_000)
+    js = browser.new_context(base_url=site.url, viewport=PHONE)  # type: ignore[arg-type]
+    js.add_cookies([{"name": "vx_lang", "value": "ko", "url": site.url}])
+    try:
+        setup = js.new_page()
+        seller = become_seller(setup, site)
+        other = new_account_number()
+        holder = {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name}
+        site.exchange.sandbox("POST", "/rail/accounts", holder)
+        add_bank_account(setup, "088", other)
+        # The acquisition answers are rows a thumb can hit, and tapping the words chooses.
+        take_quote(setup, "google-play-kr", "150000")
+        for label in setup.locator(".methods label").all():
+            box = label.bounding_box()
+            assert box is not None and box["height"] >= 44 and box["width"] >= 250
+        setup.click("label[for='method-gift']")
+        assert setup.is_checked("#method-gift")
+        voucher = site.exchange.mint("google-play-kr", 150000)
+        trade_id = submit_voucher(setup, voucher["code"])
+        wait_status(setup, "in_review")
+
+        page = context.new_page()
+        log_in(page, seller.email)
+        page.goto(f"/trades/{trade_id}")
+        page.click("#cancel-trade")
+        assert page.inner_text("h1") == "이 거래를 철회할까요?"
+        page.click("#confirm-no")  # changed their mind: nothing happened
+        assert page.get_attribute("#trade-status", "data-status") == "in_review"
+        page.click("#cancel-trade")
+        page.click("#confirm-yes")
+        assert page.get_attribute("#trade-status", "data-status") == "cancelled"
+        assert_voucher_untouched(site.exchange, voucher, 150000)
+
+        page.goto("/account")
+        row = page.locator(f"li.account-row:has-text('{other[-4:]}')")
+        # "Remove" is on a line of its own, never beside "make default".
+        make, remove = (
+            row.locator(".make-default").bounding_box(),
+            row.locator(".remove-account").bounding_box(),
+        )
+        assert make is not None and remove is not None and remove["y"] >= make["y"] + make["height"]
+        assert remove["height"] >= 44
+        row.locator(".remove-account").click()
+        assert page.inner_text("h1").endswith(f"••••{other[-4:]} 계좌를 삭제할까요?")
+        page.click("#confirm-no")
+        assert page.locator(f"li.account-row:has-text('{other[-4:]}')").count() == 1
+        page.locator(f"li.account-row:has-text('{other[-4:]}') .remove-account").click()
+        page.click("#confirm-yes")
+        assert page.locator(f"li.account-row:has-text('{other[-4:]}')").count() == 0
+
+        # Deleting the account asks with the password; a refusal is in view, first on the page.
+        held = site.exchange.mint("google-play-kr", 150000)
+        take_quote(setup, "google-play-kr", "150000")
+        submit_voucher(setup, held["code"])
+        wait_status(setup, "in_review")
+        page.goto("/account/security")
+        page.click("#delete-account")
+        assert page.inner_text("h1") == "계정을 삭제할까요?"
+        page.fill("#confirm_password", PASSWORD)
+        page.click("#confirm-yes")
+        error = page.locator("#confirm-error")
+        assert error.inner_text() == site_message("ko", "money_in_flight")
+        box = error.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+        assert page.url.endswith("/account/security/delete")
+    finally:
+        context.close()
+        js.close()

@@ -80,6 +80,7 @@ def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page,
     fresh = phone.request.get(poll + "stale")
     assert fresh.status == 200 and f'hx-vals=\'{{"shown": "{shown}"}}\'' in fresh.text()
     phone.click("#cancel-trade")
+    phone.click("#confirm-yes")  # it asks first
     wait_status(phone, "cancelled")
     assert site.exchange.lookup(voucher["code"])["state"] == "active"
 

@@ -18,7 +18,7 @@ from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
-from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.errors import DomainError, InvalidInput, NotFound
 from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
@@ -327,6 +327,31 @@ def add_payout_account(v: Page, check: Annotated[str, Form(max_length=1000)]) ->
 def make_default_payout_account(v: Page, destination_id: str) -> Response:
     """The account preselected when selling."""
     return _on_account(v, lambda user: identity.make_default(v.ctx, user, destination_id[:36]))
+
+
+@router.get("/account/payout-accounts/{destination_id}/remove")
+def confirm_remove_payout_account(v: Page, destination_id: str) -> Response:
+    """Ask before an account is removed (the POST below does it)."""
+    user = v.seller()
+    found = next((d for d in identity.list_destinations(v.ctx, user) if d.id == destination_id[:36]), None)
+    if found is None:
+        raise NotFound("payout_destination_unknown", "There is no such account of yours.")
+    named = {"bank": banks.bank_name(found.bank_code, v.lang), "masked": found.masked}
+    return page(
+        v,
+        "confirm.html",
+        heading=i18n.gettext(v.lang, "Remove %(bank)s %(masked)s?") % named,
+        explanation=[
+            i18n.gettext(
+                v.lang,
+                "We no longer offer it when you sell. Your past trades and receipts keep it as they are.",
+            )
+        ],
+        action=f"/account/payout-accounts/{found.id}/remove",
+        yes=i18n.gettext(v.lang, "Yes, remove it"),
+        no=i18n.gettext(v.lang, "No, keep it"),
+        back="/account#bank-accounts",
+    )
 
 
 @router.post("/account/payout-accounts/{destination_id}/remove")

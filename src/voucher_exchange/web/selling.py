@@ -383,6 +383,30 @@ def receipt(v: Page, trade_id: str) -> Response:
     return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at, signed=signed)
 
 
+@router.get("/trades/{trade_id}/cancel")
+def confirm_cancel(v: Page, trade_id: str) -> Response:
+    """Ask before a trade is cancelled or withdrawn (the POST below does it)."""
+    t = _own_trade(v, trade_id)
+    if not t["can_cancel"]:
+        return redirect(v, f"/trades/{t['id']}")
+    held = t["status"] == "in_review"
+    return page(
+        v,
+        "confirm.html",
+        heading=i18n.gettext(v.lang, "Withdraw this trade?")
+        if held
+        else i18n.gettext(v.lang, "Cancel this trade?"),
+        explanation=[
+            i18n.gettext(v.lang, "Nothing has been taken from your voucher: it stays yours, as it is."),
+            i18n.gettext(v.lang, "This cannot be undone; to sell the voucher later, sell it again."),
+        ],
+        action=f"/trades/{t['id']}/cancel",
+        yes=i18n.gettext(v.lang, "Yes, withdraw it") if held else i18n.gettext(v.lang, "Yes, cancel it"),
+        no=i18n.gettext(v.lang, "No, keep the trade"),
+        back=f"/trades/{t['id']}",
+    )
+
+
 @router.post("/trades/{trade_id}/cancel")
 def cancel(v: Page, trade_id: str) -> Response:
     """Withdraw a trade before verification or while it is reviewed."""
