@@ -18,6 +18,7 @@ from tests.web.flows import (
     PASSWORD,
     add_bank_account,
     become_seller,
+    calculate,
     log_in,
     sign_up,
     submit_voucher,
@@ -361,3 +362,27 @@ def test_cancelling_removing_and_deleting_ask_first_even_without_javascript(
     finally:
         context.close()
         js.close()
+
+
+def test_the_calculators_amount_survives_sign_up(phone: Page, site: Site) -> None:
+    calculate(phone, "cultureland", "50000")
+    phone.click("text=가입하고 판매하기")
+    sign_up(phone, site=site)
+    # Straight after sign-up the account page remembers what was calculated.
+    assert "컬쳐랜드 문화상품권" in phone.inner_text("#resume-quote")
+    assert "50,000원" in phone.inner_text("#resume-quote")
+    name = "이서연"
+    phone.fill("#legal_name", name)
+    phone.fill("#birth_date", "1991-04-12")
+    phone.fill("#phone", "010-2345-6789")
+    phone.click("form[action='/account/identity'] button[type=submit]")
+    account = new_account_number()
+    site.exchange.sandbox(
+        "POST", "/rail/accounts", {"bank_code": "004", "account_number": account, "holder_name": name}
+    )
+    add_bank_account(phone, "004", account)
+    phone.click("#resume-sell")
+    phone.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}$"))
+    assert phone.inner_text("#quote-payout") in ("₩45,500", "45,500원")
+    phone.goto("/account")
+    assert phone.locator("#resume-quote").count() == 0  # taken once

@@ -63,7 +63,26 @@ def _calculate(v: Visitor, brand: str, face: str) -> dict[str, Any]:
             quote = quotes.preview(uow.conn, v.ctx.settings, v.ctx.clock, brand, amount)
     except DomainError as exc:
         return {"error": forms.message(exc, v.lang)}
+    if v.user is None:
+        # Remembered through sign-up (brand and face value only, nothing secret): the account
+        # page offers to go on selling at this amount once the seller may.
+        v.cookies[CALC_COOKIE] = f"{quote.brand}|{amount.amount}"
     return {"quote": quote, "minutes": v.ctx.settings.quote_ttl_seconds // 60}
+
+
+CALC_COOKIE = "vx_calc"
+
+
+def remembered_calculation(v: Visitor) -> dict[str, Any] | None:
+    """The brand and face value a visitor calculated before signing up, if still on sale."""
+    brand, _, face = v.request.cookies.get(CALC_COOKIE, "").partition("|")
+    if not brand or not face.isdigit() or len(face) > 12:
+        return None
+    found = next((b for b in brands_on_sale(v) if b.slug == brand and b.status is BrandStatus.ACTIVE), None)
+    if found is None:
+        return None
+    money = Money(int(face), found.currency)
+    return {"brand": found, "face": str(i18n.major_units(money)), "money": money}
 
 
 # Face values offered as chips for a brand sold in a range rather than fixed denominations.
@@ -233,6 +252,7 @@ def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
         destinations=identity.list_destinations(v.ctx, user),
         banks=banks.banks_for(v.ctx.settings.jurisdiction),
         limits=limits,
+        resume=remembered_calculation(v),
         **values,
     )
 

@@ -30,7 +30,7 @@ from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, unchanged
-from voucher_exchange.web.seller import brands_on_sale, face_chips
+from voucher_exchange.web.seller import CALC_COOKIE, brands_on_sale, face_chips
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -44,6 +44,7 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
     amount = forms.parse_amount(face, v.ctx.settings.currency)
     quote = quotes.take_quote(v.ctx, user, brand, amount)
+    v.cookies[CALC_COOKIE] = ""  # taken: the account page offers it no more
     return redirect(v, f"/sell/{quote.id}")
 
 
