@@ -386,3 +386,28 @@ def test_the_calculators_amount_survives_sign_up(phone: Page, site: Site) -> Non
     assert phone.inner_text("#quote-payout") in ("₩45,500", "45,500원")
     phone.goto("/account")
     assert phone.locator("#resume-quote").count() == 0  # taken once
+
+
+def test_the_one_tap_new_quote_after_a_balance_mismatch_keeps_the_code_off_the_address(
+    phone: Page, site: Site
+) -> None:
+    urls: list[str] = []
+    phone.on("request", lambda r: urls.append(r.url))
+    seller = become_seller(phone, site)
+    voucher = site.exchange.mint("cultureland", 50000, balance=30000, issued_at="2026-11-01T09:00:00+00:00")
+    take_quote(phone, "cultureland", "50000")
+    submit_voucher(phone, voucher["code"])
+    wait_status(phone, "rejected")
+    assert phone.locator(".reasons li[data-code='balance_mismatch']").count() == 1
+    phone.click("#new-quote-offer button")
+    phone.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}\?again=[0-9a-f-]{36}$"))
+    assert voucher["code"][-4:] in phone.inner_text("#same-voucher")
+    assert phone.locator("#code").count() == 0  # nothing to type again
+    phone.check("#method-gift")
+    phone.click("#sell-submit")
+    phone.wait_for_url(re.compile(r".*/trades/[0-9a-f-]{36}$"))
+    wait_status(phone, "paid")
+    assert [t["amount"] for t in site.exchange.rail_transfers(seller.account_number)] == [27000]  # 90% of 30,000
+    # The code travelled in no address and never came back to the browser.
+    assert not [u for u in urls if voucher["code"] in u]
+    assert voucher["code"] not in phone.content()

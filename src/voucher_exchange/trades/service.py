@@ -182,6 +182,20 @@ def cancel(conn: Connection, clock: Clock, user: User, trade_id: str) -> None:
         ) from None
 
 
+def voucher_to_sell_again(ctx: Context, user: User, trade_id: str) -> tuple[str, str | None, str]:
+    """(code, PIN, masked code) of the seller's own trade refused only for its balance: the one-tap
+    new quote sells the same voucher without re-typing it. The code never leaves the server."""
+    with ctx.uow(readonly=True) as uow:
+        shown = get_own(uow.conn, user, trade_id, "en").data
+        trade = trade_repo.get(uow.conn, trade_id)
+    if not shown["new_quote_offer"] or trade is None:
+        raise Conflict(
+            "sell_again_unavailable", "Only a voucher refused for its balance can be sold again here."
+        )
+    secret = ctx.vault.decrypt_json(trade.voucher_enc, trade.id)
+    return str(secret["code"]), secret.get("pin"), str(shown["voucher"]["masked"])
+
+
 def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView:
     """One of the seller's own trades."""
     trade = trade_repo.get(conn, trade_id)

@@ -37,7 +37,7 @@ router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
 @router.post("/quotes")
-def take_quote(v: Page, brand: Text, face: Text) -> Response:
+def take_quote(v: Page, brand: Text, face: Text, again: Text = "") -> Response:
     """A binding quote, then the form to sell under it."""
     user = v.seller()
     on_refusal(v, lambda refused: _home_refused(v, refused, brand, face))
@@ -45,7 +45,8 @@ def take_quote(v: Page, brand: Text, face: Text) -> Response:
     amount = forms.parse_amount(face, v.ctx.settings.currency)
     quote = quotes.take_quote(v.ctx, user, brand, amount)
     v.cookies[CALC_COOKIE] = ""  # taken: the account page offers it no more
-    return redirect(v, f"/sell/{quote.id}")
+    # After a balance mismatch: the refused trade's id (never the code) says which voucher to sell.
+    return redirect(v, f"/sell/{quote.id}" + (f"?again={again[:36]}" if again else ""))
 
 
 def _home_refused(v: Visitor, refused: Refusal, brand: str, face: str) -> Response:
@@ -66,9 +67,13 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
             raise InvalidInput("quote_unknown", "There is no such quote. Ask for a new one.")
         brand = catalog.require_brand(uow.conn, quote.brand)
     verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
+    again = str(values.pop("again", "") or "")[:36]
+    again_masked = trade_service.voucher_to_sell_again(v.ctx, user, again)[2] if again else None
     return page(
         v,
         "sell.html",
+        again=again if again_masked else "",
+        again_masked=again_masked,
         status=status,
         quote=quote,
         brand=brand,
@@ -222,25 +227,32 @@ def _refuse_carrier_billing(method: AcquisitionMethod) -> None:
 
 
 @router.get("/sell/{quote_id}")
-def sell_form(v: Page, quote_id: str) -> Response:
-    """The quote and the form to sell one voucher under it."""
-    return _sell_page(v, quote_id)
+def sell_form(v: Page, quote_id: str, again: str = "") -> Response:
+    """The quote and the form to sell one voucher under it (`again`: a trade refused for its balance
+    whose voucher this sells, without re-typing the code)."""
+    return _sell_page(v, quote_id, again=again)
 
 
 @router.post("/sell/{quote_id}")
 def sell(
     v: Page,
     quote_id: str,
-    code: Text,
     method: Text,
     acquired_on: Annotated[str, Form(max_length=10)],
     payout_destination_id: Text,
+    code: Text = "",
     pin: Text = "",
+    again: Text = "",
 ) -> Response:
     """Submit the voucher; the trade page follows it."""
     user = v.seller()
-    # What was chosen comes back; the code and PIN never do.
-    kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
+    # What was chosen comes back; the code and PIN never do (a re-sold voucher's stay on the server).
+    kept = {
+        "method": method,
+        "acquired_on": acquired_on,
+        "chosen_destination": payout_destination_id,
+        "again": again,
+    }
     on_refusal(
         v, lambda refused: _sell_page(v, quote_id, status=refused.status, error=refused.message, **kept)
     )
@@ -248,6 +260,9 @@ def sell(
     if method not in set(AcquisitionMethod):
         raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
     _refuse_carrier_billing(AcquisitionMethod(method))
+    if again and not code:
+        code, kept_pin, _ = trade_service.voucher_to_sell_again(v.ctx, user, again[:36])
+        pin = pin or kept_pin or ""
     cmd = trade_service.SubmitTrade(
         quote_id=quote_id[:36],
         code=code,
