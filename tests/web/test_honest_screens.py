@@ -407,7 +407,30 @@ def test_the_one_tap_new_quote_after_a_balance_mismatch_keeps_the_code_off_the_a
     phone.click("#sell-submit")
     phone.wait_for_url(re.compile(r".*/trades/[0-9a-f-]{36}$"))
     wait_status(phone, "paid")
-    assert [t["amount"] for t in site.exchange.rail_transfers(seller.account_number)] == [27000]  # 90% of 30,000
+    assert [t["amount"] for t in site.exchange.rail_transfers(seller.account_number)] == [
+        27000
+    ]  # 90% of 30,000
     # The code travelled in no address and never came back to the browser.
     assert not [u for u in urls if voucher["code"] in u]
     assert voucher["code"] not in phone.content()
+
+
+def test_a_failed_holder_check_keeps_the_account_number_without_showing_it(phone: Page, site: Site) -> None:
+    seller = become_seller(phone, site)
+    other = new_account_number()
+    phone.goto("/account")
+    phone.select_option("#bank_code", "088")
+    phone.fill("#account_number", other)
+    phone.click("#check-account")
+    # The bank does not know it yet: refused, the number kept (masked on the page, never whole).
+    assert phone.locator("#bank-error").count() == 1
+    assert f"••••{other[-4:]}" in phone.inner_text("#kept-account")
+    assert other not in phone.content()
+    assert phone.input_value("#bank_code") == "088"
+    holder = {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name}
+    site.exchange.sandbox("POST", "/rail/accounts", holder)
+    phone.click("#check-account")  # nothing typed again
+    phone.wait_for_selector("#holder-check")
+    phone.click("#save-account")
+    phone.wait_for_url("**/account")
+    assert phone.locator(f"li.account-row:has-text('{other[-4:]}')").count() == 1

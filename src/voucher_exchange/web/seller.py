@@ -314,13 +314,37 @@ def _open_check_token(v: Visitor, user: User, token: str) -> dict[str, str | Non
     return value
 
 
+def _typed_account(v: Visitor, user: User, account_number: str, kept_account: str) -> str:
+    """The number typed now, else the one kept (encrypted for this seller) from a failed check."""
+    if account_number.strip() or not kept_account:
+        return account_number
+    try:
+        value = v.ctx.vault.decrypt_json(base64.urlsafe_b64decode(kept_account.encode()), f"typed:{user.id}")
+        return str(value["a"])
+    except (ValueError, KeyError, TypeError, InvalidTag):
+        return ""
+
+
 @router.post("/account/payout-accounts")
 def check_payout_account(
-    v: Page, bank_code: BankCodeText, account_number: AccountNumberText, holder_name: NameText
+    v: Page,
+    bank_code: BankCodeText,
+    holder_name: NameText,
+    account_number: AccountNumberText = "",
+    kept_account: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet."""
+    """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet.
+
+    After a failed check the number typed is kept for the next try, encrypted for this seller in
+    the form (the page shows it masked only), so nobody types it twice.
+    """
     user = v.seller()
-    kept = {"bank_code": bank_code, "holder_name": holder_name}
+    account_number = _typed_account(v, user, account_number, kept_account)
+    kept: dict[str, str] = {"bank_code": bank_code, "holder_name": holder_name}
+    if account_number.strip():
+        sealed = v.ctx.vault.encrypt_json({"a": account_number}, f"typed:{user.id}")
+        kept["account"] = base64.urlsafe_b64encode(sealed).decode()
+        kept["masked"] = "••••" + account_number.strip()[-4:]
     on_refusal(
         v, lambda refused: _account_page(v, status=refused.status, bank_error=refused.message, bank_form=kept)
     )
