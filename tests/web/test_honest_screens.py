@@ -242,6 +242,11 @@ def test_a_held_or_refused_trade_shows_a_real_wait_no_accusation_and_a_way_to_a_
     refused_id = submit_voucher(phone, refused["code"])
     wait_status(phone, "rejected")
     assert phone.inner_text("#trade-number") == labels.trade_number(refused_id)
+    # Already used: a real refusal (red), with what to do and whom to ask.
+    assert phone.inner_text("#trade-status") == "매입 거절"
+    assert phone.get_attribute("#refusal", "class") == "notice bad"
+    assert "거래번호와 함께 문의해 주세요" in phone.inner_text("#already-used-help")
+    assert phone.inner_text("#support-title") == "이 거래 문의하기"
     # A paid trade needs no such box (a voucher bought a month ago: no cash-out pattern).
     paid = site.exchange.mint("cultureland", 10000, issued_at="2026-11-01T09:00:00+00:00")
     take_quote(phone, "cultureland", "10000")
@@ -399,6 +404,9 @@ def test_the_one_tap_new_quote_after_a_balance_mismatch_keeps_the_code_off_the_a
     submit_voucher(phone, voucher["code"])
     wait_status(phone, "rejected")
     assert phone.locator(".reasons li[data-code='balance_mismatch']").count() == 1
+    # An honest case: a neutral label, not the red "매입 거절" of a real refusal.
+    assert phone.inner_text("#trade-status") == "매입 안 됨 · 확인 후 다시 시도"
+    assert phone.get_attribute("#refusal", "class") == "notice"
     phone.click("#new-quote-offer button")
     phone.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}\?again=[0-9a-f-]{36}$"))
     assert voucher["code"][-4:] in phone.inner_text("#same-voucher")

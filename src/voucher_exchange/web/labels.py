@@ -33,10 +33,25 @@ def trade_status(trade: dict[str, object]) -> str:
     reasons = decision.get("reasons", []) if isinstance(decision, dict) else []
     if trade.get("status") == "failed" and any(r.get("code") == "payout_refused" for r in reasons):
         return PAYOUT_REFUSED_STATUS
+    if honest_refusal(trade):
+        return HONEST_REFUSAL_STATUS
     return STATUS.get(str(trade.get("status")), str(trade.get("status")))
 
 
+# Refusals that say nothing against the seller (a balance that differs, a typo, a quote that ran
+# out): a neutral "not bought", never the red "refused" that real refusals carry.
+HONEST_REASONS = frozenset({"balance_mismatch", "voucher_invalid", "quote_expired"})
+HONEST_REFUSAL_STATUS = N_("Not bought: check and try again")
 PAYOUT_REFUSED_STATUS = N_("Choose another account")
+
+
+def honest_refusal(trade: dict[str, object]) -> bool:
+    """A refused trade whose every reason is an honest one (see HONEST_REASONS)."""
+    decision = trade.get("decision") or {}
+    reasons = decision.get("reasons", []) if isinstance(decision, dict) else []
+    codes = {str(r.get("code")) for r in reasons}
+    return trade.get("status") == "rejected" and bool(codes) and codes <= HONEST_REASONS
+
 
 # The happy path, in order, for the timeline.
 STEPS = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]

@@ -105,6 +105,7 @@ def environment(lang: str, tz: str) -> Environment:
         languages=i18n.LANGUAGES,
         status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
         trade_label=lambda t: i18n.gettext(lang, labels.trade_status(t)),
+        honest_refusal=labels.honest_refusal,
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
         bank_name=lambda code: banks.bank_name(str(code), lang),
         STEPS=labels.STEPS,
