@@ -442,3 +442,28 @@ def test_a_failed_holder_check_keeps_the_account_number_without_showing_it(phone
     phone.click("#save-account")
     phone.wait_for_url("**/account")
     assert phone.locator(f"li.account-row:has-text('{other[-4:]}')").count() == 1
+
+
+def test_a_receipt_is_written_for_a_person_and_checked_by_its_number(phone: Page, site: Site) -> None:
+    seller = become_seller(phone, site)
+    voucher = site.exchange.mint("cultureland", 50000, issued_at="2026-11-01T09:00:00+00:00")
+    take_quote(phone, "cultureland", "50000")
+    trade_id = submit_voucher(phone, voucher["code"])
+    wait_status(phone, "paid")
+    phone.goto(f"/trades/{trade_id}/receipt")
+    number = labels.trade_number(trade_id)
+    assert phone.inner_text("#receipt-number") == number
+    assert phone.inner_text("#receipt-seller") == seller.legal_name
+    assert phone.inner_text("#receipt-account") == f"KB국민은행 ••••{seller.account_number[-4:]}"
+    assert phone.inner_text("#receipt-payout") == "45,500원"
+    assert seller.account_number not in phone.content() and voucher["code"] not in phone.content()
+    # One tap to check it: by its number and the amount, no JSON to paste.
+    phone.click("#receipt-verify-link")
+    assert phone.get_attribute("#number-result", "data-valid") == "true"
+    assert number in phone.inner_text("#number-result") and "45,500원" in phone.inner_text("#number-result")
+    # Anyone holding the paper can check it the same way; a wrong amount finds nothing.
+    phone.goto("/receipts/verify")
+    phone.fill("#number", number.lower())
+    phone.fill("#amount", "45,000")
+    phone.click("#verify-number-submit")
+    assert phone.get_attribute("#number-result", "data-valid") == "false"

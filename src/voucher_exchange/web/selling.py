@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
@@ -24,7 +25,7 @@ from voucher_exchange.security import throttle
 from voucher_exchange.trades import batch, seller_view
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
-from voucher_exchange.web import forms, profile_cache
+from voucher_exchange.web import forms, labels, profile_cache
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
@@ -396,7 +397,25 @@ def receipt(v: Page, trade_id: str) -> Response:
     t = _own_trade(v, trade_id)
     signed = receipt_pages.signed_receipt(v, t["id"])
     paid_at = signed.receipt["paid_at"]
-    return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at, signed=signed)
+    user = v.seller()
+    # Written for a person: who was paid, into which account (masked), and how to check it.
+    account = next(
+        (d for d in identity.list_destinations(v.ctx, user) if d.id == t["payout_destination_id"]), None
+    )
+    verify_link = "/receipts/verify?" + urlencode(
+        {"number": labels.trade_number(t["id"]), "amount": str(i18n.major_units(Money(**t["payout"])))}
+    )
+    return page(
+        v,
+        "receipt.html",
+        t=t,
+        brand_names=_brand_names(v),
+        paid_at=paid_at,
+        signed=signed,
+        seller_name=user.legal_name,
+        account=account,
+        verify_link=verify_link,
+    )
 
 
 @router.get("/trades/{trade_id}/cancel")
