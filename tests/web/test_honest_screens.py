@@ -467,3 +467,20 @@ def test_a_receipt_is_written_for_a_person_and_checked_by_its_number(phone: Page
     phone.fill("#amount", "45,000")
     phone.click("#verify-number-submit")
     assert phone.get_attribute("#number-result", "data-valid") == "false"
+
+
+@pytest.mark.usefixtures("fresh_texts")
+def test_a_business_number_that_does_not_add_up_is_refused_and_a_valid_one_links_to_the_ftc(
+    phone: Page, site: Site
+) -> None:
+    with _operator(site) as operator:
+        refused = _save_profile(operator, {**PROFILE, "registration_number": "123-45-6789"})
+        assert refused.status_code == 422 and "10 digits" in refused.text
+        assert _save_profile(operator, {**PROFILE, "registration_number": "1234567891"}).status_code == 303
+    profile_cache.forget(site.exchange.ctx)
+    phone.goto("/")
+    assert phone.inner_text("#biz-registration").startswith("123-45-67891")
+    assert (
+        phone.get_attribute("#biz-check", "href") == "https://www.ftc.go.kr/bizCommPop.do?wrkr_no=1234567891"
+    )
+    assert phone.inner_text("#biz-check") == "사업자정보 확인"

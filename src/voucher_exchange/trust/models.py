@@ -70,6 +70,12 @@ class BusinessProfile:
         return block
 
     @property
+    def ftc_link(self) -> str:
+        """공정거래위원회 사업자정보 확인 for this registration number (통신판매사업자 공개 조회)."""
+        digits = "".join(c for c in self.registration_number if c.isdigit())
+        return f"https://www.ftc.go.kr/bizCommPop.do?wrkr_no={digits}"
+
+    @property
     def phone_link(self) -> str:
         """The support phone as a `tel:` target (digits and + only)."""
         return "tel:" + "".join(c for c in self.support_phone if c.isdigit() or c == "+")
@@ -100,8 +106,27 @@ DEMO_PROFILE = BusinessProfile(
 )
 
 
-def checked_profile(values: dict[str, str]) -> BusinessProfile:
-    """A profile from an operator's form; a clear field error for a missing or malformed value."""
+# 사업자등록번호: 10 digits, the last a check digit over the first nine with these weights (the
+# ninth digit's weighted value also adds its tens, as the National Tax Service computes it).
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+
+
+def valid_business_number(text: str) -> str | None:
+    """A 사업자등록번호 written 123-45-67891, or None when it is not 10 digits adding up."""
+    digits = [int(c) for c in text if c.isdigit()]
+    if len(digits) != 10 or any(c not in "0123456789- " for c in text):
+        return None
+    total = sum(d * w for d, w in zip(digits[:9], _BRN_WEIGHTS, strict=True)) + digits[8] * 5 // 10
+    if (10 - total % 10) % 10 != digits[9]:
+        return None
+    joined = "".join(map(str, digits))
+    return f"{joined[:3]}-{joined[3:5]}-{joined[5:]}"
+
+
+def checked_profile(values: dict[str, str], jurisdiction: str = "KR") -> BusinessProfile:
+    """A profile from an operator's form; a clear field error for a missing or malformed value.
+
+    In Korea the 사업자등록번호 must add up (sellers check it on the 공정위 사업자정보 page)."""
     cleaned = {name: values.get(name, "").strip() for name in PROFILE_FIELDS}
     for name in REQUIRED_FIELDS:
         if not cleaned[name]:
@@ -118,6 +143,15 @@ def checked_profile(values: dict[str, str]) -> BusinessProfile:
         )
     if not any(c.isdigit() for c in cleaned["support_phone"]):
         raise InvalidInput("profile_phone_invalid", "Enter the support phone number.", "support_phone")
+    if jurisdiction == "KR":
+        number = valid_business_number(cleaned["registration_number"])
+        if number is None:
+            raise InvalidInput(
+                "registration_number_invalid",
+                "A business registration number has 10 digits and its last digit must add up. Check it.",
+                "registration_number",
+            )
+        cleaned["registration_number"] = number
     return BusinessProfile.from_fields(cleaned)
 
 

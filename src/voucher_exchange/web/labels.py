@@ -233,6 +233,9 @@ ERRORS.update(
         "profile_email_invalid": N_("Enter the support e-mail address."),
         "profile_link_invalid": N_("The KakaoTalk channel link starts with https://."),
         "profile_phone_invalid": N_("Enter the support phone number."),
+        "registration_number_invalid": N_(
+            "A business registration number has 10 digits and its last digit must add up. Check it."
+        ),
         "document_kind_invalid": N_("Choose which text to publish."),
         "document_title_invalid": N_("Give the text a title (up to 200 characters)."),
         "document_body_invalid": N_("Write the text (up to 50,000 characters)."),
