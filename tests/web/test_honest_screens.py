@@ -175,7 +175,7 @@ def test_history_batch_results_and_rates_are_cards_on_a_phone_and_never_break_a_
 ) -> None:
     phone.goto("/")
     rates = _tokens_whole(phone, "table.rates")
-    assert "컬쳐랜드 문화상품권" in rates and "₩50,000" in rates
+    assert "컬쳐랜드 문화상품권" in rates and "50,000원" in rates
 
     seller = become_seller(phone, site)
     vouchers = [site.exchange.mint("cultureland", 5000) for _ in range(2)]
@@ -196,7 +196,7 @@ def test_history_batch_results_and_rates_are_cards_on_a_phone_and_never_break_a_
 
     phone.goto("/trades")
     shown = _tokens_whole(phone, "#history")
-    assert shown.count("₩4,500") == 2 and "컬쳐랜드 문화상품권" in shown
+    assert shown.count("4,500원") == 2 and "컬쳐랜드 문화상품권" in shown
     # Amounts right-aligned in the card: their right edge meets the card's inner edge.
     edges = phone.locator("#history tr.trade-row").first.evaluate(
         "row => [row, row.querySelector('.amount')].map(e => e.getBoundingClientRect().right)"
@@ -388,7 +388,7 @@ def test_the_calculators_amount_survives_sign_up(phone: Page, site: Site) -> Non
     add_bank_account(phone, "004", account)
     phone.click("#resume-sell")
     phone.wait_for_url(re.compile(r".*/sell/[0-9a-f-]{36}$"))
-    assert phone.inner_text("#quote-payout") in ("₩45,500", "45,500원")
+    assert phone.inner_text("#quote-payout") == "45,500원"
     phone.goto("/account")
     assert phone.locator("#resume-quote").count() == 0  # taken once
 
@@ -484,3 +484,36 @@ def test_a_business_number_that_does_not_add_up_is_refused_and_a_valid_one_links
         phone.get_attribute("#biz-check", "href") == "https://www.ftc.go.kr/bizCommPop.do?wrkr_no=1234567891"
     )
     assert phone.inner_text("#biz-check") == "사업자정보 확인"
+
+
+def test_small_things_a_korean_seller_notices(phone: Page, site: Site) -> None:
+    seller = become_seller(phone, site)
+    # The holder check's success is drawn as a success, not a warning.
+    other = new_account_number()
+    holder = {"bank_code": "088", "account_number": other, "holder_name": seller.legal_name}
+    site.exchange.sandbox("POST", "/rail/accounts", holder)
+    phone.goto("/account")
+    phone.select_option("#bank_code", "088")
+    phone.fill("#account_number", other)
+    phone.click("#check-account")
+    assert phone.get_attribute("#holder-check", "class") == "notice good"
+    phone.click("#save-account")
+    phone.wait_for_url("**/account")
+    # "기본값" stands apart from "확인됨".
+    row = phone.locator("li.account-row").filter(has=phone.locator(".default-badge"))
+    gap = row.evaluate(
+        "r => r.querySelector('.default-badge').getBoundingClientRect().left"
+        " - r.querySelector('.ok').getBoundingClientRect().right"
+    )
+    assert gap >= 4
+    voucher = site.exchange.mint("cultureland", 50000, issued_at="2026-11-01T09:00:00+00:00")
+    take_quote(phone, "cultureland", "50000")
+    assert phone.inner_text("#quote-payout") == "45,500원"  # as Korean sellers write it
+    submit_voucher(phone, voucher["code"])
+    wait_status(phone, "paid")
+    assert phone.inner_text("#paid-account") == f"입금 계좌: KB국민은행 ••••{seller.account_number[-4:]}"
+    # Each step's time is distinct (to the second), not seven times the same minute.
+    times = phone.locator(".timeline time").all_inner_texts()
+    assert len(times) == 7 and re.search(r"[0-9]+:[0-9]{2}:[0-9]{2}$", times[0])
+    assert all(re.fullmatch(r"\+[0-9.]+(초|분)", t) for t in times[1:])
+    assert not re.search(r"[A-Za-z]", phone.inner_text("#timeline").replace("KB", ""))

@@ -101,7 +101,7 @@ def test_a_reversed_trade_shows_the_issuers_evidence_and_takes_an_appeal_in_kore
         interval=0.5,
         what="the reversal",
     )
-    assert phone.inner_text("#owed") == "₩45,500"
+    assert phone.inner_text("#owed") == "45,500원"
     assert "도난 신고됨" in phone.inner_text("#reversal")
     screenshot(phone, "seller-phone-reversed-ko")
     phone.fill("#appeal-note", "직접 카드로 구매했습니다.")

@@ -9,6 +9,7 @@ from voucher_exchange.cli import (
     audit,
     database,
     keys,
+    mail,
     receipts,
     reconcile,
     reversals,
@@ -38,6 +39,7 @@ app.add_typer(reversals.reversals_app, name="reversals")
 app.add_typer(receipts.receipt_app, name="receipt")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)
+app.command()(mail.mail)
 app.add_typer(audit.audit_app, name="audit")
 
 if __name__ == "__main__":

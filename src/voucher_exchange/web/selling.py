@@ -323,6 +323,10 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         kept = identity.list_destinations(v.ctx, user)
         others = [d for d in kept if d.status == "verified" and d.id != t["payout_destination_id"]]
         refused_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
+    paid_account = None
+    if t["status"] == "paid":
+        kept = identity.list_destinations(v.ctx, v.seller())
+        paid_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
@@ -330,6 +334,7 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         "t": t,
         "other_destinations": others,
         "refused_account": refused_account,
+        "paid_account": paid_account,
         # The timeline is also a fragment (no footer): the support action needs the contact itself.
         "support": profile_cache.business_profile(v.ctx, v.offline) if t["status"] in SUPPORTED else None,
         "offer_face": offer_face,
