@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from voucher_exchange.audit.anchor_files import AnchorDirectory
 from voucher_exchange.catalog import service as catalog
@@ -25,6 +26,7 @@ from voucher_exchange.security import passwords
 from voucher_exchange.security.files import secure_var_dir
 from voucher_exchange.security.vault import Vault, load_or_create_master_key
 from voucher_exchange.trades.models import NOTIFY_TRADE
+from voucher_exchange.trust import service as trust
 from voucher_exchange.webhooks.http import SafeWebhookSender
 
 
@@ -38,6 +40,7 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         engine = engine.execution_options(**{queue.SKIP_KINDS: frozenset({NOTIFY_TRADE})})
     key = load_or_create_master_key(settings.key_path, create=settings.demo)
     timeout = settings.http_timeout_seconds
+    made: list[Context] = []  # the context, once built: the mailer reads the service name through it
     issuer = HttpIssuer(sandbox_url, timeout)
     rail = HttpPayoutRail(sandbox_url, timeout)
     identity = HttpIdentityProvider(sandbox_url, timeout)
@@ -50,7 +53,9 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         rail=rail,
         identity=identity,
         anchors=AnchorDirectory(settings.audit_anchor_path),
-        mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
+        mailer=SmtpMailer(
+            settings.smtp_host, settings.smtp_port, settings.mail_from, timeout, lambda: _service_name(made)
+        )
         if settings.smtp_host
         else None,
         webhooks=SafeWebhookSender(
@@ -61,8 +66,18 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
             http_hosts=[urlsplit(sandbox_url).hostname or ""],
         ),
     )
+    made.append(ctx)
     ctx.on_close.extend([issuer.close, rail.close, identity.close])
     return ctx
+
+
+def _service_name(made: list[Context]) -> str:
+    """The operator's service name for an e-mail (the software's name while the database is away)."""
+    try:
+        with made[0].uow(readonly=True) as uow:
+            return trust.profile(uow.conn).display_name
+    except SQLAlchemyError:
+        return "voucher-exchange"
 
 
 def sandbox_brands() -> dict[str, SandboxBrand]:

@@ -95,6 +95,14 @@ def format_when(at: datetime, lang: str, tz: str) -> str:
 _MINUTES = {"ko": "yyyy. M. d. a h:mm", "en": "MMM d, yyyy, h:mm a"}
 
 
+_SECONDS = {"ko": "yyyy. M. d. a h:mm:ss", "en": "MMM d, yyyy, h:mm:ss a"}
+
+
+def format_second(at: datetime, lang: str, tz: str) -> str:
+    """A moment to the second (a trade's steps, often all within one minute)."""
+    return format_datetime(at, _SECONDS.get(lang, _SECONDS["en"]), tzinfo=ZoneInfo(tz), locale=locale(lang))
+
+
 def format_minute(at: datetime, lang: str, tz: str) -> str:
     """A moment to the minute (timelines): seconds are noise to a reader."""
     return format_datetime(at, _MINUTES.get(lang, _MINUTES["en"]), tzinfo=ZoneInfo(tz), locale=locale(lang))

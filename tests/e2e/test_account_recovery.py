@@ -39,7 +39,7 @@ def test_a_reset_link_sets_a_new_password_once_and_signs_out_everywhere(mailed: 
         asked = api.post("/password-resets", json={"email": email})
     assert (asked.status_code, asked.json()) == (202, {"status": "accepted"})
     mails = mailed.mails(email, 2)  # the sign-up's verification, then the reset
-    assert mails[1]["Subject"] == "Reset your voucher-exchange password"
+    assert mails[1]["Subject"] == "Reset your 바우처익스체인지 password"
     link = mailed.link(email, 2)
 
     def resets() -> list[Any]:
@@ -67,7 +67,7 @@ def test_a_reset_link_sets_a_new_password_once_and_signs_out_everywhere(mailed: 
     with mailed.api(fresh.json()["token"]) as api:
         assert api.get("/me").json()["email_verified"] is True  # following the link proved the mailbox
     notice = mailed.mails(email, 3)[2]
-    assert notice["Subject"] == "Your voucher-exchange password was changed"
+    assert notice["Subject"] == "Your 바우처익스체인지 password was changed"
 
 
 def test_a_reset_link_expires_after_an_hour(mailed: Mailed) -> None:
@@ -156,7 +156,7 @@ def test_the_sign_up_link_verifies_the_address_once(mailed: Mailed) -> None:
     with mailed.api(token) as api:
         assert api.get("/me").json()["email_verified"] is False
     mail = mailed.mails(email, 1)[0]
-    assert mail["Subject"] == "Confirm your e-mail address for voucher-exchange"
+    assert mail["Subject"] == "Confirm your e-mail address for 바우처익스체인지"
     link = mailed.link(email, 1)
     with mailed.api() as api:
         assert api.post(f"/email-verifications/{link}").status_code == 204

@@ -61,7 +61,7 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(mai
     assert _api_login(mailed, email).status_code == 401
     assert _api_login(mailed, email, NEW_PASSWORD).status_code == 201
     notice = mailed.mails(email, 2)[1]  # after the sign-up's verification link
-    assert notice["Subject"] == "Your voucher-exchange password was changed"
+    assert notice["Subject"] == "Your 바우처익스체인지 password was changed"
 
 
 def test_a_new_address_is_used_once_confirmed_and_the_old_one_is_told(mailed: Mailed) -> None:
@@ -71,7 +71,7 @@ def test_a_new_address_is_used_once_confirmed_and_the_old_one_is_told(mailed: Ma
     asked = web.post("/account/security/email", data={"email": new, "password": PASSWORD, "csrf_token": csrf})
     assert (asked.status_code, asked.headers["location"]) == (303, "/account/security?notice=email")
     told = mailed.mails(email, 2)[1]
-    assert told["Subject"] == "A change of your voucher-exchange e-mail address was asked for"
+    assert told["Subject"] == "A change of your 바우처익스체인지 e-mail address was asked for"
     with mailed.api(api_token) as api:
         assert api.get("/me").json()["email"] == email  # not moved yet
     link = mailed.link(new, 1)

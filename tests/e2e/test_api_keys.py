@@ -266,9 +266,9 @@ def test_the_key_is_in_no_list_log_audit_entry_or_mail(
     mails = [m for m in mailed.inbox.to(email) if "API key" in str(m["Subject"])]
     bodies = [m.get_content() for m in mails]
     assert sorted(str(m["Subject"]) for m in mails) == [
-        "A new API key was created for your voucher-exchange account",
-        "An API key of your voucher-exchange account was revoked",
-        "An API key of your voucher-exchange account was rolled",
+        "A new API key was created for your 바우처익스체인지 account",
+        "An API key of your 바우처익스체인지 account was revoked",
+        "An API key of your 바우처익스체인지 account was rolled",
     ]
     assert sum(made["prefix"] in b for b in bodies) == 2 and sum(rolled["prefix"] in b for b in bodies) == 1
     logs = "".join(capfd.readouterr())

@@ -332,6 +332,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ),
     ("POST", "/account/security/verification", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
     ("POST", "/account/security/sign-out-others", {}, row(LOGIN, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/account/security/delete", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
     (
         "POST",
         "/account/security/delete",
@@ -402,6 +403,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ),
     ("POST", "/account/payout-accounts/" + GHOST + "/default", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("POST", "/account/payout-accounts/" + GHOST + "/remove", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/account/payout-accounts/" + GHOST + "/remove", None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("POST", "/quotes", {"brand": "no-such-brand", "face": "1"}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("GET", "/sell/batch", None, row(LOGIN, 200, 200, 200, 200, 200, 200)),
     (
@@ -474,6 +476,7 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     ("POST", "/staff/issuers/actions/" + GHOST + "/lift", {}, row(LOGIN, 403, 403, 403, 403, 404, 403)),
     ("POST", "/staff/issuers/evaluate", {}, row(LOGIN, 403, 403, 403, 403, 303, 403)),
     ("POST", "/trades/" + GHOST + "/cancel", {}, row(LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/trades/" + GHOST + "/cancel", None, row(LOGIN, 404, 404, 404, 404, 404, 404)),
     ("GET", "/staff/review", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     ("GET", "/staff/review/{trade}", None, row(LOGIN, 403, 403, 403, 200, 200, 403)),
     ("GET", "/staff/review/sellers/" + GHOST, None, row(LOGIN, 403, 403, 403, 404, 404, 403)),

@@ -19,7 +19,7 @@ from voucher_exchange.trades.models import TradeStatus
 pytestmark = pytest.mark.both_backends
 
 
-def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
+def test_the_expected_wait_is_what_three_in_four_recent_reviews_kept(core: Core) -> None:
     core.fund(10_000_000, "seed")
     clock = core.ctx.clock
     assert isinstance(clock, ShiftableClock)
@@ -44,4 +44,4 @@ def test_the_expected_wait_is_the_median_of_recent_reviews(core: Core) -> None:
             review_service.decide(uow.conn, clock, reviewer, trade_id, "reject", "checked")
             uow.commit()
     with core.ctx.uow() as uow:
-        assert seller_view.expected_review_minutes(uow.conn) == 30
+        assert seller_view.expected_review_minutes(uow.conn) == 50

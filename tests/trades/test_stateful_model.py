@@ -190,9 +190,14 @@ class Exchange(RuleBasedStateMachine):
                 uow.conn, self.core.ctx.settings, self.core.ctx.clock, seller.user, brand, Money(face, "KRW")
             )
             cmd = trade_service.SubmitTrade(quote.id, code, pin, method, date(2026, 11, 1), destination)
-            trade_id = trade_service.submit(
-                uow.conn, self.core.ctx.clock, self.core.ctx.vault, seller.user, cmd
-            )
+            try:
+                trade_id = trade_service.submit(
+                    uow.conn, self.core.ctx.clock, self.core.ctx.vault, seller.user, cmd
+                )
+            except DomainError as refusal:
+                # The bank refused this account before: it is offered no more (nothing is written).
+                assert refusal.code == "payout_destination_refused"
+                return None
             uow.commit()
         self.trades.append(ModelTrade(trade_id, seller, code, pin))
         return trade_id

@@ -218,16 +218,22 @@ def test_amounts_in_korean_sentences_are_written_in_won() -> None:
 
 def test_a_batch_summary_in_korean_and_english() -> None:
     counts = {"paid": 2, "refused": 1, "in_review": 1}
-    subject, body = compose_batch(counts, Money(9000, "KRW"), "ko", "http://site/sell/batch/b1")
-    assert subject == "상품권 4건 중 2건 입금 완료"
-    assert body.splitlines()[:5] == [
-        "모두 9,000원을 계좌로 보냈습니다.",
-        "",
-        "입금 완료: 2건",
-        "담당자 확인 중: 1건",
-        "매입 안 됨: 1건",
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "ko", "http://site/sell/batch/b1", 25)
+    assert subject == "상품권 4건: 입금 2건, 확인 중 1건, 매입 안 됨 1건"
+    assert body.splitlines()[:3] == [
+        "입금 2건: 9,000원을 계좌로 보냈습니다.",
+        "담당자 확인 중 1건: 상품권에서는 아직 아무것도 빠져나가지 않았습니다. "
+        "확인은 보통 25분쯤 걸리며, 결과는 건마다 메일로 알려 드립니다.",
+        "매입 안 됨 1건: 지급도 수수료도 없습니다.",
     ]
-    subject, body = compose_batch(counts, Money(9000, "KRW"), "en", "http://site/sell/batch/b1")
-    assert subject == "Your 4 vouchers: 2 paid"
-    assert body.splitlines()[0] == "We sent ₩9,000 in total to your bank account."
+    subject, body = compose_batch(counts, Money(9000, "KRW"), "en", "http://site/sell/batch/b1", 25)
+    assert subject == "Your 4 vouchers: 2 paid, 1 being checked, 1 not bought"
+    assert body.splitlines()[0] == "Paid: 2. We sent ₩9,000 to your bank account."
     assert "See every line: http://site/sell/batch/b1" in body
+
+
+def test_a_batch_summary_with_every_line_held_says_nothing_of_payments() -> None:
+    subject, body = compose_batch({"in_review": 10}, Money(0, "KRW"), "ko", "http://site/sell/batch/b1", 40)
+    assert subject == "상품권 10건: 확인 중 10건"
+    assert not re.search(r"(?<![0-9,])0(원|건)", subject + body) and "보냈습니다" not in body
+    assert "40분" in body

@@ -73,3 +73,25 @@ def test_sign_up_without_a_required_consent_is_refused(ticked: set[ConsentKind],
     with pytest.raises(InvalidInput) as refused:
         accept(CURRENT, ticked, "web")
     assert (refused.value.code, refused.value.field) == ("consent_required", field)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("1234567891", "123-45-67891"), ("220-81-62517", "220-81-62517"), (" 220 81 62517 ", "220-81-62517")],
+    ids=["digits-only", "dashed", "spaced"],
+)
+def test_a_valid_business_registration_number_is_kept_in_its_usual_form(typed: str, kept: str) -> None:
+    assert checked_profile({**VALID, "registration_number": typed}).registration_number == kept
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["123-45-6789", "123-45-67890", "12345678901", "123-45-6789O"],
+    ids=["nine", "check", "eleven", "letter"],
+)
+def test_a_business_registration_number_that_does_not_add_up_is_refused(typed: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        checked_profile({**VALID, "registration_number": typed})
+    assert (refused.value.code, refused.value.field) == ("registration_number_invalid", "registration_number")
+    # Another jurisdiction's numbers are not Korean ones.
+    assert checked_profile({**VALID, "registration_number": typed}, "US").registration_number == typed

@@ -19,13 +19,13 @@ NEW_PASSWORD = "purple-lantern-orbit"
 TEXTS = {
     "ko": {
         "check": "이메일을 확인해 주세요",
-        "subject": "voucher-exchange 비밀번호 재설정",
+        "subject": "바우처익스체인지 비밀번호 재설정",
         "notice": "비밀번호가 바뀌었고 모든 세션이 로그아웃되었습니다. 새 비밀번호로 로그인해 주세요.",
         "expired": "링크가 만료되었거나 이미 사용되었습니다. 새 링크를 받아 주세요.",
     },
     "en": {
         "check": "Check your e-mail",
-        "subject": "Reset your voucher-exchange password",
+        "subject": "Reset your 바우처익스체인지 password",
         "notice": "Your password was changed and every session was signed out. Log in with it.",
         "expired": "This link has expired or was already used. Ask for a new one.",
     },

@@ -58,7 +58,7 @@ def test_a_receipt_shows_its_signature_and_anyone_can_verify_it_in_korean(
     assert anyone.get_attribute("#verify-result", "data-valid") == "true"
     assert anyone.inner_text("#verify-result strong") == VALID
     assert anyone.inner_text("#verify-trade") == trade_id
-    assert anyone.inner_text("#verify-payout") == "₩9,000"
+    assert anyone.inner_text("#verify-payout") == "9,000원"
     screenshot(anyone, "verify-receipt-phone-valid")
 
     receipt["payout"]["amount"] = 90000

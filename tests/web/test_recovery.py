@@ -33,7 +33,9 @@ def test_a_refused_payout_is_sent_to_another_account_from_the_trade_page(page: P
     take_quote(page, "cultureland", "50000")
     trade_id = submit_voucher(page, voucher["code"])
     wait_status(page, "failed")
-    assert page.inner_text("#payout-refused strong") == "Your bank refused the transfer of ₩45,500."
+    assert page.inner_text("#payout-refused strong") == (
+        f"The bank refused the transfer of ₩45,500 to KB Kookmin Bank ••••{seller.account_number[-4:]}."
+    )
     # The seller's steps in plain words: the bank's refusal and where the money is.
     assert page.inner_text("#story li[data-step='failed']").endswith(
         "Your bank did not accept the transfer. The money is kept safe for you."
@@ -68,7 +70,7 @@ def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page,
     take_quote(phone, "google-play-kr", "150000")
     submit_voucher(phone, voucher["code"])
     wait_status(phone, "in_review")
-    assert "분이 걸립니다" in phone.inner_text("#expected-wait")
+    assert "분 안에 끝납니다" in phone.inner_text("#expected-wait")
     # The page polls while a person reviews; an unchanged timeline is answered 204, so the
     # withdraw button is never replaced under a press.
     trade_id = phone.url.rsplit("/", 1)[1]
@@ -78,6 +80,7 @@ def test_a_held_trade_shows_the_wait_and_can_be_withdrawn_in_korean(phone: Page,
     fresh = phone.request.get(poll + "stale")
     assert fresh.status == 200 and f'hx-vals=\'{{"shown": "{shown}"}}\'' in fresh.text()
     phone.click("#cancel-trade")
+    phone.click("#confirm-yes")  # it asks first
     wait_status(phone, "cancelled")
     assert site.exchange.lookup(voucher["code"])["state"] == "active"
 
@@ -98,7 +101,7 @@ def test_a_reversed_trade_shows_the_issuers_evidence_and_takes_an_appeal_in_kore
         interval=0.5,
         what="the reversal",
     )
-    assert phone.inner_text("#owed") == "₩45,500"
+    assert phone.inner_text("#owed") == "45,500원"
     assert "도난 신고됨" in phone.inner_text("#reversal")
     screenshot(phone, "seller-phone-reversed-ko")
     phone.fill("#appeal-note", "직접 카드로 구매했습니다.")

@@ -161,9 +161,9 @@ def test_selling_many_previews_then_sells_once_with_live_lines_and_one_summary(
     assert sorted(t["amount"] for t in transfers) == [4500, 4500]
     # One e-mail for the batch, not one per line.
     mail = poll_until(lambda: trade_mails(site, seller.email) or None, 15, what="the batch summary")
-    assert [m["Subject"] for m in mail] == ["Your 3 vouchers: 2 paid"]
+    assert [m["Subject"] for m in mail] == ["Your 3 vouchers: 2 paid, 1 not bought"]
     body = mail[0].get_content()
-    assert "We sent ₩9,000 in total to your bank account." in body and "Not bought: 1" in body
+    assert "Paid: 2. We sent ₩9,000 to your bank account." in body and "Not bought: 1." in body
 
     # The same from a CSV file (code,pin columns), here with a code sold before.
     fresh = site.exchange.mint("cultureland", 5000)

@@ -311,6 +311,7 @@ def test_a_korean_operator_confirms_a_suspension_and_reads_every_change_before_a
     operator.fill("#rate_0", "9")
     operator.click("#save-rates")
     assert "0원" in operator.inner_text("#confirm-rates") and "9%" in operator.inner_text("#confirm-rates")
+    assert "매입률이 5%p 넘게 바뀝니다" in operator.inner_text("#confirm-rates")  # points, not percent
     assert _brand(site, "lotte") == ("active", version + 1)
     operator.click("#keep")
     operator.wait_for_url("**/staff/brands/lotte")

@@ -27,7 +27,7 @@ from voucher_exchange.web import profile_cache
 PROFILE = {
     "business_name": "(주)믿음상품권",
     "representative": "김정직",
-    "registration_number": "123-45-67890",
+    "registration_number": "123-45-67891",
     "mail_order_number": "제2026-서울마포-01234호",
     "address": "서울특별시 마포구 월드컵북로 1",
     "support_phone": "02-555-0199",
@@ -104,7 +104,7 @@ def test_the_operator_sets_the_business_profile_and_every_footer_shows_it(
             "1588-0000",
             "02-555-0199",
         )
-        assert len(entry.details["before"]) == len(entry.details["after"]) == 9
+        assert len(entry.details["before"]) == len(entry.details["after"]) == 10
 
         _save_profile(operator, {**PROFILE, "support_hours": "매일 10:00–22:00"})
         entry = _last_audit(site, "business_profile.update")
@@ -118,7 +118,7 @@ def test_the_operator_sets_the_business_profile_and_every_footer_shows_it(
         with httpx.Client(base_url=site.url, cookies={"vx_lang": lang}, timeout=20) as visitor:
             for path in ("/", "/login", "/faq", "/receipts/verify"):
                 html = visitor.get(path).text
-                assert "(주)믿음상품권" in html and "123-45-67890" in html, (lang, path)
+                assert "(주)믿음상품권" in html and "123-45-67891" in html, (lang, path)
                 assert (
                     'href="tel:025550199"' in html and "Demo values" not in html and "데모 정보" not in html
                 )
@@ -265,9 +265,10 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
 
     document = phone.request.get(f"/trades/{trade_id}/receipt.json").json()
     assert document["receipt"]["issuer"] == {
+        "service_name": "(주)믿음상품권",  # none saved: the business name is the service's name
         "business_name": "(주)믿음상품권",
         "representative": "김정직",
-        "registration_number": "123-45-67890",
+        "registration_number": "123-45-67891",
         "mail_order_number": "제2026-서울마포-01234호",
         "address": "서울특별시 마포구 월드컵북로 1",
         "support_phone": "02-555-0199",
@@ -278,7 +279,7 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
         phone.goto(f"/trades/{trade_id}/receipt")
         issuer = phone.inner_text("#receipt-issuer")
         assert label in phone.content()
-        assert "(주)믿음상품권" in issuer and "123-45-67890" in issuer and "02-555-0199" in issuer
+        assert "(주)믿음상품권" in issuer and "123-45-67891" in issuer and "02-555-0199" in issuer
         assert "(주)믿음상품권" in phone.inner_text("#business-profile")
         assert phone.get_attribute("#support-phone", "href") == "tel:025550199"
         if lang == "ko":

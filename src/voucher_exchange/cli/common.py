@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,20 @@ SandboxUrl = Annotated[
     typer.Option("--sandbox-url", envvar="VX_SANDBOX_URL", help="Base URL of a running sandbox, …/sandbox"),
 ]
 DEFAULT_SANDBOX = "http://127.0.0.1:8000/sandbox"
+# `serve --demo` writes its sandboxes' address here, so `sandbox mint` finds a `make run PORT=…`.
+RUNNING_SANDBOX_FILE = "serve-sandbox-url"
+
+
+def running_sandbox(var_dir: Path) -> str:
+    """The sandbox of the exchange running from this folder: the address `serve` recorded under
+    var/, else PORT's (as `make run PORT=…` sets it), else port 8000."""
+    recorded = var_dir / RUNNING_SANDBOX_FILE
+    if recorded.is_file():
+        text = recorded.read_text(encoding="utf-8").strip()
+        if text.startswith("http://") or text.startswith("https://"):
+            return text
+    port = os.environ.get("PORT", "")
+    return f"http://127.0.0.1:{port}/sandbox" if port.isdigit() else DEFAULT_SANDBOX
 
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:

@@ -10,6 +10,7 @@ from voucher_exchange.cli import (
     database,
     issuers,
     keys,
+    mail,
     promise,
     receipts,
     reconcile,
@@ -42,6 +43,7 @@ app.add_typer(receipts.receipt_app, name="receipt")
 app.add_typer(promise.promise_app, name="promise")
 app.command()(risk.simulate)
 app.command()(reconcile.reconcile)
+app.command()(mail.mail)
 app.add_typer(audit.audit_app, name="audit")
 
 if __name__ == "__main__":

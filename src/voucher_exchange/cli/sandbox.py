@@ -11,7 +11,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from voucher_exchange.bootstrap import build_sandbox
-from voucher_exchange.cli.common import DEFAULT_SANDBOX, SandboxUrl, console, err
+from voucher_exchange.cli.common import SandboxUrl, console, err, running_sandbox
+from voucher_exchange.config import load_settings
 
 sandbox_app = typer.Typer(help="The sandbox issuer, payout rail and identity vendor.", no_args_is_help=True)
 
@@ -49,7 +50,7 @@ def sandbox_mint(
     }
     if balance is not None:
         body["balance"] = balance
-    url = (sandbox_url or DEFAULT_SANDBOX).rstrip("/") + "/issuer/vouchers"
+    url = (sandbox_url or running_sandbox(load_settings().var_dir)).rstrip("/") + "/issuer/vouchers"
     try:
         response = httpx.post(url, json=body, timeout=10)
     except httpx.HTTPError as exc:

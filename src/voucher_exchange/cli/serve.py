@@ -13,7 +13,15 @@ from prometheus_client import start_http_server
 from voucher_exchange import logs
 from voucher_exchange.api.app import create_app
 from voucher_exchange.bootstrap import build_sandbox
-from voucher_exchange.cli.common import DEFAULT_SANDBOX, DatabaseUrl, SandboxUrl, build, console, settings
+from voucher_exchange.cli.common import (
+    DEFAULT_SANDBOX,
+    RUNNING_SANDBOX_FILE,
+    DatabaseUrl,
+    SandboxUrl,
+    build,
+    console,
+    settings,
+)
 from voucher_exchange.config import Settings
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
@@ -78,6 +86,8 @@ def serve(
         )
     if mounted:
         console.print(f"  sandboxes: {local}")
+        # For `voucher-exchange sandbox mint` in another terminal (this port, not 8000).
+        (cfg.var_dir / RUNNING_SANDBOX_FILE).write_text(local + "\n", encoding="utf-8")
     uvicorn.run(app, host=host, port=port, log_level="warning")
     ctx.close()
     if mail is not None:

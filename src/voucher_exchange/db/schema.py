@@ -704,6 +704,7 @@ business_profile = Table(
     Column("support_email", String(254), nullable=False),
     Column("support_hours", String(100), nullable=False),
     Column("kakao_channel_url", String(200), nullable=False, server_default=""),
+    Column("service_name", String(40), nullable=False, server_default=""),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("updated_by", String(254), nullable=False),
     CheckConstraint("id = 1", name="single_row"),

@@ -45,7 +45,10 @@ def payout_blocked(
     seller = accounts.by_id(conn, user_id)
     destination = payout_repo.destination(conn, destination_id)
     assert seller is not None and destination is not None
-    if destination.status is not DestinationStatus.VERIFIED or not in_sellers_name(seller, destination):
+    # A refused account is still the seller's own: the bank decides again, and a refusal leaves
+    # the money in the seller's payable to send elsewhere (never a payout stuck as unverified).
+    usable = destination.status in (DestinationStatus.VERIFIED, DestinationStatus.REFUSED)
+    if not usable or not in_sellers_name(seller, destination):
         return Blocked.IDENTITY, destination
     if sanctions_rescreen.screen_if_stale(conn, user_id, now):
         return Blocked.SANCTIONS, destination

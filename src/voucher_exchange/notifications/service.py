@@ -57,27 +57,46 @@ def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tup
     return subject, "\n".join(lines)
 
 
-_BATCH_SUBJECT = N_("Your %(count)s vouchers: %(paid)s paid")
+# The subject names each outcome that happened, most final first: never "0 paid" for a batch
+# still being checked (to someone who just handed over their PINs, "0 sent" reads as cheated).
+_BATCH_SUBJECT = N_("Your %(count)s vouchers: %(outcomes)s")
+_BATCH_SUBJECT_PARTS = {
+    "paid": N_("%(n)s paid"),
+    "in_review": N_("%(n)s being checked"),
+    "failed": N_("%(n)s need your choice"),
+    "refused": N_("%(n)s not bought"),
+}
 _BATCH_LINES = {
-    "paid": N_("Paid: %(n)s"),
-    "in_review": N_("Being checked by a person: %(n)s"),
-    "refused": N_("Not bought: %(n)s"),
-    "failed": N_("Waiting for you or our team: %(n)s"),
+    "paid": N_("Paid: %(n)s. We sent %(amount)s to your bank account."),
+    "in_review": N_(
+        "Being checked by a person: %(n)s. Nothing has been taken from these vouchers yet; "
+        "a check usually takes about %(minutes)s minutes and we e-mail you each result."
+    ),
+    "failed": N_("Your bank refused the transfer: %(n)s. The money is kept for you: choose another account."),
+    "refused": N_("Not bought: %(n)s. No payout and no fee."),
 }
 
 
-def compose_batch(counts: dict[str, int], paid: Money, lang: str, link: str) -> tuple[str, str]:
-    """(subject, body) of a batch's one summary e-mail: how many lines ended how, and the total paid."""
+def compose_batch(
+    counts: dict[str, int], paid: Money, lang: str, link: str, review_minutes: int
+) -> tuple[str, str]:
+    """(subject, body) of a batch's one summary e-mail: what happened to each line, state by state.
+
+    A state with no line is not mentioned: the e-mail never says that nothing was paid.
+    """
     total = sum(counts.values())
-    subject = i18n.gettext(lang, _BATCH_SUBJECT) % {"count": total, "paid": counts.get("paid", 0)}
+    parts = [k for k in _BATCH_SUBJECT_PARTS if counts.get(k)]
+    outcomes = ", ".join(i18n.gettext(lang, _BATCH_SUBJECT_PARTS[k]) % {"n": counts[k]} for k in parts)
+    subject = i18n.gettext(lang, _BATCH_SUBJECT) % {"count": total, "outcomes": outcomes}
+    values = {
+        "amount": i18n.format_amount_text(paid, lang) + korean.MARK,
+        "minutes": review_minutes,
+    }
     lines = [
-        korean.resolve(
-            i18n.gettext(lang, "We sent %(amount)s in total to your bank account.")
-            % {"amount": i18n.format_amount_text(paid, lang) + korean.MARK}
-        ),
-        "",
+        korean.resolve(i18n.gettext(lang, _BATCH_LINES[k]) % {"n": counts[k], **values})
+        for k in _BATCH_LINES
+        if counts.get(k)
     ]
-    lines += [i18n.gettext(lang, _BATCH_LINES[k]) % {"n": counts[k]} for k in _BATCH_LINES if counts.get(k)]
     lines += ["", i18n.gettext(lang, "See every line: %(link)s") % {"link": link}, "", "voucher-exchange"]
     return subject, "\n".join(lines)
 
@@ -105,6 +124,7 @@ class BatchSummary:
     counts: dict[str, int]
     paid: Money
     link: str
+    review_minutes: int
 
 
 def knows(status: str) -> bool:
@@ -120,5 +140,7 @@ def send_trade_notice(mailer: Mailer, notice: TradeNotice) -> None:
 
 def send_batch_summary(mailer: Mailer, summary: BatchSummary) -> None:
     """Compose the batch's summary in the seller's language and send it."""
-    subject, body = compose_batch(summary.counts, summary.paid, summary.language, summary.link)
+    subject, body = compose_batch(
+        summary.counts, summary.paid, summary.language, summary.link, summary.review_minutes
+    )
     mailer.send(summary.to, subject, body, summary.language)

@@ -31,6 +31,9 @@ class DestinationStatus(StrEnum):
     """Not the seller's own account (or the holder is on the sanctions list)."""
     UNCONFIRMED = "unconfirmed"
     """Verified under a legal name the seller no longer has; unused until a check in this name again."""
+    REFUSED = "refused"
+    """In the seller's name, but the bank refused a transfer to it: not offered again; the seller
+    adds it again (a new holder check) once the bank has fixed it, or adds another account."""
 
 
 WAITING_FOR_FUNDS = "waiting for treasury funding"

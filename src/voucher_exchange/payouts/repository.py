@@ -264,6 +264,16 @@ def set_destination_status(conn: Connection, destination_id: str, status: Destin
     )
 
 
+def mark_refused(conn: Connection, destination_id: str) -> None:
+    """The bank refused a transfer to this account: `refused`, and no longer the default."""
+    d = payout_destinations.c
+    conn.execute(
+        update(payout_destinations)
+        .where((d.id == destination_id) & (d.status == DestinationStatus.VERIFIED.value))
+        .values(status=DestinationStatus.REFUSED.value, is_default=False)
+    )
+
+
 def has_verified_destination(conn: Connection, user_id: str) -> bool:
     """True when the seller has at least one verified bank account they have not removed."""
     row = conn.execute(

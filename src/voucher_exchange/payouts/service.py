@@ -188,7 +188,12 @@ def record(conn: Connection, outcome: PayoutOutcome, now: datetime) -> None:
         conn, payout.pending_transfer_id, phase, now, "rail executed" if outcome.executed else "rail rejected"
     )
     status = PayoutStatus.EXECUTED if outcome.executed else PayoutStatus.REJECTED
-    payout_repo.mark_settled(conn, payout.id, status, outcome.rail_reference or payout.rail_reference, now)
+    settled = payout_repo.mark_settled(
+        conn, payout.id, status, outcome.rail_reference or payout.rail_reference, now
+    )
+    if settled and not outcome.executed:
+        # Never offered again as if nothing happened (nor kept as the default).
+        payout_repo.mark_refused(conn, payout.destination_id)
 
 
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:

@@ -57,6 +57,12 @@ def get(conn: Connection, trade_id: str) -> SignedReceipt | None:
     return SignedReceipt(row.trade_id, json.loads(row.body), row.signature, row.key_id, row.issued_at)
 
 
+def by_number(conn: Connection, hex8: str) -> list[SignedReceipt]:
+    """Receipts whose trade id starts with these 8 hex digits (a receipt's short number); at most 5."""
+    rows = conn.execute(select(receipts).where(receipts.c.trade_id.like(f"{hex8}-%")).limit(5))
+    return [SignedReceipt(r.trade_id, json.loads(r.body), r.signature, r.key_id, r.issued_at) for r in rows]
+
+
 def add(conn: Connection, trade_id: str, body: bytes, signature: str, key_id: str, now: datetime) -> bool:
     """Store an issued receipt unless the trade already has one; True when this call stored it."""
     values = {

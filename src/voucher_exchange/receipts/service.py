@@ -15,6 +15,7 @@ from voucher_exchange.config import Settings
 from voucher_exchange.context import Context
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError, NotFound
+from voucher_exchange.money import Money
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.receipts import keyfiles
 from voucher_exchange.receipts import repository as receipt_repo
@@ -195,6 +196,18 @@ def published_keys(conn: Connection) -> list[ReceiptKey]:
 def published(conn: Connection) -> dict[str, list[dict[str, str]]]:
     """The well-known keys document."""
     return keys_document(receipt_repo.all_keys(conn))
+
+
+def find_by_number(conn: Connection, number: str, payout: Money) -> tuple[SignedReceipt, Verdict] | None:
+    """A receipt checked by its short number (the trade id's first 8 hex digits, as printed) and the
+    amount paid, both read off the paper: the pair, not the number alone, finds it."""
+    digits = "".join(c for c in number.lower() if c in "0123456789abcdef")
+    if len(digits) != 8:
+        return None
+    for found in receipt_repo.by_number(conn, digits):
+        if found.receipt.get("payout") == payout.as_json():
+            return found, check(conn, found.document())
+    return None
 
 
 def check(conn: Connection, document: Any) -> Verdict:

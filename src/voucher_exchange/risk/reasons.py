@@ -138,10 +138,8 @@ _REASONS = [
     ),
     Reason(
         "fresh_voucher_pattern",
-        "Vouchers sold within hours of purchase, again and again: a person will check this trade. "
-        "If you need money urgently, the Korea Inclusive Finance Agency (☎1397) offers lawful help.",
-        "구매 직후 판매가 반복되어 담당자가 확인합니다. 급히 돈이 필요하시면 "
-        "서민금융진흥원(☎1397)에서 합법적인 도움을 받을 수 있습니다.",
+        "Vouchers sold soon after purchase, several times: a person checks this trade before we buy it.",
+        "구매한 지 얼마 안 된 상품권 판매가 여러 번 이어져, 매입 전에 담당자가 한 번 더 확인합니다.",
     ),
     Reason(
         "scam_favoured_new_account",

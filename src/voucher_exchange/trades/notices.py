@@ -16,6 +16,7 @@ from voucher_exchange.notifications import service as notifications
 from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades import seller_view
 from voucher_exchange.trades.seller_view import view
 
 
@@ -78,12 +79,13 @@ def notify_batch(ctx: Context, batch_id: str) -> None:
         for ln in lines:
             trade = trade_repo.get(uow.conn, ln.trade_id) if ln.status == "paid" and ln.trade_id else None
             paid += trade.payout.amount if trade else 0
+        review_minutes = seller_view.expected_review_minutes(uow.conn)
     counts: dict[str, int] = {}
     for ln in lines:
         kind = ln.status if ln.status in ("paid", "in_review", "failed") else "refused"
         counts[kind] = counts.get(kind, 0) + 1
     link = f"{ctx.settings.public_url.rstrip('/')}/sell/batch/{batch_id}"
     summary = notifications.BatchSummary(
-        seller.email, seller.language, counts, Money(paid, batch.face_value.currency), link
+        seller.email, seller.language, counts, Money(paid, batch.face_value.currency), link, review_minutes
     )
     notifications.send_batch_summary(ctx.mailer, summary)

@@ -98,6 +98,13 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "Add a bank account first and use its id.",
             "payout_destination_id",
         )
+    if destination.status is DestinationStatus.REFUSED:
+        raise Conflict(
+            "payout_destination_refused",
+            "The bank refused a transfer to this account. Choose another account, or add this one again "
+            "once your bank has fixed it.",
+            "payout_destination_id",
+        )
     trade_id = TradeId(str(uuid.uuid4()))
     if not quote_repo.take(conn, quote.id, trade_id):
         raise Conflict("quote_used", "This quote was already used. Ask for a new one.", "quote_id")
@@ -173,6 +180,20 @@ def cancel(conn: Connection, clock: Clock, user: User, trade_id: str) -> None:
         raise Conflict(
             "trade_not_cancellable", "The trade moved on meanwhile; it can no longer be cancelled."
         ) from None
+
+
+def voucher_to_sell_again(ctx: Context, user: User, trade_id: str) -> tuple[str, str | None, str]:
+    """(code, PIN, masked code) of the seller's own trade refused only for its balance: the one-tap
+    new quote sells the same voucher without re-typing it. The code never leaves the server."""
+    with ctx.uow(readonly=True) as uow:
+        shown = get_own(uow.conn, user, trade_id, "en").data
+        trade = trade_repo.get(uow.conn, trade_id)
+    if not shown["new_quote_offer"] or trade is None:
+        raise Conflict(
+            "sell_again_unavailable", "Only a voucher refused for its balance can be sold again here."
+        )
+    secret = ctx.vault.decrypt_json(trade.voucher_enc, trade.id)
+    return str(secret["code"]), secret.get("pin"), str(shown["voucher"]["masked"])
 
 
 def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView:
@@ -251,16 +272,16 @@ def redirect_payout(conn: Connection, clock: Clock, user: User, trade_id: str, d
         raise NotFound(
             "payout_destination_unknown", "Add a bank account first and use its id.", "payout_destination_id"
         )
+    if destination.id == refused.destination_id or destination.status is DestinationStatus.REFUSED:
+        raise Conflict(
+            "payout_destination_refused",
+            "Your bank refused this account. Choose or add another account in your own name.",
+            "payout_destination_id",
+        )
     if destination.status is not DestinationStatus.VERIFIED:
         raise Conflict(
             "payout_destination_unverified",
             "That account is not verified in your own name. Choose or add one that is.",
-            "payout_destination_id",
-        )
-    if destination.id == refused.destination_id:
-        raise Conflict(
-            "payout_destination_refused",
-            "Your bank refused this account. Choose or add another account in your own name.",
             "payout_destination_id",
         )
     now = clock.now()

@@ -23,6 +23,8 @@ class BusinessProfile:
     support_email: str
     support_hours: str
     kakao_channel_url: str
+    # The name sellers know the service by (header, page titles, e-mails, receipts); blank = business_name.
+    service_name: str = ""
     # True while the operator has not saved a profile: every page says these are demo values.
     is_demo: bool = False
 
@@ -39,15 +41,22 @@ class BusinessProfile:
             support_email=values["support_email"],
             support_hours=values["support_hours"],
             kakao_channel_url=values["kakao_channel_url"],
+            service_name=values.get("service_name", ""),
         )
 
     def as_fields(self) -> dict[str, str]:
         """The editable fields, by name (what the audit log compares)."""
         return {k: v for k, v in asdict(self).items() if k != "is_demo"}
 
+    @property
+    def display_name(self) -> str:
+        """The one name every page, e-mail and receipt shows (the service name, else the business name)."""
+        return self.service_name or self.business_name
+
     def issuer_block(self) -> dict[str, object]:
         """What a newly signed receipt says about its issuer (strings, and `demo` when it is one)."""
         block: dict[str, object] = {
+            "service_name": self.display_name,
             "business_name": self.business_name,
             "representative": self.representative,
             "registration_number": self.registration_number,
@@ -61,15 +70,26 @@ class BusinessProfile:
         return block
 
     @property
+    def ftc_link(self) -> str:
+        """공정거래위원회 사업자정보 확인 for this registration number (통신판매사업자 공개 조회)."""
+        digits = "".join(c for c in self.registration_number if c.isdigit())
+        return f"https://www.ftc.go.kr/bizCommPop.do?wrkr_no={digits}"
+
+    @property
     def phone_link(self) -> str:
         """The support phone as a `tel:` target (digits and + only)."""
         return "tel:" + "".join(c for c in self.support_phone if c.isdigit() or c == "+")
 
 
-PROFILE_FIELDS = tuple(f.name for f in fields(BusinessProfile) if f.name != "is_demo")
-# Every field is needed except the KakaoTalk channel (not every business has one).
-REQUIRED_FIELDS = tuple(f for f in PROFILE_FIELDS if f != "kakao_channel_url")
-FIELD_MAX = {"address": 200, "kakao_channel_url": 200, "support_email": 254}
+# The service name first: it is what the operator's sellers see most.
+PROFILE_FIELDS = (
+    "service_name",
+    *(f.name for f in fields(BusinessProfile) if f.name not in ("is_demo", "service_name")),
+)
+# Every field is needed except the KakaoTalk channel (not every business has one) and the
+# service name (blank: the business name is the service's name).
+REQUIRED_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in ("kakao_channel_url", "service_name"))
+FIELD_MAX = {"address": 200, "kakao_channel_url": 200, "support_email": 254, "service_name": 40}
 
 DEMO_PROFILE = BusinessProfile(
     business_name="(주)바우처익스체인지 데모",
@@ -81,12 +101,32 @@ DEMO_PROFILE = BusinessProfile(
     support_email="help@voucher-exchange.test",
     support_hours="평일 09:00–18:00 (점심 12:00–13:00)",
     kakao_channel_url="https://pf.kakao.com/_demo",
+    service_name="바우처익스체인지",
     is_demo=True,
 )
 
 
-def checked_profile(values: dict[str, str]) -> BusinessProfile:
-    """A profile from an operator's form; a clear field error for a missing or malformed value."""
+# 사업자등록번호: 10 digits, the last a check digit over the first nine with these weights (the
+# ninth digit's weighted value also adds its tens, as the National Tax Service computes it).
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+
+
+def valid_business_number(text: str) -> str | None:
+    """A 사업자등록번호 written 123-45-67891, or None when it is not 10 digits adding up."""
+    digits = [int(c) for c in text if c.isdigit()]
+    if len(digits) != 10 or any(c not in "0123456789- " for c in text):
+        return None
+    total = sum(d * w for d, w in zip(digits[:9], _BRN_WEIGHTS, strict=True)) + digits[8] * 5 // 10
+    if (10 - total % 10) % 10 != digits[9]:
+        return None
+    joined = "".join(map(str, digits))
+    return f"{joined[:3]}-{joined[3:5]}-{joined[5:]}"
+
+
+def checked_profile(values: dict[str, str], jurisdiction: str = "KR") -> BusinessProfile:
+    """A profile from an operator's form; a clear field error for a missing or malformed value.
+
+    In Korea the 사업자등록번호 must add up (sellers check it on the 공정위 사업자정보 page)."""
     cleaned = {name: values.get(name, "").strip() for name in PROFILE_FIELDS}
     for name in REQUIRED_FIELDS:
         if not cleaned[name]:
@@ -103,6 +143,15 @@ def checked_profile(values: dict[str, str]) -> BusinessProfile:
         )
     if not any(c.isdigit() for c in cleaned["support_phone"]):
         raise InvalidInput("profile_phone_invalid", "Enter the support phone number.", "support_phone")
+    if jurisdiction == "KR":
+        number = valid_business_number(cleaned["registration_number"])
+        if number is None:
+            raise InvalidInput(
+                "registration_number_invalid",
+                "A business registration number has 10 digits and its last digit must add up. Check it.",
+                "registration_number",
+            )
+        cleaned["registration_number"] = number
     return BusinessProfile.from_fields(cleaned)
 
 

@@ -71,7 +71,7 @@ def save_profile(ctx: Context, fields: dict[str, str], actor: str) -> bool:
 
     False when nothing changed.
     """
-    new = checked_profile(fields)
+    new = checked_profile(fields, ctx.settings.jurisdiction)
     with ctx.uow() as uow:
         saved = set_profile(uow.conn, new, actor, ctx.clock.now())
         uow.commit()

@@ -97,11 +97,42 @@ def sign_out_others(v: Page) -> Response:
     return redirect(v, "/account/security?notice=others")
 
 
+def _confirm_delete(v: Visitor, status: int = 200, error: str = "") -> Response:
+    return page(
+        v,
+        "confirm.html",
+        status=status,
+        error=error,
+        heading=i18n.gettext(v.lang, "Delete your account?"),
+        explanation=[
+            i18n.gettext(
+                v.lang,
+                "Possible once no trade, payout or balance is open. We then forget your e-mail address, "
+                "password, sessions and unused bank accounts. The law makes us keep your trades, payments, "
+                "receipts and identity check for five years.",
+            ),
+            i18n.gettext(v.lang, "This cannot be undone."),
+        ],
+        ask_password=True,
+        action="/account/security/delete",
+        yes=i18n.gettext(v.lang, "Delete my account"),
+        no=i18n.gettext(v.lang, "No, keep my account"),
+        back="/account/security",
+    )
+
+
+@router.get("/account/security/delete")
+def confirm_delete_account(v: Page) -> Response:
+    """Ask before the account is erased, with the password (the POST below does it)."""
+    v.seller()
+    return _confirm_delete(v)
+
+
 @router.post("/account/security/delete")
 def delete_account(v: Page, password: Text) -> Response:
-    """Erase the account (refused while money is in flight)."""
+    """Erase the account (refused while money is in flight): a refusal is shown first thing on the page."""
     user = v.seller()
-    _refusal_under(v, "delete")
+    on_refusal(v, lambda refused: _confirm_delete(v, status=refused.status, error=refused.message))
     privacy.erase_account(v.ctx, user, password)
     response = redirect(v, "/login?notice=account_deleted")
     response.delete_cookie(SESSION_COOKIE)

@@ -111,6 +111,7 @@ AUDIT_FIELD = {
     "mismatched": N_("Mismatched"),
     "frozen": N_("Payouts frozen"),
     "cleared": N_("Cleared"),
+    "service_name": N_("Service name"),
     "business_name": N_("Business name"),
     "representative": N_("Representative"),
     "registration_number": N_("Business registration number"),

@@ -19,6 +19,40 @@ STATUS = {
     "reversed": N_("Reversed"),
 }
 
+
+def trade_number(trade_id: str) -> str:
+    """The short number a seller reads out to support: the id's first 8 hex digits, '3F9A-21C7'."""
+    digits = str(trade_id).replace("-", "")[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
+
+
+def trade_status(trade: dict[str, object]) -> str:
+    """A trade's status as its seller should read it: after the bank refused a payout, the seller
+    is the one who acts (chooses another account), not our team."""
+    decision = trade.get("decision") or {}
+    reasons = decision.get("reasons", []) if isinstance(decision, dict) else []
+    if trade.get("status") == "failed" and any(r.get("code") == "payout_refused" for r in reasons):
+        return PAYOUT_REFUSED_STATUS
+    if honest_refusal(trade):
+        return HONEST_REFUSAL_STATUS
+    return STATUS.get(str(trade.get("status")), str(trade.get("status")))
+
+
+# Refusals that say nothing against the seller (a balance that differs, a typo, a quote that ran
+# out): a neutral "not bought", never the red "refused" that real refusals carry.
+HONEST_REASONS = frozenset({"balance_mismatch", "voucher_invalid", "quote_expired"})
+HONEST_REFUSAL_STATUS = N_("Not bought: check and try again")
+PAYOUT_REFUSED_STATUS = N_("Choose another account")
+
+
+def honest_refusal(trade: dict[str, object]) -> bool:
+    """A refused trade whose every reason is an honest one (see HONEST_REASONS)."""
+    decision = trade.get("decision") or {}
+    reasons = decision.get("reasons", []) if isinstance(decision, dict) else []
+    codes = {str(r.get("code")) for r in reasons}
+    return trade.get("status") == "rejected" and bool(codes) and codes <= HONEST_REASONS
+
+
 # The happy path, in order, for the timeline.
 STEPS = ["received", "screening", "verifying", "redeeming", "credited", "paying_out", "paid"]
 # Statuses where nothing happens until a person acts: the page stops polling.
@@ -218,6 +252,9 @@ ERRORS.update(
         "profile_email_invalid": N_("Enter the support e-mail address."),
         "profile_link_invalid": N_("The KakaoTalk channel link starts with https://."),
         "profile_phone_invalid": N_("Enter the support phone number."),
+        "registration_number_invalid": N_(
+            "A business registration number has 10 digits and its last digit must add up. Check it."
+        ),
         "document_kind_invalid": N_("Choose which text to publish."),
         "document_title_invalid": N_("Give the text a title (up to 200 characters)."),
         "document_body_invalid": N_("Write the text (up to 50,000 characters)."),
@@ -273,6 +310,7 @@ ERRORS.update(
 )
 
 PROFILE_LABELS = {
+    "service_name": N_("Service name (shown in the header, e-mails and receipts)"),
     "business_name": N_("Business name (상호)"),
     "representative": N_("Representative (대표자)"),
     "registration_number": N_("Business registration no. (사업자등록번호)"),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, Response
 
+from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.receipts.models import (
@@ -19,6 +20,7 @@ from voucher_exchange.receipts.models import (
     Verdict,
     parse_document,
 )
+from voucher_exchange.web import forms
 from voucher_exchange.web.render import page
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
@@ -68,9 +70,33 @@ def download(v: Page, trade_id: str) -> Response:
 
 
 @router.get("/receipts/verify")
-def verify_form(v: Page) -> Response:
-    """Paste a receipt, learn whether it is genuine."""
-    return page(v, "receipt_verify.html", pasted="", verdict=None, keys_url=KEYS_PATH)
+def verify_form(v: Page, number: str = "", amount: str = "") -> Response:
+    """Check a receipt by its number and the amount paid (what is printed on it), or paste its JSON."""
+    if not number:
+        return page(
+            v, "receipt_verify.html", pasted="", verdict=None, keys_url=KEYS_PATH, number="", amount=""
+        )
+    number, amount = number[:20], amount[:20]
+    found = None
+    try:
+        paid = forms.parse_amount(amount, v.ctx.settings.currency)
+    except DomainError:
+        paid = None
+    if paid is not None:
+        with v.ctx.uow(readonly=True) as uow:
+            found = receipt_service.find_by_number(uow.conn, number, paid)
+    valid = found is not None and found[1].valid
+    return page(
+        v,
+        "receipt_verify.html",
+        status=200 if valid else 404,
+        pasted="",
+        verdict=None,
+        by_number={"valid": valid, "receipt": found[0].receipt if found else None},
+        number=number,
+        amount=amount,
+        keys_url=KEYS_PATH,
+    )
 
 
 @router.post("/receipts/verify")

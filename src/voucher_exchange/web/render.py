@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from voucher_exchange import i18n, korean
 from voucher_exchange.catalog.models import Brand
@@ -36,7 +38,8 @@ def _as_money(value: Any) -> Money:
 
 
 def _money(value: Any, lang: str) -> str:
-    return i18n.format_money(_as_money(value), lang)
+    """'45,500원' on Korean pages (as Korean sellers and staff write it), '₩45,500' in English."""
+    return i18n.format_amount_text(_as_money(value), lang)
 
 
 def _with_particles(gettext: Callable[..., str]) -> Callable[..., str]:
@@ -52,16 +55,19 @@ def _with_particles(gettext: Callable[..., str]) -> Callable[..., str]:
     return translate
 
 
-def _face_values(brand: Brand, lang: str) -> str:
-    """A brand's face values in the reader's words and money format."""
+def _face_values(brand: Brand, lang: str) -> Markup:
+    """A brand's face values in the reader's words and money format; a line never breaks inside an amount."""
     values = brand.face_values
 
-    def fmt(amount: int) -> str:
-        return i18n.format_money(Money(amount, brand.currency), lang)
+    def fmt(amount: int) -> Markup:
+        return Markup('<span class="tok">%s</span>') % i18n.format_amount_text(
+            Money(amount, brand.currency), lang
+        )
 
     if values.allowed:
-        return ", ".join(fmt(v) for v in values.allowed)
-    template = i18n.gettext(lang, "%(low)s to %(high)s, in steps of %(step)s")
+        return Markup(", ").join(fmt(v) for v in values.allowed)
+    template = escape(i18n.gettext(lang, "%(low)s to %(high)s, in steps of %(step)s"))
+    # An escaped Markup formatted with Markup values: nothing unescaped gets in.
     return template % {"low": fmt(values.minimum), "high": fmt(values.maximum), "step": fmt(values.step)}
 
 
@@ -71,6 +77,26 @@ def _rate_range(brand: Brand, lang: str) -> str:
     if len(rates) == 1:
         return i18n.format_bps(rates[0], lang)
     return f"{i18n.format_bps(rates[0], lang)}–{i18n.format_bps(rates[-1], lang)}"
+
+
+def _since(at: datetime, start: datetime, lang: str) -> str:
+    """How long after `start`: '+0.4초', '+12초', '+3분' (a trade's steps, often within a second)."""
+    seconds = max(0.0, (at - start).total_seconds())
+    if seconds < 10:
+        n, unit = format_decimal(Decimal(str(round(seconds, 1))), "0.0", locale=i18n.locale(lang)), "s"
+    elif seconds < 120:
+        n, unit = str(round(seconds)), "s"
+    else:
+        n, unit = str(round(seconds / 60)), "min"
+    if lang == "ko":
+        return f"+{n}{'초' if unit == 's' else '분'}"
+    return f"+{n} {unit}"
+
+
+def _points(bps: int, lang: str) -> str:
+    """A difference between two rates, in percentage points: '5%p' in Korean, '5 points' in English."""
+    number = format_decimal(Decimal(bps) / 100, "#,##0.##", locale=i18n.locale(lang))
+    return f"{number}%p" if lang == "ko" else f"{number} percentage points"
 
 
 def _moment(value: Any) -> datetime:
@@ -96,12 +122,19 @@ def environment(lang: str, tz: str) -> Environment:
     env.filters["major"] = lambda v, cur: str(i18n.major_units(Money(int(v), cur)))
     env.filters["bps"] = lambda v: i18n.format_bps(int(v), lang)
     env.filters["amount"] = lambda v: i18n.format_amount_text(_as_money(v), lang)
+    env.filters["trade_no"] = labels.trade_number
+    env.filters["points"] = lambda v: _points(int(v), lang)
     env.filters["minute"] = lambda v: i18n.format_minute(_moment(v), lang, tz) if v else ""
+    # A trade's steps often share a minute: the timeline shows seconds so each time is distinct.
+    env.filters["second"] = lambda v: i18n.format_second(_moment(v), lang, tz) if v else ""
+    env.filters["since"] = lambda v, start: _since(_moment(v), _moment(start), lang)
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
     env.globals.update(
         lang=lang,
         languages=i18n.LANGUAGES,
         status_label=lambda s: i18n.gettext(lang, labels.STATUS.get(str(s), str(s))),
+        trade_label=lambda t: i18n.gettext(lang, labels.trade_status(t)),
+        honest_refusal=labels.honest_refusal,
         method_label=lambda m: i18n.gettext(lang, labels.METHOD.get(str(m), str(m))),
         bank_name=lambda code: banks.bank_name(str(code), lang),
         STEPS=labels.STEPS,

@@ -19,7 +19,7 @@ from voucher_exchange.accounts import two_factor
 from voucher_exchange.accounts.models import User
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand, BrandStatus
-from voucher_exchange.errors import DomainError, InvalidInput
+from voucher_exchange.errors import DomainError, InvalidInput, NotFound
 from voucher_exchange.i18n import N_
 from voucher_exchange.identity import service as identity
 from voucher_exchange.issuers import views as issuer_views
@@ -67,7 +67,26 @@ def _calculate(v: Visitor, brand: str, face: str) -> dict[str, Any]:
             quote = quotes.preview(uow.conn, v.ctx.settings, v.ctx.clock, brand, amount)
     except DomainError as exc:
         return {"error": forms.message(exc, v.lang)}
+    if v.user is None:
+        # Remembered through sign-up (brand and face value only, nothing secret): the account
+        # page offers to go on selling at this amount once the seller may.
+        v.cookies[CALC_COOKIE] = f"{quote.brand}|{amount.amount}"
     return {"quote": quote, "minutes": v.ctx.settings.quote_ttl_seconds // 60}
+
+
+CALC_COOKIE = "vx_calc"
+
+
+def remembered_calculation(v: Visitor) -> dict[str, Any] | None:
+    """The brand and face value a visitor calculated before signing up, if still on sale."""
+    brand, _, face = v.request.cookies.get(CALC_COOKIE, "").partition("|")
+    if not brand or not face.isdigit() or len(face) > 12:
+        return None
+    found = next((b for b in brands_on_sale(v) if b.slug == brand and b.status is BrandStatus.ACTIVE), None)
+    if found is None:
+        return None
+    money = Money(int(face), found.currency)
+    return {"brand": found, "face": str(i18n.major_units(money)), "money": money}
 
 
 # Face values offered as chips for a brand sold in a range rather than fixed denominations.
@@ -252,6 +271,7 @@ def _account_page(v: Visitor, status: int = 200, **values: Any) -> Response:
         destinations=identity.list_destinations(v.ctx, user),
         banks=banks.banks_for(v.ctx.settings.jurisdiction),
         limits=limits,
+        resume=remembered_calculation(v),
         **values,
     )
 
@@ -313,13 +333,37 @@ def _open_check_token(v: Visitor, user: User, token: str) -> dict[str, str | Non
     return value
 
 
+def _typed_account(v: Visitor, user: User, account_number: str, kept_account: str) -> str:
+    """The number typed now, else the one kept (encrypted for this seller) from a failed check."""
+    if account_number.strip() or not kept_account:
+        return account_number
+    try:
+        value = v.ctx.vault.decrypt_json(base64.urlsafe_b64decode(kept_account.encode()), f"typed:{user.id}")
+        return str(value["a"])
+    except (ValueError, KeyError, TypeError, InvalidTag):
+        return ""
+
+
 @router.post("/account/payout-accounts")
 def check_payout_account(
-    v: Page, bank_code: BankCodeText, account_number: AccountNumberText, holder_name: NameText
+    v: Page,
+    bank_code: BankCodeText,
+    holder_name: NameText,
+    account_number: AccountNumberText = "",
+    kept_account: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet."""
+    """예금주 확인: ask the bank who holds the account and show the answer; nothing is stored yet.
+
+    After a failed check the number typed is kept for the next try, encrypted for this seller in
+    the form (the page shows it masked only), so nobody types it twice.
+    """
     user = v.seller()
-    kept = {"bank_code": bank_code, "holder_name": holder_name}
+    account_number = _typed_account(v, user, account_number, kept_account)
+    kept: dict[str, str] = {"bank_code": bank_code, "holder_name": holder_name}
+    if account_number.strip():
+        sealed = v.ctx.vault.encrypt_json({"a": account_number}, f"typed:{user.id}")
+        kept["account"] = base64.urlsafe_b64encode(sealed).decode()
+        kept["masked"] = "••••" + account_number.strip()[-4:]
     on_refusal(
         v, lambda refused: _account_page(v, status=refused.status, bank_error=refused.message, bank_form=kept)
     )
@@ -346,6 +390,31 @@ def add_payout_account(v: Page, check: Annotated[str, Form(max_length=1000)]) ->
 def make_default_payout_account(v: Page, destination_id: str) -> Response:
     """The account preselected when selling."""
     return _on_account(v, lambda user: identity.make_default(v.ctx, user, destination_id[:36]))
+
+
+@router.get("/account/payout-accounts/{destination_id}/remove")
+def confirm_remove_payout_account(v: Page, destination_id: str) -> Response:
+    """Ask before an account is removed (the POST below does it)."""
+    user = v.seller()
+    found = next((d for d in identity.list_destinations(v.ctx, user) if d.id == destination_id[:36]), None)
+    if found is None:
+        raise NotFound("payout_destination_unknown", "There is no such account of yours.")
+    named = {"bank": banks.bank_name(found.bank_code, v.lang), "masked": found.masked}
+    return page(
+        v,
+        "confirm.html",
+        heading=i18n.gettext(v.lang, "Remove %(bank)s %(masked)s?") % named,
+        explanation=[
+            i18n.gettext(
+                v.lang,
+                "We no longer offer it when you sell. Your past trades and receipts keep it as they are.",
+            )
+        ],
+        action=f"/account/payout-accounts/{found.id}/remove",
+        yes=i18n.gettext(v.lang, "Yes, remove it"),
+        no=i18n.gettext(v.lang, "No, keep it"),
+        back="/account#bank-accounts",
+    )
 
 
 @router.post("/account/payout-accounts/{destination_id}/remove")

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -25,27 +26,29 @@ from voucher_exchange.security import throttle
 from voucher_exchange.trades import batch, seller_view
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
-from voucher_exchange.web import forms
+from voucher_exchange.web import forms, labels, profile_cache
 from voucher_exchange.web import receipts as receipt_pages
 from voucher_exchange.web import story as trade_story
 from voucher_exchange.web.forms import CodesText, Text
 from voucher_exchange.web.refusals import Refusal, on_refusal
 from voucher_exchange.web.render import page, redirect, unchanged
-from voucher_exchange.web.seller import brands_on_sale, face_chips, guard_notices
+from voucher_exchange.web.seller import CALC_COOKIE, brands_on_sale, face_chips, guard_notices
 from voucher_exchange.web.session import Page, Visitor, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
 @router.post("/quotes")
-def take_quote(v: Page, brand: Text, face: Text) -> Response:
+def take_quote(v: Page, brand: Text, face: Text, again: Text = "") -> Response:
     """A binding quote, then the form to sell under it."""
     user = v.seller()
     on_refusal(v, lambda refused: _home_refused(v, refused, brand, face))
     throttle.hit(v.ctx, *throttle.quote(user.id, v.client_ip))
     amount = forms.parse_amount(face, v.ctx.settings.currency)
     quote = quotes.take_quote(v.ctx, user, brand, amount)
-    return redirect(v, f"/sell/{quote.id}")
+    v.cookies[CALC_COOKIE] = ""  # taken: the account page offers it no more
+    # After a balance mismatch: the refused trade's id (never the code) says which voucher to sell.
+    return redirect(v, f"/sell/{quote.id}" + (f"?again={again[:36]}" if again else ""))
 
 
 def _home_refused(v: Visitor, refused: Refusal, brand: str, face: str) -> Response:
@@ -72,9 +75,13 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
             uow.conn, v.ctx.settings, quote.fee, quote.created_at, quote.expires_at
         )
     verified = [d for d in identity.list_destinations(v.ctx, user) if d.status == "verified"]
+    again = str(values.pop("again", "") or "")[:36]
+    again_masked = trade_service.voucher_to_sell_again(v.ctx, user, again)[2] if again else None
     return page(
         v,
         "sell.html",
+        again=again if again_masked else "",
+        again_masked=again_masked,
         status=status,
         quote=quote,
         brand=brand,
@@ -192,11 +199,18 @@ def _batch_results(v: Visitor, batch_id: str) -> dict[str, Any]:
         for ln in lines
     ]
     waiting = any(ln.status is not None and ln.status not in batch.SETTLED for ln in lines)
+    held = sum(1 for ln in lines if ln.status == TradeStatus.IN_REVIEW.value)
     review_minutes = None
-    if any(ln.status == TradeStatus.IN_REVIEW.value for ln in lines):
+    if held:
         with v.ctx.uow(readonly=True) as uow:
             review_minutes = seller_view.expected_review_minutes(uow.conn)
-    return {"batch": stored, "results": rendered, "waiting": waiting, "review_minutes": review_minutes}
+    return {
+        "batch": stored,
+        "results": rendered,
+        "waiting": waiting,
+        "held": held,
+        "review_minutes": review_minutes,
+    }
 
 
 @router.get("/sell/batch/{batch_id}")
@@ -222,25 +236,32 @@ def _refuse_carrier_billing(method: AcquisitionMethod) -> None:
 
 
 @router.get("/sell/{quote_id}")
-def sell_form(v: Page, quote_id: str) -> Response:
-    """The quote and the form to sell one voucher under it."""
-    return _sell_page(v, quote_id)
+def sell_form(v: Page, quote_id: str, again: str = "") -> Response:
+    """The quote and the form to sell one voucher under it (`again`: a trade refused for its balance
+    whose voucher this sells, without re-typing the code)."""
+    return _sell_page(v, quote_id, again=again)
 
 
 @router.post("/sell/{quote_id}")
 def sell(
     v: Page,
     quote_id: str,
-    code: Text,
     method: Text,
     acquired_on: Annotated[str, Form(max_length=10)],
     payout_destination_id: Text,
+    code: Text = "",
     pin: Text = "",
+    again: Text = "",
 ) -> Response:
     """Submit the voucher; the trade page follows it."""
     user = v.seller()
-    # What was chosen comes back; the code and PIN never do.
-    kept = {"method": method, "acquired_on": acquired_on, "chosen_destination": payout_destination_id}
+    # What was chosen comes back; the code and PIN never do (a re-sold voucher's stay on the server).
+    kept = {
+        "method": method,
+        "acquired_on": acquired_on,
+        "chosen_destination": payout_destination_id,
+        "again": again,
+    }
     on_refusal(
         v, lambda refused: _sell_page(v, quote_id, status=refused.status, error=refused.message, **kept)
     )
@@ -248,6 +269,9 @@ def sell(
     if method not in set(AcquisitionMethod):
         raise InvalidInput("method_invalid", "Choose how you got the voucher.", "method")
     _refuse_carrier_billing(AcquisitionMethod(method))
+    if again and not code:
+        code, kept_pin, _ = trade_service.voucher_to_sell_again(v.ctx, user, again[:36])
+        pin = pin or kept_pin or ""
     cmd = trade_service.SubmitTrade(
         quote_id=quote_id[:36],
         code=code,
@@ -293,23 +317,40 @@ def _brand_names(v: Visitor) -> dict[str, str]:
     return {b.slug: (b.name_ko if v.lang == "ko" else b.name_en) for b in brands_on_sale(v)}
 
 
+# Where a seller may need a person: a hold, a refusal, a failure, a reversal.
+SUPPORTED = {"in_review", "rejected", "failed", "reversed"}
+
+
 def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
     """A trade and what the seller can do next: other accounts after a refused payout, a new quote."""
     t = _own_trade(v, trade_id)
     others = []
+    refused_account = None
     if t["can_redirect_payout"]:
         user = v.seller()
-        others = [
-            d
-            for d in identity.list_destinations(v.ctx, user)
-            if d.status == "verified" and d.id != t["payout_destination_id"]
-        ]
+        kept = identity.list_destinations(v.ctx, user)
+        others = [d for d in kept if d.status == "verified" and d.id != t["payout_destination_id"]]
+        refused_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
+    paid_account = None
+    if t["status"] == "paid":
+        kept = identity.list_destinations(v.ctx, v.seller())
+        paid_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
     with v.ctx.uow(readonly=True) as uow:
         terms = promise_service.terms_json(promise_service.terms(uow.conn, v.ctx.settings))
-    shown = {"t": t, "other_destinations": others, "offer_face": offer_face, "story": told, "terms": terms}
+    shown = {
+        "t": t,
+        "other_destinations": others,
+        "refused_account": refused_account,
+        "paid_account": paid_account,
+        # The timeline is also a fragment (no footer): the support action needs the contact itself.
+        "support": profile_cache.business_profile(v.ctx, v.offline) if t["status"] in SUPPORTED else None,
+        "offer_face": offer_face,
+        "story": told,
+        "terms": terms,
+    }
     return shown | {"shown": _digest(v, shown), "evidence": _evidence(v, t)}
 
 
@@ -380,7 +421,49 @@ def receipt(v: Page, trade_id: str) -> Response:
     t = _own_trade(v, trade_id)
     signed = receipt_pages.signed_receipt(v, t["id"])
     paid_at = signed.receipt["paid_at"]
-    return page(v, "receipt.html", t=t, brand_names=_brand_names(v), paid_at=paid_at, signed=signed)
+    user = v.seller()
+    # Written for a person: who was paid, into which account (masked), and how to check it.
+    account = next(
+        (d for d in identity.list_destinations(v.ctx, user) if d.id == t["payout_destination_id"]), None
+    )
+    verify_link = "/receipts/verify?" + urlencode(
+        {"number": labels.trade_number(t["id"]), "amount": str(i18n.major_units(Money(**t["payout"])))}
+    )
+    return page(
+        v,
+        "receipt.html",
+        t=t,
+        brand_names=_brand_names(v),
+        paid_at=paid_at,
+        signed=signed,
+        seller_name=user.legal_name,
+        account=account,
+        verify_link=verify_link,
+    )
+
+
+@router.get("/trades/{trade_id}/cancel")
+def confirm_cancel(v: Page, trade_id: str) -> Response:
+    """Ask before a trade is cancelled or withdrawn (the POST below does it)."""
+    t = _own_trade(v, trade_id)
+    if not t["can_cancel"]:
+        return redirect(v, f"/trades/{t['id']}")
+    held = t["status"] == "in_review"
+    return page(
+        v,
+        "confirm.html",
+        heading=i18n.gettext(v.lang, "Withdraw this trade?")
+        if held
+        else i18n.gettext(v.lang, "Cancel this trade?"),
+        explanation=[
+            i18n.gettext(v.lang, "Nothing has been taken from your voucher: it stays yours, as it is."),
+            i18n.gettext(v.lang, "This cannot be undone; to sell the voucher later, sell it again."),
+        ],
+        action=f"/trades/{t['id']}/cancel",
+        yes=i18n.gettext(v.lang, "Yes, withdraw it") if held else i18n.gettext(v.lang, "Yes, cancel it"),
+        no=i18n.gettext(v.lang, "No, keep the trade"),
+        back=f"/trades/{t['id']}",
+    )
 
 
 @router.post("/trades/{trade_id}/cancel")

@@ -125,10 +125,12 @@ def save_business(
     support_email: Line,
     support_hours: Line,
     kakao_channel_url: Line = "",
+    service_name: Line = "",
 ) -> Response:
     """Save the business profile (audited, before → after)."""
     operator = v.staff(Role.OPERATOR)
     sent = {
+        "service_name": service_name,
         "business_name": business_name,
         "representative": representative,
         "registration_number": registration_number,
