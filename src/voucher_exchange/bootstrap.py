@@ -20,6 +20,12 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.notifications.smtp import SmtpMailer
 from voucher_exchange.payouts.http_rail import HttpPayoutRail
 from voucher_exchange.sandbox.app import create_sandbox_app
+from voucher_exchange.sandbox.inprocess import (
+    InProcessIdentityProvider,
+    InProcessIssuer,
+    InProcessPayoutRail,
+    Sandboxes,
+)
 from voucher_exchange.sandbox.issuer import SandboxBrand
 from voucher_exchange.security import passwords
 from voucher_exchange.security.files import secure_var_dir
@@ -28,8 +34,14 @@ from voucher_exchange.trades.models import NOTIFY_TRADE
 from voucher_exchange.webhooks.http import SafeWebhookSender
 
 
-def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
-    """Everything a use case needs, wired to the database and the adapters at `sandbox_url`."""
+def build_context(
+    settings: Settings, sandbox_url: str, clock: Clock | None = None, sandboxes: Sandboxes | None = None
+) -> Context:
+    """Everything a use case needs, wired to the database and the adapters at `sandbox_url`.
+
+    `sandboxes`: the embedded demo's own mounted sandboxes, called in-process instead of over
+    loopback HTTP (`serve --demo` only; the HTTP adapters are the production path).
+    """
     secure_var_dir(settings.var_dir)
     passwords.configure(settings.password_hash_slots)
     engine = make_engine(settings.database_url)
@@ -38,9 +50,17 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         engine = engine.execution_options(**{queue.SKIP_KINDS: frozenset({NOTIFY_TRADE})})
     key = load_or_create_master_key(settings.key_path, create=settings.demo)
     timeout = settings.http_timeout_seconds
-    issuer = HttpIssuer(sandbox_url, timeout)
-    rail = HttpPayoutRail(sandbox_url, timeout)
-    identity = HttpIdentityProvider(sandbox_url, timeout)
+    issuer: HttpIssuer | InProcessIssuer
+    rail: HttpPayoutRail | InProcessPayoutRail
+    identity: HttpIdentityProvider | InProcessIdentityProvider
+    if sandboxes is not None:
+        issuer = InProcessIssuer(sandboxes, timeout)
+        rail = InProcessPayoutRail(sandboxes, timeout)
+        identity = InProcessIdentityProvider(sandboxes, timeout)
+    else:
+        issuer = HttpIssuer(sandbox_url, timeout)
+        rail = HttpPayoutRail(sandbox_url, timeout)
+        identity = HttpIdentityProvider(sandbox_url, timeout)
     ctx = Context(
         settings=settings,
         engine=engine,

@@ -57,7 +57,13 @@ def serve(
         cfg = cfg.with_overrides(smtp_host="127.0.0.1", smtp_port=smtp_port)
     mounted = demo and not (sandbox_url or cfg.sandbox_url)
     local = f"http://127.0.0.1:{port}/sandbox"
-    ctx = build(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
+    # The mounted sandboxes stay reachable over HTTP; this process's own adapters call them in-process.
+    sandbox = build_sandbox(cfg.var_dir) if mounted else None
+    ctx = build(
+        cfg,
+        local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX),
+        sandbox.state.sandboxes if sandbox is not None else None,
+    )
     if demo:
         migrations.upgrade(ctx.engine)
         login = seed(ctx)
@@ -65,7 +71,7 @@ def serve(
     elif not migrations.is_current(ctx.engine):
         console.print("[red]The database schema is not current.[/red] Run: voucher-exchange migrate")
         raise typer.Exit(2)
-    app = create_app(ctx, build_sandbox(cfg.var_dir) if mounted else None, 0 if no_worker else workers)
+    app = create_app(ctx, sandbox, 0 if no_worker else workers)
     console.print(f"[bold green]voucher-exchange[/bold green] on http://{host}:{port}  (API docs: /docs)")
     if mail is not None:
         console.print(f"  e-mails to sellers: {cfg.var_dir / 'mail'}/ (local SMTP on port {cfg.smtp_port})")
