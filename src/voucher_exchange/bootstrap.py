@@ -61,6 +61,11 @@ def build_context(
         issuer = HttpIssuer(sandbox_url, timeout)
         rail = HttpPayoutRail(sandbox_url, timeout)
         identity = HttpIdentityProvider(sandbox_url, timeout)
+    mailer = (
+        SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
+        if settings.smtp_host
+        else None
+    )
     ctx = Context(
         settings=settings,
         engine=engine,
@@ -70,9 +75,7 @@ def build_context(
         rail=rail,
         identity=identity,
         anchors=AnchorDirectory(settings.audit_anchor_path),
-        mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, timeout)
-        if settings.smtp_host
-        else None,
+        mailer=mailer,
         webhooks=SafeWebhookSender(
             # Below the job lease, so no second worker sends an attempt while the first still waits.
             min(settings.webhook_timeout_seconds, 0.8 * settings.job_lease_seconds),
@@ -82,6 +85,8 @@ def build_context(
         ),
     )
     ctx.on_close.extend([issuer.close, rail.close, identity.close])
+    if mailer is not None:
+        ctx.on_close.append(mailer.close)
     return ctx
 
 

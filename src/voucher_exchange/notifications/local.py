@@ -20,6 +20,7 @@ class Inbox:
 
     folder: Path | None = None
     messages: list[EmailMessage] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)  # the client's address and port, per message
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802  # aiosmtpd's hook name
@@ -28,6 +29,7 @@ class Inbox:
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.messages.append(parsed)
+            self.peers.append(f"{session.peer[0]}:{session.peer[1]}")
             count = len(self.messages)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
