@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -84,10 +86,27 @@ def serve(
         )
     if mounted:
         console.print(f"  sandboxes: {local}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    watch = getattr(app.state, "trade_watch", None)
+    _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning"), watch.close if watch else None
+    ).run()
     ctx.close()
     if mail is not None:
         mail.stop()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending the trade pages' event streams at the signal: it waits for open
+    responses before it stops, and a stream would otherwise keep it waiting."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._on_exit is not None:
+            self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def worker(
