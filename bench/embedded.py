@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             idle = _idle(server, args.idle_seconds)
             mails0 = server.mails()
             follower = Follower()
-            ids: list[str] = []
+            ids: list[tuple[dict[str, Any], str]] = []
             lock = threading.Lock()
             ended: list[str] = []
 
@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 headers = {"Authorization": f"Bearer {seller['token']}", "X-Forwarded-For": seller["ip"]}
                 status = follower.follow(http, headers, trade_id, args.poll)
                 with lock:
-                    ids.append(trade_id)
+                    ids.append((seller, trade_id))
                     ended.append(status)
 
             cpu0, wall0 = server.cpu(), time.monotonic()
@@ -276,7 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             paid = sum(1 for s in ended if s == PAID)
             gets = next(follower.gets)
             not_modified = next(follower.not_modified)
-            cost = get_cost(server, clients, sellers[0], ids[0], 200)
+            cost = get_cost(server, clients, ids[0][0], ids[0][1], 200)
             held = held_vs_idle(server, clients, made["sellers"][-1], args.held_seconds)
             rss = server.rss_mb()
         finally:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -42,6 +45,7 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, with --demo, everything else in one process)."""
     logs.configure()
+    _trace_memory_if_asked()
     cfg = settings(
         database_url,
         jurisdiction=jurisdiction.upper() if jurisdiction else None,
@@ -93,6 +97,23 @@ def serve(
     ctx.close()
     if mail is not None:
         mail.stop()
+
+
+def _trace_memory_if_asked() -> None:
+    """VX_TRACEMALLOC=1 (the soak, bench/soak.py): trace allocations; each SIGUSR1 writes a
+    snapshot to var/tracemalloc-<n>.snap (then an empty .done beside it)."""
+    if os.environ.get("VX_TRACEMALLOC") != "1":
+        return
+    tracemalloc.start(12)
+    taken = [0]
+
+    def snapshot(*_: object) -> None:
+        taken[0] += 1
+        path = Path(os.environ.get("VX_VAR_DIR", "var")) / f"tracemalloc-{taken[0]}.snap"
+        tracemalloc.take_snapshot().dump(str(path))
+        path.with_suffix(".done").touch()
+
+    signal.signal(signal.SIGUSR1, snapshot)
 
 
 class _Server(uvicorn.Server):
