@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,19 @@ def test_a_dropped_connection_is_replaced_and_no_mail_is_lost() -> None:
 
     assert [m["Subject"] for m in inbox.messages] == ["before"]
     assert [m["Subject"] for m in again.messages] == ["after"]
+
+
+def test_the_demo_catcher_writes_files_and_keeps_nothing_in_memory(tmp_path: Path) -> None:
+    controller, inbox, port = start_local_smtp(folder=tmp_path / "mail")
+    mailer = SmtpMailer("127.0.0.1", port, "exchange@example.com", 5.0)
+    try:
+        for n in range(3):
+            mailer.send("seller@example.com", f"notice {n}", "body", "ko")
+        mailer.close()
+        poll_until(lambda: inbox.received == 3, timeout=5, what="three mails")
+    finally:
+        controller.stop()
+
+    assert sorted(p.name for p in (tmp_path / "mail").iterdir()) == ["000001.eml", "000002.eml", "000003.eml"]
+    assert b"Subject: notice 2" in (tmp_path / "mail" / "000003.eml").read_bytes()
+    assert (inbox.messages, inbox.peers) == ([], [])
