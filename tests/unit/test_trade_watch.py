@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -12,6 +14,23 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.web.live import TradeWatch
 
 LONG = 600.0  # the stream's own wait: far longer than the test's bound below
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """asyncio.run in a thread of its own (another test's Playwright may hold this thread's loop)."""
+    failed: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # re-raised in the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def _commit_marking(trade_id: str, *, commit: bool) -> None:
@@ -42,7 +61,7 @@ def test_a_committed_change_wakes_the_trade_and_a_rollback_does_not() -> None:
         other.cancel()
 
     try:
-        asyncio.run(scenario())
+        _run(scenario)
     finally:
         watch.close()
 
@@ -57,7 +76,7 @@ def test_closing_ends_every_wait_and_later_ones_return_at_once() -> None:
         await asyncio.wait_for(asyncio.gather(*waits), 10)
         await asyncio.wait_for(watch.wait("t-9", LONG), 1)
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert watch.closed
 
 
