@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks bench-freeze chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks bench-freeze bench-embedded soak chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,12 @@ bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
 
 bench-webhooks: $(STAMP) ## Webhook latency from payment to the partner (p50, p99) and CPU per delivered event (TRADES=200)
 	$(BIN)/python -m bench.webhooks --trades $(or $(TRADES),200)
+
+bench-embedded: $(STAMP) ## The embedded default as a user runs it (serve --demo): server CPU per trade, idle vs a polled held trade (TRADES=200)
+	$(BIN)/python -m bench.embedded --trades $(or $(TRADES),200)
+
+soak: $(STAMP) ## Soak the embedded default: up to 20,000 trades or 20 minutes, RSS and CPU per 1,000 trades, plot in docs/soak.svg (TRADES= MINUTES= SOAK_ARGS=--tracemalloc)
+	$(BIN)/python -m bench.soak --trades $(or $(TRADES),20000) --minutes $(or $(MINUTES),20) $(SOAK_ARGS)
 
 chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs + a PostgreSQL restart, then every invariant and zero 5xx (SECONDS=120)
 	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)

@@ -121,7 +121,8 @@ def setup(spec: dict[str, Any], clients: Clients, progress: Callable[[int], None
         return code
 
     with ThreadPoolExecutor(spec.get("threads", 8)) as pool:
-        sellers = list(pool.map(new_seller, range(spec["sellers"])))
+        first = spec.get("first", 0)  # a later batch of sellers: new addresses and bank accounts
+        sellers = list(pool.map(new_seller, range(first, first + spec["sellers"])))
         codes = list(pool.map(mint, range(spec["vouchers"])))
     return {"sellers": sellers, "codes": codes}
 

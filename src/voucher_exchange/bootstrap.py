@@ -21,6 +21,12 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.notifications.smtp import SmtpMailer
 from voucher_exchange.payouts.http_rail import HttpPayoutRail
 from voucher_exchange.sandbox.app import create_sandbox_app
+from voucher_exchange.sandbox.inprocess import (
+    InProcessIdentityProvider,
+    InProcessIssuer,
+    InProcessPayoutRail,
+    Sandboxes,
+)
 from voucher_exchange.sandbox.issuer import SandboxBrand
 from voucher_exchange.security import passwords
 from voucher_exchange.security.files import secure_var_dir
@@ -30,8 +36,14 @@ from voucher_exchange.trust import service as trust
 from voucher_exchange.webhooks.http import SafeWebhookSender
 
 
-def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = None) -> Context:
-    """Everything a use case needs, wired to the database and the adapters at `sandbox_url`."""
+def build_context(
+    settings: Settings, sandbox_url: str, clock: Clock | None = None, sandboxes: Sandboxes | None = None
+) -> Context:
+    """Everything a use case needs, wired to the database and the adapters at `sandbox_url`.
+
+    `sandboxes`: the embedded demo's own mounted sandboxes, called in-process instead of over
+    loopback HTTP (`serve --demo` only; the HTTP adapters are the production path).
+    """
     secure_var_dir(settings.var_dir)
     passwords.configure(settings.password_hash_slots)
     engine = make_engine(settings.database_url)
@@ -41,9 +53,24 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
     key = load_or_create_master_key(settings.key_path, create=settings.demo)
     timeout = settings.http_timeout_seconds
     made: list[Context] = []  # the context, once built: the mailer reads the service name through it
-    issuer = HttpIssuer(sandbox_url, timeout)
-    rail = HttpPayoutRail(sandbox_url, timeout)
-    identity = HttpIdentityProvider(sandbox_url, timeout)
+    issuer: HttpIssuer | InProcessIssuer
+    rail: HttpPayoutRail | InProcessPayoutRail
+    identity: HttpIdentityProvider | InProcessIdentityProvider
+    if sandboxes is not None:
+        issuer = InProcessIssuer(sandboxes, timeout)
+        rail = InProcessPayoutRail(sandboxes, timeout)
+        identity = InProcessIdentityProvider(sandboxes, timeout)
+    else:
+        issuer = HttpIssuer(sandbox_url, timeout)
+        rail = HttpPayoutRail(sandbox_url, timeout)
+        identity = HttpIdentityProvider(sandbox_url, timeout)
+    mailer = (
+        SmtpMailer(
+            settings.smtp_host, settings.smtp_port, settings.mail_from, timeout, lambda: _service_name(made)
+        )
+        if settings.smtp_host
+        else None
+    )
     ctx = Context(
         settings=settings,
         engine=engine,
@@ -53,11 +80,7 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
         rail=rail,
         identity=identity,
         anchors=AnchorDirectory(settings.audit_anchor_path),
-        mailer=SmtpMailer(
-            settings.smtp_host, settings.smtp_port, settings.mail_from, timeout, lambda: _service_name(made)
-        )
-        if settings.smtp_host
-        else None,
+        mailer=mailer,
         webhooks=SafeWebhookSender(
             # Below the job lease, so no second worker sends an attempt while the first still waits.
             min(settings.webhook_timeout_seconds, 0.8 * settings.job_lease_seconds),
@@ -68,6 +91,8 @@ def build_context(settings: Settings, sandbox_url: str, clock: Clock | None = No
     )
     made.append(ctx)
     ctx.on_close.extend([issuer.close, rail.close, identity.close])
+    if mailer is not None:
+        ctx.on_close.append(mailer.close)
     return ctx
 
 

@@ -1,7 +1,9 @@
 """Contract tests: each adapter interface, run against every implementation we have.
 
-Today that is the HTTP client talking to the sandbox over real HTTP; a real vendor client
-joins by adding a fixture parameter.
+Today that is the HTTP client talking to the sandbox over real HTTP (the production path)
+and the embedded demo's in-process client calling the same mounted sandbox's state
+(`sandbox/inprocess.py`); both must pass every case. A real vendor client joins by adding a
+fixture parameter.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -39,6 +41,12 @@ from voucher_exchange.ports.rail import (
     RailTransferStatus,
 )
 from voucher_exchange.sandbox.app import create_sandbox_app
+from voucher_exchange.sandbox.inprocess import (
+    InProcessIdentityProvider,
+    InProcessIssuer,
+    InProcessPayoutRail,
+    Sandboxes,
+)
 from voucher_exchange.sandbox.issuer import SandboxBrand
 
 BRAND = "test-brand"
@@ -57,8 +65,9 @@ BRANDS = {BRAND: SandboxBrand("KRW", _sixteen_digits_and_pin)}
 class World:
     """The outside world a test arranges: the sandbox's setup endpoints over plain HTTP."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sandboxes: Sandboxes) -> None:
         self.url = url
+        self.sandboxes = sandboxes
         self.http = httpx.Client(base_url=url, timeout=5.0)
 
     def mint(self, **fields: Any) -> tuple[str, str | None]:
@@ -96,26 +105,33 @@ def state_dir(tmp_path: Path) -> Path:
 def world(state_dir: Path) -> Iterator[World]:
     app = create_sandbox_app(state_dir, BRANDS.get, hang_seconds=HANG_SECONDS)
     with live_server(app) as url:
-        w = World(url)
+        w = World(url, app.state.sandboxes)
         yield w
         w.http.close()
 
 
-# Every implementation of each interface, built from (base URL, timeout); add real clients here.
-ISSUERS: dict[str, Callable[[str, float], HttpIssuer]] = {"http-sandbox": HttpIssuer}
-RAILS: dict[str, Callable[[str, float], HttpPayoutRail]] = {"http-sandbox": HttpPayoutRail}
-IDENTITY: dict[str, Callable[[str, float], HttpIdentityProvider]] = {
-    "http-sandbox": HttpIdentityProvider,
+# Every implementation of each interface, built from (the world, timeout); add real clients here.
+ISSUERS: dict[str, Callable[[World, float], Any]] = {
+    "http-sandbox": lambda world, timeout: HttpIssuer(world.url, timeout),
+    "in-process-sandbox": lambda world, timeout: InProcessIssuer(world.sandboxes, timeout),
+}
+RAILS: dict[str, Callable[[World, float], Any]] = {
+    "http-sandbox": lambda world, timeout: HttpPayoutRail(world.url, timeout),
+    "in-process-sandbox": lambda world, timeout: InProcessPayoutRail(world.sandboxes, timeout),
+}
+IDENTITY: dict[str, Callable[[World, float], Any]] = {
+    "http-sandbox": lambda world, timeout: HttpIdentityProvider(world.url, timeout),
+    "in-process-sandbox": lambda world, timeout: InProcessIdentityProvider(world.sandboxes, timeout),
 }
 
 
 @pytest.fixture(params=list(ISSUERS))
 def make_issuer(request: pytest.FixtureRequest, world: World) -> Iterator[Callable[..., Issuer]]:
-    made: list[HttpIssuer] = []
+    made: list[Any] = []
 
     def make(timeout: float = 5.0) -> Issuer:
-        made.append(ISSUERS[request.param](world.url, timeout))
-        return made[-1]
+        made.append(ISSUERS[request.param](world, timeout))
+        return cast(Issuer, made[-1])
 
     yield make
     for issuer in made:
@@ -129,11 +145,11 @@ def issuer(make_issuer: Callable[..., Issuer]) -> Issuer:
 
 @pytest.fixture(params=list(RAILS))
 def make_rail(request: pytest.FixtureRequest, world: World) -> Iterator[Callable[..., PayoutRail]]:
-    made: list[HttpPayoutRail] = []
+    made: list[Any] = []
 
     def make(timeout: float = 5.0) -> PayoutRail:
-        made.append(RAILS[request.param](world.url, timeout))
-        return made[-1]
+        made.append(RAILS[request.param](world, timeout))
+        return cast(PayoutRail, made[-1])
 
     yield make
     for rail in made:
@@ -147,7 +163,7 @@ def rail(make_rail: Callable[..., PayoutRail]) -> PayoutRail:
 
 @pytest.fixture(params=list(IDENTITY))
 def identity(request: pytest.FixtureRequest, world: World) -> Iterator[IdentityProvider]:
-    provider = IDENTITY[request.param](world.url, 5.0)
+    provider = IDENTITY[request.param](world, 5.0)
     yield provider
     provider.close()
 

@@ -56,6 +56,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         threads = start_threads(ctx, worker_threads, stop) if worker_threads else []
         yield
+        watch = getattr(app.state, "trade_watch", None)
+        if watch is not None:
+            watch.close()  # live timelines end (serve closes them earlier, at the signal)
         stop.set()
         ctx.wake_workers()
         for thread in threads:

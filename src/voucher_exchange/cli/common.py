@@ -17,6 +17,7 @@ from voucher_exchange.bootstrap import build_context
 from voucher_exchange.config import Settings, load_settings
 from voucher_exchange.context import Context
 from voucher_exchange.errors import DomainError
+from voucher_exchange.sandbox.inprocess import Sandboxes
 from voucher_exchange.security.files import KeyFileExposed
 from voucher_exchange.security.input_policy import shown
 
@@ -57,10 +58,10 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def build(cfg: Settings, sandbox_url: str) -> Context:
+def build(cfg: Settings, sandbox_url: str, sandboxes: Sandboxes | None = None) -> Context:
     """A Context, or a clear message and exit code 2 when the encryption key is missing."""
     try:
-        return build_context(cfg, sandbox_url)
+        return build_context(cfg, sandbox_url, sandboxes=sandboxes)
     except (FileNotFoundError, KeyFileExposed) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

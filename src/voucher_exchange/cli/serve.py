@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -48,6 +53,7 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, with --demo, everything else in one process)."""
     logs.configure()
+    _trace_memory_if_asked()
     cfg = settings(
         database_url,
         jurisdiction=jurisdiction.upper() if jurisdiction else None,
@@ -65,7 +71,13 @@ def serve(
         cfg = cfg.with_overrides(smtp_host="127.0.0.1", smtp_port=smtp_port)
     mounted = demo and not (sandbox_url or cfg.sandbox_url)
     local = f"http://127.0.0.1:{port}/sandbox"
-    ctx = build(cfg, local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX))
+    # The mounted sandboxes stay reachable over HTTP; this process's own adapters call them in-process.
+    sandbox = build_sandbox(cfg.var_dir) if mounted else None
+    ctx = build(
+        cfg,
+        local if mounted else (sandbox_url or cfg.sandbox_url or DEFAULT_SANDBOX),
+        sandbox.state.sandboxes if sandbox is not None else None,
+    )
     if demo:
         migrations.upgrade(ctx.engine)
         login = seed(ctx)
@@ -73,7 +85,7 @@ def serve(
     elif not migrations.is_current(ctx.engine):
         console.print("[red]The database schema is not current.[/red] Run: voucher-exchange migrate")
         raise typer.Exit(2)
-    app = create_app(ctx, build_sandbox(cfg.var_dir) if mounted else None, 0 if no_worker else workers)
+    app = create_app(ctx, sandbox, 0 if no_worker else workers)
     console.print(f"[bold green]voucher-exchange[/bold green] on http://{host}:{port}  (API docs: /docs)")
     if mail is not None:
         console.print(f"  e-mails to sellers: {cfg.var_dir / 'mail'}/ (local SMTP on port {cfg.smtp_port})")
@@ -88,10 +100,44 @@ def serve(
         console.print(f"  sandboxes: {local}")
         # For `voucher-exchange sandbox mint` in another terminal (this port, not 8000).
         (cfg.var_dir / RUNNING_SANDBOX_FILE).write_text(local + "\n", encoding="utf-8")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    watch = getattr(app.state, "trade_watch", None)
+    _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning"), watch.close if watch else None
+    ).run()
     ctx.close()
     if mail is not None:
         mail.stop()
+
+
+def _trace_memory_if_asked() -> None:
+    """VX_TRACEMALLOC=1 (the soak, bench/soak.py): trace allocations; each SIGUSR1 writes a
+    snapshot to var/tracemalloc-<n>.snap (then an empty .done beside it)."""
+    if os.environ.get("VX_TRACEMALLOC") != "1":
+        return
+    tracemalloc.start(12)
+    taken = [0]
+
+    def snapshot(*_: object) -> None:
+        taken[0] += 1
+        path = Path(os.environ.get("VX_VAR_DIR", "var")) / f"tracemalloc-{taken[0]}.snap"
+        tracemalloc.take_snapshot().dump(str(path))
+        path.with_suffix(".done").touch()
+
+    signal.signal(signal.SIGUSR1, snapshot)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending the trade pages' event streams at the signal: it waits for open
+    responses before it stops, and a stream would otherwise keep it waiting."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._on_exit is not None:
+            self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def worker(

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from voucher_exchange.db import changes
+
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """INSERT … ON CONFLICT (keys) DO NOTHING; True when this call inserted the row."""
@@ -33,9 +35,17 @@ def locked(conn: Connection, query: Select[Any], skip_locked: bool = False) -> S
 
 
 def notify(conn: Connection, channel: str) -> None:
-    """Wake listeners once this transaction commits (PostgreSQL NOTIFY; SQLite workers poll)."""
+    """Wake listeners once this transaction commits: PostgreSQL NOTIFY; on SQLite, listeners
+    in this process (db/changes.py; workers in another process poll)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+    else:
+        changes.mark(conn, notified(channel))
+
+
+def notified(channel: str) -> str:
+    """The db/changes key a SQLite `notify` on `channel` marks."""
+    return f"notify:{channel}"
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:

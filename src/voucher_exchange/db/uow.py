@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from voucher_exchange.db import changes
 from voucher_exchange.db.retry import CommitOutcomeUnknown, is_unavailable
 
 
@@ -58,6 +59,7 @@ class UnitOfWork:
                 raise
             raise CommitOutcomeUnknown("the connection was lost during COMMIT") from exc
         self._committed = True
+        changes.committed(self.conn)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -70,6 +72,7 @@ class UnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
+            changes.discard(self._conn)
             if self._conn.in_transaction():
                 self._conn.rollback()
         finally:

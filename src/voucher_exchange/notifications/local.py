@@ -16,19 +16,28 @@ from aiosmtpd.controller import Controller
 
 @dataclass
 class Inbox:
-    """Messages received, in order; optionally also written to a folder as .eml files."""
+    """Messages received, in order, in memory; or, given a folder, written there as .eml files only.
+
+    The demo's catcher (`serve --demo`) writes to var/mail/ and keeps nothing in memory: a
+    long-running demo would otherwise hold every e-mail it ever sent (the soak found it).
+    """
 
     folder: Path | None = None
     messages: list[EmailMessage] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)  # the client's address and port, per message
+    received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802  # aiosmtpd's hook name
         """aiosmtpd calls this for each message."""
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.messages.append(parsed)
-            count = len(self.messages)
+            self.received += 1
+            count = self.received
+            if self.folder is None:
+                parsed = message_from_bytes(envelope.content, policy=policy.default)
+                assert isinstance(parsed, EmailMessage)
+                self.messages.append(parsed)
+                self.peers.append(f"{session.peer[0]}:{session.peer[1]}")
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / f"{count:06d}.eml").write_bytes(envelope.content)

@@ -11,7 +11,8 @@ from starlette.exceptions import HTTPException
 
 from voucher_exchange.clock import Clock, SystemClock
 from voucher_exchange.sandbox.identity import identity_router
-from voucher_exchange.sandbox.issuer import BrandLookup, issuer_router
+from voucher_exchange.sandbox.inprocess import Sandboxes
+from voucher_exchange.sandbox.issuer import BrandLookup, IssuerDesk, issuer_router
 from voucher_exchange.sandbox.rail import rail_router
 from voucher_exchange.sandbox.store import SandboxError, SandboxStore
 from voucher_exchange.sandbox.webhooks import ReceiverStore, receiver_router
@@ -34,6 +35,8 @@ def create_sandbox_app(
     store = SandboxStore(state_dir / DB_FILENAME, clock)
     root = FastAPI(title="Sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     _install_error_handlers(root)
+    # The embedded demo's own adapters call this state in-process (sandbox/inprocess.py).
+    root.state.sandboxes = Sandboxes(store, IssuerDesk(store, brands), hang_seconds, clock)
     services: tuple[tuple[str, str, APIRouter], ...] = (
         ("/issuer", "Sandbox issuer", issuer_router(store, brands, hang_seconds, clock)),
         ("/rail", "Sandbox payout rail", rail_router(store, hang_seconds)),

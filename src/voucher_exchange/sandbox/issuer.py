@@ -106,41 +106,113 @@ class BlockBody(LookupBody):
     charge_back: bool = False
 
 
+class IssuerDesk:
+    """The issuer's lookups and redemptions over `store`: its HTTP routes and the embedded
+    demo's in-process client (`sandbox.inprocess`) both answer through this, so they agree."""
+
+    def __init__(self, store: SandboxStore, brands: BrandLookup) -> None:
+        self.store, self.brands = store, brands
+
+    def find(self, body: LookupBody) -> Voucher | None:
+        """The voucher with this code, if the PIN and brand (when given) match."""
+        voucher = self.store.find_voucher(body.code)
+        if voucher is None or not _matches(voucher, body.pin, body.brand):
+            return None
+        return voucher
+
+    def not_found(self, brand: str | None) -> dict[str, object]:
+        """The lookup answer for an unknown code or a wrong PIN."""
+        known = self.brands(brand) if brand else None
+        return {
+            "state": "not_found",
+            "balance": 0,
+            "currency": known.currency if known else "",
+            "issued_at": None,
+            "purchase_channel": None,
+            "redeemed_by": None,
+            "redeemed_at": None,
+        }
+
+    def count_call(self, voucher: Voucher, *, redeem: bool) -> CallCount:
+        """Count this call on the voucher (its simulated behaviours depend on the count)."""
+        return self.store.count_call(voucher.code, redeem=redeem)
+
+    def current(self, code: str) -> dict[str, object]:
+        """The lookup answer for a voucher as it stands now."""
+        current = self.store.find_voucher(code)
+        assert current is not None  # vouchers are never deleted
+        return {
+            "state": current.state,
+            "balance": current.balance,
+            "currency": current.currency,
+            "issued_at": current.issued_at,
+            "purchase_channel": current.purchase_channel,
+            "redeemed_by": current.redeemed_by,
+            "redeemed_at": current.redeemed_at,
+        }
+
+    def stretch(self, now: datetime) -> tuple[float, str | None]:
+        """How the stretch set by POST /behavior treats one call now: (seconds of delay, the
+        failure: "failing", "timeout" or None). Counts the call while the stretch lasts."""
+        stretch = self.store.behavior()
+        if stretch.until is not None and now >= datetime.fromisoformat(stretch.until):
+            return 0.0, None
+        if stretch.failure == "none" and not stretch.latency_ms:
+            return 0.0, None
+        calls = self.store.count_issuer_call()
+        latency = stretch.latency_ms / 1000 if stretch.latency_ms else 0.0
+        if stretch.failure == "timeout":
+            return latency, "timeout"
+        if stretch.failure == "failing" or (stretch.failure == "flaky" and calls % 2 == 1):
+            return latency, "failing"
+        return latency, None
+
+    def redeem(self, body: RedeemBody) -> dict[str, object]:
+        """Redeem, idempotent on the reference; SandboxError(409) when it cannot be."""
+        return {
+            "reference": body.reference,
+            "amount": self.store.redeem(body.code, body.amount, body.reference),
+        }
+
+
+def flaky_failure(voucher: Voucher, count: CallCount) -> None:
+    """Raise the 503 a "flaky" voucher's failing calls get."""
+    if voucher.failure == "flaky" and count.calls in FLAKY_FAILING_CALLS:
+        raise SandboxError(503, "issuer_unavailable", "The issuer is briefly unavailable.")
+
+
+def hangs(voucher: Voucher, count: CallCount) -> bool:
+    """The first redeem of a "timeout" voucher does its work, then answers too late."""
+    return voucher.failure == "timeout" and count.redeem_calls == 1
+
+
 def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float, clock: Clock) -> APIRouter:
     """The issuer's endpoints over `store`."""
     router = APIRouter()
+    desk = IssuerDesk(store, brands)
     # Codes must be unguessable even in a demo, so they come from the OS's randomness.
     rng = random.SystemRandom()
 
     async def behave_as_issuer() -> None:
         """The stretch set by POST /behavior, before any voucher's own behaviour."""
-        stretch = await run_in_threadpool(store.behavior)
-        if stretch.until is not None and clock.now() >= datetime.fromisoformat(stretch.until):
-            return
-        if stretch.failure == "none" and not stretch.latency_ms:
-            return
-        calls = await run_in_threadpool(store.count_issuer_call)
-        if stretch.latency_ms:
-            await asyncio.sleep(stretch.latency_ms / 1000)
-        if stretch.failure == "timeout":
+        latency, failure = await run_in_threadpool(desk.stretch, clock.now())
+        if latency:
+            await asyncio.sleep(latency)
+        if failure == "timeout":
             await asyncio.sleep(hang_seconds)  # the caller has given up by now: the call did nothing
-        if stretch.failure in ("failing", "timeout") or (stretch.failure == "flaky" and calls % 2 == 1):
+        if failure is not None:
             raise SandboxError(503, "issuer_unavailable", "The issuer is unavailable.")
 
     async def behave(voucher: Voucher, *, redeem: bool) -> CallCount:
         await behave_as_issuer()
-        count = await run_in_threadpool(store.count_call, voucher.code, redeem=redeem)
+        count = await run_in_threadpool(desk.count_call, voucher, redeem=redeem)
         if voucher.latency_ms:
             await asyncio.sleep(voucher.latency_ms / 1000)
-        if voucher.failure == "flaky" and count.calls in FLAKY_FAILING_CALLS:
-            raise SandboxError(503, "issuer_unavailable", "The issuer is briefly unavailable.")
+        flaky_failure(voucher, count)
         return count
 
     async def find(body: LookupBody) -> Voucher | None:
-        voucher = await run_in_threadpool(store.find_voucher, body.code)
-        if voucher is None or not _matches(voucher, body.pin, body.brand):
-            return None
-        return voucher
+        return await run_in_threadpool(desk.find, body)
 
     @router.post("/vouchers", status_code=201)
     async def mint(body: MintBody) -> dict[str, object]:
@@ -193,28 +265,9 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
     async def lookup(body: LookupBody) -> dict[str, object]:
         voucher = await find(body)
         if voucher is None:
-            known = brands(body.brand) if body.brand else None
-            return {
-                "state": "not_found",
-                "balance": 0,
-                "currency": known.currency if known else "",
-                "issued_at": None,
-                "purchase_channel": None,
-                "redeemed_by": None,
-                "redeemed_at": None,
-            }
+            return desk.not_found(body.brand)
         await behave(voucher, redeem=False)
-        current = await run_in_threadpool(store.find_voucher, voucher.code)
-        assert current is not None  # vouchers are never deleted
-        return {
-            "state": current.state,
-            "balance": current.balance,
-            "currency": current.currency,
-            "issued_at": current.issued_at,
-            "purchase_channel": current.purchase_channel,
-            "redeemed_by": current.redeemed_by,
-            "redeemed_at": current.redeemed_at,
-        }
+        return await run_in_threadpool(desk.current, voucher.code)
 
     @router.post("/vouchers/redeem")
     async def redeem(body: RedeemBody) -> dict[str, object]:
@@ -224,13 +277,11 @@ def issuer_router(store: SandboxStore, brands: BrandLookup, hang_seconds: float,
         count = await behave(voucher, redeem=True)
         # The first redeem of a "timeout" voucher does its work, then answers too late: the
         # caller cannot know whether the value moved.
-        hang = voucher.failure == "timeout" and count.redeem_calls == 1
         try:
-            amount = await run_in_threadpool(store.redeem, voucher.code, body.amount, body.reference)
+            return await run_in_threadpool(desk.redeem, body)
         finally:
-            if hang:
+            if hangs(voucher, count):
                 await asyncio.sleep(hang_seconds)
-        return {"reference": body.reference, "amount": amount}
 
     @router.post("/vouchers/block")
     async def block(body: BlockBody) -> dict[str, object]:

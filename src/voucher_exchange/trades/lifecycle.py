@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from voucher_exchange.db import changes
 from voucher_exchange.jobs import queue
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
@@ -54,6 +55,7 @@ def _move(
     if seller is None:
         raise TradeMovedOn(trade_id, current)
     trade_repo.add_event(conn, trade_id, current, target, now, actor, note)
+    changes.mark(conn, trade_id)  # a page following the trade hears of it after the commit
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
         queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)

@@ -100,6 +100,24 @@ def get(conn: Connection, trade_id: str) -> Trade | None:
 _GET = select(trades).where(trades.c.id == bindparam("id"))
 
 
+def version(conn: Connection, trade_id: str) -> tuple[str, str, datetime, int] | None:
+    """(owner, status, updated_at, newest decision id or 0) of one trade: what its view depends
+    on, in one narrow read (the API's ETag, the web timeline's change check); None if unknown."""
+    row = conn.execute(_VERSION, {"id": trade_id}).first()
+    return None if row is None else (row.user_id, row.status, row.updated_at, row.decision or 0)
+
+
+_VERSION = select(
+    trades.c.user_id,
+    trades.c.status,
+    trades.c.updated_at,
+    select(func.max(decisions.c.id))
+    .where(decisions.c.trade_id == trades.c.id)
+    .scalar_subquery()
+    .label("decision"),
+).where(trades.c.id == bindparam("id"))
+
+
 def get_many(conn: Connection, trade_ids: list[str]) -> list[Trade]:
     """The trades that exist among `trade_ids` (in no particular order)."""
     return [_trade(r) for r in conn.execute(select(trades).where(trades.c.id.in_(trade_ids)))]

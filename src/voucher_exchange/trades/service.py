@@ -204,6 +204,26 @@ def get_own(conn: Connection, user: User, trade_id: str, lang: str) -> TradeView
     return view(conn, trade, lang, seller=user)
 
 
+def own_tag(conn: Connection, user: User, trade_id: str, lang: str) -> str:
+    """A weak ETag for the seller's view of one of their trades, from one narrow read: it changes
+    with the status, every update of the trade and every new decision (NotFound as `get_own`)."""
+    found = trade_repo.version(conn, trade_id)
+    if found is None or found[0] != user.id:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    _, status, updated_at, decision = found
+    return f'W/"{status}-{int(updated_at.timestamp() * 1_000_000)}-{decision}-{lang}"'
+
+
+def own_version(conn: Connection, user: User, trade_id: str) -> tuple[TradeStatus, str]:
+    """The status of one of the seller's trades and "<status>@<updated_at>" as its view shows
+    them, from one narrow read (the web timeline's change check; NotFound as `get_own`)."""
+    found = trade_repo.version(conn, trade_id)
+    if found is None or found[0] != user.id:
+        raise NotFound("trade_unknown", "There is no such trade.")
+    status, updated_at = found[1], found[2]
+    return TradeStatus(status), f"{status}@{updated_at.isoformat().replace('+00:00', 'Z')}"
+
+
 def list_own(
     conn: Connection, user: User, lang: str, limit: int, status: TradeStatus | None
 ) -> list[TradeView]:

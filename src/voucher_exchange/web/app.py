@@ -20,6 +20,7 @@ from voucher_exchange.web import (
     identity_document,
     issuers,
     labels,
+    live,
     operator,
     receipts,
     reconciliation,
@@ -37,7 +38,10 @@ from voucher_exchange.web.session import EnrolmentRequired, LoginRequired, visit
 
 STATIC = resources.files("voucher_exchange.web").joinpath("static")
 # Front-end libraries come from their npm packages (package.json pins them; `make install` runs npm ci).
-VENDOR = {"htmx.min.js": ("htmx.org", "dist/htmx.min.js")}
+VENDOR = {
+    "htmx.min.js": ("htmx.org", "dist/htmx.min.js"),
+    "htmx-ext-sse.min.js": ("htmx-ext-sse", "dist/sse.min.js"),
+}
 _OWN = {"app.css": "text/css", "app.js": "text/javascript", "forms.js": "text/javascript"}
 
 
@@ -97,6 +101,7 @@ def _to_enrolment(request: Request) -> Response:
 def mount(app: FastAPI) -> None:
     """Add the pages and their assets to `app`."""
     vendor_dir = node_modules()
+    app.state.trade_watch = live.TradeWatch()
     for router in (
         seller.router,
         recovery.router,
@@ -106,6 +111,7 @@ def mount(app: FastAPI) -> None:
         two_factor.router,
         identity_document.router,
         selling.router,
+        live.router,
         receipts.router,
         review.router,
         operator.router,

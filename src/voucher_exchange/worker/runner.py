@@ -21,6 +21,7 @@ from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
+from voucher_exchange.db import changes, dialect
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.fraud import service as fraud_service
@@ -114,7 +115,9 @@ RECURRING_REF = "default"
 class Worker:
     """One worker identity; run it in one or more threads."""
 
-    def __init__(self, ctx: Context, handlers: dict[str, JobKind] | None = None) -> None:
+    def __init__(
+        self, ctx: Context, handlers: dict[str, JobKind] | None = None, *, notified: bool | None = None
+    ) -> None:
         self.ctx = ctx
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.handlers = handlers or HANDLERS
@@ -124,7 +127,8 @@ class Worker:
         # The outside calls of a batch run concurrently, one thread each.
         self._calls = ThreadPoolExecutor(self._batch, f"{self.id}-call") if self._batch > 1 else None
         # PostgreSQL: every enqueue NOTIFYs (start_threads listens), so idle workers need not poll fast.
-        self._notified = ctx.engine.dialect.name == "postgresql"
+        # SQLite: start_threads hears this process's own enqueues (db/changes.py) and says so.
+        self._notified = ctx.engine.dialect.name == "postgresql" if notified is None else notified
         self._due: datetime | None = None
 
     def run_once(self) -> bool:
@@ -315,13 +319,30 @@ def start_threads(ctx: Context, count: int, stop: threading.Event) -> list[threa
     """Run `count` worker threads in this process, woken by NOTIFY on PostgreSQL."""
     threads = []
     schedule_recurring(ctx)
-    start_listener(ctx.settings.database_url, ctx.wake_workers, stop)
+    notified = start_listener(ctx.settings.database_url, ctx.wake_workers, stop) is not None
+    if not notified:
+        # SQLite: every enqueue committed in this process wakes these workers at once, so idle
+        # they poll only as a safety net (NOTIFIED_POLL_SECONDS), for jobs another process queued.
+        notified = _hear_own_enqueues(ctx, stop)
     for i in range(count):
-        worker = Worker(ctx)
+        worker = Worker(ctx, notified=notified)
         thread = threading.Thread(target=worker.run_until, args=(stop,), name=f"worker-{i}", daemon=True)
         thread.start()
         threads.append(thread)
     return threads
+
+
+def _hear_own_enqueues(ctx: Context, stop: threading.Event) -> bool:
+    key = dialect.notified(queue.CHANNEL)
+
+    def heard(keys: frozenset[str]) -> None:
+        if stop.is_set():
+            unlisten()
+        elif key in keys:
+            ctx.wake_workers()
+
+    unlisten = changes.listen(heard)
+    return True
 
 
 def schedule_recurring(ctx: Context) -> None:

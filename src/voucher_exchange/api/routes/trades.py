@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
@@ -67,15 +67,37 @@ def list_trades(
     return {"trades": [v.data for v in views]}
 
 
-@router.get("/trades/{trade_id}")
-async def get_trade(trade_id: str, token: BearerToken, ctx: Ctx, lang: Lang) -> dict[str, Any]:
-    """One of my trades: status, amounts, decision, history; the code masked."""
+@router.get("/trades/{trade_id}", response_model=dict[str, Any])
+async def get_trade(
+    trade_id: str,
+    token: BearerToken,
+    ctx: Ctx,
+    lang: Lang,
+    if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
+) -> Response:
+    """One of my trades: status, amounts, decision, history; the code masked.
 
-    def read(user: User) -> dict[str, Any]:
+    Answers with a weak `ETag`; sent back in `If-None-Match`, it gets 304 (no body) while the
+    trade has not changed, after one narrow read.
+    """
+
+    def read(user: User) -> Response:
         with ctx.uow(readonly=True) as uow:
-            return trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+            tag = trade_service.own_tag(uow.conn, user, trade_id[:64], lang)
+            headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+            if if_none_match is not None and _matches(if_none_match, tag):
+                return Response(status_code=304, headers=headers)
+            data = trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+        return JSONResponse(data, headers=headers)
 
     return await as_user(ctx, token, read)
+
+
+def _matches(if_none_match: str, tag: str) -> bool:
+    """RFC 9110's weak comparison: any listed tag (or `*`) equal to ours, W/ prefixes ignored."""
+    ours = tag.removeprefix("W/")
+    listed = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in listed or ours in listed
 
 
 @router.post("/trades/{trade_id}/cancel")

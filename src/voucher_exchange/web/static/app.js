@@ -38,3 +38,12 @@ document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+// A trade's live timeline (_timeline.html): while its event stream is open the server says when
+// something changed, so the every-second poll stands down; it asks again once the stream fails.
+document.addEventListener("htmx:sseOpen", (event) => { event.target.dataset.live = "1"; });
+document.addEventListener("htmx:sseError", (event) => { delete event.target.dataset.live; });
+document.addEventListener("htmx:sseClose", (event) => { delete event.target.dataset.live; });
+document.addEventListener("htmx:confirm", (event) => {
+  const elt = event.detail.elt;
+  if (elt.hasAttribute("data-live-poll") && elt.dataset.live && !event.detail.triggeringEvent) event.preventDefault();
+});
