@@ -63,10 +63,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     # Every answer, even for a malformed request or an unknown path, has the same shape.
     async def refusal(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SandboxError)  # registered for this type only
-        body: dict[str, object] = {"error": {"code": exc.code, "message": exc.message, "field": None}}
-        if exc.state is not None:
-            body["state"] = exc.state
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # registered for this type only

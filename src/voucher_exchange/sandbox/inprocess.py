@@ -123,7 +123,8 @@ class InProcessIssuer:
         )
         voucher = self._desk.find(body)
         if voucher is None:
-            raise VoucherRefused(VoucherState.NOT_FOUND, _answer({"state": "not_found"}))
+            unknown = SandboxError(409, "voucher_not_found", "No such voucher.", "not_found")
+            raise VoucherRefused(VoucherState.NOT_FOUND, _answer(unknown.body()))
         self._as_issuer()
         count = self._desk.count_call(voucher, redeem=True)
         latency = voucher.latency_ms / 1000
@@ -137,8 +138,8 @@ class InProcessIssuer:
         try:
             answer = self._desk.redeem(body)
         except SandboxError as refused:
-            state = refused.state or "not_found"
-            raise VoucherRefused(VoucherState(state), _answer({"state": state})) from None
+            state = VoucherState(refused.state or "not_found")
+            raise VoucherRefused(state, _answer(refused.body())) from None
         if hangs(voucher, count):
             self._waiter.wait(self._hang, "issuer")
         return Redemption(reference=str(answer["reference"]), amount=int(str(answer["amount"])))

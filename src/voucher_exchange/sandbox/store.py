@@ -87,6 +87,13 @@ class SandboxError(Exception):
         self.message = message
         self.state = state
 
+    def body(self) -> dict[str, object]:
+        """The JSON answer the sandbox's routes send for it."""
+        body: dict[str, object] = {"error": {"code": self.code, "message": self.message, "field": None}}
+        if self.state is not None:
+            body["state"] = self.state
+        return body
+
 
 @dataclass(frozen=True)
 class Voucher:
