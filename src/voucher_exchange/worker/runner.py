@@ -15,8 +15,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
-from voucher_exchange.accounts.mail import mail_account
+from voucher_exchange.accounts.mail import mail_account, mail_consent_notice
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
+from voucher_exchange.trust.models import CONSENT_NOTICE
 from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
@@ -95,6 +96,7 @@ HANDLERS: dict[str, JobKind] = {
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
+    CONSENT_NOTICE: JobKind(mail_consent_notice),
     API_KEY_MAIL: JobKind(mail_key_event),
     SELLER_CLEARED: JobKind(trade_service.resume_held_payouts_job),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),
