@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import httpx

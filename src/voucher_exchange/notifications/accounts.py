@@ -6,7 +6,7 @@ module only words and sends, keyed by the link purpose's and notice's stable nam
 
 from __future__ import annotations
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
 from voucher_exchange.i18n import N_
 from voucher_exchange.ports.mailer import Mailer
 
@@ -96,9 +96,10 @@ _CONSENT_FOOTER = N_(
 
 def compose_consent_notice(title: str, version: int, day: str, lang: str, url: str) -> tuple[str, str]:
     """(subject, body) of the notice of a new consent text version, in `lang`."""
-    values = {"title": title, "version": version, "day": day}
+    # The title is marked so a Korean particle after it agrees with it (korean.resolve).
+    values = {"title": title + korean.MARK, "version": version, "day": day}
     body = [
-        i18n.gettext(lang, _CONSENT_BODY) % values,
+        korean.resolve(i18n.gettext(lang, _CONSENT_BODY) % values),
         "",
         url,
         "",
@@ -106,7 +107,7 @@ def compose_consent_notice(title: str, version: int, day: str, lang: str, url: s
         "",
         SIGNATURE,
     ]
-    return i18n.gettext(lang, _CONSENT_SUBJECT) % values, "\n".join(body)
+    return korean.resolve(i18n.gettext(lang, _CONSENT_SUBJECT) % values), "\n".join(body)
 
 
 def send_consent_notice(

@@ -17,10 +17,10 @@ from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trust import repository as trust_repo
 from voucher_exchange.trust.models import (
     BODY_MAX,
+    CONSENT_NOTICE,
     DEMO_PROFILE,
     TITLE_MAX,
     Acceptance,
-    CONSENT_NOTICE,
     BusinessProfile,
     ConsentDocument,
     ConsentKind,
@@ -97,14 +97,6 @@ def preview_document(ctx: Context, draft: Draft) -> Preview:
     """Use case: check a draft as `publish` would, and say whom publishing it would e-mail; stores nothing."""
     with ctx.uow(readonly=True) as uow:
         return check(uow.conn, draft, ctx.clock.now(), ctx.settings.jurisdiction)
-
-
-def publish_document(ctx: Context, kind: ConsentKind, title: str, body: str, actor: str) -> ConsentDocument:
-    """Use case: publish a new version of one consent text (audited; see `publish`)."""
-    with ctx.uow() as uow:
-        doc = publish(uow.conn, kind, title, body, actor, ctx.clock.now())
-        uow.commit()
-    return doc
 
 
 def set_profile(conn: Connection, new: BusinessProfile, actor: str, now: datetime) -> bool:

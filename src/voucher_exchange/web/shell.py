@@ -19,9 +19,9 @@ from voucher_exchange.security.input_policy import multi_line, single_line
 from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import (
     BODY_MAX,
+    NOTICE_DAYS,
     PROFILE_FIELDS,
     TITLE_MAX,
-    NOTICE_DAYS,
     ConsentDocument,
     ConsentKind,
     Draft,
@@ -71,7 +71,6 @@ def _public_document(v: Visitor, kind: ConsentKind, version: int | None, **value
         in_force=in_force,
         current=current,
         upcoming=_readable(upcoming, v.lang) if upcoming and upcoming.version != doc.version else None,
-        path=v.request.url.path,
         **values,
     )
 

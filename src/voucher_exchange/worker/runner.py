@@ -17,7 +17,6 @@ from sqlalchemy.exc import DBAPIError
 from voucher_exchange import logs
 from voucher_exchange.accounts.mail import mail_account, mail_consent_notice
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
-from voucher_exchange.trust.models import CONSENT_NOTICE
 from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
@@ -52,6 +51,7 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.batch import BATCH_SUMMARY
 from voucher_exchange.trades.models import NOTIFY_TRADE, PROCESS_TRADE
 from voucher_exchange.trades.notices import notify_batch, notify_trade
+from voucher_exchange.trust.models import CONSENT_NOTICE
 from voucher_exchange.webhooks.delivery import deliver, mail_disabled
 from voucher_exchange.webhooks.models import DELIVER, MAIL_DISABLED
 
