@@ -239,7 +239,9 @@ def _booknlife_example(site: Site, lang: str) -> str:
         rate = catalog_service.require_brand(uow.conn, "booknlife").rates.rate_for(50_000)
     face = Money(50_000, "KRW")
     fee = fee_for(face, rate)
-    won = {k: i18n.format_money(v, lang) for k, v in (("face", face), ("fee", fee), ("payout", face - fee))}
+    won = {
+        k: i18n.format_amount_text(v, lang) for k, v in (("face", face), ("fee", fee), ("payout", face - fee))
+    }
     template = i18n.gettext(lang, "%(face)s voucher: fee %(fee)s (%(pct)s), you receive %(payout)s")
     return template % {**won, "pct": i18n.format_bps(10_000 - rate, lang)}
 
