@@ -225,3 +225,17 @@ def test_a_date_that_is_not_a_date_is_refused(site: Site, no_texts: None) -> Non
         )
         assert refused.status_code == 422 and "적용일을 입력해 주세요." in refused.text
         assert _stored(site) == before
+
+
+@pytest.mark.browser
+def test_korean_pages_keep_the_developer_english_behind_a_closed_details(staff_phone: Page) -> None:
+    staff_phone.goto("/receipts/verify")
+    shown = staff_phone.inner_text("main")
+    assert "Ed25519" not in shown and "voucher-exchange receipt verify" not in shown and "JSON" not in shown
+    assert staff_phone.inner_text("details.for-developers summary") == "개발자용: 서명된 파일로 확인"
+    assert violations(staff_phone) == [], "/receipts/verify"
+    staff_phone.click("details.for-developers summary")
+    assert staff_phone.is_visible("#receipt")
+    assert violations(staff_phone) == [], "/receipts/verify, developer part open"
+    staff_phone.goto("/")
+    assert staff_phone.inner_text("label[for=face]") == "액면가(원)"
