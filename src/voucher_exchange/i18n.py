@@ -92,6 +92,14 @@ def format_when(at: datetime, lang: str, tz: str) -> str:
     return format_datetime(at, "medium", tzinfo=ZoneInfo(tz), locale=locale(lang))
 
 
+_DAYS = {"ko": "yyyy년 M월 d일", "en": "MMMM d, yyyy"}
+
+
+def format_day(at: datetime, lang: str, tz: str) -> str:
+    """A calendar day in the jurisdiction's time zone (when a text takes effect)."""
+    return format_datetime(at, _DAYS.get(lang, _DAYS["en"]), tzinfo=ZoneInfo(tz), locale=locale(lang))
+
+
 _MINUTES = {"ko": "yyyy. M. d. a h:mm", "en": "MMM d, yyyy, h:mm a"}
 
 

@@ -577,7 +577,14 @@ WEB: list[tuple[str, str, dict[str, str] | None, tuple[int, ...]]] = [
     (
         "POST",
         "/staff/terms",
-        {"kind": "nobody", "title": "x", "body": "x"},
+        {
+            "kind": "nobody",
+            "title": "x",
+            "body": "x",
+            "title_en": "x",
+            "body_en": "x",
+            "effective_on": "2030-01-01",
+        },
         row(LOGIN, 403, 403, 403, 403, 422, 403),
     ),
 ]

@@ -61,6 +61,7 @@ def test_a_korean_seller_reads_the_issuers_facts_downloads_the_signed_record_and
 
         # The verify page says what it is, in Korean.
         phone.goto("/receipts/verify")
+        phone.click("details.for-developers summary")
         phone.fill("#receipt", json.dumps(document, ensure_ascii=False, indent=2))
         phone.click("#verify-submit")
         phone.wait_for_selector("#verify-result")

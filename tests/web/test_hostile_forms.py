@@ -53,7 +53,7 @@ FORMS = {
         "support_email",
         "kakao_channel_url",
     ],
-    "/staff/terms": ["kind", "title", "body"],
+    "/staff/terms": ["kind", "title", "body", "title_en", "body_en", "effective_on", "step"],
 }
 text = st.one_of(
     st.text(max_size=40),

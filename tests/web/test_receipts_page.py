@@ -22,6 +22,7 @@ ALTERED = "유효하지 않음: 서명이 맞지 않습니다. 서명한 뒤에 
 
 def _verify(page: Page, pasted: str) -> None:
     page.goto("/receipts/verify")
+    page.click("details.for-developers summary")
     page.fill("#receipt", pasted)
     page.click("#verify-submit")
     page.wait_for_selector("#verify-result")

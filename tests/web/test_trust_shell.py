@@ -6,12 +6,13 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, Request
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from tests.web.conftest import PHONE, Site, screenshot
 from tests.web.flows import PASSWORD, become_seller, submit_voucher, take_quote, wait_status
@@ -22,6 +23,7 @@ from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.db.schema import business_profile, consent_documents, user_consents, users
 from voucher_exchange.demo import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD
 from voucher_exchange.money import Money, fee_for
+from voucher_exchange.trust import service as trust
 from voucher_exchange.web import profile_cache
 
 PROFILE = {
@@ -129,25 +131,34 @@ def test_sign_up_needs_both_required_consents_and_stores_the_versions_accepted(
     phone: Page, site: Site, fresh_texts: None
 ) -> None:
     with _operator(site) as operator:
+        now = site.exchange.ctx.clock.now()
+        day = date.fromordinal(
+            trust.local_today(now, site.exchange.ctx.settings.jurisdiction).toordinal() + 7
+        )
         published = operator.post(
             "/staff/terms",
             data={
                 "kind": "terms",
                 "title": "이용약관 제2판",
                 "body": "제1조 목적\n이 약관은 상품권 매입 서비스의 이용 조건을 정합니다.",
+                "title_en": "Terms of use, 2nd edition",
+                "body_en": "Article 1 Purpose",
+                "effective_on": day.isoformat(),
+                "step": "publish",
                 "csrf_token": _csrf(operator, "/staff/terms"),
             },
         )
         assert published.status_code == 303
     entry = _last_audit(site, "consent_document.publish")
-    assert (entry.subject, entry.details) == (
+    assert (entry.subject, entry.details["before"], entry.details["after"]["title"]) == (
         "terms:1",
-        {
-            "before": {"version": 0, "title": "Terms of use (demo)"},
-            "after": {"version": 1, "title": "이용약관 제2판"},
-            "kind": "terms",
-        },
+        {"version": 0, "title": "Terms of use (demo)"},
+        "이용약관 제2판",
     )
+    # Its day has come (a week later): new sign-ups accept it.
+    with site.exchange.ctx.uow() as uow:
+        uow.conn.execute(update(consent_documents).values(effective_at=now))
+        uow.commit()
 
     email = f"consent-{uuid.uuid4().hex[:8]}@example.com"
     before = _user_count(site)
@@ -191,9 +202,9 @@ def test_the_api_sign_up_records_the_consents_it_chose_or_the_required_ones(site
         versions = {
             r.kind: r.version
             for r in uow.conn.execute(
-                select(
-                    consent_documents.c.kind, func.max(consent_documents.c.version).label("version")
-                ).group_by(consent_documents.c.kind)
+                select(consent_documents.c.kind, func.max(consent_documents.c.version).label("version"))
+                .where(consent_documents.c.effective_at <= site.exchange.ctx.clock.now())
+                .group_by(consent_documents.c.kind)
             )
         }
     terms, privacy, marketing = (versions.get(k, 0) for k in ("terms", "privacy", "marketing"))
@@ -228,7 +239,9 @@ def _booknlife_example(site: Site, lang: str) -> str:
         rate = catalog_service.require_brand(uow.conn, "booknlife").rates.rate_for(50_000)
     face = Money(50_000, "KRW")
     fee = fee_for(face, rate)
-    won = {k: i18n.format_money(v, lang) for k, v in (("face", face), ("fee", fee), ("payout", face - fee))}
+    won = {
+        k: i18n.format_amount_text(v, lang) for k, v in (("face", face), ("fee", fee), ("payout", face - fee))
+    }
     template = i18n.gettext(lang, "%(face)s voucher: fee %(fee)s (%(pct)s), you receive %(payout)s")
     return template % {**won, "pct": i18n.format_bps(10_000 - rate, lang)}
 
@@ -290,6 +303,7 @@ def test_a_receipt_names_its_issuer_and_still_verifies(phone: Page, site: Site, 
     again = phone.request.get(f"/trades/{trade_id}/receipt.json").json()
     assert again == document
     phone.goto("/receipts/verify")
+    phone.click("details.for-developers summary")
     phone.fill("#receipt", json.dumps(document, ensure_ascii=False))
     phone.click("#verify-submit")
     assert phone.get_attribute("#verify-result", "data-valid") == "true"

@@ -716,10 +716,15 @@ consent_documents = Table(
     metadata,
     Column("kind", String(20), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("title", String(200), nullable=False),
+    Column("title", String(200), nullable=False),  # Korean
     Column("body", Text, nullable=False),
+    Column("title_en", String(200), nullable=False, server_default=""),
+    Column("body_en", Text, nullable=False, server_default=""),
     Column("published_at", UTCDateTime, nullable=False),
     Column("published_by", String(254), nullable=False),
+    # In force from this moment (the start of a day in the jurisdiction's time zone); a version
+    # that changes a text sellers accepted takes effect at least NOTICE_DAYS after publication.
+    Column("effective_at", UTCDateTime, nullable=False),
 )
 
 # What each user agreed to, which version, when and through which channel (web | api).

@@ -6,7 +6,7 @@ module only words and sends, keyed by the link purpose's and notice's stable nam
 
 from __future__ import annotations
 
-from voucher_exchange import i18n
+from voucher_exchange import i18n, korean
 from voucher_exchange.i18n import N_
 from voucher_exchange.ports.mailer import Mailer
 
@@ -79,4 +79,40 @@ def send_link(mailer: Mailer, to: str, lang: str, purpose: str, url: str) -> Non
 def send_notice(mailer: Mailer, to: str, lang: str, notice: str, reset_url: str) -> None:
     """Word and send a security notice."""
     subject, body = compose_notice(notice, lang, reset_url)
+    mailer.send(to, subject, body, lang)
+
+
+# A new version of a text the seller accepted: what, from when, where to read it, and what they may do.
+_CONSENT_SUBJECT = N_("%(title)s change on %(day)s")
+_CONSENT_BODY = N_(
+    "We published a new version (version %(version)s) of “%(title)s”, which you agreed to. "
+    "It applies from %(day)s. Read it here:"
+)
+_CONSENT_FOOTER = N_(
+    "Until then the version you accepted applies. If you do not agree, you can close your account "
+    "before that day (on the account page); trades already paid are not affected."
+)
+
+
+def compose_consent_notice(title: str, version: int, day: str, lang: str, url: str) -> tuple[str, str]:
+    """(subject, body) of the notice of a new consent text version, in `lang`."""
+    # The title is marked so a Korean particle after it agrees with it (korean.resolve).
+    values = {"title": title + korean.MARK, "version": version, "day": day}
+    body = [
+        korean.resolve(i18n.gettext(lang, _CONSENT_BODY) % values),
+        "",
+        url,
+        "",
+        i18n.gettext(lang, _CONSENT_FOOTER),
+        "",
+        SIGNATURE,
+    ]
+    return korean.resolve(i18n.gettext(lang, _CONSENT_SUBJECT) % values), "\n".join(body)
+
+
+def send_consent_notice(
+    mailer: Mailer, to: str, lang: str, title: str, version: int, day: str, url: str
+) -> None:
+    """Word and send the notice of a new consent text version."""
+    subject, body = compose_consent_notice(title, version, day, lang, url)
     mailer.send(to, subject, body, lang)

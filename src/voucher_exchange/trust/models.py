@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from voucher_exchange.errors import InvalidInput
@@ -177,6 +177,13 @@ class ConsentKind(StrEnum):
 REQUIRED_CONSENTS = (ConsentKind.TERMS, ConsentKind.PRIVACY)
 TITLE_MAX = 200
 BODY_MAX = 50_000
+# A new version of a text sellers already accepted takes effect at least this many days after it is
+# published (they are e-mailed the day it is published); a kind's first text may apply the same day.
+NOTICE_DAYS = 7
+# …and at most this far ahead (a date further out is almost always a typo of the year).
+AHEAD_MAX_DAYS = 365
+# The job that e-mails one seller about a new version: ref `<kind>:<version>:<user id>`.
+CONSENT_NOTICE = "trust.consent_notice"
 
 
 @dataclass(frozen=True)
@@ -185,15 +192,61 @@ class ConsentDocument:
 
     kind: ConsentKind
     version: int
-    title: str
+    title: str  # Korean
     body: str
     published_at: datetime | None
     published_by: str | None
+    title_en: str = ""
+    body_en: str = ""
+    effective_at: datetime | None = None  # None: the demo text, always in force
 
     @property
     def is_demo(self) -> bool:
         """True for the built-in text shipped for the demo (version 0, never published)."""
         return self.version == 0
+
+    def in_language(self, lang: str) -> tuple[str, str]:
+        """(title, body) as a reader of `lang` sees it (Korean is the text of record)."""
+        if lang == "en" and self.title_en:
+            return self.title_en, self.body_en
+        return self.title, self.body
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new version as the operator typed it, before it is published."""
+
+    kind: ConsentKind
+    title: str  # Korean
+    body: str
+    title_en: str
+    body_en: str
+    effective_on: date  # the jurisdiction's calendar day it takes effect
+
+
+def check_effective_day(chosen: date, today: date, first: bool, scheduled: date | None) -> None:
+    """Refuse an effective date a seller could not rely on.
+
+    `today` is the jurisdiction's date; `first` is True when no version of this kind was published
+    (nobody accepted a text of ours yet); `scheduled` is the day of a version not yet in force.
+    """
+    earliest = today if first else date.fromordinal(today.toordinal() + NOTICE_DAYS)
+    if chosen < earliest:
+        raise InvalidInput(
+            "document_effective_too_soon",
+            "Sellers must be told at least 7 days ahead: choose a date 7 or more days from today.",
+            "effective_on",
+        )
+    if chosen.toordinal() - today.toordinal() > AHEAD_MAX_DAYS:
+        raise InvalidInput(
+            "document_effective_too_far", "Choose a date within a year from today.", "effective_on"
+        )
+    if scheduled is not None and chosen < scheduled:
+        raise InvalidInput(
+            "document_effective_before_scheduled",
+            "A newer version cannot take effect before the one already scheduled.",
+            "effective_on",
+        )
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,17 @@ def _document(row: Any) -> ConsentDocument:
         body=row.body,
         published_at=row.published_at,
         published_by=row.published_by,
+        title_en=row.title_en,
+        body_en=row.body_en,
+        effective_at=row.effective_at,
     )
 
 
-def latest_documents(conn: Connection) -> dict[ConsentKind, ConsentDocument]:
-    """The newest version of each kind that has one."""
+def latest_documents(conn: Connection, now: datetime) -> dict[ConsentKind, ConsentDocument]:
+    """The version of each kind in force at `now` (the newest one whose effective moment has come)."""
     newest = (
         select(consent_documents.c.kind, func.max(consent_documents.c.version).label("version"))
+        .where(consent_documents.c.effective_at <= now)
         .group_by(consent_documents.c.kind)
         .subquery()
     )
@@ -74,6 +78,38 @@ def history(conn: Connection, kind: ConsentKind) -> list[ConsentDocument]:
     return [_document(r) for r in rows]
 
 
+def scheduled(conn: Connection, kind: ConsentKind, now: datetime) -> ConsentDocument | None:
+    """The newest version of one kind not yet in force at `now`, if any."""
+    row = conn.execute(
+        select(consent_documents)
+        .where(consent_documents.c.kind == kind.value, consent_documents.c.effective_at > now)
+        .order_by(consent_documents.c.version.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _document(row)
+
+
+def version(conn: Connection, kind: ConsentKind, number: int) -> ConsentDocument | None:
+    """One published version."""
+    row = conn.execute(
+        select(consent_documents).where(
+            consent_documents.c.kind == kind.value, consent_documents.c.version == number
+        )
+    ).first()
+    return None if row is None else _document(row)
+
+
+def accepted_by(conn: Connection, kind: ConsentKind) -> list[str]:
+    """The users who accepted some version of one kind (whom a new version concerns), in id order."""
+    rows = conn.execute(
+        select(user_consents.c.user_id)
+        .where(user_consents.c.kind == kind.value)
+        .distinct()
+        .order_by(user_consents.c.user_id)
+    )
+    return [r.user_id for r in rows]
+
+
 def add_document(conn: Connection, doc: ConsentDocument) -> None:
     """Store a new version (the primary key refuses a second writer of the same version)."""
     conn.execute(
@@ -82,8 +118,11 @@ def add_document(conn: Connection, doc: ConsentDocument) -> None:
             version=doc.version,
             title=doc.title,
             body=doc.body,
+            title_en=doc.title_en,
+            body_en=doc.body_en,
             published_at=doc.published_at,
             published_by=doc.published_by,
+            effective_at=doc.effective_at,
         )
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -10,17 +12,22 @@ from voucher_exchange.audit import service as audit
 from voucher_exchange.context import Context
 from voucher_exchange.errors import InvalidInput
 from voucher_exchange.i18n import N_
+from voucher_exchange.jobs import queue
+from voucher_exchange.risk.screening import JURISDICTION_TZ
 from voucher_exchange.trust import repository as trust_repo
 from voucher_exchange.trust.models import (
     BODY_MAX,
+    CONSENT_NOTICE,
     DEMO_PROFILE,
     TITLE_MAX,
     Acceptance,
     BusinessProfile,
     ConsentDocument,
     ConsentKind,
+    Draft,
     accept,
     changes,
+    check_effective_day,
     checked_profile,
 )
 
@@ -78,12 +85,18 @@ def save_profile(ctx: Context, fields: dict[str, str], actor: str) -> bool:
     return saved
 
 
-def publish_document(ctx: Context, kind: ConsentKind, title: str, body: str, actor: str) -> ConsentDocument:
+def publish_document(ctx: Context, draft: Draft, actor: str) -> ConsentDocument:
     """Use case: publish a new version of one consent text (audited; see `publish`)."""
     with ctx.uow() as uow:
-        doc = publish(uow.conn, kind, title, body, actor, ctx.clock.now())
+        doc = publish(uow.conn, draft, actor, ctx.clock.now(), ctx.settings.jurisdiction)
         uow.commit()
     return doc
+
+
+def preview_document(ctx: Context, draft: Draft) -> Preview:
+    """Use case: check a draft as `publish` would, and say whom publishing it would e-mail; stores nothing."""
+    with ctx.uow(readonly=True) as uow:
+        return check(uow.conn, draft, ctx.clock.now(), ctx.settings.jurisdiction)
 
 
 def set_profile(conn: Connection, new: BusinessProfile, actor: str, now: datetime) -> bool:
@@ -110,10 +123,20 @@ def _demo_document(kind: ConsentKind) -> ConsentDocument:
     return ConsentDocument(kind, 0, title, body, None, None)
 
 
-def current_documents(conn: Connection) -> dict[ConsentKind, ConsentDocument]:
-    """The version of each consent text a new seller is shown (the demo text where none is published)."""
-    published = trust_repo.latest_documents(conn)
+def current_documents(conn: Connection, now: datetime) -> dict[ConsentKind, ConsentDocument]:
+    """The version of each consent text in force at `now` (the demo text where none is)."""
+    published = trust_repo.latest_documents(conn, now)
     return {kind: published.get(kind) or _demo_document(kind) for kind in ConsentKind}
+
+
+def scheduled_document(conn: Connection, kind: ConsentKind, now: datetime) -> ConsentDocument | None:
+    """The newest published version of one kind that is not in force yet."""
+    return trust_repo.scheduled(conn, kind, now)
+
+
+def document_version(conn: Connection, kind: ConsentKind, number: int) -> ConsentDocument | None:
+    """One published version (in force, past or scheduled)."""
+    return trust_repo.version(conn, kind, number)
 
 
 def document_history(conn: Connection, kind: ConsentKind) -> list[ConsentDocument]:
@@ -121,27 +144,75 @@ def document_history(conn: Connection, kind: ConsentKind) -> list[ConsentDocumen
     return trust_repo.history(conn, kind)
 
 
-def publish(
-    conn: Connection, kind: ConsentKind, title: str, body: str, actor: str, now: datetime
-) -> ConsentDocument:
-    """A new version of a consent text; the old versions stay, and sellers keep what they accepted."""
-    title, body = title.strip(), body.strip()
-    if not title or len(title) > TITLE_MAX:
-        raise InvalidInput("document_title_invalid", "Give the text a title (up to 200 characters).", "title")
-    if not body or len(body) > BODY_MAX:
-        raise InvalidInput("document_body_invalid", "Write the text (up to 50,000 characters).", "body")
-    before = current_documents(conn)[kind]
-    doc = ConsentDocument(kind, before.version + 1, title, body, now, actor)
+def local_today(now: datetime, jurisdiction: str) -> date:
+    """The jurisdiction's calendar day at `now` (what an effective date is counted from)."""
+    return now.astimezone(ZoneInfo(JURISDICTION_TZ[jurisdiction])).date()
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A checked draft: when it takes effect, and who would be e-mailed about it."""
+
+    draft: Draft
+    version: int
+    effective_at: datetime
+    notified: int
+
+
+def check(conn: Connection, draft: Draft, now: datetime, jurisdiction: str) -> Preview:
+    """Refuse a draft that could not be published (texts, effective date); what publishing would do."""
+    title, body = draft.title.strip(), draft.body.strip()
+    title_en, body_en = draft.title_en.strip(), draft.body_en.strip()
+    for value, field in ((title, "title"), (title_en, "title_en")):
+        if not value or len(value) > TITLE_MAX:
+            raise InvalidInput(
+                "document_title_invalid", "Give the text a title (up to 200 characters).", field
+            )
+    for value, field in ((body, "body"), (body_en, "body_en")):
+        if not value or len(value) > BODY_MAX:
+            raise InvalidInput("document_body_invalid", "Write the text (up to 50,000 characters).", field)
+    history = trust_repo.history(conn, draft.kind)
+    readers = trust_repo.accepted_by(conn, draft.kind)
+    upcoming = trust_repo.scheduled(conn, draft.kind, now)
+    tz = ZoneInfo(JURISDICTION_TZ[jurisdiction])
+    today = now.astimezone(tz).date()
+    upcoming_day = upcoming.effective_at.astimezone(tz).date() if upcoming and upcoming.effective_at else None
+    # The same day only while nobody has accepted any text of this kind (not even the demo one).
+    check_effective_day(draft.effective_on, today, first=not history and not readers, scheduled=upcoming_day)
+    start = datetime.combine(draft.effective_on, time(0), tzinfo=tz).astimezone(UTC)
+    clean = Draft(draft.kind, title, body, title_en, body_en, draft.effective_on)
+    version = history[0].version + 1 if history else 1
+    return Preview(clean, version, max(start, now), len(readers))
+
+
+def publish(conn: Connection, draft: Draft, actor: str, now: datetime, jurisdiction: str) -> ConsentDocument:
+    """A new version of a consent text, in force from its effective date; the old versions stay and
+    sellers keep what they accepted. Everyone who accepted a version of this kind is e-mailed about it."""
+    checked = check(conn, draft, now, jurisdiction)
+    d = checked.draft
+    before = current_documents(conn, now)[d.kind]
+    doc = ConsentDocument(
+        d.kind, checked.version, d.title, d.body, now, actor, d.title_en, d.body_en, checked.effective_at
+    )
     trust_repo.add_document(conn, doc)
+    readers = trust_repo.accepted_by(conn, d.kind)
+    for user_id in readers:
+        queue.enqueue(conn, CONSENT_NOTICE, f"{d.kind.value}:{doc.version}:{user_id}", now)
     audit.record_change(
         conn,
         actor,
         "consent_document.publish",
-        f"{kind.value}:{doc.version}",
+        f"{d.kind.value}:{doc.version}",
         {"version": before.version, "title": before.title},
-        {"version": doc.version, "title": doc.title},
+        {
+            "version": doc.version,
+            "title": doc.title,
+            "title_en": doc.title_en,
+            "effective_at": checked.effective_at.isoformat(),
+            "notified": len(readers),
+        },
         now,
-        kind=kind.value,
+        kind=d.kind.value,
     )
     return doc
 
@@ -156,6 +227,6 @@ def record_consents(
     audit.record(conn, actor, "consent.accept", user_id, details, now)
 
 
-def accept_current(conn: Connection, ticked: set[ConsentKind], channel: str) -> Acceptance:
-    """The current versions of what the seller ticked; `consent_required` when a required item is missing."""
-    return accept(current_documents(conn), ticked, channel)
+def accept_current(conn: Connection, ticked: set[ConsentKind], channel: str, now: datetime) -> Acceptance:
+    """The versions in force of what the seller ticked; `consent_required` when a required item is missing."""
+    return accept(current_documents(conn, now), ticked, channel)

@@ -258,6 +258,14 @@ ERRORS.update(
         "document_kind_invalid": N_("Choose which text to publish."),
         "document_title_invalid": N_("Give the text a title (up to 200 characters)."),
         "document_body_invalid": N_("Write the text (up to 50,000 characters)."),
+        "document_effective_date_invalid": N_("Enter the date the text takes effect."),
+        "document_effective_too_soon": N_(
+            "Sellers must be told at least 7 days ahead: choose a date 7 or more days from today."
+        ),
+        "document_effective_too_far": N_("Choose a date within a year from today."),
+        "document_effective_before_scheduled": N_(
+            "A newer version cannot take effect before the one already scheduled."
+        ),
     }
 )
 

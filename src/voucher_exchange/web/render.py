@@ -128,6 +128,7 @@ def environment(lang: str, tz: str) -> Environment:
     # A trade's steps often share a minute: the timeline shows seconds so each time is distinct.
     env.filters["second"] = lambda v: i18n.format_second(_moment(v), lang, tz) if v else ""
     env.filters["since"] = lambda v, start: _since(_moment(v), _moment(start), lang)
+    env.filters["day"] = lambda v: i18n.format_day(_moment(v), lang, tz) if v else ""
     env.filters["when"] = lambda v: i18n.format_when(_moment(v), lang, tz) if v else ""
     env.globals.update(
         lang=lang,

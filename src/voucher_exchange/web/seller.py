@@ -195,7 +195,7 @@ def signup(
         ),
     )
     with v.ctx.uow(readonly=True) as uow:
-        acceptance = trust.accept_current(uow.conn, ticked, "web")
+        acceptance = trust.accept_current(uow.conn, ticked, "web", v.ctx.clock.now())
     accounts.register_quietly(v.ctx, email, password, v.client_ip, v.lang, consents=acceptance)
     return redirect(v, "/signup/sent")
 

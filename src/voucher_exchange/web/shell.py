@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
@@ -18,10 +19,12 @@ from voucher_exchange.security.input_policy import multi_line, single_line
 from voucher_exchange.trust import service as trust
 from voucher_exchange.trust.models import (
     BODY_MAX,
+    NOTICE_DAYS,
     PROFILE_FIELDS,
     TITLE_MAX,
     ConsentDocument,
     ConsentKind,
+    Draft,
 )
 from voucher_exchange.web import profile_cache
 from voucher_exchange.web.refusals import on_refusal
@@ -35,17 +38,40 @@ Body = Annotated[str, Form(max_length=BODY_MAX), AfterValidator(multi_line)]
 
 
 def documents(v: Visitor) -> dict[ConsentKind, ConsentDocument]:
-    """The current consent texts (the built-in demo ones translated for the reader)."""
+    """The consent texts in force, in the reader's language (the built-in demo ones translated)."""
     with v.ctx.uow(readonly=True) as uow:
-        found = trust.current_documents(uow.conn)
+        found = trust.current_documents(uow.conn, v.ctx.clock.now())
     return {kind: _readable(doc, v.lang) for kind, doc in found.items()}
 
 
 def _readable(doc: ConsentDocument, lang: str) -> ConsentDocument:
-    if not doc.is_demo:
-        return doc
+    """The document with its title and body in `lang` (Korean is the text of record)."""
+    if doc.is_demo:
+        title, body = i18n.gettext(lang, doc.title), i18n.gettext(lang, doc.body)
+    else:
+        title, body = doc.in_language(lang)
     return ConsentDocument(
-        doc.kind, doc.version, i18n.gettext(lang, doc.title), i18n.gettext(lang, doc.body), None, None
+        doc.kind, doc.version, title, body, doc.published_at, doc.published_by, effective_at=doc.effective_at
+    )
+
+
+def _public_document(v: Visitor, kind: ConsentKind, version: int | None, **values: Any) -> Response:
+    """A consent text's page: the version in force (or the one asked for), and the one scheduled next."""
+    now = v.ctx.clock.now()
+    with v.ctx.uow(readonly=True) as uow:
+        shown = trust.document_version(uow.conn, kind, version) if version else None
+        upcoming = trust.scheduled_document(uow.conn, kind, now)
+    current = documents(v)[kind]
+    doc = _readable(shown, v.lang) if shown else current
+    in_force = doc.effective_at is None or doc.effective_at <= now
+    return page(
+        v,
+        "shell/document.html",
+        doc=doc,
+        in_force=in_force,
+        current=current,
+        upcoming=_readable(upcoming, v.lang) if upcoming and upcoming.version != doc.version else None,
+        **values,
     )
 
 
@@ -86,17 +112,19 @@ def faq(v: Page) -> Response:
     return page(v, "shell/faq.html", window_days=v.ctx.settings.liability_window_days)
 
 
+VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000)]
+
+
 @router.get("/terms")
-def terms(v: Page) -> Response:
-    """The current terms of use."""
-    return page(v, "shell/document.html", doc=documents(v)[ConsentKind.TERMS])
+def terms(v: Page, version: VersionQuery = None) -> Response:
+    """The terms of use in force (or the version asked for), and the date a scheduled one applies from."""
+    return _public_document(v, ConsentKind.TERMS, version)
 
 
 @router.get("/privacy")
-def privacy(v: Page) -> Response:
-    """The current privacy text (collection and use of personal data) and the optional marketing one."""
-    docs = documents(v)
-    return page(v, "shell/document.html", doc=docs[ConsentKind.PRIVACY], extra=docs[ConsentKind.MARKETING])
+def privacy(v: Page, version: VersionQuery = None) -> Response:
+    """The privacy text in force (collection and use of personal data) and the optional marketing one."""
+    return _public_document(v, ConsentKind.PRIVACY, version, extra=documents(v)[ConsentKind.MARKETING])
 
 
 def _profile_page(v: Visitor, status: int = 200, **values: Any) -> Response:
@@ -154,36 +182,75 @@ def save_business(
 
 def _documents_page(v: Visitor, status: int = 200, **values: Any) -> Response:
     v.staff(Role.OPERATOR)
+    now = v.ctx.clock.now()
     with v.ctx.uow(readonly=True) as uow:
         history = {kind: trust.document_history(uow.conn, kind) for kind in ConsentKind}
+        current = trust.current_documents(uow.conn, now)
+    today = trust.local_today(now, v.ctx.settings.jurisdiction)
+    values.setdefault("form", {"effective_on": date.fromordinal(today.toordinal() + NOTICE_DAYS).isoformat()})
     return page(
         v,
         "staff/documents.html",
         status=status,
-        current=documents(v),
+        current=current,
         history=history,
         kinds=list(ConsentKind),
+        now=now,
+        notice_days=NOTICE_DAYS,
         **values,
     )
 
 
 @router.get("/staff/terms")
-def consent_documents(v: Page) -> Response:
-    """The consent texts: publish a new version; every old version is kept."""
-    return _documents_page(v)
+def consent_documents(v: Page, published: Annotated[str, Query(max_length=40)] = "") -> Response:
+    """The consent texts: write a new version in Korean and English, preview it, publish it."""
+    return _documents_page(v, published=bool(published))
+
+
+def _effective_on(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidInput(
+            "document_effective_date_invalid", "Enter the date the text takes effect.", "effective_on"
+        ) from None
 
 
 @router.post("/staff/terms")
-def publish(v: Page, kind: Annotated[str, Form(max_length=20)], title: Title, body: Body) -> Response:
-    """Publish a new version of one consent text (new sign-ups accept it; nobody's past consent changes)."""
+def publish(
+    v: Page,
+    kind: Annotated[str, Form(max_length=20)],
+    title: Title,
+    body: Body,
+    title_en: Title,
+    body_en: Body,
+    effective_on: Annotated[str, Form(max_length=20)],
+    step: Annotated[str, Form(max_length=10)] = "preview",
+) -> Response:
+    """Preview a new version of one consent text (stores nothing), go back to edit it, or publish it:
+    audited, in force from its effective date, and e-mailed to every seller who accepted the text."""
     operator = v.staff(Role.OPERATOR)
+    form = {
+        "kind": kind,
+        "title": title,
+        "body": body,
+        "title_en": title_en,
+        "body_en": body_en,
+        "effective_on": effective_on,
+    }
     on_refusal(
         v,
         lambda refused: _documents_page(
-            v, status=refused.status, error=refused.message, chosen=kind, title=title, body=body
+            v, status=refused.status, error=refused.message, field=refused.field, form=form
         ),
     )
     if kind not in set(ConsentKind):
         raise InvalidInput("document_kind_invalid", "Choose which text to publish.", "kind")
-    trust.publish_document(v.ctx, ConsentKind(kind), title, body, operator.email)
-    return redirect(v, "/staff/terms")
+    if step == "edit":
+        return _documents_page(v, form=form)
+    draft = Draft(ConsentKind(kind), title, body, title_en, body_en, _effective_on(effective_on))
+    if step != "publish":
+        preview = trust.preview_document(v.ctx, draft)
+        return page(v, "staff/document_preview.html", preview=preview, form=form, now=v.ctx.clock.now())
+    doc = trust.publish_document(v.ctx, draft, operator.email)
+    return redirect(v, f"/staff/terms?published={doc.kind.value}:{doc.version}")

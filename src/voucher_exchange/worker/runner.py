@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from voucher_exchange import logs
-from voucher_exchange.accounts.mail import mail_account
+from voucher_exchange.accounts.mail import mail_account, mail_consent_notice
 from voucher_exchange.accounts.models import ACCOUNT_MAIL, SELLER_CLEARED
 from voucher_exchange.apikeys.mail import mail_key_event
 from voucher_exchange.apikeys.models import API_KEY_MAIL
@@ -52,6 +52,7 @@ from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.batch import BATCH_SUMMARY
 from voucher_exchange.trades.models import NOTIFY_TRADE, PROCESS_TRADE
 from voucher_exchange.trades.notices import notify_batch, notify_trade
+from voucher_exchange.trust.models import CONSENT_NOTICE
 from voucher_exchange.webhooks.delivery import deliver, mail_disabled
 from voucher_exchange.webhooks.models import DELIVER, MAIL_DISABLED
 
@@ -96,6 +97,7 @@ HANDLERS: dict[str, JobKind] = {
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
+    CONSENT_NOTICE: JobKind(mail_consent_notice),
     API_KEY_MAIL: JobKind(mail_key_event),
     SELLER_CLEARED: JobKind(trade_service.resume_held_payouts_job),
     POLL_CHARGEBACKS: JobKind(reversal_service.poll_job, every="chargeback_poll_seconds"),

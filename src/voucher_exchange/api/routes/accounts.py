@@ -40,7 +40,7 @@ def sign_up(body: SignUp, ctx: Ctx, lang: Lang, ip: ClientIp) -> JSONResponse:
     """Create a seller account; limited per address and per e-mail (429 with Retry-After)."""
     ticked = set(body.consents) if body.consents is not None else set(REQUIRED_CONSENTS)
     with ctx.uow(readonly=True) as uow:
-        acceptance = trust.accept_current(uow.conn, ticked, "api")
+        acceptance = trust.accept_current(uow.conn, ticked, "api", ctx.clock.now())
     session = accounts.register(ctx, body.email, body.password, ip, language=lang, consents=acceptance)
     payload = {"id": session.user.id, "email": session.user.email, "token": session.token}
     return JSONResponse(payload, status_code=201, headers=NO_STORE)
