@@ -123,11 +123,17 @@ def mint(
 
 @router.post("/demo/sandbox/sell")
 def sell_minted(v: Page, brand: Text, face: Text, code: Text, pin: Text = "") -> Response:
-    """ "Use it to sell": a quote for the minted voucher and the sell form with its code and PIN filled in."""
+    """'Use it to sell': a quote for the minted voucher and the sell form with its code and PIN filled in.
+
+    Refused (a brand not bought now, say), the voucher stays on the page to copy."""
     sandbox_url(v)
     user = v.seller()
-    on_refusal(v, lambda refused: _sandbox_page(v, status=refused.status, mint_error=refused.message))
-    amount = forms.parse_amount(face, v.ctx.settings.currency)
+    currency = v.ctx.settings.currency
+    amount = forms.parse_amount(face, currency)
+    minted = {"brand": brand, "code": code, "pin": pin, "face_value": amount.amount, "currency": currency}
+    on_refusal(
+        v, lambda refused: _sandbox_page(v, status=refused.status, sell_error=refused.message, minted=minted)
+    )
     quote = quotes.take_quote(v.ctx, user, brand, amount)
     return sell_page(v, quote.id, filled_code=code, filled_pin=pin)
 
