@@ -88,6 +88,7 @@ def build_context(
             # Plain http to the sandbox receiver, where private targets are allowed (demo, tests).
             http_hosts=[urlsplit(sandbox_url).hostname or ""],
         ),
+        sandbox_url=sandbox_url if settings.demo else None,
     )
     made.append(ctx)
     ctx.on_close.extend([issuer.close, rail.close, identity.close])

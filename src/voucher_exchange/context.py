@@ -39,6 +39,8 @@ class Context:
     mailer: Mailer | None = None
     # Posts signed webhook deliveries (the guarded client; a test may swap its resolver).
     webhooks: WebhookSender | None = None
+    # Demo only: where the sandboxes answer, for the web's sandbox helper (`/demo/sandbox`).
+    sandbox_url: str | None = None
     # Set after commits that enqueue jobs, so an in-process worker wakes at once.
     job_signal: threading.Event = field(default_factory=threading.Event)
     on_close: list[Callable[[], None]] = field(default_factory=list)

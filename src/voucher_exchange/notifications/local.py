@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -66,3 +67,34 @@ def start_local_smtp(port: int = 0, folder: Path | None = None) -> tuple[Control
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     return controller, inbox, port
+
+
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+@dataclass(frozen=True)
+class CaughtMail:
+    """One e-mail the demo caught, decoded: who it went to, its subject, its text and links."""
+
+    name: str
+    to: str
+    subject: str
+    text: str
+    links: tuple[str, ...]
+
+
+def caught_mails(folder: Path) -> list[CaughtMail]:
+    """The .eml files in `folder` (what `serve --demo` caught), decoded, oldest first."""
+    found = []
+    for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(preferencelist=("plain",))
+        text = str(body.get_content()) if body is not None else ""
+        found.append(
+            CaughtMail(
+                path.name, str(message["To"] or ""), str(message["Subject"] or ""), text.rstrip(),
+                tuple(_LINK.findall(text)),
+            )
+        )  # fmt: skip
+    return found

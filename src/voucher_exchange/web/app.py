@@ -14,6 +14,7 @@ from voucher_exchange.errors import DomainError
 from voucher_exchange.i18n import N_
 from voucher_exchange.web import (
     account_security,
+    demo,
     developer_endpoints,
     developers,
     fraud,
@@ -120,6 +121,7 @@ def mount(app: FastAPI) -> None:
         issuers.router,
         shell.router,
         transparency.router,
+        demo.router,
     ):
         app.include_router(router)
 

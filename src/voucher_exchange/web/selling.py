@@ -94,6 +94,11 @@ def _sell_page(v: Visitor, quote_id: str, status: int = 200, **values: Any) -> R
     )
 
 
+def sell_page(v: Visitor, quote_id: str, **values: Any) -> Response:
+    """The sell form under a quote (the demo's sandbox helper fills in a minted voucher's code and PIN)."""
+    return _sell_page(v, quote_id, **values)
+
+
 @router.get("/sell/batch")
 def batch_form(v: Page) -> Response:
     """Sell many vouchers of one brand and face value."""
