@@ -355,7 +355,11 @@ def test_cancelling_removing_and_deleting_ask_first_even_without_javascript(
         submit_voucher(setup, held["code"])
         wait_status(setup, "in_review")
         page.goto("/account/security")
-        page.click("#delete-account")
+        # The security page says so before asking anything: no delete button, the reason instead.
+        assert page.locator("#delete-account").count() == 0
+        assert page.get_attribute("#erasure-blocked", "data-code") == "money_in_flight"
+        # Reached directly (a bookmark), the confirmation refuses in view, first on the page.
+        page.goto("/account/security/delete")
         assert page.inner_text("h1") == "계정을 삭제할까요?"
         page.fill("#confirm_password", PASSWORD)
         page.click("#confirm-yes")

@@ -58,7 +58,7 @@ def test_a_late_payout_shows_its_compensation_in_korean_on_a_phone(browser: Brow
         page.click("#send-again")
         wait_status(page, "paid")
 
-        assert page.inner_text("#trade-compensation") == "₩1,000"
+        assert page.inner_text("#trade-compensation") == "1,000원"
         assert page.inner_text("#paid-message") == "9,000원과 보상금 1,000원을 계좌로 보냈습니다."
         assert (
             page.locator("#trade-promise dd").inner_text()

@@ -15,6 +15,7 @@ from voucher_exchange.web.staff_words import CLOSE_REASON, STATUS, money_text, u
 YES, NO = N_("yes"), N_("no")
 
 AUDIT_ACTION = {
+    "promise.terms": N_("Payout-time promise changed"),
     "brand.rates": N_("Rates changed"),
     "brand.status": N_("Brand status changed"),
     "staff.add": N_("Staff member added"),
@@ -75,6 +76,9 @@ REQUEST_STATUS = {
 }
 
 AUDIT_FIELD = {
+    "minutes": N_("Promised minutes"),
+    "compensation_bps": N_("Compensation (share of the fee)"),
+    "bank_window": N_("Banks' nightly window"),
     "status": N_("Status"),
     "bands": N_("Rates"),
     "rates": N_("Rates"),
@@ -174,6 +178,10 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
         return word(STATUS, value, lang)
     if field == "version":
         return f"v{value}"
+    if field == "compensation_bps" and isinstance(value, int):
+        return f"{value / 100:g}%"
+    if field == "bank_window" and isinstance(value, Mapping):
+        return f"{value.get('from')}–{value.get('to')} ({value.get('timezone')})"
     if isinstance(value, (list, dict)):
         return unescape(json.dumps(value, ensure_ascii=False))
     return unescape(str(value))
