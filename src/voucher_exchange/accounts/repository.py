@@ -405,17 +405,23 @@ def same_identity(conn: Connection, user: User) -> list[User]:
     return [u for u in map(_to_user, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]
 
 
-def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict[str, int]:
-    """Forget a person's credentials (sessions, links, two-factor) and tombstone their row.
-
-    What identity and AML retention need stays (docs/privacy.md); how many rows of each went.
-    """
-    erased = {
+def _forget_credentials(conn: Connection, user_id: str, tombstone: str) -> dict[str, Any]:
+    """Sessions, links and two-factor go; role requests name the tombstone. How many rows of each."""
+    gone = {
         "sessions": conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount,
         "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
         **totp_repository.forget(conn, user_id),
     }
     role_request_repository.forget_email(conn, user_id, tombstone)
+    return gone
+
+
+def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict[str, int]:
+    """Forget a person's credentials (sessions, links, two-factor) and tombstone their row.
+
+    What identity and AML retention need stays (docs/privacy.md); how many rows of each went.
+    """
+    erased = _forget_credentials(conn, user_id, tombstone)
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
@@ -433,12 +439,7 @@ def erase(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict
 def close_login(conn: Connection, user_id: str, tombstone: str, now: datetime) -> dict[str, int]:
     """Close a person's login and keep their record: sessions, links and two-factor go, the
     e-mail becomes a tombstone (the address may sign up again) and no password matches."""
-    closed = {
-        "sessions": conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount,
-        "links": conn.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id)).rowcount,
-        **totp_repository.forget(conn, user_id),
-    }
-    role_request_repository.forget_email(conn, user_id, tombstone)
+    closed = _forget_credentials(conn, user_id, tombstone)
     conn.execute(
         update(users)
         .where(users.c.id == user_id)

@@ -113,22 +113,12 @@ def hold_on_report(
         raise TradeMovedOn(trade_id, current)
     note = "held: a fraud report named this voucher"
     _move(conn, trade_id, current, S.IN_REVIEW, now, "fraud_report", note, publish=False)
-    trade_repo.add_decision(
-        conn,
-        trade_id,
-        DecisionStage.REPORT,
-        "review",
-        [FRAUD_REPORT],
-        "report",
-        evidence,
-        "fraud_report",
-        now,
-    )
+    note_report(conn, trade_id, now, evidence)
     status_event(conn, trade_id, S.IN_REVIEW, now)  # after the decision: the event's trade shows why
 
 
 def note_report(conn: Connection, trade_id: str, now: datetime, evidence: dict[str, Any]) -> None:
-    """A fraud report named a trade already held for review: the reviewer sees it (the status stays)."""
+    """A fraud report named a trade held for review: the reviewer sees it (the status stays)."""
     trade_repo.add_decision(
         conn,
         trade_id,
