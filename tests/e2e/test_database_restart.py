@@ -231,7 +231,7 @@ def test_while_the_database_stays_away_the_api_answers_503_with_retry_after_and_
         assert answer.json()["error"]["code"] == "database_unavailable"
     assert (home.status_code, home.headers["Retry-After"]) == (503, "1")
     assert home.headers["content-type"].startswith("text/html")
-    assert "데이터베이스에 연결하지 못하고 있습니다" in home.text and "Traceback" not in home.text
+    assert "잠시 서버 연결이 원활하지 않습니다" in home.text and "Traceback" not in home.text
     # Back up: the same processes answer at once.
     assert ask("me").status_code == 200
     assert ask("quote").status_code == 201

@@ -169,7 +169,9 @@ def test_a_payout_in_the_banks_window_queues_until_it_ends_and_is_not_compensate
     def queued() -> dict[str, Any] | None:
         trade: dict[str, Any] = seller.api.get(f"/trades/{trade_id}").json()
         notes = [e["note"] for e in trade["events"]]
-        return trade if "payout queued: the banks' nightly window" in notes else None
+        # The status and the events are two reads: wait until both show the queued payout.
+        queued = "payout queued: the banks' nightly window" in notes and trade["status"] == "paying_out"
+        return trade if queued else None
 
     waiting = poll_until(queued, 30, what="the payout to queue for the banks' window")
     assert waiting["status"] == "paying_out"

@@ -37,8 +37,10 @@ def committed(conn: Connection) -> None:
 
 
 def discard(conn: Connection) -> None:
-    """The transaction ended without a commit: forget its marks (the DBAPI connection is reused)."""
-    conn.info.pop(_KEY, None)
+    """The transaction ended without a commit: forget its marks (the DBAPI connection is reused;
+    a connection lost on the way is thrown away with its marks, and answers nothing)."""
+    if not conn.invalidated:
+        conn.info.pop(_KEY, None)
 
 
 def listen(listener: Callable[[frozenset[str]], None]) -> Callable[[], None]:

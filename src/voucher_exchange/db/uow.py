@@ -72,9 +72,10 @@ class UnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
-            changes.discard(self._conn)
             if self._conn.in_transaction():
                 self._conn.rollback()
+            # After the rollback: a connection lost mid-transaction answers nothing before it.
+            changes.discard(self._conn)
         finally:
             self._conn.close()
             self._conn = None
