@@ -16,6 +16,7 @@ from voucher_exchange.promises.models import (
     default_terms,
     judge,
     missed,
+    percent_text,
     quoted,
 )
 
@@ -120,3 +121,8 @@ def test_terms_out_of_range_are_refused_with_the_field(
     with pytest.raises(InvalidInput) as refused:
         checked_terms(minutes, bps, start, end, SEOUL)
     assert refused.value.field == field
+
+
+def test_a_share_in_basis_points_is_written_with_integers_only() -> None:
+    written = [percent_text(b) for b in (10000, 2550, 5, 0, 12345)]
+    assert written == ["100%", "25.5%", "0.05%", "0%", "123.45%"]

@@ -12,6 +12,7 @@ from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import DomainError
 from voucher_exchange.promises import service as promise_service
+from voucher_exchange.promises.models import percent_text
 
 promise_app = typer.Typer(help="The payout-time promise: paid within minutes of securing, or the fee back.")
 
@@ -22,7 +23,7 @@ def _print(terms: dict[str, object]) -> None:
     bps = terms["compensation_bps"]
     assert isinstance(bps, int)
     console.print(f"paid within: {terms['minutes']} minutes of the voucher being secured")
-    console.print(f"compensation: {bps / 100:g}% of the fee, added to a late payout")
+    console.print(f"compensation: {percent_text(bps)} of the fee, added to a late payout")
     console.print(
         f"bank window: {window['from']}–{window['to']} ({window['timezone']}): payouts queue, not covered"
     )
@@ -45,7 +46,8 @@ def show(database_url: DatabaseUrl = None) -> None:
 def set_terms(
     minutes: Annotated[int | None, typer.Option(help="Paid within this many minutes of securing.")] = None,
     compensation_percent: Annotated[
-        float | None, typer.Option(help="Share of the fee added to a late payout (100 = the fee in full).")
+        int | None,
+        typer.Option(help="Whole percent of the fee added to a late payout (100 = the fee in full)."),
     ] = None,
     bank_window: Annotated[
         str | None,
@@ -62,7 +64,7 @@ def set_terms(
     if bank_window is not None:
         start, _, end = bank_window.partition("-")
         window = (start, end)
-    bps = None if compensation_percent is None else round(compensation_percent * 100)
+    bps = None if compensation_percent is None else compensation_percent * 100
     cfg = settings(database_url)
     engine = make_engine(cfg.database_url)
     try:

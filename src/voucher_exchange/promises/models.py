@@ -195,3 +195,9 @@ def quoted(
     return QuotedPromise(
         terms.minutes, terms.compensation(fee), excluded, terms.window, expected_review_minutes
     )
+
+
+def percent_text(bps: int) -> str:
+    """A share in basis points as people write it, in integers only: 10000 → "100%", 2550 → "25.5%"."""
+    whole, rest = divmod(bps, 100)
+    return f"{whole}%" if not rest else f"{whole}.{rest:02d}".rstrip("0") + "%"

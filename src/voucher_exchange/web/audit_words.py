@@ -9,6 +9,7 @@ from typing import Any
 from voucher_exchange import i18n
 from voucher_exchange.i18n import N_
 from voucher_exchange.money import Money
+from voucher_exchange.promises.models import percent_text
 from voucher_exchange.web import labels
 from voucher_exchange.web.staff_words import CLOSE_REASON, STATUS, money_text, unescape, word
 
@@ -179,7 +180,7 @@ def value_text(field: str, value: Any, lang: str, currency: str) -> str:
     if field == "version":
         return f"v{value}"
     if field == "compensation_bps" and isinstance(value, int):
-        return f"{value / 100:g}%"
+        return percent_text(value)
     if field == "bank_window" and isinstance(value, Mapping):
         return f"{value.get('from')}–{value.get('to')} ({value.get('timezone')})"
     if isinstance(value, (list, dict)):
