@@ -77,6 +77,16 @@ _BATCH_LINES = {
 }
 
 
+# Paid lines whose payouts all settled a debt after a reversal: nothing reached the bank.
+_BATCH_PAID_BY_NETTING = N_(
+    "Paid: %(n)s. It settled what you owed after a reversal, so nothing was sent to your bank account."
+)
+
+
+def _line(kind: str, paid: Money) -> str:
+    return _BATCH_PAID_BY_NETTING if kind == "paid" and not paid.amount else _BATCH_LINES[kind]
+
+
 def compose_batch(
     counts: dict[str, int], paid: Money, lang: str, link: str, review_minutes: int
 ) -> tuple[str, str]:
@@ -93,7 +103,7 @@ def compose_batch(
         "minutes": review_minutes,
     }
     lines = [
-        korean.resolve(i18n.gettext(lang, _BATCH_LINES[k]) % {"n": counts[k], **values})
+        korean.resolve(i18n.gettext(lang, _line(k, paid)) % {"n": counts[k], **values})
         for k in _BATCH_LINES
         if counts.get(k)
     ]

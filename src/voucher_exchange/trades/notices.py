@@ -13,6 +13,8 @@ from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
 from voucher_exchange.money import Money
 from voucher_exchange.notifications import service as notifications
+from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
@@ -75,10 +77,15 @@ def notify_batch(ctx: Context, batch_id: str) -> None:
         seller = accounts.by_id(uow.conn, batch.user_id)
         assert seller is not None
         lines = batch_repo.lines(uow.conn, batch_id)
-        paid = 0
-        for ln in lines:
-            trade = trade_repo.get(uow.conn, ln.trade_id) if ln.status == "paid" and ln.trade_id else None
-            paid += trade.payout.amount if trade else 0
+        # What reached the bank, not what was quoted: a payout may have settled a debt first
+        # (netting sends nothing) or carried a promise's compensation.
+        paid = sum(
+            p.amount.amount
+            for ln in lines
+            if ln.status == "paid" and ln.trade_id
+            for p in payout_repo.all_for_trade(uow.conn, ln.trade_id)
+            if p.status is PayoutStatus.EXECUTED
+        )
         review_minutes = seller_view.expected_review_minutes(uow.conn)
     counts: dict[str, int] = {}
     for ln in lines:
