@@ -105,3 +105,12 @@ def test_deletion_waits_the_login_closes_and_the_new_account_is_told_what_it_owe
     assert again.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert violations(again) == [], "account page, linked receivable"
     screenshot(again, "account-linked-receivable-phone")
+
+    # Their next sale settles the debt first: the paid page never says the money went to the bank.
+    settle = site.exchange.mint("cultureland", 10000)
+    take_quote(again, "cultureland", "10000")
+    submit_voucher(again, settle["code"])
+    wait_status(again, "paid")
+    settled = "9,000원은 반환하실 금액을 갚는 데 쓰여 계좌로 보낸 돈은 없습니다."
+    assert again.inner_text("#paid-message") == settled
+    assert owed() is None  # the old account's debt is settled

@@ -196,6 +196,16 @@ def record(conn: Connection, outcome: PayoutOutcome, now: datetime) -> None:
         payout_repo.mark_refused(conn, payout.destination_id)
 
 
+def sent_to_bank(conn: Connection, trade_id: str) -> int:
+    """What the bank executed for a trade (minor units): 0 when a debt took it all (netting sends
+    nothing), less than the payout when part of it settled a debt."""
+    return sum(
+        p.amount.amount
+        for p in payout_repo.all_for_trade(conn, trade_id)
+        if p.status is PayoutStatus.EXECUTED
+    )
+
+
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:
     """The payout made for a trade, or None."""
     return payout_repo.for_trade(conn, trade_id)

@@ -13,8 +13,7 @@ from voucher_exchange.catalog import service as catalog
 from voucher_exchange.context import Context
 from voucher_exchange.money import Money
 from voucher_exchange.notifications import service as notifications
-from voucher_exchange.payouts import repository as payout_repo
-from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
@@ -80,11 +79,9 @@ def notify_batch(ctx: Context, batch_id: str) -> None:
         # What reached the bank, not what was quoted: a payout may have settled a debt first
         # (netting sends nothing) or carried a promise's compensation.
         paid = sum(
-            p.amount.amount
+            payout_service.sent_to_bank(uow.conn, ln.trade_id)
             for ln in lines
             if ln.status == "paid" and ln.trade_id
-            for p in payout_repo.all_for_trade(uow.conn, ln.trade_id)
-            if p.status is PayoutStatus.EXECUTED
         )
         review_minutes = seller_view.expected_review_minutes(uow.conn)
     counts: dict[str, int] = {}

@@ -18,6 +18,7 @@ from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.errors import DomainError, InvalidInput
 from voucher_exchange.identity import service as identity
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.quotes import repository as quote_store
 from voucher_exchange.quotes import service as quotes
@@ -337,9 +338,15 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         others = [d for d in kept if d.status == "verified" and d.id != t["payout_destination_id"]]
         refused_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
     paid_account = None
+    sent = None  # what reached the bank, when paid: a debt after a reversal may have taken part
     if t["status"] == "paid":
         kept = identity.list_destinations(v.ctx, v.seller())
         paid_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
+        with v.ctx.uow(readonly=True) as uow:
+            sent = {
+                "amount": payout_service.sent_to_bank(uow.conn, t["id"]),
+                "currency": t["payout"]["currency"],
+            }
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
@@ -350,6 +357,7 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         "other_destinations": others,
         "refused_account": refused_account,
         "paid_account": paid_account,
+        "sent": sent,
         # The timeline is also a fragment (no footer): the support action needs the contact itself.
         "support": profile_cache.business_profile(v.ctx, v.offline) if t["status"] in SUPPORTED else None,
         "offer_face": offer_face,
