@@ -101,6 +101,7 @@ def test_a_korean_seller_uploads_an_id_and_a_reviewer_approves_it(
     _clean(reviewer, "reviewer queue")
     row.locator("a").click()
     reviewer.wait_for_selector("#document-image")
+    reviewer.wait_for_function("document.querySelector('#document-image').complete")
     assert reviewer.evaluate("document.querySelector('#document-image').naturalWidth") == 1
     assert reviewer.inner_text("#verified-name") == seller.legal_name
     _clean(reviewer, "reviewer document")

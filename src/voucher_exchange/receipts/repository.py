@@ -34,8 +34,11 @@ def retire_all_but(conn: Connection, key_id: str, now: datetime) -> list[str]:
 
 
 def all_keys(conn: Connection) -> list[ReceiptKey]:
-    """Every key receipts were ever signed with, oldest first."""
-    rows = conn.execute(select(receipt_keys).order_by(receipt_keys.c.created_at, receipt_keys.c.key_id))
+    """Every key receipts were ever signed with, oldest first: retired keys before the ones still signing."""
+    still_signing = receipt_keys.c.retired_at.is_(None)
+    rows = conn.execute(
+        select(receipt_keys).order_by(still_signing, receipt_keys.c.created_at, receipt_keys.c.key_id)
+    )
     return [_key(r) for r in rows]
 
 
