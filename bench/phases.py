@@ -194,3 +194,36 @@ def steps(engine: Engine, ids: list[str]) -> list[tuple[str, float]]:
         for (start, before), (end, after) in itertools.pairwise(ordered):
             spans[f"{before} → {after}"].append((end - start).total_seconds())
     return [(name, statistics.median(values)) for name, values in spans.items()]
+
+
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "SHOW", "LISTEN", "DISCARD")
+"""Statement kinds that move no data: transaction control, savepoints, session settings."""
+
+
+def statement_counts(database_url: str) -> dict[str, int] | None:
+    """PostgreSQL's own count of what ran in one database so far: statements (pg_stat_statements:
+    data statements and the rest apart, every process's) and transactions (pg_stat_database).
+    None when the server does not load pg_stat_statements (`make bench` starts it so)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    with psycopg.connect(conninfo(database_url), autocommit=True) as conn:
+        loaded = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()
+        if loaded is None:
+            try:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+            except psycopg.Error:
+                return None
+        control = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database() AND upper(split_part(ltrim(s.query), ' ', 1)) = ANY(%s)",
+            (list(CONTROL),),
+        ).fetchone()
+        total = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database()"
+        ).fetchone()
+        xacts = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert control is not None and total is not None and xacts is not None
+    return {"statements": int(total[0]), "control": int(control[0]), "transactions": int(xacts[0])}

@@ -47,6 +47,9 @@ class Result:
     setup_rss_mb: dict[str, float] = field(default_factory=dict)
     idle_ms_per_s: dict[str, float] = field(default_factory=dict)
     window_seconds: float = 0.0
+    statements: dict[str, float] = field(default_factory=dict)
+    """PostgreSQL, per paid trade over the trades' window: statements, of which control
+    (BEGIN/COMMIT/SAVEPOINT…), and transactions."""
 
 
 def _ms(seconds: float) -> str:
@@ -94,6 +97,15 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
     row(
         "exchange CPU ms per trade less that idle rate over the window",
         lambda r: f"{cpu(r, ROLES[:3]) - _idle_share(r):.1f} (window {r.window_seconds:.0f} s)",
+    )
+    row(
+        "PostgreSQL statements per trade (data + control) / transactions per trade, whole window",
+        lambda r: (
+            f"{r.statements['statements']:.1f} ({r.statements['statements'] - r.statements['control']:.1f}"
+            f" + {r.statements['control']:.1f}) / {r.statements['transactions']:.1f}"
+            if r.statements
+            else "—"
+        ),
     )
     row("trades paid / submitted", lambda r: f"{r.statuses.get('paid', 0):,} / {r.trades:,}")
     row("distinct client IPs seen", lambda r: f"{r.statuses.get('distinct client IPs', 0):,}")

@@ -22,7 +22,11 @@ from pytest_postgresql.executors.proc import PostgreSQLExecutor
 from tests.support.polling import poll_until
 
 OS_USER = "postgres"
-DURABLE = " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+# Benchmarks also count statements per trade (pg_stat_statements, loaded at start).
+DURABLE = (
+    " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+    " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+)
 FAST = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
 
 
