@@ -163,7 +163,9 @@ def _seed(core: Core) -> None:
     _at(core, datetime(2026, 11, 27, 10, 0, tzinfo=KST))
     guard.lift_action(core.ctx, lotte, OPERATOR)
     _at(core, datetime(2026, 11, 28, 10, 0, tzinfo=KST))
-    _guard(core, "shinsegae", "insurance_lapsed_days", "suspend", insurance_expires_on=date(2026, 11, 20))
+    shinsegae = _guard(
+        core, "shinsegae", "insurance_lapsed_days", "suspend", insurance_expires_on=date(2026, 11, 20)
+    )
     # Submitted on the last minute of November, paid in December: it counts in December's paid trades.
     _at(core, datetime(2026, 11, 30, 23, 59, tzinfo=KST))
     crossing = core.submit(sellers[1][0], sellers[1][1], face_value=10000)
@@ -227,9 +229,19 @@ def _seed(core: Core) -> None:
     _at(core, datetime(2026, 12, 23, 10, 0, tzinfo=KST))
     _report(core, _code(core, paid[3]), 150)
 
-    # January: outside the month.
+    # On the month's last minute: a report whose freeze comes in January (it counts there), and a
+    # trade held for review only in January (December counts it submitted, not held).
+    _at(core, datetime(2026, 12, 31, 23, 59, tzinfo=KST))
+    _report(core, _code(core, paid[3]), 120)
+    _at(core, datetime(2026, 12, 31, 23, 59, 30, tzinfo=KST))
+    held_late = _sell(core, core.seller(), 60, face_value=150000, brand="google-play-kr")
+    assert _status(core, held_late) == "in_review"
+
+    # January: outside the month. The suspension standing since November is lifted.
     _at(core, datetime(2027, 1, 1, 0, 30, tzinfo=KST))
     assert _status(core, _sell(core, sellers[2], 5)) == "paid"
+    _at(core, datetime(2027, 1, 2, 10, 0, tzinfo=KST))
+    guard.lift_action(core.ctx, shinsegae, OPERATOR)
 
 
 def _iso(at: datetime) -> str:
@@ -263,7 +275,11 @@ def _expected(core: Core) -> dict[str, Any]:
         cases = list(conn.execute(select(fraud_cases)))
 
     submitted = [t for t in all_trades.values() if _in_month(t.created_at)]
-    held = [t for t in submitted if any(e.trade_id == t.id and e.to_status == "in_review" for e in events)]
+    held = [
+        t
+        for t in submitted
+        if any(e.trade_id == t.id and e.to_status == "in_review" and e.at < MONTH_TO for e in events)
+    ]
     paid = [e for e in events if e.to_status == "paid" and e.from_status != "paid" and _in_month(e.at)]
     waits = [(e.at - all_trades[e.trade_id].created_at).total_seconds() for e in paid]
     reviews = []
@@ -311,6 +327,8 @@ def _expected(core: Core) -> dict[str, Any]:
         until = lifted.get(a.details["action_id"])
         if a.at >= MONTH_TO or (until is not None and until <= MONTH_FROM):
             continue
+        if until is not None and until >= MONTH_TO:
+            until = None  # it still stood when the month ended
         day = a.at.astimezone(KST).date().isoformat()
         pauses.append({
             "issuer": a.subject,
@@ -328,7 +346,7 @@ def _expected(core: Core) -> dict[str, Any]:
     to_freeze = [
         (c.frozen_at - c.received_at).total_seconds()
         for c in cases
-        if _in_month(c.received_at) and c.frozen_at is not None
+        if c.frozen_at is not None and _in_month(c.frozen_at)
     ]
     head = [a for a in entries if a.at < MONTH_TO][-1]
     share = Decimal(len(held)) / Decimal(len(submitted))
@@ -370,18 +388,19 @@ def test_a_months_figures_equal_those_computed_from_the_raw_tables(core: Core) -
     expected = _expected(core)
     # The seeded month has what the report must count: held, several reasons, a reversal, a recovery,
     # a missed promise, pauses, fraud reports and freezes.
-    assert expected["trades"] == 8 and expected["submitted"] == 12
+    assert expected["trades"] == 8 and expected["submitted"] == 13
     assert expected["refusals_by_reason"] == {
         "balance_mismatch": 1,
         "reviewer_rejected": 1,
         "voucher_already_redeemed": 2,
         "voucher_expired": 1,
     }
-    assert expected["reversals"] == 1 and expected["held_share"] == 0.17
+    assert expected["reversals"] == 1 and expected["held_share"] == 0.15
     assert expected["receivables"]["amount"] == 9000 and expected["recovered"]["amount"] == 4500
     assert 600 <= expected["median_review_seconds"] < 660  # 10 minutes, and the time the pipeline took
     assert expected["promise_misses"] == 1 and expected["compensation_paid"]["amount"] == 4500  # the fee
-    # Suspended in November and still standing; paused and lifted in December. Not the November pause.
+    # Suspended in November and standing until January; paused and lifted in December. Not the
+    # November pause.
     assert [(p["issuer"], p["action"], p["until"] is None) for p in expected["issuer_pauses"]] == [
         ("shinsegae", "suspend", True),
         ("booknlife", "pause_quotes", False),
@@ -391,8 +410,9 @@ def test_a_months_figures_equal_those_computed_from_the_raw_tables(core: Core) -
         expected["issuer_pauses"][1]["reason_text"]["ko"]
         == "발행사 선불업 미등록으로 매입을 일시 중지했습니다 (2026-12-15)."
     )
-    # Two reports froze payouts 90 and 150 seconds after they came in; one matched nothing.
-    assert expected["fraud_reports"] == 3
+    # Two reports froze payouts 90 and 150 seconds after they came in; one matched nothing; the
+    # month's last one froze in January.
+    assert expected["fraud_reports"] == 4
     assert 90 <= expected["median_report_to_freeze_seconds"] < 100
 
     period = month_period("2026-12", core.ctx.clock.now(), "Asia/Seoul")
@@ -407,7 +427,7 @@ def test_no_figure_below_the_threshold_is_published(core: Core) -> None:
     document = transparency.transparency_report(core.ctx, "2026-12").document
     # Every count of the month but the submitted trades is 1–9: hidden, like every time and amount
     # drawn from them.
-    assert document["submitted"] == 10 and document["trades"] is None and document["volume"] is None
+    assert document["submitted"] == 15 and document["trades"] is None and document["volume"] is None
     assert document["paid_p50_seconds"] is None and document["paid_p95_seconds"] is None
     assert document["held_share"] is None and document["median_review_seconds"] is None
     assert document["refusals_by_reason"] == {"other": None}
