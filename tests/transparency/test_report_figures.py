@@ -4,9 +4,10 @@ Trades run through the real pipeline with the clock moved across November and De
 January 2027 (KST): paid, held and reviewed, refused for several reasons, one reversed and
 its receivable partly recovered from a later trade, one paid after its promise (the treasury
 was short) with the fee carried back; the issuer guard pauses and suspends issuers before,
-during and across the month; fraud reports freeze two sellers' payouts. The month's expected
-figures are computed below from every row of the tables in plain Python, not through the
-report's queries.
+during and across the month; fraud reports freeze a seller's payouts. On the month's last
+minute a report is filed and a trade submitted whose freeze and hold come in January: a month
+that is over must not change. The month's expected figures are computed below from every row
+of the tables in plain Python, not through the report's queries.
 """
 
 from __future__ import annotations
