@@ -211,7 +211,9 @@ def test_a_failing_then_short_paying_issuer_lowers_the_rate_then_pauses_its_bran
     ]
     with ctx.uow(readonly=True) as uow:
         assert reconcile_service.verify(uow.conn).ok
-        pauses = views.issuer_pauses(uow.conn, ctx.clock.now() - timedelta(days=1), ctx.clock.now())
+        pauses = views.issuer_pauses(
+            uow.conn, ctx.clock.now() - timedelta(days=1), ctx.clock.now(), ZoneInfo("Asia/Seoul")
+        )
     assert [(p["issuer"], p["brands"], p["action"], p["reason"], p["to"] is not None) for p in pauses] == [
         ("cultureland", ["cultureland"], "pause_quotes", "settlement_shortfall_bps", True)
     ]

@@ -94,14 +94,13 @@ def notices(guard: BrandGuard, lang: str, tz: ZoneInfo) -> list[str]:
     return [words(a, lang, tz) for a in guard.actions]
 
 
-def issuer_pauses(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def issuer_pauses(conn: Connection, start: datetime, end: datetime, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Issuer pauses and suspensions in force at any moment of [start, end), oldest first.
 
     Each: `{issuer, brands, action, reason, reason_text:{ko, en}, from, to}`: `reason` is the
-    signal's code, `reason_text` the sentence sellers saw (dated in UTC), `to` None while it
-    stands. For the transparency report.
+    signal's code, `reason_text` the sentence sellers saw (dated in `tz`, the deployment's time
+    zone, as the brand page dates it), `to` None while it stands. For the transparency report.
     """
-    tz = ZoneInfo("UTC")
     return [
         {
             "issuer": a.issuer,

@@ -2,12 +2,15 @@
 
 Every figure is an SQL aggregate; percentiles take the nearest rank with ORDER BY … OFFSET,
 so PostgreSQL and SQLite answer alike and no trade comes back as a row. Events count where
-they happened: a trade paid in the period counts there, whenever it was submitted.
+they happened: a trade paid in the period counts there, whenever it was submitted; a report's
+time to freeze counts where the freeze happened. Nothing after the period's end is read, so a
+complete period never changes.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Integer, case, cast, exists, func, select
 from sqlalchemy.sql.expression import Subquery
@@ -15,6 +18,7 @@ from sqlalchemy.sql.expression import Subquery
 from voucher_exchange.db.schema import (
     audit_log,
     decisions,
+    fraud_cases,
     ledger_accounts,
     ledger_transfers,
     trade_events,
@@ -39,8 +43,8 @@ from voucher_exchange.transparency.models import (
 _e, _t = trade_events.c, trades.c
 
 
-def raw_figures(conn: Connection, period: Period, currency: str) -> RawFigures:
-    """Every figure of the report for `period`, exact."""
+def raw_figures(conn: Connection, period: Period, currency: str, tz: str) -> RawFigures:
+    """Every figure of the report for `period`, exact; dates in words are in `tz` (the deployment's)."""
     submitted, held = _submitted(conn, period, currency)
     paid, paid_seconds = _paid(conn, period, currency)
     return RawFigures(
@@ -57,7 +61,7 @@ def raw_figures(conn: Connection, period: Period, currency: str) -> RawFigures:
         written_off=_ledger_flow(conn, period, currency, debit="losses", credit="seller_receivable"),
         audit_head=audit_head(conn, period),
         promise=promise_figures(conn, period, currency),
-        issuer_pauses=issuer_pauses(conn, period),
+        issuer_pauses=issuer_pauses(conn, period, tz),
         fraud=fraud_report_figures(conn, period),
     )
 
@@ -116,8 +120,8 @@ def _moves(conn: Connection, period: Period, currency: str, before: str | None, 
 
 
 def _submitted(conn: Connection, period: Period, currency: str) -> tuple[int, int]:
-    """Trades submitted in the period, and how many of them were held for review at some point."""
-    was_held = exists().where((_e.trade_id == _t.id) & (_e.to_status == "in_review"))
+    """Trades submitted in the period, and how many of them were held for review before its end."""
+    was_held = exists().where((_e.trade_id == _t.id) & (_e.to_status == "in_review") & (_e.at < period.end))
     row = conn.execute(
         select(func.count(), func.coalesce(func.sum(case((was_held, 1), else_=0)), 0))
         .select_from(trades)
@@ -234,17 +238,34 @@ def promise_figures(conn: Connection, period: Period, currency: str) -> PromiseF
     return PromiseFigures(misses, Flow(misses, paid))
 
 
-def issuer_pauses(conn: Connection, period: Period) -> list[IssuerPause]:
-    """The issuer guard's pauses and suspensions in force at any moment of the period, with reasons."""
+def issuer_pauses(conn: Connection, period: Period, tz: str) -> list[IssuerPause]:
+    """The issuer guard's pauses and suspensions in force at any moment of the period, with reasons
+    in the words sellers read on the brand's page (dated in `tz`); `until` None when one still stood
+    at the period's end (a later lifting is the next period's news)."""
     return [
         IssuerPause(
-            p["issuer"], tuple(p["brands"]), p["action"], p["reason"], p["reason_text"], p["from"], p["to"]
+            p["issuer"],
+            tuple(p["brands"]),
+            p["action"],
+            p["reason"],
+            p["reason_text"],
+            p["from"],
+            p["to"] if p["to"] is not None and p["to"] < period.end else None,
         )
-        for p in issuer_views.issuer_pauses(conn, period.start, period.end)
+        for p in issuer_views.issuer_pauses(conn, period.start, period.end, ZoneInfo(tz))
     ]
 
 
 def fraud_report_figures(conn: Connection, period: Period) -> FraudFigures | None:
-    """Fraud reports received in the period and the median time from a report to the freeze."""
+    """Fraud reports received in the period, and the median time from a report to its case's first
+    hold or freeze, over the freezes of the period (wherever its report came in): the nearest rank,
+    like every median of the report (a time some case took, never the mean of two)."""
     found = fraud_service.figures(conn, period.start, period.end)
-    return FraudFigures(found.reports, found.freezes, found.median_seconds)
+    c = fraud_cases.c
+    durations = (
+        select(_seconds(conn, c.frozen_at, c.received_at).label("seconds"))
+        .where(_in(c.frozen_at, period))
+        .subquery()
+    )
+    median = _percentiles(conn, durations, 50)
+    return FraudFigures(found.reports, median.count, median.p50)

@@ -99,7 +99,8 @@ class PromiseFigures:
 @dataclass(frozen=True)
 class IssuerPause:
     """An issuer's brands paused or suspended by the issuer guard: why (the signal's code, and the
-    sentence sellers saw in Korean and English), from when, and until when (None: still)."""
+    sentence sellers saw in Korean and English), from when, and until when (None: it still stood at
+    the period's end)."""
 
     issuer: str
     brands: tuple[str, ...]
@@ -112,7 +113,8 @@ class IssuerPause:
 
 @dataclass(frozen=True)
 class FraudFigures:
-    """Fraud reports received and how long it took to freeze what they named."""
+    """Fraud reports received, and the freezes of the period: how many, and the median time from
+    their report."""
 
     reports: int
     freezes: int

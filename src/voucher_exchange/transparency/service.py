@@ -76,10 +76,11 @@ def transparency_report(ctx: Context, month: str | None = None) -> Report:
     """The public report for a month or the last 30 days (cached; see OPEN_SECONDS)."""
     period = period_for(ctx, month)
     currency = ctx.settings.currency
+    tz = JURISDICTION_TZ[ctx.settings.jurisdiction]
 
     def compute() -> Report:
         with ctx.uow(readonly=True) as uow:
-            raw = figures.raw_figures(uow.conn, period, currency)
+            raw = figures.raw_figures(uow.conn, period, currency, tz)
         return Report(period, publish(raw, period), unrecorded(raw))
 
     key = (period.start, period.end, currency)
