@@ -26,6 +26,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.db.engine import is_sqlite
 from voucher_exchange.db.retry import again_if_lost
 from voucher_exchange.errors import Forbidden, Unauthorized
+from voucher_exchange.security import throttle
 
 T = TypeVar("T")
 
@@ -108,6 +109,29 @@ async def as_user_narrow(
         return answered if answered is not None else work(authenticate(ctx, bearer))
 
     return await run_in_threadpool(both)
+
+
+async def as_user_limited(
+    ctx: Context,
+    bearer: Bearer,
+    checks: Callable[[User], tuple[throttle.Check, ...]],
+    work: Callable[[User], T],
+) -> T:
+    """Authenticate, count `checks(user)` (abuse limits, committed before the work), run `work(user)`:
+    one threadpool hop, the sign-in read inside the counting's transaction for a session token."""
+
+    def counted() -> T:
+        user = None
+        if not is_key(bearer.token):
+            user = throttle.hit_after(
+                ctx, lambda conn: accounts.api_user_unchanged(ctx, conn, bearer.token), checks
+            )
+        if user is None:  # an API key, a token due for renewal, or one refused: as before
+            user = authenticate(ctx, bearer)
+            throttle.hit(ctx, *checks(user))
+        return work(user)
+
+    return await run_in_threadpool(counted)
 
 
 def _narrow(ctx: Context, token: str, narrow: Callable[[Connection, User], T | None]) -> T | None:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
-from voucher_exchange.api.deps import Bearer, BearerToken, Ctx, IdempotencyKey, as_user
+from voucher_exchange.api.deps import Bearer, BearerToken, Ctx, IdempotencyKey, as_user_limited
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
@@ -90,8 +90,6 @@ async def quote(ctx: Context, token: Bearer, body: QuoteIn, key: str | None) -> 
     request_body = body.model_dump(mode="json") if key is not None else None
 
     def make(user: User) -> idempotency.Result:
-        throttle.hit(ctx, *throttle.quote(user.id, token.client_ip))
-
         def work(uow: Any) -> idempotency.Result:
             made = quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face)
             promise = promise_for_quote(uow.conn, ctx.settings, made.fee, made.created_at, made.expires_at)
@@ -99,5 +97,7 @@ async def quote(ctx: Context, token: Bearer, body: QuoteIn, key: str | None) -> 
 
         return idempotency.run(ctx, user.id, key, "POST /quotes", request_body, work)
 
-    status, payload = await as_user(ctx, token, make)
+    status, payload = await as_user_limited(
+        ctx, token, lambda user: throttle.quote(user.id, token.client_ip), make
+    )
     return JSONResponse(payload, status_code=status)

@@ -18,6 +18,7 @@ from voucher_exchange.api.deps import (
     IdempotencyKey,
     Lang,
     as_user,
+    as_user_limited,
     as_user_narrow,
 )
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
@@ -49,7 +50,6 @@ async def sell(
     ip = token.client_ip
 
     def submit_as(user: User) -> idempotency.Result:
-        throttle.hit(ctx, *throttle.trade(user.id, ip))
         cmd = trade_service.SubmitTrade(
             quote_id=body.quote_id,
             code=body.voucher.code,
@@ -68,7 +68,7 @@ async def sell(
 
         return idempotency.run(ctx, user.id, key, "POST /trades", request_body, work)
 
-    status, payload = await as_user(ctx, token, submit_as)
+    status, payload = await as_user_limited(ctx, token, lambda user: throttle.trade(user.id, ip), submit_as)
     return JSONResponse(payload, status_code=status)
 
 
