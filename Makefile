@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks bench-freeze bench-embedded soak chaos graph lint format messages screenshots clean
+.PHONY: help install run test test-all test-extras timings test-fast test-browser fuzz audit bench bench-risk bench-login bench-webhooks bench-freeze bench-embedded bench-quotes soak chaos graph lint format messages screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ bench-risk: $(STAMP) ## One risk decision's latency with 1,000,000 stored trades
 
 bench-webhooks: $(STAMP) ## Webhook latency from payment to the partner (p50, p99) and CPU per delivered event (TRADES=200)
 	$(BIN)/python -m bench.webhooks --trades $(or $(TRADES),200)
+
+bench-quotes: $(STAMP) ## Quotes open loop on durable PostgreSQL, 2 API processes, 100 sellers each on its own address: p50/p99 (RATE=500 QUOTE_SECONDS=20)
+	$(BIN)/python -m bench.scale_out --only quotes --backends postgresql --rates $(or $(RATE),500) --quote-seconds $(or $(QUOTE_SECONDS),20)
 
 bench-embedded: $(STAMP) ## The embedded default as a user runs it (serve --demo): server CPU per trade, idle vs a polled held trade (TRADES=200)
 	$(BIN)/python -m bench.embedded --trades $(or $(TRADES),200)

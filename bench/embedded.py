@@ -13,9 +13,11 @@ Reported (server process CPU from /proc: utime + stime, all its threads):
 - CPU ms per trade over the trades window, and less the idle rate measured just before;
 - the share of the following page: CPU per `GET /trades/{id}` measured apart × GETs per trade;
 - e-mails caught per trade;
-- idle vs a held trade polled every 0.2 s with conditional GETs, over the same seconds.
+- idle vs a held trade polled every 0.2 s with conditional GETs, over the same seconds
+  (`--held-only`: just that, `--rounds` times back to back, without the trades).
 
     .venv/bin/python -m bench.embedded --trades 200
+    .venv/bin/python -m bench.embedded --held-only --rounds 3 --held-seconds 15
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import itertools
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -185,6 +188,12 @@ def held_vs_idle(
 ) -> dict[str, Any]:
     """CPU of the idle server vs the same server with one held trade polled every 0.2 s."""
     trade_id, headers = _held_trade(server, clients, seller)
+    return _held_vs_idle(server, clients, trade_id, headers, seconds)
+
+
+def _held_vs_idle(
+    server: Server, clients: generator.Clients, trade_id: str, headers: dict[str, str], seconds: float
+) -> dict[str, Any]:
     status = clients.get(server.api).get(f"/trades/{trade_id}", headers=headers).json()["status"]
     time.sleep(1.0)  # the hand-off's jobs settle
     idle = _idle(server, seconds)
@@ -224,6 +233,29 @@ def get_cost(
         result[name] = (server.cpu() - before) * 1000 / n
     result["etag"] = 1.0 if etag else 0.0
     return result
+
+
+def held_only(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`--held-only`: one seller, one held trade, then idle vs polled `--rounds` times (no trades window)."""
+    with tempfile.TemporaryDirectory(prefix="vx-embedded-") as tmp:
+        server = start(Path(tmp))
+        clients = generator.Clients()
+        try:
+            made = generator.setup(
+                {"apis": [server.url], "sandbox": server.sandbox, "sellers": 1, "vouchers": 0},
+                clients,
+                lambda _n: None,
+            )
+            time.sleep(2.0)  # the sign-up's jobs (welcome mail) drain before the idle reading
+            seller = made["sellers"][0]
+            trade_id, headers = _held_trade(server, clients, seller)
+            return [
+                _held_vs_idle(server, clients, trade_id, headers, args.held_seconds)
+                for _ in range(args.rounds)
+            ]
+        finally:
+            clients.close()
+            stop(server)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -309,9 +341,26 @@ def main() -> None:
     )
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--held-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--held-only", action="store_true", help="only idle vs a polled held trade (no trades window)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--held-only: idle/polled pairs, back to back")
     args = parser.parse_args()
-    r = run(args)
     m = machine()
+    if args.held_only:
+        rounds = held_only(args)
+        load = os.getloadavg()
+        print(
+            f"Measured {m.date} on {m.cores} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+        )
+        for h in rounds:
+            _print_held(h, args.held_seconds)
+        print(
+            f"median of {len(rounds)}: polled {statistics.median(h['polled'] for h in rounds):.1f} ms/s,"
+            f" idle {statistics.median(h['idle'] for h in rounds):.1f} ms/s"
+        )
+        return
+    r = run(args)
     load = os.getloadavg()
     print(f"Measured {m.date} on {m.cores} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
     print("embedded default (serve --demo, SQLite, sandboxes mounted, demo SMTP catcher, 2 worker threads)")
@@ -330,12 +379,15 @@ def main() -> None:
         f" → ~{share:.1f} ms per trade"
     )
     print(f"  notice e-mails caught: {r['mails_per_trade']:.2f} per trade")
-    h = r["held"]
+    _print_held(r["held"], args.held_seconds)
+    print(f"server RSS at the end: {r['rss_mb']:.0f} MB")
+
+
+def _print_held(h: dict[str, Any], seconds: float) -> None:
     print(
         f"held trade ({h['status']}) polled every 0.2 s with conditional GETs: {h['polled']:.1f} ms/s"
-        f" vs idle {h['idle']:.1f} ms/s over {args.held_seconds:.0f} s ({h['gets']} GETs, {h['not_modified']} answered 304)"
+        f" vs idle {h['idle']:.1f} ms/s over {seconds:.0f} s ({h['gets']} GETs, {h['not_modified']} answered 304)"
     )
-    print(f"server RSS at the end: {r['rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -169,11 +169,18 @@ def _schedule(rate: float, seconds: float) -> Iterator[float]:
 def quotes(spec: dict[str, Any], clients: Clients, progress: Callable[[int], None]) -> dict[str, Any]:
     """Open loop: quotes sent on a fixed schedule at `rate`/s, latency from the scheduled time.
 
+    `sellers` ({token, ip}) take turns, each from its own address (X-Forwarded-For).
+
     A request that could not be sent on time because every thread was busy still
     counts from its scheduled time, so a slow server cannot hide its queue.
     """
     apis: list[str] = [a + "/api/v1" for a in spec["apis"]]
-    headers = {"Authorization": f"Bearer {spec['token']}"}
+    # Request i is seller i's (in turn), each from its own address; or one token, from this host.
+    sellers: list[dict[str, Any]] = spec.get("sellers") or [{"token": spec["token"]}]
+    each = [
+        {"Authorization": f"Bearer {s['token']}", **({"X-Forwarded-For": s["ip"]} if s.get("ip") else {})}
+        for s in sellers
+    ]
     rate: float = spec["rate"]
     lock = threading.Lock()
     # A generator: the schedule's clock starts at the first `next`, after every thread is ready.
@@ -198,7 +205,9 @@ def quotes(spec: dict[str, Any], clients: Clients, progress: Callable[[int], Non
             if pause > 0:
                 time.sleep(pause)  # open loop: wait for the send time
             try:
-                response = clients.get(apis[i % len(apis)]).post("/quotes", json=QUOTE_BODY, headers=headers)
+                response = clients.get(apis[i % len(apis)]).post(
+                    "/quotes", json=QUOTE_BODY, headers=each[i % len(each)]
+                )
                 ok = response.status_code == 201
             except httpx.HTTPError:
                 ok = False

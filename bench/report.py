@@ -174,6 +174,8 @@ def quote_table(r: Result) -> Table:
         "answered/s",
         "errors",
         "API CPU per quote",
+        "database CPU per quote",
+        "sellers",
         "generator",
     ):
         table.add_column(column, justify="right")
@@ -185,6 +187,8 @@ def quote_table(r: Result) -> Table:
             f"{q['achieved']:.0f}",
             f"{q['errors']:.0f}",
             f"{q['api_ms']:.2f} ms",
+            f"{q.get('db_ms', 0.0):.2f} ms",
+            f"{q.get('sellers', 1):.0f}",
             f"{q['generator_core']:.0%}",
         )
     table.caption = f"peak RSS of the API processes (largest): {r.rss_mb.get('api', 0):,.0f} MB"

@@ -126,7 +126,7 @@ def run_backend(
             with deploy(
                 base / backend.lower(), url, args.apis, 1 if backend == "PostgreSQL" else 0
             ) as running:
-                _quote_phases(args, progress, running, result)
+                _quote_phases(args, progress, running, result, postmaster)
         return [result]
     results = []
     with _bars() as progress:
@@ -223,7 +223,9 @@ def _exchange_phases(
         result.single_steps = phases.steps(engine, single_ids)
 
         if quotes:
-            generator_rss += _quotes(args, progress, running, roots["api"], quote_seller["token"], result)
+            # Every seller takes turns, each from its own address.
+            quoting = [*trade_sellers, *single_sellers, quote_seller]
+            generator_rss += _quotes(args, progress, running, roots, quoting, result)
 
         result.rss_mb = {
             role: max(measure.tree_peak_rss_mb(pid) for pid in pids)
@@ -234,45 +236,54 @@ def _exchange_phases(
         engine.dispose()
 
 
-def _quote_phases(args: argparse.Namespace, progress: Progress, running: Deployment, result: Result) -> None:
-    """`--only quotes`: one seller, then the open-loop quote phase alone (no workers, no trades)."""
-    _, update = _task(progress, "seller (not measured)", 2)
+def _quote_phases(
+    args: argparse.Namespace, progress: Progress, running: Deployment, result: Result, postmaster: int | None
+) -> None:
+    """`--only quotes`: `--quote-sellers` sellers, then the open-loop quote phase alone (no trades)."""
+    _, update = _task(progress, "sellers (not measured)", args.quote_sellers)
     common = {"apis": running.api_urls, "sandbox": running.sandbox_url}
-    made = Generator({"mode": "setup", **common, "sellers": 1, "vouchers": 0}, running.base).run(update)
-    api_pids = running.pids()["api"]
-    for pid in api_pids:
+    spec = {"mode": "setup", **common, "sellers": args.quote_sellers, "vouchers": 0}
+    made = Generator(spec, running.base).run(update)
+    roots = _roots(running, postmaster)
+    for pid in roots["api"]:
         measure.reset_peak_rss(pid)
-    _quotes(args, progress, running, api_pids, made["sellers"][-1]["token"], result)
-    result.rss_mb = {"api": max(measure.tree_peak_rss_mb(pid) for pid in api_pids)}
+    _quotes(args, progress, running, roots, made["sellers"], result)
+    result.rss_mb = {"api": max(measure.tree_peak_rss_mb(pid) for pid in roots["api"])}
 
 
 def _quotes(
     args: argparse.Namespace,
     progress: Progress,
     running: Deployment,
-    api_pids: list[int],
-    token: str,
+    roots: dict[str, list[int]],
+    sellers: list[dict[str, Any]],
     result: Result,
 ) -> list[float]:
-    """Open-loop quotes at each rate; returns the generators' peak RSS."""
+    """Open-loop quotes at each rate, the sellers taking turns; returns the generators' peak RSS."""
     peaks = []
+    measured = {role: pids for role, pids in roots.items() if role in ("api", "database")}
     for rate in args.rates:
         requests = int(rate * args.quote_seconds)
         _, update = _task(progress, f"quotes at {rate}/s (open loop)", requests)
-        spec = {"mode": "quotes", "apis": running.api_urls, "token": token, "rate": rate}
+        quoting = [{"token": s["token"], "ip": s["ip"]} for s in sellers]
+        spec = {"mode": "quotes", "apis": running.api_urls, "sellers": quoting, "rate": rate}
         spec |= {"seconds": args.quote_seconds, "threads": args.quote_threads}
         generator = Generator(spec, running.base)
-        api_before = _cpu({"api": api_pids})["api"]
+        before = _cpu(measured)
         quoted = generator.run(update)
-        api_cpu = _cpu({"api": api_pids})["api"] - api_before
+        after = _cpu(measured)
         p50, p99 = measure.p50_p99(quoted["latencies"])
         result.quotes[rate] = {
             "p50": p50,
             "p99": p99,
             "errors": quoted["errors"],
             "achieved": len(quoted["latencies"]) / quoted["seconds"],
-            "api_ms": api_cpu * 1000 / requests,
+            "api_ms": (after["api"] - before["api"]) * 1000 / requests,
+            "db_ms": (after["database"] - before["database"]) * 1000 / requests
+            if "database" in after
+            else 0.0,
             "generator_core": quoted["cpu_seconds"] / quoted["seconds"],
+            "sellers": len(quoting),
         }
         peaks.append(quoted["peak_rss_mb"])
     return peaks
@@ -301,6 +312,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quote-seconds", type=float, default=4.0, help="seconds at each quote rate")
     parser.add_argument("--quote-threads", type=int, default=64)
+    parser.add_argument(
+        "--quote-sellers",
+        type=int,
+        default=100,
+        help="--only quotes: sellers taking turns, each from its own address (default 100)",
+    )
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sampled before the trades")
     parser.add_argument("--backends", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")

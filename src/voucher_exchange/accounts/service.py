@@ -389,6 +389,22 @@ def authenticate_api_session(ctx: Context, token: str) -> SignedIn:
     return SignedIn(found.user, found.second_factor)
 
 
+def api_user_unchanged(ctx: Context, conn: Connection, token: str) -> User | None:
+    """The user behind a session token when using it stores nothing: one read on `conn`.
+
+    None when the token is unknown, expired, or due to have its expiry pushed on:
+    `authenticate_api` then refuses or renews it. Lets a read share its transaction with
+    the sign-in check (the API's conditional GET).
+    """
+    now = ctx.clock.now()
+    found = repository.by_token(conn, token_hash(token), now) if token else None
+    if found is None or (
+        found.kind == KIND_API and now + _api_lasts(ctx) - found.expires_at >= REFRESH_EVERY
+    ):
+        return None
+    return found.user
+
+
 def list_staff(conn: Connection) -> list[User]:
     """Everyone holding a role."""
     return repository.staff(conn)

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voucher_exchange import __version__
-from voucher_exchange.api import errors
+from voucher_exchange.api import errors, thin
 from voucher_exchange.api.guards import RequestGuards
 from voucher_exchange.api.routes import (
     accounts,
@@ -134,6 +134,7 @@ def create_app(
         web.mount(app)
     if sandbox is not None:
         app.mount("/sandbox", sandbox)
+    thin.install(app)
     return app
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import Connection
+from sqlalchemy.pool import QueuePool
 from starlette.concurrency import run_in_threadpool
 
 from voucher_exchange.accounts import service as accounts
@@ -21,8 +23,10 @@ from voucher_exchange.api.scopes import Route, required_scope, route_template
 from voucher_exchange.apikeys import service as api_keys
 from voucher_exchange.apikeys.models import is_key
 from voucher_exchange.context import Context
+from voucher_exchange.db.engine import is_sqlite
 from voucher_exchange.db.retry import again_if_lost
 from voucher_exchange.errors import Forbidden, Unauthorized
+from voucher_exchange.security import throttle
 
 T = TypeVar("T")
 
@@ -80,6 +84,66 @@ def current_user(request: Request, bearer: Annotated[Bearer, Depends(bearer_toke
 async def as_user(ctx: Context, bearer: Bearer, work: Callable[[User], T]) -> T:
     """Authenticate the credential and run `work(user)`, both in one threadpool hop."""
     return await run_in_threadpool(lambda: work(authenticate(ctx, bearer)))
+
+
+async def as_user_narrow(
+    ctx: Context, bearer: Bearer, narrow: Callable[[Connection, User], T | None], work: Callable[[User], T]
+) -> T:
+    """`narrow(conn, user)` in one read-only transaction with the sign-in check; `work(user)` when it
+    answers None (or the credential is an API key, or a session token due for renewal).
+
+    On SQLite the narrow reads run on the event loop: a read never waits for a lock there (WAL),
+    and a thread hop costs more than the read. Elsewhere (PostgreSQL: network round trips) it
+    runs in the threadpool, `work` in the same hop.
+    """
+    if is_key(bearer.token):
+        return await as_user(ctx, bearer, work)
+    if _reads_inline(ctx):
+        answered = _narrow(ctx, bearer.token, narrow)
+        if answered is not None:
+            return answered
+        return await as_user(ctx, bearer, work)
+
+    def both() -> T:
+        answered = again_if_lost(lambda: _narrow(ctx, bearer.token, narrow))
+        return answered if answered is not None else work(authenticate(ctx, bearer))
+
+    return await run_in_threadpool(both)
+
+
+async def as_user_limited(
+    ctx: Context,
+    bearer: Bearer,
+    checks: Callable[[User], tuple[throttle.Check, ...]],
+    work: Callable[[User], T],
+) -> T:
+    """Authenticate, count `checks(user)` (abuse limits, committed before the work), run `work(user)`:
+    one threadpool hop, the sign-in read inside the counting's transaction for a session token."""
+
+    def counted() -> T:
+        user = None
+        if not is_key(bearer.token):
+            user = throttle.hit_after(
+                ctx, lambda conn: accounts.api_user_unchanged(ctx, conn, bearer.token), checks
+            )
+        if user is None:  # an API key, a token due for renewal, or one refused: as before
+            user = authenticate(ctx, bearer)
+            throttle.hit(ctx, *checks(user))
+        return work(user)
+
+    return await run_in_threadpool(counted)
+
+
+def _narrow(ctx: Context, token: str, narrow: Callable[[Connection, User], T | None]) -> T | None:
+    with ctx.uow(readonly=True) as uow:
+        user = accounts.api_user_unchanged(ctx, uow.conn, token)
+        return None if user is None else narrow(uow.conn, user)
+
+
+def _reads_inline(ctx: Context) -> bool:
+    """SQLite, and a pooled connection idle (taking one never waits)."""
+    pool = ctx.engine.pool
+    return is_sqlite(ctx.engine) and isinstance(pool, QueuePool) and pool.checkedin() > 0
 
 
 async def lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:

@@ -13,9 +13,12 @@ a per-e-mail lockout is one a stranger can trigger for anyone, forever.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from sqlalchemy import Connection
 
 from voucher_exchange.clock import Clock
 from voucher_exchange.config import Settings
@@ -24,6 +27,8 @@ from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.errors import TooManyRequests
 from voucher_exchange.security import throttle_repository as repository
 from voucher_exchange.security.vault import Vault
+
+T = TypeVar("T")
 
 
 class Context(Protocol):
@@ -99,12 +104,7 @@ Check = tuple[Limit, tuple[str | None, ...]]
 def hit(ctx: Context, *checks: Check) -> None:
     """Count one attempt against each limit (committed at once); TooManyRequests if any is over."""
     now = ctx.clock.now()
-    refused: list[tuple[Limit, datetime]] = []
-    starts = [_window_start(limit, now) for limit, _ in checks]
-    windows = [
-        (limit.name, _subject(ctx, limit, *parts), start)
-        for (limit, parts), start in zip(checks, starts, strict=True)
-    ]
+    windows = _windows(ctx, checks, now)
 
     def increment() -> list[int]:
         with ctx.uow() as uow:
@@ -113,7 +113,43 @@ def hit(ctx: Context, *checks: Check) -> None:
         return counted
 
     # Counted again only if the connection was lost before COMMIT (nothing stored).
-    counts = again_if_lost(increment)
+    _refuse_over(ctx, checks, again_if_lost(increment), now)
+
+
+def hit_after(
+    ctx: Context, read: Callable[[Connection], T | None], checks: Callable[[T], tuple[Check, ...]]
+) -> T | None:
+    """`read(conn)`, then one attempt counted against each of `checks(found)`, in one transaction.
+
+    The read (who is asking: a signed-in user) shares the counting's transaction rather than
+    opening one of its own. None, and nothing counted, when `read` answers None.
+    """
+    now = ctx.clock.now()
+
+    def read_and_increment() -> tuple[T | None, tuple[Check, ...], list[int]]:
+        with ctx.uow() as uow:
+            found = read(uow.conn)
+            if found is None:
+                return None, (), []
+            limits = checks(found)
+            counted = repository.increment(uow.conn, _windows(ctx, limits, now))
+            uow.commit()
+        return found, limits, counted
+
+    found, limits, counts = again_if_lost(read_and_increment)
+    if found is not None:
+        _refuse_over(ctx, limits, counts, now)
+    return found
+
+
+def _windows(ctx: Context, checks: tuple[Check, ...], now: datetime) -> list[tuple[str, str, datetime]]:
+    return [(limit.name, _subject(ctx, limit, *parts), _window_start(limit, now)) for limit, parts in checks]
+
+
+def _refuse_over(ctx: Context, checks: tuple[Check, ...], counts: list[int], now: datetime) -> None:
+    """TooManyRequests when any count is over its limit (Retry-After: the latest window's end)."""
+    refused: list[tuple[Limit, datetime]] = []
+    starts = [_window_start(limit, now) for limit, _ in checks]
     for (limit, _), start, count in zip(checks, starts, counts, strict=True):
         if count > limit.count * ctx.settings.rate_limit_multiplier:
             refused.append((limit, start + limit.window))

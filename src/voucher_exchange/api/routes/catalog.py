@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 
 from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
-from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, IdempotencyKey, as_user
+from voucher_exchange.api.deps import Bearer, BearerToken, Ctx, IdempotencyKey, as_user_limited
 from voucher_exchange.api.schemas import QuoteIn
 from voucher_exchange.catalog import service as catalog
 from voucher_exchange.catalog.models import Brand
+from voucher_exchange.context import Context
 from voucher_exchange.issuers import views as issuer_views
 from voucher_exchange.issuers.views import BrandGuard
 from voucher_exchange.money import Money
@@ -76,15 +77,19 @@ def list_brands(ctx: Ctx) -> dict[str, Any]:
 
 @router.post("/quotes", status_code=201)
 async def create_quote(
-    body: QuoteIn, token: BearerToken, ctx: Ctx, ip: ClientIp, key: IdempotencyKey = None
+    body: QuoteIn, token: BearerToken, ctx: Ctx, key: IdempotencyKey = None
 ) -> JSONResponse:
     """A binding quote, valid for 15 minutes, for one use (limited per account and address: 429)."""
+    return await quote(ctx, token, body, key)
+
+
+async def quote(ctx: Context, token: Bearer, body: QuoteIn, key: str | None) -> JSONResponse:
+    """`POST /quotes` once its input is read (here and on the thin path, api/thin.py)."""
     face = Money(body.face_value.amount, body.face_value.currency)
-    request_body = body.model_dump(mode="json")
+    # Only a key's stored request is compared with the next one: without a key, nothing to hash.
+    request_body = body.model_dump(mode="json") if key is not None else None
 
-    def quote(user: User) -> idempotency.Result:
-        throttle.hit(ctx, *throttle.quote(user.id, ip))
-
+    def make(user: User) -> idempotency.Result:
         def work(uow: Any) -> idempotency.Result:
             made = quotes.create_quote(uow.conn, ctx.settings, ctx.clock, user, body.brand, face)
             promise = promise_for_quote(uow.conn, ctx.settings, made.fee, made.created_at, made.expires_at)
@@ -92,5 +97,7 @@ async def create_quote(
 
         return idempotency.run(ctx, user.id, key, "POST /quotes", request_body, work)
 
-    status, payload = await as_user(ctx, token, quote)
+    status, payload = await as_user_limited(
+        ctx, token, lambda user: throttle.quote(user.id, token.client_ip), make
+    )
     return JSONResponse(payload, status_code=status)

@@ -6,11 +6,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 
 from voucher_exchange import idempotency
 from voucher_exchange.accounts.models import User
-from voucher_exchange.api.deps import BearerToken, ClientIp, Ctx, CurrentUser, IdempotencyKey, Lang, as_user
+from voucher_exchange.api.deps import (
+    Bearer,
+    BearerToken,
+    Ctx,
+    CurrentUser,
+    IdempotencyKey,
+    Lang,
+    as_user,
+    as_user_limited,
+    as_user_narrow,
+)
 from voucher_exchange.api.schemas import AppealIn, PayoutRedirectIn, TradeIn
+from voucher_exchange.context import Context
 from voucher_exchange.disputes import service as dispute_service
 from voucher_exchange.security import throttle
 from voucher_exchange.trades import service as trade_service
@@ -22,14 +34,22 @@ TradeId = Annotated[str, Query(max_length=36)]
 
 @router.post("/trades", status_code=202)
 async def submit(
-    body: TradeIn, token: BearerToken, ctx: Ctx, ip: ClientIp, request: Request, key: IdempotencyKey = None
+    body: TradeIn, token: BearerToken, ctx: Ctx, request: Request, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Sell one voucher under a quote; processing continues in the background (limited: 429)."""
     device_id = (request.headers.get("x-device-id") or "")[:64] or None
-    request_body = body.model_dump(mode="json")
+    return await sell(ctx, token, body, device_id, key)
 
-    def sell(user: User) -> idempotency.Result:
-        throttle.hit(ctx, *throttle.trade(user.id, ip))
+
+async def sell(
+    ctx: Context, token: Bearer, body: TradeIn, device_id: str | None, key: str | None
+) -> JSONResponse:
+    """`POST /trades` once its input is read (here and on the thin path, api/thin.py)."""
+    # The body holds the voucher code: only its hash is kept with a key (none without one).
+    request_body = body.model_dump(mode="json") if key is not None else None
+    ip = token.client_ip
+
+    def submit_as(user: User) -> idempotency.Result:
         cmd = trade_service.SubmitTrade(
             quote_id=body.quote_id,
             code=body.voucher.code,
@@ -46,10 +66,9 @@ async def submit(
             uow.after_commit(ctx.wake_workers)
             return 202, {"id": trade_id, "status": TradeStatus.RECEIVED.value}
 
-        # The body holds the voucher code: only its hash is kept with the key.
         return idempotency.run(ctx, user.id, key, "POST /trades", request_body, work)
 
-    status, payload = await as_user(ctx, token, sell)
+    status, payload = await as_user_limited(ctx, token, lambda user: throttle.trade(user.id, ip), submit_as)
     return JSONResponse(payload, status_code=status)
 
 
@@ -80,17 +99,33 @@ async def get_trade(
     Answers with a weak `ETag`; sent back in `If-None-Match`, it gets 304 (no body) while the
     trade has not changed, after one narrow read.
     """
+    return await follow(ctx, token, trade_id, lang, if_none_match)
+
+
+async def follow(
+    ctx: Context, token: Bearer, trade_id: str, lang: str, if_none_match: str | None
+) -> Response:
+    """`GET /trades/{trade_id}` once its input is read (here and on the thin path, api/thin.py)."""
+    trade_id = trade_id[:64]
+
+    def unchanged(conn: Connection, user: User) -> Response | None:
+        tag = trade_service.own_tag(conn, user, trade_id, lang)
+        if if_none_match is not None and _matches(if_none_match, tag):
+            return Response(status_code=304, headers={"ETag": tag, "Cache-Control": "private, no-cache"})
+        return None
 
     def read(user: User) -> Response:
         with ctx.uow(readonly=True) as uow:
-            tag = trade_service.own_tag(uow.conn, user, trade_id[:64], lang)
+            tag = trade_service.own_tag(uow.conn, user, trade_id, lang)
             headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
             if if_none_match is not None and _matches(if_none_match, tag):
                 return Response(status_code=304, headers=headers)
-            data = trade_service.get_own(uow.conn, user, trade_id[:64], lang).data
+            data = trade_service.get_own(uow.conn, user, trade_id, lang).data
         return JSONResponse(data, headers=headers)
 
-    return await as_user(ctx, token, read)
+    if if_none_match is None:
+        return await as_user(ctx, token, read)
+    return await as_user_narrow(ctx, token, unchanged, read)
 
 
 def _matches(if_none_match: str, tag: str) -> bool:
