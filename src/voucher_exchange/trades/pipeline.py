@@ -111,20 +111,38 @@ def _run_stage(ctx: Context, stage: Stage, handoff: Handoff) -> Handoff | None:
     return after
 
 
+def _read_and_run(ctx: Context, trade_id: str) -> Handoff | None:
+    """Read the trade; if its stage needs nothing from outside, run it in the same transaction.
+
+    What to go on from: the trade as read (its stage makes an outside call first) or as that
+    stage left it; None when it is gone, waits or is terminal. One transaction, not a read
+    and then the step's own.
+    """
+    with ctx.uow() as uow:
+        found = trade_repo.for_work(uow.conn, [trade_id])
+        if not found:
+            return None
+        handoff = Handoff(found[0])
+        stage = STAGES.get(handoff.trade.status)
+        if stage is None or stage.call is not None:
+            return handoff if stage is not None else None
+        after = stage.apply(ctx, uow.conn, handoff, None, ctx.clock.now())
+        uow.commit()
+    return after
+
+
 def process_trade(ctx: Context, trade_id: str) -> None:
     """Advance a trade as far as it can go now; stops when it waits for a person or is terminal."""
     handoff: Handoff | None = None
     for _ in range(2 * len(STAGES)):
-        if handoff is None:
-            with ctx.uow(readonly=True) as uow:
-                trade = trade_repo.get(uow.conn, trade_id)
-            if trade is None:
-                return
-            handoff = Handoff(trade)
-        stage = STAGES.get(handoff.trade.status)
-        if stage is None:
-            return
         try:
+            if handoff is None:
+                handoff = _read_and_run(ctx, trade_id)
+                if handoff is None:
+                    return
+            stage = STAGES.get(handoff.trade.status)
+            if stage is None:
+                return
             handoff = _run_stage(ctx, stage, handoff)
         except TradeMovedOn:
             handoff = None  # another process moved it: read it again
@@ -154,9 +172,10 @@ def _reject(
     decision: Decision,
     stage: DecisionStage,
     now: datetime,
+    **values: Any,
 ) -> None:
     _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
-    lifecycle.reject(conn, trade.id, current, now, decision.reasons)
+    lifecycle.reject(conn, trade.id, current, now, decision.reasons, **values)
 
 
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
@@ -295,7 +314,8 @@ def _verify(
     answer, decision = looked.answer, looked.decision
     declared = AcquisitionMethod(trade.acquisition_method)
     brand = catalog_service.require_standing(conn, trade.brand_slug)
-    trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
+    # The issuer's issue date (a risk feature for later trades) is kept by the status change below.
+    issued: dict[str, Any] = {} if answer.issued_at is None else {"issued_at": answer.issued_at}
     if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
         decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
     if decision.evidence.get("false_declaration"):
@@ -308,7 +328,7 @@ def _verify(
             now,
         )
     if decision.outcome is Outcome.REJECT:
-        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
+        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now, **issued)
         if looked.decision.outcome is Outcome.REJECT:  # the issuer's answer refused it
             _issuer_fact(conn, trade, "issuer.lookup", looked.asked_at, answer, None, now)
         return None
@@ -338,9 +358,9 @@ def _verify(
     outcome = verdict.evaluation.outcome
     note = ", ".join(verdict.evaluation.reasons) or None
     if outcome is Outcome.APPROVE:
-        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence, **issued)
     elif outcome is Outcome.REVIEW:
-        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence, **issued)
     else:
         lifecycle.reject(
             conn,
@@ -349,6 +369,7 @@ def _verify(
             now,
             verdict.evaluation.reasons,
             issuer_answer=decision.evidence,
+            **issued,
         )
     if outcome is not Outcome.APPROVE:
         return None
@@ -627,7 +648,7 @@ def process_many(
     """
     results: dict[str, Exception | None] = dict.fromkeys(trade_ids)
     with ctx.uow(readonly=True) as uow:
-        active = [Handoff(t) for t in trade_repo.get_many(uow.conn, list(results))]
+        active = [Handoff(t) for t in trade_repo.for_work(uow.conn, list(results))]
     for _ in range(2 * len(STAGES)):
         groups: dict[int, list[Handoff]] = {}
         for handoff in active:
