@@ -65,11 +65,12 @@ def _move(
         status_event(conn, trade_id, target, now, seller)
 
 
-def receive(conn: Connection, trade_id: str, now: datetime, actor: str) -> None:
-    """A new trade was stored as `received`: write its first event and hand it to the worker."""
+def receive(conn: Connection, trade_id: str, now: datetime, actor: str, seller_id: str | None = None) -> None:
+    """A new trade was stored as `received` (in this transaction): write its first event and
+    hand it to the worker. With `seller_id` the seller's webhooks are asked without reading the trade."""
     trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None, first=True)
     queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    status_event(conn, trade_id, S.RECEIVED, now)
+    status_event(conn, trade_id, S.RECEIVED, now, seller_id)
 
 
 def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
