@@ -6,7 +6,9 @@ thread (`time.thread_time`: the sandbox serves from its own threads and is not c
 against a scratch durable PostgreSQL server (or SQLite with `--sqlite`), with the number of
 statements and transactions. The worker runs the single path (batch 1) or
 `process_many` (`--batch 8`; the outside calls then run on a pool and are not counted).
-`python -m bench.trade_cost [--trades 200] [--batch 1] [--sqlite] [--top 40] [--profile]`.
+`--jobs` runs the worker's job runner instead (job claims and the notices a trade enqueues
+counted too). `python -m bench.trade_cost [--trades 200] [--batch 1] [--jobs] [--sqlite] [--top 40]
+[--profile]`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,9 @@ from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.worker.runner import Worker
 
 BRAND = "cultureland"
 FACE = 10000
@@ -153,11 +158,16 @@ def _run(core: Core, args: argparse.Namespace) -> None:
             sell()
         return done
 
-    submit_all(20)  # warm: caches, pool, prepared statements
-    ids = submit_all(args.trades, measured=True)
     pool = ThreadPoolExecutor(args.batch) if args.batch > 1 else None
 
     def process(trade_ids: list[str]) -> None:
+        if args.jobs:  # the job runner: every due job, the trades' and what they enqueue
+            worker = Worker(
+                replace(core.ctx, settings=replace(core.ctx.settings, worker_batch_size=args.batch))
+            )
+            while worker.run_once():
+                pass
+            return
         if pool is None:
             for trade_id in trade_ids:
                 pipeline.process_trade(core.ctx, trade_id)
@@ -165,8 +175,13 @@ def _run(core: Core, args: argparse.Namespace) -> None:
         for i in range(0, len(trade_ids), args.batch):
             pipeline.process_many(core.ctx, trade_ids[i : i + args.batch], pool)
 
-    process(submit_all(20))
-    _measure(f"worker, batch {args.batch}", args.trades, counts, lambda: process(ids), args.top)
+    process(submit_all(20))  # warm: caches, pool, prepared statements
+    ids = submit_all(args.trades, measured=True)
+    # In a deployment the worker is another process than the API: it starts without the API's
+    # memo of each trade's newest event hash (trades/repository.py).
+    trade_repo._HEADS.clear()
+    label = f"worker{' (job runner, every due job)' if args.jobs else ''}, batch {args.batch}"
+    _measure(label, args.trades, counts, lambda: process(ids), args.top)
     with core.ctx.uow(readonly=True) as uow:
         query = select(trades.c.status, func.count()).where(trades.c.id.in_(ids)).group_by(trades.c.status)
         print("ended:", dict(tuple(r) for r in uow.conn.execute(query)))
@@ -208,6 +223,11 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of durable PostgreSQL")
     parser.add_argument(
         "--top", type=int, default=0, help="list the N most frequent statements (verb, table)"
+    )
+    parser.add_argument(
+        "--jobs",
+        action="store_true",
+        help="the worker's job runner (claims, notices) instead of the pipeline",
     )
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the worker")
     args = parser.parse_args()

@@ -102,48 +102,60 @@ class Stage:
     moves_treasury: bool = False
 
 
-def _run_stage(ctx: Context, stage: Stage, handoff: Handoff) -> Handoff | None:
+# Runs in the transaction of the step after which the trade stops for now, before it commits
+# (the worker finishes the job that ran the trade there: one transaction fewer).
+Done = Callable[[Connection, datetime], None]
+
+
+def _run_stage(ctx: Context, stage: Stage, handoff: Handoff, done: Done | None = None) -> Handoff | None:
     """One trade through one stage: its call, then its database work in one transaction."""
     answer = stage.call(ctx, handoff) if stage.call is not None else None
     with ctx.uow() as uow:
-        after = stage.apply(ctx, uow.conn, handoff, answer, ctx.clock.now())
+        now = ctx.clock.now()
+        after = stage.apply(ctx, uow.conn, handoff, answer, now)
+        if after is None and done is not None:
+            done(uow.conn, now)
         uow.commit()
     return after
 
 
-def _read_and_run(ctx: Context, trade_id: str) -> Handoff | None:
+def _read_and_run(ctx: Context, trade_id: str, done: Done | None) -> Handoff | None:
     """Read the trade; if its stage needs nothing from outside, run it in the same transaction.
 
     What to go on from: the trade as read (its stage makes an outside call first) or as that
-    stage left it; None when it is gone, waits or is terminal. One transaction, not a read
-    and then the step's own.
+    stage left it; None when it is gone, waits or is terminal (`done` then ran). One
+    transaction, not a read and then the step's own.
     """
     with ctx.uow() as uow:
+        now = ctx.clock.now()
         found = trade_repo.for_work(uow.conn, [trade_id])
-        if not found:
-            return None
-        handoff = Handoff(found[0])
-        stage = STAGES.get(handoff.trade.status)
-        if stage is None or stage.call is not None:
-            return handoff if stage is not None else None
-        after = stage.apply(ctx, uow.conn, handoff, None, ctx.clock.now())
+        stage = STAGES.get(found[0].status) if found else None
+        if stage is not None and stage.call is not None:
+            return Handoff(found[0])
+        after = None if stage is None else stage.apply(ctx, uow.conn, Handoff(found[0]), None, now)
+        if after is None and done is not None:
+            done(uow.conn, now)
         uow.commit()
     return after
 
 
-def process_trade(ctx: Context, trade_id: str) -> None:
-    """Advance a trade as far as it can go now; stops when it waits for a person or is terminal."""
+def process_trade(ctx: Context, trade_id: str, done: Done | None = None) -> None:
+    """Advance a trade as far as it can go now; stops when it waits for a person or is terminal.
+
+    `done` runs in the transaction of the last step (see `Done`); not at all if the trade did
+    not stop within its rounds or a step failed.
+    """
     handoff: Handoff | None = None
     for _ in range(2 * len(STAGES)):
         try:
             if handoff is None:
-                handoff = _read_and_run(ctx, trade_id)
+                handoff = _read_and_run(ctx, trade_id, done)
                 if handoff is None:
                     return
             stage = STAGES.get(handoff.trade.status)
-            if stage is None:
+            if stage is None:  # nothing to run for what a step handed on: `done` did not run
                 return
-            handoff = _run_stage(ctx, stage, handoff)
+            handoff = _run_stage(ctx, stage, handoff, done)
         except TradeMovedOn:
             handoff = None  # another process moved it: read it again
             continue
