@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bench.generator import sell
 from voucher_exchange.db import migrate as migrations
@@ -194,3 +195,27 @@ def steps(engine: Engine, ids: list[str]) -> list[tuple[str, float]]:
         for (start, before), (end, after) in itertools.pairwise(ordered):
             spans[f"{before} → {after}"].append((end - start).total_seconds())
     return [(name, statistics.median(values)) for name, values in spans.items()]
+
+
+def server_counts(engine: Engine) -> tuple[int, int] | None:
+    """(statements, transactions) the server ran in this database so far, from pg_stat_statements
+    (BEGIN, COMMIT, ROLLBACK and SAVEPOINT are statements too; a transaction is a BEGIN);
+    None where it is not loaded (SQLite, a server started without it)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+        with _reader(engine) as conn:
+            row = conn.execute(_COUNTS).one()
+            conn.rollback()
+    except DBAPIError:
+        return None
+    return int(row.statements), int(row.transactions)
+
+
+_COUNTS = text(
+    "SELECT coalesce(sum(calls), 0) AS statements,"
+    " coalesce(sum(calls) FILTER (WHERE upper(query) LIKE 'BEGIN%'), 0) AS transactions"
+    " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)

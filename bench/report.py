@@ -47,6 +47,9 @@ class Result:
     setup_rss_mb: dict[str, float] = field(default_factory=dict)
     idle_ms_per_s: dict[str, float] = field(default_factory=dict)
     window_seconds: float = 0.0
+    # Per paid trade, what the database ran in the trades' window (pg_stat_statements).
+    statements: float = math.nan
+    transactions: float = math.nan
 
 
 def _ms(seconds: float) -> str:
@@ -100,6 +103,10 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
     row(
         "trades/s (first submission → last settlement)",
         lambda r: f"{r.figures.trades_per_second:.1f}" if r.figures else "—",
+    )
+    row(
+        "statements / transactions per trade (the database's count over the trades' window)",
+        lambda r: "—" if math.isnan(r.statements) else f"{r.statements:.1f} / {r.transactions:.1f}",
     )
     row("raw single-row commits/s (one connection)", lambda r: f"{r.raw_commits:,.0f}")
     row(

@@ -43,10 +43,11 @@ def _free_port() -> int:
         return port
 
 
-def start_server(durable: bool = False) -> PostgreSQLExecutor:
+def start_server(durable: bool = False, statements: bool = False) -> PostgreSQLExecutor:
     """Start a throwaway server on a free port; the caller stops it.
 
-    Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`.
+    Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`, and
+    `statements=True` to count the statements run (pg_stat_statements, loaded at start).
     pytest-postgresql's executor always passes `-F` (fsync off) to the server; the
     explicit settings below come later on its command line, so they win.
     """
@@ -69,7 +70,9 @@ def start_server(durable: bool = False) -> PostgreSQLExecutor:
         startparams="-w",
         dbname="postgres",
         user="postgres",
-        postgres_options="-c max_connections=300" + (DURABLE if durable else FAST),
+        postgres_options="-c max_connections=300"
+        + (DURABLE if durable else FAST)
+        + (" -c shared_preload_libraries=pg_stat_statements" if statements else ""),
     )
     executor.start()
     _wait_accepting(executor.port)
