@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from bench.generator import sell
 from voucher_exchange.db import migrate as migrations
@@ -197,25 +196,34 @@ def steps(engine: Engine, ids: list[str]) -> list[tuple[str, float]]:
     return [(name, statistics.median(values)) for name, values in spans.items()]
 
 
-def server_counts(engine: Engine) -> tuple[int, int] | None:
-    """(statements, transactions) the server ran in this database so far, from pg_stat_statements
-    (BEGIN, COMMIT, ROLLBACK and SAVEPOINT are statements too; a transaction is a BEGIN);
-    None where it is not loaded (SQLite, a server started without it)."""
-    if engine.dialect.name != "postgresql":
-        return None
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
-        with _reader(engine) as conn:
-            row = conn.execute(_COUNTS).one()
-            conn.rollback()
-    except DBAPIError:
-        return None
-    return int(row.statements), int(row.transactions)
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "SHOW", "LISTEN", "DISCARD")
+"""Statement kinds that move no data: transaction control, savepoints, session settings."""
 
 
-_COUNTS = text(
-    "SELECT coalesce(sum(calls), 0) AS statements,"
-    " coalesce(sum(calls) FILTER (WHERE upper(query) LIKE 'BEGIN%'), 0) AS transactions"
-    " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
+def statement_counts(database_url: str) -> dict[str, int] | None:
+    """PostgreSQL's own count of what ran in one database so far: statements (pg_stat_statements:
+    data statements and the rest apart, every process's) and transactions (pg_stat_database).
+    None when the server does not load pg_stat_statements (`make bench` starts it so)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    with psycopg.connect(conninfo(database_url), autocommit=True) as conn:
+        loaded = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()
+        if loaded is None:
+            try:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+            except psycopg.Error:
+                return None
+        control = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database() AND upper(split_part(ltrim(s.query), ' ', 1)) = ANY(%s)",
+            (list(CONTROL),),
+        ).fetchone()
+        total = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database()"
+        ).fetchone()
+        xacts = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert control is not None and total is not None and xacts is not None
+    return {"statements": int(total[0]), "control": int(control[0]), "transactions": int(xacts[0])}

@@ -47,9 +47,9 @@ class Result:
     setup_rss_mb: dict[str, float] = field(default_factory=dict)
     idle_ms_per_s: dict[str, float] = field(default_factory=dict)
     window_seconds: float = 0.0
-    # Per paid trade, what the database ran in the trades' window (pg_stat_statements).
-    statements: float = math.nan
-    transactions: float = math.nan
+    statements: dict[str, float] = field(default_factory=dict)
+    """PostgreSQL, per paid trade over the trades' window: statements, of which control
+    (BEGIN/COMMIT/SAVEPOINT…), and transactions."""
 
 
 def _ms(seconds: float) -> str:
@@ -98,15 +98,20 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
         "exchange CPU ms per trade less that idle rate over the window",
         lambda r: f"{cpu(r, ROLES[:3]) - _idle_share(r):.1f} (window {r.window_seconds:.0f} s)",
     )
+    row(
+        "PostgreSQL statements per trade (data + control) / transactions per trade, whole window",
+        lambda r: (
+            f"{r.statements['statements']:.1f} ({r.statements['statements'] - r.statements['control']:.1f}"
+            f" + {r.statements['control']:.1f}) / {r.statements['transactions']:.1f}"
+            if r.statements
+            else "—"
+        ),
+    )
     row("trades paid / submitted", lambda r: f"{r.statuses.get('paid', 0):,} / {r.trades:,}")
     row("distinct client IPs seen", lambda r: f"{r.statuses.get('distinct client IPs', 0):,}")
     row(
         "trades/s (first submission → last settlement)",
         lambda r: f"{r.figures.trades_per_second:.1f}" if r.figures else "—",
-    )
-    row(
-        "statements / transactions per trade (the database's count over the trades' window)",
-        lambda r: "—" if math.isnan(r.statements) else f"{r.statements:.1f} / {r.transactions:.1f}",
     )
     row("raw single-row commits/s (one connection)", lambda r: f"{r.raw_commits:,.0f}")
     row(

@@ -191,7 +191,7 @@ def _exchange_phases(
         result.idle_ms_per_s = {r: (idle_end[r] - idle_start[r]) * 1000 / idle_span for r in roots}
         _, submitted = _task(progress, "trades submitted", args.trades)
         _, settled = _task(progress, "trades settled", args.trades)
-        counted = phases.server_counts(engine)
+        counted = phases.statement_counts(url)
         before, window_start = _cpu_each(roots), time.perf_counter()
         # The generator runs while this thread watches the database settle.
         outcome: dict[str, Any] = {}
@@ -200,14 +200,13 @@ def _exchange_phases(
         phases.wait_settled(engine, args.trades, settled, timeout=args.trades * 2 + 120)
         thread.join()
         after, result.window_seconds = _cpu_each(roots), time.perf_counter() - window_start
-        counted_after = phases.server_counts(engine)
+        counted_after = phases.statement_counts(url)
         ids: list[str] = outcome["trade_ids"]
         result.trades = len(ids)
         result.statuses = phases.status_counts(engine, ids)
         paid = result.statuses.get("paid", 0)
         if counted is not None and counted_after is not None and paid:
-            result.statements = (counted_after[0] - counted[0]) / paid
-            result.transactions = (counted_after[1] - counted[1]) / paid
+            result.statements = {k: (counted_after[k] - counted[k]) / paid for k in counted}
         result.per_process_ms = {
             role: [(a - b) * 1000 / paid for a, b in zip(after[role], before[role], strict=True)]
             for role in before
@@ -325,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     backends = args.backends.split(",")
     if "postgresql" in backends:
-        server = start_server(durable=True, statements=True)
+        server = start_server(durable=True)
         try:
             admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
             settings = measure.assert_durable(admin)

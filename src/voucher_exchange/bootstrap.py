@@ -114,7 +114,7 @@ def sandbox_brands() -> dict[str, SandboxBrand]:
     }
 
 
-def build_sandbox(var_dir: Path, hang_seconds: float = 10.0) -> FastAPI:
-    """The sandbox app with its state under `var_dir/sandbox`."""
+def build_sandbox(var_dir: Path, hang_seconds: float = 10.0, clock: Clock | None = None) -> FastAPI:
+    """The sandbox app with its state under `var_dir/sandbox` (on `clock`, else the system's)."""
     brands = sandbox_brands()
-    return create_sandbox_app(var_dir / "sandbox", brands.get, hang_seconds)
+    return create_sandbox_app(var_dir / "sandbox", brands.get, hang_seconds, clock=clock)

@@ -239,7 +239,9 @@ def _planted() -> MetaData:
     quotes.append_constraint(sa.CheckConstraint("face_value > 0", name="amounts"))  # same name, other text
     payouts = copy.tables["payouts"]
     payouts.indexes.remove(next(ix for ix in payouts.indexes if ix.name == "uq_payouts_one_live_per_trade"))
-    sa.Index("uq_payouts_one_live_per_trade", payouts.c.trade_id, unique=True)  # the same, without its WHERE
+    sa.Index(
+        "uq_payouts_one_live_per_trade", payouts.c.trade_id, payouts.c.purpose, unique=True
+    )  # the same, without its WHERE
     sa.Table("planted_table", copy, sa.Column("id", sa.Integer, primary_key=True))
     copy.tables["jobs"].c.id.autoincrement = False  # the database's is a serial (PostgreSQL reflects it)
     copy.remove(copy.tables["totp_recovery_codes"])

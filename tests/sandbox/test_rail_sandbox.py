@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.exchange import ShiftableClock
 from tests.support.live_server import live_server
 from voucher_exchange.sandbox.app import create_sandbox_app
 
@@ -117,6 +119,7 @@ def test_rejections_are_recorded_but_not_listed(client: httpx.Client) -> None:
         "amount": 45000,
         "currency": "KRW",
         "rail_reference": None,
+        "executed_at": None,
     }
     assert rejected.json() == expected
     assert client.get("/transfers/payout-r").json() == expected
@@ -189,3 +192,32 @@ def test_transfers_survive_a_restart(state_dir: Path) -> None:
 
     assert again == sent
     assert [t["idempotency_key"] for t in listed] == ["payout-1"]
+
+
+def test_a_slowed_rail_answers_pending_then_executes_when_its_time_comes(state_dir: Path) -> None:
+    clock = ShiftableClock()
+    app = create_sandbox_app(state_dir, _no_brands, hang_seconds=2.0, clock=clock)
+    with live_server(app) as url, httpx.Client(base_url=f"{url}/rail", timeout=5.0) as client:
+        register(client)
+        assert client.post("/behavior", json={"delay_seconds": 86_401}).status_code == 422
+        assert client.post("/behavior", json={"delay_seconds": 600}).json() == {"delay_seconds": 600}
+        before = clock.now()
+        pending = send(client, "payout-slow").json()
+        after = clock.now()
+        assert (pending["status"], pending["executed_at"]) == ("pending", None)
+        assert pending["rail_reference"].startswith("RAIL-")
+        assert client.get("/transfers").json() == {"transfers": []}  # not executed: not listed
+        clock.offset += timedelta(seconds=599)
+        assert client.get("/transfers/payout-slow").json()["status"] == "pending"
+        assert send(client, "payout-slow").json()["status"] == "pending"  # the same key sends nothing new
+
+        clock.offset += timedelta(seconds=2)
+        executed = client.get("/transfers/payout-slow").json()
+        assert executed == {**pending, "status": "executed", "executed_at": executed["executed_at"]}
+        executed_at = datetime.fromisoformat(executed["executed_at"]) - timedelta(seconds=600)
+        assert before <= executed_at <= after  # accepted then, executed 600 s later
+        assert [t["idempotency_key"] for t in client.get("/transfers").json()["transfers"]] == ["payout-slow"]
+
+        assert client.post("/behavior", json={"delay_seconds": 0}).status_code == 200
+        assert client.get("/behavior").json() == {"delay_seconds": 0}
+        assert send(client, "payout-fast").json()["status"] == "executed"

@@ -125,9 +125,13 @@ def running_core(var_dir: Path, database_url: str, sandbox_url: str | None = Non
     Given `sandbox_url`, the context talks to that running sandbox instead of starting one.
     """
     with ExitStack() as stack:
+        clock = ShiftableClock()
         if sandbox_url is None:
-            sandbox_url = stack.enter_context(live_server(build_sandbox(var_dir, hang_seconds=2.0)))
-        ctx = build_context(settings_for(var_dir, database_url), sandbox_url, ShiftableClock())
+            # A sandbox of its own keeps the test's time: moving the clock moves the outside world too.
+            sandbox_url = stack.enter_context(
+                live_server(build_sandbox(var_dir, hang_seconds=2.0, clock=clock))
+            )
+        ctx = build_context(settings_for(var_dir, database_url), sandbox_url, clock)
         stack.callback(ctx.close)
         migrate.upgrade(ctx.engine)
         with ctx.uow() as uow:

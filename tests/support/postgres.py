@@ -22,7 +22,11 @@ from pytest_postgresql.executors.proc import PostgreSQLExecutor
 from tests.support.polling import poll_until
 
 OS_USER = "postgres"
-DURABLE = " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+# Benchmarks also count statements per trade (pg_stat_statements, loaded at start).
+DURABLE = (
+    " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+    " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+)
 FAST = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
 
 
@@ -43,11 +47,10 @@ def _free_port() -> int:
         return port
 
 
-def start_server(durable: bool = False, statements: bool = False) -> PostgreSQLExecutor:
+def start_server(durable: bool = False) -> PostgreSQLExecutor:
     """Start a throwaway server on a free port; the caller stops it.
 
-    Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`, and
-    `statements=True` to count the statements run (pg_stat_statements, loaded at start).
+    Tests trade durability for speed (fsync off); benchmarks ask for `durable=True`.
     pytest-postgresql's executor always passes `-F` (fsync off) to the server; the
     explicit settings below come later on its command line, so they win.
     """
@@ -70,9 +73,7 @@ def start_server(durable: bool = False, statements: bool = False) -> PostgreSQLE
         startparams="-w",
         dbname="postgres",
         user="postgres",
-        postgres_options="-c max_connections=300"
-        + (DURABLE if durable else FAST)
-        + (" -c shared_preload_libraries=pg_stat_statements" if statements else ""),
+        postgres_options="-c max_connections=300" + (DURABLE if durable else FAST),
     )
     executor.start()
     _wait_accepting(executor.port)

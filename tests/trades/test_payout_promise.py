@@ -4,30 +4,43 @@ review or queued in the banks' nightly window was told it is excluded and gets n
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.core import Core
 from tests.support.exchange import ShiftableClock
 from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
 from voucher_exchange.accounts.models import Role
+from voucher_exchange.db.schema import jobs
 from voucher_exchange.faults import SimulatedCrash, crash_once_at
+from voucher_exchange.jobs import queue
+from voucher_exchange.jobs.models import JobStatus
 from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import BankWindowClosed, PayoutStatus, TreasuryShort
+from voucher_exchange.payouts.models import (
+    WAITING_FOR_BANK,
+    BankWindowClosed,
+    PayoutPurpose,
+    PayoutStatus,
+    RailPending,
+    TreasuryShort,
+)
 from voucher_exchange.promises import repository as promise_repo
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.promises.models import DEFAULT_RAIL, checked_terms
 from voucher_exchange.receipts import service as receipt_service
 from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.review import service as review_service
-from voucher_exchange.trades import lifecycle, pipeline
+from voucher_exchange.trades import late_payout, lifecycle, pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.trades.models import TradeStatus
+from voucher_exchange.trades.models import PAY_COMPENSATION, TradeStatus
+from voucher_exchange.worker.runner import Worker
 
 pytestmark = pytest.mark.both_backends
 
@@ -242,3 +255,109 @@ def test_a_crash_around_a_late_payout_pays_the_compensation_once(core: Core, cra
     assert _notes(core, trade_id).count(lifecycle.COMPENSATION_NOTE) == 1
     assert _view(core, user.id, trade_id)["compensation"] == {"amount": 4_500, "currency": "KRW"}
     assert violations == []
+
+
+@pytest.mark.fresh_sandbox  # its own sandbox on the test's clock: the bank's delay moves with it
+def test_a_payout_the_bank_executed_late_gets_the_compensation_in_a_second_transfer(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    clock = _clock(core)
+    user, destination, account = core.seller()
+    core.sandbox("/rail/behavior", {"delay_seconds": 15 * 60})  # the bank executes 15 minutes late
+    trade_id = core.submit(user, destination)
+    worker = Worker(core.ctx)
+    assert worker.run_once()
+    with core.ctx.uow(readonly=True) as uow:
+        secured_at = trade_repo.get(uow.conn, trade_id).secured_at  # type: ignore[union-attr]
+        handed = payout_service.for_trade(uow.conn, trade_id)
+        job = uow.conn.execute(
+            select(jobs.c.status, jobs.c.last_error, jobs.c.attempts, jobs.c.run_at).where(
+                jobs.c.ref == trade_id
+            )
+        ).one()
+    assert secured_at is not None and handed is not None
+    # The job waits for the bank, without counting a failed attempt, and asks again in 15 s.
+    assert (job.status, job.last_error) == (JobStatus.QUEUED.value, WAITING_FOR_BANK)
+    assert job.attempts == 1  # the claim's own; waiting for the bank is not a failure
+    assert timedelta(seconds=14) < job.run_at.replace(tzinfo=UTC) - clock.now() <= timedelta(seconds=15)
+    assert (handed.status, handed.amount.amount) == (PayoutStatus.SENDING, 45_500)  # handed over in time
+    assert core.rail_transfers(account) == []  # accepted, not executed
+    clock.offset += timedelta(minutes=9)
+    with pytest.raises(RailPending):  # asked again with the same key: still pending
+        pipeline.process_trade(core.ctx, trade_id)
+    assert _view(core, user.id, trade_id)["compensation"] is None
+
+    clock.offset += timedelta(minutes=7)  # the bank executed it at minute 15; the promise was 10
+    core.sandbox("/rail/behavior", {"delay_seconds": 0})
+    pipeline.process_trade(core.ctx, trade_id)
+    pipeline.process_trade(core.ctx, trade_id)  # a retry moves nothing twice
+
+    paid = _view(core, user.id, trade_id)
+    assert paid["status"] == "paid"
+    assert paid["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert _notes(core, trade_id).count(lifecycle.LATE_COMPENSATION_NOTE) == 1
+    assert lifecycle.COMPENSATION_NOTE not in _notes(core, trade_id)
+    with core.ctx.uow(readonly=True) as uow:
+        compensation = payout_repo.compensation_for_trade(uow.conn, trade_id)
+        assert compensation is not None
+        queued = queue.live_refs(uow.conn, PAY_COMPENSATION)
+        # Until the bank answers, verify sees a compensation owed with a job to send it.
+        assert reconcile_service.verify(uow.conn).violations == []
+        assert promise_service.claim_compensation(uow.conn, trade_id, user.id, clock.now()) is None
+    assert (compensation.status, compensation.amount.amount) == (PayoutStatus.CREATED, 4_500)
+    assert compensation.purpose is PayoutPurpose.COMPENSATION
+    assert compensation.destination_id == handed.destination_id
+    assert queued == {compensation.id}
+
+    while worker.run_once():  # the compensation's own job sends it
+        pass
+    late_payout.pay_compensation(core.ctx, compensation.id)  # a re-run sends nothing twice
+    with core.ctx.uow(readonly=True) as uow:
+        assert queue.live_refs(uow.conn, PAY_COMPENSATION) == set()
+
+    # Two bank transfers to the same account: the payout, then the compensation.
+    assert [(t["amount"], t["status"]) for t in core.rail_transfers(account)] == [
+        (45_500, "executed"),
+        (4_500, "executed"),
+    ]
+    with core.ctx.uow(readonly=True) as uow:
+        transfers = reconcile_service.trade_transfers(uow.conn, trade_id)
+        report = reconcile_service.verify(uow.conn)
+        assert payout_service.sent_to_bank(uow.conn, trade_id) == 50_000
+    assert [(t.reference, t.debit, t.credit, t.amount.amount, t.phase.value) for t in transfers] == [
+        (f"trade:{trade_id}", "inventory:cultureland", f"seller_payable:{user.id}", 45_500, "single"),
+        (f"trade:{trade_id}", "inventory:cultureland", "margin", 4_500, "single"),
+        (f"payout:{handed.id}", f"seller_payable:{user.id}", "treasury", 45_500, "pending"),
+        (f"payout:{handed.id}", f"seller_payable:{user.id}", "treasury", 45_500, "post"),
+        (f"trade:{trade_id}", "promise_compensation", f"seller_payable:{user.id}", 4_500, "single"),
+        (f"payout:{compensation.id}", f"seller_payable:{user.id}", "treasury", 4_500, "pending"),
+        (f"payout:{compensation.id}", f"seller_payable:{user.id}", "treasury", 4_500, "post"),
+    ]
+    assert _balances(core)[f"seller_payable:{user.id}"] == (0, 0)
+    assert _balances(core)["promise_compensation"] == (4_500, 0)
+    assert _balances(core)["treasury"] == (950_000, 0)
+    assert report.violations == []
+    receipt = receipt_service.issue_own_receipt(core.ctx, core.user(user.id), trade_id).receipt
+    assert receipt["compensation"] == {"amount": 4_500, "currency": "KRW"}
+    assert receipt["payout"] == {"amount": 45_500, "currency": "KRW"}
+
+
+@pytest.mark.fresh_sandbox
+def test_a_payout_the_bank_executed_in_time_after_a_pending_answer_carries_nothing(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    clock = _clock(core)
+    user, destination, account = core.seller()
+    core.sandbox("/rail/behavior", {"delay_seconds": 5 * 60})  # late to answer, not to pay
+    trade_id = core.submit(user, destination)
+    with pytest.raises(RailPending):
+        pipeline.process_trade(core.ctx, trade_id)
+    clock.offset += timedelta(minutes=20)  # the exchange learns it long after the promise was due
+    core.sandbox("/rail/behavior", {"delay_seconds": 0})
+    pipeline.process_trade(core.ctx, trade_id)
+
+    paid = _view(core, user.id, trade_id)
+    assert paid["status"] == "paid" and paid["compensation"] is None  # the bank paid at minute 5
+    assert [(t["amount"], t["status"]) for t in core.rail_transfers(account)] == [(45_500, "executed")]
+    assert "promise_compensation" not in _balances(core)
+    with core.ctx.uow(readonly=True) as uow:
+        assert payout_repo.compensation_for_trade(uow.conn, trade_id) is None
+        assert reconcile_service.verify(uow.conn).violations == []

@@ -37,7 +37,7 @@ from voucher_exchange.api.routes.identity_documents import DOCUMENT_UPLOAD_PATHS
 from voucher_exchange.api.schemas import ERROR_RESPONSES
 from voucher_exchange.api.scopes import route_template
 from voucher_exchange.context import Context
-from voucher_exchange.db import migrate
+from voucher_exchange.db import changes, migrate
 from voucher_exchange.metrics import HTTP_LATENCY, DatabaseCollector
 from voucher_exchange.web import app as web
 from voucher_exchange.worker.runner import start_threads
@@ -55,6 +55,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         threads = start_threads(ctx, worker_threads, stop) if worker_threads else []
+        watch = getattr(app.state, "trade_watch", None)
+        if watch is not None and changes.start_feed(ctx.settings.database_url, stop) is not None:
+            watch.hears_every_process()  # PostgreSQL: workers' changes arrive by NOTIFY
         yield
         watch = getattr(app.state, "trade_watch", None)
         if watch is not None:

@@ -1,10 +1,15 @@
-"""Which records a transaction changed, told to in-process listeners once it has committed.
+"""Which records a transaction changed, told to listeners once it has committed.
 
 A use case marks what it changed on its connection (`mark(conn, key)`); the unit of work
 calls `committed(conn)` after a successful COMMIT (and `discard(conn)` otherwise), which
 hands the keys to every listener in this process. The web trade page's live timeline
-listens for trade ids (web/live.py); other processes do not hear of it, so listeners must
-still look for themselves now and then.
+listens for trade ids (web/live.py).
+
+On PostgreSQL the other processes hear of it too: just before COMMIT the unit of work calls
+`publish(conn)`, one `pg_notify` on CHANNEL with the keys (delivered only if the transaction
+commits), and each API process runs `start_feed`, a LISTEN thread that hands what it hears
+to the same listeners. On SQLite, other processes are not told: listeners still look for
+themselves now and then.
 """
 
 from __future__ import annotations
@@ -12,9 +17,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+
+from voucher_exchange.db import pg_listen
 
 _KEY = "vx_changed"
+CHANNEL = "vx_changes"
+# A NOTIFY payload holds under 8000 bytes: keys (trade ids, 36 characters) go 150 at a time.
+_KEYS_PER_NOTIFY = 150
+_NOTIFY = text("SELECT pg_notify('vx_changes', :keys)")
 _listeners: list[Callable[[frozenset[str]], None]] = []
 _lock = threading.Lock()
 
@@ -24,16 +35,38 @@ def mark(conn: Connection, key: str) -> None:
     conn.info.setdefault(_KEY, set()).add(key)
 
 
-def committed(conn: Connection) -> None:
-    """The transaction committed: tell every listener what it changed."""
-    keys = conn.info.pop(_KEY, None)
-    if not keys:
+def publish(conn: Connection) -> None:
+    """PostgreSQL, before COMMIT: tell every process's feed what this transaction changed."""
+    keys = conn.info.get(_KEY)
+    if not keys or conn.dialect.name != "postgresql":
         return
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _KEYS_PER_NOTIFY):
+        conn.execute(_NOTIFY, {"keys": ",".join(ordered[start : start + _KEYS_PER_NOTIFY])})
+
+
+def committed(conn: Connection) -> None:
+    """The transaction committed: tell every listener in this process what it changed."""
+    keys = conn.info.pop(_KEY, None)
+    if keys:
+        _tell(frozenset(keys))
+
+
+def _tell(changed: frozenset[str]) -> None:
     with _lock:
         listeners = list(_listeners)
-    changed = frozenset(keys)
     for listener in listeners:
         listener(changed)
+
+
+def start_feed(database_url: str, stop: threading.Event) -> threading.Thread | None:
+    """PostgreSQL: hear what other processes' transactions changed (until `stop`); None elsewhere."""
+
+    def heard(payload: str | None) -> None:
+        if payload:
+            _tell(frozenset(payload.split(",")))
+
+    return pg_listen.start(database_url, CHANNEL, heard, stop)
 
 
 def discard(conn: Connection) -> None:

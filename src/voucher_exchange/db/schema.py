@@ -412,6 +412,9 @@ payouts = Table(
     # What the payout pays for; a refused payout may be followed by another attempt to another account.
     Column("trade_id", ID, ForeignKey("trades.id"), nullable=False, index=True),
     Column("attempt", Integer, nullable=False, server_default="1"),
+    # 'trade': what the trade pays; 'compensation': the promise's compensation, sent after a
+    # trade payout the bank executed late (its amount could no longer grow).
+    Column("purpose", String(20), nullable=False, server_default="trade"),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False),
     Column("destination_id", ID, ForeignKey("payout_destinations.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -425,10 +428,12 @@ payouts = Table(
     Column("settled_at", UTCDateTime),
     CheckConstraint("amount > 0", name="amount_positive"),
     UniqueConstraint("trade_id", "attempt", name="uq_payouts_trade_attempt"),
-    # Exactly once: at most one payout per trade that is not refused (created, sending or executed).
+    # Exactly once: at most one payout per trade and purpose that is not refused (created,
+    # sending or executed).
     Index(
         "uq_payouts_one_live_per_trade",
         "trade_id",
+        "purpose",
         unique=True,
         sqlite_where=text("status <> 'rejected'"),
         postgresql_where=text("status <> 'rejected'"),

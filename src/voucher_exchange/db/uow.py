@@ -53,6 +53,7 @@ class UnitOfWork:
         the work again is safe (db/retry.py).
         """
         try:
+            changes.publish(self.conn)
             self.conn.commit()
         except DBAPIError as exc:
             if self._readonly or not is_unavailable(exc):

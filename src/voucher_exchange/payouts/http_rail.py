@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -104,4 +105,13 @@ def _transfer(body: dict[str, Any]) -> RailTransfer:
         amount=int(body["amount"]),
         currency=str(body["currency"]),
         rail_reference=body.get("rail_reference"),
+        executed_at=_moment(body.get("executed_at")),
     )
+
+
+def _moment(value: Any) -> datetime | None:
+    """A rail time stamp as an aware UTC datetime (a naive one is UTC)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -36,6 +36,16 @@ class DestinationStatus(StrEnum):
     adds it again (a new holder check) once the bank has fixed it, or adds another account."""
 
 
+class PayoutPurpose(StrEnum):
+    """What a payout pays."""
+
+    TRADE = "trade"
+    """What the trade's quote promised the seller (less any debt it settled)."""
+    COMPENSATION = "compensation"
+    """The payout-time promise's compensation, sent on its own after a trade payout the bank
+    executed later than promised (that payout's amount was fixed when it was handed over)."""
+
+
 WAITING_FOR_FUNDS = "waiting for treasury funding"
 """Why a job waits while the treasury cannot cover its payout; funding wakes exactly these."""
 
@@ -67,6 +77,18 @@ class BankWindowClosed(Exception):
         self.until = until
 
 
+WAITING_FOR_BANK = "waiting for the bank to execute the transfer"
+"""Why a payout's job waits after the bank accepted the transfer without executing it yet."""
+
+
+class RailPending(Exception):
+    """The bank accepted the transfer and has not executed it yet: ask again later (same key)."""
+
+    def __init__(self, payout_id: str) -> None:
+        super().__init__(f"payout {payout_id} accepted by the bank, not executed yet")
+        self.payout_id = payout_id
+
+
 class TreasuryShort(Exception):
     """The treasury cannot cover the payout yet; it waits for funding."""
 
@@ -80,6 +102,7 @@ class NewPayout:
     destination_id: str
     amount: Money
     attempt: int = 1
+    purpose: PayoutPurpose = PayoutPurpose.TRADE
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class Payout:
     created_at: datetime
     sent_at: datetime | None
     settled_at: datetime | None
+    purpose: PayoutPurpose = PayoutPurpose.TRADE
 
     @property
     def ledger_reference(self) -> str:
@@ -135,3 +159,5 @@ class PayoutOutcome:
     payout: Payout
     executed: bool
     rail_reference: str | None
+    executed_at: datetime | None = None
+    """When the bank executed it, if the rail said (else when we learned it)."""

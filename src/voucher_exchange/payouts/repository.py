@@ -11,7 +11,14 @@ from sqlalchemy import Connection, Select, bindparam, delete, exists, func, inse
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_destinations, payouts
 from voucher_exchange.money import Money
-from voucher_exchange.payouts.models import Destination, DestinationStatus, NewPayout, Payout, PayoutStatus
+from voucher_exchange.payouts.models import (
+    Destination,
+    DestinationStatus,
+    NewPayout,
+    Payout,
+    PayoutPurpose,
+    PayoutStatus,
+)
 from voucher_exchange.security.vault import Vault
 
 
@@ -30,6 +37,7 @@ def _payout(row: Any) -> Payout:
         created_at=row.created_at,
         sent_at=row.sent_at,
         settled_at=row.settled_at,
+        purpose=PayoutPurpose(row.purpose),
     )
 
 
@@ -65,6 +73,7 @@ def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetim
         created_at=now,
         sent_at=None,
         settled_at=None,
+        purpose=new.purpose,
     )
     inserted = insert_ignore(
         conn,
@@ -73,6 +82,7 @@ def insert_payout(conn: Connection, payout_id: str, new: NewPayout, now: datetim
             "id": payout.id,
             "trade_id": payout.trade_id,
             "attempt": payout.attempt,
+            "purpose": payout.purpose.value,
             "user_id": payout.user_id,
             "destination_id": payout.destination_id,
             "amount": payout.amount.amount,
@@ -103,11 +113,31 @@ def get(conn: Connection, payout_id: str) -> Payout | None:
 
 
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:
-    """The trade's latest payout attempt, or None."""
+    """The trade's latest payout attempt (what the trade pays, not a compensation), or None."""
     row = conn.execute(
-        select(payouts).where(payouts.c.trade_id == trade_id).order_by(payouts.c.attempt.desc()).limit(1)
+        select(payouts)
+        .where((payouts.c.trade_id == trade_id) & (payouts.c.purpose == PayoutPurpose.TRADE.value))
+        .order_by(payouts.c.attempt.desc())
+        .limit(1)
     ).first()
     return None if row is None else _payout(row)
+
+
+def compensation_for_trade(conn: Connection, trade_id: str) -> Payout | None:
+    """The compensation sent on its own after the trade's late payout, or None."""
+    row = conn.execute(
+        select(payouts)
+        .where((payouts.c.trade_id == trade_id) & (payouts.c.purpose == PayoutPurpose.COMPENSATION.value))
+        .order_by(payouts.c.attempt.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _payout(row)
+
+
+def next_attempt(conn: Connection, trade_id: str) -> int:
+    """The attempt number a new payout of the trade takes (attempts count every purpose)."""
+    last = conn.execute(select(func.max(payouts.c.attempt)).where(payouts.c.trade_id == trade_id)).scalar()
+    return 1 if last is None else int(last) + 1
 
 
 def all_for_trade(conn: Connection, trade_id: str) -> list[Payout]:
@@ -122,7 +152,7 @@ def statuses_for_trades(conn: Connection, trade_ids: Sequence[str]) -> dict[str,
         return {}
     rows = conn.execute(
         select(payouts.c.trade_id, payouts.c.status)
-        .where(payouts.c.trade_id.in_(list(trade_ids)))
+        .where(payouts.c.trade_id.in_(list(trade_ids)) & (payouts.c.purpose == PayoutPurpose.TRADE.value))
         .order_by(payouts.c.attempt)
     )
     return {r.trade_id: PayoutStatus(r.status) for r in rows}

@@ -31,7 +31,9 @@ from voucher_exchange.payouts.models import (
     NewPayout,
     Payout,
     PayoutOutcome,
+    PayoutPurpose,
     PayoutStatus,
+    RailPending,
     TreasuryShort,
 )
 from voucher_exchange.ports.rail import RailTransfer, RailTransferStatus
@@ -86,6 +88,23 @@ def create(conn: Connection, new: NewPayout, now: datetime) -> Payout:
     created = payout_repo.for_trade(conn, new.trade_id)
     assert created is not None and created.attempt == new.attempt
     return created
+
+
+def create_compensation(conn: Connection, payout: Payout, amount: Money, now: datetime) -> Payout:
+    """A payout of its own for the promise's compensation, to the account `payout` (the trade's,
+    executed late) reached; the caller already credited `amount` to the seller's payable."""
+    attempt = payout_repo.next_attempt(conn, payout.trade_id)
+    new = NewPayout(
+        payout.trade_id, payout.user_id, payout.destination_id, amount, attempt, PayoutPurpose.COMPENSATION
+    )
+    created = payout_repo.insert_payout(conn, str(uuid.uuid4()), new, now)
+    assert created is not None, f"trade {payout.trade_id} attempt {attempt} exists"
+    return created
+
+
+def get(conn: Connection, payout_id: str) -> Payout | None:
+    """One payout, or None."""
+    return payout_repo.get(conn, payout_id)
 
 
 def add_to_amount(conn: Connection, payout: Payout, extra: Money) -> Payout:
@@ -166,8 +185,9 @@ def send(ctx: Context, payout_id: str, reserved: tuple[Payout, Destination] | No
     """Reserve and send a payout (or learn what the rail did with it); the caller records the outcome.
 
     `reserved`: what `reserve` returned in a transaction the caller committed (no second read).
-    Raises TreasuryShort while the treasury cannot cover it, ExternalUnavailable when the
-    rail's answer is unknown (try again later: the same key never executes twice).
+    Raises TreasuryShort while the treasury cannot cover it, RailPending while the bank has
+    accepted it without executing it yet, ExternalUnavailable when the rail's answer is unknown
+    (try again later: the same key never executes twice).
     """
     payout, destination = reserved if reserved is not None else _reserve(ctx, payout_id)
     if payout.status in (PayoutStatus.EXECUTED, PayoutStatus.REJECTED):
@@ -175,8 +195,10 @@ def send(ctx: Context, payout_id: str, reserved: tuple[Payout, Destination] | No
     crash_point("before_rail_transfer")
     result = _transfer_or_learn(ctx, payout, destination)
     crash_point("after_rail_transfer")
+    if result.status is RailTransferStatus.PENDING:
+        raise RailPending(payout.id)
     executed = result.status is RailTransferStatus.EXECUTED
-    return PayoutOutcome(payout, executed, result.rail_reference)
+    return PayoutOutcome(payout, executed, result.rail_reference, result.executed_at)
 
 
 def record(conn: Connection, outcome: PayoutOutcome, now: datetime) -> None:
@@ -204,6 +226,13 @@ def sent_to_bank(conn: Connection, trade_id: str) -> int:
         for p in payout_repo.all_for_trade(conn, trade_id)
         if p.status is PayoutStatus.EXECUTED
     )
+
+
+def compensation_sent_apart(conn: Connection, trade_id: str) -> PayoutStatus | None:
+    """Where the compensation sent on its own (after a payout the bank executed late) stands, or
+    None when there is none (it went with the payout, or was not owed)."""
+    compensation = payout_repo.compensation_for_trade(conn, trade_id)
+    return None if compensation is None else compensation.status
 
 
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:

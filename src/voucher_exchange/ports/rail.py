@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -12,6 +13,8 @@ class RailTransferStatus(StrEnum):
 
     EXECUTED = "executed"
     """Money left the operator's account and reached the seller's bank."""
+    PENDING = "pending"
+    """The bank accepted it and has not executed it yet (a slow bank): ask again later."""
     REJECTED = "rejected"
     """The receiving bank refused it (closed account, wrong holder); no money moved."""
     NOT_FOUND = "not_found"
@@ -35,6 +38,8 @@ class RailTransfer:
     amount: int
     currency: str
     rail_reference: str | None
+    executed_at: datetime | None = None
+    """When the money reached the seller's bank, if the rail says (executed transfers only)."""
 
 
 class PayoutRail(Protocol):

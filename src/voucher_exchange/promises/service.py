@@ -1,7 +1,9 @@
 """Promise use cases: the operator's terms, each trade's promise, and compensation paid with the payout.
 
 When a miss is decided: at the moment the payout is handed to the bank (reserved in the ledger and
-its amount fixed). If that moment is after the promise's `due_at`, and the promise applies, the
+its amount fixed), and again when the bank executes it (a slow bank may execute a payout handed
+over in time after it was due: then the compensation goes as a transfer of its own,
+`trades/late_payout.py`). If that moment is after the promise's `due_at`, and the promise applies, the
 compensation is written as a ledger transfer from the operator's `promise_compensation` expense
 account to the seller's payable and added to that same payout, in one transaction: the seller gets
 one bank transfer (payout + compensation), the rail statement shows that one amount, and a retry,
@@ -136,14 +138,17 @@ def compensation_intent(trade_id: str, user_id: str, amount: Money) -> TransferI
     )
 
 
-def claim_compensation(conn: Connection, trade_id: str, user_id: str, now: datetime) -> Money | None:
-    """If the payout handed to the bank `now` misses the trade's promise: mark the promise
-    compensated and credit the seller the compensation; what to add to the payout (None: nothing).
+def claim_compensation(
+    conn: Connection, trade_id: str, user_id: str, now: datetime, paid_at: datetime | None = None
+) -> Money | None:
+    """If the payout handed to the bank `now` (or executed by the bank at `paid_at`) misses the
+    trade's promise: mark the promise compensated and credit the seller the compensation; what to
+    pay them on top (None: nothing).
 
     Exactly once: the promise's conditional update lets one caller through, ever.
     """
     promise = promise_repo.get(conn, trade_id)
-    if promise is None or not missed(promise, now):
+    if promise is None or not missed(promise, paid_at or now):
         return None
     if not promise_repo.mark_compensated(conn, trade_id, now):
         return None

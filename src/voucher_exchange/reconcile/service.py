@@ -13,14 +13,16 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from voucher_exchange.context import Context
+from voucher_exchange.jobs import queue
 from voucher_exchange.ledger import service as ledger_service
 from voucher_exchange.ledger.models import Transfer
+from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.reconcile import daily, views
 from voucher_exchange.reconcile.matching import Result
 from voucher_exchange.reconcile.models import StoredRun
 from voucher_exchange.risk import sanctions_customers
-from voucher_exchange.trades.models import TradeStatus
+from voucher_exchange.trades.models import PAY_COMPENSATION, TradeStatus
 
 PAID_OR_AFTER = frozenset({TradeStatus.PAID, TradeStatus.REVERSED})
 
@@ -64,10 +66,13 @@ def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
     paid = views.trades_with_payouts(conn, PAID_OR_AFTER)
     netted = views.netted_by_trade(conn)
     compensated = promise_service.compensations_by_trade(conn)
+    sent_apart = {c.trade_id: c for c in views.compensation_payouts(conn)}
     for r in paid:
         # What a seller owed after a reversal may settle part or all of a later payout (netting);
-        # a payout later than promised carries its compensation on top.
-        offset = netted.get(r.trade_id, 0) - compensated.get(r.trade_id, 0)
+        # a payout handed to the bank later than promised carries its compensation on top (one
+        # the bank executed late has it sent apart: checked below).
+        carried = 0 if r.trade_id in sent_apart else compensated.get(r.trade_id, 0)
+        offset = netted.get(r.trade_id, 0) - carried
         if r.payout_id is None or r.paid is None:
             if offset != r.quoted.amount:
                 report.violations.append(f"trade {r.trade_id} is paid without an executed payout")
@@ -83,6 +88,26 @@ def _check_exactly_once(conn: Connection, report: VerifyReport) -> None:
     for payout_id, status in views.executed_payouts_of_unpaid_trades(conn, PAID_OR_AFTER):
         report.violations.append(f"payout {payout_id} executed but its trade is {status.value}")
     report.checked["paid_trades"] = len(paid)
+    _check_compensations_sent_apart(conn, report, compensated, list(sent_apart.values()))
+
+
+def _check_compensations_sent_apart(
+    conn: Connection, report: VerifyReport, compensated: dict[str, int], sent: list[views.CompensationPayout]
+) -> None:
+    """A compensation sent on its own pays exactly the promise's compensation, and one not yet
+    answered by the bank has a job to send it."""
+    sending = queue.live_refs(conn, PAY_COMPENSATION)
+    for c in sent:
+        if compensated.get(c.trade_id) != c.amount:
+            report.violations.append(
+                f"compensation payout {c.payout_id} pays {c.amount},"
+                f" trade {c.trade_id}'s promise owed {compensated.get(c.trade_id, 0)}"
+            )
+        elif c.status is not PayoutStatus.EXECUTED and c.payout_id not in sending:
+            report.violations.append(
+                f"compensation payout {c.payout_id} is {c.status.value} with no job to send it"
+            )
+    report.checked["compensations_sent_apart"] = len(sent)
 
 
 def _check_nothing_lost(conn: Connection, report: VerifyReport) -> None:

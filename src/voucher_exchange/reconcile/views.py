@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from voucher_exchange.db.schema import jobs, payouts, trades
-from voucher_exchange.jobs.models import JobStatus
+from voucher_exchange.db.schema import payouts, trades
+from voucher_exchange.jobs import queue
 from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.money import Money
-from voucher_exchange.payouts.models import PayoutStatus
+from voucher_exchange.payouts.models import PayoutPurpose, PayoutStatus
 from voucher_exchange.trades.models import PROCESS_TRADE, TERMINAL, TradeStatus
 
 
@@ -66,7 +66,9 @@ def trades_with_payouts(conn: Connection, statuses: frozenset[TradeStatus]) -> l
         .select_from(trades)
         .outerjoin(
             payouts,
-            (payouts.c.trade_id == trades.c.id) & (payouts.c.status == PayoutStatus.EXECUTED.value),
+            (payouts.c.trade_id == trades.c.id)
+            & (payouts.c.status == PayoutStatus.EXECUTED.value)
+            & (payouts.c.purpose == PayoutPurpose.TRADE.value),
         )
         .where(trades.c.status.in_([s.value for s in statuses]))
     )
@@ -99,13 +101,7 @@ def executed_payouts_of_unpaid_trades(
 
 def trades_with_live_jobs(conn: Connection) -> set[str]:
     """Trades with a queued or running pipeline job."""
-    rows = conn.execute(
-        select(jobs.c.ref).where(
-            (jobs.c.kind == PROCESS_TRADE)
-            & jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
-        )
-    )
-    return {r.ref for r in rows}
+    return queue.live_refs(conn, PROCESS_TRADE)
 
 
 def open_trades(conn: Connection) -> list[tuple[str, TradeStatus, str]]:
@@ -125,14 +121,36 @@ def references_of_trade(conn: Connection, trade_id: str) -> list[str]:
 
 
 def trades_paid_twice(conn: Connection) -> list[str]:
-    """Trades with more than one executed payout (the database forbids it; verify checks anyway)."""
+    """Trades with more than one executed payout of one purpose (the database forbids it; verify
+    checks anyway)."""
     rows = conn.execute(
         select(payouts.c.trade_id)
         .where(payouts.c.status == PayoutStatus.EXECUTED.value)
-        .group_by(payouts.c.trade_id)
+        .group_by(payouts.c.trade_id, payouts.c.purpose)
         .having(func.count() > 1)
     )
-    return [r.trade_id for r in rows]
+    return sorted({r.trade_id for r in rows})
+
+
+@dataclass(frozen=True)
+class CompensationPayout:
+    """A promise's compensation sent on its own, after a trade payout the bank executed late."""
+
+    payout_id: str
+    trade_id: str
+    amount: int
+    status: PayoutStatus
+
+
+def compensation_payouts(conn: Connection) -> list[CompensationPayout]:
+    """Every compensation payout that is not refused (at most one per trade)."""
+    rows = conn.execute(
+        select(payouts.c.id, payouts.c.trade_id, payouts.c.amount, payouts.c.status).where(
+            (payouts.c.purpose == PayoutPurpose.COMPENSATION.value)
+            & (payouts.c.status != PayoutStatus.REJECTED.value)
+        )
+    )
+    return [CompensationPayout(r.id, r.trade_id, int(r.amount), PayoutStatus(r.status)) for r in rows]
 
 
 def netted_by_trade(conn: Connection) -> dict[str, int]:

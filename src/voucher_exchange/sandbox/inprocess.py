@@ -276,6 +276,7 @@ def _transfer(recorded: Any) -> RailTransfer:
         amount=recorded.amount,
         currency=recorded.currency,
         rail_reference=recorded.rail_reference,
+        executed_at=_aware(recorded.executed_at) if recorded.executed_at else None,
     )
 
 

@@ -79,7 +79,14 @@ def _answer(transfer: Transfer) -> dict[str, object]:
         "amount": transfer.amount,
         "currency": transfer.currency,
         "rail_reference": transfer.rail_reference,
+        "executed_at": transfer.executed_at,
     }
+
+
+class RailBehaviorBody(_Body):
+    """How slow the whole rail is from now: transfers stay `pending` this long before executing."""
+
+    delay_seconds: int = Field(ge=0, le=86_400)
 
 
 def rail_router(store: SandboxStore, hang_seconds: float) -> APIRouter:
@@ -96,6 +103,15 @@ def rail_router(store: SandboxStore, hang_seconds: float) -> APIRouter:
         )
         await run_in_threadpool(store.upsert_account, account)
         return {"bank_code": body.bank_code, "masked": mask(body.account_number)}
+
+    @router.post("/behavior")
+    async def set_behavior(body: RailBehaviorBody) -> dict[str, object]:
+        await run_in_threadpool(store.set_rail_delay, body.delay_seconds)
+        return {"delay_seconds": body.delay_seconds}
+
+    @router.get("/behavior")
+    async def behavior() -> dict[str, object]:
+        return {"delay_seconds": await run_in_threadpool(store.rail_delay)}
 
     @router.post("/accounts/lookup")
     async def lookup(body: AccountLookupBody) -> dict[str, object]:

@@ -98,7 +98,7 @@ def rail_statement(store: SandboxStore, day: date) -> str:
     """The bank statement of the payout account: transfers executed (debits) and returned on `day`."""
     found = []
     for row in store.statement_rows("rail"):
-        moment = _on(day, row["created_at"])
+        moment = _on(day, row["executed_at"] or row["created_at"])
         if moment is not None and row["status"] in RAIL_TYPES:
             found.append((moment, row))
     found.sort(key=lambda pair: (pair[0], int(str(pair[1]["seq"]))))

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from voucher_exchange.clock import Clock
@@ -53,6 +54,14 @@ CREATE TABLE IF NOT EXISTS issuer_behavior (
     until TEXT,
     statement_short_bps INTEGER NOT NULL DEFAULT 0,
     calls INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rail_behavior (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    delay_seconds INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS slow_transfers (
+    idempotency_key TEXT PRIMARY KEY REFERENCES transfers (idempotency_key),
+    executes_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS accounts (
     bank_code TEXT NOT NULL,
@@ -164,6 +173,8 @@ class Transfer(TransferRequest):
     status: str
     rail_reference: str | None
     created_at: str
+    executed_at: str | None = None
+    """When the money reached the seller's bank (a slowed rail: later than `created_at`)."""
 
     def answers(self, request: TransferRequest) -> bool:
         """Whether `request` asks for exactly this transfer (the key alone is not enough)."""
@@ -439,6 +450,7 @@ class SandboxStore(ThreadLocalSqlite):
         raises `SandboxError` (409).
         """
         with self._tx() as db:
+            self._execute_due(db)
             stored = _transfer_row(db, request.idempotency_key)
             if stored is not None:
                 if not stored.answers(request):
@@ -453,6 +465,7 @@ class SandboxStore(ThreadLocalSqlite):
                 (request.bank_code, request.account_number),
             ).fetchone()
             executed = account is not None and account["behavior"] != "reject"
+            delay = _rail_delay(db) if executed else 0
             hang = account is not None and account["behavior"] == "timeout" and not account["hung"]
             if hang:
                 db.execute(
@@ -470,23 +483,58 @@ class SandboxStore(ThreadLocalSqlite):
                     request.holder_name,
                     request.amount,
                     request.currency,
-                    "executed" if executed else "rejected",
+                    ("pending" if delay else "executed") if executed else "rejected",
                     f"RAIL-{secrets.token_hex(8).upper()}" if executed else None,
                     self._now(),
                 ),
             )
+            if delay:
+                executes_at = (self._clock.now() + timedelta(seconds=delay)).isoformat()
+                db.execute(
+                    "INSERT INTO slow_transfers (idempotency_key, executes_at) VALUES (?, ?)",
+                    (request.idempotency_key, executes_at),
+                )
             recorded = _transfer_row(db, request.idempotency_key)
         assert recorded is not None  # inserted above, same transaction
         return recorded, hang
 
+    def set_rail_delay(self, seconds: int) -> None:
+        """Slow the rail from now: transfers accepted from now on stay `pending` for `seconds`
+        before they execute (0: they execute at once again)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO rail_behavior (id, delay_seconds) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET delay_seconds = excluded.delay_seconds",
+                (seconds,),
+            )
+
+    def rail_delay(self) -> int:
+        """Seconds a transfer accepted now stays pending (0: the rail is not slowed)."""
+        with self._connect() as db:
+            return _rail_delay(db)
+
     def find_transfer(self, idempotency_key: str) -> Transfer | None:
         """The transfer with this key, if the rail ever received it."""
         with self._connect() as db:
+            self._execute_due(db)
             return _transfer_row(db, idempotency_key)
+
+    def _execute_due(self, db: sqlite3.Connection) -> None:
+        """Pending transfers whose time has come execute (a slowed rail catching up); one
+        statement in autocommit, taken only when one is due (a read rarely writes)."""
+        now = self._now()
+        if db.execute(_DUE, (now,)).fetchone() is None:
+            return
+        db.execute(
+            "UPDATE transfers SET status = 'executed' WHERE status = 'pending' AND idempotency_key IN"
+            " (SELECT idempotency_key FROM slow_transfers WHERE executes_at <= ?)",
+            (now,),
+        )
 
     def executed_transfers(self, account_number: str | None) -> list[Transfer]:
         """Executed transfers in arrival order, optionally to one account only."""
         with self._connect() as db:
+            self._execute_due(db)
             if account_number is None:
                 rows = db.execute(_EXECUTED, ()).fetchall()
             else:
@@ -498,17 +546,24 @@ class SandboxStore(ThreadLocalSqlite):
     def statement_rows(self, kind: str) -> list[dict[str, object]]:
         """Every redemption (`issuer`) or every transfer the rail decided (`rail`), as stored."""
         with self._connect() as db:
+            self._execute_due(db)
             rows = db.execute(_ISSUER_STATEMENT if kind == "issuer" else _RAIL_STATEMENT).fetchall()
         return [dict(row) for row in rows]
 
 
 _SELECT_TRANSFERS = (
-    "SELECT idempotency_key, bank_code, account_number, holder_name, amount, currency, status,"
-    " rail_reference, created_at FROM transfers"
+    "SELECT t.idempotency_key, t.bank_code, t.account_number, t.holder_name, t.amount, t.currency,"
+    " t.status, t.rail_reference, t.created_at,"
+    " CASE WHEN t.status = 'executed' THEN COALESCE(s.executes_at, t.created_at) END AS executed_at"
+    " FROM transfers t LEFT JOIN slow_transfers s ON s.idempotency_key = t.idempotency_key"
 )
-_EXECUTED = _SELECT_TRANSFERS + " WHERE status = 'executed' ORDER BY seq"
-_EXECUTED_TO = _SELECT_TRANSFERS + " WHERE status = 'executed' AND account_number = ? ORDER BY seq"
-_RAIL_STATEMENT = _SELECT_TRANSFERS.replace("SELECT ", "SELECT seq, ", 1)
+_EXECUTED = _SELECT_TRANSFERS + " WHERE t.status = 'executed' ORDER BY t.seq"
+_EXECUTED_TO = _SELECT_TRANSFERS + " WHERE t.status = 'executed' AND t.account_number = ? ORDER BY t.seq"
+_DUE = (
+    "SELECT 1 FROM slow_transfers s JOIN transfers t ON t.idempotency_key = s.idempotency_key"
+    " WHERE t.status = 'pending' AND s.executes_at <= ? LIMIT 1"
+)
+_RAIL_STATEMENT = _SELECT_TRANSFERS.replace("SELECT ", "SELECT t.seq, ", 1)
 _ISSUER_STATEMENT = (
     "SELECT v.rowid AS voucher_id, r.code, r.reference, r.brand, r.amount, v.currency, r.redeemed_at"
     " FROM redemptions r JOIN vouchers v ON v.code = r.code"
@@ -517,10 +572,15 @@ _ISSUER_STATEMENT = (
 
 def _transfer_row(db: sqlite3.Connection, idempotency_key: str) -> Transfer | None:
     row = db.execute(
-        _SELECT_TRANSFERS + " WHERE idempotency_key = ?",
+        _SELECT_TRANSFERS + " WHERE t.idempotency_key = ?",
         (idempotency_key,),
     ).fetchone()
     return None if row is None else Transfer(**dict(row))
+
+
+def _rail_delay(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT delay_seconds FROM rail_behavior WHERE id = 1").fetchone()
+    return 0 if row is None else int(row["delay_seconds"])
 
 
 def _chargeback(row: sqlite3.Row) -> dict[str, object]:

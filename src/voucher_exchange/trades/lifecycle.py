@@ -177,6 +177,7 @@ def mark_paid(conn: Connection, trade_id: str, now: datetime) -> None:
 PAYOUT_REFUSED = "payout_refused"
 BANK_WINDOW_NOTE = "payout queued: the banks' nightly window"
 COMPENSATION_NOTE = "payout later than promised: compensation added"
+LATE_COMPENSATION_NOTE = "bank executed the payout late: compensation sent separately"
 
 
 def note(conn: Connection, trade_id: str, status: TradeStatus, now: datetime, text: str) -> None:

@@ -13,6 +13,8 @@ from voucher_exchange.money import Money
 TradeId = NewType("TradeId", str)
 PROCESS_TRADE = "trade.process"
 """The job kind that moves a trade through the pipeline (ref: the trade id)."""
+PAY_COMPENSATION = "trade.pay_compensation"
+"""The job kind that sends a compensation payout on its own (ref: the payout id; late_payout.py)."""
 
 
 class TradeStatus(StrEnum):

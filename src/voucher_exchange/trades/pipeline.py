@@ -62,7 +62,7 @@ from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.screening import Decision, Outcome
-from voucher_exchange.trades import facts, lifecycle, postings, publish
+from voucher_exchange.trades import facts, late_payout, lifecycle, postings, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -619,6 +619,7 @@ def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcom
     payout_service.record(conn, outcome, now)
     if outcome.executed:
         lifecycle.mark_paid(conn, handoff.trade.id, now)
+        late_payout.compensate_late_execution(conn, handoff.trade, outcome, now)
     else:
         lifecycle.payout_refused(conn, handoff.trade.id, now)
 

@@ -3,12 +3,14 @@
 `GET /trades/{id}/events?since=<status@updated_at>` (the page's own session) sends one
 `changed` event each time the trade's status moves; the page's htmx SSE extension then
 fetches the timeline fragment (the same `GET /trades/{id}/timeline` the polling fallback
-uses). While nothing happens the stream costs nothing: it sleeps until this process commits
-a change to that trade (db/changes.py, told by the lifecycle after the commit) and otherwise
-makes one narrow read every RECHECK_SECONDS (changes made by other processes: workers on
-PostgreSQL). It ends when the trade rests (event `rest`, and 204 to a reconnection, which
-stops the browser's EventSource), after MAX_STREAM_SECONDS (the browser reconnects), and at
-once when the server shuts down.
+uses). While nothing happens the stream costs nothing: it sleeps until a change to that
+trade is committed (db/changes.py, told by the lifecycle after the commit: in this process,
+and on PostgreSQL in every process, by LISTEN/NOTIFY) and otherwise makes one narrow read
+every RECHECK_SECONDS (SQLite: changes made by other processes), or FEED_RECHECK_SECONDS
+when the PostgreSQL feed tells it of every process's changes (against a lost notification).
+It ends when the trade rests (event `rest`, and 204 to a reconnection, which stops the
+browser's EventSource), after MAX_STREAM_SECONDS (the browser reconnects), and at once when
+the server shuts down.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from voucher_exchange.web.labels import RESTING
 from voucher_exchange.web.session import Page, check_csrf
 
 RECHECK_SECONDS = 5.0
+FEED_RECHECK_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAM_SECONDS = 300.0
 
@@ -45,7 +48,12 @@ class TradeWatch:
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
         self.closed = False
+        self.recheck_seconds = RECHECK_SECONDS
         self._unlisten: Callable[[], None] = changes.listen(self._changed)
+
+    def hears_every_process(self) -> None:
+        """The PostgreSQL feed tells this process of every process's changes: look less often."""
+        self.recheck_seconds = FEED_RECHECK_SECONDS
 
     def _changed(self, trade_ids: frozenset[str]) -> None:
         with self._lock:
@@ -120,7 +128,7 @@ def trade_events(v: Page, request: Request, trade_id: str, since: str = "") -> R
             if time.monotonic() - quiet > KEEPALIVE_SECONDS:
                 quiet = time.monotonic()
                 yield ": still here\n\n"
-            await watch.wait(trade_id, RECHECK_SECONDS)
+            await watch.wait(trade_id, watch.recheck_seconds)
             if watch.closed:
                 return
             try:

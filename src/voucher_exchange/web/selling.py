@@ -339,6 +339,7 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         refused_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
     paid_account = None
     sent = None  # what reached the bank, when paid: a debt after a reversal may have taken part
+    apart = None  # the compensation's own transfer, after a payout the bank executed late
     if t["status"] == "paid":
         kept = identity.list_destinations(v.ctx, v.seller())
         paid_account = next((d for d in kept if d.id == t["payout_destination_id"]), None)
@@ -347,6 +348,7 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
                 "amount": payout_service.sent_to_bank(uow.conn, t["id"]),
                 "currency": t["payout"]["currency"],
             }
+            apart = payout_service.compensation_sent_apart(uow.conn, t["id"])
     offer = t["new_quote_offer"]
     offer_face = str(i18n.major_units(Money(**offer["face_value"]))) if offer else None
     told = trade_story.story(t["events"]) if trade_story.went_off_path(t["events"]) else []
@@ -358,6 +360,7 @@ def _trade_context(v: Visitor, trade_id: str) -> dict[str, Any]:
         "refused_account": refused_account,
         "paid_account": paid_account,
         "sent": sent,
+        "compensation_apart": apart.value if apart is not None else None,
         # The timeline is also a fragment (no footer): the support action needs the contact itself.
         "support": profile_cache.business_profile(v.ctx, v.offline) if t["status"] in SUPPORTED else None,
         "offer_face": offer_face,

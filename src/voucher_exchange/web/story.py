@@ -33,6 +33,10 @@ _NOTED = {
     "payout later than promised: compensation added": N_(
         "We missed our payout-time promise, so your fee is refunded and added to this payout."
     ),
+    "bank executed the payout late: compensation sent separately": N_(
+        "The bank executed your payout later than we promised, so we are sending you the"
+        " compensation in a separate transfer to the same account."
+    ),
 }
 _APPROVED = N_("A reviewer approved this trade.")
 _FAILED = N_("Something failed outside our control. Our team will finish or undo this trade.")

@@ -35,22 +35,25 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.listener import start_listener
 from voucher_exchange.jobs.models import Job, backoff_seconds
 from voucher_exchange.payouts.models import (
+    WAITING_FOR_BANK,
     WAITING_FOR_BANK_WINDOW,
     WAITING_FOR_CLEARANCE,
     WAITING_FOR_FUNDS,
     BankWindowClosed,
     PayoutHeld,
+    RailPending,
     TreasuryShort,
 )
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.reversals.models import POLL_CHARGEBACKS
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import PRUNE_WINDOWS
+from voucher_exchange.trades import late_payout
 from voucher_exchange.trades import lifecycle as trade_lifecycle
 from voucher_exchange.trades import pipeline as trade_pipeline
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.batch import BATCH_SUMMARY
-from voucher_exchange.trades.models import NOTIFY_TRADE, PROCESS_TRADE
+from voucher_exchange.trades.models import NOTIFY_TRADE, PAY_COMPENSATION, PROCESS_TRADE
 from voucher_exchange.trades.notices import notify_batch, notify_trade
 from voucher_exchange.trust.models import CONSENT_NOTICE
 from voucher_exchange.webhooks.delivery import deliver, mail_disabled
@@ -68,6 +71,8 @@ BatchHandler = Callable[
 # Runs in the transaction that buries the job: (connection, ref, now, attempts).
 GiveUp = Callable[[Connection, str, datetime, int], None]
 TREASURY_WAIT_SECONDS = 15.0
+RAIL_PENDING_WAIT_SECONDS = 15.0
+"""A transfer the bank accepted and has not executed yet: ask again this often (same key)."""
 CLEARANCE_WAIT_SECONDS = 3600.0
 """A held payout looks again hourly; a new identity check or a sanctions release wakes it at once."""
 TRANSIENT_RETRY_SECONDS = 0.05
@@ -118,6 +123,7 @@ HANDLERS: dict[str, JobKind] = {
     DELIVER: JobKind(deliver),
     MATCH_REPORT: JobKind(fraud_service.match_job),
     MAIL_DISABLED: JobKind(mail_disabled),
+    PAY_COMPENSATION: JobKind(late_payout.pay_compensation),
 }
 RECURRING_REF = "default"
 
@@ -273,6 +279,8 @@ class Worker:
         elif isinstance(exc, BankWindowClosed):
             wait = max((exc.until - self.ctx.clock.now()).total_seconds(), 1.0)
             self._later(job, wait, WAITING_FOR_BANK_WINDOW)
+        elif isinstance(exc, RailPending):
+            self._later(job, RAIL_PENDING_WAIT_SECONDS, WAITING_FOR_BANK)
         elif isinstance(exc, PayoutHeld):
             log.info("payout_held", payout_id=exc.payout_id, why=exc.why)
             self._later(job, CLEARANCE_WAIT_SECONDS, WAITING_FOR_CLEARANCE)
