@@ -6,7 +6,9 @@ thread (`time.thread_time`: the sandbox serves from its own threads and is not c
 against a scratch durable PostgreSQL server (or SQLite with `--sqlite`), with the number of
 statements and transactions. The worker runs the single path (batch 1) or
 `process_many` (`--batch 8`; the outside calls then run on a pool and are not counted).
-`python -m bench.trade_cost [--trades 200] [--batch 1] [--sqlite] [--profile]`.
+`--jobs` runs the worker's job runner instead (job claims and the notices a trade enqueues
+counted too). `python -m bench.trade_cost [--trades 200] [--batch 1] [--jobs] [--sqlite] [--top 40]
+[--profile]`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import argparse
 import cProfile
 import itertools
 import pstats
+import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,41 +38,95 @@ from voucher_exchange.money import Money
 from voucher_exchange.quotes import service as quote_service
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
+from voucher_exchange.worker.runner import Worker
 
 BRAND = "cultureland"
 FACE = 10000
 ISSUED = "2026-01-05T09:00:00+00:00"  # an old voucher: fresh ones in a row are held for review
 
 
+_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def statement_kind(sql: str) -> str:
+    """A statement as `VERB table` (the first table it names), e.g. `INSERT trade_events`."""
+    words = sql.split(None, 1)
+    verb = words[0].upper() if words else "?"
+    if verb == "WITH":
+        # A data-modifying CTE: named by what it writes.
+        writes = re.search(r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", sql, re.IGNORECASE)
+        if writes:
+            return f"WITH {writes.group(1).split()[0].upper()} {writes.group(2)}"
+    outer = sql
+    while (inner := re.sub(r"\([^()]*\)", "", outer)) != outer:  # subqueries out: the outer FROM
+        outer = inner
+    table = _TABLE.search(outer)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
 class Counts:
-    """Statements and transactions run on an engine, from its events."""
+    """Statements and transactions run on an engine, from its events.
+
+    `data` counts the statements sent through a cursor other than transaction control;
+    `begins`, `ends` (COMMIT or ROLLBACK) and `savepoints` (SAVEPOINT, RELEASE, ROLLBACK TO)
+    count the rest, so `statements` is what the server is sent (psycopg sends BEGIN itself
+    before a transaction's first statement).
+    """
 
     def __init__(self, core: Core) -> None:
-        self.statements = 0
-        self.transactions = 0
-        event.listen(core.ctx.engine, "before_cursor_execute", self._statement)
-        event.listen(core.ctx.engine, "begin", self._begin)
+        self.kinds: Counter[str] = Counter()
+        self.begins = self.ends = self.savepoints = 0
+        engine = core.ctx.engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", self._begin)
+        for name in ("commit", "rollback"):
+            event.listen(engine, name, self._end)
+        for name in ("savepoint", "release_savepoint", "rollback_savepoint"):
+            event.listen(engine, name, self._savepoint)
 
-    def _statement(self, *_: Any) -> None:
-        self.statements += 1
+    def _statement(self, _conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if not sql.lstrip().upper().startswith(_CONTROL):
+            self.kinds[statement_kind(sql)] += 1
 
     def _begin(self, *_: Any) -> None:
-        self.transactions += 1
+        self.begins += 1
+
+    def _end(self, *_: Any) -> None:
+        self.ends += 1
+
+    def _savepoint(self, *_: Any) -> None:
+        self.savepoints += 1
+
+    @property
+    def data(self) -> int:
+        """Statements other than transaction control."""
+        return sum(self.kinds.values())
+
+    @property
+    def statements(self) -> int:
+        """Every statement the server is sent."""
+        return self.data + self.begins + self.ends + self.savepoints
 
     def reset(self) -> None:
-        self.statements = self.transactions = 0
+        self.kinds.clear()
+        self.begins = self.ends = self.savepoints = 0
 
 
-def _measure(label: str, n: int, counts: Counts, work: Callable[[], None]) -> None:
+def _measure(label: str, n: int, counts: Counts, work: Callable[[], None], top: int) -> None:
     counts.reset()
     cpu = time.thread_time()
     work()
     cpu = time.thread_time() - cpu
     print(
-        f"{label}: {cpu * 1000 / n:.2f} ms CPU, {counts.statements / n:.1f} statements,"
-        f" {counts.transactions / n:.1f} transactions per trade"
+        f"{label}: {cpu * 1000 / n:.2f} ms CPU, {counts.statements / n:.1f} statements"
+        f" ({counts.data / n:.1f} data, {(counts.begins + counts.ends) / n:.1f} BEGIN/COMMIT/ROLLBACK,"
+        f" {counts.savepoints / n:.1f} savepoint), {counts.begins / n:.1f} transactions per trade"
     )
+    for kind, count in counts.kinds.most_common(top):
+        print(f"  {count / n:5.2f}  {kind}")
 
 
 def _run(core: Core, args: argparse.Namespace) -> None:
@@ -94,16 +153,21 @@ def _run(core: Core, args: argparse.Namespace) -> None:
                 done.append(_sell(core, user, destination, code, n))
 
         if measured:
-            _measure("quote + submit (service layer)", how_many, counts, sell)
+            _measure("quote + submit (service layer)", how_many, counts, sell, args.top)
         else:
             sell()
         return done
 
-    submit_all(20)  # warm: caches, pool, prepared statements
-    ids = submit_all(args.trades, measured=True)
     pool = ThreadPoolExecutor(args.batch) if args.batch > 1 else None
 
     def process(trade_ids: list[str]) -> None:
+        if args.jobs:  # the job runner: every due job, the trades' and what they enqueue
+            worker = Worker(
+                replace(core.ctx, settings=replace(core.ctx.settings, worker_batch_size=args.batch))
+            )
+            while worker.run_once():
+                pass
+            return
         if pool is None:
             for trade_id in trade_ids:
                 pipeline.process_trade(core.ctx, trade_id)
@@ -111,8 +175,13 @@ def _run(core: Core, args: argparse.Namespace) -> None:
         for i in range(0, len(trade_ids), args.batch):
             pipeline.process_many(core.ctx, trade_ids[i : i + args.batch], pool)
 
-    process(submit_all(20))
-    _measure(f"worker, batch {args.batch}", args.trades, counts, lambda: process(ids))
+    process(submit_all(20))  # warm: caches, pool, prepared statements
+    ids = submit_all(args.trades, measured=True)
+    # In a deployment the worker is another process than the API: it starts without the API's
+    # memo of each trade's newest event hash (trades/repository.py).
+    trade_repo._HEADS.clear()
+    label = f"worker{' (job runner, every due job)' if args.jobs else ''}, batch {args.batch}"
+    _measure(label, args.trades, counts, lambda: process(ids), args.top)
     with core.ctx.uow(readonly=True) as uow:
         query = select(trades.c.status, func.count()).where(trades.c.id.in_(ids)).group_by(trades.c.status)
         print("ended:", dict(tuple(r) for r in uow.conn.execute(query)))
@@ -152,6 +221,14 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of durable PostgreSQL")
+    parser.add_argument(
+        "--top", type=int, default=0, help="list the N most frequent statements (verb, table)"
+    )
+    parser.add_argument(
+        "--jobs",
+        action="store_true",
+        help="the worker's job runner (claims, notices) instead of the pipeline",
+    )
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the worker")
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix="vx-trade-cost-"))

@@ -16,7 +16,7 @@ from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.db import migrate
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.schema import payout_destinations, quotes, trade_events, trades, users
-from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import lifecycle, pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
 from voucher_exchange.trades.models import TradeStatus
@@ -212,3 +212,39 @@ def test_the_migration_chains_existing_histories(
     assert (check.trades, check.events, check.findings) == (2, 5, [])
     content = canonical("worker", "->submitted", "t-old-1", {"note": None}, start)
     assert (first.prev_hash, first.hash) == (GENESIS, link(GENESIS, content))
+
+
+def test_a_status_change_writes_its_event_in_the_same_statement_and_a_stale_guess_still_links(
+    core: Core,
+) -> None:
+    # PostgreSQL: the UPDATE and the event's INSERT are one data-modifying CTE that checks the
+    # guessed head; SQLite: two statements. A guess that is wrong still moves the trade once
+    # and links the event to the real head.
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    now = core.ctx.clock.now()
+    with core.ctx.engine.connect() as conn:  # a head overtaken by another process
+        trade_repo._remember_head(conn, trade_id, "0" * 64)
+    with core.ctx.uow() as uow:
+        lifecycle.start_screening(uow.conn, trade_id, now)
+        uow.commit()
+    statements: list[str] = []
+    with core.ctx.uow() as uow:  # the memo is right now
+        event.listen(uow.conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        lifecycle.start_verifying(uow.conn, trade_id, now)
+        writes = [s.split(None, 1)[0] for s in statements]  # before COMMIT's change feed
+        uow.commit()
+    if core.ctx.engine.dialect.name == "postgresql":
+        assert writes == ["WITH"]
+    else:
+        assert writes == ["UPDATE", "INSERT"]
+    with core.ctx.uow(readonly=True) as uow:
+        check = trade_service.verify_histories(uow.conn)
+        status = uow.conn.execute(select(trades.c.status).where(trades.c.id == trade_id)).scalar_one()
+    assert (check.trades, check.events, check.findings) == (1, 3, [])
+    assert status == "verifying"
+    assert _history(core, trade_id) == [
+        (None, "received"),
+        ("received", "screening"),
+        ("screening", "verifying"),
+    ]

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, tuple_, update
 
 from voucher_exchange.accounts import role_request_repository, totp_repository
 from voucher_exchange.accounts.models import (
@@ -464,25 +464,18 @@ def add_person_link(conn: Connection, user_id: str, kind: str, key: str, now: da
     )
 
 
-def accounts_with_links(conn: Connection, keys: list[tuple[str, str]], but: str) -> set[str]:
-    """The accounts (other than `but`) tied to any of these (kind, key) fingerprints."""
-    found: set[str] = set()
-    for kind, key in keys:
-        rows = conn.execute(
-            select(person_links.c.user_id).where(
-                (person_links.c.kind == kind) & (person_links.c.key == key) & (person_links.c.user_id != but)
-            )
-        )
-        found.update(row.user_id for row in rows)
-    return found
-
-
-def links_of(conn: Connection, user_id: str) -> list[tuple[str, str]]:
-    """The (kind, key) fingerprints stored for an account."""
+def linked_to(conn: Connection, user_id: str, keys: list[tuple[str, str]]) -> set[str]:
+    """The other accounts tied to this one: sharing a (kind, key) fingerprint stored for it, or
+    one of `keys` (fingerprints computed now), in one statement."""
+    pair = tuple_(person_links.c.kind, person_links.c.key)
+    own = select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user_id)
+    shared: ColumnElement[bool] = pair.in_(own)
+    if keys:
+        shared = shared | pair.in_(keys)
     rows = conn.execute(
-        select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user_id)
+        select(person_links.c.user_id).distinct().where(shared & (person_links.c.user_id != user_id))
     )
-    return [(row.kind, row.key) for row in rows]
+    return {row.user_id for row in rows}
 
 
 def verified_identities(conn: Connection) -> list[tuple[str, str, date]]:

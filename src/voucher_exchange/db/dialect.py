@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, text
+from sqlalchemy import Connection, Select, Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from voucher_exchange.db import changes
@@ -21,6 +21,29 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
     )
     # RETURNING, not rowcount: psycopg reports -1 (truthy) when ON CONFLICT skipped the row.
     return conn.execute(stmt).first() is not None
+
+
+def insert_ignore_and_notify(
+    conn: Connection, table: Table, values: dict[str, Any], keys: list[str], channel: str
+) -> bool:
+    """`insert_ignore`, then `notify(channel)` whether or not it inserted; on PostgreSQL one
+    statement (`WITH added AS (INSERT … RETURNING …) SELECT …, pg_notify(…)`)."""
+    if conn.dialect.name != "postgresql":
+        inserted = insert_ignore(conn, table, values, keys)
+        notify(conn, channel)
+        return inserted
+    added = (
+        postgresql.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.c[keys[0]])
+        .cte("added")
+    )
+    stmt = select(
+        select(func.count()).select_from(added).scalar_subquery().label("inserted"),
+        func.pg_notify(channel, "").label("notified"),
+    )
+    return bool(conn.execute(stmt).scalar_one())
 
 
 def locked(conn: Connection, query: Select[Any], skip_locked: bool = False) -> Select[Any]:

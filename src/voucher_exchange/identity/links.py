@@ -66,13 +66,13 @@ def linked_accounts(conn: Connection, vault: Vault, user_id: str) -> list[str]:
     user = accounts.by_id(conn, user_id)
     if user is None:
         return []
-    keys = set(accounts.links_of(conn, user_id))
+    keys = set()
     if _verified(user):
         assert user.legal_name is not None and user.birth_date is not None
         keys.add((IDENTITY, identity_key(vault, user.legal_name, user.birth_date)))
     if user.email_verified:
         keys.add((EMAIL, email_key(vault, user.email)))
-    found = accounts.accounts_with_links(conn, sorted(keys), user_id)
+    found = accounts.linked_to(conn, user_id, sorted(keys))
     found |= payout_repo.holders_of_same_accounts(conn, user_id)
     return sorted(found)
 

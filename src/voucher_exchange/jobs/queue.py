@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import ColumnElement, Connection, case, func, select, update
 
-from voucher_exchange.db.dialect import insert_ignore, locked, notify
+from voucher_exchange.db.dialect import insert_ignore_and_notify, locked
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.jobs.models import Job, JobStatus
 
@@ -27,7 +27,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
     if kind in conn.get_execution_options().get(SKIP_KINDS, ()):
         return
     key = f"{kind}:{ref}"
-    inserted = insert_ignore(
+    inserted = insert_ignore_and_notify(
         conn,
         jobs,
         {
@@ -41,8 +41,8 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
             "updated_at": now,
         },
         ["dedupe_key"],
+        CHANNEL,
     )
-    notify(conn, CHANNEL)
     if not inserted:
         conn.execute(
             update(jobs)

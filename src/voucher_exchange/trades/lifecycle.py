@@ -51,10 +51,9 @@ def _move(
     **values: Any,
 ) -> None:
     check_transition(current, target)
-    seller = trade_repo.set_status(conn, trade_id, current, target, now, **values)
+    seller = trade_repo.set_status(conn, trade_id, current, target, now, history=(actor, note), **values)
     if seller is None:
         raise TradeMovedOn(trade_id, current)
-    trade_repo.add_event(conn, trade_id, current, target, now, actor, note)
     changes.mark(conn, trade_id)  # a page following the trade hears of it after the commit
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
@@ -66,11 +65,12 @@ def _move(
         status_event(conn, trade_id, target, now, seller)
 
 
-def receive(conn: Connection, trade_id: str, now: datetime, actor: str) -> None:
-    """A new trade was stored as `received`: write its first event and hand it to the worker."""
-    trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None)
+def receive(conn: Connection, trade_id: str, now: datetime, actor: str, seller_id: str | None = None) -> None:
+    """A new trade was stored as `received` (in this transaction): write its first event and
+    hand it to the worker. With `seller_id` the seller's webhooks are asked without reading the trade."""
+    trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None, first=True)
     queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    status_event(conn, trade_id, S.RECEIVED, now)
+    status_event(conn, trade_id, S.RECEIVED, now, seller_id)
 
 
 def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
@@ -84,17 +84,25 @@ def start_verifying(conn: Connection, trade_id: str, now: datetime) -> None:
 
 
 def approve_for_redemption(
-    conn: Connection, trade_id: str, now: datetime, issuer_answer: dict[str, Any]
+    conn: Connection, trade_id: str, now: datetime, issuer_answer: dict[str, Any], **values: Any
 ) -> None:
-    """`verifying → redeeming`: the issuer and the risk engine accepted the voucher."""
-    _move(conn, trade_id, S.VERIFYING, S.REDEEMING, now, issuer_answer=issuer_answer)
+    """`verifying → redeeming`: the issuer and the risk engine accepted the voucher.
+
+    `values`: other columns the step sets with the status (the issuer's `issued_at`).
+    """
+    _move(conn, trade_id, S.VERIFYING, S.REDEEMING, now, issuer_answer=issuer_answer, **values)
 
 
 def hold_for_review(
-    conn: Connection, trade_id: str, now: datetime, note: str | None, issuer_answer: dict[str, Any]
+    conn: Connection,
+    trade_id: str,
+    now: datetime,
+    note: str | None,
+    issuer_answer: dict[str, Any],
+    **values: Any,
 ) -> None:
-    """`verifying → in_review`: a person decides (nothing has moved yet)."""
-    _move(conn, trade_id, S.VERIFYING, S.IN_REVIEW, now, WORKER, note, issuer_answer=issuer_answer)
+    """`verifying → in_review`: a person decides (nothing has moved yet); `values` as above."""
+    _move(conn, trade_id, S.VERIFYING, S.IN_REVIEW, now, WORKER, note, issuer_answer=issuer_answer, **values)
 
 
 FRAUD_REPORT = "fraud_report"

@@ -102,30 +102,60 @@ class Stage:
     moves_treasury: bool = False
 
 
-def _run_stage(ctx: Context, stage: Stage, handoff: Handoff) -> Handoff | None:
+# Runs in the transaction of the step after which the trade stops for now, before it commits
+# (the worker finishes the job that ran the trade there: one transaction fewer).
+Done = Callable[[Connection, datetime], None]
+
+
+def _run_stage(ctx: Context, stage: Stage, handoff: Handoff, done: Done | None = None) -> Handoff | None:
     """One trade through one stage: its call, then its database work in one transaction."""
     answer = stage.call(ctx, handoff) if stage.call is not None else None
     with ctx.uow() as uow:
-        after = stage.apply(ctx, uow.conn, handoff, answer, ctx.clock.now())
+        now = ctx.clock.now()
+        after = stage.apply(ctx, uow.conn, handoff, answer, now)
+        if after is None and done is not None:
+            done(uow.conn, now)
         uow.commit()
     return after
 
 
-def process_trade(ctx: Context, trade_id: str) -> None:
-    """Advance a trade as far as it can go now; stops when it waits for a person or is terminal."""
+def _read_and_run(ctx: Context, trade_id: str, done: Done | None) -> Handoff | None:
+    """Read the trade; if its stage needs nothing from outside, run it in the same transaction.
+
+    What to go on from: the trade as read (its stage makes an outside call first) or as that
+    stage left it; None when it is gone, waits or is terminal (`done` then ran). One
+    transaction, not a read and then the step's own.
+    """
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        found = trade_repo.for_work(uow.conn, [trade_id])
+        stage = STAGES.get(found[0].status) if found else None
+        if stage is not None and stage.call is not None:
+            return Handoff(found[0])
+        after = None if stage is None else stage.apply(ctx, uow.conn, Handoff(found[0]), None, now)
+        if after is None and done is not None:
+            done(uow.conn, now)
+        uow.commit()
+    return after
+
+
+def process_trade(ctx: Context, trade_id: str, done: Done | None = None) -> None:
+    """Advance a trade as far as it can go now; stops when it waits for a person or is terminal.
+
+    `done` runs in the transaction of the last step (see `Done`); not at all if the trade did
+    not stop within its rounds or a step failed.
+    """
     handoff: Handoff | None = None
     for _ in range(2 * len(STAGES)):
-        if handoff is None:
-            with ctx.uow(readonly=True) as uow:
-                trade = trade_repo.get(uow.conn, trade_id)
-            if trade is None:
-                return
-            handoff = Handoff(trade)
-        stage = STAGES.get(handoff.trade.status)
-        if stage is None:
-            return
         try:
-            handoff = _run_stage(ctx, stage, handoff)
+            if handoff is None:
+                handoff = _read_and_run(ctx, trade_id, done)
+                if handoff is None:
+                    return
+            stage = STAGES.get(handoff.trade.status)
+            if stage is None:  # nothing to run for what a step handed on: `done` did not run
+                return
+            handoff = _run_stage(ctx, stage, handoff, done)
         except TradeMovedOn:
             handoff = None  # another process moved it: read it again
             continue
@@ -154,9 +184,10 @@ def _reject(
     decision: Decision,
     stage: DecisionStage,
     now: datetime,
+    **values: Any,
 ) -> None:
     _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
-    lifecycle.reject(conn, trade.id, current, now, decision.reasons)
+    lifecycle.reject(conn, trade.id, current, now, decision.reasons, **values)
 
 
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
@@ -295,7 +326,8 @@ def _verify(
     answer, decision = looked.answer, looked.decision
     declared = AcquisitionMethod(trade.acquisition_method)
     brand = catalog_service.require_standing(conn, trade.brand_slug)
-    trade_repo.record_issue_date(conn, trade.id, answer.issued_at)
+    # The issuer's issue date (a risk feature for later trades) is kept by the status change below.
+    issued: dict[str, Any] = {} if answer.issued_at is None else {"issued_at": answer.issued_at}
     if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
         decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
     if decision.evidence.get("false_declaration"):
@@ -308,7 +340,7 @@ def _verify(
             now,
         )
     if decision.outcome is Outcome.REJECT:
-        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now)
+        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now, **issued)
         if looked.decision.outcome is Outcome.REJECT:  # the issuer's answer refused it
             _issuer_fact(conn, trade, "issuer.lookup", looked.asked_at, answer, None, now)
         return None
@@ -338,9 +370,9 @@ def _verify(
     outcome = verdict.evaluation.outcome
     note = ", ".join(verdict.evaluation.reasons) or None
     if outcome is Outcome.APPROVE:
-        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence)
+        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence, **issued)
     elif outcome is Outcome.REVIEW:
-        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence)
+        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence, **issued)
     else:
         lifecycle.reject(
             conn,
@@ -349,6 +381,7 @@ def _verify(
             now,
             verdict.evaluation.reasons,
             issuer_answer=decision.evidence,
+            **issued,
         )
     if outcome is not Outcome.APPROVE:
         return None
@@ -628,7 +661,7 @@ def process_many(
     """
     results: dict[str, Exception | None] = dict.fromkeys(trade_ids)
     with ctx.uow(readonly=True) as uow:
-        active = [Handoff(t) for t in trade_repo.get_many(uow.conn, list(results))]
+        active = [Handoff(t) for t in trade_repo.for_work(uow.conn, list(results))]
     for _ in range(2 * len(STAGES)):
         groups: dict[int, list[Handoff]] = {}
         for handoff in active:

@@ -10,9 +10,21 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 
 from voucher_exchange.audit import chain
 from voucher_exchange.db.dialect import insert_ignore
@@ -123,6 +135,30 @@ def get_many(conn: Connection, trade_ids: list[str]) -> list[Trade]:
     return [_trade(r) for r in conn.execute(select(trades).where(trades.c.id.in_(trade_ids)))]
 
 
+def for_work(conn: Connection, trade_ids: list[str]) -> list[Trade]:
+    """The trades that exist among `trade_ids` (in no particular order), about to be moved on.
+
+    The newest event hash of each is read in the same statement and remembered (`add_event`'s
+    guess), so a worker that did not write a trade's last event does not read it again.
+    """
+    rows = conn.execute(_FOR_WORK, {"ids": trade_ids}).all()
+    for row in rows:
+        if row.head is not None:
+            _remember_head(conn, row.id, row.head)
+    return [_trade(r) for r in rows]
+
+
+_FOR_WORK = select(
+    trades,
+    select(trade_events.c.hash)
+    .where(trade_events.c.trade_id == trades.c.id)
+    .order_by(trade_events.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("head"),
+).where(trades.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def list_for_user(
     conn: Connection, user_id: str, limit: int, status: TradeStatus | None = None
 ) -> list[Trade]:
@@ -151,21 +187,45 @@ def set_status(
     expected: TradeStatus,
     target: TradeStatus,
     now: datetime,
+    *,
+    history: tuple[str, str | None] | None = None,
     **values: Any,
 ) -> str | None:
     """`UPDATE … WHERE status = expected … RETURNING user_id`: the seller's id, or None if someone
     moved it first. Lifecycle only (which tells the seller's webhooks without reading the trade).
 
-    The statement is built once per set of extra columns (a handful of shapes): building
+    With `history` (actor, note) the change's event is appended to the trade's hash chain too
+    (`add_event`). On PostgreSQL, when this process knows the chain's head (it wrote or read
+    the newest event), both are one statement: a data-modifying CTE whose INSERT checks the
+    guessed head, as `add_event` does; SQLite has no such CTEs and runs the two statements.
+
+    The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
     shape = tuple(sorted(values))
+    params = {f"new_{column}": value for column, value in values.items()}
+    params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
+    guess = _guess_head(conn, trade_id) if history is not None else None
+    if history is not None and guess is not None and conn.dialect.name == "postgresql":
+        actor, note = history
+        event, content = _event(trade_id, expected, target, now, actor, note)
+        head = chain.link(guess, content)
+        move = _MOVE.get(shape)
+        if move is None:
+            move = _MOVE[shape] = _move(shape)
+        row = conn.execute(move, {**params, **event, "prev_hash": guess, "hash": head}).one()
+        if row.seller is not None:
+            if row.event is not None:
+                _remember_head(conn, trade_id, head)
+            else:  # moved, but the guess was stale: link to the real head
+                add_event(conn, trade_id, expected, target, now, actor, note)
+        return cast("str | None", row.seller)
     statement = _SET_STATUS.get(shape)
     if statement is None:
         statement = _SET_STATUS[shape] = _set_status(shape)
-    params = {f"new_{column}": value for column, value in values.items()}
-    params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
     seller: str | None = conn.execute(statement, params).scalar_one_or_none()
+    if seller is not None and history is not None:
+        add_event(conn, trade_id, expected, target, now, *history)
     return seller
 
 
@@ -186,6 +246,31 @@ def _set_status(columns: tuple[str, ...]) -> Update:
 _SET_STATUS: dict[tuple[str, ...], Update] = {}
 
 
+def _move(columns: tuple[str, ...]) -> Select[Any]:
+    """`WITH moved AS (UPDATE trades … RETURNING user_id), added AS (INSERT INTO trade_events …
+    SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id)
+    SELECT seller, event`: the status change and its event, one statement (PostgreSQL)."""
+    moved = _set_status(columns).cte("moved")
+    added = (
+        insert(trade_events)
+        .from_select(
+            list(_EVENT_COLUMNS),
+            select(*(bindparam(c, type_=trade_events.c[c].type).label(c) for c in _EVENT_COLUMNS))
+            .select_from(moved)
+            .where(_HEAD_IS_GUESS),
+        )
+        .returning(trade_events.c.id)
+        .cte("added")
+    )
+    return select(
+        select(moved.c.user_id).scalar_subquery().label("seller"),
+        select(added.c.id).scalar_subquery().label("event"),
+    )
+
+
+_MOVE: dict[tuple[str, ...], Select[Any]] = {}
+
+
 # Built once: the statements every status change runs (SQLAlchemy then only binds values).
 _LAST_EVENT_HASH = (
     select(trade_events.c.hash)
@@ -195,6 +280,7 @@ _LAST_EVENT_HASH = (
 )
 _INSERT_EVENT = insert(trade_events)
 _INSERT_DECISION = insert(decisions)
+_HEAD_IS_GUESS = _LAST_EVENT_HASH.scalar_subquery() == bindparam("prev_hash", type_=trade_events.c.hash.type)
 _EVENT_COLUMNS = ("trade_id", "at", "from_status", "to_status", "actor", "note", "prev_hash", "hash")
 # The same event, written only if the trade's newest event is still the one guessed.
 _INSERT_EVENT_AFTER = (
@@ -202,7 +288,7 @@ _INSERT_EVENT_AFTER = (
     .from_select(
         list(_EVENT_COLUMNS),
         select(*(bindparam(c, type_=trade_events.c[c].type).label(c) for c in _EVENT_COLUMNS)).where(
-            _LAST_EVENT_HASH.scalar_subquery() == bindparam("prev_hash", type_=trade_events.c.hash.type)
+            _HEAD_IS_GUESS
         ),
     )
     .returning(trade_events.c.id)
@@ -239,6 +325,8 @@ def add_event(
     now: datetime,
     actor: str,
     note: str | None,
+    *,
+    first: bool = False,
 ) -> None:
     """Append to the trade's history, linked into the trade's hash chain.
 
@@ -246,7 +334,31 @@ def add_event(
     the same transaction, so one trade's events are written one at a time: no fork.
     When this process wrote the trade's last event, the link is written in one statement
     that checks that guess (one round trip, not two); a wrong guess falls back to reading.
+    `first`: the trade was stored in this transaction, so its chain starts here (no read).
     """
+    event, content = _event(trade_id, from_status, to_status, now, actor, note)
+    guess = _guess_head(conn, trade_id)
+    if guess is not None and not first:
+        head = chain.link(guess, content)
+        if conn.execute(_INSERT_EVENT_AFTER, {**event, "prev_hash": guess, "hash": head}).first() is not None:
+            _remember_head(conn, trade_id, head)
+            return
+    prev_hash = chain.GENESIS if first else conn.execute(_LAST_EVENT_HASH, {"trade_id": trade_id}).scalar()
+    prev_hash = prev_hash or chain.GENESIS
+    head = chain.link(prev_hash, content)
+    conn.execute(_INSERT_EVENT, {**event, "prev_hash": prev_hash, "hash": head})
+    _remember_head(conn, trade_id, head)
+
+
+def _event(
+    trade_id: str,
+    from_status: TradeStatus | None,
+    to_status: TradeStatus,
+    now: datetime,
+    actor: str,
+    note: str | None,
+) -> tuple[dict[str, Any], str]:
+    """An event's columns (without its links) and the content its hash covers."""
     from_value = from_status.value if from_status else None
     content = chain.canonical(actor, _action(from_value, to_status.value), trade_id, {"note": note}, now)
     event = {
@@ -257,16 +369,7 @@ def add_event(
         "actor": actor,
         "note": note,
     }
-    guess = _guess_head(conn, trade_id)
-    if guess is not None:
-        head = chain.link(guess, content)
-        if conn.execute(_INSERT_EVENT_AFTER, {**event, "prev_hash": guess, "hash": head}).first() is not None:
-            _remember_head(conn, trade_id, head)
-            return
-    prev_hash = conn.execute(_LAST_EVENT_HASH, {"trade_id": trade_id}).scalar() or chain.GENESIS
-    head = chain.link(prev_hash, content)
-    conn.execute(_INSERT_EVENT, {**event, "prev_hash": prev_hash, "hash": head})
-    _remember_head(conn, trade_id, head)
+    return event, content
 
 
 def _action(from_status: str | None, to_status: str) -> str:
@@ -454,20 +557,34 @@ _USED_IN_PERIODS = _used_in_periods()
 
 
 def claim_voucher(conn: Connection, fingerprint: str, trade_id: str, now: datetime) -> str:
-    """Claim a voucher code for a trade, once ever; returns the trade that holds the claim."""
-    insert_ignore(
-        conn,
-        voucher_claims,
-        {"fingerprint": fingerprint, "trade_id": trade_id, "created_at": now},
-        ["fingerprint"],
-    )
-    owner: str = conn.execute(_CLAIM_OWNER, {"fingerprint": fingerprint}).scalar_one()
-    return owner
+    """Claim a voucher code for a trade, once ever; returns the trade that holds the claim.
+
+    PostgreSQL: one statement, the claim and, if it was taken, its holder. A claim committed by
+    another transaction while that statement ran is not in its snapshot: then the holder is
+    read again (the SQLite path, where the database's one writer rules that race out).
+    """
+    values = {"fingerprint": fingerprint, "trade_id": trade_id, "created_at": now}
+    if conn.dialect.name == "postgresql":
+        owner: str | None = conn.execute(_CLAIM, values).scalar()
+        if owner is not None:
+            return owner
+    insert_ignore(conn, voucher_claims, values, ["fingerprint"])
+    held: str = conn.execute(_CLAIM_OWNER, {"fingerprint": fingerprint}).scalar_one()
+    return held
 
 
 _CLAIM_OWNER = select(voucher_claims.c.trade_id).where(
     voucher_claims.c.fingerprint == bindparam("fingerprint")
 )
+_CLAIMED = (
+    postgresql.insert(voucher_claims)
+    .values({c: bindparam(c) for c in ("fingerprint", "trade_id", "created_at")})
+    .on_conflict_do_nothing(index_elements=["fingerprint"])
+    .returning(voucher_claims.c.trade_id)
+    .cte("claimed")
+)
+# `WITH claimed AS (INSERT … ON CONFLICT DO NOTHING RETURNING trade_id)`: this trade, or the holder.
+_CLAIM = union_all(select(_CLAIMED.c.trade_id), _CLAIM_OWNER).limit(1)
 
 
 def release_claim(conn: Connection, trade_id: str) -> None:
@@ -494,15 +611,6 @@ def flags_for(conn: Connection, user_id: str) -> list[tuple[str, datetime]]:
         .order_by(seller_flags.c.id)
     )
     return [(r.kind, r.created_at) for r in rows]
-
-
-def record_issue_date(conn: Connection, trade_id: str, issued_at: datetime | None) -> None:
-    """Keep the issuer's issue date on the trade (a risk feature for later trades)."""
-    if issued_at is not None:
-        conn.execute(_ISSUE_DATE, {"trade_id": trade_id, "issued": issued_at})
-
-
-_ISSUE_DATE = update(trades).where(trades.c.id == bindparam("trade_id")).values(issued_at=bindparam("issued"))
 
 
 def paid_at(conn: Connection, trade_id: str) -> datetime | None:

@@ -143,7 +143,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             trade_id, user.id, brand.slug, cmd.device_id, cmd.client_ip, destination.account_fingerprint, now
         ),
     )
-    lifecycle.receive(conn, trade_id, now, user.email)
+    lifecycle.receive(conn, trade_id, now, user.email, user.id)
     return trade_id
 
 

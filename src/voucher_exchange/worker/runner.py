@@ -61,6 +61,8 @@ from voucher_exchange.webhooks.models import DELIVER, MAIL_DISABLED
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
+# A handler that runs `done` (connection, now) in its last transaction, before that commits.
+FinishingHandler = Callable[[Context, str, Callable[[Connection, datetime], None]], None]
 # (context, refs, a thread pool for outside calls, a lease renewal) → per ref, None or its error.
 BatchHandler = Callable[
     [Context, list[str], ThreadPoolExecutor | None, Callable[[Connection, datetime], None]],
@@ -86,18 +88,24 @@ class JobKind:
     A recurring kind (`every` = a settings attribute holding seconds) is put back to run again
     after each success, in the transaction that finishes it: one live job, never lost. A kind
     with `run_many` is taken in batches (`worker_batch_size`): it gets the refs and answers,
-    per ref, None (done) or the exception that stopped it.
+    per ref, None (done) or the exception that stopped it. A kind with `run_finishing` is run
+    through it: the job is finished (and the next claimed) in the handler's last transaction,
+    not in one of its own after it.
     """
 
     run: Handler
     gave_up: GiveUp | None = None
     every: str | None = None
     run_many: BatchHandler | None = None
+    run_finishing: FinishingHandler | None = None
 
 
 HANDLERS: dict[str, JobKind] = {
     PROCESS_TRADE: JobKind(
-        trade_pipeline.process_trade, trade_lifecycle.give_up, run_many=trade_pipeline.process_many
+        trade_pipeline.process_trade,
+        trade_lifecycle.give_up,
+        run_many=trade_pipeline.process_many,
+        run_finishing=trade_pipeline.process_trade,
     ),
     NOTIFY_TRADE: JobKind(notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
@@ -190,13 +198,25 @@ class Worker:
             self._calls.shutdown()
 
     def _run(self, job: Job) -> list[Job]:
-        """Run the job; on success finish it and claim the next in the same transaction."""
+        """Run the job; on success finish it and claim the next in the same transaction (the
+        handler's last one, for a kind with `run_finishing`)."""
+        kind = self.handlers[job.kind]
+        following: list[Job] | None = None
+
+        def done(conn: Connection, now: datetime) -> None:
+            nonlocal following
+            following = self._finish_in(conn, [job], now)
+
         try:
-            self.handlers[job.kind].run(self.ctx, job.ref)
+            if kind.run_finishing is not None:
+                kind.run_finishing(self.ctx, job.ref, done)
+            else:
+                kind.run(self.ctx, job.ref)
         except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's; `_failed` reports it
             self._failed(job, exc)
             return []
-        return self._finish([job])
+        # Without an exception `done`'s transaction committed; if it never ran, finish here.
+        return self._finish([job]) if following is None else following
 
     def _run_batch(self, batch: list[Job]) -> list[Job]:
         """Run a batch of jobs of one kind; finish the done ones and claim what follows, together."""
@@ -221,20 +241,23 @@ class Worker:
 
     def _finish(self, done: list[Job]) -> list[Job]:
         """Finish jobs that succeeded (a recurring one is put back) and claim the next, in one transaction."""
-        now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            finished = []
-            for job in done:
-                every = self.handlers[job.kind].every
-                if every is None:
-                    finished.append(job)
-                else:
-                    delay = float(getattr(self.ctx.settings, every))
-                    queue.retry_later(uow.conn, job, self.id, now, delay, "", reset=True)
-            queue.finish(uow.conn, finished, self.id, now)
-            following = self._claim(uow.conn, now)
+            following = self._finish_in(uow.conn, done, self.ctx.clock.now())
             uow.commit()
         return following
+
+    def _finish_in(self, conn: Connection, done: list[Job], now: datetime) -> list[Job]:
+        """`_finish` in the caller's transaction: what it claimed, valid once that commits."""
+        finished = []
+        for job in done:
+            every = self.handlers[job.kind].every
+            if every is None:
+                finished.append(job)
+            else:
+                delay = float(getattr(self.ctx.settings, every))
+                queue.retry_later(conn, job, self.id, now, delay, "", reset=True)
+        queue.finish(conn, finished, self.id, now)
+        return self._claim(conn, now)
 
     def _failed(self, job: Job, exc: Exception) -> None:
         """What a job's failure means: run again soon, wait (for funds, a review), or count an attempt."""
