@@ -114,20 +114,18 @@ def get(conn: Connection, payout_id: str) -> Payout | None:
 
 def for_trade(conn: Connection, trade_id: str) -> Payout | None:
     """The trade's latest payout attempt (what the trade pays, not a compensation), or None."""
-    row = conn.execute(
-        select(payouts)
-        .where((payouts.c.trade_id == trade_id) & (payouts.c.purpose == PayoutPurpose.TRADE.value))
-        .order_by(payouts.c.attempt.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else _payout(row)
+    return _latest(conn, trade_id, PayoutPurpose.TRADE)
 
 
 def compensation_for_trade(conn: Connection, trade_id: str) -> Payout | None:
     """The compensation sent on its own after the trade's late payout, or None."""
+    return _latest(conn, trade_id, PayoutPurpose.COMPENSATION)
+
+
+def _latest(conn: Connection, trade_id: str, purpose: PayoutPurpose) -> Payout | None:
     row = conn.execute(
         select(payouts)
-        .where((payouts.c.trade_id == trade_id) & (payouts.c.purpose == PayoutPurpose.COMPENSATION.value))
+        .where((payouts.c.trade_id == trade_id) & (payouts.c.purpose == purpose.value))
         .order_by(payouts.c.attempt.desc())
         .limit(1)
     ).first()
