@@ -80,7 +80,8 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return abs(self.worst) <= TOLERANCE
+        """Within ±5%, judged to a hundredth of a percent (210 MB over 200 is exactly 5%)."""
+        return round(abs(self.worst), 4) <= TOLERANCE
 
 
 def window(run: Run) -> list[Sample]:
