@@ -39,12 +39,14 @@ class Run:
     growth: list[str] = field(default_factory=list)  # tracemalloc, first block → end
     growth_late: list[str] = field(default_factory=list)  # tracemalloc, middle → end
     growth_span: tuple[int, int, int] = (0, 0, 0)
+    heap_mb: list[tuple[int, float]] = field(default_factory=list)  # tracemalloc: (trades, traced MB)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
         """A run saved by the soak (`--json`)."""
         samples = [Sample(**s) for s in data.pop("samples")]
         data["growth_span"] = tuple(data.get("growth_span", (0, 0, 0)))
+        data["heap_mb"] = [tuple(pair) for pair in data.get("heap_mb", [])]
         return cls(samples=samples, **data)
 
     @property
@@ -162,6 +164,9 @@ def print_run(console: Console, run: Run) -> None:
         )
     console.print(table)
     console.print(run.summary())
+    if run.heap_mb:
+        traced = ", ".join(f"{trades:,}: {mb:.1f}" for trades, mb in run.heap_mb)
+        console.print(f"Python heap traced by tracemalloc (MB after trades): {traced}")
     if run.growth:
         first, middle, last = run.growth_span
         console.print(f"tracemalloc, biggest growths after {first:,} → {last:,} trades (by traceback):")
