@@ -36,13 +36,14 @@ import signal
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from tests.support.polling import poll_until
@@ -141,7 +142,12 @@ def postgresql(base: Path, trace: bool, apis: int, workers: int) -> Iterator[Tar
         stop_server(server)
 
 
-def soak(target: Target, args: argparse.Namespace, progress: Progress) -> Run:
+def soak(
+    target: Target,
+    args: argparse.Namespace,
+    progress: Progress,
+    on_sample: Callable[[Run], None] | None = None,
+) -> Run:
     """Blocks of trades until `--trades` or the time budget; a sample after each block."""
     run = Run(target.name, target.shape, args.trades, args.minutes)
     task = progress.add_task(target.name, total=args.trades, rss="")
@@ -155,11 +161,17 @@ def soak(target: Target, args: argparse.Namespace, progress: Progress) -> Run:
         while done < args.trades and time.monotonic() < deadline:
             size = min(args.every, args.trades - done)
             began = time.monotonic()
-            sellers, codes = _make(target, clients, size, done)
-            # Sign-up jobs (welcome notices) run behind the sign-ups: they finish outside the window.
-            time.sleep(args.settle)
-            cpu_before = target.cpu()
-            _trades(target, clients, sellers, codes, args)
+            try:
+                sellers, codes = _make(target, clients, size, done)
+                # Sign-up jobs (welcome notices) run behind the sign-ups: they finish outside the window.
+                time.sleep(args.settle)
+                cpu_before = target.cpu()
+                _trades(target, clients, sellers, codes, args)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                # The samples so far still stand, and the next deployment still runs.
+                run.error = f"stopped in the block after {done:,} trades: {exc}"[:400]
+                progress.console.print(f"{target.name}: {run.error}", markup=False)
+                break
             cpu_after = target.cpu()
             done += size
             sample = Sample(
@@ -171,6 +183,8 @@ def soak(target: Target, args: argparse.Namespace, progress: Progress) -> Run:
             run.samples.append(sample)
             biggest = max(sample.rss_mb.values())
             progress.update(task, completed=done, rss=f"largest RSS {biggest:.0f} MB")
+            if on_sample is not None:
+                on_sample(run)
             snap = target.snapshot(len(snaps) + 1) if args.tracemalloc else None
             if snap is not None:
                 snaps.append(snap)
@@ -196,6 +210,10 @@ def _make(
         "sellers": -(-size // generator.TRADES_PER_SELLER),
         "vouchers": size,
         "first": first,  # later blocks' sellers get new addresses and bank accounts
+        # Fewer sign-ups at once than the password-hashing pool turns away, and on a crowded
+        # machine a long wait rather than a failed soak.
+        "threads": 4,
+        "signup_patience": 600,
     }
     made = generator.setup(spec, clients, lambda _n: None)
     return made["sellers"], made["codes"]
@@ -285,8 +303,15 @@ def main(argv: list[str] | None = None) -> None:
     else:
         load = os.getloadavg()
         console.print(f"soak: {m.date}, {m.cores} cores, load {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
-        runs = []
+        runs: list[Run] = []
         base = Path(tempfile.mkdtemp(prefix="vx-soak-"))
+
+        def save(done: list[Run]) -> None:
+            """The samples so far, after every block: a soak that fails late keeps its figures."""
+            if not args.tracemalloc:
+                data = {"when": m.date, "cores": m.cores, "argv": argv, "runs": [asdict(r) for r in done]}
+                args.json.write_text(json.dumps(data, indent=1))
+
         columns = (
             TextColumn("{task.description:<18}"),
             BarColumn(),
@@ -304,16 +329,10 @@ def main(argv: list[str] | None = None) -> None:
                     else postgresql(where, args.tracemalloc, args.apis, args.workers)
                 )
                 with opened as target:
-                    runs.append(soak(target, args, progress))
+                    runs.append(soak(target, args, progress, lambda run: save([*runs, run])))
                 progress.console.print(runs[-1].summary())
         when = m.date
-        if not args.tracemalloc:
-            args.json.write_text(
-                json.dumps(
-                    {"when": when, "cores": m.cores, "argv": argv, "runs": [asdict(r) for r in runs]},
-                    indent=1,
-                )
-            )
+        save(runs)
         console.print(f"logs and data: {base}")
     for run in runs:
         print_run(console, run)

@@ -40,6 +40,7 @@ class Run:
     growth_late: list[str] = field(default_factory=list)  # tracemalloc, middle → end
     growth_span: tuple[int, int, int] = (0, 0, 0)
     heap_mb: list[tuple[int, float]] = field(default_factory=list)  # tracemalloc: (trades, traced MB)
+    error: str = ""  # why the run stopped early, if it failed
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
@@ -56,6 +57,8 @@ class Run:
     def summary(self) -> str:
         """How far it got, and why it stopped."""
         why = "all of them" if self.reached >= self.target else f"the {self.minutes:g}-minute budget ran out"
+        if self.error:
+            why = self.error
         return (
             f"{self.name}: {self.reached:,} of {self.target:,} trades in {self.minutes_used:.1f} min ({why})"
         )
