@@ -52,7 +52,7 @@ from tests.support.postgres import create_database, start_server, stop_server
 from bench import generator, measure
 from bench.deployment import deploy
 from bench.embedded import Follower, start, stop
-from bench.soak_report import Run, Sample, print_run, verdicts, write_png
+from bench.soak_report import Run, Sample, markdown, print_run, verdicts, write_png
 
 console = Console()
 DEPLOYMENTS = ("embedded", "postgresql")
@@ -285,6 +285,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tracemalloc", action="store_true", help="trace the serve processes' heaps")
     parser.add_argument("--plot", type=Path, default=Path("docs/soak.png"))
     parser.add_argument("--json", type=Path, default=Path("docs/soak.json"), help="the samples, to redraw")
+    parser.add_argument("--markdown", action="store_true", help="also print each run as a Markdown table")
     parser.add_argument("--replot", type=Path, help="redraw the plot and verdicts from a saved JSON; no soak")
     args = parser.parse_args(argv)
     unknown = set(args.deployments.split(",")) - set(DEPLOYMENTS)
@@ -338,6 +339,9 @@ def main(argv: list[str] | None = None) -> None:
         print_run(console, run)
     for line in verdicts(runs):
         console.print(line, markup=False, highlight=False)
+    if args.markdown:
+        for run in runs:
+            print(markdown(run) + "\n")
     if args.tracemalloc:
         console.print("--tracemalloc: CPU slowed by tracing, no plot written")
         return

@@ -210,3 +210,36 @@ def write_png(runs: list[Run], path: Path, when: str) -> None:
     fig.suptitle(f"Soak, {when}: RSS and CPU per 1,000 trades", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def markdown(run: Run) -> str:
+    """The run's samples as a Markdown table, for docs/benchmarks.md."""
+    if not run.samples:
+        return f"{run.name}: no samples"
+    cpu_names = list(run.samples[0].cpu_ms)
+    rss_names = list(run.samples[0].rss_mb)
+    head = [
+        "trades",
+        *(f"{n} CPU ms/trade" for n in cpu_names),
+        *(f"{n} RSS MB" for n in rss_names),
+        "block s",
+    ]
+    lines = [
+        f"**{run.name}** ({run.shape}): {run.summary().split(': ', 1)[1]}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---:|" * len(head),
+    ]
+    if run.start_rss_mb:
+        blank = ["–"] * len(cpu_names)
+        start = [f"{run.start_rss_mb[n]:.1f}" for n in rss_names]
+        lines.append("| " + " | ".join(["0 (started)", *blank, *start, "–"]) + " |")
+    for s in run.samples:
+        cells = [
+            f"{s.trades:,}",
+            *(f"{s.cpu_ms[n]:.1f}" for n in cpu_names),
+            *(f"{s.rss_mb[n]:.1f}" for n in rss_names),
+            f"{s.seconds:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
