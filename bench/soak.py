@@ -183,6 +183,7 @@ def soak(
             run.samples.append(sample)
             biggest = max(sample.rss_mb.values())
             progress.update(task, completed=done, rss=f"largest RSS {biggest:.0f} MB")
+            run.minutes_used = (time.monotonic() - started) / 60
             if on_sample is not None:
                 on_sample(run)
             snap = target.snapshot(len(snaps) + 1) if args.tracemalloc else None
