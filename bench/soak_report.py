@@ -206,7 +206,7 @@ def write_png(runs: list[Run], path: Path, when: str) -> None:
         cpu.set_xlabel("trades")
         for ax in (rss, cpu):
             ax.grid(True, color="0.85", linewidth=0.5)
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="lower left", ncol=3)
     fig.suptitle(f"Soak, {when}: RSS and CPU per 1,000 trades", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
