@@ -78,8 +78,8 @@ bench-quotes: $(STAMP) ## Quotes open loop on durable PostgreSQL, 2 API processe
 bench-embedded: $(STAMP) ## The embedded default as a user runs it (serve --demo): server CPU per trade, idle vs a polled held trade (TRADES=200)
 	$(BIN)/python -m bench.embedded --trades $(or $(TRADES),200)
 
-soak: $(STAMP) ## Soak the embedded default: up to 20,000 trades or 20 minutes, RSS and CPU per 1,000 trades, plot in docs/soak.svg (TRADES= MINUTES= SOAK_ARGS=--tracemalloc)
-	$(BIN)/python -m bench.soak --trades $(or $(TRADES),20000) --minutes $(or $(MINUTES),20) $(SOAK_ARGS)
+soak: $(STAMP) ## Soak the embedded default, then PostgreSQL: each up to 20,000 trades or MINUTES (15) minutes, RSS and CPU per 1,000 trades, flat-memory verdict, plot in docs/soak.png (TRADES= MINUTES= SOAK_ARGS=--tracemalloc)
+	$(BIN)/python -m bench.soak --trades $(or $(TRADES),20000) --minutes $(or $(MINUTES),15) $(SOAK_ARGS)
 
 chaos: $(STAMP) ## Load + flaky sandboxes + worker SIGKILLs + a PostgreSQL restart, then every invariant and zero 5xx (SECONDS=120)
 	$(BIN)/python -m bench.chaos --seconds $(or $(SECONDS),120)

@@ -32,6 +32,7 @@ class Deployment:
     sandbox_url: str = ""
     api_urls: list[str] = field(default_factory=list)
     batch: int = 1  # VX_WORKER_BATCH_SIZE: how many ready trades a worker thread takes at once
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. VX_TRACEMALLOC for the soak
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -48,6 +49,7 @@ class Deployment:
             # are still counted (their cost is measured), just not reached.
             "VX_RATE_LIMIT_MULTIPLIER": "1000",
             "VX_WORKER_BATCH_SIZE": str(self.batch),
+            **self.extra_env,
         }
 
     def spawn(self, role: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -107,13 +109,20 @@ def _api(deployment: Deployment, role: str, args: list[str]) -> str:
 
 
 @contextmanager
-def deploy(base: Path, database_url: str, apis: int, workers: int, batch: int = 1) -> Iterator[Deployment]:
+def deploy(
+    base: Path,
+    database_url: str,
+    apis: int,
+    workers: int,
+    batch: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Deployment]:
     """Migrate, seed, start everything; stop everything on exit.
 
     `workers=0` means one `serve` process with its own worker threads (the SQLite shape).
     """
     base.mkdir(parents=True, exist_ok=True)
-    deployment = Deployment(base, database_url, batch=batch)
+    deployment = Deployment(base, database_url, batch=batch, extra_env=dict(extra_env or {}))
     try:
         port = free_port()
         deployment.sandbox_url = f"http://127.0.0.1:{port}/sandbox"

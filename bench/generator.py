@@ -91,8 +91,8 @@ def setup(spec: dict[str, Any], clients: Clients, progress: Callable[[int], None
         email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
         signed_up = http.post("/accounts", json={"email": email, "password": "bench-pass-1"}, headers=ip)
         # Sign-ups beyond the password-hashing pool are turned away (429 server_busy): back off
-        # as Retry-After says, like a real client, for at most a minute.
-        deadline = time.monotonic() + 60
+        # as Retry-After says, like a real client, for at most a minute (the soak waits longer).
+        deadline = time.monotonic() + spec.get("signup_patience", 60)
         while signed_up.status_code == 429 and time.monotonic() < deadline:
             time.sleep(float(signed_up.headers.get("Retry-After", "1")))
             signed_up = http.post("/accounts", json={"email": email, "password": "bench-pass-1"}, headers=ip)

@@ -83,6 +83,14 @@ def tree_peak_rss_mb(root: int) -> float:
     return max(peaks, default=0.0)
 
 
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), in MB."""
+    for line in (PROC / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def reset_peak_rss(root: int) -> None:
     """Start VmHWM afresh for `root` and its descendants (Linux: write 5 to clear_refs)."""
     for pid in [root, *descendants(root)]:

@@ -4,7 +4,9 @@ one statement on PostgreSQL, two in one transaction on SQLite."""
 from __future__ import annotations
 
 import re
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
@@ -43,7 +45,51 @@ def _account(row: Any) -> Account:
 # cached only when the account was found already there, made by a transaction that
 # committed: never one this transaction created (it could still roll back). PostgreSQL's
 # ON CONFLICT waits for a concurrent creator to finish; SQLite has one writer at a time.
-_ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+# Every seller has accounts of their own, so the cache keeps only the most recently used:
+# unbounded, it grew with every seller who ever traded (the soak, issue 27).
+ACCOUNT_IDS_KEPT = 4096
+
+
+class _RecentIds:
+    """The ids of the most recently used accounts of one database, at most ACCOUNT_IDS_KEPT."""
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> int | None:
+        """The id, if kept; it is then the most recently used."""
+        with self._lock:
+            found = self._ids.get(key)
+            if found is not None:
+                self._ids.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], account: int) -> None:
+        """Keep the id, forgetting the least recently used beyond the bound."""
+        with self._lock:
+            self._ids[key] = account
+            self._ids.move_to_end(key)
+            while len(self._ids) > ACCOUNT_IDS_KEPT:
+                self._ids.popitem(last=False)
+
+    def keys(self) -> list[tuple[str, str]]:
+        """The kept keys, least recently used first."""
+        with self._lock:
+            return list(self._ids)
+
+
+_ACCOUNT_IDS: weakref.WeakKeyDictionary[Engine, _RecentIds] = weakref.WeakKeyDictionary()
+_account_ids_lock = threading.Lock()
+
+
+def kept_account_ids(engine: Engine) -> list[tuple[str, str]]:
+    """(code, currency) of the accounts whose ids this process keeps for `engine`, oldest use first."""
+    with _account_ids_lock:
+        known = _ACCOUNT_IDS.get(engine)
+    return [] if known is None else known.keys()
+
+
 _CREATED = "vx_ledger_accounts_created"
 
 
@@ -170,9 +216,13 @@ def _settle_sql(phase: Phase) -> tuple[str, str]:
 def account_id(conn: Connection, ref: AccountRef) -> int:
     """The account's id, creating the account on first use."""
     key = (ref.code, ref.currency)
-    known = _ACCOUNT_IDS.setdefault(conn.engine, {})
-    if key in known:
-        return known[key]
+    known = _ACCOUNT_IDS.get(conn.engine)
+    if known is None:
+        with _account_ids_lock:
+            known = _ACCOUNT_IDS.setdefault(conn.engine, _RecentIds())
+    cached = known.get(key)
+    if cached is not None:
+        return cached
     params = {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value}
     row: tuple[Any, ...] | None
     if conn.dialect.name == "postgresql":
@@ -187,7 +237,7 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     if created:
         mine.add(key)
     elif key not in mine:
-        known[key] = found
+        known.put(key, found)
     return found
 
 
