@@ -25,7 +25,7 @@ def test_a_compensated_payout_is_told_once_in_its_place() -> None:
         ("paying_out", "We sent the money to your bank."),
         (
             "paying_out",
-            "We missed our payout-time promise, so your fee is refunded and added to this payout.",
+            "We missed our payout-time promise, so we added the promised compensation to this payout.",
         ),
         ("paid", "Your bank received the money."),
     ]

@@ -65,7 +65,7 @@ def test_a_late_payout_shows_its_compensation_in_korean_on_a_phone(browser: Brow
             == "입금이 늦어져 1,000원을 입금액에 더해 드렸습니다."
         )
         assert (
-            "약속한 입금 시간을 지키지 못해 수수료를 돌려드리며, 이번 입금액에 더했습니다."
+            "약속한 입금 시간을 지키지 못해 약속한 보상금을 이번 입금액에 더했습니다."
             in page.inner_text("#story")
         )
         assert [(t["amount"], t["status"]) for t in site.exchange.rail_transfers(other)] == [

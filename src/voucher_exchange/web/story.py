@@ -31,7 +31,7 @@ _NOTED = {
         "The banks do not take transfers at this hour. Your payout goes as soon as they reopen."
     ),
     "payout later than promised: compensation added": N_(
-        "We missed our payout-time promise, so your fee is refunded and added to this payout."
+        "We missed our payout-time promise, so we added the promised compensation to this payout."
     ),
     "bank executed the payout late: compensation sent separately": N_(
         "The bank executed your payout later than we promised, so we are sending you the"
