@@ -22,7 +22,7 @@ def test_a_compensated_payout_is_told_once_in_its_place() -> None:
     assert [(s["step"], s["text"]) for s in story(events)] == [
         ("received", "We received your voucher."),
         ("credited", "The voucher's value was secured and credited to you."),
-        ("paying_out", "We sent the money to your bank."),
+        ("paying_out", "We are sending the money to your bank."),
         (
             "paying_out",
             "We missed our payout-time promise, so we added the promised compensation to this payout.",

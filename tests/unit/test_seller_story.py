@@ -30,7 +30,7 @@ def test_a_refused_payout_sent_elsewhere_is_told_step_by_step() -> None:
     assert [(s["step"], s["text"]) for s in told] == [
         ("received", "We received your voucher."),
         ("credited", "The voucher's value was secured and credited to you."),
-        ("paying_out", "We sent the money to your bank."),
+        ("paying_out", "We are sending the money to your bank."),
         ("failed", "Your bank did not accept the transfer. The money is kept safe for you."),
         ("paying_out", "We sent the money again, to the account you chose."),
         ("paid", "Your bank received the money."),
@@ -52,3 +52,17 @@ def test_a_review_approved_refused_or_withdrawn() -> None:
     operator = story.story(_events("received", "screening", "verifying", "failed", "verifying"))
     assert [s["step"] for s in operator][-2:] == ["failed", "verifying"]
     assert operator[-1]["text"] == "Our team resumed this trade."
+
+
+def test_a_payout_that_only_settled_debts_never_says_the_bank_received_money() -> None:
+    events = _events(
+        "received", "screening", "in_review", "verifying", "redeeming", "credited", "credited", "paid"
+    )
+    events[6]["note"] = "settled what another account of the same person owed after a reversal"
+    events[7]["note"] = "settled against the amount owed after a reversal"
+    told = [(s["step"], s["text"]) for s in story.story(events)]
+    assert told[-2:] == [
+        ("credited", "This payout settled what another account of yours owed after a reversal."),
+        ("paid", "Your payout settled what you owed after a reversal; nothing was sent to your bank."),
+    ]
+    assert not any("received the money" in text or "appeal" in text for _, text in told)

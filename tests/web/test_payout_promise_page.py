@@ -64,9 +64,8 @@ def test_a_late_payout_shows_its_compensation_in_korean_on_a_phone(browser: Brow
             page.locator("#trade-promise dd").inner_text()
             == "입금이 늦어져 1,000원을 입금액에 더해 드렸습니다."
         )
-        assert (
-            "약속한 입금 시간을 지키지 못해 약속한 보상금을 이번 입금액에 더했습니다."
-            in page.inner_text("#story")
+        assert "약속한 입금 시간을 지키지 못해 약속한 보상금을 이번 입금액에 더했습니다." in page.inner_text(
+            "#story"
         )
         assert [(t["amount"], t["status"]) for t in site.exchange.rail_transfers(other)] == [
             (10_000, "executed")

@@ -213,8 +213,9 @@ def record(conn: Connection, outcome: PayoutOutcome, now: datetime) -> None:
     settled = payout_repo.mark_settled(
         conn, payout.id, status, outcome.rail_reference or payout.rail_reference, now
     )
-    if settled and not outcome.executed:
-        # Never offered again as if nothing happened (nor kept as the default).
+    if settled and not outcome.executed and payout.purpose is PayoutPurpose.TRADE:
+        # Never offered again as if nothing happened (nor kept as the default). A refused
+        # compensation does not condemn the account the trade's payout just reached.
         payout_repo.mark_refused(conn, payout.destination_id)
 
 

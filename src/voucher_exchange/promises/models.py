@@ -152,8 +152,11 @@ class TradePromise:
 
     @property
     def compensation(self) -> Money | None:
-        """The compensation added to the payout, once it was."""
-        return self.compensation_due if self.compensated_at is not None else None
+        """The compensation paid for a missed promise, once it was (None when the promise carried
+        nothing: a 0% share says no money, so no page says "0 added")."""
+        if self.compensated_at is None or not self.compensation_due.is_positive():
+            return None
+        return self.compensation_due
 
 
 def judge(

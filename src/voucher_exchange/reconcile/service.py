@@ -103,6 +103,11 @@ def _check_compensations_sent_apart(
                 f"compensation payout {c.payout_id} pays {c.amount},"
                 f" trade {c.trade_id}'s promise owed {compensated.get(c.trade_id, 0)}"
             )
+        elif c.status is PayoutStatus.REJECTED:
+            report.attention.append(
+                f"compensation payout {c.payout_id} was refused by the bank: trade {c.trade_id}'s"
+                f" {c.amount} stays owed to the seller (payable); pay it by hand"
+            )
         elif c.status is not PayoutStatus.EXECUTED and c.payout_id not in sending:
             report.violations.append(
                 f"compensation payout {c.payout_id} is {c.status.value} with no job to send it"

@@ -143,11 +143,10 @@ class CompensationPayout:
 
 
 def compensation_payouts(conn: Connection) -> list[CompensationPayout]:
-    """Every compensation payout that is not refused (at most one per trade)."""
+    """Every compensation payout, refused ones too (one per trade: nothing sends it again)."""
     rows = conn.execute(
         select(payouts.c.id, payouts.c.trade_id, payouts.c.amount, payouts.c.status).where(
-            (payouts.c.purpose == PayoutPurpose.COMPENSATION.value)
-            & (payouts.c.status != PayoutStatus.REJECTED.value)
+            payouts.c.purpose == PayoutPurpose.COMPENSATION.value
         )
     )
     return [CompensationPayout(r.id, r.trade_id, int(r.amount), PayoutStatus(r.status)) for r in rows]

@@ -35,11 +35,9 @@ def compensate_late_execution(conn: Connection, trade: Trade, outcome: PayoutOut
     extra = promise_service.claim_compensation(
         conn, trade.id, trade.user_id, now, paid_at=_paid_at(outcome, now)
     )
-    if extra is None:
+    if extra is None or not extra.is_positive():
         return
     lifecycle.note(conn, trade.id, TradeStatus.PAID, now, lifecycle.LATE_COMPENSATION_NOTE)
-    if not extra.is_positive():
-        return
     created = payout_service.create_compensation(conn, payout, extra, now)
     queue.enqueue(conn, PAY_COMPENSATION, created.id, now)
 

@@ -606,11 +606,9 @@ def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: date
     if payout.status is not PayoutStatus.CREATED:
         return payout
     extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now)
-    if extra is None:
+    if extra is None or not extra.is_positive():
         return payout
     lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.COMPENSATION_NOTE)
-    if not extra.is_positive():
-        return payout
     return payout_service.add_to_amount(conn, payout, extra)
 
 

@@ -15,7 +15,7 @@ _ARRIVED = {
     "rejected": N_("We refused this voucher. No payout and no fee."),
     "cancelled": N_("You withdrew this trade. Nothing was taken from your voucher."),
     "credited": N_("The voucher's value was secured and credited to you."),
-    "paying_out": N_("We sent the money to your bank."),
+    "paying_out": N_("We are sending the money to your bank."),
     "paid": N_("Your bank received the money."),
     "reversed": N_("The issuer took the voucher's value back."),
 }
@@ -24,6 +24,10 @@ _AFTER = {
     ("in_review", "cancelled"): N_("You withdrew this trade during the review. Nothing was taken."),
     ("paying_out", "failed"): N_("Your bank did not accept the transfer. The money is kept safe for you."),
     ("failed", "paying_out"): N_("We sent the money again, to the account you chose."),
+    # Paid straight from credited: netting took it all, no bank transfer (trades.lifecycle).
+    ("credited", "paid"): N_(
+        "Your payout settled what you owed after a reversal; nothing was sent to your bank."
+    ),
 }
 # Steps that do not change the status, told by their note (trades.lifecycle writes these notes).
 _NOTED = {
@@ -32,6 +36,9 @@ _NOTED = {
     ),
     "payout later than promised: compensation added": N_(
         "We missed our payout-time promise, so we added the promised compensation to this payout."
+    ),
+    "settled what another account of the same person owed after a reversal": N_(
+        "This payout settled what another account of yours owed after a reversal."
     ),
     "bank executed the payout late: compensation sent separately": N_(
         "The bank executed your payout later than we promised, so we are sending you the"
