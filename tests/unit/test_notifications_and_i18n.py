@@ -249,3 +249,25 @@ def test_a_batch_whose_paid_lines_all_settled_a_debt_never_says_money_was_sent()
     assert english.splitlines()[0] == (
         "Paid: 2. It settled what you owed after a reversal, so nothing was sent to your bank account."
     )
+
+
+def test_a_paid_e_mail_says_what_reached_the_bank_when_a_debt_took_part_or_all() -> None:
+    netted = {**_trade("paid"), "sent_to_bank": {"amount": 0, "currency": "KRW"}}
+    subject, body = compose(netted, "Cultureland Gift Voucher", "en", "http://site/trades/t1")
+    assert subject == "Settled: your Cultureland Gift Voucher paid what you owed after a reversal"
+    assert body.splitlines()[0] == (
+        "The payout for your Cultureland Gift Voucher (••••4821, face value ₩50,000), ₩45,500, settled"
+        " what you owed after a reversal. Nothing was sent to your bank account."
+    )
+    assert "We sent" not in body and "on its way" not in subject
+    part = {**_trade("paid"), "sent_to_bank": {"amount": 30000, "currency": "KRW"}}
+    subject, body = compose(part, "컬쳐랜드 문화상품권", "ko", "http://site/trades/t1")
+    assert subject == "입금: 30,000원을 계좌로 보냈습니다"
+    assert body.splitlines()[0] == (
+        "컬쳐랜드 문화상품권(••••4821, 액면가 50,000원)의 대금 중 30,000원을 계좌로 보냈고,"
+        " 45,500원 중 나머지는 환수 후 갚으실 금액 정산에 쓰였습니다."
+    )
+    whole = {**_trade("paid"), "sent_to_bank": {"amount": 45500, "currency": "KRW"}}
+    assert (
+        compose(whole, "Cultureland Gift Voucher", "en", "x")[0] == "Paid: ₩45,500 is on its way to your bank"
+    )

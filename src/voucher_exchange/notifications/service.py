@@ -21,6 +21,8 @@ _SUBJECTS = {
     "in_review": N_("Your %(brand)s is being checked"),
     "reversed": N_("A payment for your %(brand)s was reversed"),
     "failed": N_("Your bank refused %(payout)s: choose another account"),
+    "paid_netted": N_("Settled: your %(brand)s paid what you owed after a reversal"),
+    "paid_part": N_("Paid: %(sent)s is on its way to your bank"),
 }
 _BODIES = {
     "paid": N_(
@@ -36,7 +38,27 @@ _BODIES = {
         "We bought your %(brand)s (%(masked)s), but your bank refused the transfer of %(payout)s. "
         "The money is kept for you: open the trade and choose another account in your own name."
     ),
+    "paid_netted": N_(
+        "The payout for your %(brand)s (%(masked)s, face value %(face)s), %(payout)s, settled what you "
+        "owed after a reversal. Nothing was sent to your bank account."
+    ),
+    "paid_part": N_(
+        "We sent %(sent)s for your %(brand)s (%(masked)s, face value %(face)s) to your bank account; "
+        "the rest of %(payout)s settled what you owed after a reversal."
+    ),
 }
+
+
+def _wording(trade: dict[str, Any]) -> str:
+    """Which text tells this status: a paid trade says what reached the bank (`sent_to_bank`,
+    when given) — nothing, or part, when a debt after a reversal took it."""
+    status = str(trade["status"])
+    sent = trade.get("sent_to_bank")
+    if status != "paid" or sent is None:
+        return status
+    if sent["amount"] == 0:
+        return "paid_netted"
+    return "paid_part" if sent["amount"] < trade["payout"]["amount"] else "paid"
 
 
 def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tuple[str, str]:
@@ -48,7 +70,9 @@ def compose(trade: dict[str, Any], brand_name: str, lang: str, link: str) -> tup
         "payout": i18n.format_amount_text(Money(**trade["payout"]), lang) + korean.MARK,
         "face": i18n.format_amount_text(Money(**trade["face_value"]), lang) + korean.MARK,
     }
-    status = trade["status"]
+    status = _wording(trade)
+    if "sent_to_bank" in trade:
+        values["sent"] = i18n.format_amount_text(Money(**trade["sent_to_bank"]), lang) + korean.MARK
     subject = korean.resolve(i18n.gettext(lang, _SUBJECTS[status]) % values)
     lines = [korean.resolve(i18n.gettext(lang, _BODIES[status]) % values), ""]
     for reason in (trade.get("decision") or {}).get("reasons", []):

@@ -37,6 +37,10 @@ def notify_trade(ctx: Context, ref: str) -> None:
         lang = seller.language
         data = view(uow.conn, row, lang).data
         brand = catalog.require_brand(uow.conn, row.brand_slug)
+        if status == "paid":
+            # What reached the bank: a debt after a reversal may have taken part or all of it.
+            sent = payout_service.sent_to_bank(uow.conn, trade_id)
+            data["sent_to_bank"] = {"amount": sent, "currency": row.currency}
     data["status"] = status
     if not notifications.knows(status):
         return
