@@ -20,6 +20,7 @@ from tests.support.polling import poll_until
 from tests.support.staff import bootstrap_staff
 from voucher_exchange.accounts.models import Role
 from voucher_exchange.db.schema import fraud_report_codes, fraud_reports, jobs
+from voucher_exchange.errors import Conflict
 from voucher_exchange.fraud import repository as fraud_repo
 from voucher_exchange.fraud import service as fraud_service
 from voucher_exchange.fraud.models import Action, Outcome
@@ -168,6 +169,24 @@ def test_a_report_on_a_paid_trade_freezes_the_next_payout_and_the_issuer_reversa
 
     # Staff reverse through the issuer's chargeback: the debt nets against the held payout.
     staff = bootstrap_staff(exchange.ctx, Role.REVIEWER)
+    # While another request is with the issuer, a second one is refused and nothing moves.
+    with exchange.ctx.uow() as uow:
+        (match,) = fraud_repo.matches(uow.conn, case.id)
+        assert fraud_repo.claim_charge_back(uow.conn, match.id)
+        uow.commit()
+    before = _balances(exchange)
+    with pytest.raises(Conflict) as pending:
+        fraud_service.reverse(exchange.ctx, staff, case.id, paid["id"], "Clicked twice.")
+    assert pending.value.code == "charge_back_pending"
+    assert seller.api.get(f"/trades/{paid['id']}").json()["status"] == "paid"
+    assert _balances(exchange) == before
+    assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45500]
+    with exchange.ctx.uow() as uow:
+        (still,) = fraud_repo.matches(uow.conn, case.id)
+        assert still.outcome is None
+        assert freezes.by_reference(uow.conn, f"fraud_case:{case.id}:{paid['id']}").released_at is None  # type: ignore[union-attr]
+        fraud_repo.set_issuer_block(uow.conn, match.id, match.issuer_block or "blocked")  # that one answered
+        uow.commit()
     assert (
         fraud_service.reverse(exchange.ctx, staff, case.id, paid["id"], "Police confirmed.")
         is Outcome.REVERSED
@@ -185,6 +204,10 @@ def test_a_report_on_a_paid_trade_freezes_the_next_payout_and_the_issuer_reversa
         freeze = freezes.by_reference(uow.conn, f"fraud_case:{case.id}:{paid['id']}")
     assert (after.outcome, after.outcome_by) == (Outcome.REVERSED, staff.email)
     assert freeze is not None and freeze.released_at is not None
+    # A second click changes nothing and asks the issuer nothing.
+    assert fraud_service.reverse(exchange.ctx, staff, case.id, paid["id"], "Again.") is Outcome.REVERSED
+    assert _balances(exchange) == balances
+    assert [t["amount"] for t in exchange.rail_transfers(seller.account_number)] == [45500]
 
 
 def _block_answer(exchange: Exchange, case_id: str) -> str | None:

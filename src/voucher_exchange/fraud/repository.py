@@ -117,6 +117,21 @@ def add_match(conn: Connection, values: dict[str, Any]) -> int | None:
     return found
 
 
+CHARGE_BACK_ASKED = "charge_back_asked"
+"""A staff member's charge-back request is with the issuer (its answer replaces this)."""
+
+
+def claim_charge_back(conn: Connection, match_id: int) -> bool:
+    """Mark the issuer asked to charge the match's voucher back; False while another request is
+    with it (two clicks or two staff members at once ask the issuer once)."""
+    done = conn.execute(
+        update(fraud_matches)
+        .where((m.id == match_id) & m.issuer_block.is_distinct_from(CHARGE_BACK_ASKED))
+        .values(issuer_block=CHARGE_BACK_ASKED)
+    )
+    return done.rowcount == 1
+
+
 def set_issuer_block(conn: Connection, match_id: int, state: str) -> None:
     """What the issuer said when asked to block the code."""
     conn.execute(update(fraud_matches).where(m.id == match_id).values(issuer_block=state))

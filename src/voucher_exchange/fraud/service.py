@@ -310,6 +310,9 @@ def reverse(ctx: Context, staff: User, case_id: str, trade_id: str, note: str) -
     The issuer is asked to block the code and charge the redemption back; the chargeback comes
     through its feed like any other and the reversal books what the seller owes. The freeze is
     then released: the payouts it held net against that debt first.
+
+    One request is with the issuer at a time (`claim_charge_back`); a trade the feed reversed
+    already (the issuer's chargeback came later than its answer) just closes the match.
     """
     _may_work(staff)
     note = _note(note)
@@ -317,10 +320,21 @@ def reverse(ctx: Context, staff: User, case_id: str, trade_id: str, note: str) -
         _, found = _open_match(uow.conn, case_id, trade_id)
         trade = trade_repo.get(uow.conn, trade_id)
     assert trade is not None
-    if trade.status is not S.PAID:
+    if found.outcome is Outcome.REVERSED:
+        return Outcome.REVERSED  # a second click: done already, nothing is asked or moved again
+    answer = "charged back before"
+    if trade.status is S.PAID:
+        with ctx.uow() as uow:
+            claimed = repo.claim_charge_back(uow.conn, found.id)
+            uow.commit()
+        if not claimed:
+            raise Conflict(
+                "charge_back_pending", "The issuer is already being asked to charge this voucher back."
+            )
+        answer = _block_at_issuer(ctx, found.id, trade, charge_back=True)
+        reversal_service.poll(ctx)
+    elif trade.status is not S.REVERSED:
         raise Conflict("trade_not_paid", f"The trade is {trade.status.value}; only a paid trade is reversed.")
-    answer = _block_at_issuer(ctx, found.id, trade, charge_back=True)
-    reversal_service.poll(ctx)
     with ctx.uow() as uow:
         conn = uow.conn
         now = ctx.clock.now()
