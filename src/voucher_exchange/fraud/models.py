@@ -171,9 +171,9 @@ class Case:
         return None if self.frozen_at is None else (self.frozen_at - self.received_at).total_seconds()
 
 
-def freeze_reference(case_id: str) -> str:
-    """What a case's payout freeze is made for."""
-    return f"fraud_case:{case_id}"
+def freeze_reference(case_id: str, trade_id: str) -> str:
+    """What the payout freeze a case opened on one matched trade is made for."""
+    return f"fraud_case:{case_id}:{trade_id}"
 
 
 def median_seconds(spans: list[float]) -> float | None:

@@ -199,13 +199,11 @@ def _stop(conn: Connection, case_id: str, trade: Trade, now: datetime, evidence:
         lifecycle.note_report(conn, trade.id, now, evidence)
         return Action.HELD
     if trade.status in FREEZE_ON:
-        freezes.open_freeze(conn, trade.user_id, _freeze_reference(case_id, trade.id), trade.payout, now)
+        freezes.open_freeze(
+            conn, trade.user_id, models.freeze_reference(case_id, trade.id), trade.payout, now
+        )
         return Action.FROZEN
     return Action.NOTED
-
-
-def _freeze_reference(case_id: str, trade_id: str) -> str:
-    return f"{models.freeze_reference(case_id)}:{trade_id}"
 
 
 def _voucher(ctx: Context, trade: Trade) -> tuple[str, str | None]:
@@ -268,7 +266,7 @@ def hold(ctx: Context, staff: User, case_id: str, trade_id: str, note: str) -> O
         if trade.status in lifecycle.HOLDABLE_ON_REPORT:
             lifecycle.hold_on_report(conn, trade.id, trade.status, now, {"case_id": case_id})
         elif trade.status in FREEZE_ON:
-            reference = _freeze_reference(case_id, trade_id)
+            reference = models.freeze_reference(case_id, trade_id)
             if not freezes.open_freeze(conn, trade.user_id, reference, trade.payout, now):
                 freezes.reopen(conn, reference, now)
         elif trade.status is not S.IN_REVIEW:
@@ -294,7 +292,7 @@ def release(ctx: Context, staff: User, case_id: str, trade_id: str, note: str) -
             raise Conflict(
                 "decide_in_review", "This trade waits in the review queue: approve or reject it there."
             )
-        seller = freezes.release(conn, _freeze_reference(case_id, trade_id), staff.email, now)
+        seller = freezes.release(conn, models.freeze_reference(case_id, trade_id), staff.email, now)
         if seller is not None:
             trade_service.resume_held_payouts(conn, seller, now)
         repo.set_outcome(conn, found.id, Outcome.RELEASED, staff.email, now)
@@ -345,7 +343,7 @@ def reverse(ctx: Context, staff: User, case_id: str, trade_id: str, note: str) -
                 "issuer_did_not_charge_back",
                 f"The issuer did not charge the voucher back (it answered: {answer}); the freeze stays.",
             )
-        seller = freezes.release(conn, _freeze_reference(case_id, trade_id), staff.email, now)
+        seller = freezes.release(conn, models.freeze_reference(case_id, trade_id), staff.email, now)
         if seller is not None:
             trade_service.resume_held_payouts(conn, seller, now)
         repo.set_outcome(conn, found.id, Outcome.REVERSED, staff.email, now)
@@ -400,7 +398,7 @@ def figures(conn: Connection, start: datetime, end: datetime) -> Figures:
 
 def freeze_of(conn: Connection, case_id: str, trade_id: str) -> freezes.Freeze | None:
     """The payout freeze a matched trade caused, if any."""
-    return freezes.by_reference(conn, _freeze_reference(case_id, trade_id))
+    return freezes.by_reference(conn, models.freeze_reference(case_id, trade_id))
 
 
 def held_amount(conn: Connection, case_id: str, trade_id: str) -> Money | None:

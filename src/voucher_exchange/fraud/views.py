@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.errors import NotFound
 from voucher_exchange.fraud import repository as repo
-from voucher_exchange.fraud.models import Case, Match
+from voucher_exchange.fraud.models import Case, Match, freeze_reference
 from voucher_exchange.payouts import freezes
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.review import seller_file
@@ -86,7 +86,7 @@ def case_view(conn: Connection, vault: Vault, case_id: str) -> CaseView:
                 found,
                 seller.email if seller is not None else found.user_id,
                 trade.status.value if trade is not None else "",
-                freezes.by_reference(conn, f"fraud_case:{case.id}:{found.trade_id}"),
+                freezes.by_reference(conn, freeze_reference(case.id, found.trade_id)),
                 seller_file.related(conn, found.trade_id),
             )
         )

@@ -277,7 +277,7 @@ LINKED_NETTING_NOTE = "settled what another account of the same person owed afte
 
 def record_linked_netting(conn: Connection, trade_id: str, now: datetime) -> None:
     """Part or all of a credited trade's payout settled a linked account's debt (identity/links.py)."""
-    trade_repo.add_event(conn, trade_id, S.CREDITED, S.CREDITED, now, WORKER, LINKED_NETTING_NOTE)
+    note(conn, trade_id, S.CREDITED, now, LINKED_NETTING_NOTE)
 
 
 VOUCHER_REVERSED = "voucher_reversed"
