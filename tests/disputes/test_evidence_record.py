@@ -238,6 +238,8 @@ def test_no_record_for_a_paid_trade_nor_for_someone_elses(exchange: Exchange) ->
     assert (response.status_code, response.json()["error"]["code"]) == (409, "evidence_not_available")
     refused = seller.api.post(f"/trades/{paid['id']}/appeal", {"message": "why"})
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "appeal_not_possible")
+    after = seller.api.get(f"/trades/{paid['id']}").json()
+    assert (after["status"], after["events"]) == ("paid", paid["events"])  # no appeal recorded
     strange = other.api.get(f"/trades/{paid['id']}/evidence")
     assert (strange.status_code, strange.json()["error"]["code"]) == (404, "trade_unknown")
     empty = seller.api.post(f"/trades/{paid['id']}/appeal", {})

@@ -108,8 +108,10 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
     doc_id = uploaded.json()["id"]
     assert uploaded.json() == {"id": doc_id, "kind": "id_card", "status": "pending"}
     assert seller.api.get("/me").json()["identity_document"] == {"status": "pending"}
+    stored = _stored(exchange)
     again = _upload(seller.api, JPEG)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "identity_document_pending")
+    assert _stored(exchange) == stored  # no second row, no second file
 
     # At rest: an encrypted file, no image bytes, no magic numbers; the row holds metadata only.
     on_disk = (exchange.ctx.settings.identity_document_dir / f"{doc_id}.enc").read_bytes()
@@ -153,6 +155,9 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
     }
     over_tier_one, _ = _sell_500k(exchange, seller)
     assert over_tier_one["status"] == "paid", over_tier_one
+    decisions_before = _audit(exchange, "identity.document_approved", doc_id)
+    assert len(decisions_before) == 1
+    limits_before = seller.api.get("/me").json()["limits"]
     again_decided = reviewer.post(
         f"/review/identity-documents/{doc_id}/decision", {"outcome": "reject", "reason": "expired"}
     )
@@ -160,6 +165,8 @@ def test_upload_review_and_tier_two_limits_apply_at_once(exchange: Exchange) -> 
         409,
         "identity_document_decided",
     )
+    assert seller.api.get("/me").json()["limits"] == limits_before  # still tier 2
+    assert _audit(exchange, "identity.document_approved", doc_id) == decisions_before
 
 
 def test_a_reviewer_cannot_decide_their_own_document_or_their_identitys(exchange: Exchange) -> None:

@@ -240,9 +240,12 @@ def test_an_open_receivable_refuses_erasure_and_after_the_window_a_settled_accou
 
     kim, kim_dest, _ = core.seller(name="Kim Doyun", birth_date=date(1990, 2, 3))
     _paid_trade(core, kim.id, kim_dest)
+    balances = _balances(core)
     with pytest.raises(Conflict) as inside:
         privacy.erase_account(core.ctx, core.user(kim.id), PASSWORD)
     assert inside.value.code == "liability_window_open"
+    assert _row(core, kim.id).deleted_at is None
+    assert _balances(core) == balances
     core.ctx.clock.offset += timedelta(days=core.ctx.settings.liability_window_days + 1)  # type: ignore[attr-defined]
     privacy.erase_account(core.ctx, core.user(kim.id), PASSWORD)
     assert _row(core, kim.id).email == f"erased-{kim.id}@deleted.invalid"

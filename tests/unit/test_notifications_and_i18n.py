@@ -242,7 +242,7 @@ def test_a_batch_summary_with_every_line_held_says_nothing_of_payments() -> None
 def test_a_batch_whose_paid_lines_all_settled_a_debt_never_says_money_was_sent() -> None:
     subject, body = compose_batch({"paid": 2}, Money(0, "KRW"), "ko", "http://site/sell/batch/b1", 25)
     assert subject == "상품권 2건: 입금 2건"
-    settled = "입금 처리 2건: 반환하실 금액을 갚는 데 모두 쓰여 계좌로 보낸 돈은 없습니다."
+    settled = "정산 2건: 반환하실 금액을 갚는 데 모두 쓰여 계좌로 보낸 돈은 없습니다."
     assert body.splitlines()[0] == settled
     assert not re.search(r"(?<![0-9,])0원", body) and "보냈습니다" not in body
     _, english = compose_batch({"paid": 2}, Money(0, "KRW"), "en", "http://site/sell/batch/b1", 25)
