@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,22 @@ CONNECT_WAIT_SECONDS = 5.0
 def is_sqlite(engine: Engine) -> bool:
     """True for the embedded SQLite backend."""
     return engine.dialect.name == "sqlite"
+
+
+def commit_counter(engine: Engine) -> tuple[Callable[[], int], Callable[[], None]] | None:
+    """SQLite file: (read, close) of a number that changes whenever any connection, in any
+    process, commits to the database (`PRAGMA data_version` on a connection kept for it, which
+    itself never writes). Reading it costs microseconds and no transaction, so an idle poller can
+    skip its query while nothing changed. None for PostgreSQL and in-memory SQLite.
+    """
+    if not is_sqlite(engine) or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    watch = sqlite3.connect(engine.url.database, check_same_thread=False, isolation_level=None)
+
+    def read() -> int:
+        return int(watch.execute("PRAGMA data_version").fetchone()[0])
+
+    return read, watch.close
 
 
 def _json_text(value: Any) -> str:

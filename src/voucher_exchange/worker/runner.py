@@ -22,6 +22,7 @@ from voucher_exchange.apikeys.models import API_KEY_MAIL
 from voucher_exchange.audit import anchoring
 from voucher_exchange.context import Context
 from voucher_exchange.db import changes, dialect
+from voucher_exchange.db.engine import commit_counter
 from voucher_exchange.db.retry import is_transient, is_unavailable
 from voucher_exchange.errors import ExternalUnavailable
 from voucher_exchange.fraud import service as fraud_service
@@ -146,6 +147,10 @@ class Worker:
         # SQLite: start_threads hears this process's own enqueues (db/changes.py) and says so.
         self._notified = ctx.engine.dialect.name == "postgresql" if notified is None else notified
         self._due: datetime | None = None
+        # SQLite: an idle look for work is skipped while no connection has committed since the
+        # last look found nothing, and nothing it knew of has come due (a counter read, no query).
+        self._commits = commit_counter(ctx.engine) if self._notified else None
+        self._looked_at: int | None = None
 
     def run_once(self) -> bool:
         """Run the due jobs claimed when the last ones finished, or newly claimed; False when none.
@@ -154,11 +159,15 @@ class Worker:
         """
         claimed, self._next = self._next, []
         if not claimed:
+            seen = self._commits[0]() if self._commits is not None else None
+            if seen is not None and seen == self._looked_at and not self._came_due():
+                return False
             with self.ctx.uow() as uow:
                 claimed = self._claim(uow.conn, self.ctx.clock.now())
                 if not claimed and self._notified:
                     self._due = queue.next_due(uow.conn)
                 uow.commit()
+            self._looked_at = None if claimed else seen
         if not claimed:
             return False
         if len(claimed) > 1:
@@ -175,6 +184,9 @@ class Worker:
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "job_id", "ref")
         return True
+
+    def _came_due(self) -> bool:
+        return self._due is not None and self.ctx.clock.now() >= self._due
 
     def _claim(self, conn: Connection, now: datetime) -> list[Job]:
         """The next due job, and, if its kind runs in batches, more due jobs of that kind."""
@@ -196,6 +208,9 @@ class Worker:
                 uow.commit()
         if self._calls is not None:
             self._calls.shutdown()
+        if self._commits is not None:
+            self._commits[1]()
+            self._commits = None
 
     def _run(self, job: Job) -> list[Job]:
         """Run the job; on success finish it and claim the next in the same transaction (the
