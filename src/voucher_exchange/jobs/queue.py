@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, Connection, case, func, select, update
@@ -18,15 +20,25 @@ CHANNEL = "vx_jobs"
 SKIP_KINDS = "vx_skip_job_kinds"
 
 
-def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds: float = 0.0) -> None:
+def enqueue(
+    conn: Connection,
+    kind: str,
+    ref: str,
+    now: datetime,
+    delay_seconds: float = 0.0,
+    payload: dict[str, Any] | None = None,
+) -> None:
     """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
 
     If that job is running right now, it is told to run once more, so work enqueued
     while it runs is never lost. A kind in the engine's `SKIP_KINDS` option is not enqueued.
+    `payload`: the facts the job needs (JSON-serialisable); the newest enqueue's win, and
+    one without facts clears older ones (its handler then reads the newest state itself).
     """
     if kind in conn.get_execution_options().get(SKIP_KINDS, ()):
         return
     key = f"{kind}:{ref}"
+    stored = None if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     inserted = insert_ignore_and_notify(
         conn,
         jobs,
@@ -37,6 +49,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
             "status": Q,
             "run_at": now + timedelta(seconds=delay_seconds),
             "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+            "payload": stored,
             "created_at": now,
             "updated_at": now,
         },
@@ -51,6 +64,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
                 rerun=case((jobs.c.status == R, True), else_=jobs.c.rerun),
                 # New work makes a job that is backing off due at once.
                 run_at=case((jobs.c.status == Q, now), else_=jobs.c.run_at),
+                payload=stored,
                 updated_at=now,
             )
         )
@@ -105,10 +119,17 @@ def _take(
             rerun=False,
             updated_at=now,
         )
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id, jobs.c.payload)
     ).all()
     taken = [
-        Job(id=int(r.id), kind=r.kind, ref=r.ref, attempts=int(r.attempts), request_id=r.request_id)
+        Job(
+            id=int(r.id),
+            kind=r.kind,
+            ref=r.ref,
+            attempts=int(r.attempts),
+            request_id=r.request_id,
+            payload=None if r.payload is None else json.loads(r.payload),
+        )
         for r in rows
     ]
     return sorted(taken, key=lambda j: j.id)
