@@ -22,6 +22,10 @@ from voucher_exchange.db.schema import jobs
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.models import Job
 from voucher_exchange.money import Money
+from voucher_exchange.ports.issuer import Chargeback as Reported
+from voucher_exchange.reversals import repository as chargeback_repo
+from voucher_exchange.reversals import service as reversal_service
+from voucher_exchange.reversals.models import ChargebackOutcome
 from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import batch, notices, pipeline
 from voucher_exchange.trades import repository as trade_repo
@@ -182,6 +186,66 @@ def test_a_held_trade_is_told_from_the_handoff_with_why_it_is_held(
     assert handed == read
 
 
+def test_a_payout_the_bank_refused_is_told_from_the_handoff(
+    core: Core, mailer: Recorder, tmp_path: Path
+) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, _ = core.seller(rail_behavior="reject")
+    user = _english(core, user)
+    trade_id = core.submit(user, destination)
+
+    pipeline.process_trade(core.ctx, trade_id)
+
+    job = _notice_job(core, trade_id, S.FAILED)
+    assert job.payload is not None
+    assert [r["code"] for r in job.payload["trade"]["decision"]["reasons"]] == ["payout_refused"]
+    handed, read = _told_both_ways(core, mailer, job, tmp_path)
+    assert handed == read
+    assert handed.subject == "Your bank refused ₩45,500: choose another account"
+
+
+def _drain_notices(core: Core) -> None:
+    with core.ctx.uow() as uow:
+        now = core.ctx.clock.now()
+        taken = queue.claim_more(uow.conn, "w-test", now, 60, NOTIFY_TRADE, 50)
+        queue.finish(uow.conn, taken, "w-test", now)
+        uow.commit()
+
+
+@pytest.mark.parametrize(
+    ("face_value", "sent", "subject"),
+    [
+        (50000, 0, "Settled: your Cultureland Gift Voucher paid what you owed after a reversal"),
+        (100000, 45500, "Paid: ₩45,500 is on its way to your bank"),
+    ],
+)
+def test_a_payout_a_debt_took_all_or_part_of_is_told_with_what_reached_the_bank(
+    core: Core, mailer: Recorder, tmp_path: Path, face_value: int, sent: int, subject: str
+) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, _ = core.seller()
+    user = _english(core, user)
+    first = core.submit(user, destination)
+    pipeline.process_trade(core.ctx, first)
+    now = core.ctx.clock.now()
+    with core.ctx.uow() as uow:  # the issuer takes the first voucher back: the seller owes 45,500
+        chargeback_repo.add(uow.conn, Reported(1, first, 50000, KRW, "stolen", now), now)
+        done = reversal_service.apply_pending(uow.conn, now, core.ctx.settings.liability_window_days)
+        uow.commit()
+    assert done == [(first, ChargebackOutcome.REVERSED)]
+    _drain_notices(core)
+    trade_id = core.submit(user, destination, face_value=face_value)
+
+    pipeline.process_trade(core.ctx, trade_id)
+
+    job = _notice_job(core, trade_id, S.PAID)
+    assert job.payload is not None
+    assert job.payload["trade"]["sent_to_bank"] == {"amount": sent, "currency": KRW}
+    handed, read = _told_both_ways(core, mailer, job, tmp_path)
+    assert handed == read
+    assert handed.subject == subject
+
+
 def test_a_newer_enqueue_replaces_the_facts_and_one_without_facts_clears_them(core: Core) -> None:
     now = core.ctx.clock.now()
     with core.ctx.uow() as uow:
@@ -196,6 +260,27 @@ def test_a_newer_enqueue_replaces_the_facts_and_one_without_facts_clears_them(co
         uow.commit()
     assert [(j.ref, j.payload) for j in taken] == [("r1", {"said": "newest"}), ("r2", None)]
     assert sorted(r.ref for r in rows) == ["r1", "r2"]
+
+
+def test_a_finished_job_forgets_its_facts_unless_it_runs_again(core: Core) -> None:
+    now = core.ctx.clock.now()
+    with core.ctx.uow() as uow:
+        queue.enqueue(uow.conn, "test.kind", "done", now, payload={"to": "a@example.com"})
+        queue.enqueue(uow.conn, "test.kind", "again", now, payload={"to": "b@example.com"})
+        uow.commit()
+    with core.ctx.uow() as uow:
+        taken = queue.claim_more(uow.conn, "w-test", now, 60, "test.kind", 10)
+        # New facts while "again" runs: it runs once more, with them.
+        queue.enqueue(uow.conn, "test.kind", "again", now, payload={"to": "c@example.com"})
+        queue.finish(uow.conn, taken, "w-test", now)
+        uow.commit()
+    with core.ctx.uow(readonly=True) as uow:
+        rows = uow.conn.execute(
+            select(jobs.c.ref, jobs.c.status, jobs.c.payload)
+            .where(jobs.c.kind == "test.kind")
+            .order_by(jobs.c.ref)
+        ).all()
+    assert [tuple(r) for r in rows] == [("again", "queued", '{"to":"c@example.com"}'), ("done", "done", None)]
 
 
 def test_a_batch_lines_notices_carry_no_facts_and_the_summary_is_the_one_email(

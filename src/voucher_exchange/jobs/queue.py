@@ -145,7 +145,10 @@ def renew(conn: Connection, held: list[Job], worker_id: str, now: datetime, leas
 
 
 def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> None:
-    """Done, in one statement — unless more work arrived meanwhile for one: queue it again at once."""
+    """Done, in one statement — unless more work arrived meanwhile for one: queue it again at once.
+
+    A finished job forgets its payload (a notice's carries an e-mail address: kept no longer than needed).
+    """
     if not done:
         return
     conn.execute(
@@ -154,6 +157,7 @@ def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> 
         .values(
             status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
             dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),
+            payload=case((jobs.c.rerun, jobs.c.payload), else_=None),
             attempts=case((jobs.c.rerun, 0), else_=jobs.c.attempts),
             rerun=False,
             run_at=now,
@@ -218,13 +222,15 @@ def run_waiting_now(conn: Connection, reason: str, now: datetime) -> int:
 
 
 def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) -> None:
-    """Give up on the job: it stays visible as dead for an operator."""
+    """Give up on the job: it stays visible as dead for an operator (without its payload: run
+    again, it reads what it needs)."""
     conn.execute(
         update(jobs)
         .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id))
         .values(
             status=JobStatus.DEAD.value,
             dedupe_key=None,
+            payload=None,
             locked_by=None,
             locked_until=None,
             last_error=error[:500],
