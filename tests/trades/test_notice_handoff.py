@@ -30,6 +30,7 @@ from voucher_exchange.risk.models import AcquisitionMethod
 from voucher_exchange.trades import batch, notices, pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import NOTIFY_TRADE, TradeStatus
+from voucher_exchange.worker.runner import Worker
 
 pytestmark = pytest.mark.both_backends
 
@@ -133,6 +134,28 @@ def test_a_paid_trade_is_told_from_the_handoff_as_the_database_tells_it(
     handed, read = _told_both_ways(core, mailer, job, tmp_path)
     assert handed == read
     assert handed.body.encode() == read.body.encode()
+
+
+def test_a_worker_sends_the_notice_from_the_facts_its_job_carries(core: Core, mailer: Recorder) -> None:
+    core.fund(1_000_000, "seed")
+    user, destination, _ = core.seller()
+    user = _english(core, user)
+    trade_id = core.submit(user, destination)
+    worker = Worker(core.ctx, notified=False)
+
+    for _ in range(50):  # the trade's job, then its notice and whatever else it enqueued
+        if not worker.run_once():
+            break
+    worker.release()
+
+    assert [(m.to, m.subject) for m in mailer.sent] == [
+        (user.email, "Paid: ₩45,500 is on its way to your bank")
+    ]
+    with core.ctx.uow(readonly=True) as uow:
+        notice = uow.conn.execute(
+            select(jobs.c.status, jobs.c.payload).where(jobs.c.ref == f"{trade_id}:paid")
+        ).one()
+    assert tuple(notice) == ("done", None)
 
 
 def test_an_english_sellers_paid_notice_is_the_same_in_english(
