@@ -230,10 +230,17 @@ def is_big_rate_change(current: RateSchedule, bands: list[dict[str, int]]) -> bo
 
 @dataclass(frozen=True)
 class BrandStanding:
-    """What a trade in progress needs of its brand: may it be bought, and is it scam-favoured."""
+    """What a trade in progress needs of its brand: may it be bought, is it scam-favoured, and
+    its names (the seller's notice names it)."""
 
     status: BrandStatus
     scam_favoured: bool
+    name_ko: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        """The brand's display name in `lang`."""
+        return self.name_ko if lang == "ko" else self.name_en
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ def _latest_rates() -> Any:
 
 # Built once: SQLAlchemy would otherwise rebuild and cache-key the join on every call.
 _BY_SLUG = _latest_rates().where(brands.c.slug == bindparam("slug"))
-_STANDING = select(brands.c.status, brands.c.scam_favoured).where(brands.c.slug == bindparam("slug"))
+_STANDING = select(brands.c.status, brands.c.scam_favoured, brands.c.name_ko, brands.c.name_en).where(
+    brands.c.slug == bindparam("slug")
+)
 
 
 def _to_brand(row: Any) -> Brand:
@@ -63,9 +65,13 @@ def get_brand(conn: Connection, slug: str) -> Brand | None:
 
 
 def get_standing(conn: Connection, slug: str) -> BrandStanding | None:
-    """The brand's status and scam flag only (one narrow row), or None."""
+    """The brand's status, scam flag and names only (one narrow row), or None."""
     row = conn.execute(_STANDING, {"slug": slug}).first()
-    return BrandStanding(BrandStatus(row.status), bool(row.scam_favoured)) if row else None
+    return (
+        BrandStanding(BrandStatus(row.status), bool(row.scam_favoured), row.name_ko, row.name_en)
+        if row
+        else None
+    )
 
 
 def get_brand_stamped(conn: Connection, slug: str) -> tuple[Brand, datetime] | None:

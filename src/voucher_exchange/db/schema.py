@@ -480,6 +480,8 @@ jobs = Table(
     Column("last_error", String(500)),
     # The HTTP request that caused the job, so one id follows the work into the worker's logs.
     Column("request_id", String(64)),
+    # The facts the job needs, handed over by whoever enqueued it (JSON text); NULL: it reads them.
+    Column("payload", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_jobs_claim", "status", "run_at"),

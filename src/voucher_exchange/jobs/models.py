@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class JobStatus(StrEnum):
@@ -29,6 +30,8 @@ class Job:
     ref: str
     attempts: int
     request_id: str | None = None
+    payload: dict[str, Any] | None = None
+    """The facts its enqueuer handed over (the newest enqueue's), or None: the handler reads them."""
 
 
 BACKOFF_BASE_SECONDS = 0.5

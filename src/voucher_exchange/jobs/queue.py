@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, Connection, case, func, select, update
@@ -18,15 +20,25 @@ CHANNEL = "vx_jobs"
 SKIP_KINDS = "vx_skip_job_kinds"
 
 
-def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds: float = 0.0) -> None:
+def enqueue(
+    conn: Connection,
+    kind: str,
+    ref: str,
+    now: datetime,
+    delay_seconds: float = 0.0,
+    payload: dict[str, Any] | None = None,
+) -> None:
     """Ask for `kind` to run on `ref`. At most one live job per (kind, ref).
 
     If that job is running right now, it is told to run once more, so work enqueued
     while it runs is never lost. A kind in the engine's `SKIP_KINDS` option is not enqueued.
+    `payload`: the facts the job needs (JSON-serialisable); the newest enqueue's win, and
+    one without facts clears older ones (its handler then reads the newest state itself).
     """
     if kind in conn.get_execution_options().get(SKIP_KINDS, ()):
         return
     key = f"{kind}:{ref}"
+    stored = None if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     inserted = insert_ignore_and_notify(
         conn,
         jobs,
@@ -37,6 +49,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
             "status": Q,
             "run_at": now + timedelta(seconds=delay_seconds),
             "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+            "payload": stored,
             "created_at": now,
             "updated_at": now,
         },
@@ -51,6 +64,7 @@ def enqueue(conn: Connection, kind: str, ref: str, now: datetime, delay_seconds:
                 rerun=case((jobs.c.status == R, True), else_=jobs.c.rerun),
                 # New work makes a job that is backing off due at once.
                 run_at=case((jobs.c.status == Q, now), else_=jobs.c.run_at),
+                payload=stored,
                 updated_at=now,
             )
         )
@@ -105,10 +119,17 @@ def _take(
             rerun=False,
             updated_at=now,
         )
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id, jobs.c.payload)
     ).all()
     taken = [
-        Job(id=int(r.id), kind=r.kind, ref=r.ref, attempts=int(r.attempts), request_id=r.request_id)
+        Job(
+            id=int(r.id),
+            kind=r.kind,
+            ref=r.ref,
+            attempts=int(r.attempts),
+            request_id=r.request_id,
+            payload=None if r.payload is None else json.loads(r.payload),
+        )
         for r in rows
     ]
     return sorted(taken, key=lambda j: j.id)
@@ -124,7 +145,10 @@ def renew(conn: Connection, held: list[Job], worker_id: str, now: datetime, leas
 
 
 def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> None:
-    """Done, in one statement — unless more work arrived meanwhile for one: queue it again at once."""
+    """Done, in one statement — unless more work arrived meanwhile for one: queue it again at once.
+
+    A finished job forgets its payload (a notice's carries an e-mail address: kept no longer than needed).
+    """
     if not done:
         return
     conn.execute(
@@ -133,6 +157,7 @@ def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> 
         .values(
             status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
             dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),
+            payload=case((jobs.c.rerun, jobs.c.payload), else_=None),
             attempts=case((jobs.c.rerun, 0), else_=jobs.c.attempts),
             rerun=False,
             run_at=now,
@@ -197,13 +222,15 @@ def run_waiting_now(conn: Connection, reason: str, now: datetime) -> int:
 
 
 def bury(conn: Connection, job: Job, worker_id: str, now: datetime, error: str) -> None:
-    """Give up on the job: it stays visible as dead for an operator."""
+    """Give up on the job: it stays visible as dead for an operator (without its payload: run
+    again, it reads what it needs)."""
     conn.execute(
         update(jobs)
         .where((jobs.c.id == job.id) & (jobs.c.locked_by == worker_id))
         .values(
             status=JobStatus.DEAD.value,
             dedupe_key=None,
+            payload=None,
             locked_by=None,
             locked_until=None,
             last_error=error[:500],

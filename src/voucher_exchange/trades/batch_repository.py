@@ -145,6 +145,14 @@ def batch_of(conn: Connection, trade_id: str) -> StoredBatch | None:
     return None if row is None else _batch(row)
 
 
+def in_batch(conn: Connection, trade_id: str) -> bool:
+    """Whether a trade is a line of a batch (it is from its creation, or never)."""
+    found = conn.execute(
+        select(trade_batch_lines.c.batch_id).where(trade_batch_lines.c.trade_id == trade_id).limit(1)
+    ).first()
+    return found is not None
+
+
 def mark_summarized(conn: Connection, batch_id: str, now: datetime) -> bool:
     """Claim the batch's one summary e-mail; False if it was claimed already."""
     done = conn.execute(

@@ -48,6 +48,7 @@ def _move(
     *,
     resume: bool = False,
     publish: bool = True,
+    notice: dict[str, Any] | None = None,
     **values: Any,
 ) -> None:
     check_transition(current, target)
@@ -57,7 +58,7 @@ def _move(
     changes.mark(conn, trade_id)  # a page following the trade hears of it after the commit
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
-        queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now)
+        queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now, payload=notice)
     if resume:
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
     if publish:
@@ -99,10 +100,26 @@ def hold_for_review(
     now: datetime,
     note: str | None,
     issuer_answer: dict[str, Any],
+    *,
+    notice: dict[str, Any] | None = None,
     **values: Any,
 ) -> None:
-    """`verifying → in_review`: a person decides (nothing has moved yet); `values` as above."""
-    _move(conn, trade_id, S.VERIFYING, S.IN_REVIEW, now, WORKER, note, issuer_answer=issuer_answer, **values)
+    """`verifying → in_review`: a person decides (nothing has moved yet); `values` as above.
+
+    `notice`: the facts of the seller's e-mail (`notices.facts`), when the caller has them.
+    """
+    _move(
+        conn,
+        trade_id,
+        S.VERIFYING,
+        S.IN_REVIEW,
+        now,
+        WORKER,
+        note,
+        notice=notice,
+        issuer_answer=issuer_answer,
+        **values,
+    )
 
 
 FRAUD_REPORT = "fraud_report"
@@ -147,14 +164,18 @@ def reject(
     now: datetime,
     reasons: list[str],
     actor: str = WORKER,
+    *,
+    notice: dict[str, Any] | None = None,
     **values: Any,
 ) -> None:
     """`… → rejected`: refused with reasons; no money moved.
 
     A refusal that says nothing bad about the voucher releases its claim (RELEASES_CLAIM):
-    the seller can sell it again under a new quote.
+    the seller can sell it again under a new quote. `notice` as for `hold_for_review`.
     """
-    _move(conn, trade_id, current, S.REJECTED, now, actor, ", ".join(reasons) or None, **values)
+    _move(
+        conn, trade_id, current, S.REJECTED, now, actor, ", ".join(reasons) or None, notice=notice, **values
+    )
     if reasons and set(reasons) <= RELEASES_CLAIM:
         trade_repo.release_claim(conn, trade_id)
 
@@ -169,9 +190,9 @@ def start_payout(conn: Connection, trade_id: str, now: datetime) -> None:
     _move(conn, trade_id, S.CREDITED, S.PAYING_OUT, now)
 
 
-def mark_paid(conn: Connection, trade_id: str, now: datetime) -> None:
-    """`paying_out → paid`: the rail executed the transfer."""
-    _move(conn, trade_id, S.PAYING_OUT, S.PAID, now)
+def mark_paid(conn: Connection, trade_id: str, now: datetime, notice: dict[str, Any] | None = None) -> None:
+    """`paying_out → paid`: the rail executed the transfer; `notice` as for `hold_for_review`."""
+    _move(conn, trade_id, S.PAYING_OUT, S.PAID, now, notice=notice)
 
 
 PAYOUT_REFUSED = "payout_refused"
@@ -185,9 +206,11 @@ def note(conn: Connection, trade_id: str, status: TradeStatus, now: datetime, te
     trade_repo.add_event(conn, trade_id, status, status, now, WORKER, text)
 
 
-def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
+def payout_refused(
+    conn: Connection, trade_id: str, now: datetime, notice: dict[str, Any] | None = None
+) -> None:
     """`paying_out → failed` (reason `payout_refused`): the bank refused; the money is owed to the seller
-    again, and the seller is told to choose another account."""
+    again, and the seller is told to choose another account (`notice` as for `hold_for_review`)."""
     _move(
         conn,
         trade_id,
@@ -201,7 +224,7 @@ def payout_refused(conn: Connection, trade_id: str, now: datetime) -> None:
     trade_repo.add_decision(
         conn, trade_id, DecisionStage.PAYOUT, "refused", [PAYOUT_REFUSED], "bank", {}, WORKER, now
     )
-    queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{S.FAILED.value}", now)
+    queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{S.FAILED.value}", now, payload=notice)
     # After the decision, so both events' trade carries why it failed.
     status_event(conn, trade_id, S.FAILED, now)
     trade_event(conn, trade_id, EventType.PAYOUT_REFUSED, now)
@@ -267,9 +290,13 @@ def give_up(conn: Connection, trade_id: str, now: datetime, attempts: int) -> No
         return
 
 
-def settle_by_netting(conn: Connection, trade_id: str, now: datetime) -> None:
-    """`credited → paid`: the whole payout settled what the seller owed after a reversal; nothing to send."""
-    _move(conn, trade_id, S.CREDITED, S.PAID, now, WORKER, "settled against the amount owed after a reversal")
+def settle_by_netting(
+    conn: Connection, trade_id: str, now: datetime, notice: dict[str, Any] | None = None
+) -> None:
+    """`credited → paid`: the whole payout settled what the seller owed after a reversal; nothing to
+    send (`notice` as for `hold_for_review`)."""
+    note = "settled against the amount owed after a reversal"
+    _move(conn, trade_id, S.CREDITED, S.PAID, now, WORKER, note, notice=notice)
 
 
 LINKED_NETTING_NOTE = "settled what another account of the same person owed after a reversal"

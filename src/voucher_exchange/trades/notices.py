@@ -4,9 +4,17 @@ Jobs are enqueued in the same transaction as the status change (outbox), so a no
 never lost; a crash between sending and finishing the job may send it twice, which is
 the safe side for a notice. Trades own the facts, so trades build the message
 (`notifications.service.TradeNotice`, `BatchSummary`); notifications word and send it.
+
+The worker's pipeline knows every fact of its own notices when it moves a trade on (it read
+the seller and the brand, it made the decision, it saw what the bank executed): it hands them
+over with the job (`facts`), and the job sends them without reading anything. Notices enqueued
+elsewhere (a reviewer, a reversal) and those of a batch's lines carry none: the job reads.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.catalog import service as catalog
@@ -18,14 +26,56 @@ from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import seller_view
+from voucher_exchange.trades.models import Trade, TradeStatus
 from voucher_exchange.trades.seller_view import view
 
 
-def notify_trade(ctx: Context, ref: str) -> None:
-    """The job: e-mail the seller about the status named in `ref` ("<trade id>:<status>")."""
+@dataclass(frozen=True)
+class Recipient:
+    """Who a trade's notice goes to and how it names the brand, as the pipeline read them, and the
+    reasons of the newest decision the seller sees (`seller_view.view`'s), in their language."""
+
+    email: str
+    language: str
+    brand_name: str
+    reasons: tuple[dict[str, str], ...] = ()
+
+
+def facts(
+    trade: Trade, status: TradeStatus, to: Recipient, sent_to_bank: int | None = None
+) -> dict[str, Any]:
+    """The payload of a notice job: all `notify_trade` needs to send it without reading.
+
+    `trade` as the status change left it; `sent_to_bank` (for `paid`): what the bank executed,
+    in minor units (0 when netting settled a debt with all of it). The code appears masked only.
+    """
+    shown: dict[str, Any] = {
+        "status": status.value,
+        "voucher": {"masked": seller_view.masked(trade.voucher_last4)},
+        "face_value": trade.face_value.as_json(),
+        "payout": trade.payout.as_json(),
+        "decision": {"reasons": list(to.reasons)},
+    }
+    if sent_to_bank is not None:
+        shown["sent_to_bank"] = {"amount": sent_to_bank, "currency": trade.currency}
+    return {"to": to.email, "language": to.language, "brand_name": to.brand_name, "trade": shown}
+
+
+def notify_trade(ctx: Context, ref: str, payload: dict[str, Any] | None = None) -> None:
+    """The job: e-mail the seller about the status named in `ref` ("<trade id>:<status>").
+
+    With `payload` (`facts`, handed over by the pipeline) nothing is read.
+    """
     if ctx.mailer is None:
         return
     trade_id, _, status = ref.partition(":")
+    if payload is not None:
+        link = _link(ctx, trade_id)
+        notice = notifications.TradeNotice(
+            payload["to"], payload["language"], payload["trade"], payload["brand_name"], link
+        )
+        notifications.send_trade_notice(ctx.mailer, notice)
+        return
     if notifications.knows(status) and not _own_notice(ctx, trade_id, status):
         return
     with ctx.uow(readonly=True) as uow:
@@ -44,18 +94,26 @@ def notify_trade(ctx: Context, ref: str) -> None:
     data["status"] = status
     if not notifications.knows(status):
         return
-    link = f"{ctx.settings.public_url.rstrip('/')}/trades/{trade_id}"
+    link = _link(ctx, trade_id)
     brand_name = brand.name_ko if lang == "ko" else brand.name_en
     notice = notifications.TradeNotice(seller.email, lang, data, brand_name, link)
     notifications.send_trade_notice(ctx.mailer, notice)
+
+
+def _link(ctx: Context, trade_id: str) -> str:
+    return f"{ctx.settings.public_url.rstrip('/')}/trades/{trade_id}"
 
 
 def _own_notice(ctx: Context, trade_id: str, status: str) -> bool:
     """False for a line of a batch whose summary tells this news: the summary is the one e-mail.
 
     When this line's news completes the batch, the summary is claimed and enqueued here, in one
-    transaction. News after the summary (a held line decided later) gets its own e-mail.
+    transaction. News after the summary (a held line decided later) gets its own e-mail. A trade
+    is a line of a batch from its creation or never, so a trade of none is told apart by a read.
     """
+    with ctx.uow(readonly=True) as uow:
+        if not batch_repo.in_batch(uow.conn, trade_id):
+            return True
     with ctx.uow() as uow:
         batch = batch_repo.batch_of(uow.conn, trade_id)
         if batch is None:

@@ -61,8 +61,10 @@ from voucher_exchange.promises import service as promise_service
 from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
+from voucher_exchange.risk.reasons import render
 from voucher_exchange.risk.screening import Decision, Outcome
-from voucher_exchange.trades import facts, late_payout, lifecycle, postings, publish
+from voucher_exchange.trades import batch_repository as batch_repo
+from voucher_exchange.trades import facts, late_payout, lifecycle, notices, postings, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -79,15 +81,43 @@ log = logs.get(__name__)
 
 @dataclass(frozen=True)
 class Handoff:
-    """The trade as the last step left it, and its payout if that step already reserved it."""
+    """The trade as the last step left it, and its payout if that step already reserved it.
+
+    `notice`: whom the seller's e-mails go to and what they say beyond the trade row, once
+    screening read the seller and the brand in this run (None for a trade read mid-way, or a
+    line of a batch: its notices are then read by their job, `notices.notify_trade`).
+    """
 
     trade: Trade
     reserved: tuple[Payout, Destination] | None = None
+    notice: notices.Recipient | None = None
 
 
-def _moved(trade: Trade, status: TradeStatus, now: datetime, **values: object) -> Handoff:
+def _moved(
+    trade: Trade,
+    status: TradeStatus,
+    now: datetime,
+    notice: notices.Recipient | None = None,
+    **values: object,
+) -> Handoff:
     """The trade after a status change this step committed (what the row now holds)."""
-    return Handoff(replace(trade, status=status, updated_at=now, **values))  # type: ignore[arg-type]
+    return Handoff(replace(trade, status=status, updated_at=now, **values), notice=notice)  # type: ignore[arg-type]
+
+
+def _seen(
+    to: notices.Recipient | None, reasons: list[str], evidence: dict[str, Any]
+) -> notices.Recipient | None:
+    """`to` once a decision with `reasons` is the newest one the seller sees (`seller_view.view`)."""
+    if to is None:
+        return None
+    return replace(to, reasons=tuple(render(list(reasons), to.language, evidence.get("messages"))))
+
+
+def _told(
+    trade: Trade, status: TradeStatus, to: notices.Recipient | None, sent_to_bank: int | None = None
+) -> dict[str, Any] | None:
+    """The facts of the notice about `status`, handed over with its job; None: the job reads them."""
+    return None if to is None else notices.facts(trade, status, to, sent_to_bank)
 
 
 @dataclass(frozen=True)
@@ -179,15 +209,17 @@ def _record(conn: Connection, trade: Trade, stage: DecisionStage, decision: Deci
 
 def _reject(
     conn: Connection,
-    trade: Trade,
+    handoff: Handoff,
     current: TradeStatus,
     decision: Decision,
     stage: DecisionStage,
     now: datetime,
     **values: Any,
 ) -> None:
+    trade = handoff.trade
     _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
-    lifecycle.reject(conn, trade.id, current, now, decision.reasons, **values)
+    told = _told(trade, S.REJECTED, _seen(handoff.notice, decision.reasons, decision.evidence))
+    lifecycle.reject(conn, trade.id, current, now, decision.reasons, notice=told, **values)
 
 
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
@@ -217,6 +249,11 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
         limits=screening.TIER_LIMITS[ctx.settings.jurisdiction][min(seller.kyc_tier, 2)],
     )
     decision = screening.screen_submission(facts)
+    # The seller's notices are told from here on, unless a batch's summary tells them.
+    to = None
+    if not batch_repo.in_batch(conn, trade.id):
+        to = notices.Recipient(seller.email, seller.language, brand.name(seller.language))
+    handoff = replace(handoff, notice=to)
     declared_carrier = "carrier_billing_prohibited" in decision.reasons
     if decision.outcome is Outcome.APPROVE or declared_carrier:
         # A carrier-billed code is claimed too, so it cannot come back declared as a gift.
@@ -225,11 +262,11 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
             evidence = {**decision.evidence, "first_trade": owner}
             decision = Decision(Outcome.REJECT, ["duplicate_voucher"], evidence)
     if decision.outcome is Outcome.REJECT:
-        _reject(conn, trade, current, decision, DecisionStage.SCREENING, now)
+        _reject(conn, handoff, current, decision, DecisionStage.SCREENING, now)
         return None
     _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
     lifecycle.start_verifying(conn, trade.id, now)
-    return _moved(trade, S.VERIFYING, now)
+    return _moved(trade, S.VERIFYING, now, _seen(to, [], decision.evidence))
 
 
 def _voucher(ctx: Context, trade: Trade) -> tuple[str, str | None]:
@@ -340,7 +377,7 @@ def _verify(
             now,
         )
     if decision.outcome is Outcome.REJECT:
-        _reject(conn, trade, S.VERIFYING, decision, DecisionStage.ISSUER, now, **issued)
+        _reject(conn, handoff, S.VERIFYING, decision, DecisionStage.ISSUER, now, **issued)
         if looked.decision.outcome is Outcome.REJECT:  # the issuer's answer refused it
             _issuer_fact(conn, trade, "issuer.lookup", looked.asked_at, answer, None, now)
         return None
@@ -367,12 +404,17 @@ def _verify(
             risk_service.DECIDER,
             now,
         )
+    to = handoff.notice
+    enforced = [r for r in verdict.decisions if r.stage != DecisionStage.SHADOW.value]
+    if enforced:
+        to = _seen(to, enforced[-1].reasons, enforced[-1].evidence)
     outcome = verdict.evaluation.outcome
     note = ", ".join(verdict.evaluation.reasons) or None
     if outcome is Outcome.APPROVE:
         lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence, **issued)
     elif outcome is Outcome.REVIEW:
-        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence, **issued)
+        told = _told(trade, S.IN_REVIEW, to)
+        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence, notice=told, **issued)
     else:
         lifecycle.reject(
             conn,
@@ -380,13 +422,14 @@ def _verify(
             S.VERIFYING,
             now,
             verdict.evaluation.reasons,
+            notice=_told(trade, S.REJECTED, to),
             issuer_answer=decision.evidence,
             **issued,
         )
     if outcome is not Outcome.APPROVE:
         return None
     issued_at = answer.issued_at if answer.issued_at is not None else trade.issued_at
-    return _moved(trade, S.REDEEMING, now, issued_at=issued_at, issuer_answer=decision.evidence)
+    return _moved(trade, S.REDEEMING, now, to, issued_at=issued_at, issuer_answer=decision.evidence)
 
 
 def _redeem_or_learn(ctx: Context, trade: Trade, code: str, pin: str | None) -> Redemption:
@@ -439,7 +482,7 @@ def _secure(
     reserve the payout, atomically (no outside call in between, so one transaction)."""
     trade = handoff.trade
     if isinstance(redeemed, RedeemRefused):
-        _reject(conn, trade, S.REDEEMING, redeemed.decision, DecisionStage.REDEEM, now)
+        _reject(conn, handoff, S.REDEEMING, redeemed.decision, DecisionStage.REDEEM, now)
         _issuer_fact(conn, trade, "issuer.redeem", redeemed.asked_at, None, redeemed.refused, now)
         return None
     lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
@@ -449,7 +492,7 @@ def _secure(
     for intent in postings.credit_trade(trade):
         ledger_repo.write(conn, intent, now)
     credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redeemed.reference)
-    return _open_payout(ctx, conn, credited.trade, now)
+    return _open_payout(ctx, conn, credited.trade, now, handoff.notice)
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -459,10 +502,12 @@ def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> N
 
 def _start_payout(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
     """A credited trade (after a crash, a freeze or a netting race): create and reserve its payout."""
-    return _open_payout(ctx, conn, handoff.trade, now)
+    return _open_payout(ctx, conn, handoff.trade, now, handoff.notice)
 
 
-def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> Handoff | None:
+def _open_payout(
+    ctx: Context, conn: Connection, trade: Trade, now: datetime, to: notices.Recipient | None = None
+) -> Handoff | None:
     """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
     and reserve it in the ledger if the treasury covers it.
 
@@ -490,11 +535,11 @@ def _open_payout(ctx: Context, conn: Connection, trade: Trade, now: datetime) ->
     if rest:
         rest -= _net_linked_debts(ctx, conn, trade, rest, now)
     if not rest:
-        lifecycle.settle_by_netting(conn, trade.id, now)
+        lifecycle.settle_by_netting(conn, trade.id, now, notice=_told(trade, S.PAID, to, 0))
         return None
     payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
     lifecycle.start_payout(conn, trade.id, now)
-    paying = _moved(trade, S.PAYING_OUT, now)
+    paying = _moved(trade, S.PAYING_OUT, now, to)
     if promise_service.terms(conn, ctx.settings).window.contains(now):
         # The banks are closed: the payout waits, unreserved, until the window ends (`_send`).
         lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.BANK_WINDOW_NOTE)
@@ -615,11 +660,15 @@ def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: date
 def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcome, now: datetime) -> None:
     """Record the rail's answer and the trade's status together."""
     payout_service.record(conn, outcome, now)
+    trade = handoff.trade
     if outcome.executed:
-        lifecycle.mark_paid(conn, handoff.trade.id, now)
-        late_payout.compensate_late_execution(conn, handoff.trade, outcome, now)
+        # What reached the bank: this payout, compensation included (netting took the rest).
+        sent = outcome.payout.amount.amount
+        lifecycle.mark_paid(conn, trade.id, now, notice=_told(trade, S.PAID, handoff.notice, sent))
+        late_payout.compensate_late_execution(conn, trade, outcome, now)
     else:
-        lifecycle.payout_refused(conn, handoff.trade.id, now)
+        refused = _seen(handoff.notice, [lifecycle.PAYOUT_REFUSED], {})
+        lifecycle.payout_refused(conn, trade.id, now, notice=_told(trade, S.FAILED, refused))
 
 
 STAGES: dict[TradeStatus, Stage] = {

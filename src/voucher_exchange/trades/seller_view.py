@@ -72,7 +72,7 @@ def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) 
             "rate_bps": trade.rate_bps,
             "fee": trade.fee.as_json(),
             "payout": trade.payout.as_json(),
-            "voucher": {"masked": "••••" + trade.voucher_last4},
+            "voucher": {"masked": masked(trade.voucher_last4)},
             "acquisition": {
                 "method": trade.acquisition_method,
                 "acquired_on": trade.acquired_on.isoformat(),
@@ -100,6 +100,11 @@ def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) 
             **_promise(conn, trade),
         }
     )
+
+
+def masked(last4: str) -> str:
+    """A voucher code as a seller sees it: its last four characters only."""
+    return "••••" + last4
 
 
 # Before the voucher is secured, these trades still have the promise ahead of them.

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection
@@ -62,6 +63,8 @@ from voucher_exchange.webhooks.models import DELIVER, MAIL_DISABLED
 
 log = logs.get(__name__)
 Handler = Callable[[Context, str], None]
+# (context, ref, the facts its enqueuer handed over or None).
+PayloadHandler = Callable[[Context, str, dict[str, Any] | None], None]
 # A handler that runs `done` (connection, now) in its last transaction, before that commits.
 FinishingHandler = Callable[[Context, str, Callable[[Connection, datetime], None]], None]
 # (context, refs, a thread pool for outside calls, a lease renewal) → per ref, None or its error.
@@ -91,7 +94,8 @@ class JobKind:
     with `run_many` is taken in batches (`worker_batch_size`): it gets the refs and answers,
     per ref, None (done) or the exception that stopped it. A kind with `run_finishing` is run
     through it: the job is finished (and the next claimed) in the handler's last transaction,
-    not in one of its own after it.
+    not in one of its own after it. A kind with `run_payload` is run through it, with the facts
+    its job carries (`queue.enqueue`'s payload).
     """
 
     run: Handler
@@ -99,6 +103,7 @@ class JobKind:
     every: str | None = None
     run_many: BatchHandler | None = None
     run_finishing: FinishingHandler | None = None
+    run_payload: PayloadHandler | None = None
 
 
 HANDLERS: dict[str, JobKind] = {
@@ -108,7 +113,7 @@ HANDLERS: dict[str, JobKind] = {
         run_many=trade_pipeline.process_many,
         run_finishing=trade_pipeline.process_trade,
     ),
-    NOTIFY_TRADE: JobKind(notify_trade),
+    NOTIFY_TRADE: JobKind(notify_trade, run_payload=notify_trade),
     BATCH_SUMMARY: JobKind(notify_batch),
     ACCOUNT_MAIL: JobKind(mail_account),
     CONSENT_NOTICE: JobKind(mail_consent_notice),
@@ -225,6 +230,8 @@ class Worker:
         try:
             if kind.run_finishing is not None:
                 kind.run_finishing(self.ctx, job.ref, done)
+            elif kind.run_payload is not None:
+                kind.run_payload(self.ctx, job.ref, job.payload)
             else:
                 kind.run(self.ctx, job.ref)
         except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's; `_failed` reports it
