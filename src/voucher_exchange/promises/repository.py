@@ -50,9 +50,10 @@ def _promise(row: Any) -> TradePromise:
     )
 
 
-def add(conn: Connection, promise: TradePromise, now: datetime) -> None:
-    """Store a trade's promise once (a step run again after a crash writes nothing)."""
-    insert_ignore(
+def add(conn: Connection, promise: TradePromise, now: datetime) -> bool:
+    """Store a trade's promise once (a step run again after a crash writes nothing); True when
+    this call stored it."""
+    return insert_ignore(
         conn,
         trade_promises,
         {

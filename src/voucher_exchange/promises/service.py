@@ -111,15 +111,17 @@ def terms_json(t: PromiseTerms) -> dict[str, Any]:
 
 def record_promise(
     conn: Connection,
-    settings: Settings,
+    current: PromiseTerms,
     trade_id: str,
     fee: Money,
     secured_at: datetime,
     held_for_review: bool,
 ) -> TradePromise:
-    """Fix the promise a trade gets as its voucher is secured (once; a re-run keeps the first)."""
-    promise = judge(terms(conn, settings), trade_id, fee, secured_at, held_for_review)
-    promise_repo.add(conn, promise, secured_at)
+    """Fix the promise a trade gets under the `current` terms as its voucher is secured (once; a
+    re-run keeps the first)."""
+    promise = judge(current, trade_id, fee, secured_at, held_for_review)
+    if promise_repo.add(conn, promise, secured_at):
+        return promise
     stored = promise_repo.get(conn, trade_id)
     assert stored is not None
     return stored
@@ -139,15 +141,21 @@ def compensation_intent(trade_id: str, user_id: str, amount: Money) -> TransferI
 
 
 def claim_compensation(
-    conn: Connection, trade_id: str, user_id: str, now: datetime, paid_at: datetime | None = None
+    conn: Connection,
+    trade_id: str,
+    user_id: str,
+    now: datetime,
+    paid_at: datetime | None = None,
+    known: TradePromise | None = None,
 ) -> Money | None:
     """If the payout handed to the bank `now` (or executed by the bank at `paid_at`) misses the
     trade's promise: mark the promise compensated and credit the seller the compensation; what to
     pay them on top (None: nothing).
 
-    Exactly once: the promise's conditional update lets one caller through, ever.
+    Exactly once: the promise's conditional update lets one caller through, ever. `known`: the
+    trade's promise as the caller already has it (its due time and amount never change), not read.
     """
-    promise = promise_repo.get(conn, trade_id)
+    promise = known if known is not None else promise_repo.get(conn, trade_id)
     if promise is None or not missed(promise, paid_at or now):
         return None
     if not promise_repo.mark_compensated(conn, trade_id, now):

@@ -22,18 +22,22 @@ from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import PayoutOutcome, PayoutPurpose, PayoutStatus
 from voucher_exchange.promises import service as promise_service
+from voucher_exchange.promises.models import TradePromise
 from voucher_exchange.trades import lifecycle
 from voucher_exchange.trades.models import PAY_COMPENSATION, Trade, TradeStatus
 
 
-def compensate_late_execution(conn: Connection, trade: Trade, outcome: PayoutOutcome, now: datetime) -> None:
+def compensate_late_execution(
+    conn: Connection, trade: Trade, outcome: PayoutOutcome, now: datetime, promise: TradePromise | None = None
+) -> None:
     """After the trade's payout was executed: if the bank executed it after the promise was due,
-    credit the compensation and queue its own transfer (nothing if it was compensated already)."""
+    credit the compensation and queue its own transfer (nothing if it was compensated already).
+    `promise`: the trade's promise if the caller has it (else read)."""
     payout = outcome.payout
     if payout.purpose is not PayoutPurpose.TRADE:
         return
     extra = promise_service.claim_compensation(
-        conn, trade.id, trade.user_id, now, paid_at=_paid_at(outcome, now)
+        conn, trade.id, trade.user_id, now, paid_at=_paid_at(outcome, now), known=promise
     )
     if extra is None or not extra.is_positive():
         return

@@ -58,6 +58,7 @@ from voucher_exchange.payouts.models import (
 )
 from voucher_exchange.ports.issuer import Redemption, VoucherRefused, VoucherState, VoucherStatus
 from voucher_exchange.promises import service as promise_service
+from voucher_exchange.promises.models import PromiseTerms, TradePromise
 from voucher_exchange.risk import sanctions_rescreen, screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
@@ -86,11 +87,14 @@ class Handoff:
     `notice`: whom the seller's e-mails go to and what they say beyond the trade row, once
     screening read the seller and the brand in this run (None for a trade read mid-way, or a
     line of a batch: its notices are then read by their job, `notices.notify_trade`).
+    `promise`: the trade's payout promise once this run recorded it (its due time and amount never
+    change; whether it was compensated is decided by a conditional update, never from this copy).
     """
 
     trade: Trade
     reserved: tuple[Payout, Destination] | None = None
     notice: notices.Recipient | None = None
+    promise: TradePromise | None = None
 
 
 def _moved(
@@ -488,11 +492,12 @@ def _secure(
     lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
     # The promise's clock starts now; a trade a person reviewed was told it is excluded.
     held = trade_repo.came_from(conn, trade.id, S.IN_REVIEW) is not None
-    promise_service.record_promise(conn, ctx.settings, trade.id, trade.fee, now, held)
+    terms = promise_service.terms(conn, ctx.settings)
+    promise = promise_service.record_promise(conn, terms, trade.id, trade.fee, now, held)
     for intent in postings.credit_trade(trade):
         ledger_repo.write(conn, intent, now)
     credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redeemed.reference)
-    return _open_payout(ctx, conn, credited.trade, now, handoff.notice)
+    return _open_payout(ctx, conn, credited.trade, now, handoff.notice, (terms, promise))
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -506,10 +511,16 @@ def _start_payout(ctx: Context, conn: Connection, handoff: Handoff, _: None, now
 
 
 def _open_payout(
-    ctx: Context, conn: Connection, trade: Trade, now: datetime, to: notices.Recipient | None = None
+    ctx: Context,
+    conn: Connection,
+    trade: Trade,
+    now: datetime,
+    to: notices.Recipient | None = None,
+    promised: tuple[PromiseTerms, TradePromise] | None = None,
 ) -> Handoff | None:
     """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
-    and reserve it in the ledger if the treasury covers it.
+    and reserve it in the ledger if the treasury covers it. `promised`: the terms and the promise
+    this transaction just recorded (else read).
 
     None when it may not be paid now (`_payout_blocked`: it stays credited until a new identity
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
@@ -539,12 +550,13 @@ def _open_payout(
         return None
     payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
     lifecycle.start_payout(conn, trade.id, now)
-    paying = _moved(trade, S.PAYING_OUT, now, to)
-    if promise_service.terms(conn, ctx.settings).window.contains(now):
+    terms, promise = promised if promised is not None else (promise_service.terms(conn, ctx.settings), None)
+    paying = replace(_moved(trade, S.PAYING_OUT, now, to), promise=promise)
+    if terms.window.contains(now):
         # The banks are closed: the payout waits, unreserved, until the window ends (`_send`).
         lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.BANK_WINDOW_NOTE)
         return paying
-    payout = _with_compensation(conn, trade, payout, now)
+    payout = _with_compensation(conn, trade, payout, now, promise)
     try:
         with conn.begin_nested():
             reserved = payout_service.reserve(conn, payout, now, destination)
@@ -642,7 +654,9 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
     return payout_service.send(ctx, payout.id)
 
 
-def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: datetime) -> Payout:
+def _with_compensation(
+    conn: Connection, trade: Trade, payout: Payout, now: datetime, promise: TradePromise | None = None
+) -> Payout:
     """The payout about to be handed to the bank, with the compensation added if it misses the
     trade's promise (any attempt: after a refused transfer, the one sent to the seller's other
     account too; once per trade). The compensation's ledger transfer, the promise marked
@@ -650,7 +664,7 @@ def _with_compensation(conn: Connection, trade: Trade, payout: Payout, now: date
     the bank transfer carries exactly what the ledger says and a re-run adds nothing."""
     if payout.status is not PayoutStatus.CREATED:
         return payout
-    extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now)
+    extra = promise_service.claim_compensation(conn, trade.id, trade.user_id, now, known=promise)
     if extra is None or not extra.is_positive():
         return payout
     lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.COMPENSATION_NOTE)
@@ -665,7 +679,7 @@ def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcom
         # What reached the bank: this payout, compensation included (netting took the rest).
         sent = outcome.payout.amount.amount
         lifecycle.mark_paid(conn, trade.id, now, notice=_told(trade, S.PAID, handoff.notice, sent))
-        late_payout.compensate_late_execution(conn, trade, outcome, now)
+        late_payout.compensate_late_execution(conn, trade, outcome, now, handoff.promise)
     else:
         refused = _seen(handoff.notice, [lifecycle.PAYOUT_REFUSED], {})
         lifecycle.payout_refused(conn, trade.id, now, notice=_told(trade, S.FAILED, refused))
