@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Connection, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, case, func, select, update
 
-from voucher_exchange.db.dialect import insert_ignore_and_notify, locked
+from voucher_exchange.db.dialect import insert_ignore_and_notify
 from voucher_exchange.db.schema import jobs
 from voucher_exchange.jobs.models import Job, JobStatus
 
@@ -70,10 +70,11 @@ def enqueue(
         )
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return ((jobs.c.status == Q) & (jobs.c.run_at <= now)) | (
-        (jobs.c.status == R) & (jobs.c.locked_until < now)
-    )
+def _claimable() -> ColumnElement[bool]:
+    # Bind names differ from column names: SQLAlchemy keeps those for its own SET binds.
+    now = bindparam("at", type_=jobs.c.run_at.type)
+    due = (jobs.c.status == Q) & (jobs.c.run_at <= now)
+    return due | ((jobs.c.status == R) & (jobs.c.locked_until < now))
 
 
 def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
@@ -82,7 +83,7 @@ def claim(conn: Connection, worker_id: str, now: datetime, lease_seconds: float)
     One statement: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`;
     workers never wait on each other's claims.
     """
-    taken = _take(conn, worker_id, now, lease_seconds, _claimable(now), 1)
+    taken = _take(conn, worker_id, now, lease_seconds, None, 1)
     return taken[0] if taken else None
 
 
@@ -92,7 +93,7 @@ def claim_more(
     """Take up to `limit` more due jobs of one kind (a batch), oldest first; one statement."""
     if limit <= 0:
         return []
-    return _take(conn, worker_id, now, lease_seconds, _claimable(now) & (jobs.c.kind == kind), limit)
+    return _take(conn, worker_id, now, lease_seconds, kind, limit)
 
 
 def _take(
@@ -100,27 +101,22 @@ def _take(
     worker_id: str,
     now: datetime,
     lease_seconds: float,
-    where: ColumnElement[bool],
+    kind: str | None,
     limit: int,
 ) -> list[Job]:
-    pick = locked(
-        conn,
-        select(jobs.c.id).where(where).order_by(jobs.c.run_at, jobs.c.id).limit(limit),
-        skip_locked=True,
-    )
-    rows = conn.execute(
-        update(jobs)
-        .where(jobs.c.id.in_(pick.scalar_subquery()))
-        .values(
-            status=R,
-            locked_by=worker_id,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=jobs.c.attempts + 1,
-            rerun=False,
-            updated_at=now,
-        )
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id, jobs.c.payload)
-    ).all()
+    shape = (conn.dialect.name == "postgresql", kind is not None)
+    statement = _TAKE.get(shape)
+    if statement is None:
+        statement = _TAKE[shape] = _take_statement(*shape)
+    params: dict[str, Any] = {
+        "at": now,
+        "worker": worker_id,
+        "lease_ends": now + timedelta(seconds=lease_seconds),
+        "how_many": limit,
+    }
+    if kind is not None:
+        params["of_kind"] = kind
+    rows = conn.execute(statement, params).all()
     taken = [
         Job(
             id=int(r.id),
@@ -133,6 +129,33 @@ def _take(
         for r in rows
     ]
     return sorted(taken, key=lambda j: j.id)
+
+
+# Claim statements, built once per (PostgreSQL?, of one kind?): building and cache-keying one
+# per call cost more CPU than running it.
+_TAKE: dict[tuple[bool, bool], Update] = {}
+
+
+def _take_statement(row_locks: bool, of_kind: bool) -> Update:
+    where = _claimable()
+    if of_kind:
+        where = where & (jobs.c.kind == bindparam("of_kind"))
+    pick = select(jobs.c.id).where(where).order_by(jobs.c.run_at, jobs.c.id).limit(bindparam("how_many"))
+    if row_locks:  # `dialect.locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's writer holds the file
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(jobs)
+        .where(jobs.c.id.in_(pick.scalar_subquery()))
+        .values(
+            status=R,
+            locked_by=bindparam("worker"),
+            locked_until=bindparam("lease_ends"),
+            attempts=jobs.c.attempts + 1,
+            rerun=False,
+            updated_at=bindparam("at"),
+        )
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts, jobs.c.request_id, jobs.c.payload)
+    )
 
 
 def renew(conn: Connection, held: list[Job], worker_id: str, now: datetime, lease_seconds: float) -> None:
@@ -151,21 +174,25 @@ def finish(conn: Connection, done: list[Job], worker_id: str, now: datetime) -> 
     """
     if not done:
         return
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.id.in_([j.id for j in done]) & (jobs.c.locked_by == worker_id) & (jobs.c.status == R))
-        .values(
-            status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
-            dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),
-            payload=case((jobs.c.rerun, jobs.c.payload), else_=None),
-            attempts=case((jobs.c.rerun, 0), else_=jobs.c.attempts),
-            rerun=False,
-            run_at=now,
-            locked_by=None,
-            locked_until=None,
-            updated_at=now,
-        )
+    conn.execute(_FINISH, {"ids": [j.id for j in done], "worker": worker_id, "at": now})
+
+
+_FINISH = (
+    update(jobs)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)) & (jobs.c.locked_by == bindparam("worker")))
+    .where(jobs.c.status == R)
+    .values(
+        status=case((jobs.c.rerun, Q), else_=JobStatus.DONE.value),
+        dedupe_key=case((jobs.c.rerun, jobs.c.dedupe_key), else_=None),
+        payload=case((jobs.c.rerun, jobs.c.payload), else_=None),
+        attempts=case((jobs.c.rerun, 0), else_=jobs.c.attempts),
+        rerun=False,
+        run_at=bindparam("at"),
+        locked_by=None,
+        locked_until=None,
+        updated_at=bindparam("at"),
     )
+)
 
 
 def retry_later(

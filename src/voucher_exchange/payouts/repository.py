@@ -158,23 +158,32 @@ def statuses_for_trades(conn: Connection, trade_ids: Sequence[str]) -> dict[str,
 
 def mark_sending(conn: Connection, payout_id: str, pending_transfer_id: int, now: datetime) -> bool:
     """`created → sending` with its pending ledger transfer; False if it was not `created`."""
-    result = conn.execute(
-        update(payouts)
-        .where((payouts.c.id == payout_id) & (payouts.c.status == PayoutStatus.CREATED.value))
-        .values(status=PayoutStatus.SENDING.value, pending_transfer_id=pending_transfer_id, sent_at=now)
-    )
+    result = conn.execute(_MARK_SENDING, {"payout": payout_id, "transfer": pending_transfer_id, "at": now})
     return bool(result.rowcount)
+
+
+# Built once, as every payout runs them (bind names differ from column names: SQLAlchemy keeps
+# those for its own SET binds).
+_MARK_SENDING = (
+    update(payouts)
+    .where((payouts.c.id == bindparam("payout")) & (payouts.c.status == PayoutStatus.CREATED.value))
+    .values(
+        status=PayoutStatus.SENDING.value, pending_transfer_id=bindparam("transfer"), sent_at=bindparam("at")
+    )
+)
+_MARK_SETTLED = (
+    update(payouts)
+    .where((payouts.c.id == bindparam("payout")) & (payouts.c.status == PayoutStatus.SENDING.value))
+    .values(status=bindparam("to_status"), rail_reference=bindparam("reference"), settled_at=bindparam("at"))
+)
 
 
 def mark_settled(
     conn: Connection, payout_id: str, status: PayoutStatus, rail_reference: str | None, now: datetime
 ) -> bool:
     """`sending → executed | rejected`; False if it was not `sending`."""
-    result = conn.execute(
-        update(payouts)
-        .where((payouts.c.id == payout_id) & (payouts.c.status == PayoutStatus.SENDING.value))
-        .values(status=status.value, rail_reference=rail_reference, settled_at=now)
-    )
+    values = {"payout": payout_id, "to_status": status.value, "reference": rail_reference, "at": now}
+    result = conn.execute(_MARK_SETTLED, values)
     return bool(result.rowcount)
 
 
@@ -338,15 +347,22 @@ def holders_of_same_accounts(conn: Connection, user_id: str) -> set[str]:
     """Other users a bank confirmed as holders of a bank account this user was confirmed for
     (verified, or unconfirmed after a change of name): one person's account, several logins.
     A rejected account (someone typed another's number) ties nobody."""
+    return {row.user_id for row in conn.execute(_SAME_ACCOUNTS, {"holder": user_id})}
+
+
+def _same_accounts() -> Select[Any]:
     d = payout_destinations.c
     confirmed = (DestinationStatus.VERIFIED.value, DestinationStatus.UNCONFIRMED.value)
-    own = select(d.account_fingerprint).where((d.user_id == user_id) & d.status.in_(confirmed))
-    rows = conn.execute(
+    holder = bindparam("holder", type_=payout_destinations.c.user_id.type)
+    own = select(d.account_fingerprint).where((d.user_id == holder) & d.status.in_(confirmed))
+    return (
         select(d.user_id)
-        .where(d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != user_id))
+        .where(d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != holder))
         .distinct()
     )
-    return {row.user_id for row in rows}
+
+
+_SAME_ACCOUNTS = _same_accounts()  # built once: every payout asks
 
 
 def erase_unused_destinations(conn: Connection, user_id: str, used_elsewhere: Select[Any]) -> int:

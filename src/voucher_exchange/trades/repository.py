@@ -422,13 +422,16 @@ def events(conn: Connection, trade_id: str) -> list[TradeEvent]:
 
 def came_from(conn: Connection, trade_id: str, status: TradeStatus) -> TradeStatus | None:
     """The status the trade was in when it last entered `status` (e.g. where it was held from)."""
-    row = conn.execute(
-        select(trade_events.c.from_status)
-        .where((trade_events.c.trade_id == trade_id) & (trade_events.c.to_status == status.value))
-        .order_by(trade_events.c.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_CAME_FROM, {"trade": trade_id, "into": status.value}).first()
     return TradeStatus(row.from_status) if row is not None and row.from_status else None
+
+
+_CAME_FROM = (  # built once: every secured trade asks
+    select(trade_events.c.from_status)
+    .where((trade_events.c.trade_id == bindparam("trade")) & (trade_events.c.to_status == bindparam("into")))
+    .order_by(trade_events.c.id.desc())
+    .limit(1)
+)
 
 
 def came_from_report(conn: Connection, trade_id: str) -> bool:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
@@ -68,10 +68,14 @@ def endpoint(conn: Connection, endpoint_id: str) -> Endpoint | None:
 
 def endpoints_of(conn: Connection, user_id: str) -> list[Endpoint]:
     """The user's endpoints (not deleted), oldest first; few per account, one indexed read."""
-    rows = conn.execute(
-        select(E).where((E.c.user_id == user_id) & E.c.status.in_(LIVE)).order_by(E.c.created_at, E.c.id)
-    )
-    return [_endpoint(r) for r in rows]
+    return [_endpoint(r) for r in conn.execute(_ENDPOINTS_OF, {"owner": user_id})]
+
+
+_ENDPOINTS_OF = (  # built once: every trade event asks
+    select(E)
+    .where((E.c.user_id == bindparam("owner")) & E.c.status.in_(LIVE))
+    .order_by(E.c.created_at, E.c.id)
+)
 
 
 def delete_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> bool:
