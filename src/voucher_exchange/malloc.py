@@ -4,9 +4,10 @@ glibc gives each thread that allocates while another holds the main arena an are
 own, up to 8 per core, and an arena returns to the system only the free memory at its top.
 A process whose threads come and go (the API's thread pool, the sandbox's per-thread
 connections) spreads its small allocations over many arenas, and their free holes add up
-to tens of MB that RSS never gives back (docs/benchmarks.md, the soak). Two arenas keep
-that bounded at no measurable cost in CPU for a process whose threads mostly wait on I/O
-and the GIL.
+to tens of MB that RSS never gives back (docs/benchmarks.md, the soak). Four arenas keep
+that bounded at no measurable cost in CPU; two held 2 MB less but cost ~15% more CPU per
+trade in the embedded soak (threads queueing on the arenas' locks while SQLite allocates
+outside the GIL).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import ctypes
 import ctypes.util
 import os
 
-ARENAS = 2
+ARENAS = 4
 """Arenas a `serve` or `worker` process allocates from (`MALLOC_ARENA_MAX` overrides it)."""
 
 _M_ARENA_MAX = -8  # glibc's malloc.h

@@ -56,7 +56,7 @@ def test_each_thread_connection_of_the_sandbox_store_has_the_bounded_page_cache(
 def test_the_arena_cap_is_taken_by_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
 
-    assert ARENAS == 2
+    assert ARENAS == 4
     assert cap_arenas() is True
 
 
