@@ -48,6 +48,9 @@ class Deployment:
             # The quote phase asks thousands of quotes of one account in seconds: the limits
             # are still counted (their cost is measured), just not reached.
             "VX_RATE_LIMIT_MULTIPLIER": "1000",
+            # Payouts are sent whatever the time of day: in the banks' nightly window (23:30-00:30
+            # KST) they would queue until it ends and a run would stall there.
+            "VX_BANK_WINDOW": "off",
             "VX_WORKER_BATCH_SIZE": str(self.batch),
             **self.extra_env,
         }

@@ -90,6 +90,9 @@ def start(base: Path, extra_env: dict[str, str] | None = None) -> Server:
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
         # Sign-ups and quotes of many sellers in seconds: the limits are counted, not reached.
         "VX_RATE_LIMIT_MULTIPLIER": "1000",
+        # Payouts are sent whatever the time of day: in the banks' nightly window (23:30-00:30
+        # KST) they would queue until it ends and a run would stall there.
+        "VX_BANK_WINDOW": "off",
         **(extra_env or {}),
     }
     with (base / "serve.log").open("ab") as log:

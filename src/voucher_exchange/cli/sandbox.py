@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from voucher_exchange.bootstrap import build_sandbox
 from voucher_exchange.cli.common import SandboxUrl, console, err, running_sandbox
 from voucher_exchange.config import load_settings
+from voucher_exchange.malloc import cap_arenas
 
 sandbox_app = typer.Typer(help="The sandbox issuer, payout rail and identity vendor.", no_args_is_help=True)
 
@@ -26,6 +27,7 @@ def sandbox_serve(
     ] = Path("var"),
 ) -> None:
     """Run the sandboxes as their own process (API and workers use --sandbox-url)."""
+    cap_arenas()
     console.print(f"sandboxes on http://{host}:{port}/sandbox (state in {var_dir / 'sandbox'})")
     root = FastAPI(title="voucher-exchange sandboxes")
     root.mount("/sandbox", build_sandbox(var_dir))

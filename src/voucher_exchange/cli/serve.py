@@ -31,6 +31,7 @@ from voucher_exchange.config import Settings
 from voucher_exchange.db import migrate as migrations
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.demo import DEMO_TOTP_SECRET, enrol_demo_staff, seed
+from voucher_exchange.malloc import cap_arenas
 from voucher_exchange.notifications.local import start_local_smtp
 from voucher_exchange.worker.runner import start_threads
 
@@ -52,6 +53,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="In-process worker threads.")] = 2,
 ) -> None:
     """Run the HTTP API (and, with --demo, everything else in one process)."""
+    cap_arenas()  # before the first thread (the SMTP catcher, the workers, the thread pool)
     logs.configure()
     _trace_memory_if_asked()
     cfg = settings(
@@ -149,6 +151,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run background workers until SIGINT/SIGTERM; in-flight jobs finish first."""
+    cap_arenas()  # before the first thread (metrics, the workers and their call pools)
     logs.configure()
     cfg = settings(database_url)
     if metrics_port:

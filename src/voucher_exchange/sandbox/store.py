@@ -14,6 +14,10 @@ from pathlib import Path
 
 from voucher_exchange.clock import Clock
 
+CACHE_KIB = 256
+"""Page cache per connection, in KiB (SQLite's default is 2,000): the sandbox's files are
+small, and every thread that ever calls the store keeps a connection."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vouchers (
     code TEXT PRIMARY KEY,
@@ -215,6 +219,9 @@ class ThreadLocalSqlite:
             db.row_factory = sqlite3.Row
             # In WAL mode NORMAL survives a killed process, which is all a sandbox must survive.
             db.execute("PRAGMA synchronous=NORMAL")
+            # One connection per thread that ever called: a small page cache each keeps their
+            # sum bounded as the pool's threads come and go (the file's pages stay in the OS cache).
+            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._local.db = db
         yield db
 
