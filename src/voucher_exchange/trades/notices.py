@@ -22,6 +22,7 @@ from voucher_exchange.context import Context
 from voucher_exchange.money import Money
 from voucher_exchange.notifications import service as notifications
 from voucher_exchange.payouts import service as payout_service
+from voucher_exchange.security.vault import mask
 from voucher_exchange.trades import batch as batch_service
 from voucher_exchange.trades import batch_repository as batch_repo
 from voucher_exchange.trades import repository as trade_repo
@@ -51,7 +52,7 @@ def facts(
     """
     shown: dict[str, Any] = {
         "status": status.value,
-        "voucher": {"masked": seller_view.masked(trade.voucher_last4)},
+        "voucher": {"masked": mask(trade.voucher_last4)},
         "face_value": trade.face_value.as_json(),
         "payout": trade.payout.as_json(),
         "decision": {"reasons": list(to.reasons)},

@@ -20,6 +20,7 @@ from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import PayoutStatus
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.risk.reasons import render
+from voucher_exchange.security.vault import mask
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     CANCELLABLE,
@@ -72,7 +73,7 @@ def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) 
             "rate_bps": trade.rate_bps,
             "fee": trade.fee.as_json(),
             "payout": trade.payout.as_json(),
-            "voucher": {"masked": masked(trade.voucher_last4)},
+            "voucher": {"masked": mask(trade.voucher_last4)},
             "acquisition": {
                 "method": trade.acquisition_method,
                 "acquired_on": trade.acquired_on.isoformat(),
@@ -100,11 +101,6 @@ def view(conn: Connection, trade: Trade, lang: str, seller: User | None = None) 
             **_promise(conn, trade),
         }
     )
-
-
-def masked(last4: str) -> str:
-    """A voucher code as a seller sees it: its last four characters only."""
-    return "••••" + last4
 
 
 # Before the voucher is secured, these trades still have the promise ahead of them.
