@@ -8,23 +8,27 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support.core import Core
 from tests.support.exchange import ShiftableClock
 from tests.support.staff import verify_identity
 from voucher_exchange.accounts import service as account_service
-from voucher_exchange.accounts.models import Role
-from voucher_exchange.db.schema import jobs
+from voucher_exchange.accounts.models import IdentityStatus, Role
+from voucher_exchange.db.schema import jobs, users
 from voucher_exchange.faults import SimulatedCrash, crash_once_at
+from voucher_exchange.identity.clearance import Blocked
 from voucher_exchange.jobs import queue
 from voucher_exchange.jobs.models import JobStatus
 from voucher_exchange.ledger import service as ledger_service
+from voucher_exchange.money import Money
+from voucher_exchange.payouts import freezes
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
     WAITING_FOR_BANK,
     BankWindowClosed,
+    PayoutHeld,
     PayoutPurpose,
     PayoutStatus,
     RailPending,
@@ -39,7 +43,7 @@ from voucher_exchange.review import service as review_service
 from voucher_exchange.trades import late_payout, lifecycle, pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades import service as trade_service
-from voucher_exchange.trades.models import PAY_COMPENSATION, TradeStatus
+from voucher_exchange.trades.models import PAY_COMPENSATION, TradeMovedOn, TradeStatus
 from voucher_exchange.worker.runner import Worker
 
 pytestmark = pytest.mark.both_backends
@@ -361,3 +365,140 @@ def test_a_payout_the_bank_executed_in_time_after_a_pending_answer_carries_nothi
     with core.ctx.uow(readonly=True) as uow:
         assert payout_repo.compensation_for_trade(uow.conn, trade_id) is None
         assert reconcile_service.verify(uow.conn).violations == []
+
+
+def _late_compensation(core: Core) -> tuple[str, str, str]:
+    """A trade whose payout the bank executed 15 minutes late (the promise was 10): its
+    compensation payout is created and queued, not yet sent. (trade, seller, bank account)."""
+    core.fund(1_000_000, "seed")
+    clock = _clock(core)
+    user, destination, account = core.seller()
+    core.sandbox("/rail/behavior", {"delay_seconds": 15 * 60})
+    trade_id = core.submit(user, destination)
+    with pytest.raises(RailPending):
+        pipeline.process_trade(core.ctx, trade_id)
+    clock.offset += timedelta(minutes=16)
+    core.sandbox("/rail/behavior", {"delay_seconds": 0})
+    pipeline.process_trade(core.ctx, trade_id)
+    assert _view(core, user.id, trade_id)["status"] == "paid"
+    return trade_id, user.id, account
+
+
+def _compensation(core: Core, trade_id: str) -> tuple[PayoutStatus, int | None, set[str]]:
+    """The compensation payout's status and pending transfer, and the jobs that send it."""
+    with core.ctx.uow(readonly=True) as uow:
+        found = payout_repo.compensation_for_trade(uow.conn, trade_id)
+        assert found is not None
+        return found.status, found.pending_transfer_id, queue.live_refs(uow.conn, PAY_COMPENSATION)
+
+
+@pytest.mark.fresh_sandbox
+def test_a_compensation_waits_while_a_fraud_case_freezes_the_sellers_payouts(core: Core) -> None:
+    trade_id, user_id, account = _late_compensation(core)
+    clock = _clock(core)
+    with core.ctx.uow() as uow:
+        compensation = payout_repo.compensation_for_trade(uow.conn, trade_id)
+        assert compensation is not None
+        assert freezes.open_freeze(uow.conn, user_id, "case:c1:other", Money(45_500, "KRW"), clock.now())
+        uow.commit()
+    before = _balances(core)
+
+    for _ in range(2):  # held, and held again (its hold is recorded once)
+        with pytest.raises(PayoutHeld) as held:
+            late_payout.pay_compensation(core.ctx, compensation.id)
+        assert (held.value.payout_id, held.value.why) == (compensation.id, freezes.FRAUD_FREEZE)
+
+    # Nothing moved: no bank transfer, no reservation, the job still queued.
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500]
+    assert _balances(core) == before
+    assert _compensation(core, trade_id) == (PayoutStatus.CREATED, None, {compensation.id})
+    with core.ctx.uow(readonly=True) as uow:
+        caught = [(ref, amount) for ref, amount, _ in freezes.holds_of(uow.conn, "case:c1:other")]
+    assert caught == [(compensation.ledger_reference, Money(4_500, "KRW"))]
+
+    with core.ctx.uow() as uow:
+        assert freezes.release(uow.conn, "case:c1:other", "reviewer@example.com", clock.now()) == user_id
+        uow.commit()
+    late_payout.pay_compensation(core.ctx, compensation.id)
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500, 4_500]
+    assert _compensation(core, trade_id)[0] is PayoutStatus.EXECUTED
+
+
+@pytest.mark.fresh_sandbox
+def test_a_compensation_waits_for_the_sellers_clearance_and_the_banks_window(core: Core) -> None:
+    trade_id, user_id, account = _late_compensation(core)
+    clock = _clock(core)
+    with core.ctx.uow(readonly=True) as uow:
+        compensation = payout_repo.compensation_for_trade(uow.conn, trade_id)
+    assert compensation is not None
+    with core.ctx.uow() as uow:  # the seller's identity is no longer verified
+        uow.conn.execute(
+            update(users).where(users.c.id == user_id).values(identity_status=IdentityStatus.NONE.value)
+        )
+        uow.commit()
+    before = _balances(core)
+    with pytest.raises(PayoutHeld) as held:
+        late_payout.pay_compensation(core.ctx, compensation.id)
+    assert held.value.why == Blocked.IDENTITY.value
+    with core.ctx.uow() as uow:
+        uow.conn.execute(
+            update(users).where(users.c.id == user_id).values(identity_status=IdentityStatus.VERIFIED.value)
+        )
+        uow.commit()
+
+    local = clock.now().astimezone(SEOUL)  # the banks close for the night
+    start, end = local - timedelta(minutes=5), local + timedelta(minutes=30)
+    terms = checked_terms(10, 10_000, f"{start:%H:%M}", f"{end:%H:%M}", "Asia/Seoul")
+    with core.ctx.uow() as uow:
+        promise_repo.save_terms(uow.conn, DEFAULT_RAIL, terms, clock.now(), "test")
+        uow.commit()
+    with pytest.raises(BankWindowClosed) as waits:
+        late_payout.pay_compensation(core.ctx, compensation.id)
+    assert waits.value.until == end.replace(second=0, microsecond=0).astimezone(waits.value.until.tzinfo)
+
+    # Nothing moved while it waited.
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500]
+    assert _balances(core) == before
+    assert _compensation(core, trade_id) == (PayoutStatus.CREATED, None, {compensation.id})
+
+    clock.offset += timedelta(minutes=40)
+    late_payout.pay_compensation(core.ctx, compensation.id)
+    assert [t["amount"] for t in core.rail_transfers(account)] == [45_500, 4_500]
+    with core.ctx.uow(readonly=True) as uow:
+        assert reconcile_service.verify(uow.conn).violations == []
+
+
+def test_a_payout_reserved_by_another_process_first_is_read_again_not_compensated_twice(core: Core) -> None:
+    core.fund(45_499, "short")
+    user, destination, account = core.seller()
+    trade_id = core.submit(user, destination)
+    with pytest.raises(TreasuryShort):
+        pipeline.process_trade(core.ctx, trade_id)
+    clock = _clock(core)
+    clock.offset += timedelta(minutes=11)  # past the promise: the payout now carries 4,500 more
+    core.fund(1_000_000, "late")
+    with core.ctx.uow(readonly=True) as uow:
+        trade = trade_repo.get(uow.conn, trade_id)
+        stale = payout_service.for_trade(uow.conn, trade_id)
+    assert trade is not None and stale is not None and stale.status is PayoutStatus.CREATED
+    with core.ctx.uow() as uow:  # another process reserves it as it was, first
+        payout_service.reserve(uow.conn, stale, clock.now())
+        uow.commit()
+    before = _balances(core)
+
+    with pytest.raises(TradeMovedOn), core.ctx.uow() as uow:
+        pipeline._with_compensation(uow.conn, trade, stale, clock.now())
+        uow.commit()
+
+    # Rolled back whole: no compensation credited, the promise not spent, the amount unchanged.
+    assert _balances(core) == before
+    assert lifecycle.COMPENSATION_NOTE not in _notes(core, trade_id)
+    with core.ctx.uow() as uow:  # the promise is still there to claim (not committed here)
+        now_reserved = payout_service.for_trade(uow.conn, trade_id)
+        assert promise_service.claim_compensation(uow.conn, trade_id, user.id, clock.now()) is not None
+    assert now_reserved is not None
+    assert (now_reserved.status, now_reserved.amount.amount) == (PayoutStatus.SENDING, 45_500)
+
+    pipeline.process_trade(core.ctx, trade_id)  # read again: sent as reserved, then compensated late
+    assert [t["amount"] for t in core.rail_transfers(account)][:1] == [45_500]
+    assert _view(core, user.id, trade_id)["status"] == "paid"

@@ -107,12 +107,12 @@ def get(conn: Connection, payout_id: str) -> Payout | None:
     return payout_repo.get(conn, payout_id)
 
 
-def add_to_amount(conn: Connection, payout: Payout, extra: Money) -> Payout:
+def add_to_amount(conn: Connection, payout: Payout, extra: Money) -> Payout | None:
     """The created payout raised by `extra` before it is reserved (a compensation the ledger already
-    credited to the seller's payable); the bank transfer then carries the sum."""
+    credited to the seller's payable); the bank transfer then carries the sum. None when another
+    process reserved it in between: its amount is fixed, and the caller rolls back its credit."""
     if not payout_repo.add_to_amount(conn, payout.id, extra.amount):
-        # Reserved by another process in between: its amount is fixed. Roll back the caller.
-        raise RuntimeError(f"payout {payout.id} was reserved before its compensation was added")
+        return None
     return replace(payout, amount=payout.amount + extra)
 
 

@@ -20,10 +20,16 @@ from sqlalchemy import Connection
 from voucher_exchange.context import Context
 from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import PayoutOutcome, PayoutPurpose, PayoutStatus
+from voucher_exchange.payouts.models import (
+    BankWindowClosed,
+    PayoutHeld,
+    PayoutOutcome,
+    PayoutPurpose,
+    PayoutStatus,
+)
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.promises.models import TradePromise
-from voucher_exchange.trades import lifecycle
+from voucher_exchange.trades import lifecycle, payout_gate
 from voucher_exchange.trades.models import PAY_COMPENSATION, Trade, TradeStatus
 
 
@@ -57,13 +63,28 @@ def _paid_at(outcome: PayoutOutcome, now: datetime) -> datetime:
 def pay_compensation(ctx: Context, payout_id: str) -> None:
     """Job: reserve, send and record a compensation payout (each step safe to run again).
 
-    Waits like a trade's payout: for funds (TreasuryShort), for a slow bank (RailPending), for an
-    unreachable rail (ExternalUnavailable: the same key is asked about before it is sent again).
+    Before it is first reserved it passes the same gate as a trade's payout (`payout_gate`: the
+    seller's clearance, a fraud case's freeze) and waits out the banks' nightly window: a
+    compensation is money to the seller like any other. Then it waits like a trade's payout: for
+    funds (TreasuryShort), for a slow bank (RailPending), for an unreachable rail
+    (ExternalUnavailable: the same key is asked about before it is sent again).
     """
-    with ctx.uow(readonly=True) as uow:
+    with ctx.uow() as uow:
         payout = payout_service.get(uow.conn, payout_id)
-    if payout is None or payout.status in (PayoutStatus.EXECUTED, PayoutStatus.REJECTED):
-        return
+        if payout is None or payout.status in (PayoutStatus.EXECUTED, PayoutStatus.REJECTED):
+            return
+        now = ctx.clock.now()
+        held = window = None
+        if payout.status is PayoutStatus.CREATED:
+            held, _ = payout_gate.why_held(
+                uow.conn, payout.user_id, payout.destination_id, payout.ledger_reference, payout.amount, now
+            )
+            window = promise_service.terms(uow.conn, ctx.settings).window
+        uow.commit()  # a freeze's hold on it is recorded
+    if held is not None:
+        raise PayoutHeld(payout.id, held)
+    if window is not None and window.contains(now):
+        raise BankWindowClosed(payout.id, window.ends_after(now))
     outcome = payout_service.send(ctx, payout_id)
     with ctx.uow() as uow:
         payout_service.record(uow.conn, outcome, ctx.clock.now())

@@ -44,7 +44,6 @@ from voucher_exchange.ledger import repository as ledger_repo
 from voucher_exchange.ledger.models import InsufficientFunds, seller_receivable, treasury
 from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
-from voucher_exchange.payouts import freezes
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
     BankWindowClosed,
@@ -65,7 +64,7 @@ from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.reasons import render
 from voucher_exchange.risk.screening import Decision, Outcome
 from voucher_exchange.trades import batch_repository as batch_repo
-from voucher_exchange.trades import facts, late_payout, lifecycle, notices, postings, publish
+from voucher_exchange.trades import facts, late_payout, lifecycle, notices, payout_gate, postings, publish
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -612,18 +611,14 @@ def _payout_blocked(
     ctx: Context, conn: Connection, trade: Trade, now: datetime
 ) -> tuple[str | None, Destination]:
     """Why the seller may not be paid to this trade's account right now (or None), and the
-    account as read for that check: identity's one answer (`identity.clearance`).
+    account as read for that check (`payout_gate`).
 
     Asked when the payout is created and reserved, and again before a payout that waited (for
     funds, after a crash) is reserved and sent.
     """
-    blocked, destination = clearance.payout_blocked(conn, trade.user_id, trade.payout_destination_id, now)
-    if blocked is not None:
-        return blocked.value, destination
-    # A fraud case froze the seller's next payouts up to what a reported trade paid them.
-    if freezes.hold(conn, trade.user_id, trade.ledger_reference, trade.payout, now):
-        return freezes.FRAUD_FREEZE, destination
-    return None, destination
+    return payout_gate.why_held(
+        conn, trade.user_id, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
+    )
 
 
 def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
@@ -668,7 +663,11 @@ def _with_compensation(
     if extra is None or not extra.is_positive():
         return payout
     lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.COMPENSATION_NOTE)
-    return payout_service.add_to_amount(conn, payout, extra)
+    raised = payout_service.add_to_amount(conn, payout, extra)
+    if raised is None:
+        # Another process reserved the payout in between: undo this credit and read it again.
+        raise TradeMovedOn(trade.id, S.PAYING_OUT)
+    return raised
 
 
 def _pay(ctx: Context, conn: Connection, handoff: Handoff, outcome: PayoutOutcome, now: datetime) -> None:
