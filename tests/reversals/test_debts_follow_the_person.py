@@ -261,12 +261,12 @@ def test_identities_verified_before_links_were_kept_are_linked_by_the_backfill(c
         uow.conn.execute(delete(person_links).where(person_links.c.user_id == new.id))
         uow.commit()
     with core.ctx.uow(readonly=True) as uow:
-        assert links.linked_accounts(uow.conn, core.ctx.vault, new.id) == []
+        assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(new.id)) == []
 
     assert links.link_past_identities(core.ctx) == 2
     assert links.link_past_identities(core.ctx) == 2  # again: nothing doubles
     with core.ctx.uow(readonly=True) as uow:
-        assert links.linked_accounts(uow.conn, core.ctx.vault, new.id) == [old.id]
+        assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(new.id)) == [old.id]
         assert _count(core, person_links) == 2
 
 

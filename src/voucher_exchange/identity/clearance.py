@@ -12,7 +12,6 @@ from enum import StrEnum
 
 from sqlalchemy import Connection
 
-from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import Destination, DestinationStatus
@@ -38,18 +37,18 @@ def in_sellers_name(seller: User, destination: Destination) -> bool:
 
 
 def payout_blocked(
-    conn: Connection, user_id: str, destination_id: str, now: datetime
+    conn: Connection, seller: User, destination_id: str, now: datetime
 ) -> tuple[Blocked | None, Destination]:
-    """Why the seller may not be paid into this account right now (None: they may), and the
-    account as read for that check (a payout is sent to what was checked)."""
-    seller = accounts.by_id(conn, user_id)
+    """Why `seller` (as read in this transaction) may not be paid into this account right now
+    (None: they may), and the account as read for that check (a payout is sent to what was
+    checked)."""
     destination = payout_repo.destination(conn, destination_id)
-    assert seller is not None and destination is not None
+    assert destination is not None
     # A refused account is still the seller's own: the bank decides again, and a refusal leaves
     # the money in the seller's payable to send elsewhere (never a payout stuck as unverified).
     usable = destination.status in (DestinationStatus.VERIFIED, DestinationStatus.REFUSED)
     if not usable or not in_sellers_name(seller, destination):
         return Blocked.IDENTITY, destination
-    if sanctions_rescreen.screen_if_stale(conn, user_id, now):
+    if sanctions_rescreen.screen_if_stale(conn, seller.id, now):
         return Blocked.SANCTIONS, destination
     return None, destination

@@ -61,19 +61,17 @@ def _verified(user: User) -> bool:
     )
 
 
-def linked_accounts(conn: Connection, vault: Vault, user_id: str) -> list[str]:
-    """The other accounts of the same person, in a stable order (by id)."""
-    user = accounts.by_id(conn, user_id)
-    if user is None:
-        return []
+def linked_accounts(conn: Connection, vault: Vault, user: User) -> list[str]:
+    """The other accounts of the same person as `user` (as read in this transaction), in a stable
+    order (by id)."""
     keys = set()
     if _verified(user):
         assert user.legal_name is not None and user.birth_date is not None
         keys.add((IDENTITY, identity_key(vault, user.legal_name, user.birth_date)))
     if user.email_verified:
         keys.add((EMAIL, email_key(vault, user.email)))
-    found = accounts.linked_to(conn, user_id, sorted(keys))
-    found |= payout_repo.holders_of_same_accounts(conn, user_id)
+    found = accounts.linked_to(conn, user.id, sorted(keys))
+    found |= payout_repo.holders_of_same_accounts(conn, user.id)
     return sorted(found)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.clock import Clock
@@ -158,9 +159,9 @@ class PersonOwes:
 
 def owed_by_person(conn: Connection, vault: Vault, user_id: str, currency: str) -> PersonOwes:
     """What the account owes and what the same person's other accounts owe (identity/links.py)."""
-    linked = sum(
-        owed_by(conn, other, currency).amount for other in links.linked_accounts(conn, vault, user_id)
-    )
+    user = accounts.by_id(conn, user_id)
+    others = [] if user is None else links.linked_accounts(conn, vault, user)
+    linked = sum(owed_by(conn, other, currency).amount for other in others)
     return PersonOwes(owed_by(conn, user_id, currency), Money(linked, currency))
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.context import Context
 from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import service as payout_service
@@ -76,8 +77,10 @@ def pay_compensation(ctx: Context, payout_id: str) -> None:
         now = ctx.clock.now()
         held = window = None
         if payout.status is PayoutStatus.CREATED:
+            seller = accounts.by_id(uow.conn, payout.user_id)
+            assert seller is not None
             held, _ = payout_gate.why_held(
-                uow.conn, payout.user_id, payout.destination_id, payout.ledger_reference, payout.amount, now
+                uow.conn, seller, payout.destination_id, payout.ledger_reference, payout.amount, now
             )
             window = promise_service.terms(uow.conn, ctx.settings).window
         uow.commit()  # a freeze's hold on it is recorded

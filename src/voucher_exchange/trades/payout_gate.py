@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from voucher_exchange.accounts.models import User
 from voucher_exchange.identity import clearance
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import freezes
@@ -19,13 +20,14 @@ from voucher_exchange.payouts.models import Destination
 
 
 def why_held(
-    conn: Connection, user_id: str, destination_id: str, reference: str, amount: Money, now: datetime
+    conn: Connection, seller: User, destination_id: str, reference: str, amount: Money, now: datetime
 ) -> tuple[str | None, Destination]:
     """Why the payout made for `reference` (of `amount`, to `destination_id`) must wait, or None,
-    and the account as read for that check (a payout is sent to what was checked)."""
-    blocked, destination = clearance.payout_blocked(conn, user_id, destination_id, now)
+    and the account as read for that check (a payout is sent to what was checked). `seller`: as
+    read in the caller's transaction."""
+    blocked, destination = clearance.payout_blocked(conn, seller, destination_id, now)
     if blocked is not None:
         return blocked.value, destination
-    if freezes.hold(conn, user_id, reference, amount, now):
+    if freezes.hold(conn, seller.id, reference, amount, now):
         return freezes.FRAUD_FREEZE, destination
     return None, destination

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from voucher_exchange import logs
 from voucher_exchange.accounts import repository as account_repo
+from voucher_exchange.accounts.models import User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
 from voucher_exchange.catalog.models import BrandStatus
@@ -525,7 +526,9 @@ def _open_payout(
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
     keeps a short treasury from undoing the credit: the payout step then waits for funds.
     """
-    blocked, destination = _payout_blocked(ctx, conn, trade, now)
+    seller = account_repo.by_id(conn, trade.user_id)
+    assert seller is not None
+    blocked, destination = _payout_blocked(conn, seller, trade, now)
     if blocked is not None:
         return None
     owed = _owed_by(conn, trade.user_id, trade.currency)
@@ -543,7 +546,7 @@ def _open_payout(
         publish.receivable_changed(conn, trade.id, "netting", now)
     rest = trade.payout.amount - offset
     if rest:
-        rest -= _net_linked_debts(ctx, conn, trade, rest, now)
+        rest -= _net_linked_debts(ctx, conn, seller, trade, rest, now)
     if not rest:
         lifecycle.settle_by_netting(conn, trade.id, now, notice=_told(trade, S.PAID, to, 0))
         return None
@@ -570,7 +573,9 @@ def _owed_by(conn: Connection, user_id: str, currency: str) -> int:
     return 0 if account is None else account.debits_posted - account.credits_posted - account.credits_pending
 
 
-def _net_linked_debts(ctx: Context, conn: Connection, trade: Trade, left: int, now: datetime) -> int:
+def _net_linked_debts(
+    ctx: Context, conn: Connection, seller: User, trade: Trade, left: int, now: datetime
+) -> int:
     """Settle what other accounts of the same person owe (identity/links.py) from what is left of
     this payout, oldest debt's account first by id; how much was settled.
 
@@ -579,7 +584,7 @@ def _net_linked_debts(ctx: Context, conn: Connection, trade: Trade, left: int, n
     between two of the person's accounts.
     """
     settled = 0
-    for owner in links.linked_accounts(conn, ctx.vault, trade.user_id):
+    for owner in links.linked_accounts(conn, ctx.vault, seller):
         share = min(_owed_by(conn, owner, trade.currency), left - settled)
         if share <= 0:
             continue
@@ -608,16 +613,16 @@ def _net_linked_debts(ctx: Context, conn: Connection, trade: Trade, left: int, n
 
 
 def _payout_blocked(
-    ctx: Context, conn: Connection, trade: Trade, now: datetime
+    conn: Connection, seller: User, trade: Trade, now: datetime
 ) -> tuple[str | None, Destination]:
-    """Why the seller may not be paid to this trade's account right now (or None), and the
-    account as read for that check (`payout_gate`).
+    """Why the seller (as read in this transaction) may not be paid to this trade's account right
+    now (or None), and the account as read for that check (`payout_gate`).
 
     Asked when the payout is created and reserved, and again before a payout that waited (for
     funds, after a crash) is reserved and sent.
     """
     return payout_gate.why_held(
-        conn, trade.user_id, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
+        conn, seller, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
     )
 
 
@@ -636,7 +641,11 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
         assert payout is not None, f"trade {trade.id} is paying out without a payout"
         waited = payout.status is PayoutStatus.CREATED
         now = ctx.clock.now()
-        blocked = _payout_blocked(ctx, uow.conn, trade, now)[0] if waited else None
+        blocked = None
+        if waited:
+            seller = account_repo.by_id(uow.conn, trade.user_id)
+            assert seller is not None
+            blocked = _payout_blocked(uow.conn, seller, trade, now)[0]
         if waited and blocked is None:
             window = promise_service.terms(uow.conn, ctx.settings).window
             if window.contains(now):
