@@ -60,7 +60,9 @@ class Clients:
         """This thread's client for `base_url`."""
         mine: dict[str, httpx.Client] = self._local.__dict__.setdefault("clients", {})
         if base_url not in mine:
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            # An idle connection is dropped well before the server's keep-alive (uvicorn: 5 s) ends
+            # it: at the same instant, a request sent on it as the server closes it is reset.
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0)
             mine[base_url] = httpx.Client(base_url=base_url, timeout=60, limits=limits, verify=self._ssl)
             with self._lock:
                 self._all.append(mine[base_url])
