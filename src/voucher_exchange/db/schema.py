@@ -314,6 +314,8 @@ trades = Table(
     Index("ix_trades_created", "created_at"),
 )
 
+LEFT_REVIEW = "from_status = 'in_review'"
+
 trade_events = Table(
     "trade_events",
     metadata,
@@ -328,6 +330,14 @@ trade_events = Table(
     # reordered event is found by `audit verify` without a global lock on every step.
     Column("prev_hash", String(64)),
     Column("hash", String(64)),
+    # The latest reviews' ends (the wait a held seller is told, on every quote), found without
+    # reading a history that grows with every trade (migration 0034).
+    Index(
+        "ix_trade_events_left_review",
+        "id",
+        sqlite_where=text(LEFT_REVIEW),
+        postgresql_where=text(LEFT_REVIEW),
+    ),
 )
 
 # One row per voucher fingerprint, ever: the database decides who sold a code first.
