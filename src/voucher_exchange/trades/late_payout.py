@@ -17,17 +17,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.context import Context
 from voucher_exchange.jobs import queue
 from voucher_exchange.payouts import service as payout_service
-from voucher_exchange.payouts.models import (
-    BankWindowClosed,
-    PayoutHeld,
-    PayoutOutcome,
-    PayoutPurpose,
-    PayoutStatus,
-)
+from voucher_exchange.payouts.models import PayoutHeld, PayoutOutcome, PayoutPurpose, PayoutStatus
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.promises.models import TradePromise
 from voucher_exchange.trades import lifecycle, payout_gate
@@ -74,20 +67,21 @@ def pay_compensation(ctx: Context, payout_id: str) -> None:
         payout = payout_service.get(uow.conn, payout_id)
         if payout is None or payout.status in (PayoutStatus.EXECUTED, PayoutStatus.REJECTED):
             return
-        now = ctx.clock.now()
-        held = window = None
+        held = None
         if payout.status is PayoutStatus.CREATED:
-            seller = accounts.by_id(uow.conn, payout.user_id)
-            assert seller is not None
-            held, _ = payout_gate.why_held(
-                uow.conn, seller, payout.destination_id, payout.ledger_reference, payout.amount, now
+            held = payout_gate.before_sending(
+                uow.conn,
+                ctx.settings,
+                payout.user_id,
+                payout.destination_id,
+                payout.ledger_reference,
+                payout.amount,
+                payout.id,
+                ctx.clock.now(),
             )
-            window = promise_service.terms(uow.conn, ctx.settings).window
         uow.commit()  # a freeze's hold on it is recorded
     if held is not None:
         raise PayoutHeld(payout.id, held)
-    if window is not None and window.contains(now):
-        raise BankWindowClosed(payout.id, window.ends_after(now))
     outcome = payout_service.send(ctx, payout_id)
     with ctx.uow() as uow:
         payout_service.record(uow.conn, outcome, ctx.clock.now())

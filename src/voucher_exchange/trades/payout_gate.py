@@ -3,7 +3,8 @@ late payout's compensation alike.
 
 Identity's clearance first (a verified account in the seller's verified name, no new sanctions
 match), then a fraud case's freeze of the seller's next payouts (the hold is recorded, so the
-caller's transaction must commit it).
+caller's transaction must commit it). A payout that waited is also kept from the bank while the
+banks are closed for the night (`before_sending`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import User
+from voucher_exchange.config import Settings
 from voucher_exchange.identity import clearance
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import freezes
-from voucher_exchange.payouts.models import Destination
+from voucher_exchange.payouts.models import BankWindowClosed, Destination
+from voucher_exchange.promises import service as promise_service
 
 
 def why_held(
@@ -31,3 +35,26 @@ def why_held(
     if freezes.hold(conn, seller.id, reference, amount, now):
         return freezes.FRAUD_FREEZE, destination
     return None, destination
+
+
+def before_sending(
+    conn: Connection,
+    settings: Settings,
+    user_id: str,
+    destination_id: str,
+    reference: str,
+    amount: Money,
+    payout_id: str,
+    now: datetime,
+) -> str | None:
+    """For a created payout that waited (for funds, a crash, the window), just before it is
+    reserved and sent: why it is held, or None. The hold is recorded: commit, then raise
+    `PayoutHeld`. Raises BankWindowClosed (until the window ends) while the banks are closed."""
+    seller = accounts.by_id(conn, user_id)
+    assert seller is not None
+    held, _ = why_held(conn, seller, destination_id, reference, amount, now)
+    if held is None:
+        window = promise_service.terms(conn, settings).window
+        if window.contains(now):
+            raise BankWindowClosed(payout_id, window.ends_after(now))
+    return held

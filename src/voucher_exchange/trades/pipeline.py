@@ -47,7 +47,6 @@ from voucher_exchange.metrics import ISSUER_LATENCY, timed
 from voucher_exchange.money import Money
 from voucher_exchange.payouts import service as payout_service
 from voucher_exchange.payouts.models import (
-    BankWindowClosed,
     Destination,
     NewPayout,
     Payout,
@@ -522,13 +521,15 @@ def _open_payout(
     and reserve it in the ledger if the treasury covers it. `promised`: the terms and the promise
     this transaction just recorded (else read).
 
-    None when it may not be paid now (`_payout_blocked`: it stays credited until a new identity
+    None when it may not be paid now (`payout_gate`: it stays credited until a new identity
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
     keeps a short treasury from undoing the credit: the payout step then waits for funds.
     """
     seller = account_repo.by_id(conn, trade.user_id)
     assert seller is not None
-    blocked, destination = _payout_blocked(conn, seller, trade, now)
+    blocked, destination = payout_gate.why_held(
+        conn, seller, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
+    )
     if blocked is not None:
         return None
     owed = _owed_by(conn, trade.user_id, trade.currency)
@@ -612,20 +613,6 @@ def _net_linked_debts(
     return settled
 
 
-def _payout_blocked(
-    conn: Connection, seller: User, trade: Trade, now: datetime
-) -> tuple[str | None, Destination]:
-    """Why the seller (as read in this transaction) may not be paid to this trade's account right
-    now (or None), and the account as read for that check (`payout_gate`).
-
-    Asked when the payout is created and reserved, and again before a payout that waited (for
-    funds, after a crash) is reserved and sent.
-    """
-    return payout_gate.why_held(
-        conn, seller, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
-    )
-
-
 def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
     """Send the trade's payout (or learn what the rail did with it).
 
@@ -643,14 +630,18 @@ def _send(ctx: Context, handoff: Handoff) -> PayoutOutcome:
         now = ctx.clock.now()
         blocked = None
         if waited:
-            seller = account_repo.by_id(uow.conn, trade.user_id)
-            assert seller is not None
-            blocked = _payout_blocked(uow.conn, seller, trade, now)[0]
-        if waited and blocked is None:
-            window = promise_service.terms(uow.conn, ctx.settings).window
-            if window.contains(now):
-                raise BankWindowClosed(payout.id, window.ends_after(now))
-            _with_compensation(uow.conn, trade, payout, now)
+            blocked = payout_gate.before_sending(
+                uow.conn,
+                ctx.settings,
+                trade.user_id,
+                trade.payout_destination_id,
+                trade.ledger_reference,
+                trade.payout,
+                payout.id,
+                now,
+            )
+            if blocked is None:
+                _with_compensation(uow.conn, trade, payout, now)
         uow.commit()
     crash_point("after_promise_checked")
     if blocked is not None:
