@@ -3,14 +3,15 @@ process that kept every id it ever found grew with every seller who traded (issu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, select
 
 from tests.conftest import migrated_database_url
 from voucher_exchange.db import migrate
+from voucher_exchange.db.schema import ledger_accounts
 from voucher_exchange.db.engine import make_engine
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.ledger import repository as ledger
@@ -78,3 +79,42 @@ def test_a_used_id_stays_and_a_forgotten_one_is_found_again(engine: Engine) -> N
     assert ("treasury", "KRW") in kept
     assert kept[-1] == _key(0)
     assert _key(11) not in kept
+
+
+def _statements(engine: Engine) -> tuple[list[str], Callable[[], None]]:
+    sent: list[str] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        sent.append(sql)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    return sent, lambda: event.remove(engine, "before_cursor_execute", capture)
+
+
+def test_an_account_created_by_a_transaction_is_found_again_in_it_without_asking(engine: Engine) -> None:
+    sent, stop = _statements(engine)
+    try:
+        with UnitOfWork(engine) as uow:
+            first = ledger.account_id(uow.conn, seller_payable("user-new", "KRW"))
+            asked = len(sent)
+            again = ledger.account_id(uow.conn, seller_payable("user-new", "KRW"))
+            assert (again, len(sent)) == (first, asked)
+    finally:
+        stop()
+    with UnitOfWork(engine) as uow:  # rolled back: the next transaction creates it anew
+        assert uow.conn.execute(select(ledger_accounts.c.id)).all() == []
+        assert ledger.account_id(uow.conn, seller_payable("user-new", "KRW")) != 0
+    assert ledger.kept_account_ids(engine) == []
+
+
+def test_an_account_whose_savepoint_rolled_back_is_created_again(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        savepoint = uow.conn.begin_nested()
+        lost = ledger.account_id(uow.conn, seller_payable("user-sp", "KRW"))
+        savepoint.rollback()
+        made = ledger.account_id(uow.conn, seller_payable("user-sp", "KRW"))
+        stored = uow.conn.execute(select(ledger_accounts.c.id, ledger_accounts.c.code)).all()
+        uow.commit()
+    assert [tuple(row) for row in stored] == [(made, "seller_payable:user-sp")]
+    assert made != lost or engine.dialect.name == "sqlite"  # SQLite may hand the same rowid out again
+    assert ledger.kept_account_ids(engine) == []

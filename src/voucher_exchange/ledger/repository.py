@@ -90,7 +90,11 @@ def kept_account_ids(engine: Engine) -> list[tuple[str, str]]:
     return [] if known is None else known.keys()
 
 
+# Accounts this transaction created: never kept for other transactions before it commits, and
+# their ids reused within it (a trade's first credit and its payout's reservation) until a
+# savepoint rolls back, which may have taken one away.
 _CREATED = "vx_ledger_accounts_created"
+_CREATED_IDS = "vx_ledger_account_ids_created"
 
 
 @event.listens_for(Engine, "commit")
@@ -100,6 +104,13 @@ def _transaction_over(conn: Connection) -> None:
     # asking for it would raise PendingRollbackError from inside the rollback, hiding the loss.
     if not conn.invalidated:
         conn.info.pop(_CREATED, None)
+        conn.info.pop(_CREATED_IDS, None)
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _savepoint_undone(conn: Connection, _name: str, _context: object) -> None:
+    if not conn.invalidated:
+        conn.info.pop(_CREATED_IDS, None)
 
 
 # The money path's statements are SQL text built once per shape and run with
@@ -221,6 +232,8 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
         with _account_ids_lock:
             known = _ACCOUNT_IDS.setdefault(conn.engine, _RecentIds())
     cached = known.get(key)
+    if cached is None:
+        cached = conn.info.get(_CREATED_IDS, {}).get(key)
     if cached is not None:
         return cached
     params = {"code": ref.code, "currency": ref.currency, "kind": ref.kind.value}
@@ -236,6 +249,7 @@ def account_id(conn: Connection, ref: AccountRef) -> int:
     mine: set[tuple[str, str]] = conn.info.setdefault(_CREATED, set())
     if created:
         mine.add(key)
+        conn.info.setdefault(_CREATED_IDS, {})[key] = found
     elif key not in mine:
         known.put(key, found)
     return found
