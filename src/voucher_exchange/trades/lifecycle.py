@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from voucher_exchange.db import changes
 from voucher_exchange.jobs import queue
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import (
@@ -55,7 +54,6 @@ def _move(
     seller = trade_repo.set_status(conn, trade_id, current, target, now, history=(actor, note), **values)
     if seller is None:
         raise TradeMovedOn(trade_id, current)
-    changes.mark(conn, trade_id)  # a page following the trade hears of it after the commit
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
         queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now, payload=notice)

@@ -88,12 +88,15 @@ class Handoff:
     line of a batch: its notices are then read by their job, `notices.notify_trade`).
     `promise`: the trade's payout promise once this run recorded it (its due time and amount never
     change; whether it was compensated is decided by a conditional update, never from this copy).
+    `batched`: whether the trade is a line of a batch, when it was read with the trade (None: not
+    known; it never changes).
     """
 
     trade: Trade
     reserved: tuple[Payout, Destination] | None = None
     notice: notices.Recipient | None = None
     promise: TradePromise | None = None
+    batched: bool | None = None
 
 
 def _moved(
@@ -161,11 +164,11 @@ def _read_and_run(ctx: Context, trade_id: str, done: Done | None) -> Handoff | N
     """
     with ctx.uow() as uow:
         now = ctx.clock.now()
-        found = trade_repo.for_work(uow.conn, [trade_id])
-        stage = STAGES.get(found[0].status) if found else None
+        found = [Handoff(t, batched=b) for t, b in trade_repo.for_work(uow.conn, [trade_id])]
+        stage = STAGES.get(found[0].trade.status) if found else None
         if stage is not None and stage.call is not None:
-            return Handoff(found[0])
-        after = None if stage is None else stage.apply(ctx, uow.conn, Handoff(found[0]), None, now)
+            return found[0]
+        after = None if stage is None else stage.apply(ctx, uow.conn, found[0], None, now)
         if after is None and done is not None:
             done(uow.conn, now)
         uow.commit()
@@ -254,7 +257,8 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
     decision = screening.screen_submission(facts)
     # The seller's notices are told from here on, unless a batch's summary tells them.
     to = None
-    if not batch_repo.in_batch(conn, trade.id):
+    batched = handoff.batched if handoff.batched is not None else batch_repo.in_batch(conn, trade.id)
+    if not batched:
         to = notices.Recipient(seller.email, seller.language, brand.name(seller.language))
     handoff = replace(handoff, notice=to)
     declared_carrier = "carrier_billing_prohibited" in decision.reasons
@@ -721,7 +725,7 @@ def process_many(
     """
     results: dict[str, Exception | None] = dict.fromkeys(trade_ids)
     with ctx.uow(readonly=True) as uow:
-        active = [Handoff(t) for t in trade_repo.for_work(uow.conn, list(results))]
+        active = [Handoff(t, batched=b) for t, b in trade_repo.for_work(uow.conn, list(results))]
     for _ in range(2 * len(STAGES)):
         groups: dict[int, list[Handoff]] = {}
         for handoff in active:

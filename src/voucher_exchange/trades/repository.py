@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
+    exists,
     func,
     insert,
     select,
@@ -28,11 +29,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from voucher_exchange.audit import chain
+from voucher_exchange.db import changes
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import (
     LEFT_REVIEW,
     decisions,
     seller_flags,
+    trade_batch_lines,
     trade_events,
     trades,
     voucher_claims,
@@ -143,8 +146,9 @@ def get_many(conn: Connection, trade_ids: list[str]) -> list[Trade]:
     return [_trade(r) for r in conn.execute(select(trades).where(trades.c.id.in_(trade_ids)))]
 
 
-def for_work(conn: Connection, trade_ids: list[str]) -> list[Trade]:
-    """The trades that exist among `trade_ids` (in no particular order), about to be moved on.
+def for_work(conn: Connection, trade_ids: list[str]) -> list[tuple[Trade, bool]]:
+    """The trades that exist among `trade_ids` (in no particular order), about to be moved on,
+    each with whether it is a line of a batch (it is from its creation, or never).
 
     The newest event hash of each is read in the same statement and remembered (`add_event`'s
     guess), so a worker that did not write a trade's last event does not read it again.
@@ -153,7 +157,7 @@ def for_work(conn: Connection, trade_ids: list[str]) -> list[Trade]:
     for row in rows:
         if row.head is not None:
             _remember_head(conn, row.id, row.head)
-    return [_trade(r) for r in rows]
+    return [(_trade(r), bool(r.batched)) for r in rows]
 
 
 _FOR_WORK = select(
@@ -164,6 +168,7 @@ _FOR_WORK = select(
     .limit(1)
     .scalar_subquery()
     .label("head"),
+    exists().where(trade_batch_lines.c.trade_id == trades.c.id).label("batched"),
 ).where(trades.c.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -210,11 +215,29 @@ def set_status(
     The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
-    shape = tuple(sorted(values))
+    shape = (tuple(sorted(values)), conn.dialect.name == "postgresql")
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
+    seller = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
+    if seller is not None:
+        # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE
+        # told other processes itself (`RETURNING …, pg_notify`).
+        changes.mark(conn, trade_id, told=shape[1])
+    return seller
+
+
+def _set_status_and_event(
+    conn: Connection,
+    trade_id: str,
+    expected: TradeStatus,
+    target: TradeStatus,
+    now: datetime,
+    history: tuple[str, str | None] | None,
+    shape: tuple[tuple[str, ...], bool],
+    params: dict[str, Any],
+) -> str | None:
     guess = _guess_head(conn, trade_id) if history is not None else None
-    if history is not None and guess is not None and conn.dialect.name == "postgresql":
+    if history is not None and guess is not None and shape[1]:
         actor, note = history
         event, content = _event(trade_id, expected, target, now, actor, note)
         head = chain.link(guess, content)
@@ -231,13 +254,17 @@ def set_status(
     statement = _SET_STATUS.get(shape)
     if statement is None:
         statement = _SET_STATUS[shape] = _set_status(shape)
-    seller: str | None = conn.execute(statement, params).scalar_one_or_none()
+    seller: str | None = conn.execute(statement, params).scalars().one_or_none()
     if seller is not None and history is not None:
         add_event(conn, trade_id, expected, target, now, *history)
     return seller
 
 
-def _set_status(columns: tuple[str, ...]) -> Update:
+def _set_status(shape: tuple[tuple[str, ...], bool]) -> Update:
+    """The UPDATE of one status change; on PostgreSQL (`shape[1]`) it also notifies the change
+    feed for the trade it moved (db/changes.py), so no `pg_notify` statement is needed."""
+    columns, notifies = shape
+    told = (changes.notify_sql(trades.c.id).label("told"),) if notifies else ()
     # Bind names differ from column names: SQLAlchemy keeps those for its own VALUES binds.
     return (
         update(trades)
@@ -247,18 +274,18 @@ def _set_status(columns: tuple[str, ...]) -> Update:
             updated_at=bindparam("now"),
             **{column: bindparam(f"new_{column}") for column in columns},
         )
-        .returning(trades.c.user_id)
+        .returning(trades.c.user_id, *told)
     )
 
 
-_SET_STATUS: dict[tuple[str, ...], Update] = {}
+_SET_STATUS: dict[tuple[tuple[str, ...], bool], Update] = {}
 
 
-def _move(columns: tuple[str, ...]) -> Select[Any]:
+def _move(shape: tuple[tuple[str, ...], bool]) -> Select[Any]:
     """`WITH moved AS (UPDATE trades … RETURNING user_id), added AS (INSERT INTO trade_events …
     SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id)
     SELECT seller, event`: the status change and its event, one statement (PostgreSQL)."""
-    moved = _set_status(columns).cte("moved")
+    moved = _set_status(shape).cte("moved")
     added = (
         insert(trade_events)
         .from_select(
@@ -276,7 +303,7 @@ def _move(columns: tuple[str, ...]) -> Select[Any]:
     )
 
 
-_MOVE: dict[tuple[str, ...], Select[Any]] = {}
+_MOVE: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
 
 
 # Built once: the statements every status change runs (SQLAlchemy then only binds values).
