@@ -11,8 +11,8 @@ from sqlalchemy import Engine, event, select
 
 from tests.conftest import migrated_database_url
 from voucher_exchange.db import migrate
-from voucher_exchange.db.schema import ledger_accounts
 from voucher_exchange.db.engine import make_engine
+from voucher_exchange.db.schema import ledger_accounts
 from voucher_exchange.db.uow import UnitOfWork
 from voucher_exchange.ledger import repository as ledger
 from voucher_exchange.ledger.models import seller_payable, treasury
