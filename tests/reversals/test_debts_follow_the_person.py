@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from tests.support.core import Core
+from tests.support.staff import verify_identity
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import service as account_service
+from voucher_exchange.accounts.models import Role
 from voucher_exchange.db.schema import api_tokens, audit_log, ledger_transfers, person_links, users
 from voucher_exchange.errors import Conflict, Unauthorized
 from voucher_exchange.identity import links
@@ -31,6 +33,7 @@ from voucher_exchange.reconcile import service as reconcile_service
 from voucher_exchange.reversals import repository as chargeback_repo
 from voucher_exchange.reversals import service as reversal_service
 from voucher_exchange.reversals.models import ChargebackOutcome
+from voucher_exchange.review import service as review_service
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
@@ -132,6 +135,42 @@ def test_a_new_account_with_the_same_identity_settles_the_debt_before_it_is_paid
     # The debt settled, the new account is paid normally.
     _paid_trade(core, again.id, again_dest)
     assert [t["amount"] for t in core.rail_transfers(again_account)] == [45500]
+    _clean(core)
+
+
+def test_another_login_confirmed_for_the_same_bank_account_settles_the_debt_first(core: Core) -> None:
+    core.fund(1_000_000, "seed")
+    choi, choi_dest, choi_account = core.seller(name=CHOI, birth_date=BORN)
+    _chargeback(core, 1, _paid_trade(core, choi.id, choi_dest))
+    # Another identity on paper (born on another day, its own e-mail), and Choi's bank account,
+    # which the bank confirms it holds: one person's account, two logins.
+    other, _, other_account = core.seller(name=CHOI, birth_date=date(1991, 7, 2))
+    assert _owes(core, other.id) == (0, 0)
+    shared = identity_service.add_payout_destination(core.ctx, core.user(other.id), "004", choi_account, CHOI)
+    assert shared.status == "verified"
+    with core.ctx.uow(readonly=True) as uow:
+        assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(other.id)) == [choi.id]
+        assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(choi.id)) == [other.id]
+
+    sold = core.submit(core.user(other.id), shared.id)
+    pipeline.process_trade(core.ctx, sold)
+    # A bank account shared by two logins is held for a person to look at; they approve it.
+    assert _trade(core, sold).status is TradeStatus.IN_REVIEW
+    with core.ctx.uow() as uow:
+        reviewer = account_service.create_staff(
+            uow.conn, "rev@example.com", PASSWORD, Role.REVIEWER, core.ctx.clock.now()
+        )
+        uow.commit()
+    reviewer = verify_identity(core.ctx, reviewer)
+    with core.ctx.uow() as uow:
+        review_service.decide(uow.conn, core.ctx.clock, reviewer, sold, "approve", "the same person")
+        uow.commit()
+    pipeline.process_trade(core.ctx, sold)
+
+    assert _trade(core, sold).status is TradeStatus.PAID
+    assert len(core.rail_transfers(choi_account)) == 1  # Choi's own first payout only
+    assert core.rail_transfers(other_account) == []
+    assert _balances(core)[f"seller_receivable:{choi.id}"] == (0, 0)
     _clean(core)
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, delete, insert, select, tuple_, update
 
 from voucher_exchange.accounts import role_request_repository, totp_repository
 from voucher_exchange.accounts.models import (
@@ -464,18 +464,16 @@ def add_person_link(conn: Connection, user_id: str, kind: str, key: str, now: da
     )
 
 
-def linked_to(conn: Connection, user_id: str, keys: list[tuple[str, str]]) -> set[str]:
-    """The other accounts tied to this one: sharing a (kind, key) fingerprint stored for it, or
-    one of `keys` (fingerprints computed now), in one statement."""
+def linked_to(user_id: str, keys: list[tuple[str, str]]) -> Select[Any]:
+    """The other accounts tied to this one (a SELECT of `user_id`s, for the caller to run or
+    combine): sharing a (kind, key) fingerprint stored for it, or one of `keys` (fingerprints
+    computed now)."""
     pair = tuple_(person_links.c.kind, person_links.c.key)
     own = select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user_id)
     shared: ColumnElement[bool] = pair.in_(own)
     if keys:
         shared = shared | pair.in_(keys)
-    rows = conn.execute(
-        select(person_links.c.user_id).distinct().where(shared & (person_links.c.user_id != user_id))
-    )
-    return {row.user_id for row in rows}
+    return select(person_links.c.user_id).where(shared & (person_links.c.user_id != user_id))
 
 
 def verified_identities(conn: Connection) -> list[tuple[str, str, date]]:

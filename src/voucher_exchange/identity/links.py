@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, union
 
 from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
@@ -70,9 +70,9 @@ def linked_accounts(conn: Connection, vault: Vault, user: User) -> list[str]:
         keys.add((IDENTITY, identity_key(vault, user.legal_name, user.birth_date)))
     if user.email_verified:
         keys.add((EMAIL, email_key(vault, user.email)))
-    found = accounts.linked_to(conn, user.id, sorted(keys))
-    found |= payout_repo.holders_of_same_accounts(conn, user.id)
-    return sorted(found)
+    # One statement: tied by a fingerprint, or by a bank account both were confirmed for.
+    either = union(accounts.linked_to(user.id, sorted(keys)), payout_repo.holders_of_same_accounts(user.id))
+    return sorted(row.user_id for row in conn.execute(either))
 
 
 def link_past_identities(ctx: Context) -> int:

@@ -343,11 +343,12 @@ def account_fingerprints_of(conn: Connection, user_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def holders_of_same_accounts(conn: Connection, user_id: str) -> set[str]:
+def holders_of_same_accounts(user_id: str) -> Select[Any]:
     """Other users a bank confirmed as holders of a bank account this user was confirmed for
     (verified, or unconfirmed after a change of name): one person's account, several logins.
-    A rejected account (someone typed another's number) ties nobody."""
-    return {row.user_id for row in conn.execute(_SAME_ACCOUNTS, {"holder": user_id})}
+    A rejected account (someone typed another's number) ties nobody. A SELECT of `user_id`s,
+    for the caller to run or combine."""
+    return _SAME_ACCOUNTS.params(holder=user_id)
 
 
 def _same_accounts() -> Select[Any]:
@@ -355,10 +356,8 @@ def _same_accounts() -> Select[Any]:
     confirmed = (DestinationStatus.VERIFIED.value, DestinationStatus.UNCONFIRMED.value)
     holder = bindparam("holder", type_=payout_destinations.c.user_id.type)
     own = select(d.account_fingerprint).where((d.user_id == holder) & d.status.in_(confirmed))
-    return (
-        select(d.user_id)
-        .where(d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != holder))
-        .distinct()
+    return select(d.user_id).where(
+        d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != holder)
     )
 
 
