@@ -223,7 +223,7 @@ def _computed(conn: Connection, trade: Row, now: datetime) -> dict[str, int]:
         paid_status="paid", created_at=trade.created_at,
     )  # fmt: skip
     answer = VoucherStatus(VoucherState.ACTIVE, 10000, "KRW", None, None, None)
-    found = features.compute(conn, subject, answer, now, "KR", False)
+    found = features.compute(conn, subject, answer, now, "KR").features
     return {name: found[name] for name in WINDOWED}
 
 

@@ -9,6 +9,7 @@ brand would otherwise scan every trade of its last hour.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, bindparam, distinct, func, literal, select, true, union
 
 from voucher_exchange.db.schema import (
+    brands,
     payout_destinations,
     sanctions_freezes,
+    sanctions_lists,
     sanctions_screenings,
     seller_flags,
     trades,
@@ -48,17 +51,30 @@ def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
+@dataclass(frozen=True)
+class Computed:
+    """The features, and what else the same statement read for the caller.
+
+    `brand_status`: the brand's status now (the pipeline refuses a trade of a brand suspended
+    while it was being verified). `sanctions_stale`: a sanctions list newer than the one the
+    seller was last screened against is loaded, so the seller's strength is out of date.
+    """
+
+    features: dict[str, Any]
+    brand_status: str
+    sanctions_stale: bool
+
+
 def compute(
     conn: Connection,
     trade: RiskSubject,
     answer: VoucherStatus,
     now: datetime,
     jurisdiction: str,
-    scam_favoured: bool,
-) -> dict[str, Any]:
+) -> Computed:
     """All features for one trade, given the issuer's answer.
 
-    Two round trips: every count, sum and the seller's and destination's facts in one SELECT
+    Two round trips: every count, sum, the seller's, destination's and brand's facts in one SELECT
     (the seller's own windows one FILTERed scan, every other window its own index range scan),
     then the seller's recent vouchers for the provenance features.
     """
@@ -88,13 +104,13 @@ def compute(
     shape = (bool(trade.device_id), bool(trade.client_ip), bool(trade.account_fingerprint))
     statement = _statement(*shape, trade.counted_statuses, trade.paid_status)
     row = conn.execute(statement, params).one()
-    if row.seller_created_at is None or row.destination_created_at is None:
-        raise LookupError(f"trade {trade.id}: its seller or payout destination is missing")
+    if row.seller_created_at is None or row.destination_created_at is None or row.brand_status is None:
+        raise LookupError(f"trade {trade.id}: its seller, payout destination or brand is missing")
     prior_paid = int(row.prior_paid)
     features: dict[str, Any] = {
         "face_value": trade.face_value,
         "high_value": trade.face_value >= pack.high_value,
-        "scam_favoured": scam_favoured,
+        "scam_favoured": bool(row.brand_scam_favoured),
         "seller_trades_1h": int(row.seller_trades_1h),
         "seller_trades_24h": int(row.seller_trades_24h),
         "seller_trades_30d": int(row.seller_trades_30d),
@@ -121,7 +137,8 @@ def compute(
         "legal_name": row.seller_match,
         "account_holder": row.destination_match,
     }
-    return features
+    stale = row.newest_list is not None and row.screened_list != row.newest_list
+    return Computed(features, row.brand_status, stale)
 
 
 def _p(name: str, type_: Any = None) -> Any:
@@ -134,7 +151,7 @@ def _statement(
 ) -> Select[Any]:
     """The one SELECT of `compute`, built once per shape (which keys the trade has): building
     and cache-keying its ~20 subqueries on every decision cost more than running them."""
-    t, u, d, f = trades.c, users.c, payout_destinations.c, sanctions_freezes.c
+    t, u, d, f, b = trades.c, users.c, payout_destinations.c, sanctions_freezes.c, brands.c
     at = t.created_at.type
     user, trade_id, destination = _p("user_id"), _p("trade_id"), _p("destination_id")
     mine = t.user_id == user
@@ -158,7 +175,12 @@ def _statement(
     # The sanctions standing is risk's own table; no row means never screened (strength none).
     cs, ds = sanctions_screenings.alias("cs"), sanctions_screenings.alias("ds")
     person = (
-        select(u.created_at, func.coalesce(cs.c.strength, "none").label("sanctions_strength"), cs.c.match)
+        select(
+            u.created_at,
+            func.coalesce(cs.c.strength, "none").label("sanctions_strength"),
+            cs.c.match,
+            cs.c.list_id,
+        )
         .select_from(
             users.outerjoin(cs, (cs.c.subject == Subject.CUSTOMER.value) & (cs.c.subject_id == u.id))
         )
@@ -197,6 +219,11 @@ def _statement(
             (seller_flags.c.user_id == user) & (seller_flags.c.kind == "false_acquisition_declaration")
         ),
         "payouts_frozen": select(func.count()).where((f.user_id == user) & f.released_at.is_(None)),
+        # Read here rather than each in a statement of its own: the brand's standing, and
+        # whether a newer sanctions list was loaded since the seller's last screening.
+        "brand_status": select(b.status).where(b.slug == _p("brand")),
+        "brand_scam_favoured": select(b.scam_favoured).where(b.slug == _p("brand")),
+        "newest_list": select(func.max(sanctions_lists.c.id)),
         "device_trades_24h": (
             trades_since(
                 CountKind.DEVICE,
@@ -222,6 +249,7 @@ def _statement(
         person.c.created_at.label("seller_created_at"),
         person.c.sanctions_strength.label("seller_strength"),
         person.c.match.label("seller_match"),
+        person.c.list_id.label("screened_list"),
         account_row.c.created_at.label("destination_created_at"),
         account_row.c.sanctions_strength.label("destination_strength"),
         account_row.c.match.label("destination_match"),

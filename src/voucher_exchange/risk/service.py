@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from voucher_exchange.context import Context
 from voucher_exchange.ports.issuer import VoucherStatus
-from voucher_exchange.risk import features, repository, rules, windows
+from voucher_exchange.risk import features, repository, rules, sanctions_rescreen, windows
 from voucher_exchange.risk.models import RecordedDecision, RiskSubject
 from voucher_exchange.risk.rules import Evaluation
 
@@ -30,6 +30,8 @@ class RiskVerdict:
 
     evaluation: Evaluation
     decisions: list[RecordedDecision]
+    brand_status: str
+    """The brand's status as read with the features (the caller refuses a suspended brand)."""
 
 
 def decide(
@@ -39,10 +41,18 @@ def decide(
     issuer_evidence: dict[str, Any],
     now: datetime,
     jurisdiction: str,
-    scam_favoured: bool,
 ) -> RiskVerdict:
-    """Evaluate the live rule set (and every shadow one) for a trade the issuer accepted."""
-    facts = features.compute(conn, trade, answer, now, jurisdiction, scam_favoured)
+    """Evaluate the live rule set (and every shadow one) for a trade the issuer accepted.
+
+    The current sanctions list decides, not the one the seller was last screened against: when
+    a newer one was loaded, the seller is screened again (in the caller's transaction) and the
+    features are read again.
+    """
+    computed = features.compute(conn, trade, answer, now, jurisdiction)
+    if computed.sanctions_stale:
+        sanctions_rescreen.screen_if_stale(conn, trade.user_id, now)
+        computed = features.compute(conn, trade, answer, now, jurisdiction)
+    facts = computed.features
     live, shadows = repository.live_and_shadows(conn)
     verdict = rules.evaluate(live, facts)
     evidence = {
@@ -63,7 +73,7 @@ def decide(
                 {"features": facts, **shadow.as_evidence()},
             )
         )
-    return RiskVerdict(verdict, recorded)
+    return RiskVerdict(verdict, recorded, computed.brand_status)
 
 
 def prune_windows(ctx: Context, _ref: str) -> None:

@@ -58,7 +58,7 @@ from voucher_exchange.payouts.models import (
 from voucher_exchange.ports.issuer import Redemption, VoucherRefused, VoucherState, VoucherStatus
 from voucher_exchange.promises import service as promise_service
 from voucher_exchange.promises.models import PromiseTerms, TradePromise
-from voucher_exchange.risk import sanctions_rescreen, screening
+from voucher_exchange.risk import screening
 from voucher_exchange.risk import service as risk_service
 from voucher_exchange.risk.models import AcquisitionMethod, RiskSubject
 from voucher_exchange.risk.reasons import render
@@ -369,11 +369,8 @@ def _verify(
     trade = handoff.trade
     answer, decision = looked.answer, looked.decision
     declared = AcquisitionMethod(trade.acquisition_method)
-    brand = catalog_service.require_standing(conn, trade.brand_slug)
     # The issuer's issue date (a risk feature for later trades) is kept by the status change below.
     issued: dict[str, Any] = {} if answer.issued_at is None else {"issued_at": answer.issued_at}
-    if decision.outcome is Outcome.APPROVE and brand.status is BrandStatus.SUSPENDED:
-        decision = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
     if decision.evidence.get("false_declaration"):
         trade_repo.flag_seller(
             conn,
@@ -388,17 +385,14 @@ def _verify(
         if looked.decision.outcome is Outcome.REJECT:  # the issuer's answer refused it
             _issuer_fact(conn, trade, "issuer.lookup", looked.asked_at, answer, None, now)
         return None
-    # The current sanctions list decides, not the one the seller was last screened against.
-    sanctions_rescreen.screen_if_stale(conn, trade.user_id, now)
+    # The current sanctions list decides (risk screens the seller again if a newer one was loaded).
     verdict = risk_service.decide(
-        conn,
-        risk_subject(trade),
-        answer,
-        decision.evidence,
-        now,
-        ctx.settings.jurisdiction,
-        brand.scam_favoured,
+        conn, risk_subject(trade), answer, decision.evidence, now, ctx.settings.jurisdiction
     )
+    if BrandStatus(verdict.brand_status) is BrandStatus.SUSPENDED:  # since it was screened
+        suspended = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
+        _reject(conn, handoff, S.VERIFYING, suspended, DecisionStage.ISSUER, now, **issued)
+        return None
     for recorded in verdict.decisions:
         trade_repo.add_decision(
             conn,
