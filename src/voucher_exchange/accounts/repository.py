@@ -23,6 +23,11 @@ from voucher_exchange.db.schema import account_tokens, api_tokens, identity_chec
 PASSWORD_ERASED = "!erased"  # noqa: S105  # never a valid argon2 hash: no password matches it
 
 
+def user_from(row: Any) -> User:
+    """The user in a row that holds the `users` columns (e.g. beside another table's)."""
+    return _to_user(row)
+
+
 def _to_user(row: Any) -> User:
     return User(
         id=row.id,

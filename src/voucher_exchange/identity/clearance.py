@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select, bindparam, select, true
 
+from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import IdentityStatus, User, normalise_name
+from voucher_exchange.db.schema import payout_destinations, users
 from voucher_exchange.payouts import repository as payout_repo
 from voucher_exchange.payouts.models import Destination, DestinationStatus
 from voucher_exchange.risk import sanctions_rescreen
@@ -37,18 +40,43 @@ def in_sellers_name(seller: User, destination: Destination) -> bool:
 
 
 def payout_blocked(
-    conn: Connection, seller: User, destination_id: str, now: datetime
-) -> tuple[Blocked | None, Destination]:
-    """Why `seller` (as read in this transaction) may not be paid into this account right now
-    (None: they may), and the account as read for that check (a payout is sent to what was
-    checked)."""
-    destination = payout_repo.destination(conn, destination_id)
-    assert destination is not None
+    conn: Connection, user_id: str, destination_id: str, now: datetime
+) -> tuple[Blocked | None, User, Destination]:
+    """Why the seller may not be paid into this account right now (None: they may), with the
+    seller and the account as read for that check in this transaction (a payout is sent to what
+    was checked). The seller, the account and the seller's sanctions standing are one statement."""
+    row = conn.execute(_FOR_PAYOUT, {"user_id": user_id, "destination_id": destination_id}).one()
+    seller, destination = accounts.user_from(row), payout_repo.destination_from(row, _D)
     # A refused account is still the seller's own: the bank decides again, and a refusal leaves
     # the money in the seller's payable to send elsewhere (never a payout stuck as unverified).
     usable = destination.status in (DestinationStatus.VERIFIED, DestinationStatus.REFUSED)
     if not usable or not in_sellers_name(seller, destination):
-        return Blocked.IDENTITY, destination
-    if sanctions_rescreen.screen_if_stale(conn, seller.id, now):
-        return Blocked.SANCTIONS, destination
-    return None, destination
+        return Blocked.IDENTITY, seller, destination
+    if sanctions_rescreen.frozen_given(conn, seller.id, row, now):
+        return Blocked.SANCTIONS, seller, destination
+    return None, seller, destination
+
+
+def seller_and_account(conn: Connection, user_id: str, destination_id: str) -> tuple[User, Destination]:
+    """The seller, row-locked on PostgreSQL (per-seller work is serialised on it), and the account
+    they named, in one statement."""
+    row = conn.execute(_SELLER_AND_ACCOUNT, {"user_id": user_id, "destination_id": destination_id}).one()
+    return accounts.user_from(row), payout_repo.destination_from(row, _D)
+
+
+_D = "d_"  # the destination's columns beside the seller's
+
+
+def _seller_and_account(*more: Any) -> Select[Any]:
+    return (
+        select(users, *payout_repo.destination_columns(_D), *more)
+        .select_from(users.join(payout_destinations, true()))
+        .where(
+            (users.c.id == bindparam("user_id")) & (payout_destinations.c.id == bindparam("destination_id"))
+        )
+    )
+
+
+# Built once: every trade asks.
+_SELLER_AND_ACCOUNT = _seller_and_account().with_for_update(of=users)
+_FOR_PAYOUT = _seller_and_account(*sanctions_rescreen.STANDING)

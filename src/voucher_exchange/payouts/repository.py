@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Label, Select, bindparam, delete, exists, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_destinations, payouts
@@ -39,6 +39,27 @@ def _payout(row: Any) -> Payout:
         settled_at=row.settled_at,
         purpose=PayoutPurpose(row.purpose),
     )
+
+
+def destination_columns(prefix: str) -> list[Label[Any]]:
+    """The `payout_destinations` columns, each named `prefix` + its name, to read a destination
+    beside another table's row (`destination_from`)."""
+    return [column.label(prefix + column.name) for column in payout_destinations.c]
+
+
+def destination_from(row: Any, prefix: str) -> Destination:
+    """The destination read by `destination_columns(prefix)`."""
+    return _destination(_Prefixed(row, prefix))
+
+
+class _Prefixed:
+    """A row's `prefix`ed columns under their own names."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
 
 
 def _destination(row: Any) -> Destination:

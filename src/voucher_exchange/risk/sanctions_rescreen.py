@@ -62,22 +62,32 @@ def screen_if_stale(conn: Connection, user_id: str, now: datetime) -> bool:
     One round trip when nothing is stale: the newest list, the customer's last list and an
     unreleased freeze are asked in one statement.
     """
-    newest, screened, frozen = conn.execute(_STANDING, {"user_id": user_id}).one()
+    return frozen_given(conn, user_id, conn.execute(_STANDING, {"user_id": user_id}).one(), now)
+
+
+def frozen_given(conn: Connection, user_id: str, standing: Any, now: datetime) -> bool:
+    """`screen_if_stale` with the customer's standing already read (`STANDING`'s columns, read by
+    the caller in a statement of its own): screens again only if a newer list was loaded."""
+    newest, screened = standing.sanctions_newest, standing.sanctions_screened
     if newest is None or screened == newest:
-        return bool(frozen)
+        return bool(standing.sanctions_frozen)
     rescreen(conn, sanctions_cache.for_database(conn).current(conn, newest), now, user_id=user_id)
     return sanctions_customers.payouts_frozen(conn, user_id)
 
 
-_STANDING = select(
-    select(func.max(sanctions_lists.c.id)).scalar_subquery().label("newest"),
+# The customer's standing (bound to `user_id`): the newest list, the list they were last
+# screened against and an unreleased freeze, as columns a caller may add to its own SELECT.
+STANDING = (
+    select(func.max(sanctions_lists.c.id)).scalar_subquery().label("sanctions_newest"),
     select(sanctions_screenings.c.list_id)
     .where(sanctions_standing.joined(Subject.CUSTOMER, bindparam("user_id")))
-    .scalar_subquery(),
+    .scalar_subquery()
+    .label("sanctions_screened"),
     exists()
     .where((sanctions_freezes.c.user_id == bindparam("user_id")) & sanctions_freezes.c.released_at.is_(None))
-    .label("frozen"),
+    .label("sanctions_frozen"),
 )
+_STANDING = select(*STANDING)
 
 
 def verified_customers(conn: Connection) -> int:

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from voucher_exchange.accounts import repository as accounts
 from voucher_exchange.accounts.models import User
 from voucher_exchange.config import Settings
 from voucher_exchange.identity import clearance
@@ -24,17 +23,17 @@ from voucher_exchange.promises import service as promise_service
 
 
 def why_held(
-    conn: Connection, seller: User, destination_id: str, reference: str, amount: Money, now: datetime
-) -> tuple[str | None, Destination]:
+    conn: Connection, user_id: str, destination_id: str, reference: str, amount: Money, now: datetime
+) -> tuple[str | None, User, Destination]:
     """Why the payout made for `reference` (of `amount`, to `destination_id`) must wait, or None,
-    and the account as read for that check (a payout is sent to what was checked). `seller`: as
-    read in the caller's transaction."""
-    blocked, destination = clearance.payout_blocked(conn, seller, destination_id, now)
+    with the seller and the account as read for that check in the caller's transaction (a payout
+    is sent to what was checked)."""
+    blocked, seller, destination = clearance.payout_blocked(conn, user_id, destination_id, now)
     if blocked is not None:
-        return blocked.value, destination
+        return blocked.value, seller, destination
     if freezes.hold(conn, seller.id, reference, amount, now):
-        return freezes.FRAUD_FREEZE, destination
-    return None, destination
+        return freezes.FRAUD_FREEZE, seller, destination
+    return None, seller, destination
 
 
 def before_sending(
@@ -50,9 +49,7 @@ def before_sending(
     """For a created payout that waited (for funds, a crash, the window), just before it is
     reserved and sent: why it is held, or None. The hold is recorded: commit, then raise
     `PayoutHeld`. Raises BankWindowClosed (until the window ends) while the banks are closed."""
-    seller = accounts.by_id(conn, user_id)
-    assert seller is not None
-    held, _ = why_held(conn, seller, destination_id, reference, amount, now)
+    held, _, _ = why_held(conn, user_id, destination_id, reference, amount, now)
     if held is None:
         window = promise_service.terms(conn, settings).window
         if window.contains(now):

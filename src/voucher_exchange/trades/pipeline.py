@@ -31,7 +31,6 @@ import structlog
 from sqlalchemy import Connection
 
 from voucher_exchange import logs
-from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts.models import User
 from voucher_exchange.audit import service as audit
 from voucher_exchange.catalog import service as catalog_service
@@ -235,11 +234,8 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
     if current is S.RECEIVED:
         lifecycle.start_screening(conn, trade.id, now)
         current = S.SCREENING
-    seller = account_repo.by_id(conn, trade.user_id, lock=True)
-    assert seller is not None
+    seller, destination = clearance.seller_and_account(conn, trade.user_id, trade.payout_destination_id)
     brand = catalog_service.require_standing(conn, trade.brand_slug)
-    destination = payout_service.destination(conn, trade.payout_destination_id)
-    assert destination is not None
     day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
     used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
     facts = screening.SubmissionFacts(
@@ -523,10 +519,8 @@ def _open_payout(
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
     keeps a short treasury from undoing the credit: the payout step then waits for funds.
     """
-    seller = account_repo.by_id(conn, trade.user_id)
-    assert seller is not None
-    blocked, destination = payout_gate.why_held(
-        conn, seller, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
+    blocked, seller, destination = payout_gate.why_held(
+        conn, trade.user_id, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
     )
     if blocked is not None:
         return None
