@@ -1,0 +1,81 @@
+"""What one trade costs the database, statement by statement: the worker's path from `received`
+to `paid` for a seller's first trade. Each statement is a round trip and ~0.2 ms of the
+server's CPU (issue 27): adding one to the hot path is a decision, made by changing this list."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from bench.trade_cost import statement_kind
+from sqlalchemy import event
+
+from tests.support.core import Core
+from voucher_exchange.trades import pipeline
+from voucher_exchange.trades import repository as trade_repo
+from voucher_exchange.trades.models import TradeStatus
+
+pytestmark = pytest.mark.both_backends
+
+# Per database: (statement kind, how many) for one trade, BEGIN/COMMIT and savepoints apart.
+SHARED = {
+    "SELECT trades": 3,  # the trade with its chain head; the seller's limits; voucher provenance
+    "SELECT users": 2,  # screening (with the account, row-locked); the payout gate (with the account)
+    "SELECT brands": 1,
+    "INSERT decisions": 2,
+    "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
+    "SELECT risk_rulesets": 1,
+    "SELECT trade_events": 1,  # secure: the status the trade came from
+    "SELECT payout_promise_terms": 1,
+    "INSERT trade_promises": 1,
+    "SELECT payout_freezes": 1,
+    "SELECT ledger_accounts": 1,  # what the seller still owes
+    "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
+    "INSERT payouts": 1,
+    "UPDATE payouts": 2,
+    "SELECT webhook_endpoints": 1,
+}
+EXPECTED = {
+    "postgresql": SHARED
+    | {
+        "WITH INSERT voucher_claims": 1,  # the code claimed once ever, and by whom
+        "WITH UPDATE trades": 6,  # each status change with its history event and NOTIFY
+        "WITH INSERT ledger_accounts": 1,  # the seller's payable: created once, then known
+        "WITH INSERT ledger_transfers": 4,
+    },
+    "sqlite": SHARED
+    | {
+        "INSERT voucher_claims": 1,
+        "SELECT voucher_claims": 1,
+        "UPDATE trades": 6,
+        "INSERT trade_events": 6,
+        "SELECT ledger_transfers": 1,  # the pending reservation the bank's answer settles
+        "INSERT ledger_accounts": 1,
+        "INSERT ledger_transfers": 4,
+        "UPDATE ledger_accounts": 4,
+    },
+}
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def test_a_sellers_first_trade_costs_exactly_these_statements(core: Core) -> None:
+    core.fund(10_000_000, "seed")
+    for _ in range(2):  # the shared ledger accounts: created by the first, their ids kept by the second
+        warm_up, warm_up_destination, _ = core.seller()
+        pipeline.process_trade(core.ctx, core.submit(warm_up, warm_up_destination))
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    sent: list[str] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        sent.append(sql)
+
+    event.listen(core.ctx.engine, "before_cursor_execute", capture)
+    try:
+        pipeline.process_trade(core.ctx, trade_id)
+    finally:
+        event.remove(core.ctx.engine, "before_cursor_execute", capture)
+    with core.ctx.uow(readonly=True) as uow:
+        assert trade_repo.get(uow.conn, trade_id).status is TradeStatus.PAID  # type: ignore[union-attr]
+    kinds = Counter(statement_kind(sql) for sql in sent if not sql.lstrip().upper().startswith(CONTROL))
+    assert dict(kinds) == EXPECTED[core.ctx.engine.dialect.name]
