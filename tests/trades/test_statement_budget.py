@@ -20,7 +20,8 @@ pytestmark = pytest.mark.both_backends
 # Per database: (statement kind, how many) for one trade, BEGIN/COMMIT and savepoints apart.
 SHARED = {
     "SELECT trades": 3,  # the trade with its chain head; the seller's limits; voucher provenance
-    "SELECT users": 2,  # screening (with the account, row-locked); the payout gate (with the account)
+    "SELECT users": 2,  # screening (with the account, row-locked); the payout gate (with the account,
+    # the seller's sanctions standing and whether a fraud freeze is open)
     "SELECT brands": 1,
     "INSERT decisions": 2,
     "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
@@ -28,7 +29,6 @@ SHARED = {
     "SELECT trade_events": 1,  # secure: the status the trade came from
     "SELECT payout_promise_terms": 1,
     "INSERT trade_promises": 1,
-    "SELECT payout_freezes": 1,
     "SELECT ledger_accounts": 1,  # what the seller still owes
     "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
     "INSERT payouts": 1,

@@ -39,22 +39,25 @@ def in_sellers_name(seller: User, destination: Destination) -> bool:
     )
 
 
-def payout_blocked(
-    conn: Connection, user_id: str, destination_id: str, now: datetime
-) -> tuple[Blocked | None, User, Destination]:
+def payout_blocked(conn: Connection, read: Any, now: datetime) -> tuple[Blocked | None, User, Destination]:
     """Why the seller may not be paid into this account right now (None: they may), with the
     seller and the account as read for that check in this transaction (a payout is sent to what
-    was checked). The seller, the account and the seller's sanctions standing are one statement."""
-    row = conn.execute(_FOR_PAYOUT, {"user_id": user_id, "destination_id": destination_id}).one()
-    seller, destination = accounts.user_from(row), payout_repo.destination_from(row, _D)
+    was checked). `read`: the row of a `for_payout` statement, run in this transaction."""
+    seller, destination = accounts.user_from(read), payout_repo.destination_from(read, _D)
     # A refused account is still the seller's own: the bank decides again, and a refusal leaves
     # the money in the seller's payable to send elsewhere (never a payout stuck as unverified).
     usable = destination.status in (DestinationStatus.VERIFIED, DestinationStatus.REFUSED)
     if not usable or not in_sellers_name(seller, destination):
         return Blocked.IDENTITY, seller, destination
-    if sanctions_rescreen.frozen_given(conn, seller.id, row, now):
+    if sanctions_rescreen.frozen_given(conn, seller.id, read, now):
         return Blocked.SANCTIONS, seller, destination
     return None, seller, destination
+
+
+def for_payout(*more: Any) -> Select[Any]:
+    """What `payout_blocked` needs in one statement (bound to `user_id` and `destination_id`): the
+    seller, the account and the seller's sanctions standing, and the caller's `more` columns."""
+    return _seller_and_account(*sanctions_rescreen.STANDING, *more)
 
 
 def seller_and_account(conn: Connection, user_id: str, destination_id: str) -> tuple[User, Destination]:
@@ -77,6 +80,4 @@ def _seller_and_account(*more: Any) -> Select[Any]:
     )
 
 
-# Built once: every trade asks.
-_SELLER_AND_ACCOUNT = _seller_and_account().with_for_update(of=users)
-_FOR_PAYOUT = _seller_and_account(*sanctions_rescreen.STANDING)
+_SELLER_AND_ACCOUNT = _seller_and_account().with_for_update(of=users)  # built once: every trade asks

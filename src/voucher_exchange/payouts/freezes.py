@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import payout_freeze_holds, payout_freezes
@@ -76,6 +76,13 @@ def by_reference(conn: Connection, reference: str) -> Freeze | None:
     """The freeze made for `reference`, if any."""
     row = conn.execute(select(payout_freezes).where(f.reference == reference)).first()
     return None if row is None else _freeze(conn, row)
+
+
+# Whether the seller (bound to `user_id`) has an open freeze, in any currency: a column for a
+# caller's own SELECT, so that `hold` is asked only then (it holds nothing otherwise).
+ANY_OPEN = (
+    exists().where((f.user_id == bindparam("user_id")) & f.released_at.is_(None)).label("payout_freeze_open")
+)
 
 
 def hold(conn: Connection, user_id: str, payout_reference: str, amount: Money, now: datetime) -> bool:
