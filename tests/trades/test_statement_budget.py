@@ -33,7 +33,6 @@ SHARED = {
     "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
     "INSERT payouts": 1,
     "UPDATE payouts": 2,
-    "SELECT webhook_endpoints": 1,
 }
 EXPECTED = {
     "postgresql": SHARED

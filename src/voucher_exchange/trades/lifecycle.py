@@ -29,7 +29,7 @@ from voucher_exchange.trades.models import (
     TradeStatus,
     check_transition,
 )
-from voucher_exchange.trades.publish import status_event, trade_event
+from voucher_exchange.trades.publish import ON_STATUS, status_event, trade_event
 from voucher_exchange.webhooks.models import EventType
 
 S = TradeStatus
@@ -51,15 +51,19 @@ def _move(
     **values: Any,
 ) -> None:
     check_transition(current, target)
-    seller = trade_repo.set_status(conn, trade_id, current, target, now, history=(actor, note), **values)
-    if seller is None:
+    tells = publish and target in ON_STATUS  # the seller's webhooks hear of it, if they have any
+    moved = trade_repo.set_status(
+        conn, trade_id, current, target, now, history=(actor, note), ask_listening=tells, **values
+    )
+    if moved is None:
         raise TradeMovedOn(trade_id, current)
+    seller, listening = moved
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
         queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now, payload=notice)
     if resume:
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    if publish:
+    if tells and listening:
         # The partner's webhook event, in the same transaction: never lost, never for a rollback.
         status_event(conn, trade_id, target, now, seller)
 

@@ -10,9 +10,10 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     select,
     text,
     union_all,
@@ -52,6 +54,7 @@ from voucher_exchange.trades.models import (
     TradeId,
     TradeStatus,
 )
+from voucher_exchange.webhooks import repository as webhook_repo
 
 
 def _trade(row: Any) -> Trade:
@@ -202,10 +205,13 @@ def set_status(
     now: datetime,
     *,
     history: tuple[str, str | None] | None = None,
+    ask_listening: bool = False,
     **values: Any,
-) -> str | None:
-    """`UPDATE … WHERE status = expected … RETURNING user_id`: the seller's id, or None if someone
-    moved it first. Lifecycle only (which tells the seller's webhooks without reading the trade).
+) -> tuple[str, bool] | None:
+    """`UPDATE … WHERE status = expected … RETURNING user_id`: the seller's id and whether they
+    may be listening (`ask_listening`: whether they have a webhook endpoint, read in the same
+    statement; otherwise True), or None if someone moved it first. Lifecycle only (which tells
+    the seller's webhooks without reading the trade, and only if they have an endpoint).
 
     With `history` (actor, note) the change's event is appended to the trade's hash chain too
     (`add_event`). On PostgreSQL, when this process knows the chain's head (it wrote or read
@@ -215,15 +221,25 @@ def set_status(
     The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
-    shape = (tuple(sorted(values)), conn.dialect.name == "postgresql")
+    shape = _Shape(tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening)
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
-    seller = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
-    if seller is not None:
-        # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE
-        # told other processes itself (`RETURNING …, pg_notify`).
-        changes.mark(conn, trade_id, told=shape[1])
-    return seller
+    moved = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
+    if moved is None:
+        return None
+    # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE told
+    # other processes itself (`RETURNING …, pg_notify`).
+    changes.mark(conn, trade_id, told=shape.notifies)
+    seller, listening = moved
+    return seller, bool(listening) if ask_listening else True
+
+
+class _Shape(NamedTuple):
+    """What a status change's statement is built for (one cached statement per shape)."""
+
+    columns: tuple[str, ...]  # the extra columns it sets
+    notifies: bool  # PostgreSQL: `pg_notify` in its RETURNING
+    listening: bool  # whether the seller has a webhook endpoint, in its RETURNING
 
 
 def _set_status_and_event(
@@ -233,11 +249,11 @@ def _set_status_and_event(
     target: TradeStatus,
     now: datetime,
     history: tuple[str, str | None] | None,
-    shape: tuple[tuple[str, ...], bool],
+    shape: _Shape,
     params: dict[str, Any],
-) -> str | None:
+) -> tuple[str, bool | None] | None:
     guess = _guess_head(conn, trade_id) if history is not None else None
-    if history is not None and guess is not None and shape[1]:
+    if history is not None and guess is not None and shape.notifies:
         actor, note = history
         event, content = _event(trade_id, expected, target, now, actor, note)
         head = chain.link(guess, content)
@@ -245,26 +261,30 @@ def _set_status_and_event(
         if move is None:
             move = _MOVE[shape] = _move(shape)
         row = conn.execute(move, {**params, **event, "prev_hash": guess, "hash": head}).one()
-        if row.seller is not None:
-            if row.event is not None:
-                _remember_head(conn, trade_id, head)
-            else:  # moved, but the guess was stale: link to the real head
-                add_event(conn, trade_id, expected, target, now, actor, note)
-        return cast("str | None", row.seller)
+        if row.seller is None:
+            return None
+        if row.event is not None:
+            _remember_head(conn, trade_id, head)
+        else:  # moved, but the guess was stale: link to the real head
+            add_event(conn, trade_id, expected, target, now, actor, note)
+        return row.seller, row.listening
     statement = _SET_STATUS.get(shape)
     if statement is None:
         statement = _SET_STATUS[shape] = _set_status(shape)
-    seller: str | None = conn.execute(statement, params).scalars().one_or_none()
-    if seller is not None and history is not None:
+    found = conn.execute(statement, params).first()
+    if found is None:
+        return None
+    if history is not None:
         add_event(conn, trade_id, expected, target, now, *history)
-    return seller
+    return found.user_id, found.listening if shape.listening else None
 
 
-def _set_status(shape: tuple[tuple[str, ...], bool]) -> Update:
-    """The UPDATE of one status change; on PostgreSQL (`shape[1]`) it also notifies the change
-    feed for the trade it moved (db/changes.py), so no `pg_notify` statement is needed."""
-    columns, notifies = shape
-    told = (changes.notify_sql(trades.c.id).label("told"),) if notifies else ()
+def _set_status(shape: _Shape) -> Update:
+    """The UPDATE of one status change; on PostgreSQL it also notifies the change feed for the
+    trade it moved (db/changes.py), so no `pg_notify` statement is needed."""
+    told: list[ColumnElement[Any]] = [changes.notify_sql(trades.c.id).label("told")] if shape.notifies else []
+    if shape.listening:
+        told.append(webhook_repo.has_endpoint(trades.c.user_id).label("listening"))
     # Bind names differ from column names: SQLAlchemy keeps those for its own VALUES binds.
     return (
         update(trades)
@@ -272,16 +292,16 @@ def _set_status(shape: tuple[tuple[str, ...], bool]) -> Update:
         .values(
             status=bindparam("target"),
             updated_at=bindparam("now"),
-            **{column: bindparam(f"new_{column}") for column in columns},
+            **{column: bindparam(f"new_{column}") for column in shape.columns},
         )
         .returning(trades.c.user_id, *told)
     )
 
 
-_SET_STATUS: dict[tuple[tuple[str, ...], bool], Update] = {}
+_SET_STATUS: dict[_Shape, Update] = {}
 
 
-def _move(shape: tuple[tuple[str, ...], bool]) -> Select[Any]:
+def _move(shape: _Shape) -> Select[Any]:
     """`WITH moved AS (UPDATE trades … RETURNING user_id), added AS (INSERT INTO trade_events …
     SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id)
     SELECT seller, event`: the status change and its event, one statement (PostgreSQL)."""
@@ -297,13 +317,15 @@ def _move(shape: tuple[tuple[str, ...], bool]) -> Select[Any]:
         .returning(trade_events.c.id)
         .cte("added")
     )
+    listening = (select(moved.c.listening).scalar_subquery(),) if shape.listening else (null(),)
     return select(
         select(moved.c.user_id).scalar_subquery().label("seller"),
         select(added.c.id).scalar_subquery().label("event"),
+        listening[0].label("listening"),
     )
 
 
-_MOVE: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
+_MOVE: dict[_Shape, Select[Any]] = {}
 
 
 # Built once: the statements every status change runs (SQLAlchemy then only binds values).

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, exists, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
@@ -64,6 +64,12 @@ def add_endpoint(
 def endpoint(conn: Connection, endpoint_id: str) -> Endpoint | None:
     row = conn.execute(select(E).where((E.c.id == endpoint_id) & E.c.status.in_(LIVE))).one_or_none()
     return None if row is None else _endpoint(row)
+
+
+def has_endpoint(user_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the user (a column of another table's statement) has an endpoint that is not
+    deleted: without one, none of their events is wanted and `endpoints_of` need not be asked."""
+    return exists().where((E.c.user_id == user_id) & E.c.status.in_(LIVE))
 
 
 def endpoints_of(conn: Connection, user_id: str) -> list[Endpoint]:
