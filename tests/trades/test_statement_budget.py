@@ -14,6 +14,7 @@ from tests.support.core import Core
 from voucher_exchange.trades import pipeline
 from voucher_exchange.trades import repository as trade_repo
 from voucher_exchange.trades.models import TradeStatus
+from voucher_exchange.webhooks import repository as webhook_repo
 
 pytestmark = pytest.mark.both_backends
 
@@ -26,7 +27,6 @@ SHARED = {
     "INSERT decisions": 2,
     "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
     "SELECT risk_rulesets": 1,
-    "SELECT trade_events": 1,  # secure: the status the trade came from
     "SELECT payout_promise_terms": 1,
     "INSERT trade_promises": 1,
     "SELECT ledger_accounts": 1,  # what the seller still owes
@@ -62,6 +62,12 @@ def test_a_sellers_first_trade_costs_exactly_these_statements(core: Core) -> Non
     for _ in range(2):  # the shared ledger accounts: created by the first, their ids kept by the second
         warm_up, warm_up_destination, _ = core.seller()
         pipeline.process_trade(core.ctx, core.submit(warm_up, warm_up_destination))
+    with core.ctx.uow() as uow:  # another account's webhook endpoint costs this seller nothing
+        webhook_repo.add_endpoint(
+            uow.conn, "ep-other", warm_up.id, "https://partner.example/hook", ["trade.paid"], None, b"\0",
+            core.ctx.clock.now(),
+        )  # fmt: skip
+        uow.commit()
     user, destination, _ = core.seller()
     trade_id = core.submit(user, destination)
     sent: list[str] = []

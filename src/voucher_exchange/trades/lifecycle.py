@@ -48,24 +48,33 @@ def _move(
     resume: bool = False,
     publish: bool = True,
     notice: dict[str, Any] | None = None,
+    ask_reviewed: bool = False,
     **values: Any,
-) -> None:
+) -> trade_repo.Moved:
     check_transition(current, target)
     tells = publish and target in ON_STATUS  # the seller's webhooks hear of it, if they have any
     moved = trade_repo.set_status(
-        conn, trade_id, current, target, now, history=(actor, note), ask_listening=tells, **values
+        conn,
+        trade_id,
+        current,
+        target,
+        now,
+        history=(actor, note),
+        ask_listening=tells,
+        ask_reviewed=ask_reviewed,
+        **values,
     )
     if moved is None:
         raise TradeMovedOn(trade_id, current)
-    seller, listening = moved
     if target in NOTIFY_ON:
         # In the same transaction as the change: the seller's e-mail cannot be lost (outbox).
         queue.enqueue(conn, NOTIFY_TRADE, f"{trade_id}:{target.value}", now, payload=notice)
     if resume:
         queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    if tells and listening:
+    if tells and moved.listening:
         # The partner's webhook event, in the same transaction: never lost, never for a rollback.
-        status_event(conn, trade_id, target, now, seller)
+        status_event(conn, trade_id, target, now, moved.seller)
+    return moved
 
 
 def receive(conn: Connection, trade_id: str, now: datetime, actor: str, seller_id: str | None = None) -> None:
@@ -182,9 +191,20 @@ def reject(
         trade_repo.release_claim(conn, trade_id)
 
 
-def mark_secured(conn: Connection, trade_id: str, now: datetime, redemption_ref: str) -> None:
-    """`redeeming → credited`: the value is secured at the issuer."""
-    _move(conn, trade_id, S.REDEEMING, S.CREDITED, now, secured_at=now, redemption_ref=redemption_ref)
+def mark_secured(conn: Connection, trade_id: str, now: datetime, redemption_ref: str) -> bool:
+    """`redeeming → credited`: the value is secured at the issuer. Whether the trade was ever held
+    for review (read by the same statement, so no change in between is missed)."""
+    moved = _move(
+        conn,
+        trade_id,
+        S.REDEEMING,
+        S.CREDITED,
+        now,
+        ask_reviewed=True,
+        secured_at=now,
+        redemption_ref=redemption_ref,
+    )
+    return moved.reviewed
 
 
 def start_payout(conn: Connection, trade_id: str, now: datetime) -> None:

@@ -482,9 +482,8 @@ def _secure(
         _reject(conn, handoff, S.REDEEMING, redeemed.decision, DecisionStage.REDEEM, now)
         _issuer_fact(conn, trade, "issuer.redeem", redeemed.asked_at, None, redeemed.refused, now)
         return None
-    lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
     # The promise's clock starts now; a trade a person reviewed was told it is excluded.
-    held = trade_repo.came_from(conn, trade.id, S.IN_REVIEW) is not None
+    held = lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
     terms = promise_service.terms(conn, ctx.settings)
     promise = promise_service.record_promise(conn, terms, trade.id, trade.fee, now, held)
     for intent in postings.credit_trade(trade):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     null,
     select,
     text,
@@ -206,12 +207,12 @@ def set_status(
     *,
     history: tuple[str, str | None] | None = None,
     ask_listening: bool = False,
+    ask_reviewed: bool = False,
     **values: Any,
-) -> tuple[str, bool] | None:
-    """`UPDATE … WHERE status = expected … RETURNING user_id`: the seller's id and whether they
-    may be listening (`ask_listening`: whether they have a webhook endpoint, read in the same
-    statement; otherwise True), or None if someone moved it first. Lifecycle only (which tells
-    the seller's webhooks without reading the trade, and only if they have an endpoint).
+) -> Moved | None:
+    """`UPDATE … WHERE status = expected … RETURNING user_id`: what the change returned (`Moved`),
+    or None if someone moved it first. Lifecycle only (which tells the seller's webhooks without
+    reading the trade, and only if they have an endpoint).
 
     With `history` (actor, note) the change's event is appended to the trade's hash chain too
     (`add_event`). On PostgreSQL, when this process knows the chain's head (it wrote or read
@@ -221,7 +222,7 @@ def set_status(
     The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
-    shape = _Shape(tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening)
+    shape = _Shape(tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening, ask_reviewed)
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
     moved = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
@@ -230,8 +231,18 @@ def set_status(
     # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE told
     # other processes itself (`RETURNING …, pg_notify`).
     changes.mark(conn, trade_id, told=shape.notifies)
-    seller, listening = moved
-    return seller, bool(listening) if ask_listening else True
+    seller, listening, reviewed = moved
+    return Moved(seller, bool(listening) if ask_listening else True, bool(reviewed))
+
+
+class Moved(NamedTuple):
+    """What a status change returned, in its own statement."""
+
+    seller: str
+    listening: bool
+    """`ask_listening`: whether the seller has a webhook endpoint (otherwise True: ask them)."""
+    reviewed: bool
+    """`ask_reviewed`: whether the trade was ever held for review (otherwise False)."""
 
 
 class _Shape(NamedTuple):
@@ -240,6 +251,7 @@ class _Shape(NamedTuple):
     columns: tuple[str, ...]  # the extra columns it sets
     notifies: bool  # PostgreSQL: `pg_notify` in its RETURNING
     listening: bool  # whether the seller has a webhook endpoint, in its RETURNING
+    reviewed: bool  # whether the trade was ever held for review, in its RETURNING
 
 
 def _set_status_and_event(
@@ -251,7 +263,7 @@ def _set_status_and_event(
     history: tuple[str, str | None] | None,
     shape: _Shape,
     params: dict[str, Any],
-) -> tuple[str, bool | None] | None:
+) -> tuple[str, bool | None, bool | None] | None:
     guess = _guess_head(conn, trade_id) if history is not None else None
     if history is not None and guess is not None and shape.notifies:
         actor, note = history
@@ -267,7 +279,7 @@ def _set_status_and_event(
             _remember_head(conn, trade_id, head)
         else:  # moved, but the guess was stale: link to the real head
             add_event(conn, trade_id, expected, target, now, actor, note)
-        return row.seller, row.listening
+        return row.seller, row.listening, row.reviewed
     statement = _SET_STATUS.get(shape)
     if statement is None:
         statement = _SET_STATUS[shape] = _set_status(shape)
@@ -276,7 +288,11 @@ def _set_status_and_event(
         return None
     if history is not None:
         add_event(conn, trade_id, expected, target, now, *history)
-    return found.user_id, found.listening if shape.listening else None
+    return (
+        found.user_id,
+        found.listening if shape.listening else None,
+        found.reviewed if shape.reviewed else None,
+    )
 
 
 def _set_status(shape: _Shape) -> Update:
@@ -284,7 +300,11 @@ def _set_status(shape: _Shape) -> Update:
     trade it moved (db/changes.py), so no `pg_notify` statement is needed."""
     told: list[ColumnElement[Any]] = [changes.notify_sql(trades.c.id).label("told")] if shape.notifies else []
     if shape.listening:
-        told.append(webhook_repo.has_endpoint(trades.c.user_id).label("listening"))
+        # Named in full: SQLAlchemy writes SQLite's RETURNING columns unqualified, and inside the
+        # subquery a bare `user_id` would be the endpoint's own.
+        told.append(webhook_repo.has_endpoint(literal_column("trades.user_id")).label("listening"))
+    if shape.reviewed:
+        told.append(_EVER_REVIEWED.label("reviewed"))
     # Bind names differ from column names: SQLAlchemy keeps those for its own VALUES binds.
     return (
         update(trades)
@@ -317,15 +337,24 @@ def _move(shape: _Shape) -> Select[Any]:
         .returning(trade_events.c.id)
         .cte("added")
     )
-    listening = (select(moved.c.listening).scalar_subquery(),) if shape.listening else (null(),)
+
+    def returned(name: str, asked: bool) -> Any:
+        return (select(moved.c[name]).scalar_subquery() if asked else null()).label(name)
+
     return select(
         select(moved.c.user_id).scalar_subquery().label("seller"),
         select(added.c.id).scalar_subquery().label("event"),
-        listening[0].label("listening"),
+        returned("listening", shape.listening),
+        returned("reviewed", shape.reviewed),
     )
 
 
 _MOVE: dict[_Shape, Select[Any]] = {}
+# Whether the trade being changed ever entered review (an event into it; read before the change's own).
+_EVER_REVIEWED = exists().where(
+    (trade_events.c.trade_id == bindparam("trade_id"))
+    & (trade_events.c.to_status == TradeStatus.IN_REVIEW.value)
+)
 
 
 # Built once: the statements every status change runs (SQLAlchemy then only binds values).
