@@ -69,7 +69,6 @@ def test_a_sellers_first_trade_costs_exactly_these_statements(core: Core) -> Non
         )  # fmt: skip
         uow.commit()
     user, destination, _ = core.seller()
-    trade_id = core.submit(user, destination)
     sent: list[str] = []
 
     def capture(_conn: object, _cursor: object, sql: str, *_: object) -> None:
@@ -77,10 +76,16 @@ def test_a_sellers_first_trade_costs_exactly_these_statements(core: Core) -> Non
 
     event.listen(core.ctx.engine, "before_cursor_execute", capture)
     try:
+        trade_id = core.submit(user, destination)
+        submitted = len(sent)
         pipeline.process_trade(core.ctx, trade_id)
     finally:
         event.remove(core.ctx.engine, "before_cursor_execute", capture)
     with core.ctx.uow(readonly=True) as uow:
         assert trade_repo.get(uow.conn, trade_id).status is TradeStatus.PAID  # type: ignore[union-attr]
-    kinds = Counter(statement_kind(sql) for sql in sent if not sql.lstrip().upper().startswith(CONTROL))
+    # The submission asked whether the seller has an endpoint with the trade's INSERT.
+    assert [sql for sql in sent[:submitted] if statement_kind(sql) == "SELECT webhook_endpoints"] == []
+    kinds = Counter(
+        statement_kind(sql) for sql in sent[submitted:] if not sql.lstrip().upper().startswith(CONTROL)
+    )
     assert dict(kinds) == EXPECTED[core.ctx.engine.dialect.name]

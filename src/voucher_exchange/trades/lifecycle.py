@@ -77,12 +77,21 @@ def _move(
     return moved
 
 
-def receive(conn: Connection, trade_id: str, now: datetime, actor: str, seller_id: str | None = None) -> None:
+def receive(
+    conn: Connection,
+    trade_id: str,
+    now: datetime,
+    actor: str,
+    seller_id: str | None = None,
+    listening: bool = True,
+) -> None:
     """A new trade was stored as `received` (in this transaction): write its first event and
-    hand it to the worker. With `seller_id` the seller's webhooks are asked without reading the trade."""
+    hand it to the worker. With `seller_id` the seller's webhooks are asked without reading the
+    trade; `listening` False: the seller has no webhook endpoint (as its insert read)."""
     trade_repo.add_event(conn, trade_id, None, S.RECEIVED, now, actor, None, first=True)
     queue.enqueue(conn, PROCESS_TRADE, trade_id, now)
-    status_event(conn, trade_id, S.RECEIVED, now, seller_id)
+    if listening:
+        status_event(conn, trade_id, S.RECEIVED, now, seller_id)
 
 
 def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:

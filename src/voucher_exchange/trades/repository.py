@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     literal_column,
     null,
     select,
@@ -88,32 +89,38 @@ def _trade(row: Any) -> Trade:
     )
 
 
-def insert_trade(conn: Connection, trade: Trade) -> None:
-    """Store a new trade."""
-    conn.execute(
-        insert(trades).values(
-            id=trade.id,
-            user_id=trade.user_id,
-            quote_id=trade.quote_id,
-            brand_slug=trade.brand_slug,
-            currency=trade.currency,
-            face_value=trade.face_value.amount,
-            rate_bps=trade.rate_bps,
-            fee=trade.fee.amount,
-            payout=trade.payout.amount,
-            status=trade.status.value,
-            voucher_enc=trade.voucher_enc,
-            voucher_fingerprint=trade.voucher_fingerprint,
-            voucher_last4=trade.voucher_last4,
-            acquisition_method=trade.acquisition_method,
-            acquired_on=trade.acquired_on,
-            payout_destination_id=trade.payout_destination_id,
-            client_ip=trade.client_ip,
-            device_id=trade.device_id,
-            account_fingerprint=trade.account_fingerprint,
-            created_at=trade.created_at,
-            updated_at=trade.updated_at,
-        )
+def insert_trade(conn: Connection, trade: Trade) -> bool:
+    """Store a new trade; whether its seller has a webhook endpoint (read by the same statement:
+    without one, none of their events is wanted)."""
+    listening = webhook_repo.has_endpoint(literal(trade.user_id, trades.c.user_id.type)).label("listening")
+    return bool(
+        conn.execute(
+            insert(trades)
+            .values(
+                id=trade.id,
+                user_id=trade.user_id,
+                quote_id=trade.quote_id,
+                brand_slug=trade.brand_slug,
+                currency=trade.currency,
+                face_value=trade.face_value.amount,
+                rate_bps=trade.rate_bps,
+                fee=trade.fee.amount,
+                payout=trade.payout.amount,
+                status=trade.status.value,
+                voucher_enc=trade.voucher_enc,
+                voucher_fingerprint=trade.voucher_fingerprint,
+                voucher_last4=trade.voucher_last4,
+                acquisition_method=trade.acquisition_method,
+                acquired_on=trade.acquired_on,
+                payout_destination_id=trade.payout_destination_id,
+                client_ip=trade.client_ip,
+                device_id=trade.device_id,
+                account_fingerprint=trade.account_fingerprint,
+                created_at=trade.created_at,
+                updated_at=trade.updated_at,
+            )
+            .returning(listening)
+        ).scalar_one()
     )
 
 

@@ -108,7 +108,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
     trade_id = TradeId(str(uuid.uuid4()))
     if not quote_repo.take(conn, quote.id, trade_id):
         raise Conflict("quote_used", "This quote was already used. Ask for a new one.", "quote_id")
-    trade_repo.insert_trade(
+    listening = trade_repo.insert_trade(
         conn,
         Trade(
             id=trade_id,
@@ -143,7 +143,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             trade_id, user.id, brand.slug, cmd.device_id, cmd.client_ip, destination.account_fingerprint, now
         ),
     )
-    lifecycle.receive(conn, trade_id, now, user.email, user.id)
+    lifecycle.receive(conn, trade_id, now, user.email, user.id, listening)
     return trade_id
 
 
