@@ -237,7 +237,7 @@ def set_status(
         return None
     # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE told
     # other processes itself (`RETURNING …, pg_notify`).
-    changes.mark(conn, trade_id, told=shape.notifies)
+    changes.mark(conn, trade_id, told=shape.postgresql)
     seller, listening, reviewed = moved
     return Moved(seller, bool(listening) if ask_listening else True, bool(reviewed))
 
@@ -256,7 +256,7 @@ class _Shape(NamedTuple):
     """What a status change's statement is built for (one cached statement per shape)."""
 
     columns: tuple[str, ...]  # the extra columns it sets
-    notifies: bool  # PostgreSQL: `pg_notify` in its RETURNING
+    postgresql: bool  # `pg_notify` in its RETURNING, and with the event in one statement (`_move`)
     listening: bool  # whether the seller has a webhook endpoint, in its RETURNING
     reviewed: bool  # whether the trade was ever held for review, in its RETURNING
 
@@ -271,8 +271,10 @@ def _set_status_and_event(
     shape: _Shape,
     params: dict[str, Any],
 ) -> tuple[str, bool | None, bool | None] | None:
+    """The change (and its history event), as `set_status` says: (seller, listening, reviewed) as
+    the statement returned them (None where not asked), or None if someone moved it first."""
     guess = _guess_head(conn, trade_id) if history is not None else None
-    if history is not None and guess is not None and shape.notifies:
+    if history is not None and guess is not None and shape.postgresql:
         actor, note = history
         event, content = _event(trade_id, expected, target, now, actor, note)
         head = chain.link(guess, content)
@@ -305,7 +307,9 @@ def _set_status_and_event(
 def _set_status(shape: _Shape) -> Update:
     """The UPDATE of one status change; on PostgreSQL it also notifies the change feed for the
     trade it moved (db/changes.py), so no `pg_notify` statement is needed."""
-    told: list[ColumnElement[Any]] = [changes.notify_sql(trades.c.id).label("told")] if shape.notifies else []
+    told: list[ColumnElement[Any]] = (
+        [changes.notify_sql(trades.c.id).label("told")] if shape.postgresql else []
+    )
     if shape.listening:
         # Named in full: SQLAlchemy writes SQLite's RETURNING columns unqualified, and inside the
         # subquery a bare `user_id` would be the endpoint's own.
