@@ -24,11 +24,7 @@ PASSWORD_ERASED = "!erased"  # noqa: S105  # never a valid argon2 hash: no passw
 
 
 def user_from(row: Any) -> User:
-    """The user in a row that holds the `users` columns (e.g. beside another table's)."""
-    return _to_user(row)
-
-
-def _to_user(row: Any) -> User:
+    """The user in a row that holds the `users` columns (alone, or beside another table's)."""
     return User(
         id=row.id,
         email=row.email,
@@ -68,13 +64,13 @@ def insert_user(
 def by_email(conn: Connection, email: str) -> tuple[User, str] | None:
     """(user, password hash) for an e-mail."""
     row = conn.execute(select(users).where(users.c.email == email)).first()
-    return (_to_user(row), row.password_hash) if row else None
+    return (user_from(row), row.password_hash) if row else None
 
 
 def by_id(conn: Connection, user_id: str, lock: bool = False) -> User | None:
     """A user by id; `lock` takes a row lock (PostgreSQL) to serialise per-seller work."""
     row = conn.execute(_BY_ID_LOCKED if lock else _BY_ID, {"id": user_id}).first()
-    return _to_user(row) if row else None
+    return user_from(row) if row else None
 
 
 # Built once (SQLAlchemy then only binds values); FOR UPDATE is rendered only on PostgreSQL.
@@ -131,7 +127,7 @@ class Token:
 def by_token(conn: Connection, token_hash: str, now: datetime) -> Token | None:
     """The user and details of an unexpired token."""
     row = conn.execute(_BY_TOKEN, {"token_hash": token_hash, "now": now}).first()
-    return Token(_to_user(row), row.kind, row.expires_at, bool(row.second_factor)) if row else None
+    return Token(user_from(row), row.kind, row.expires_at, bool(row.second_factor)) if row else None
 
 
 def token_live(conn: Connection, token_hash: str, now: datetime) -> bool:
@@ -259,7 +255,7 @@ def set_language(conn: Connection, user_id: str, language: str) -> None:
 def staff(conn: Connection) -> list[User]:
     """Users holding any role, by e-mail."""
     rows = conn.execute(select(users).where(users.c.roles != "").order_by(users.c.email))
-    return [_to_user(r) for r in rows]
+    return [user_from(r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -407,7 +403,7 @@ def same_identity(conn: Connection, user: User) -> list[User]:
         select(users).where((users.c.birth_date == user.birth_date) & (users.c.id != user.id))
     )
     wanted = normalise_name(user.legal_name)
-    return [u for u in map(_to_user, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]
+    return [u for u in map(user_from, rows) if u.legal_name and normalise_name(u.legal_name) == wanted]
 
 
 def _forget_credentials(conn: Connection, user_id: str, tombstone: str) -> dict[str, Any]:
