@@ -128,6 +128,32 @@ def test_a_lifecycle_step_that_lost_the_race_raises_and_changes_nothing(core: Co
     assert _history(core, trade_id) == [(None, "received"), ("received", "screening")]
 
 
+def test_the_decisions_a_change_rests_on_are_stored_with_it_in_order_and_not_when_it_lost(
+    core: Core,
+) -> None:
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    live = trade_repo.Decided(DecisionStage.RISK, "approve", [], "v-live", {"score": 1}, "risk-engine")
+    shadow = trade_repo.Decided(DecisionStage.SHADOW, "review", ["velocity"], "v-shadow", {}, "risk-engine")
+    with core.ctx.uow() as uow:
+        lifecycle.start_screening(uow.conn, trade_id, core.ctx.clock.now())
+        uow.commit()
+    with core.ctx.uow() as uow, pytest.raises(TradeMovedOn):  # not screening any more: nothing stored
+        lifecycle.approve_for_redemption(uow.conn, trade_id, core.ctx.clock.now(), {}, (live, shadow))
+    with core.ctx.uow() as uow:
+        assert trade_repo.all_decisions(uow.conn, trade_id) == []
+        lifecycle.start_verifying(uow.conn, trade_id, core.ctx.clock.now(), (live, shadow))
+        uow.commit()
+    with core.ctx.uow(readonly=True) as uow:
+        stored = trade_repo.all_decisions(uow.conn, trade_id)
+    assert [(d.stage, d.outcome, d.reasons, d.ruleset_version, d.evidence) for d in stored] == [
+        (DecisionStage.RISK, "approve", [], "v-live", {"score": 1}),
+        (DecisionStage.SHADOW, "review", ["velocity"], "v-shadow", {}),
+    ]
+    assert stored[0].id < stored[1].id
+    assert _history(core, trade_id)[-1] == ("screening", "verifying")
+
+
 def test_giving_up_fails_a_working_trade_once_and_leaves_a_finished_one(core: Core) -> None:
     core.fund(1_000_000, "seed")
     user, destination, _ = core.seller()

@@ -24,7 +24,6 @@ SHARED = {
     "SELECT users": 2,  # screening (with the account, row-locked); the payout gate (with the account,
     # the seller's sanctions standing and whether a fraud freeze is open)
     "SELECT brands": 1,
-    "INSERT decisions": 2,
     "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
     "SELECT risk_rulesets": 1,
     "SELECT payout_promise_terms": 1,
@@ -38,7 +37,8 @@ EXPECTED = {
     "postgresql": SHARED
     | {
         "WITH INSERT voucher_claims": 1,  # the code claimed once ever, and by whom
-        "WITH UPDATE trades": 6,  # each status change with its history event and NOTIFY
+        # each status change with its history event and NOTIFY, two with the decision they rest on
+        "WITH UPDATE trades": 6,
         "WITH INSERT ledger_accounts": 1,  # the seller's payable: created once, then known
         "WITH INSERT ledger_transfers": 4,
     },
@@ -48,6 +48,7 @@ EXPECTED = {
         "SELECT voucher_claims": 1,
         "UPDATE trades": 6,
         "INSERT trade_events": 6,
+        "INSERT decisions": 2,
         "SELECT ledger_transfers": 1,  # the pending reservation the bank's answer settles
         "INSERT ledger_accounts": 1,
         "INSERT ledger_transfers": 4,

@@ -49,6 +49,7 @@ def _move(
     publish: bool = True,
     notice: dict[str, Any] | None = None,
     ask_reviewed: bool = False,
+    decided: tuple[trade_repo.Decided, ...] = (),
     **values: Any,
 ) -> trade_repo.Moved:
     check_transition(current, target)
@@ -62,6 +63,7 @@ def _move(
         history=(actor, note),
         ask_listening=tells,
         ask_reviewed=ask_reviewed,
+        decided=decided,
         **values,
     )
     if moved is None:
@@ -99,19 +101,30 @@ def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
     _move(conn, trade_id, S.RECEIVED, S.SCREENING, now)
 
 
-def start_verifying(conn: Connection, trade_id: str, now: datetime) -> None:
-    """`screening → verifying`: screening passed; the issuer is asked next."""
-    _move(conn, trade_id, S.SCREENING, S.VERIFYING, now)
+def start_verifying(
+    conn: Connection, trade_id: str, now: datetime, decided: tuple[trade_repo.Decided, ...] = ()
+) -> None:
+    """`screening → verifying`: screening passed (`decided`: the decision that says so, stored
+    with the change); the issuer is asked next."""
+    _move(conn, trade_id, S.SCREENING, S.VERIFYING, now, decided=decided)
 
 
 def approve_for_redemption(
-    conn: Connection, trade_id: str, now: datetime, issuer_answer: dict[str, Any], **values: Any
+    conn: Connection,
+    trade_id: str,
+    now: datetime,
+    issuer_answer: dict[str, Any],
+    decided: tuple[trade_repo.Decided, ...] = (),
+    **values: Any,
 ) -> None:
     """`verifying → redeeming`: the issuer and the risk engine accepted the voucher.
 
-    `values`: other columns the step sets with the status (the issuer's `issued_at`).
+    `decided`: the decisions it rests on, stored with the change. `values`: other columns the
+    step sets with the status (the issuer's `issued_at`).
     """
-    _move(conn, trade_id, S.VERIFYING, S.REDEEMING, now, issuer_answer=issuer_answer, **values)
+    _move(
+        conn, trade_id, S.VERIFYING, S.REDEEMING, now, issuer_answer=issuer_answer, decided=decided, **values
+    )
 
 
 def hold_for_review(
@@ -122,9 +135,11 @@ def hold_for_review(
     issuer_answer: dict[str, Any],
     *,
     notice: dict[str, Any] | None = None,
+    decided: tuple[trade_repo.Decided, ...] = (),
     **values: Any,
 ) -> None:
-    """`verifying → in_review`: a person decides (nothing has moved yet); `values` as above.
+    """`verifying → in_review`: a person decides (nothing has moved yet); `decided` and `values`
+    as above.
 
     `notice`: the facts of the seller's e-mail (`notices.facts`), when the caller has them.
     """
@@ -138,6 +153,7 @@ def hold_for_review(
         note,
         notice=notice,
         issuer_answer=issuer_answer,
+        decided=decided,
         **values,
     )
 
@@ -186,16 +202,17 @@ def reject(
     actor: str = WORKER,
     *,
     notice: dict[str, Any] | None = None,
+    decided: tuple[trade_repo.Decided, ...] = (),
     **values: Any,
 ) -> None:
     """`… → rejected`: refused with reasons; no money moved.
 
     A refusal that says nothing bad about the voucher releases its claim (RELEASES_CLAIM):
-    the seller can sell it again under a new quote. `notice` as for `hold_for_review`.
+    the seller can sell it again under a new quote. `notice` and `decided` as for
+    `hold_for_review`.
     """
-    _move(
-        conn, trade_id, current, S.REJECTED, now, actor, ", ".join(reasons) or None, notice=notice, **values
-    )
+    note = ", ".join(reasons) or None
+    _move(conn, trade_id, current, S.REJECTED, now, actor, note, notice=notice, decided=decided, **values)
     if reasons and set(reasons) <= RELEASES_CLAIM:
         trade_repo.release_claim(conn, trade_id)
 

@@ -198,17 +198,17 @@ def process_trade(ctx: Context, trade_id: str, done: Done | None = None) -> None
             return
 
 
-def _record(conn: Connection, trade: Trade, stage: DecisionStage, decision: Decision, now: datetime) -> None:
-    trade_repo.add_decision(
-        conn,
-        trade.id,
-        stage,
-        decision.outcome.value,
-        decision.reasons,
-        screening.RULESET_VERSION,
-        decision.evidence,
-        WORKER,
-        now,
+def _decided(stage: DecisionStage, decision: Decision) -> tuple[trade_repo.Decided, ...]:
+    """The worker's decision, stored with the status change it leads to."""
+    return (
+        trade_repo.Decided(
+            stage,
+            decision.outcome.value,
+            decision.reasons,
+            screening.RULESET_VERSION,
+            decision.evidence,
+            WORKER,
+        ),
     )
 
 
@@ -222,9 +222,9 @@ def _reject(
     **values: Any,
 ) -> None:
     trade = handoff.trade
-    _record(conn, trade, stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence), now)
+    decided = _decided(stage, Decision(Outcome.REJECT, decision.reasons, decision.evidence))
     told = _told(trade, S.REJECTED, _seen(handoff.notice, decision.reasons, decision.evidence))
-    lifecycle.reject(conn, trade.id, current, now, decision.reasons, notice=told, **values)
+    lifecycle.reject(conn, trade.id, current, now, decision.reasons, notice=told, decided=decided, **values)
 
 
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
@@ -267,8 +267,8 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
     if decision.outcome is Outcome.REJECT:
         _reject(conn, handoff, current, decision, DecisionStage.SCREENING, now)
         return None
-    _record(conn, trade, DecisionStage.SCREENING, Decision(Outcome.APPROVE, [], decision.evidence), now)
-    lifecycle.start_verifying(conn, trade.id, now)
+    approved = Decision(Outcome.APPROVE, [], decision.evidence)
+    lifecycle.start_verifying(conn, trade.id, now, _decided(DecisionStage.SCREENING, approved))
     return _moved(trade, S.VERIFYING, now, _seen(to, [], decision.evidence))
 
 
@@ -389,18 +389,18 @@ def _verify(
         suspended = Decision(Outcome.REJECT, ["brand_suspended"], decision.evidence)
         _reject(conn, handoff, S.VERIFYING, suspended, DecisionStage.ISSUER, now, **issued)
         return None
-    for recorded in verdict.decisions:
-        trade_repo.add_decision(
-            conn,
-            trade.id,
+    # Stored with the status change they lead to.
+    decided = tuple(
+        trade_repo.Decided(
             DecisionStage(recorded.stage),
             recorded.outcome,
             recorded.reasons,
             recorded.ruleset_version,
             recorded.evidence,
             risk_service.DECIDER,
-            now,
         )
+        for recorded in verdict.decisions
+    )
     to = handoff.notice
     enforced = [r for r in verdict.decisions if r.stage != DecisionStage.SHADOW.value]
     if enforced:
@@ -408,10 +408,12 @@ def _verify(
     outcome = verdict.evaluation.outcome
     note = ", ".join(verdict.evaluation.reasons) or None
     if outcome is Outcome.APPROVE:
-        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence, **issued)
+        lifecycle.approve_for_redemption(conn, trade.id, now, decision.evidence, decided, **issued)
     elif outcome is Outcome.REVIEW:
         told = _told(trade, S.IN_REVIEW, to)
-        lifecycle.hold_for_review(conn, trade.id, now, note, decision.evidence, notice=told, **issued)
+        lifecycle.hold_for_review(
+            conn, trade.id, now, note, decision.evidence, notice=told, decided=decided, **issued
+        )
     else:
         lifecycle.reject(
             conn,
@@ -420,6 +422,7 @@ def _verify(
             now,
             verdict.evaluation.reasons,
             notice=_told(trade, S.REJECTED, to),
+            decided=decided,
             issuer_answer=decision.evidence,
             **issued,
         )

@@ -215,6 +215,7 @@ def set_status(
     history: tuple[str, str | None] | None = None,
     ask_listening: bool = False,
     ask_reviewed: bool = False,
+    decided: tuple[Decided, ...] = (),
     **values: Any,
 ) -> Moved | None:
     """`UPDATE … WHERE status = expected … RETURNING user_id`: what the change returned (`Moved`),
@@ -222,16 +223,22 @@ def set_status(
     reading the trade, and only if they have an endpoint).
 
     With `history` (actor, note) the change's event is appended to the trade's hash chain too
-    (`add_event`). On PostgreSQL, when this process knows the chain's head (it wrote or read
-    the newest event), both are one statement: a data-modifying CTE whose INSERT checks the
-    guessed head, as `add_event` does; SQLite has no such CTEs and runs the two statements.
+    (`add_event`), and the `decided` decisions the change rests on are stored with it, only if
+    it moved. On PostgreSQL, when this process knows the chain's head (it wrote or read the
+    newest event), all of it is one statement: a data-modifying CTE whose event INSERT checks
+    the guessed head, as `add_event` does; SQLite has no such CTEs and runs one per row.
 
     The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
-    shape = _Shape(tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening, ask_reviewed)
+    shape = _Shape(
+        tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening, ask_reviewed, len(decided)
+    )
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
+    for i, decision in enumerate(decided):
+        row = _decision_row(trade_id, decision, now)
+        params |= {f"d{i}_{column}": value for column, value in row.items()}
     moved = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
     if moved is None:
         return None
@@ -259,6 +266,19 @@ class _Shape(NamedTuple):
     postgresql: bool  # `pg_notify` in its RETURNING, and with the event in one statement (`_move`)
     listening: bool  # whether the seller has a webhook endpoint, in its RETURNING
     reviewed: bool  # whether the trade was ever held for review, in its RETURNING
+    decisions: int  # how many decisions are stored with it (in `_move`'s statement)
+
+
+class Decided(NamedTuple):
+    """A decision stored with the status change it leads to (`set_status`'s `decided`)."""
+
+    stage: DecisionStage
+    outcome: str
+    reasons: list[str]
+    ruleset_version: str
+    evidence: dict[str, Any]
+    decided_by: str
+    note: str | None = None
 
 
 def _set_status_and_event(
@@ -284,6 +304,7 @@ def _set_status_and_event(
         row = conn.execute(move, {**params, **event, "prev_hash": guess, "hash": head}).one()
         if row.seller is None:
             return None
+        assert row.decided == shape.decisions, "a moved trade's decisions are stored with the move"
         if row.event is not None:
             _remember_head(conn, trade_id, head)
         else:  # moved, but the guess was stale: link to the real head
@@ -297,6 +318,8 @@ def _set_status_and_event(
         return None
     if history is not None:
         add_event(conn, trade_id, expected, target, now, *history)
+    for i in range(shape.decisions):
+        conn.execute(_INSERT_DECISION, {c: params[f"d{i}_{c}"] for c in _DECISION_COLUMNS})
     return (
         found.user_id,
         found.listening if shape.listening else None,
@@ -334,8 +357,9 @@ _SET_STATUS: dict[_Shape, Update] = {}
 
 def _move(shape: _Shape) -> Select[Any]:
     """`WITH moved AS (UPDATE trades … RETURNING user_id), added AS (INSERT INTO trade_events …
-    SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id)
-    SELECT seller, event`: the status change and its event, one statement (PostgreSQL)."""
+    SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id), decided AS
+    (INSERT INTO decisions … SELECT … FROM moved …) SELECT seller, event, decided`: the status
+    change, its event and its decisions, one statement (PostgreSQL)."""
     moved = _set_status(shape).cte("moved")
     added = (
         insert(trade_events)
@@ -352,11 +376,28 @@ def _move(shape: _Shape) -> Select[Any]:
     def returned(name: str, asked: bool) -> Any:
         return (select(moved.c[name]).scalar_subquery() if asked else null()).label(name)
 
+    stored: Any = literal(0)
+    if shape.decisions:
+        rows = [
+            select(
+                *(bindparam(f"d{i}_{c}", type_=decisions.c[c].type).label(c) for c in _DECISION_COLUMNS)
+            ).select_from(moved)
+            for i in range(shape.decisions)
+        ]
+        # One row per decision, in the order given (their ids keep it: the newest is the last).
+        decided = (
+            insert(decisions)
+            .from_select(list(_DECISION_COLUMNS), union_all(*rows) if len(rows) > 1 else rows[0])
+            .returning(decisions.c.id)
+            .cte("decided")
+        )
+        stored = select(func.count()).select_from(decided).scalar_subquery()
     return select(
         select(moved.c.user_id).scalar_subquery().label("seller"),
         select(added.c.id).scalar_subquery().label("event"),
         returned("listening", shape.listening),
         returned("reviewed", shape.reviewed),
+        stored.label("decided"),
     )
 
 
@@ -566,21 +607,36 @@ def add_decision(
     now: datetime,
     note: str | None = None,
 ) -> None:
-    """Store a decision with the facts it saw."""
-    conn.execute(
-        _INSERT_DECISION,
-        {
-            "trade_id": trade_id,
-            "stage": stage.value,
-            "outcome": outcome,
-            "reasons": reasons,
-            "ruleset_version": ruleset_version,
-            "evidence": evidence,
-            "decided_by": decided_by,
-            "note": note,
-            "created_at": now,
-        },
-    )
+    """Store a decision with the facts it saw (one a status change rests on: `set_status`)."""
+    decision = Decided(stage, outcome, reasons, ruleset_version, evidence, decided_by, note)
+    conn.execute(_INSERT_DECISION, _decision_row(trade_id, decision, now))
+
+
+_DECISION_COLUMNS = (
+    "trade_id",
+    "stage",
+    "outcome",
+    "reasons",
+    "ruleset_version",
+    "evidence",
+    "decided_by",
+    "note",
+    "created_at",
+)
+
+
+def _decision_row(trade_id: str, decision: Decided, now: datetime) -> dict[str, Any]:
+    return {
+        "trade_id": trade_id,
+        "stage": decision.stage.value,
+        "outcome": decision.outcome,
+        "reasons": decision.reasons,
+        "ruleset_version": decision.ruleset_version,
+        "evidence": decision.evidence,
+        "decided_by": decision.decided_by,
+        "note": decision.note,
+        "created_at": now,
+    }
 
 
 def _decision(row: Any) -> StoredDecision:
