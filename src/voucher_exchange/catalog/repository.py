@@ -37,9 +37,6 @@ def _latest_rates() -> Any:
 
 # Built once: SQLAlchemy would otherwise rebuild and cache-key the join on every call.
 _BY_SLUG = _latest_rates().where(brands.c.slug == bindparam("slug"))
-_STANDING = select(brands.c.status, brands.c.scam_favoured, brands.c.name_ko, brands.c.name_en).where(
-    brands.c.slug == bindparam("slug")
-)
 
 
 def _to_brand(row: Any) -> Brand:
@@ -64,13 +61,22 @@ def get_brand(conn: Connection, slug: str) -> Brand | None:
     return _to_brand(row) if row else None
 
 
-def get_standing(conn: Connection, slug: str) -> BrandStanding | None:
-    """The brand's status, scam flag and names only (one narrow row), or None."""
-    row = conn.execute(_STANDING, {"slug": slug}).first()
-    return (
-        BrandStanding(BrandStatus(row.status), bool(row.scam_favoured), row.name_ko, row.name_en)
-        if row
-        else None
+def standing_columns() -> list[Any]:
+    """The brand's standing (bound to `brand_slug`) as columns for a caller's own SELECT, read
+    back with `standing_from`."""
+    by_slug = brands.c.slug == bindparam("brand_slug")
+    return [
+        select(column).where(by_slug).scalar_subquery().label(f"brand_{column.name}")
+        for column in (brands.c.status, brands.c.scam_favoured, brands.c.name_ko, brands.c.name_en)
+    ]
+
+
+def standing_from(row: Any) -> BrandStanding | None:
+    """The standing read by `standing_columns`, or None if there is no such brand."""
+    if row.brand_status is None:
+        return None
+    return BrandStanding(
+        BrandStatus(row.brand_status), bool(row.brand_scam_favoured), row.brand_name_ko, row.brand_name_en
     )
 
 

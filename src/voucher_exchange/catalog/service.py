@@ -224,9 +224,13 @@ def require_brand(conn: Connection, slug: str) -> Brand:
     return brand
 
 
-def require_standing(conn: Connection, slug: str) -> BrandStanding:
-    """A brand's status and scam flag (what a trade in progress needs), or NotFound."""
-    standing = repository.get_standing(conn, slug)
+# A brand's standing (bound to `brand_slug`) as columns of a caller's own SELECT: `standing_in`.
+STANDING = repository.standing_columns()
+
+
+def standing_in(row: Any, slug: str) -> BrandStanding:
+    """The standing read with `STANDING` in `row`, or NotFound."""
+    standing = repository.standing_from(row)
     if standing is None:
         raise unknown_brand(slug)
     return standing

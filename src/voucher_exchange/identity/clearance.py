@@ -60,11 +60,19 @@ def for_payout(*more: Any) -> Select[Any]:
     return _seller_and_account(*sanctions_rescreen.STANDING, *more)
 
 
-def seller_and_account(conn: Connection, user_id: str, destination_id: str) -> tuple[User, Destination]:
-    """The seller, row-locked on PostgreSQL (per-seller work is serialised on it), and the account
-    they named, in one statement."""
-    row = conn.execute(_SELLER_AND_ACCOUNT, {"user_id": user_id, "destination_id": destination_id}).one()
-    return accounts.user_from(row), payout_repo.destination_from(row, _D)
+def for_screening(*more: Any) -> Select[Any]:
+    """The seller, row-locked on PostgreSQL (per-seller work is serialised on it), the account
+    they named, and the caller's `more` columns: one statement for `seller_and_account`."""
+    return _seller_and_account(*more).with_for_update(of=users)
+
+
+def seller_and_account(
+    conn: Connection, read: Select[Any], user_id: str, destination_id: str, **params: Any
+) -> tuple[User, Destination, Any]:
+    """The seller and the account as `read` (a `for_screening` statement, built once by its
+    caller) returned them, and its row (the caller's own columns, bound by `params`)."""
+    row = conn.execute(read, {"user_id": user_id, "destination_id": destination_id, **params}).one()
+    return accounts.user_from(row), payout_repo.destination_from(row, _D), row
 
 
 _D = "d_"  # the destination's columns beside the seller's
@@ -78,6 +86,3 @@ def _seller_and_account(*more: Any) -> Select[Any]:
             (users.c.id == bindparam("user_id")) & (payout_destinations.c.id == bindparam("destination_id"))
         )
     )
-
-
-_SELLER_AND_ACCOUNT = _seller_and_account().with_for_update(of=users)  # built once: every trade asks

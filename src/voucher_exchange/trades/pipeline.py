@@ -227,6 +227,10 @@ def _reject(
     lifecycle.reject(conn, trade.id, current, now, decision.reasons, notice=told, decided=decided, **values)
 
 
+# The seller (row-locked), their bank account and the brand's standing: one statement, built once.
+_SCREENING_READ = clearance.for_screening(*catalog_service.STANDING)
+
+
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
     trade = handoff.trade
@@ -234,8 +238,10 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
     if current is S.RECEIVED:
         lifecycle.start_screening(conn, trade.id, now)
         current = S.SCREENING
-    seller, destination = clearance.seller_and_account(conn, trade.user_id, trade.payout_destination_id)
-    brand = catalog_service.require_standing(conn, trade.brand_slug)
+    seller, destination, row = clearance.seller_and_account(
+        conn, _SCREENING_READ, trade.user_id, trade.payout_destination_id, brand_slug=trade.brand_slug
+    )
+    brand = catalog_service.standing_in(row, trade.brand_slug)
     day_start, month_start = screening.period_starts(now, ctx.settings.jurisdiction)
     used = trade_repo.used_in_periods(conn, seller.id, day_start, month_start, trade.id)
     facts = screening.SubmissionFacts(
