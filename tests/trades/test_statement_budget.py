@@ -22,12 +22,12 @@ pytestmark = pytest.mark.both_backends
 SHARED = {
     "SELECT trades": 3,  # the trade with its chain head; the seller's limits; voucher provenance
     "SELECT users": 2,  # screening (with the account, row-locked, and the brand's standing); the
-    # payout gate (with the account, the seller's sanctions standing and whether a freeze is open)
+    # payout gate (with the account, the seller's sanctions standing, whether a freeze is open and
+    # what the seller still owes)
     "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
     "SELECT risk_rulesets": 1,
     "SELECT payout_promise_terms": 1,
     "INSERT trade_promises": 1,
-    "SELECT ledger_accounts": 1,  # what the seller still owes
     "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
     "INSERT payouts": 1,
     "UPDATE payouts": 2,

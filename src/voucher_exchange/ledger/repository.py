@@ -369,6 +369,20 @@ _ACCOUNT_BY_CODE = select(ledger_accounts).where(
 )
 
 
+def owed_column() -> Any:
+    """What an account with stored totals (bound to `owed_code` and `owed_currency`) still owes,
+    0 before its first use: `owed`, a column for a caller's own SELECT (its debit balance less
+    the credits reserved against it)."""
+    a = ledger_accounts.c
+    balance = a.debits_posted - a.credits_posted - a.credits_pending
+    found = (
+        select(balance)
+        .where((a.code == bindparam("owed_code")) & (a.currency == bindparam("owed_currency")))
+        .scalar_subquery()
+    )
+    return func.coalesce(found, 0).label("owed")
+
+
 def account(conn: Connection, ref: AccountRef) -> Account | None:
     """The account with its totals, or None before first use."""
     row = conn.execute(_ACCOUNT_BY_CODE, {"code": ref.code, "currency": ref.currency}).first()

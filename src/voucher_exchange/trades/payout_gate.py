@@ -10,8 +10,9 @@ banks are closed for the night (`before_sending`).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 
 from voucher_exchange.accounts.models import User
 from voucher_exchange.config import Settings
@@ -22,24 +23,36 @@ from voucher_exchange.payouts.models import BankWindowClosed, Destination
 from voucher_exchange.promises import service as promise_service
 
 
+def reading(*more: Any) -> Select[Any]:
+    """The gate's one statement (the seller, the account, their sanctions standing and whether a
+    fraud freeze is open), with the caller's `more` columns: build it once, pass it to `why_held`."""
+    return clearance.for_payout(freezes.ANY_OPEN, *more)
+
+
+_READ = reading()
+
+
 def why_held(
-    conn: Connection, user_id: str, destination_id: str, reference: str, amount: Money, now: datetime
-) -> tuple[str | None, User, Destination]:
+    conn: Connection,
+    user_id: str,
+    destination_id: str,
+    reference: str,
+    amount: Money,
+    now: datetime,
+    read: Select[Any] = _READ,
+    **params: Any,
+) -> tuple[str | None, User, Destination, Any]:
     """Why the payout made for `reference` (of `amount`, to `destination_id`) must wait, or None,
     with the seller and the account as read for that check in the caller's transaction (a payout
-    is sent to what was checked)."""
-    read = conn.execute(_READ, {"user_id": user_id, "destination_id": destination_id}).one()
-    blocked, seller, destination = clearance.payout_blocked(conn, read, now)
+    is sent to what was checked), and the row `read` returned (a `reading` statement: the
+    caller's own columns, bound by `params`). One statement when nothing holds the payout."""
+    row = conn.execute(read, {"user_id": user_id, "destination_id": destination_id, **params}).one()
+    blocked, seller, destination = clearance.payout_blocked(conn, row, now)
     if blocked is not None:
-        return blocked.value, seller, destination
-    if read.payout_freeze_open and freezes.hold(conn, seller.id, reference, amount, now):
-        return freezes.FRAUD_FREEZE, seller, destination
-    return None, seller, destination
-
-
-# The seller, the account, their sanctions standing and whether a fraud freeze is open: one
-# statement (built once) for the whole gate when nothing holds the payout.
-_READ = clearance.for_payout(freezes.ANY_OPEN)
+        return blocked.value, seller, destination, row
+    if row.payout_freeze_open and freezes.hold(conn, seller.id, reference, amount, now):
+        return freezes.FRAUD_FREEZE, seller, destination, row
+    return None, seller, destination, row
 
 
 def before_sending(
@@ -55,7 +68,7 @@ def before_sending(
     """For a created payout that waited (for funds, a crash, the window), just before it is
     reserved and sent: why it is held, or None. The hold is recorded: commit, then raise
     `PayoutHeld`. Raises BankWindowClosed (until the window ends) while the banks are closed."""
-    held, _, _ = why_held(conn, user_id, destination_id, reference, amount, now)
+    held, _, _, _ = why_held(conn, user_id, destination_id, reference, amount, now)
     if held is None:
         window = promise_service.terms(conn, settings).window
         if window.contains(now):

@@ -527,12 +527,21 @@ def _open_payout(
     check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
     keeps a short treasury from undoing the credit: the payout step then waits for funds.
     """
-    blocked, seller, destination = payout_gate.why_held(
-        conn, trade.user_id, trade.payout_destination_id, trade.ledger_reference, trade.payout, now
+    receivable = seller_receivable(trade.user_id, trade.currency)
+    blocked, seller, destination, read = payout_gate.why_held(
+        conn,
+        trade.user_id,
+        trade.payout_destination_id,
+        trade.ledger_reference,
+        trade.payout,
+        now,
+        _PAYOUT_READ,
+        owed_code=receivable.code,
+        owed_currency=receivable.currency,
     )
     if blocked is not None:
         return None
-    owed = _owed_by(conn, trade.user_id, trade.currency)
+    owed = int(read.owed)
     offset = min(owed, trade.payout.amount)
     if offset:
         try:
@@ -566,6 +575,10 @@ def _open_payout(
     except TreasuryShort:
         return paying
     return replace(paying, reserved=reserved)
+
+
+# The payout gate's one statement, with what the seller still owes after reversals.
+_PAYOUT_READ = payout_gate.reading(ledger_repo.owed_column())
 
 
 def _owed_by(conn: Connection, user_id: str, currency: str) -> int:
