@@ -201,9 +201,11 @@ CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "SHOW",
 
 
 def statement_counts(database_url: str) -> dict[str, int] | None:
-    """PostgreSQL's own count of what ran in one database so far: statements (pg_stat_statements:
-    data statements and the rest apart, every process's) and transactions (pg_stat_database).
-    None when the server does not load pg_stat_statements (`make bench` starts it so)."""
+    """PostgreSQL's own count of what ran in one database so far (every process's): statements
+    sent by clients (pg_stat_statements' top-level ones, data and control apart), the statements
+    the server ran inside them (`nested`: foreign-key checks, with `track = all`), and
+    transactions (pg_stat_database). None when the server does not load pg_stat_statements
+    (`make bench` starts it so)."""
     if not database_url.startswith("postgresql"):
         return None
     with psycopg.connect(conninfo(database_url), autocommit=True) as conn:
@@ -213,17 +215,22 @@ def statement_counts(database_url: str) -> dict[str, int] | None:
                 conn.execute("CREATE EXTENSION pg_stat_statements")
             except psycopg.Error:
                 return None
-        control = conn.execute(
-            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
-            " WHERE d.datname = current_database() AND upper(split_part(ltrim(s.query), ' ', 1)) = ANY(%s)",
+        counted = conn.execute(
+            "SELECT coalesce(sum(calls) FILTER (WHERE s.toplevel), 0),"
+            " coalesce(sum(calls) FILTER (WHERE s.toplevel"
+            "   AND upper(split_part(ltrim(s.query), ' ', 1)) = ANY(%s)), 0),"
+            " coalesce(sum(calls) FILTER (WHERE NOT s.toplevel), 0)"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database()",
             (list(CONTROL),),
-        ).fetchone()
-        total = conn.execute(
-            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
-            " WHERE d.datname = current_database()"
         ).fetchone()
         xacts = conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-    assert control is not None and total is not None and xacts is not None
-    return {"statements": int(total[0]), "control": int(control[0]), "transactions": int(xacts[0])}
+    assert counted is not None and xacts is not None
+    return {
+        "statements": int(counted[0]),
+        "control": int(counted[1]),
+        "nested": int(counted[2]),
+        "transactions": int(xacts[0]),
+    }

@@ -48,8 +48,9 @@ class Result:
     idle_ms_per_s: dict[str, float] = field(default_factory=dict)
     window_seconds: float = 0.0
     statements: dict[str, float] = field(default_factory=dict)
-    """PostgreSQL, per paid trade over the trades' window: statements, of which control
-    (BEGIN/COMMIT/SAVEPOINT…), and transactions."""
+    """PostgreSQL, per paid trade over the trades' window: statements sent, of which control
+    (BEGIN/COMMIT/SAVEPOINT…), the statements the server ran inside them (foreign-key checks),
+    and transactions."""
 
 
 def _ms(seconds: float) -> str:
@@ -99,13 +100,17 @@ def rows(results: list[Result]) -> list[tuple[str, list[str]]]:
         lambda r: f"{cpu(r, ROLES[:3]) - _idle_share(r):.1f} (window {r.window_seconds:.0f} s)",
     )
     row(
-        "PostgreSQL statements per trade (data + control) / transactions per trade, whole window",
+        "PostgreSQL statements sent per trade (data + control) / transactions per trade, whole window",
         lambda r: (
             f"{r.statements['statements']:.1f} ({r.statements['statements'] - r.statements['control']:.1f}"
             f" + {r.statements['control']:.1f}) / {r.statements['transactions']:.1f}"
             if r.statements
             else "—"
         ),
+    )
+    row(
+        "… statements PostgreSQL ran inside them per trade (foreign-key checks), whole window",
+        lambda r: f"{r.statements.get('nested', 0):.1f}" if r.statements else "—",
     )
     row("trades paid / submitted", lambda r: f"{r.statuses.get('paid', 0):,} / {r.trades:,}")
     row("distinct client IPs seen", lambda r: f"{r.statuses.get('distinct client IPs', 0):,}")

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from bench.generator import seller_ip
+from bench.phases import conninfo, statement_counts
 from bench.report import BEGIN, END, write_docs
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
@@ -109,11 +111,36 @@ def test_durable_server_reports_fsync_on_and_the_test_server_is_refused(
             "synchronous_commit": "on",
             "wal_sync_method": measure.durability(admin(durable))["wal_sync_method"],
         }
+        _statements_sent_are_counted_apart_from_the_foreign_key_checks_inside_them(durable)
     finally:
         postgres.stop_server(durable)
     assert measure.durability(admin(postgres_server))["fsync"] == "off"
     with pytest.raises(RuntimeError, match="not durable"):
         measure.assert_durable(admin(postgres_server))
+
+
+def _statements_sent_are_counted_apart_from_the_foreign_key_checks_inside_them(
+    server: PostgreSQLExecutor,
+) -> None:
+    url = postgres.create_database(server, "vx_counts")
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE parent (id int PRIMARY KEY)")
+        conn.execute("CREATE TABLE child (id int PRIMARY KEY, parent int NOT NULL REFERENCES parent)")
+        conn.execute("INSERT INTO parent VALUES (1)")
+    # What reading the counts twice adds by itself, then the same around a transaction.
+    first, second = statement_counts(url), statement_counts(url)
+    with psycopg.connect(conninfo(url)) as conn:  # BEGIN, three INSERTs, COMMIT
+        for n in range(3):
+            conn.execute("INSERT INTO child VALUES (%s, 1)", (n,))
+    third = statement_counts(url)
+    assert first is not None and second is not None and third is not None
+    kinds = ("statements", "control", "nested")  # transactions: the server reports them lazily
+    # Each INSERT made the server check its parent row: 3 statements ran inside the 5 sent.
+    assert {k: (third[k] - second[k]) - (second[k] - first[k]) for k in kinds} == {
+        "statements": 5,
+        "control": 2,
+        "nested": 3,
+    }
 
 
 def test_percentiles_seller_addresses_and_the_docs_section(tmp_path: Path) -> None:
