@@ -104,6 +104,29 @@ def test_an_expired_lease_lets_another_worker_take_the_job(engine: Engine) -> No
     assert _status(engine) == [("r1", "running", False)]
 
 
+def test_finishing_and_claiming_together_takes_the_next_job_never_the_finished_one(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        for ref in ("r1", "r2", "r3"):
+            queue.enqueue(uow.conn, "k", ref, NOW)
+        uow.commit()
+    first = _claim(engine, "w1")
+    later = NOW + timedelta(seconds=31)  # its lease ran out while it ran: claimable again, by others
+    with UnitOfWork(engine) as uow:
+        queue.enqueue(uow.conn, "k", "r1", later)  # new work for the running r1: it runs again
+        after = queue.finish_and_claim(uow.conn, [first] if first else [], "w1", later, 30)
+        uow.commit()
+    assert first is not None and after is not None and after.ref == "r2"
+    assert _status(engine) == [("r1", "queued", False), ("r2", "running", False), ("r3", "queued", False)]
+    with UnitOfWork(engine) as uow:  # nothing to finish: a plain claim (r1 is due again from `later`)
+        assert queue.finish_and_claim(uow.conn, [], "w1", later, 30).ref == "r3"  # type: ignore[union-attr]
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        last = queue.finish_and_claim(uow.conn, [after], "w1", later, 30)
+        uow.commit()
+    assert last is not None and last.ref == "r1"
+    assert _status(engine) == [("r1", "running", False), ("r2", "done", False), ("r3", "running", False)]
+
+
 def test_retry_later_waits_for_its_time(engine: Engine) -> None:
     _enqueue(engine)
     job = _claim(engine, "w1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,7 +117,11 @@ def _take(
     }
     if kind is not None:
         params["of_kind"] = kind
-    rows = conn.execute(statement, params).all()
+    return _jobs(conn.execute(statement, params))
+
+
+def _jobs(rows: Iterable[Any]) -> list[Job]:
+    """The jobs a claim returned, oldest first."""
     taken = [
         Job(
             id=int(r.id),
@@ -136,10 +141,12 @@ def _take(
 _TAKE: dict[tuple[bool, bool], Update] = {}
 
 
-def _take_statement(row_locks: bool, of_kind: bool) -> Update:
+def _take_statement(row_locks: bool, of_kind: bool, not_finished: bool = False) -> Update:
     where = _claimable()
     if of_kind:
         where = where & (jobs.c.kind == bindparam("of_kind"))
+    if not_finished:  # not one this statement finishes (a lease ran out while it ran)
+        where = where & jobs.c.id.not_in(bindparam("ids", expanding=True))
     pick = select(jobs.c.id).where(where).order_by(jobs.c.run_at, jobs.c.id).limit(bindparam("how_many"))
     if row_locks:  # `dialect.locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's writer holds the file
         pick = pick.with_for_update(skip_locked=True)
@@ -193,6 +200,26 @@ _FINISH = (
         updated_at=bindparam("at"),
     )
 )
+
+
+def finish_and_claim(
+    conn: Connection, done: list[Job], worker_id: str, now: datetime, lease_seconds: float
+) -> Job | None:
+    """`finish`, then `claim`. One statement on PostgreSQL (the finish is a data-modifying CTE
+    of the claim's UPDATE): the claim does not see the finish, so a job it queued again for new
+    work is left for the next claim, and it never takes one of the jobs it finishes."""
+    if not done or conn.dialect.name != "postgresql":
+        finish(conn, done, worker_id, now)
+        return claim(conn, worker_id, now, lease_seconds)
+    params = {
+        "ids": [j.id for j in done],
+        "at": now,
+        "worker": worker_id,
+        "lease_ends": now + timedelta(seconds=lease_seconds),
+        "how_many": 1,
+    }
+    taken = _jobs(conn.execute(_FINISH_AND_TAKE, params))
+    return taken[0] if taken else None
 
 
 def retry_later(
@@ -286,3 +313,9 @@ def depth(conn: Connection) -> int:
     return int(
         conn.execute(select(func.count()).select_from(jobs).where(jobs.c.status.in_([Q, R]))).scalar_one()
     )
+
+
+# `finish_and_claim` on PostgreSQL: the finish, then the claim of one job, as one statement.
+_FINISH_AND_TAKE = _take_statement(row_locks=True, of_kind=False, not_finished=True).add_cte(
+    _FINISH.cte("finished")
+)

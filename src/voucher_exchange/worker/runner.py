@@ -195,12 +195,15 @@ class Worker:
 
     def _claim(self, conn: Connection, now: datetime) -> list[Job]:
         """The next due job, and, if its kind runs in batches, more due jobs of that kind."""
-        lease = self.ctx.settings.job_lease_seconds
-        job = queue.claim(conn, self.id, now, lease)
+        return self._and_more(conn, queue.claim(conn, self.id, now, self.ctx.settings.job_lease_seconds), now)
+
+    def _and_more(self, conn: Connection, job: Job | None, now: datetime) -> list[Job]:
+        """`job` (just claimed), and, if its kind runs in batches, more due jobs of that kind."""
         if job is None:
             return []
         if self._batch == 1 or self.handlers[job.kind].run_many is None:
             return [job]
+        lease = self.ctx.settings.job_lease_seconds
         return [job, *queue.claim_more(conn, self.id, now, lease, job.kind, self._batch - 1)]
 
     def release(self) -> None:
@@ -278,8 +281,8 @@ class Worker:
             else:
                 delay = float(getattr(self.ctx.settings, every))
                 queue.retry_later(conn, job, self.id, now, delay, "", reset=True)
-        queue.finish(conn, finished, self.id, now)
-        return self._claim(conn, now)
+        lease = self.ctx.settings.job_lease_seconds
+        return self._and_more(conn, queue.finish_and_claim(conn, finished, self.id, now, lease), now)
 
     def _failed(self, job: Job, exc: Exception) -> None:
         """What a job's failure means: run again soon, wait (for funds, a review), or count an attempt."""
