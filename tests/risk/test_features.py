@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -99,3 +100,20 @@ def test_a_sellers_second_trade_counts_the_first(core: Core) -> None:
     assert after["face_value"] == 30000
     assert after["account_age_hours"] >= 0
     assert after["destination_age_hours"] >= 0
+
+
+def test_provenance_counts_the_sellers_vouchers_sold_within_a_day_of_being_issued(core: Core) -> None:
+    core.fund(1_000_000)
+    user, destination, _ = core.seller()
+    now = core.ctx.clock.now()
+    for hours_before in (25, 23, 240):  # sold 25 hours after issue: not fresh; 23 hours: fresh
+        issued = (now - timedelta(hours=hours_before)).isoformat()
+        pipeline.process_trade(core.ctx, core.submit(user, destination, 10000, issued_at=issued))
+    last = core.submit(user, destination, 10000, issued_at=(now - timedelta(days=3)).isoformat())
+    pipeline.process_trade(core.ctx, last)
+    with core.ctx.uow(readonly=True) as uow:
+        decision = trade_repo.latest_decision(uow.conn, last, DecisionStage.RISK)
+    assert decision is not None
+    features = decision.evidence["features"]
+    assert (features["seller_fresh_30d"], features["seller_fresh_share_30d"]) == (1, 0.333)
+    assert (features["voucher_age_hours"], features["fresh_voucher"]) == (72.0, False)

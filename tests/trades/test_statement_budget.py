@@ -20,11 +20,12 @@ pytestmark = pytest.mark.both_backends
 
 # Per database: (statement kind, how many) for one trade, BEGIN/COMMIT and savepoints apart.
 SHARED = {
-    "SELECT trades": 3,  # the trade with its chain head; the seller's limits; voucher provenance
+    "SELECT trades": 2,  # the trade with its chain head; the seller's limits
     "SELECT users": 2,  # screening (with the account, row-locked, and the brand's standing); the
     # payout gate (with the account, the seller's sanctions standing, whether a freeze is open and
     # what the seller still owes)
-    "SELECT AS": 1,  # the risk features, the brand's standing and the sanctions lists' freshness
+    "SELECT AS": 1,  # the risk features (voucher provenance too), the brand's standing and the
+    # sanctions lists' freshness
     "SELECT risk_rulesets": 1,
     "SELECT payout_promise_terms": 1,
     "INSERT trade_promises": 1,

@@ -14,7 +14,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, bindparam, distinct, func, literal, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+    union,
+)
 
 from voucher_exchange.db.schema import (
     brands,
@@ -74,9 +86,9 @@ def compute(
 ) -> Computed:
     """All features for one trade, given the issuer's answer.
 
-    Two round trips: every count, sum, the seller's, destination's and brand's facts in one SELECT
-    (the seller's own windows one FILTERed scan, every other window its own index range scan),
-    then the seller's recent vouchers for the provenance features.
+    One round trip: every count, sum, the seller's, destination's and brand's facts in one SELECT
+    (the seller's own windows one FILTERed scan, the provenance of their recent vouchers
+    another, every other window its own index range scan).
     """
     pack = RISK_PACKS[jurisdiction]
     day_start, month_start = period_starts(now, jurisdiction)
@@ -102,7 +114,8 @@ def compute(
         "device_itself": device_itself,
     }
     shape = (bool(trade.device_id), bool(trade.client_ip), bool(trade.account_fingerprint))
-    statement = _statement(*shape, trade.counted_statuses, trade.paid_status)
+    postgresql = conn.dialect.name == "postgresql"
+    statement = _statement(*shape, trade.counted_statuses, trade.paid_status, postgresql)
     row = conn.execute(statement, params).one()
     if row.seller_created_at is None or row.destination_created_at is None or row.brand_status is None:
         raise LookupError(f"trade {trade.id}: its seller, payout destination or brand is missing")
@@ -128,7 +141,8 @@ def compute(
     features["account_sellers_30d"] = int(row.account_sellers_30d)
     features["seller_accounts_30d"] = int(row.seller_accounts_30d)
     features["brand_trades_1h"] = int(row.brand_trades_1h)
-    features.update(_provenance(conn, trade, answer, now, int(row.false_declarations)))
+    recent = (int(row.recent_issued), int(row.recent_fresh))
+    features.update(_provenance(trade, answer, now, int(row.false_declarations), *recent))
     strengths = {row.seller_strength, row.destination_strength}
     features["sanctions"] = "strong" if "strong" in strengths else ("weak" if "weak" in strengths else "none")
     features["payouts_frozen"] = int(row.payouts_frozen) > 0
@@ -145,12 +159,28 @@ def _p(name: str, type_: Any = None) -> Any:
     return bindparam(name, type_=type_)
 
 
+def _fresh_when_sold(postgresql: bool) -> ColumnElement[bool]:
+    """A trade's voucher was issued less than FRESH before the trade (date arithmetic differs:
+    PostgreSQL subtracts timestamps, SQLite stores text and counts days)."""
+    t = trades.c
+    if postgresql:
+        return (t.created_at - t.issued_at) < literal(FRESH)
+    days = func.julianday(t.created_at) - func.julianday(t.issued_at)
+    return days < literal(FRESH / DAY)
+
+
 @cache
 def _statement(
-    device: bool, ip: bool, account: bool, counted_statuses: frozenset[str], paid_status: str
+    device: bool,
+    ip: bool,
+    account: bool,
+    counted_statuses: frozenset[str],
+    paid_status: str,
+    postgresql: bool,
 ) -> Select[Any]:
-    """The one SELECT of `compute`, built once per shape (which keys the trade has): building
-    and cache-keying its ~20 subqueries on every decision cost more than running them."""
+    """The one SELECT of `compute`, built once per shape (which keys the trade has, and the
+    database): building and cache-keying its ~20 subqueries on every decision cost more than
+    running them."""
     t, u, d, f, b = trades.c, users.c, payout_destinations.c, sanctions_freezes.c, brands.c
     at = t.created_at.type
     user, trade_id, destination = _p("user_id"), _p("trade_id"), _p("destination_id")
@@ -171,6 +201,16 @@ def _statement(
         )
         .where(mine & since("window_start") & (t.id != trade_id) & t.status.in_(sorted(counted_statuses)))
         .subquery("s")
+    )
+    # The seller's vouchers of the last month whose issue date is known, and how many of them
+    # were sold fresh (the provenance features), in one more aggregate row.
+    recent = (
+        select(
+            func.count().label("recent_issued"),
+            func.count().filter(_fresh_when_sold(postgresql)).label("recent_fresh"),
+        )
+        .where(mine & (t.created_at >= _p("month_ago", at)) & (t.id != trade_id) & t.issued_at.is_not(None))
+        .subquery("p")
     )
     # The sanctions standing is risk's own table; no row means never screened (strength none).
     cs, ds = sanctions_screenings.alias("cs"), sanctions_screenings.alias("ds")
@@ -254,27 +294,22 @@ def _statement(
         account_row.c.sanctions_strength.label("destination_strength"),
         account_row.c.match.label("destination_match"),
         *seller.c,
+        *recent.c,
         *(q.scalar_subquery().label(name) for name, q in parts.items()),
-    ).select_from(seller.outerjoin(person, true()).outerjoin(account_row, true()))
+    ).select_from(seller.join(recent, true()).outerjoin(person, true()).outerjoin(account_row, true()))
 
 
 def _provenance(
-    conn: Connection, trade: RiskSubject, answer: VoucherStatus, now: datetime, flags: int
+    trade: RiskSubject, answer: VoucherStatus, now: datetime, flags: int, recent: int, fresh: int
 ) -> dict[str, Any]:
-    """What the issuer says about where the voucher came from, against what the seller says."""
-    t = trades.c
+    """What the issuer says about where the voucher came from, against what the seller says.
+
+    `recent`: the seller's other trades of the last month whose voucher's issue date is known;
+    `fresh`: how many of those vouchers were sold within FRESH of being issued.
+    """
     declared = trade.acquisition_method
     channel = answer.purchase_channel if answer.purchase_channel not in (None, "unknown") else None
     age = _hours(now - answer.issued_at) if answer.issued_at else None
-    history = conn.execute(
-        select(t.created_at, t.issued_at).where(
-            (t.user_id == trade.user_id)
-            & (t.created_at >= now - MONTH)
-            & (t.id != trade.id)
-            & t.issued_at.is_not(None)
-        )
-    ).all()
-    fresh = sum(1 for h in history if h.created_at - h.issued_at < FRESH)
     return {
         "declared_method": declared,
         "issuer_channel": channel,
@@ -287,6 +322,6 @@ def _provenance(
         "voucher_age_hours": age,
         "fresh_voucher": age is not None and age < FRESH.total_seconds() / 3600,
         "seller_fresh_30d": fresh,
-        "seller_fresh_share_30d": round(fresh / len(history), 3) if history else 0.0,
+        "seller_fresh_share_30d": round(fresh / recent, 3) if recent else 0.0,
         "false_declarations": flags,
     }
