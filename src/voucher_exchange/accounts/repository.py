@@ -17,7 +17,7 @@ from voucher_exchange.accounts.models import (
     User,
     normalise_name,
 )
-from voucher_exchange.db.dialect import insert_ignore, locked
+from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import account_tokens, api_tokens, identity_checks, person_links, users
 
 PASSWORD_ERASED = "!erased"  # noqa: S105  # never a valid argon2 hash: no password matches it
@@ -194,10 +194,13 @@ def set_identity(
     )
 
 
-def lock_live(conn: Connection, user_id: str) -> bool:
-    """Lock the user's row (serialising with account deletion); False when the account is erased."""
-    query = select(users.c.deleted_at, users.c.closed_at).where(users.c.id == user_id)
-    row = conn.execute(locked(conn, query)).first()
+# Whether the account is live (not erased nor closed), as columns of a caller's own SELECT of
+# `users` (`is_live` reads them back): lock the row with it to serialise with its deletion.
+LIVE_COLUMNS = (users.c.deleted_at, users.c.closed_at)
+
+
+def is_live(row: Any) -> bool:
+    """The account read with `LIVE_COLUMNS` (None: no such account) is live."""
     return row is not None and row.deleted_at is None and row.closed_at is None
 
 

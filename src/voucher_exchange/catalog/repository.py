@@ -61,6 +61,19 @@ def get_brand(conn: Connection, slug: str) -> Brand | None:
     return _to_brand(row) if row else None
 
 
+def code_format_of(slug: Any) -> Any:
+    """The code format of the brand `slug` (a column of the caller's statement) as a column
+    `brand_code_format` of the caller's own SELECT (NULL: no such brand); read it back with
+    `code_format_from`."""
+    found = select(brands.c.code_format).where(brands.c.slug == slug).scalar_subquery()
+    return found.label("brand_code_format")
+
+
+def code_format_from(row: Any) -> CodeFormat | None:
+    """The code format read by `code_format_of`, or None when there is no such brand."""
+    return None if row.brand_code_format is None else CodeFormat.from_json(row.brand_code_format)
+
+
 def standing_columns() -> list[Any]:
     """The brand's standing (bound to `brand_slug`) as columns for a caller's own SELECT, read
     back with `standing_from`."""

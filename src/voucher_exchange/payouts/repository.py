@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Label, Select, bindparam, delete, exists, func, insert, select, update
 
 from voucher_exchange.db.dialect import insert_ignore
+from voucher_exchange.db.rows import Prefixed
 from voucher_exchange.db.schema import payout_destinations, payouts
 from voucher_exchange.money import Money
 from voucher_exchange.payouts.models import (
@@ -49,17 +50,7 @@ def destination_columns(prefix: str) -> list[Label[Any]]:
 
 def destination_from(row: Any, prefix: str) -> Destination:
     """The destination read by `destination_columns(prefix)`."""
-    return _destination(_Prefixed(row, prefix))
-
-
-class _Prefixed:
-    """A row's `prefix`ed columns under their own names."""
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row, self._prefix = row, prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, self._prefix + name)
+    return _destination(Prefixed(row, prefix))
 
 
 def _destination(row: Any) -> Destination:

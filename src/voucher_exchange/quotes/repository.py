@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from voucher_exchange.catalog.models import BrandStatus
+from voucher_exchange.db.rows import Prefixed
 from voucher_exchange.db.schema import brand_rates, brands, quotes
 from voucher_exchange.money import Money
 from voucher_exchange.quotes.models import Quote
@@ -94,6 +95,17 @@ def _save_if_brand_unchanged() -> Any:
 
 
 _SAVE_IF_BRAND_UNCHANGED = _save_if_brand_unchanged()
+
+
+def quote_columns(prefix: str) -> list[Any]:
+    """The `quotes` columns, each named `prefix` + its name, to read a quote beside another
+    table's row (`quote_from`)."""
+    return [column.label(prefix + column.name) for column in quotes.c]
+
+
+def quote_from(row: Any, prefix: str) -> Quote | None:
+    """The quote read by `quote_columns(prefix)` (from an outer join: None when there was none)."""
+    return None if getattr(row, prefix + "id") is None else _to_quote(Prefixed(row, prefix))
 
 
 def _to_quote(row: Any) -> Quote:

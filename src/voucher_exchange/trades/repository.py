@@ -32,19 +32,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.audit import chain
+from voucher_exchange.catalog import repository as catalog_repo
+from voucher_exchange.catalog.models import CodeFormat
 from voucher_exchange.db import changes
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import (
     LEFT_REVIEW,
     decisions,
+    payout_destinations,
+    quotes,
     seller_flags,
     trade_batch_lines,
     trade_events,
     trades,
+    users,
     voucher_claims,
 )
 from voucher_exchange.money import Money
+from voucher_exchange.payouts import repository as payout_repo
+from voucher_exchange.payouts.models import Destination
+from voucher_exchange.quotes import repository as quote_repo
+from voucher_exchange.quotes.models import Quote
 from voucher_exchange.security.vault import Vault
 from voucher_exchange.trades.models import (
     COUNTS_TOWARDS_LIMITS,
@@ -122,6 +132,48 @@ def insert_trade(conn: Connection, trade: Trade) -> bool:
             .returning(listening)
         ).scalar_one()
     )
+
+
+class ForSubmission(NamedTuple):
+    """What a submission checks, read in one statement (`for_submission`)."""
+
+    live: bool  # the seller's account is live (not erased nor closed); its row is now locked
+    quote: Quote | None  # the quote named, if it exists (whoever's it is)
+    code_format: CodeFormat | None  # its brand's code format (None: no quote, or no such brand)
+    destination: Destination | None  # the bank account named, if it exists (whoever's it is)
+
+
+def for_submission(conn: Connection, user_id: str, quote_id: str, destination_id: str) -> ForSubmission:
+    """The seller's account, row-locked on PostgreSQL (serialising with its deletion), the quote,
+    its brand's code format and the bank account a submission names: one statement.
+
+    Only the account's row is locked (and read as it is now); the quote is taken by a
+    conditional update (`quotes.repository.take`), never on the strength of this read.
+    """
+    params = {"user_id": user_id, "quote_id": quote_id, "destination_id": destination_id}
+    row = conn.execute(_FOR_SUBMISSION, params).first()
+    if row is None:
+        return ForSubmission(False, None, None, None)
+    quote = quote_repo.quote_from(row, "q_")
+    destination = None if row.d_id is None else payout_repo.destination_from(row, "d_")
+    return ForSubmission(account_repo.is_live(row), quote, catalog_repo.code_format_from(row), destination)
+
+
+_FOR_SUBMISSION = (
+    select(
+        *account_repo.LIVE_COLUMNS,
+        *quote_repo.quote_columns("q_"),
+        catalog_repo.code_format_of(quotes.c.brand_slug),
+        *payout_repo.destination_columns("d_"),
+    )
+    .select_from(
+        users.outerjoin(quotes, quotes.c.id == bindparam("quote_id")).outerjoin(
+            payout_destinations, payout_destinations.c.id == bindparam("destination_id")
+        )
+    )
+    .where(users.c.id == bindparam("user_id"))
+    .with_for_update(of=users)
+)
 
 
 def get(conn: Connection, trade_id: str) -> Trade | None:

@@ -68,11 +68,12 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "staff_cannot_sell",
             "Staff accounts cannot sell unless an operator allows it; use a personal account.",
         )
-    if not account_repo.lock_live(conn, user.id):
+    read = trade_repo.for_submission(conn, user.id, cmd.quote_id, cmd.payout_destination_id)
+    if not read.live:
         # Deleted while this request was on its way (the erasure holds the same row lock).
         raise Conflict("account_closed", "This account was deleted; it cannot sell.")
     now = clock.now()
-    quote = quote_repo.get(conn, cmd.quote_id)
+    quote = read.quote
     if quote is None or quote.user_id != user.id:
         raise NotFound("quote_unknown", "There is no such quote. Ask for a new one.", "quote_id")
     if quote.trade_id is not None:
@@ -83,15 +84,16 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             "Your quote has expired. Ask for a new one; it is valid for 15 minutes.",
             "quote_id",
         )
-    brand = catalog_service.require_brand(conn, quote.brand)
-    code, pin = brand.code_format.validate(cmd.code, cmd.pin)
+    if read.code_format is None:
+        raise catalog_service.unknown_brand(quote.brand)
+    code, pin = read.code_format.validate(cmd.code, cmd.pin)
     if not EARLIEST_ACQUISITION <= cmd.acquired_on <= now.date():
         raise InvalidInput(
             "acquired_on_invalid",
             "The acquisition date must be a real date, not in the future.",
             "acquisition.acquired_on",
         )
-    destination = payout_service.destination(conn, cmd.payout_destination_id)
+    destination = read.destination
     if destination is None or destination.user_id != user.id or destination.removed_at is not None:
         raise NotFound(
             "payout_destination_unknown",
@@ -114,14 +116,14 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
             id=trade_id,
             user_id=user.id,
             quote_id=quote.id,
-            brand_slug=brand.slug,
+            brand_slug=quote.brand,
             face_value=quote.face_value,
             rate_bps=quote.rate_bps,
             fee=quote.fee,
             payout=quote.payout,
             status=TradeStatus.RECEIVED,
             voucher_enc=vault.encrypt_json({"code": code, "pin": pin}, trade_id),
-            voucher_fingerprint=voucher_fingerprint(vault, brand.slug, code),
+            voucher_fingerprint=voucher_fingerprint(vault, quote.brand, code),
             voucher_last4=code[-4:],
             acquisition_method=cmd.method.value,
             acquired_on=cmd.acquired_on,
@@ -140,7 +142,7 @@ def submit(conn: Connection, clock: Clock, vault: Vault, user: User, cmd: Submit
     risk_windows.record(
         conn,
         risk_windows.Sighting(
-            trade_id, user.id, brand.slug, cmd.device_id, cmd.client_ip, destination.account_fingerprint, now
+            trade_id, user.id, quote.brand, cmd.device_id, cmd.client_ip, destination.account_fingerprint, now
         ),
     )
     lifecycle.receive(conn, trade_id, now, user.email, user.id, listening)
