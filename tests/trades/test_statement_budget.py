@@ -22,12 +22,11 @@ pytestmark = pytest.mark.both_backends
 SHARED = {
     "SELECT trades": 2,  # the trade with its chain head; the seller's limits
     "SELECT users": 2,  # screening (with the account, row-locked, and the brand's standing); the
-    # payout gate (with the account, the seller's sanctions standing, whether a freeze is open and
-    # what the seller still owes)
+    # payout gate (with the account, the seller's sanctions standing, whether a freeze is open,
+    # what the seller still owes and the promise's terms)
     "SELECT AS": 1,  # the risk features (voucher provenance too), the brand's standing and the
     # sanctions lists' freshness
     "SELECT risk_rulesets": 1,
-    "SELECT payout_promise_terms": 1,
     "INSERT trade_promises": 1,
     "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
     "INSERT payouts": 1,

@@ -16,10 +16,41 @@ from voucher_exchange.promises.models import BankWindow, Exclusion, PromiseTerms
 def terms(conn: Connection, rail: str, tz: str) -> PromiseTerms | None:
     """The terms the operator set for a rail, or None before they set any."""
     row = conn.execute(select(payout_promise_terms).where(payout_promise_terms.c.rail == rail)).first()
-    if row is None:
+    return (
+        None
+        if row is None
+        else _terms(row.minutes, row.compensation_bps, row.window_start, row.window_end, tz)
+    )
+
+
+_TERMS = ("minutes", "compensation_bps", "window_start", "window_end")
+
+
+def terms_columns(rail: str) -> list[Any]:
+    """A rail's terms as columns `promise_<name>` of a caller's own SELECT (NULL before the operator
+    set any); `terms_from` reads them back."""
+    t = payout_promise_terms.c
+    return [
+        select(t[name]).where(t.rail == rail).scalar_subquery().label(f"promise_{name}") for name in _TERMS
+    ]
+
+
+def terms_from(row: Any, tz: str) -> PromiseTerms | None:
+    """The terms read by `terms_columns`, or None before the operator set any."""
+    if row.promise_minutes is None:
         return None
-    window = BankWindow(time.fromisoformat(row.window_start), time.fromisoformat(row.window_end), tz)
-    return PromiseTerms(int(row.minutes), int(row.compensation_bps), window)
+    return _terms(
+        row.promise_minutes,
+        row.promise_compensation_bps,
+        row.promise_window_start,
+        row.promise_window_end,
+        tz,
+    )
+
+
+def _terms(minutes: int, compensation_bps: int, window_start: str, window_end: str, tz: str) -> PromiseTerms:
+    window = BankWindow(time.fromisoformat(window_start), time.fromisoformat(window_end), tz)
+    return PromiseTerms(int(minutes), int(compensation_bps), window)
 
 
 def save_terms(conn: Connection, rail: str, new: PromiseTerms, now: datetime, actor: str) -> None:

@@ -45,6 +45,16 @@ def terms(conn: Connection, settings: Settings, rail: str = DEFAULT_RAIL) -> Pro
     return promise_repo.terms(conn, rail, tz) or default_terms(tz, settings.bank_window)
 
 
+# The promise in force for the default rail, as columns of a caller's own SELECT (`terms_in`).
+TERMS = promise_repo.terms_columns(DEFAULT_RAIL)
+
+
+def terms_in(row: Any, settings: Settings) -> PromiseTerms:
+    """`terms`, as read with `TERMS` in `row`."""
+    tz = JURISDICTION_TZ[settings.jurisdiction]
+    return promise_repo.terms_from(row, tz) or default_terms(tz, settings.bank_window)
+
+
 def set_terms(
     engine: Engine,
     settings: Settings,

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Connection
@@ -493,12 +493,12 @@ def _secure(
         return None
     # The promise's clock starts now; a trade a person reviewed was told it is excluded.
     held = lifecycle.mark_secured(conn, trade.id, now, redeemed.reference)
-    terms = promise_service.terms(conn, ctx.settings)
-    promise = promise_service.record_promise(conn, terms, trade.id, trade.fee, now, held)
+    gate = _gate(ctx, conn, trade, now)  # its read carries the promise's terms
+    promise = promise_service.record_promise(conn, gate.terms, trade.id, trade.fee, now, held)
     for intent in postings.credit_trade(trade):
         ledger_repo.write(conn, intent, now)
     credited = _moved(trade, S.CREDITED, now, secured_at=now, redemption_ref=redeemed.reference)
-    return _open_payout(ctx, conn, credited.trade, now, handoff.notice, (terms, promise))
+    return _open_payout(ctx, conn, credited.trade, now, handoff.notice, gate, promise)
 
 
 def new_payout(trade: Trade, amount: Money | None = None, attempt: int = 1) -> NewPayout:
@@ -511,22 +511,18 @@ def _start_payout(ctx: Context, conn: Connection, handoff: Handoff, _: None, now
     return _open_payout(ctx, conn, handoff.trade, now, handoff.notice)
 
 
-def _open_payout(
-    ctx: Context,
-    conn: Connection,
-    trade: Trade,
-    now: datetime,
-    to: notices.Recipient | None = None,
-    promised: tuple[PromiseTerms, TradePromise] | None = None,
-) -> Handoff | None:
-    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
-    and reserve it in the ledger if the treasury covers it. `promised`: the terms and the promise
-    this transaction just recorded (else read).
+class _Gate(NamedTuple):
+    """The payout gate's answer for a trade (`payout_gate.why_held`), and what its one statement
+    also read: what the seller still owes after reversals, and the promise's terms in force."""
 
-    None when it may not be paid now (`payout_gate`: it stays credited until a new identity
-    check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
-    keeps a short treasury from undoing the credit: the payout step then waits for funds.
-    """
+    blocked: str | None
+    seller: User
+    destination: Destination
+    owed: int
+    terms: PromiseTerms
+
+
+def _gate(ctx: Context, conn: Connection, trade: Trade, now: datetime) -> _Gate:
     receivable = seller_receivable(trade.user_id, trade.currency)
     blocked, seller, destination, read = payout_gate.why_held(
         conn,
@@ -539,9 +535,34 @@ def _open_payout(
         owed_code=receivable.code,
         owed_currency=receivable.currency,
     )
-    if blocked is not None:
+    return _Gate(blocked, seller, destination, int(read.owed), promise_service.terms_in(read, ctx.settings))
+
+
+# The payout gate's one statement, with what the seller still owes and the promise's terms.
+_PAYOUT_READ = payout_gate.reading(ledger_repo.owed_column(), *promise_service.TERMS)
+
+
+def _open_payout(
+    ctx: Context,
+    conn: Connection,
+    trade: Trade,
+    now: datetime,
+    to: notices.Recipient | None = None,
+    gate: _Gate | None = None,
+    promise: TradePromise | None = None,
+) -> Handoff | None:
+    """Create the trade's payout, less what the seller owes after a reversal (netting, atomic),
+    and reserve it in the ledger if the treasury covers it. `gate`: the payout gate's answer
+    this transaction already read (else read now); `promise`: the promise it just recorded.
+
+    None when it may not be paid now (`payout_gate`: it stays credited until a new identity
+    check or a reviewer's release re-enqueues it), or when netting settled it all. A savepoint
+    keeps a short treasury from undoing the credit: the payout step then waits for funds.
+    """
+    gate = gate or _gate(ctx, conn, trade, now)
+    if gate.blocked is not None:
         return None
-    owed = int(read.owed)
+    seller, destination, owed = gate.seller, gate.destination, gate.owed
     offset = min(owed, trade.payout.amount)
     if offset:
         try:
@@ -562,9 +583,8 @@ def _open_payout(
         return None
     payout = payout_service.create(conn, new_payout(trade, Money(rest, trade.currency)), now)
     lifecycle.start_payout(conn, trade.id, now)
-    terms, promise = promised if promised is not None else (promise_service.terms(conn, ctx.settings), None)
     paying = replace(_moved(trade, S.PAYING_OUT, now, to), promise=promise)
-    if terms.window.contains(now):
+    if gate.terms.window.contains(now):
         # The banks are closed: the payout waits, unreserved, until the window ends (`_send`).
         lifecycle.note(conn, trade.id, S.PAYING_OUT, now, lifecycle.BANK_WINDOW_NOTE)
         return paying
@@ -575,10 +595,6 @@ def _open_payout(
     except TreasuryShort:
         return paying
     return replace(paying, reserved=reserved)
-
-
-# The payout gate's one statement, with what the seller still owes after reversals.
-_PAYOUT_READ = payout_gate.reading(ledger_repo.owed_column())
 
 
 def _owed_by(conn: Connection, user_id: str, currency: str) -> int:
