@@ -24,9 +24,8 @@ SHARED = {
     "SELECT users": 2,  # screening (with the account, row-locked, and the brand's standing); the
     # payout gate (with the account, the seller's sanctions standing, whether a freeze is open,
     # what the seller still owes and the promise's terms)
-    "SELECT AS": 1,  # the risk features (voucher provenance too), the brand's standing and the
-    # sanctions lists' freshness
-    "SELECT risk_rulesets": 1,
+    "SELECT AS": 1,  # the risk features (voucher provenance too), the brand's standing, the
+    # sanctions lists' freshness and which rule sets decide
     "INSERT trade_promises": 1,
     "SELECT person_links": 1,  # the person's other logins (UNION with shared bank accounts)
     "INSERT payouts": 1,

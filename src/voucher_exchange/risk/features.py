@@ -39,6 +39,7 @@ from voucher_exchange.db.schema import (
     users,
 )
 from voucher_exchange.ports.issuer import VoucherStatus
+from voucher_exchange.risk import repository
 from voucher_exchange.risk.models import RiskSubject
 from voucher_exchange.risk.sanctions_standing import Subject
 from voucher_exchange.risk.screening import RISK_PACKS, period_starts
@@ -70,11 +71,14 @@ class Computed:
     `brand_status`: the brand's status now (the pipeline refuses a trade of a brand suspended
     while it was being verified). `sanctions_stale`: a sanctions list newer than the one the
     seller was last screened against is loaded, so the seller's strength is out of date.
+    `rulesets`: which rule sets decide (their rules are read only for a version not parsed yet).
     """
 
     features: dict[str, Any]
     brand_status: str
     sanctions_stale: bool
+    rulesets: list[tuple[str, str]]
+    """The live and shadow rule sets' (version, status), oldest first (`repository.roster_column`)."""
 
 
 def compute(
@@ -152,7 +156,7 @@ def compute(
         "account_holder": row.destination_match,
     }
     stale = row.newest_list is not None and row.screened_list != row.newest_list
-    return Computed(features, row.brand_status, stale)
+    return Computed(features, row.brand_status, stale, repository.roster_from(row))
 
 
 def _p(name: str, type_: Any = None) -> Any:
@@ -296,6 +300,7 @@ def _statement(
         *seller.c,
         *recent.c,
         *(q.scalar_subquery().label(name) for name, q in parts.items()),
+        repository.roster_column(postgresql),
     ).select_from(seller.join(recent, true()).outerjoin(person, true()).outerjoin(account_row, true()))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from voucher_exchange.db.dialect import insert_ignore
 from voucher_exchange.db.schema import risk_rulesets, trade_labels
@@ -66,11 +68,48 @@ def _parsed(version: str, stored: Any) -> RuleSet:
     return found
 
 
-def live_and_shadows(conn: Connection) -> tuple[RuleSet, list[RuleSet]]:
-    """The live rule set (the shipped default until one is published) and the shadows, in one query."""
+CURRENT = ("live", "shadow")
+
+
+def roster_column(postgresql: bool) -> Any:
+    """The live and shadow rule sets as a column `rulesets` of a caller's own SELECT: a JSON array
+    of [version, status], oldest first (`roster_from` reads it back)."""
+    r = risk_rulesets.c
+    current = r.status.in_(CURRENT)
+    if postgresql:
+        pairs = aggregate_order_by(func.json_build_array(r.version, r.status), r.created_at, r.version)
+        return select(func.json_agg(pairs)).where(current).scalar_subquery().label("rulesets")
+    # SQLite aggregates in the order its subquery gives; json() keeps each pair JSON, not text.
+    entries = (
+        select(func.json_array(r.version, r.status).label("entry"))
+        .where(current)
+        .order_by(r.created_at, r.version)
+        .subquery()
+    )
+    return select(func.json_group_array(func.json(entries.c.entry))).scalar_subquery().label("rulesets")
+
+
+def roster_from(row: Any) -> list[tuple[str, str]]:
+    """The (version, status) pairs read by `roster_column`."""
+    found = row.rulesets
+    pairs = json.loads(found) if isinstance(found, str) else (found or [])
+    return [(str(version), str(status)) for version, status in pairs]
+
+
+def live_and_shadows(
+    conn: Connection, roster: list[tuple[str, str]] | None = None
+) -> tuple[RuleSet, list[RuleSet]]:
+    """The live rule set (the shipped default until one is published) and the shadows, in one query;
+    none when `roster` (the current versions, read with `roster_column`) names only versions this
+    process has parsed (versions are immutable)."""
+    if roster is not None and all(version in _PARSED for version, _ in roster):
+        live_sets = [_PARSED[version] for version, status in roster if status == "live"]
+        return (live_sets[0] if live_sets else _shipped()), [
+            _PARSED[version] for version, status in roster if status == "shadow"
+        ]
     r = risk_rulesets.c
     rows = conn.execute(
-        select(r.version, r.status, r.rules).where(r.status.in_(["live", "shadow"])).order_by(r.created_at)
+        select(r.version, r.status, r.rules).where(r.status.in_(CURRENT)).order_by(r.created_at, r.version)
     ).all()
     live_sets = [_parsed(row.version, row.rules) for row in rows if row.status == "live"]
     shadow_sets = [_parsed(row.version, row.rules) for row in rows if row.status == "shadow"]

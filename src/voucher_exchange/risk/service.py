@@ -53,7 +53,7 @@ def decide(
         sanctions_rescreen.screen_if_stale(conn, trade.user_id, now)
         computed = features.compute(conn, trade, answer, now, jurisdiction)
     facts = computed.features
-    live, shadows = repository.live_and_shadows(conn)
+    live, shadows = repository.live_and_shadows(conn, computed.rulesets)
     verdict = rules.evaluate(live, facts)
     evidence = {
         "features": facts,
