@@ -248,3 +248,33 @@ def test_a_status_change_writes_its_event_in_the_same_statement_and_a_stale_gues
         ("received", "screening"),
         ("screening", "verifying"),
     ]
+
+
+@pytest.mark.parametrize("guess", ["right", "stale"])
+def test_a_change_through_a_passing_status_writes_both_events_linked(core: Core, guess: str) -> None:
+    # `received → screening → verifying` in one change (screened in the transaction that moves it
+    # on): both events, in order and linked; one statement on PostgreSQL when the guess is right.
+    user, destination, _ = core.seller()
+    trade_id = core.submit(user, destination)
+    now = core.ctx.clock.now()
+    if guess == "stale":
+        with core.ctx.engine.connect() as conn:
+            trade_repo._remember_head(conn, trade_id, "0" * 64)
+    statements: list[str] = []
+    with core.ctx.uow() as uow:
+        event.listen(uow.conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        lifecycle.start_verifying(uow.conn, trade_id, now, current=TradeStatus.RECEIVED)
+        writes = [s.split(None, 1)[0] for s in statements]
+        uow.commit()
+    move = ["WITH"] if core.ctx.engine.dialect.name == "postgresql" else ["UPDATE", "INSERT", "INSERT"]
+    if guess == "stale":  # moved; the guessed link refused, the head read, both events linked to it
+        move = [move[0], "INSERT", "SELECT", "INSERT", "INSERT"]
+    assert writes == move
+    with core.ctx.uow(readonly=True) as uow:
+        check = trade_service.verify_histories(uow.conn)
+    assert (check.trades, check.events, check.findings) == (1, 3, [])
+    assert _history(core, trade_id) == [
+        (None, "received"),
+        ("received", "screening"),
+        ("screening", "verifying"),
+    ]

@@ -35,8 +35,9 @@ EXPECTED = {
     "postgresql": SHARED
     | {
         "WITH INSERT voucher_claims": 1,  # the code claimed once ever, and by whom
-        # each status change with its history event and NOTIFY, two with the decision they rest on
-        "WITH UPDATE trades": 6,
+        # each status change with its history event and NOTIFY, two with the decision they rest on;
+        # received → screening → verifying is one change with two events
+        "WITH UPDATE trades": 5,
         "WITH INSERT ledger_accounts": 1,  # the seller's payable: created once, then known
         "WITH INSERT ledger_transfers": 4,
     },
@@ -44,7 +45,7 @@ EXPECTED = {
     | {
         "INSERT voucher_claims": 1,
         "SELECT voucher_claims": 1,
-        "UPDATE trades": 6,
+        "UPDATE trades": 5,
         "INSERT trade_events": 6,
         "INSERT decisions": 2,
         "SELECT ledger_transfers": 1,  # the pending reservation the bank's answer settles

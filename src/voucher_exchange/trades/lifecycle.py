@@ -50,9 +50,11 @@ def _move(
     notice: dict[str, Any] | None = None,
     ask_reviewed: bool = False,
     decided: tuple[trade_repo.Decided, ...] = (),
+    via: TradeStatus | None = None,
     **values: Any,
 ) -> trade_repo.Moved:
-    check_transition(current, target)
+    for step in [(current, target)] if via is None else [(current, via), (via, target)]:
+        check_transition(*step)
     tells = publish and target in ON_STATUS  # the seller's webhooks hear of it, if they have any
     moved = trade_repo.set_status(
         conn,
@@ -64,6 +66,7 @@ def _move(
         ask_listening=tells,
         ask_reviewed=ask_reviewed,
         decided=decided,
+        via=via,
         **values,
     )
     if moved is None:
@@ -102,11 +105,17 @@ def start_screening(conn: Connection, trade_id: str, now: datetime) -> None:
 
 
 def start_verifying(
-    conn: Connection, trade_id: str, now: datetime, decided: tuple[trade_repo.Decided, ...] = ()
+    conn: Connection,
+    trade_id: str,
+    now: datetime,
+    decided: tuple[trade_repo.Decided, ...] = (),
+    current: TradeStatus = S.SCREENING,
 ) -> None:
     """`screening → verifying`: screening passed (`decided`: the decision that says so, stored
-    with the change); the issuer is asked next."""
-    _move(conn, trade_id, S.SCREENING, S.VERIFYING, now, decided=decided)
+    with the change); the issuer is asked next. From `received`: screened in this transaction,
+    `received → screening → verifying` in one change."""
+    via = S.SCREENING if current is S.RECEIVED else None
+    _move(conn, trade_id, current, S.VERIFYING, now, decided=decided, via=via)
 
 
 def approve_for_redemption(
@@ -212,7 +221,21 @@ def reject(
     `hold_for_review`.
     """
     note = ", ".join(reasons) or None
-    _move(conn, trade_id, current, S.REJECTED, now, actor, note, notice=notice, decided=decided, **values)
+    # Screened in the same transaction as it was received: `received → screening → rejected`.
+    via = S.SCREENING if current is S.RECEIVED else None
+    _move(
+        conn,
+        trade_id,
+        current,
+        S.REJECTED,
+        now,
+        actor,
+        note,
+        notice=notice,
+        decided=decided,
+        via=via,
+        **values,
+    )
     if reasons and set(reasons) <= RELEASES_CLAIM:
         trade_repo.release_claim(conn, trade_id)
 

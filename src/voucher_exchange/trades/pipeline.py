@@ -234,10 +234,7 @@ _SCREENING_READ = clearance.for_screening(*catalog_service.STANDING)
 def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: datetime) -> Handoff | None:
     """Checks that need no outside call. Claims the voucher code for this trade, once ever."""
     trade = handoff.trade
-    current = trade.status
-    if current is S.RECEIVED:
-        lifecycle.start_screening(conn, trade.id, now)
-        current = S.SCREENING
+    current = trade.status  # received: it passes through screening in this transaction's change
     seller, destination, row = clearance.seller_and_account(
         conn, _SCREENING_READ, trade.user_id, trade.payout_destination_id, brand_slug=trade.brand_slug
     )
@@ -274,7 +271,7 @@ def _screen(ctx: Context, conn: Connection, handoff: Handoff, _: None, now: date
         _reject(conn, handoff, current, decision, DecisionStage.SCREENING, now)
         return None
     approved = Decision(Outcome.APPROVE, [], decision.evidence)
-    lifecycle.start_verifying(conn, trade.id, now, _decided(DecisionStage.SCREENING, approved))
+    lifecycle.start_verifying(conn, trade.id, now, _decided(DecisionStage.SCREENING, approved), current)
     return _moved(trade, S.VERIFYING, now, _seen(to, [], decision.evidence))
 
 

@@ -268,6 +268,7 @@ def set_status(
     ask_listening: bool = False,
     ask_reviewed: bool = False,
     decided: tuple[Decided, ...] = (),
+    via: TradeStatus | None = None,
     **values: Any,
 ) -> Moved | None:
     """`UPDATE … WHERE status = expected … RETURNING user_id`: what the change returned (`Moved`),
@@ -279,19 +280,23 @@ def set_status(
     it moved. On PostgreSQL, when this process knows the chain's head (it wrote or read the
     newest event), all of it is one statement: a data-modifying CTE whose event INSERT checks
     the guessed head, as `add_event` does; SQLite has no such CTEs and runs one per row.
+    `via`: a status passed through in the same transaction (no one else could see the trade
+    in it): the history has both steps, `expected → via` (without a note) and `via → target`.
 
     The statements are built once per set of extra columns (a handful of shapes): building
     and cache-keying a new one per call cost ~100 µs of CPU, about five times the execution.
     """
+    postgresql = conn.dialect.name == "postgresql"
     shape = _Shape(
-        tuple(sorted(values)), conn.dialect.name == "postgresql", ask_listening, ask_reviewed, len(decided)
+        tuple(sorted(values)), postgresql, ask_listening, ask_reviewed, len(decided), via is not None
     )
     params = {f"new_{column}": value for column, value in values.items()}
     params |= {"trade_id": trade_id, "expected": expected.value, "target": target.value, "now": now}
     for i, decision in enumerate(decided):
         row = _decision_row(trade_id, decision, now)
         params |= {f"d{i}_{column}": value for column, value in row.items()}
-    moved = _set_status_and_event(conn, trade_id, expected, target, now, history, shape, params)
+    hops = [(expected, target)] if via is None else [(expected, via), (via, target)]
+    moved = _set_status_and_event(conn, trade_id, hops, now, history, shape, params)
     if moved is None:
         return None
     # A page following the trade hears of it after the commit. On PostgreSQL the UPDATE told
@@ -319,6 +324,7 @@ class _Shape(NamedTuple):
     listening: bool  # whether the seller has a webhook endpoint, in its RETURNING
     reviewed: bool  # whether the trade was ever held for review, in its RETURNING
     decisions: int  # how many decisions are stored with it (in `_move`'s statement)
+    via: bool  # two history events (a status passed through), not one
 
 
 class Decided(NamedTuple):
@@ -336,31 +342,36 @@ class Decided(NamedTuple):
 def _set_status_and_event(
     conn: Connection,
     trade_id: str,
-    expected: TradeStatus,
-    target: TradeStatus,
+    hops: list[tuple[TradeStatus, TradeStatus]],
     now: datetime,
     history: tuple[str, str | None] | None,
     shape: _Shape,
     params: dict[str, Any],
 ) -> tuple[str, bool | None, bool | None] | None:
-    """The change (and its history event), as `set_status` says: (seller, listening, reviewed) as
-    the statement returned them (None where not asked), or None if someone moved it first."""
+    """The change (and its history events, one per hop: the last one has the note), as
+    `set_status` says: (seller, listening, reviewed) as the statement returned them (None where
+    not asked), or None if someone moved it first."""
     guess = _guess_head(conn, trade_id) if history is not None else None
     if history is not None and guess is not None and shape.postgresql:
         actor, note = history
-        event, content = _event(trade_id, expected, target, now, actor, note)
-        head = chain.link(guess, content)
+        head = guess
+        for i, (from_status, to_status) in enumerate(hops):
+            last = i == len(hops) - 1
+            event, content = _event(trade_id, from_status, to_status, now, actor, note if last else None)
+            linked = chain.link(head, content)
+            params |= {_EVENT_BIND[i](c): v for c, v in {**event, "prev_hash": head, "hash": linked}.items()}
+            head = linked
         move = _MOVE.get(shape)
         if move is None:
             move = _MOVE[shape] = _move(shape)
-        row = conn.execute(move, {**params, **event, "prev_hash": guess, "hash": head}).one()
+        row = conn.execute(move, params).one()
         if row.seller is None:
             return None
         assert row.decided == shape.decisions, "a moved trade's decisions are stored with the move"
         if row.event is not None:
             _remember_head(conn, trade_id, head)
         else:  # moved, but the guess was stale: link to the real head
-            add_event(conn, trade_id, expected, target, now, actor, note)
+            _add_events(conn, trade_id, hops, now, actor, note)
         return row.seller, row.listening, row.reviewed
     statement = _SET_STATUS.get(shape)
     if statement is None:
@@ -369,7 +380,7 @@ def _set_status_and_event(
     if found is None:
         return None
     if history is not None:
-        add_event(conn, trade_id, expected, target, now, *history)
+        _add_events(conn, trade_id, hops, now, *history)
     for i in range(shape.decisions):
         conn.execute(_INSERT_DECISION, {c: params[f"d{i}_{c}"] for c in _DECISION_COLUMNS})
     return (
@@ -377,6 +388,26 @@ def _set_status_and_event(
         found.listening if shape.listening else None,
         found.reviewed if shape.reviewed else None,
     )
+
+
+def _add_events(
+    conn: Connection,
+    trade_id: str,
+    hops: list[tuple[TradeStatus, TradeStatus]],
+    now: datetime,
+    actor: str,
+    note: str | None,
+) -> None:
+    for i, (from_status, to_status) in enumerate(hops):
+        add_event(conn, trade_id, from_status, to_status, now, actor, note if i == len(hops) - 1 else None)
+
+
+# The bind name of an event column in `_move`: the first event's are the columns' own names,
+# the second's (after a status passed through) are prefixed; both name the same trade.
+_EVENT_BIND: tuple[Callable[[str], str], ...] = (
+    lambda c: c,
+    lambda c: c if c == "trade_id" else f"next_{c}",
+)
 
 
 def _set_status(shape: _Shape) -> Update:
@@ -411,7 +442,8 @@ def _move(shape: _Shape) -> Select[Any]:
     """`WITH moved AS (UPDATE trades … RETURNING user_id), added AS (INSERT INTO trade_events …
     SELECT … FROM moved WHERE <the newest event's hash> = :prev_hash RETURNING id), decided AS
     (INSERT INTO decisions … SELECT … FROM moved …) SELECT seller, event, decided`: the status
-    change, its event and its decisions, one statement (PostgreSQL)."""
+    change, its event (or two: `added_next … SELECT … FROM added`) and its decisions, one
+    statement (PostgreSQL)."""
     moved = _set_status(shape).cte("moved")
     added = (
         insert(trade_events)
@@ -424,6 +456,20 @@ def _move(shape: _Shape) -> Select[Any]:
         .returning(trade_events.c.id)
         .cte("added")
     )
+    if shape.via:
+        # The second event, linked to the first: written only if the first was (its id is later).
+        bind = _EVENT_BIND[1]
+        added = (
+            insert(trade_events)
+            .from_select(
+                list(_EVENT_COLUMNS),
+                select(
+                    *(bindparam(bind(c), type_=trade_events.c[c].type).label(c) for c in _EVENT_COLUMNS)
+                ).select_from(added),
+            )
+            .returning(trade_events.c.id)
+            .cte("added_next")
+        )
 
     def returned(name: str, asked: bool) -> Any:
         return (select(moved.c[name]).scalar_subquery() if asked else null()).label(name)
