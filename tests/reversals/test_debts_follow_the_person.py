@@ -11,6 +11,7 @@ closed (both databases).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.support.core import Core
 from tests.support.staff import verify_identity
 from voucher_exchange.accounts import repository as account_repo
 from voucher_exchange.accounts import service as account_service
-from voucher_exchange.accounts.models import Role
+from voucher_exchange.accounts.models import IdentityStatus, Role
 from voucher_exchange.db.schema import api_tokens, audit_log, ledger_transfers, person_links, users
 from voucher_exchange.errors import Conflict, Unauthorized
 from voucher_exchange.identity import links
@@ -151,6 +152,9 @@ def test_another_login_confirmed_for_the_same_bank_account_settles_the_debt_firs
     with core.ctx.uow(readonly=True) as uow:
         assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(other.id)) == [choi.id]
         assert links.linked_accounts(uow.conn, core.ctx.vault, core.user(choi.id)) == [other.id]
+        # With no fingerprint of its own to compare (nothing verified), the bank account still ties.
+        unverified = replace(core.user(other.id), identity_status=IdentityStatus.NONE, email_verified=False)
+        assert links.linked_accounts(uow.conn, core.ctx.vault, unverified) == [choi.id]
 
     sold = core.submit(core.user(other.id), shared.id)
     pipeline.process_trade(core.ctx, sold)

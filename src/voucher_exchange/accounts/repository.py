@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, select, tuple_, update
 
 from voucher_exchange.accounts import role_request_repository, totp_repository
 from voucher_exchange.accounts.models import (
@@ -468,16 +468,15 @@ def add_person_link(conn: Connection, user_id: str, kind: str, key: str, now: da
     )
 
 
-def linked_to(user_id: str, keys: list[tuple[str, str]]) -> Select[Any]:
-    """The other accounts tied to this one (a SELECT of `user_id`s, for the caller to run or
-    combine): sharing a (kind, key) fingerprint stored for it, or one of `keys` (fingerprints
-    computed now)."""
+def linked_to() -> Select[Any]:
+    """The other accounts tied to one (a SELECT of `user_id`s, for the caller to build once and
+    combine), bound to `user_id` and `keys`: sharing a (kind, key) fingerprint stored for it, or
+    one of `keys` (fingerprints computed now, a list of (kind, key), maybe empty)."""
     pair = tuple_(person_links.c.kind, person_links.c.key)
-    own = select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user_id)
-    shared: ColumnElement[bool] = pair.in_(own)
-    if keys:
-        shared = shared | pair.in_(keys)
-    return select(person_links.c.user_id).where(shared & (person_links.c.user_id != user_id))
+    user = bindparam("user_id", type_=person_links.c.user_id.type)
+    own = select(person_links.c.kind, person_links.c.key).where(person_links.c.user_id == user)
+    shared = pair.in_(own) | pair.in_(bindparam("keys", expanding=True))
+    return select(person_links.c.user_id).where(shared & (person_links.c.user_id != user))
 
 
 def verified_identities(conn: Connection) -> list[tuple[str, str, date]]:

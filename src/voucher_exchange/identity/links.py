@@ -70,9 +70,12 @@ def linked_accounts(conn: Connection, vault: Vault, user: User) -> list[str]:
         keys.add((IDENTITY, identity_key(vault, user.legal_name, user.birth_date)))
     if user.email_verified:
         keys.add((EMAIL, email_key(vault, user.email)))
-    # One statement: tied by a fingerprint, or by a bank account both were confirmed for.
-    either = union(accounts.linked_to(user.id, sorted(keys)), payout_repo.holders_of_same_accounts(user.id))
-    return sorted(row.user_id for row in conn.execute(either))
+    params = {"user_id": user.id, "holder": user.id, "keys": sorted(keys)}
+    return sorted(row.user_id for row in conn.execute(_LINKED, params))
+
+
+# One statement, built once: tied by a fingerprint, or by a bank account both were confirmed for.
+_LINKED = union(accounts.linked_to(), payout_repo.holders_of_same_accounts())
 
 
 def link_past_identities(ctx: Context) -> int:

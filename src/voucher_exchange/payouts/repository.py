@@ -355,15 +355,11 @@ def account_fingerprints_of(conn: Connection, user_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def holders_of_same_accounts(user_id: str) -> Select[Any]:
-    """Other users a bank confirmed as holders of a bank account this user was confirmed for
-    (verified, or unconfirmed after a change of name): one person's account, several logins.
-    A rejected account (someone typed another's number) ties nobody. A SELECT of `user_id`s,
-    for the caller to run or combine."""
-    return _SAME_ACCOUNTS.params(holder=user_id)
-
-
-def _same_accounts() -> Select[Any]:
+def holders_of_same_accounts() -> Select[Any]:
+    """Other users a bank confirmed as holders of a bank account the user bound to `holder` was
+    confirmed for (verified, or unconfirmed after a change of name): one person's account,
+    several logins. A rejected account (someone typed another's number) ties nobody. A SELECT
+    of `user_id`s, for the caller to build once and combine."""
     d = payout_destinations.c
     confirmed = (DestinationStatus.VERIFIED.value, DestinationStatus.UNCONFIRMED.value)
     holder = bindparam("holder", type_=payout_destinations.c.user_id.type)
@@ -371,9 +367,6 @@ def _same_accounts() -> Select[Any]:
     return select(d.user_id).where(
         d.account_fingerprint.in_(own) & d.status.in_(confirmed) & (d.user_id != holder)
     )
-
-
-_SAME_ACCOUNTS = _same_accounts()  # built once: every payout asks
 
 
 def erase_unused_destinations(conn: Connection, user_id: str, used_elsewhere: Select[Any]) -> int:
