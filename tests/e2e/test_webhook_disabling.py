@@ -59,6 +59,16 @@ def test_an_endpoint_failing_for_three_days_is_disabled_and_its_owner_mailed(
     endpoint: dict[str, Any] = created.json()
     seller.api.post(f"/webhook-endpoints/{endpoint['id']}/test")
     partner.wait(name, 1)
+
+    def first_recorded() -> list[dict[str, Any]] | None:
+        rows: list[dict[str, Any]] = seller.api.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()[
+            "deliveries"
+        ]
+        return rows if [(r["attempt"], r["status_code"]) for r in rows] == [(1, 500)] else None
+
+    # The exchange records the first attempt after the partner answered it: move the clock only
+    # then, or the endpoint would be failing only from three days later.
+    poll_until(first_recorded, 20, what="the first attempt recorded")
     try:
         exchange.clock.offset = timedelta(days=3, minutes=1)  # the endpoint stays down meanwhile
         partner.wait(name, 2)
